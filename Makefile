@@ -1,0 +1,130 @@
+# dvmount: Kbuild-free GNU make. `make V=1` shows full command lines.
+prefix ?= /usr/local
+sbindir ?= $(prefix)/sbin
+bindir ?= $(prefix)/bin
+mandir ?= $(prefix)/share/man
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+O ?= build
+LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
+
+LIBS_PC := mount liburing libcap-ng libnl-3.0 json-c
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror=format-security \
+	-Werror=implicit-function-declaration -Werror=missing-prototypes -Wshadow \
+	-D_GNU_SOURCE -I. $(shell pkg-config --cflags $(LIBS_PC))
+override LDLIBS += $(shell pkg-config --libs $(LIBS_PC)) -lhttp_parser
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2);
+endif
+
+# One sorted list of sources per program; the library is everything but main().
+LIB_SRCS := $(sort $(wildcard common/*.c ns/*.c uring/*.c policy/*.c) \
+	$(filter-out helper/main.c,$(wildcard helper/*.c)))
+DVMOUNT_SRCS := helper/main.c
+TESTPLUGIN_SRCS := $(sort $(wildcard tools/testplugin/*.c))
+TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
+TEST_SRCS := $(sort $(wildcard tests/*_test.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/*_fuzz.c))
+TOOL_SCRIPTS := $(sort $(wildcard tools/dvmount-*[!c]))
+
+LIB := $(O)/libdvmount.a
+TESTS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
+HARNESS := $(O)/include/kselftest_harness.h
+PROGS := $(O)/dvmount $(O)/dvdcli $(O)/dvmount-testplugin
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+
+all: $(PROGS) $(TESTS)
+
+$(O)/obj/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/obj/tests/%.o: tests/%.c $(HARNESS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -I$(O)/include -Wno-missing-prototypes -MMD -MP -c -o $@ $<
+
+$(LIB): $(call obj,$(LIB_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/dvmount: $(call obj,$(DVMOUNT_SRCS)) $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/dvdcli: $(O)/dvmount
+	$(Q)ln -sf dvmount $@
+
+$(O)/dvmount-testplugin: $(call obj,$(TESTPLUGIN_SRCS)) $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/tests/%: $(O)/obj/tests/%.o $(call obj,$(TESTLIB_SRCS)) $(LIB)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+# The kselftest harness is not packaged on its own: take its two headers from
+# Debian's kernel source at build time (never committed).
+$(HARNESS):
+	$(call msg,EXTRACT,$@)
+	$(Q)test -r $(LINUX_SOURCE) || { echo "missing $(LINUX_SOURCE): run tools/install-deps" >&2; exit 1; }
+	$(Q)mkdir -p $(O)/include
+	$(Q)tar -xJf $(LINUX_SOURCE) -C $(O)/include --strip-components=4 \
+		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.1/tools/testing/selftests/kselftest.h
+	$(Q)touch $@
+
+deps:
+	$(Q)tools/install-deps
+
+check: deps all
+	$(Q)O=$(O) tests/run $(TESTS)
+
+asan:
+	$(Q)$(MAKE) --no-print-directory O=$(O)/asan \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined" check
+
+demo: deps $(PROGS)
+	$(Q)O=$(O) tools/demo
+
+bench: deps $(PROGS)
+	$(Q)O=$(O) tools/dvmount-bench
+
+fuzz: $(LIB)
+	$(Q)mkdir -p $(O)/fuzz
+	$(Q)for f in $(FUZZ_SRCS); do \
+		n=$$(basename $$f .c); \
+		echo "  FUZZ     $(O)/fuzz/$$n"; \
+		clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -I. \
+			$$(pkg-config --cflags $(LIBS_PC)) -o $(O)/fuzz/$$n $$f \
+			$(filter policy/% common/%,$(LIB_SRCS)) || exit 1; \
+	done
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir)
+	install -m 0755 $(O)/dvmount $(DESTDIR)$(sbindir)/dvmount
+	ln -sf dvmount $(DESTDIR)$(sbindir)/dvdcli
+	install -m 0755 $(O)/dvmount-testplugin $(DESTDIR)$(bindir)/dvmount-testplugin
+	for t in $(TOOL_SCRIPTS); do install -m 0755 $$t $(DESTDIR)$(bindir)/; done
+	for m in man/*.[1-8]; do \
+		s=$${m##*.}; install -d $(DESTDIR)$(mandir)/man$$s; \
+		install -m 0644 $$m $(DESTDIR)$(mandir)/man$$s/; \
+	done
+
+clean:
+	rm -rf $(O)
+
+.PHONY: all check asan demo bench fuzz install clean deps
+.DELETE_ON_ERROR:
+-include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

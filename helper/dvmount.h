@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The dvmount program: global options shared by every command, exit codes,
+ * and one entry point per command (one file each: cmd_<name>.c).
+ */
+#ifndef DVMOUNT_HELPER_DVMOUNT_H
+#define DVMOUNT_HELPER_DVMOUNT_H
+
+#include <stdbool.h>
+
+#include "common/macro.h"
+
+/* The exec contract (DESIGN.md): containerizers test these. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_DENIED = 3,
+};
+
+#define DVMOUNT_VERSION "0.1.0"
+#define DEFAULT_STATE_DIR "/var/lib/dvmount"
+#define DEFAULT_POLICY_FILE "/etc/dvmount/policy.conf"
+
+struct globals {
+	const char *state_dir;
+	const char *policy_file;
+	const char *plugin_path; /* colon-separated directories; NULL: Docker's */
+	bool json;
+	bool no_uring;		    /* --no-uring: the plain-syscall transport */
+	bool caller_is_root;	    /* real uid 0: may change paths and policy */
+	unsigned plugin_retry_ms;   /* budget for waiting on an absent plugin */
+	unsigned timeout_mount_ms;  /* Create and Mount */
+	unsigned timeout_other_ms;  /* every other call */
+	const char *prog;	    /* "dvmount" or "dvdcli", for messages */
+};
+
+/* One line on stderr, prefixed with the program name. */
+void log_error(const struct globals *g, const char *fmt, ...) _printf_(2, 3);
+void log_warn(const struct globals *g, const char *fmt, ...) _printf_(2, 3);
+
+/* Commands: argv[0] is the command name; they return an exit code. */
+int cmd_volume(struct globals *g, int argc, char **argv);
+int cmd_dvdcli(struct globals *g, int argc, char **argv);
+int cmd_policy(struct globals *g, int argc, char **argv);
+int cmd_prepare(struct globals *g, int argc, char **argv);
+int cmd_cleanup(struct globals *g, int argc, char **argv);
+int cmd_recover(struct globals *g, int argc, char **argv);
+int cmd_status(struct globals *g, int argc, char **argv);
+int cmd_oci_hook(struct globals *g, int argc, char **argv);
+
+#endif

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dvmount's entry point: harden the process, read the global options, pick the
+ * command. Invoked as "dvdcli" (a symlink) it is the dvdcli drop-in.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/debug.h"
+#include "helper/dvmount.h"
+#include "helper/harden.h"
+
+static const struct command {
+	const char *name;
+	int (*run)(struct globals *g, int argc, char **argv);
+	const char *usage;
+} commands[] = {
+	{ "volume", cmd_volume,
+	  "volume create|remove|mount|unmount|path|get|list|capabilities --driver D [--name N] "
+	  "[--opt K=V]... [--id ID]" },
+	{ "dvdcli", cmd_dvdcli, "dvdcli mount|unmount|path|create|remove|get|list|version ..." },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: dvmount [--state-dir DIR] [--policy FILE] [--plugin-path DIRS] [--json]\n"
+		   "               [--debug] [--no-uring] [--plugin-retry SEC] [--timeout SEC]\n"
+		   "               [--timeout-mount SEC] COMMAND ...\n\ncommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %s\n", commands[i].usage);
+	fprintf(f, "  version\n\nExit status: 0 success, 1 failure, 2 usage error, 3 denied by "
+		   "policy.\nSee dvmount(8).\n");
+}
+
+static void vlog(const struct globals *g, const char *level, const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* One line each: a plugin's error text may carry newlines. */
+	for (char *p = line; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	fprintf(stderr, "%s: %s%s\n", g->prog, level, line);
+}
+
+void log_error(const struct globals *g, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(g, "", fmt, ap);
+	va_end(ap);
+}
+
+void log_warn(const struct globals *g, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(g, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+/* Seconds as a decimal with up to millisecond precision ("0.5", "120"). */
+static int parse_seconds(const char *s, unsigned *ret_ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 86400)
+		return -EINVAL;
+	*ret_ms = (unsigned)(v * 1000.0 + 0.5);
+	return 0;
+}
+
+enum {
+	OPT_STATE_DIR = 256,
+	OPT_POLICY,
+	OPT_PLUGIN_PATH,
+	OPT_JSON,
+	OPT_DEBUG,
+	OPT_NO_URING,
+	OPT_PLUGIN_RETRY,
+	OPT_TIMEOUT,
+	OPT_TIMEOUT_MOUNT,
+	OPT_HELP,
+};
+
+static const struct option global_options[] = {
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "plugin-path", required_argument, NULL, OPT_PLUGIN_PATH },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "debug", no_argument, NULL, OPT_DEBUG },
+	{ "no-uring", no_argument, NULL, OPT_NO_URING },
+	{ "plugin-retry", required_argument, NULL, OPT_PLUGIN_RETRY },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "timeout-mount", required_argument, NULL, OPT_TIMEOUT_MOUNT },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{}
+};
+
+/* Options that redirect where dvmount reads trust from: root callers only. */
+static bool option_needs_root(int opt)
+{
+	return opt == OPT_STATE_DIR || opt == OPT_POLICY || opt == OPT_PLUGIN_PATH;
+}
+
+static int run_dvmount(struct globals *g, int argc, char **argv)
+{
+	const char *env;
+	int opt;
+
+	/* "+": stop at the command name; the command parses the rest. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+h", global_options, NULL)) != -1) {
+		if (option_needs_root(opt) && !g->caller_is_root) {
+			log_error(g, "option '%s' is for root only", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		switch (opt) {
+		case OPT_STATE_DIR:
+			g->state_dir = optarg;
+			break;
+		case OPT_POLICY:
+			g->policy_file = optarg;
+			break;
+		case OPT_PLUGIN_PATH:
+			g->plugin_path = optarg;
+			break;
+		case OPT_JSON:
+			g->json = true;
+			break;
+		case OPT_DEBUG:
+			debug_mask = DEBUG_ALL;
+			break;
+		case OPT_NO_URING:
+			g->no_uring = true;
+			break;
+		case OPT_PLUGIN_RETRY:
+		case OPT_TIMEOUT:
+		case OPT_TIMEOUT_MOUNT: {
+			unsigned *dst = opt == OPT_PLUGIN_RETRY ? &g->plugin_retry_ms
+					: opt == OPT_TIMEOUT	? &g->timeout_other_ms
+								: &g->timeout_mount_ms;
+			if (parse_seconds(optarg, dst) < 0) {
+				log_error(g, "invalid number of seconds '%s' for '%s'", optarg,
+					  argv[optind - 1]);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'h':
+		case OPT_HELP:
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			log_error(g, "unknown option '%s'", argv[optind - 1]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	env = secure_getenv("DVMOUNT_DEBUG");
+	if (env)
+		debug_mask |= debug_parse(env);
+	if (secure_getenv("DVMOUNT_NO_URING"))
+		g->no_uring = true;
+
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* getopt re-initialises for the command's own options */
+	if (!strcmp(argv[0], "version")) {
+		printf("dvmount %s\n", DVMOUNT_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[0], commands[i].name)) {
+			g->prog = strcmp(argv[0], "dvdcli") ? "dvmount" : "dvdcli";
+			return commands[i].run(g, argc, argv);
+		}
+	log_error(g, "unknown command '%s'", argv[0]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct globals g = {
+		.state_dir = DEFAULT_STATE_DIR,
+		.policy_file = DEFAULT_POLICY_FILE,
+		.plugin_retry_ms = 15000,
+		.timeout_mount_ms = 120000,
+		.timeout_other_ms = 60000,
+		.prog = "dvmount",
+	};
+	const char *base = strrchr(argv[0], '/');
+	int r;
+
+	r = harden_process(&g.caller_is_root);
+	if (r < 0) {
+		fprintf(stderr, "dvmount: cannot set up a safe process: %s\n", strerror(-r));
+		return EXIT_FAIL;
+	}
+
+	base = base ? base + 1 : argv[0];
+	if (!strcmp(base, "dvdcli")) {
+		g.prog = "dvdcli";
+		return cmd_dvdcli(&g, argc, argv);
+	}
+	return run_dvmount(&g, argc, argv);
+}
