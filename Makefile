@@ -13,6 +13,7 @@ LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
 LIBS_PC := mount liburing libcap-ng libnl-3.0 json-c
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror=format-security \
 	-Werror=implicit-function-declaration -Werror=missing-prototypes -Wshadow \
+	-Wno-format-truncation \
 	-D_GNU_SOURCE -I. $(shell pkg-config --cflags $(LIBS_PC))
 override LDLIBS += $(shell pkg-config --libs $(LIBS_PC)) -lhttp_parser
 

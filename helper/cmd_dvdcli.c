@@ -1,11 +1,203 @@
 /* SPDX-License-Identifier: MIT */
-#include "helper/dvmount.h"
+/*
+ * The dvdcli drop-in: what Mesos' docker/volume isolator execs.
+ *
+ *   dvdcli mount --volumedriver=D --volumename=N [--volumeopts=K=V]... [--explicitcreate]
+ *
+ * Same command line and output as dvdcli 0.2: mount and path print only the
+ * mountpoint and a newline on stdout; errors are one line on stderr and exit 1.
+ * Fixed on purpose: an option value keeps everything after its first '=', an
+ * unknown flag is an error, every call has a timeout, and plugins without Get
+ * (pre-Docker 1.10, which made the seed pin dvdcli 0.1) work.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
 
-/* Placeholder in the skeleton commit; the plugin client replaces it. */
+#include "common/jsonutil.h"
+#include "helper/dvmount.h"
+#include "helper/plugin.h"
+
+#define MAX_OPTS 64
+#define DVDCLI_COMPAT_VERSION "0.2.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: dvdcli mount|unmount|path|create|remove|get|list|version\n"
+		   "         --volumedriver=DRIVER --volumename=NAME [--volumeopts=KEY=VALUE]...\n"
+		   "         [--explicitcreate]\n"
+		   "dvmount's dvdcli drop-in; see dvmount(8).\n");
+}
+
+/*
+ * dvdcli's --volumeopts is a pflag string slice: one flag may carry a comma-
+ * separated list ("a=1,b=2"), double quotes protect commas inside a value.
+ */
+static int split_opts(char *arg, struct plugin_opt *opts, size_t *n)
+{
+	char *item = arg, *w = arg;
+	bool quoted = false;
+
+	for (char *p = arg;; p++) {
+		if (*p == '"') {
+			quoted = !quoted;
+			continue;
+		}
+		if ((*p == ',' && !quoted) || *p == '\0') {
+			bool end = *p == '\0';
+
+			*w = '\0';
+			if (*item) {
+				if (*n == MAX_OPTS || plugin_opt_parse(item, &opts[*n]) < 0)
+					return -EINVAL;
+				(*n)++;
+			}
+			if (end)
+				return quoted ? -EINVAL : 0;
+			item = w = p + 1;
+			continue;
+		}
+		*w++ = *p;
+	}
+}
+
 int cmd_dvdcli(struct globals *g, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	log_error(g, "'dvdcli' is not built yet");
-	return EXIT_FAIL;
+	static const struct option options[] = {
+		{ "volumedriver", required_argument, NULL, 'd' },
+		{ "volumename", required_argument, NULL, 'n' },
+		{ "volumeopts", required_argument, NULL, 'o' },
+		{ "explicitcreate", no_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	_cleanup_(plugin_client_freep) struct plugin_client *pc = NULL;
+	struct plugin_opt opts[MAX_OPTS];
+	struct plugin_config cfg;
+	const char *driver = NULL, *name = NULL, *sub;
+	bool explicit_create = false;
+	size_t n_opts = 0;
+	int opt, r;
+
+	g->prog = "dvdcli";
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_FAIL;
+	}
+	sub = argv[1];
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(sub, "version")) {
+		printf("dvdcli %s (dvmount %s)\n", DVDCLI_COMPAT_VERSION, DVMOUNT_VERSION);
+		return EXIT_OK;
+	}
+
+	argc--;
+	argv++;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			driver = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'o':
+			if (split_opts(optarg, opts, &n_opts) < 0) {
+				log_error(g, "--volumeopts '%s': expected KEY=VALUE[,KEY=VALUE] "
+					     "(at most %d)",
+					  optarg, MAX_OPTS);
+				return EXIT_FAIL;
+			}
+			break;
+		case 'e':
+			explicit_create = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			log_error(g, "%s: unknown or incomplete flag '%s'", sub, argv[optind - 1]);
+			return EXIT_FAIL;
+		}
+	}
+	if (optind < argc) {
+		log_error(g, "%s: unexpected argument '%s'", sub, argv[optind]);
+		return EXIT_FAIL;
+	}
+	if (!driver || !*driver) {
+		log_error(g, "%s: --volumedriver is required", sub);
+		return EXIT_FAIL;
+	}
+	if (strcmp(sub, "list") && (!name || !*name)) {
+		log_error(g, "%s: --volumename is required", sub);
+		return EXIT_FAIL;
+	}
+
+	globals_plugin_config(g, &cfg);
+	r = plugin_client_new(&cfg, &pc);
+	if (r < 0) {
+		log_error(g, "cannot start the plugin client: %s", strerror(-r));
+		return EXIT_FAIL;
+	}
+
+	if (!strcmp(sub, "mount")) {
+		/* dvdcli sends no Mount ID: it predates them. */
+		struct plugin_mount m = { .driver = driver,
+					  .name = name,
+					  .opts = opts,
+					  .n_opts = n_opts,
+					  .explicit_create = explicit_create };
+
+		r = plugin_mount_many(pc, &m, 1);
+		if (r < 0 || m.result < 0) {
+			log_error(g, "%s", r < 0 ? strerror(-r) : m.err);
+			plugin_mount_clear(&m);
+			return EXIT_FAIL;
+		}
+		printf("%s\n", m.mountpoint);
+		plugin_mount_clear(&m);
+		return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+	}
+
+	static const struct {
+		const char *name;
+		enum plugin_method method;
+	} simple[] = {
+		{ "unmount", PLUGIN_UNMOUNT }, { "path", PLUGIN_PATH }, { "create", PLUGIN_CREATE },
+		{ "remove", PLUGIN_REMOVE },   { "get", PLUGIN_GET },	{ "list", PLUGIN_LIST },
+	};
+	struct plugin_req q = { .driver = driver, .name = name, .opts = opts, .n_opts = n_opts };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(simple); i++)
+		if (!strcmp(sub, simple[i].name))
+			break;
+	if (i == ARRAY_SIZE(simple)) {
+		log_error(g, "unknown command '%s'", sub);
+		usage(stderr);
+		return EXIT_FAIL;
+	}
+	/* Unmount and Path go straight to the plugin: no Get, so old plugins work. */
+	q.method = simple[i].method;
+	r = plugin_call_many(pc, &q, 1);
+	if (r < 0 || q.result < 0) {
+		log_error(g, "%s", r < 0 ? strerror(-r) : q.err);
+		plugin_req_clear(&q);
+		return EXIT_FAIL;
+	}
+	if (q.method == PLUGIN_PATH)
+		printf("%s\n", q.mountpoint);
+	else if (q.method == PLUGIN_GET)
+		printf("%s\n", json_object_to_json_string_ext(json_get_ci(q.reply, "Volume"),
+							      JSON_C_TO_STRING_PLAIN));
+	else if (q.method == PLUGIN_LIST)
+		printf("%s\n", json_object_to_json_string_ext(json_get_ci(q.reply, "Volumes"),
+							      JSON_C_TO_STRING_PLAIN));
+	plugin_req_clear(&q);
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 }

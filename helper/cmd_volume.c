@@ -1,11 +1,184 @@
 /* SPDX-License-Identifier: MIT */
-#include "helper/dvmount.h"
+/*
+ * dvmount volume create|remove|mount|unmount|path|get|list|capabilities:
+ * one VolumeDriver endpoint per subcommand, for operators and scripts.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
 
-/* Placeholder in the skeleton commit; the plugin client replaces it. */
+#include "common/jsonutil.h"
+#include "helper/dvmount.h"
+#include "helper/plugin.h"
+
+#define MAX_OPTS 64
+
+static const struct {
+	const char *name;
+	enum plugin_method method;
+	bool needs_name;
+} subcommands[] = {
+	{ "create", PLUGIN_CREATE, true },  { "remove", PLUGIN_REMOVE, true },
+	{ "mount", PLUGIN_MOUNT, true },    { "unmount", PLUGIN_UNMOUNT, true },
+	{ "path", PLUGIN_PATH, true },	    { "get", PLUGIN_GET, true },
+	{ "list", PLUGIN_LIST, false },	    { "capabilities", PLUGIN_CAPABILITIES, false },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: dvmount volume create|remove|mount|unmount|path|get|list|capabilities\n"
+		   "         --driver D [--name N] [--opt K=V]... [--id ID] [--json]\n");
+}
+
+static void print_result(const struct globals *g, const struct plugin_req *q)
+{
+	json_object *v;
+
+	if (g->json) {
+		_cleanup_json_ json_object *out = json_object_new_object();
+
+		json_object_object_add(out, "driver", json_object_new_string(q->driver));
+		if (q->name)
+			json_object_object_add(out, "name", json_object_new_string(q->name));
+		if (q->mountpoint)
+			json_object_object_add(out, "mountpoint",
+					       json_object_new_string(q->mountpoint));
+		if (q->reply)
+			json_object_object_add(out, "reply", json_object_get(q->reply));
+		printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+		return;
+	}
+	switch (q->method) {
+	case PLUGIN_MOUNT:
+	case PLUGIN_PATH:
+		printf("%s\n", q->mountpoint);
+		break;
+	case PLUGIN_GET:
+		v = json_get_ci(q->reply, "Volume");
+		printf("%s\n", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY));
+		break;
+	case PLUGIN_LIST:
+		v = json_get_ci(q->reply, "Volumes");
+		for (size_t i = 0; json_object_is_type(v, json_type_array) &&
+				   i < json_object_array_length(v);
+		     i++) {
+			json_object *vol = json_object_array_get_idx(v, i);
+			json_object *mp = json_get_ci(vol, "Mountpoint");
+
+			printf("%s\t%s\n", json_object_get_string(json_get_ci(vol, "Name")),
+			       mp ? json_object_get_string(mp) : "");
+		}
+		break;
+	case PLUGIN_CAPABILITIES:
+		v = json_get_ci(json_get_ci(q->reply, "Capabilities"), "Scope");
+		/* Capabilities is optional: the engine assumes "local". */
+		printf("scope: %s\n", v ? json_object_get_string(v) : "local");
+		break;
+	default:
+		break;
+	}
+}
+
 int cmd_volume(struct globals *g, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	log_error(g, "'volume' is not built yet");
-	return EXIT_FAIL;
+	static const struct option options[] = {
+		{ "driver", required_argument, NULL, 'd' }, { "name", required_argument, NULL, 'n' },
+		{ "opt", required_argument, NULL, 'o' },    { "id", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },	    { "help", no_argument, NULL, 'h' },
+		{}
+	};
+	_cleanup_(plugin_client_freep) struct plugin_client *pc = NULL;
+	struct plugin_opt opts[MAX_OPTS];
+	struct plugin_config cfg;
+	struct plugin_req q = { 0 };
+	const char *sub;
+	size_t s;
+	int opt, r;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	sub = argv[1];
+	for (s = 0; s < ARRAY_SIZE(subcommands); s++)
+		if (!strcmp(sub, subcommands[s].name))
+			break;
+	if (s == ARRAY_SIZE(subcommands)) {
+		log_error(g, "volume: unknown subcommand '%s'", sub);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	q.method = subcommands[s].method;
+
+	argc--;
+	argv++;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			q.driver = optarg;
+			break;
+		case 'n':
+			q.name = optarg;
+			break;
+		case 'o':
+			if (q.n_opts == MAX_OPTS) {
+				log_error(g, "volume %s: more than %d --opt", sub, MAX_OPTS);
+				return EXIT_USAGE;
+			}
+			if (plugin_opt_parse(optarg, &opts[q.n_opts]) < 0) {
+				log_error(g, "volume %s: --opt '%s' is not KEY=VALUE", sub, optarg);
+				return EXIT_USAGE;
+			}
+			q.n_opts++;
+			break;
+		case 'i':
+			q.id = optarg;
+			break;
+		case 'j':
+			g->json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			log_error(g, "volume %s: unknown or incomplete option '%s'", sub,
+				  argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		log_error(g, "volume %s: unexpected argument '%s'", sub, argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!q.driver) {
+		log_error(g, "volume %s: --driver is required", sub);
+		return EXIT_USAGE;
+	}
+	if (subcommands[s].needs_name && (!q.name || !*q.name)) {
+		log_error(g, "volume %s: --name is required", sub);
+		return EXIT_USAGE;
+	}
+	q.opts = opts;
+
+	globals_plugin_config(g, &cfg);
+	r = plugin_client_new(&cfg, &pc);
+	if (r < 0) {
+		log_error(g, "cannot start the plugin client: %s", strerror(-r));
+		return EXIT_FAIL;
+	}
+	r = plugin_call_many(pc, &q, 1);
+	if (r < 0) {
+		log_error(g, "plugin '%s': %s", q.driver, strerror(-r));
+		return EXIT_FAIL;
+	}
+	if (q.result < 0) {
+		log_error(g, "%s", q.err);
+		plugin_req_clear(&q);
+		return EXIT_FAIL;
+	}
+	print_result(g, &q);
+	plugin_req_clear(&q);
+	return EXIT_OK;
 }

@@ -39,6 +39,9 @@ struct globals {
 void log_error(const struct globals *g, const char *fmt, ...) _printf_(2, 3);
 void log_warn(const struct globals *g, const char *fmt, ...) _printf_(2, 3);
 
+struct plugin_config;
+void globals_plugin_config(const struct globals *g, struct plugin_config *ret);
+
 /* Commands: argv[0] is the command name; they return an exit code. */
 int cmd_volume(struct globals *g, int argc, char **argv);
 int cmd_dvdcli(struct globals *g, int argc, char **argv);

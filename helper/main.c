@@ -12,6 +12,7 @@
 #include "common/debug.h"
 #include "helper/dvmount.h"
 #include "helper/harden.h"
+#include "helper/plugin.h"
 
 static const struct command {
 	const char *name;
@@ -65,6 +66,40 @@ void log_warn(const struct globals *g, const char *fmt, ...)
 	va_end(ap);
 }
 
+void globals_plugin_config(const struct globals *g, struct plugin_config *ret)
+{
+	*ret = (struct plugin_config){
+		.plugin_path = g->plugin_path,
+		.retry_ms = g->plugin_retry_ms,
+		.timeout_mount_ms = g->timeout_mount_ms,
+		.timeout_other_ms = g->timeout_other_ms,
+		.no_uring = g->no_uring,
+	};
+}
+
+/*
+ * Invoked as "dvdcli" there are no global flags: root callers (Mesos' agent)
+ * may set them in the environment instead.
+ */
+static void read_environment(struct globals *g)
+{
+	const char *v;
+
+	v = secure_getenv("DVMOUNT_DEBUG");
+	if (v)
+		debug_mask |= debug_parse(v);
+	if (secure_getenv("DVMOUNT_NO_URING"))
+		g->no_uring = true;
+	if (!g->caller_is_root)
+		return;
+	v = secure_getenv("DVMOUNT_PLUGIN_PATH");
+	if (v && *v)
+		g->plugin_path = v;
+	v = secure_getenv("DVMOUNT_STATE_DIR");
+	if (v && *v)
+		g->state_dir = v;
+}
+
 /* Seconds as a decimal with up to millisecond precision ("0.5", "120"). */
 static int parse_seconds(const char *s, unsigned *ret_ms)
 {
@@ -114,7 +149,6 @@ static bool option_needs_root(int opt)
 
 static int run_dvmount(struct globals *g, int argc, char **argv)
 {
-	const char *env;
 	int opt;
 
 	/* "+": stop at the command name; the command parses the rest. */
@@ -166,12 +200,6 @@ static int run_dvmount(struct globals *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	env = secure_getenv("DVMOUNT_DEBUG");
-	if (env)
-		debug_mask |= debug_parse(env);
-	if (secure_getenv("DVMOUNT_NO_URING"))
-		g->no_uring = true;
-
 	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -212,6 +240,7 @@ int main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 
+	read_environment(&g);
 	base = base ? base + 1 : argv[0];
 	if (!strcmp(base, "dvdcli")) {
 		g.prog = "dvdcli";

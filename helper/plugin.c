@@ -1,0 +1,676 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VolumeDriver API over the uring/ engine: request bodies, activation,
+ * the engine's error rule, and waiting for a plugin that is not there yet.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/debug.h"
+#include "common/jsonutil.h"
+#include "helper/plugin.h"
+#include "helper/plugin_discovery.h"
+
+/* Go's decoder nests at most this deep in practice; answers deeper are hostile. */
+#define JSON_DEPTH 16
+#define MAX_PLUGINS 64
+#define MAX_CALLS 4096
+
+struct plugin {
+	char name[256];
+	struct rpc_addr addr;
+	struct plugin_location loc;
+	bool activated;
+	int error; /* activation failed: every call fails with this */
+	char err[PLUGIN_ERR_MAX];
+	enum { GET_UNKNOWN, GET_YES, GET_NO } has_get;
+};
+
+struct plugin_client {
+	struct plugin_config cfg;
+	struct rpc_engine *engine;
+	struct plugin plugins[MAX_PLUGINS];
+	size_t n_plugins;
+};
+
+static const char *const method_names[] = {
+	[PLUGIN_CREATE] = "VolumeDriver.Create", [PLUGIN_REMOVE] = "VolumeDriver.Remove",
+	[PLUGIN_MOUNT] = "VolumeDriver.Mount",	 [PLUGIN_UNMOUNT] = "VolumeDriver.Unmount",
+	[PLUGIN_PATH] = "VolumeDriver.Path",	 [PLUGIN_GET] = "VolumeDriver.Get",
+	[PLUGIN_LIST] = "VolumeDriver.List",	 [PLUGIN_CAPABILITIES] = "VolumeDriver.Capabilities",
+};
+
+const char *plugin_method_name(enum plugin_method m)
+{
+	return method_names[m];
+}
+
+int plugin_opt_parse(char *kv, struct plugin_opt *ret)
+{
+	char *eq = strchr(kv, '=');
+
+	/* The value keeps everything after the first '=' (dvdcli cut it: don't). */
+	if (!eq || eq == kv)
+		return -EINVAL;
+	*eq = '\0';
+	ret->key = kv;
+	ret->value = eq + 1;
+	return 0;
+}
+
+void plugin_req_clear(struct plugin_req *r)
+{
+	free(r->mountpoint);
+	r->mountpoint = NULL;
+	json_object_put(r->reply);
+	r->reply = NULL;
+	r->result = 0;
+	r->status = 0;
+	r->unsupported = false;
+	r->err[0] = '\0';
+}
+
+int plugin_client_new(const struct plugin_config *cfg, struct plugin_client **ret)
+{
+	struct plugin_client *pc = calloc(1, sizeof(*pc));
+	int r;
+
+	if (!pc)
+		return -ENOMEM;
+	pc->cfg = *cfg;
+	r = rpc_engine_new(cfg->no_uring ? RPC_NO_URING : 0, NULL, &pc->engine);
+	if (r < 0) {
+		free(pc);
+		return r;
+	}
+	*ret = pc;
+	return 0;
+}
+
+void plugin_client_free(struct plugin_client *pc)
+{
+	if (!pc)
+		return;
+	rpc_engine_free(pc->engine);
+	free(pc);
+}
+
+bool plugin_client_uses_uring(const struct plugin_client *pc)
+{
+	return rpc_engine_uses_uring(pc->engine);
+}
+
+static struct plugin *plugin_lookup(struct plugin_client *pc, const char *name)
+{
+	for (size_t i = 0; i < pc->n_plugins; i++)
+		if (!strcmp(pc->plugins[i].name, name))
+			return &pc->plugins[i];
+	if (pc->n_plugins == MAX_PLUGINS || strlen(name) >= sizeof(pc->plugins[0].name))
+		return NULL;
+	struct plugin *p = &pc->plugins[pc->n_plugins++];
+
+	memset(p, 0, sizeof(*p));
+	strcpy(p->name, name);
+	return p;
+}
+
+static const char *errno_words(int e)
+{
+	switch (e) {
+	case -ETIMEDOUT:
+		return "timed out";
+	case -ECONNREFUSED:
+		return "connection refused (is the plugin running?)";
+	case -ECONNRESET:
+		return "connection closed before the answer was complete";
+	case -EBADMSG:
+		return "answer is not HTTP";
+	case -EMSGSIZE:
+		return "answer exceeds the size limit";
+	case -ENOENT:
+		return "socket not found";
+	default:
+		return strerror(-e);
+	}
+}
+
+/* Copy a plugin's text into err, one line, bounded. */
+static void set_text(char *err, const char *what, const char *text, size_t len)
+{
+	size_t off = (size_t)snprintf(err, PLUGIN_ERR_MAX, "%s", what);
+
+	for (size_t i = 0; i < len && off + 1 < PLUGIN_ERR_MAX; i++) {
+		char c = text[i];
+
+		err[off++] = (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+	}
+	err[MIN(off, (size_t)PLUGIN_ERR_MAX - 1)] = '\0';
+	while (off > 0 && err[off - 1] == ' ')
+		err[--off] = '\0';
+}
+
+static json_object *parse_json(const char *buf, size_t len, char *why, size_t why_len)
+{
+	_cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
+	json_object *obj;
+
+	if (!tok) {
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
+	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	if (!obj || json_tokener_get_error(tok) != json_tokener_success) {
+		snprintf(why, why_len, "%s",
+			 len == 0 ? "empty answer"
+				  : json_tokener_error_desc(json_tokener_get_error(tok)));
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/*
+ * The engine's rule: not 200 -> the JSON "Err" if non-empty, else the raw body;
+ * 200 -> decode (an empty body is an error too), then a non-empty "Err".
+ */
+static int decode_answer(const struct rpc_call *c, struct plugin_req *r)
+{
+	char why[128];
+	json_object *obj, *err;
+
+	r->status = c->status;
+	if (c->status != 200) {
+		obj = parse_json(c->resp, c->resp_len, why, sizeof(why));
+		err = json_get_ci(obj, "Err");
+		if (err && json_object_is_type(err, json_type_string) &&
+		    *json_object_get_string(err))
+			set_text(r->err, "", json_object_get_string(err),
+				 strlen(json_object_get_string(err)));
+		else if (c->resp_len)
+			set_text(r->err, "", c->resp, c->resp_len);
+		else
+			snprintf(r->err, sizeof(r->err), "HTTP status %d", c->status);
+		json_object_put(obj);
+		r->unsupported = c->status == 404;
+		return -EREMOTEIO;
+	}
+	obj = parse_json(c->resp, c->resp_len, why, sizeof(why));
+	if (!obj) {
+		snprintf(r->err, sizeof(r->err), "invalid answer: %s", why);
+		return -EBADMSG;
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		snprintf(r->err, sizeof(r->err), "invalid answer: not a JSON object");
+		return -EBADMSG;
+	}
+	err = json_get_ci(obj, "Err");
+	if (err && !json_object_is_type(err, json_type_null)) {
+		const char *e = json_object_get_string(err);
+
+		if (!json_object_is_type(err, json_type_string) || *e) {
+			set_text(r->err, "", e, strlen(e));
+			json_object_put(obj);
+			return -EREMOTEIO;
+		}
+	}
+	r->reply = obj;
+	return 0;
+}
+
+static json_object *request_body(const struct plugin_req *r)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	switch (r->method) {
+	case PLUGIN_LIST:
+	case PLUGIN_CAPABILITIES:
+		return o;
+	case PLUGIN_CREATE: {
+		json_object *opts = NULL;
+
+		json_object_object_add(o, "Name", json_object_new_string(r->name));
+		if (r->n_opts) {
+			opts = json_object_new_object();
+			for (size_t i = 0; opts && i < r->n_opts; i++)
+				json_object_object_add(opts, r->opts[i].key,
+						       json_object_new_string(r->opts[i].value));
+		}
+		json_object_object_add(o, "Opts", opts);
+		return o;
+	}
+	case PLUGIN_MOUNT:
+	case PLUGIN_UNMOUNT:
+		json_object_object_add(o, "Name", json_object_new_string(r->name));
+		if (r->id)
+			json_object_object_add(o, "ID", json_object_new_string(r->id));
+		return o;
+	case PLUGIN_REMOVE:
+	case PLUGIN_PATH:
+	case PLUGIN_GET:
+		json_object_object_add(o, "Name", json_object_new_string(r->name));
+		return o;
+	}
+	return o;
+}
+
+static int extract_mountpoint(struct plugin_req *r)
+{
+	json_object *mp, *vol;
+
+	if (r->method == PLUGIN_GET) {
+		vol = json_get_ci(r->reply, "Volume");
+		mp = json_get_ci(vol, "Mountpoint");
+		if (!vol || !json_object_is_type(vol, json_type_object)) {
+			snprintf(r->err, sizeof(r->err), "invalid answer: no \"Volume\" object");
+			return -EBADMSG;
+		}
+	} else if (r->method == PLUGIN_MOUNT || r->method == PLUGIN_PATH) {
+		mp = json_get_ci(r->reply, "Mountpoint");
+	} else {
+		return 0;
+	}
+	if (mp && !json_object_is_type(mp, json_type_string)) {
+		snprintf(r->err, sizeof(r->err), "invalid answer: \"Mountpoint\" is not a string");
+		return -EBADMSG;
+	}
+	if (r->method == PLUGIN_MOUNT && (!mp || !*json_object_get_string(mp))) {
+		snprintf(r->err, sizeof(r->err), "the plugin answered no mountpoint");
+		return -EBADMSG;
+	}
+	r->mountpoint = strdup(mp ? json_object_get_string(mp) : "");
+	return r->mountpoint ? 0 : -ENOMEM;
+}
+
+struct slot {
+	struct rpc_call call;
+	json_object *body;
+	char path[32]; /* "/VolumeDriver.Capabilities" is the longest */
+};
+
+static unsigned timeout_for(const struct plugin_client *pc, enum plugin_method m)
+{
+	return m == PLUGIN_CREATE || m == PLUGIN_MOUNT ? pc->cfg.timeout_mount_ms
+						       : pc->cfg.timeout_other_ms;
+}
+
+/* Activate every named plugin not yet active, all at once; one round. */
+static int activate_round(struct plugin_client *pc, struct plugin **todo, size_t n)
+{
+	_cleanup_free_ struct rpc_call *calls = calloc(n, sizeof(*calls));
+	_cleanup_free_ struct rpc_call **ptrs = calloc(n, sizeof(*ptrs));
+	size_t k = 0;
+	int r;
+
+	if (!calls || !ptrs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct plugin *p = todo[i];
+
+		p->error = plugin_discover(pc->cfg.plugin_path, p->name, &p->loc);
+		if (p->error < 0) {
+			snprintf(p->err, sizeof(p->err), "%s", p->loc.error);
+			continue;
+		}
+		p->error = rpc_addr_parse(p->loc.url, &p->addr);
+		if (p->error < 0) {
+			snprintf(p->err, sizeof(p->err), "bad address '%s' in '%s'", p->loc.url,
+				 p->loc.file);
+			continue;
+		}
+		calls[k] = (struct rpc_call){ .addr = &p->addr,
+					      .path = "/Plugin.Activate",
+					      .timeout_ms = pc->cfg.timeout_other_ms };
+		ptrs[k] = &calls[k];
+		k++;
+	}
+	r = rpc_run(pc->engine, ptrs, k);
+	if (r < 0)
+		return r;
+
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct plugin *p = todo[i];
+		struct plugin_req dec = { 0 };
+		struct rpc_call *c;
+		json_object *impl;
+		bool volume_driver = false;
+
+		if (p->error < 0)
+			continue;
+		c = &calls[k++];
+		if (c->result < 0) {
+			p->error = c->result;
+			snprintf(p->err, sizeof(p->err), "%s: %s", p->addr.text,
+				 errno_words(c->result));
+			rpc_call_reset(c);
+			continue;
+		}
+		p->error = decode_answer(c, &dec);
+		rpc_call_reset(c);
+		if (p->error < 0) {
+			snprintf(p->err, sizeof(p->err), "Plugin.Activate: %s", dec.err);
+			plugin_req_clear(&dec);
+			continue;
+		}
+		impl = json_get_ci(dec.reply, "Implements");
+		for (size_t j = 0; json_object_is_type(impl, json_type_array) &&
+				   j < json_object_array_length(impl);
+		     j++) {
+			json_object *s = json_object_array_get_idx(impl, j);
+
+			if (json_object_is_type(s, json_type_string) &&
+			    !strcmp(json_object_get_string(s), "VolumeDriver"))
+				volume_driver = true;
+		}
+		plugin_req_clear(&dec);
+		if (!volume_driver) {
+			p->error = -EPROTONOSUPPORT;
+			snprintf(p->err, sizeof(p->err), "does not implement VolumeDriver");
+			continue;
+		}
+		p->activated = true;
+		debug(DEBUG_RPC, "rpc", "plugin '%s' active at %s", p->name, p->addr.text);
+	}
+	return 0;
+}
+
+/* A plugin that is absent or refusing may still be starting: worth waiting. */
+static bool activation_retryable(int e)
+{
+	return e == -ENOENT || e == -ECONNREFUSED;
+}
+
+static int activate(struct plugin_client *pc, struct plugin **todo, size_t n)
+{
+	uint64_t waited_ms = 0;
+	unsigned backoff_ms = 1000;
+	int r;
+
+	for (;;) {
+		size_t again = 0;
+
+		r = activate_round(pc, todo, n);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < n; i++)
+			if (!todo[i]->activated && activation_retryable(todo[i]->error))
+				todo[again++] = todo[i];
+		if (!again || waited_ms >= pc->cfg.retry_ms)
+			return 0;
+
+		/* The engine's back-off: 1, 2, 4, 8 s, within the budget. */
+		unsigned wait = (unsigned)MIN((uint64_t)backoff_ms, pc->cfg.retry_ms - waited_ms);
+		struct timespec ts = { .tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000L };
+
+		debug(DEBUG_RPC, "rpc", "plugin '%s' not ready (%s): retry in %u ms",
+		      todo[0]->name, todo[0]->err, wait);
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		waited_ms += wait;
+		backoff_ms = MIN(backoff_ms * 2, 8000U);
+		n = again;
+	}
+}
+
+int plugin_address(struct plugin_client *pc, const char *driver, const char **ret_addr)
+{
+	struct plugin *p = plugin_lookup(pc, driver);
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	if (!p->activated) {
+		r = activate(pc, &p, 1);
+		if (r < 0)
+			return r;
+		if (!p->activated)
+			return p->error;
+	}
+	*ret_addr = p->addr.text;
+	return 0;
+}
+
+static void fail_req(struct plugin_req *r, int error, const char *fmt_text)
+{
+	char text[PLUGIN_ERR_MAX];
+
+	snprintf(text, sizeof(text), "%s", fmt_text);
+	r->result = error;
+	if (r->name)
+		snprintf(r->err, sizeof(r->err), "plugin '%s' %s '%s': %s", r->driver,
+			 method_names[r->method], r->name, text);
+	else
+		snprintf(r->err, sizeof(r->err), "plugin '%s' %s: %s", r->driver,
+			 method_names[r->method], text);
+}
+
+int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n)
+{
+	_cleanup_free_ struct plugin **todo = NULL;
+	_cleanup_free_ struct slot *slots = NULL;
+	_cleanup_free_ struct rpc_call **ptrs = NULL;
+	_cleanup_free_ size_t *index = NULL;
+	size_t n_todo = 0, k = 0;
+	int failed = 0, r;
+
+	if (n > MAX_CALLS)
+		return -E2BIG;
+	todo = calloc(n + 1, sizeof(*todo));
+	slots = calloc(n + 1, sizeof(*slots));
+	ptrs = calloc(n + 1, sizeof(*ptrs));
+	index = calloc(n + 1, sizeof(*index));
+	if (!todo || !slots || !ptrs || !index)
+		return -ENOMEM;
+
+	for (size_t i = 0; i < n; i++) {
+		struct plugin *p = plugin_lookup(pc, reqs[i].driver);
+		bool listed = false;
+
+		plugin_req_clear(&reqs[i]);
+		if (!p || p->activated || p->error)
+			continue;
+		for (size_t j = 0; j < n_todo; j++)
+			listed |= todo[j] == p;
+		if (!listed)
+			todo[n_todo++] = p;
+	}
+	if (n_todo) {
+		r = activate(pc, todo, n_todo);
+		if (r < 0)
+			return r;
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		struct plugin_req *q = &reqs[i];
+		struct plugin *p = plugin_lookup(pc, q->driver);
+		const char *body;
+
+		if (!p) {
+			fail_req(q, -ENOMEM, "too many plugins");
+			continue;
+		}
+		if (!p->activated) {
+			fail_req(q, p->error, p->err);
+			continue;
+		}
+		slots[k].body = request_body(q);
+		if (!slots[k].body) {
+			fail_req(q, -ENOMEM, "out of memory");
+			continue;
+		}
+		body = json_object_to_json_string_ext(slots[k].body, JSON_C_TO_STRING_PLAIN);
+		snprintf(slots[k].path, sizeof(slots[k].path), "/%s", method_names[q->method]);
+		slots[k].call = (struct rpc_call){
+			.addr = &p->addr,
+			.path = slots[k].path,
+			.body = body,
+			.body_len = strlen(body),
+			.timeout_ms = timeout_for(pc, q->method),
+		};
+		ptrs[k] = &slots[k].call;
+		index[k++] = i;
+	}
+
+	r = rpc_run(pc->engine, ptrs, k);
+
+	for (size_t j = 0; j < k; j++) {
+		struct plugin_req *q = &reqs[index[j]];
+		struct rpc_call *c = &slots[j].call;
+		struct plugin *p = plugin_lookup(pc, q->driver);
+
+		if (r < 0 || c->result < 0) {
+			char text[PLUGIN_ERR_MAX];
+			int e = r < 0 ? r : c->result;
+
+			if (e == -ETIMEDOUT)
+				snprintf(text, sizeof(text), "%s: timed out after %.1f s",
+					 p->addr.text, c->timeout_ms / 1000.0);
+			else
+				snprintf(text, sizeof(text), "%s: %s", p->addr.text,
+					 errno_words(e));
+			fail_req(q, e, text);
+		} else {
+			q->result = decode_answer(c, q);
+			if (q->result == 0)
+				q->result = extract_mountpoint(q);
+			if (q->result < 0) {
+				char text[PLUGIN_ERR_MAX];
+
+				snprintf(text, sizeof(text), "%s", q->err);
+				fail_req(q, q->result, text);
+			}
+			if (q->method == PLUGIN_GET && p)
+				p->has_get = q->unsupported ? GET_NO : GET_YES;
+		}
+		rpc_call_reset(c);
+		json_object_put(slots[j].body);
+	}
+	for (size_t i = 0; i < n; i++)
+		failed += reqs[i].result < 0;
+	return failed;
+}
+
+void plugin_mount_clear(struct plugin_mount *m)
+{
+	free(m->mountpoint);
+	m->mountpoint = NULL;
+	m->result = 0;
+	m->err[0] = '\0';
+	m->created = false;
+}
+
+static bool plugin_lacks_get(struct plugin_client *pc, const char *driver)
+{
+	struct plugin *p = plugin_lookup(pc, driver);
+
+	return p && p->has_get == GET_NO;
+}
+
+int plugin_mount_many(struct plugin_client *pc, struct plugin_mount *m, size_t n)
+{
+	_cleanup_free_ struct plugin_req *q = calloc(n + 1, sizeof(*q));
+	_cleanup_free_ int *create_result = calloc(n + 1, sizeof(*create_result));
+	_cleanup_free_ char(*create_err)[PLUGIN_ERR_MAX] = calloc(n + 1, PLUGIN_ERR_MAX);
+	int r, failed = 0;
+
+	if (!q || !create_result || !create_err)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		plugin_mount_clear(&m[i]);
+
+	/* Step 1: Get, which tells whether the volume exists (and whether Get exists). */
+	for (size_t i = 0; i < n; i++)
+		q[i] = (struct plugin_req){ .driver = m[i].driver,
+					    .method = PLUGIN_GET,
+					    .name = m[i].name };
+	r = plugin_call_many(pc, q, n);
+	if (r < 0)
+		return r;
+
+	/*
+	 * Step 2: Create where Get failed. A pre-1.10 plugin has no Get: Create as
+	 * dvdcli 0.1 did, and go on to Mount even if Create says the volume exists
+	 * (REX-Ray 0.8 refuses such a Create).
+	 */
+	size_t k = 0;
+	_cleanup_free_ size_t *idx = calloc(n + 1, sizeof(*idx));
+
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		bool no_get = q[i].result == -EREMOTEIO && q[i].unsupported;
+		bool missing = q[i].result == -EREMOTEIO && !q[i].unsupported;
+
+		if (q[i].result < 0 && !no_get && !missing) {
+			m[i].result = q[i].result;
+			snprintf(m[i].err, sizeof(m[i].err), "%s", q[i].err);
+		} else if (missing && m[i].explicit_create) {
+			m[i].result = -ENOENT;
+			snprintf(m[i].err, sizeof(m[i].err), "%s (and --explicitcreate is set)",
+				 q[i].err);
+		} else if ((missing || no_get) && !m[i].explicit_create) {
+			idx[k++] = i;
+		}
+		plugin_req_clear(&q[i]);
+	}
+	for (size_t j = 0; j < k; j++)
+		q[j] = (struct plugin_req){ .driver = m[idx[j]].driver,
+					    .method = PLUGIN_CREATE,
+					    .name = m[idx[j]].name,
+					    .opts = m[idx[j]].opts,
+					    .n_opts = m[idx[j]].n_opts };
+	r = plugin_call_many(pc, q, k);
+	if (r < 0)
+		return r;
+	for (size_t j = 0; j < k; j++) {
+		size_t i = idx[j];
+
+		create_result[i] = q[j].result;
+		snprintf(create_err[i], PLUGIN_ERR_MAX, "%s", q[j].err);
+		if (q[j].result == 0)
+			m[i].created = true;
+		else if (!plugin_lacks_get(pc, m[i].driver)) {
+			/* With Get, a failed Create means the volume is not there. */
+			m[i].result = q[j].result;
+			snprintf(m[i].err, sizeof(m[i].err), "%s", q[j].err);
+		}
+		plugin_req_clear(&q[j]);
+	}
+
+	/* Step 3: Mount every volume still standing. */
+	k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (m[i].result == 0) {
+			idx[k] = i;
+			q[k++] = (struct plugin_req){ .driver = m[i].driver,
+						      .method = PLUGIN_MOUNT,
+						      .name = m[i].name,
+						      .id = m[i].id };
+		}
+	r = plugin_call_many(pc, q, k);
+	if (r < 0)
+		return r;
+	for (size_t j = 0; j < k; j++) {
+		size_t i = idx[j];
+
+		if (q[j].result == 0) {
+			m[i].mountpoint = TAKE_PTR(q[j].mountpoint);
+		} else {
+			m[i].result = q[j].result;
+			if (create_result[i] < 0)
+				snprintf(m[i].err, sizeof(m[i].err), "%.250s (after %.250s)",
+					 q[j].err, create_err[i]);
+			else
+				snprintf(m[i].err, sizeof(m[i].err), "%s", q[j].err);
+		}
+		plugin_req_clear(&q[j]);
+	}
+	for (size_t i = 0; i < n; i++)
+		failed += m[i].result < 0;
+	return failed;
+}

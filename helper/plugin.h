@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Docker Volume Plugin client (VolumeDriver API, facts/plugin-protocol.md):
+ * discovery as the engine does it, activation once per plugin per process,
+ * the engine's error rule, and the mount sequence that works with both plugin
+ * generations. Every batch of calls runs at once on the uring/ engine.
+ */
+#ifndef DVMOUNT_HELPER_PLUGIN_H
+#define DVMOUNT_HELPER_PLUGIN_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "uring/rpc.h"
+
+enum plugin_method {
+	PLUGIN_CREATE,
+	PLUGIN_REMOVE,
+	PLUGIN_MOUNT,
+	PLUGIN_UNMOUNT,
+	PLUGIN_PATH,
+	PLUGIN_GET,
+	PLUGIN_LIST,
+	PLUGIN_CAPABILITIES,
+};
+
+struct plugin_opt {
+	const char *key;
+	const char *value;
+};
+
+/* Split "KEY=VALUE" in place; the value keeps any further '='. */
+int plugin_opt_parse(char *kv, struct plugin_opt *ret);
+
+#define PLUGIN_ERR_MAX 512
+
+struct plugin_req {
+	/* in */
+	const char *driver;
+	enum plugin_method method;
+	const char *name;
+	const char *id; /* Mount/Unmount ID; NULL sends none (as dvdcli) */
+	const struct plugin_opt *opts;
+	size_t n_opts;
+
+	/*
+	 * out: result 0, or -errno: -EREMOTEIO when the plugin answered an error
+	 * (its text in err), -ENOENT/-ECONNREFUSED when the plugin is absent,
+	 * -ETIMEDOUT, -EBADMSG for an answer that is not the protocol.
+	 * err always says what happened, naming plugin, endpoint and volume.
+	 */
+	int result;
+	int status;	    /* HTTP status, 0 if none arrived */
+	bool unsupported;   /* 404: the plugin lacks this endpoint (pre-1.10 plugins) */
+	char err[PLUGIN_ERR_MAX];
+	char *mountpoint;   /* Mount, Path, Get */
+	json_object *reply; /* the decoded answer */
+};
+
+void plugin_req_clear(struct plugin_req *r);
+
+struct plugin_config {
+	const char *plugin_path; /* colon-separated dirs; NULL: the engine's */
+	unsigned retry_ms;	 /* total wait for an absent plugin */
+	unsigned timeout_mount_ms;
+	unsigned timeout_other_ms;
+	bool no_uring;
+};
+
+struct plugin_client;
+
+int plugin_client_new(const struct plugin_config *cfg, struct plugin_client **ret);
+void plugin_client_free(struct plugin_client *pc);
+static inline void plugin_client_freep(struct plugin_client **pc)
+{
+	plugin_client_free(*pc);
+}
+bool plugin_client_uses_uring(const struct plugin_client *pc);
+
+/* Where a plugin's socket or spec was found (for messages and tests). */
+int plugin_address(struct plugin_client *pc, const char *driver, const char **ret_addr);
+
+/*
+ * Run all requests at once (discovering and activating each plugin first) and
+ * return the number that failed; each request carries its own result.
+ */
+int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n);
+
+/*
+ * Mount volumes with the sequence that works for both plugin generations:
+ * Get when the plugin has it (Create only if Get fails and create is allowed),
+ * else Create and Mount even if Create said the volume exists. All volumes go
+ * through each step together. Returns the number that failed.
+ */
+struct plugin_mount {
+	const char *driver;
+	const char *name;
+	const char *id;
+	const struct plugin_opt *opts;
+	size_t n_opts;
+	bool explicit_create; /* never Create (dvdcli --explicitcreate) */
+
+	int result;
+	char err[PLUGIN_ERR_MAX];
+	char *mountpoint;
+	bool created; /* this call created the volume */
+};
+
+int plugin_mount_many(struct plugin_client *pc, struct plugin_mount *m, size_t n);
+void plugin_mount_clear(struct plugin_mount *m);
+
+const char *plugin_method_name(enum plugin_method m);
+
+#endif
