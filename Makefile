@@ -38,7 +38,7 @@ TOOL_SCRIPTS := $(sort $(wildcard tools/dvmount-*[!c]))
 LIB := $(O)/libdvmount.a
 TESTS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
 HARNESS := $(O)/include/kselftest_harness.h
-PROGS := $(O)/dvmount $(O)/dvdcli $(O)/dvmount-testplugin
+PROGS := $(O)/dvmount $(O)/dvdcli $(if $(TESTPLUGIN_SRCS),$(O)/dvmount-testplugin)
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 
@@ -52,7 +52,7 @@ $(O)/obj/%.o: %.c
 $(O)/obj/tests/%.o: tests/%.c $(HARNESS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -I$(O)/include -Wno-missing-prototypes -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -I$(O)/include -Wno-missing-prototypes -Wno-unused-parameter -MMD -MP -c -o $@ $<
 
 $(LIB): $(call obj,$(LIB_SRCS))
 	$(call msg,AR,$@)

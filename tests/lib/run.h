@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test helpers: run dvmount and the tools as a user would, capture what they
+ * print, start plugins, and keep every test in its own mount namespace.
+ */
+#ifndef DVMOUNT_TESTS_RUN_H
+#define DVMOUNT_TESTS_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define RUN_OUT_MAX (256 << 10)
+
+struct run_result {
+	int status;  /* exit status, or 128+signal */
+	char *out;   /* stdout, NUL-terminated */
+	char *err;   /* stderr, NUL-terminated */
+	double secs; /* wall time */
+};
+
+/* build/<name>, found next to the running test binary (build/tests/..). */
+const char *build_path(const char *name);
+
+/* Run argv (NULL-terminated) to completion with a time limit; stdin is /dev/null. */
+int run_argv(struct run_result *r, char *const argv[], unsigned timeout_ms);
+/* Run build/dvmount with the given arguments (NULL-terminated list). */
+int run_dvmount(struct run_result *r, ...) __attribute__((sentinel));
+void run_result_free(struct run_result *r);
+
+/* Start a background process that dies with the test; stdout to *ret_out if asked. */
+pid_t spawn(char *const argv[], int *ret_stdout);
+/* Read one line (up to 255 bytes) from fd within the time limit; 0 on success. */
+int read_line(int fd, char *buf, size_t size, unsigned timeout_ms);
+/* SIGTERM, then SIGKILL after the grace period; reaps the process. */
+void stop_process(pid_t pid, unsigned grace_ms);
+
+/* Wait until a connect() to the Unix socket succeeds. */
+int wait_socket(const char *path, unsigned timeout_ms);
+
+/* unshare(CLONE_NEWNS) and make everything private: mounts stay in the test. */
+int private_mount_ns(void);
+
+/* A fresh directory under /tmp, and its recursive removal. */
+char *make_tmpdir(const char *tag);
+void remove_tree(const char *path);
+
+/* Number of open fds of this process. */
+int count_fds(void);
+
+/* Whole file into a malloc'd NUL-terminated buffer (NULL if absent). */
+char *read_file(const char *path);
+int write_file(const char *path, const char *text);
+/* Occurrences of needle in the text. */
+int count_str(const char *hay, const char *needle);
+
+#endif

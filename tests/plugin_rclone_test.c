@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every VolumeDriver endpoint against a real plugin: rclone's `serve docker`
+ * from Debian, backed by a local directory, with real FUSE mounts. Runs on
+ * the io_uring transport and on the plain-syscall one.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "tests/lib/run.h"
+
+FIXTURE(rclone)
+{
+	char *dir;
+	char plugins[PATH_MAX], base[PATH_MAX], data[PATH_MAX], remote[PATH_MAX + 16];
+	pid_t pid;
+};
+
+FIXTURE_VARIANT(rclone)
+{
+	bool no_uring;
+};
+
+FIXTURE_VARIANT_ADD(rclone, uring)
+{
+	.no_uring = false,
+};
+
+FIXTURE_VARIANT_ADD(rclone, plain_syscalls)
+{
+	.no_uring = true,
+};
+
+FIXTURE_SETUP(rclone)
+{
+	char sock[PATH_MAX + 16], cache[PATH_MAX + 16];
+
+	if (access("/usr/bin/rclone", X_OK) != 0 || access("/dev/fuse", R_OK) != 0)
+		SKIP(return, "rclone or /dev/fuse missing (tools/install-deps installs them)");
+	ASSERT_EQ(0, private_mount_ns());
+	self->dir = make_tmpdir("rclone");
+	ASSERT_NE(NULL, self->dir);
+	snprintf(self->plugins, sizeof(self->plugins), "%s/plugins", self->dir);
+	snprintf(self->base, sizeof(self->base), "%s/base", self->dir);
+	snprintf(self->data, sizeof(self->data), "%s/data", self->dir);
+	snprintf(self->remote, sizeof(self->remote), "remote=:local:%s", self->data);
+	ASSERT_EQ(0, mkdir(self->plugins, 0700));
+	ASSERT_EQ(0, mkdir(self->base, 0700));
+	ASSERT_EQ(0, mkdir(self->data, 0700));
+	snprintf(sock, sizeof(sock), "%s/rclone.sock", self->plugins);
+	snprintf(cache, sizeof(cache), "%s/cache", self->dir);
+
+	/* Its own cache dir: rclone keeps the plugin's state there between runs. */
+	char *argv[] = { "rclone",    "serve",	     "docker", "--base-dir", self->base,
+			 "--socket-addr", sock,	     "--config", "/dev/null",  "--cache-dir",
+			 cache,	      NULL };
+	self->pid = spawn(argv, NULL);
+	ASSERT_LT(0, self->pid);
+	ASSERT_EQ(0, wait_socket(sock, 15000));
+}
+
+FIXTURE_TEARDOWN(rclone)
+{
+	/* SIGTERM makes rclone unmount what it mounted; the namespace ends with us. */
+	stop_process(self->pid, 5000);
+	remove_tree(self->dir);
+	free(self->dir);
+}
+
+/* dvmount [--no-uring] --plugin-path DIR volume ARGS... */
+static int vol(struct run_result *r, FIXTURE_DATA(rclone) * self, bool no_uring,
+	       const char *sub, const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	return run_dvmount(r, "--plugin-path", self->plugins, no_uring ? "--no-uring" : "--plugin-retry=15",
+			   "volume", sub, "--driver", "rclone", a1, a2, a3, a4, NULL);
+}
+
+TEST_F(rclone, every_endpoint)
+{
+	struct run_result r;
+	char file[PATH_MAX + 8], mp[PATH_MAX];
+	char *text;
+
+	vol(&r, self, variant->no_uring, "capabilities", NULL, NULL, NULL, NULL);
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "scope: local")) TH_LOG("%s", r.out);
+	run_result_free(&r);
+
+	vol(&r, self, variant->no_uring, "create", "--name", "vol1", "--opt", self->remote);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	vol(&r, self, variant->no_uring, "get", "--name", "vol1", NULL, NULL);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "\"Name\":\"vol1\"")) TH_LOG("%s", r.out);
+	run_result_free(&r);
+
+	vol(&r, self, variant->no_uring, "list", NULL, NULL, NULL, NULL);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, strncmp(r.out, "vol1\t", 5)) TH_LOG("%s", r.out);
+	run_result_free(&r);
+
+	vol(&r, self, variant->no_uring, "mount", "--name", "vol1", "--id", "c1");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	snprintf(mp, sizeof(mp), "%s", r.out);
+	mp[strcspn(mp, "\n")] = '\0';
+	EXPECT_EQ(0, strncmp(mp, self->base, strlen(self->base))) TH_LOG("%s", mp);
+	run_result_free(&r);
+
+	/* A file written through the FUSE mountpoint lands in the backing dir. */
+	snprintf(file, sizeof(file), "%s/hello", mp);
+	ASSERT_EQ(0, write_file(file, "through the plugin\n"));
+	snprintf(file, sizeof(file), "%s/hello", self->data);
+	text = read_file(file);
+	ASSERT_NE(NULL, text);
+	EXPECT_STREQ("through the plugin\n", text);
+	free(text);
+
+	vol(&r, self, variant->no_uring, "path", "--name", "vol1", NULL, NULL);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, strncmp(r.out, mp, strlen(mp)));
+	run_result_free(&r);
+
+	/* rclone counts IDs: a second ID keeps it mounted past the first Unmount. */
+	vol(&r, self, variant->no_uring, "mount", "--name", "vol1", "--id", "c2");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	vol(&r, self, variant->no_uring, "unmount", "--name", "vol1", "--id", "c1");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	snprintf(file, sizeof(file), "%s/hello", mp);
+	EXPECT_EQ(0, access(file, R_OK));
+	vol(&r, self, variant->no_uring, "unmount", "--name", "vol1", "--id", "c2");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	/* Unmounting an ID that holds nothing is the plugin's error, passed on. */
+	vol(&r, self, variant->no_uring, "unmount", "--name", "vol1", "--id", "c2");
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "plugin 'rclone' VolumeDriver.Unmount 'vol1': "))
+	TH_LOG("%s", r.err);
+	EXPECT_EQ(1, count_str(r.err, "\n"));
+	run_result_free(&r);
+
+	vol(&r, self, variant->no_uring, "remove", "--name", "vol1", NULL, NULL);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	vol(&r, self, variant->no_uring, "get", "--name", "vol1", NULL, NULL);
+	EXPECT_EQ(1, r.status);
+	run_result_free(&r);
+}
+
+TEST_F(rclone, dvdcli_mount_as_mesos_calls_it)
+{
+	struct run_result r;
+	char *argv[] = { (char *)build_path("dvmount"), "--plugin-path", self->plugins,
+			 variant->no_uring ? "--no-uring" : "--plugin-retry=15", "dvdcli", "mount",
+			 "--volumedriver=rclone", "--volumename=mesosvol", self->remote, NULL };
+	char opt[PATH_MAX + 32], file[PATH_MAX + 8];
+
+	/* Mesos: dvdcli mount --volumedriver=D --volumename=N --volumeopts=k=v */
+	snprintf(opt, sizeof(opt), "--volumeopts=%s", self->remote);
+	argv[8] = opt;
+	run_argv(&r, argv, 60000);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	/* stdout is exactly the mountpoint and a newline. */
+	EXPECT_EQ(1, count_str(r.out, "\n"));
+	EXPECT_EQ(0, strncmp(r.out, self->base, strlen(self->base))) TH_LOG("%s", r.out);
+	r.out[strcspn(r.out, "\n")] = '\0';
+	snprintf(file, sizeof(file), "%s/f", r.out);
+	EXPECT_EQ(0, write_file(file, "x"));
+	run_result_free(&r);
+
+	char *un[] = { (char *)build_path("dvmount"), "--plugin-path", self->plugins, "dvdcli",
+		       "unmount", "--volumedriver=rclone", "--volumename=mesosvol", NULL };
+	run_argv(&r, un, 60000);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.out);
+	run_result_free(&r);
+	snprintf(file, sizeof(file), "%s/f", self->data);
+	EXPECT_EQ(0, access(file, R_OK));
+}
+
+TEST_HARNESS_MAIN
