@@ -148,15 +148,17 @@ static void volume_clear(struct spec_volume *v)
  */
 static bool driver_name_is_safe(const char *d)
 {
-	if (d[0] == '/')
+	size_t len = strlen(d);
+
+	if (len == 0 || d[0] == '/' || d[len - 1] == '/')
 		return false;
 	for (const char *p = d; *p;) {
 		size_t n = strcspn(p, "/");
 
 		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
 			return false;
-		if (n == 0 && p != d)
-			return false; /* "a//b" or a trailing "/" */
+		if (n == 0)
+			return false; /* "a//b" */
 		p += n;
 		if (*p == '/')
 			p++;
@@ -191,7 +193,7 @@ static int add_opt(struct spec_volume *v, const char *key, const char *value)
 static int parse_opts(struct json_object *dv, size_t index, struct spec_volume *v,
 		      struct spec_error *err)
 {
-	struct json_object *dopts, *params;
+	struct json_object *dopts = NULL, *params;
 	size_t n;
 	int r;
 
@@ -217,7 +219,7 @@ static int parse_opts(struct json_object *dv, size_t index, struct spec_volume *
 
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *p = json_object_array_get_idx(params, i);
-		const char *key, *value;
+		const char *key = NULL, *value = NULL;
 		char field[64];
 
 		snprintf(field, sizeof(field), "source.docker_volume.driver_options.parameter[%zu]",
@@ -261,7 +263,7 @@ static int parse_volume(struct json_object *jv, size_t index, struct spec_volume
 {
 	_cleanup_(volume_clear) struct spec_volume v = { .index = index };
 	struct json_object *source = NULL, *dv = NULL;
-	const char *type, *path, *mode, *name, *driver;
+	const char *type = NULL, *path = NULL, *mode = NULL, *name = NULL, *driver = NULL;
 	int r;
 
 	if (!json_object_is_type(jv, json_type_object))
@@ -404,12 +406,20 @@ static int parse_json(const char *buf, size_t len, struct spec_error *err,
 		return -ENOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	/*
+	 * json-c waits for more input after a bare "true" or "12"; a NUL byte
+	 * (refused above inside buf) tells it the text has ended.
+	 */
+	if (!root && jerr == json_tokener_continue) {
+		root = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+	}
 	if (root) {
 		*ret_root = root;
 		return 0;
 	}
-	jerr = json_tokener_get_error(tok);
-	if (jerr == json_tokener_continue)
+	if (jerr == json_tokener_continue || jerr == json_tokener_error_parse_eof)
 		return fail(err, -EINVAL, SPEC_NO_INDEX, "", "truncated JSON: %zu bytes", len);
 	if (jerr == json_tokener_error_depth)
 		return fail(err, -E2BIG, SPEC_NO_INDEX, "", "JSON nested deeper than %d levels",
@@ -594,7 +604,7 @@ static int opts_to_json(const struct spec_volume *v, struct json_object **ret_ob
 int spec_volume_to_json(const struct spec_volume *v, struct json_object **ret_obj)
 {
 	_cleanup_json_ struct json_object *obj = json_object_new_object();
-	struct json_object *source, *dv, *dopts;
+	struct json_object *source, *dv, *dopts = NULL;
 	int r;
 
 	if (!obj)
