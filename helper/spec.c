@@ -428,7 +428,7 @@ static int parse_json(const char *buf, size_t len, struct spec_error *err,
 		    json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
 }
 
-int spec_parse(const char *buf, size_t len, struct spec **ret_spec, struct spec_error *err)
+static int parse(const char *buf, size_t len, struct spec **ret_spec, struct spec_error *err)
 {
 	_cleanup_json_ struct json_object *root = NULL;
 	_cleanup_spec_ struct spec *spec = NULL;
@@ -470,7 +470,8 @@ int spec_parse(const char *buf, size_t len, struct spec **ret_spec, struct spec_
 			if (strcmp(spec->v[j].driver, v->driver) == 0 &&
 			    strcmp(spec->v[j].name, v->name) == 0) {
 				r = fail(err, -EINVAL, i, "source.docker_volume",
-					 "Found duplicate docker volume with driver '%s' and name '%s'",
+					 "Found duplicate docker volume with driver '%s' "
+					 "and name '%s'",
 					 v->driver, v->name);
 				volume_clear(v);
 				return r;
@@ -483,6 +484,16 @@ int spec_parse(const char *buf, size_t len, struct spec **ret_spec, struct spec_
 	return 0;
 }
 
+int spec_parse(const char *buf, size_t len, struct spec **ret_spec, struct spec_error *err)
+{
+	int r = parse(buf, len, ret_spec, err);
+
+	/* Allocation failures deep inside leave err alone: say it here, once. */
+	if (r == -ENOMEM)
+		return fail(err, r, SPEC_NO_INDEX, "", "out of memory");
+	return r;
+}
+
 int spec_read_fd(int fd, struct spec **ret_spec, struct spec_error *err)
 {
 	_cleanup_free_ char *buf = NULL;
@@ -491,7 +502,7 @@ int spec_read_fd(int fd, struct spec **ret_spec, struct spec_error *err)
 	/* One byte more than allowed, to tell "exactly the limit" from "over it". */
 	buf = malloc(SPEC_MAX_FILE + 1);
 	if (!buf)
-		return -ENOMEM;
+		return fail(err, -ENOMEM, SPEC_NO_INDEX, "", "out of memory");
 	for (;;) {
 		ssize_t k = read(fd, buf + len, SPEC_MAX_FILE + 1 - len);
 

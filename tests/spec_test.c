@@ -93,7 +93,8 @@ static int parse_str(const char *json, struct spec **ret, struct spec_error *err
 	} while (0)
 
 #define GOOD_VOLUME(path, driver, name)                                                            \
-	"{\"container_path\":\"" path "\",\"mode\":\"RW\",\"source\":{\"type\":\"DOCKER_VOLUME\","  \
+	"{\"container_path\":\"" path "\",\"mode\":\"RW\","                                        \
+	"\"source\":{\"type\":\"DOCKER_VOLUME\","                                                  \
 	"\"docker_volume\":{\"driver\":\"" driver "\",\"name\":\"" name "\"}}}"
 
 /* Find tests/data/<name> from the binary's place (build/tests/ or build/asan/tests/). */
@@ -255,9 +256,11 @@ TEST(wrapper_errors)
 	EXPECT_SPEC_ERROR("{\"container\":{\"volumes\":\"x\"}}", -EINVAL, SPEC_NO_INDEX,
 			  "container.volumes", "expected an array, got a string");
 	EXPECT_SPEC_ERROR("\"[]\"", -EINVAL, SPEC_NO_INDEX, "",
-			  "expected an array of volumes or an object with \"volumes\", got a string");
+			  "expected an array of volumes or an object with \"volumes\", "
+			  "got a string");
 	EXPECT_SPEC_ERROR("true", -EINVAL, SPEC_NO_INDEX, "",
-			  "expected an array of volumes or an object with \"volumes\", got a boolean");
+			  "expected an array of volumes or an object with \"volumes\", "
+			  "got a boolean");
 }
 
 TEST(empty_array_is_valid)
@@ -533,34 +536,31 @@ TEST(wrong_types_name_the_field)
 {
 	EXPECT_SPEC_ERROR("[" GOOD_VOLUME("/a", "d", "a") ",42]", -EINVAL, 1, "",
 			  "expected an object, got a number");
-	EXPECT_SPEC_ERROR("[{\"container_path\":\"/a\",\"mode\":\"RW\",\"source\":\"DOCKER_VOLUME\"}]",
+	EXPECT_SPEC_ERROR("[{\"container_path\":\"/a\",\"mode\":\"RW\","
+			  "\"source\":\"DOCKER_VOLUME\"}]",
 			  -EINVAL, 0, "source", "expected an object, got a string");
 	EXPECT_SPEC_ERROR("[{\"source\":{\"type\":1}}]", -EINVAL, 0, "source.type",
 			  "expected a string, got a number");
 
+#define WITH_PARAMS(params) volume_json("\"/x\"", "\"RW\"", "\"d\"", "\"n\"", params)
+#define PARAM_FIELD "source.docker_volume.driver_options.parameter"
 	char *cases[][3] = {
 		{ volume_json("\"/x\"", "\"RW\"", "\"d\"", "7", NULL), "source.docker_volume.name",
 		  "expected a string, got a number" },
 		{ volume_json("\"/x\"", "\"RW\"", "{}", "\"n\"", NULL),
 		  "source.docker_volume.driver", "expected a string, got an object" },
-		{ volume_json("\"/x\"", "\"RW\"", "\"d\"", "\"n\"", "{}"),
-		  "source.docker_volume.driver_options.parameter", "expected an array, got an object" },
-		{ volume_json("\"/x\"", "\"RW\"", "\"d\"", "\"n\"", "[{\"key\":\"a\",\"value\":\"b\"},3]"),
-		  "source.docker_volume.driver_options.parameter[1]", "expected an object, got a number" },
-		{ volume_json("\"/x\"", "\"RW\"", "\"d\"", "\"n\"", "[{\"key\":5,\"value\":\"b\"}]"),
-		  "source.docker_volume.driver_options.parameter[0].key",
+		{ WITH_PARAMS("{}"), PARAM_FIELD, "expected an array, got an object" },
+		{ WITH_PARAMS("[{\"key\":\"a\",\"value\":\"b\"},3]"), PARAM_FIELD "[1]",
+		  "expected an object, got a number" },
+		{ WITH_PARAMS("[{\"key\":5,\"value\":\"b\"}]"), PARAM_FIELD "[0].key",
 		  "expected a string, got a number" },
-		{ volume_json("\"/x\"", "\"RW\"", "\"d\"", "\"n\"", "[{\"key\":\"a\",\"value\":true}]"),
-		  "source.docker_volume.driver_options.parameter[0].value",
+		{ WITH_PARAMS("[{\"key\":\"a\",\"value\":true}]"), PARAM_FIELD "[0].value",
 		  "expected a string, got a boolean" },
-		{ volume_json("\"/x\"", "\"RW\"", "\"d\"", "\"n\"", "[{\"value\":\"b\"}]"),
-		  "source.docker_volume.driver_options.parameter[0].key",
+		{ WITH_PARAMS("[{\"value\":\"b\"}]"), PARAM_FIELD "[0].key",
 		  "the option key is not specified" },
-		{ volume_json("\"/x\"", "\"RW\"", "\"d\"", "\"n\"", "[{\"key\":\"\",\"value\":\"b\"}]"),
-		  "source.docker_volume.driver_options.parameter[0].key",
+		{ WITH_PARAMS("[{\"key\":\"\",\"value\":\"b\"}]"), PARAM_FIELD "[0].key",
 		  "the option key is not specified" },
-		{ volume_json("\"/x\"", "\"RW\"", "\"d\"", "\"n\"", "[{\"key\":\"a\"}]"),
-		  "source.docker_volume.driver_options.parameter[0].value",
+		{ WITH_PARAMS("[{\"key\":\"a\"}]"), PARAM_FIELD "[0].value",
 		  "the value of option 'a' is not specified" },
 	};
 
@@ -1101,8 +1101,9 @@ TEST(canonical_json_round_trip)
 	ASSERT_EQ(2U, s->n);
 
 	ASSERT_EQ(0, spec_volume_to_json(&s->v[1], &one));
-	EXPECT_STREQ(expected, json_object_to_json_string_ext(one, JSON_C_TO_STRING_PLAIN |
-								      JSON_C_TO_STRING_NOSLASHESCAPE));
+	text = json_object_to_json_string_ext(one, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
+	EXPECT_STREQ(expected, text);
 	json_object_put(one);
 
 	ASSERT_EQ(0, spec_to_json(s, &arr));
