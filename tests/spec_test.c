@@ -97,20 +97,27 @@ static int parse_str(const char *json, struct spec **ret, struct spec_error *err
 	"\"source\":{\"type\":\"DOCKER_VOLUME\","                                                  \
 	"\"docker_volume\":{\"driver\":\"" driver "\",\"name\":\"" name "\"}}}"
 
-/* Find tests/data/<name> from the binary's place (build/tests/ or build/asan/tests/). */
+/*
+ * Find tests/data/<name>: from the working directory (make check runs in the
+ * tree), else from the binary's place (build/tests/ or build/asan/tests/).
+ */
 static int open_data(const char *name)
 {
 	char exe[PATH_MAX], path[PATH_MAX + 64];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ssize_t n;
 	char *dir;
+	int fd;
 
+	snprintf(path, sizeof(path), "tests/data/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n < 0)
 		return -1;
 	exe[n] = '\0';
 	dir = dirname(exe);
 	for (int up = 0; up < 5; up++) {
-		int fd;
-
 		snprintf(path, sizeof(path), "%s/tests/data/%s", dir, name);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0)
