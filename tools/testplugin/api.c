@@ -317,8 +317,10 @@ void api_handle(const struct api_request *req, struct api_answer *ret)
 		goto out;
 	}
 	if (has_body && decode_body(req->body, req->body_len, &d, err, sizeof(err)) < 0) {
-		strncat(err, "\n", sizeof(err) - strlen(err) - 1);
-		set_body(ret, 400, CT_TEXT, err);
+		char text[sizeof(err) + 1];
+
+		snprintf(text, sizeof(text), "%s\n", err); /* as Go's http.Error */
+		set_body(ret, 400, CT_TEXT, text);
 		goto out;
 	}
 
