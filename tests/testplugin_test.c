@@ -539,6 +539,8 @@ TEST_F(plugin, invalid_names_and_bodies)
 	resp_free(&r);
 	EXPECT_EQ(400, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"w\",\"Opts\":[1]}", &r));
 	resp_free(&r);
+	EXPECT_EQ(400, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"a\\u0000b\"}", &r));
+	resp_free(&r);
 	EXPECT_EQ(400, call(self->sock, "VolumeDriver.Mount", "{not json", &r));
 	resp_free(&r);
 }

@@ -87,9 +87,13 @@ static int string_field(json_object *obj, const char *key, const char **ret, cha
 			 json_type_to_name(json_object_get_type(v)), key);
 		return -EINVAL;
 	}
-	*ret = v ? json_object_get_string(v) : NULL;
+	*ret = json_object_get_string(v);
 	if (!*ret)
 		*ret = "";
+	if (strlen(*ret) != (size_t)json_object_get_string_len(v)) {
+		snprintf(why, whylen, "field %s contains a NUL byte", key);
+		return -EINVAL;
+	}
 	return 0;
 }
 

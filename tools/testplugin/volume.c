@@ -65,6 +65,19 @@ static void json_putp(json_object **o)
 }
 #define _cleanup_json_ _cleanup_(json_putp)
 
+/*
+ * json-c's reference counts are not atomic unless built with threading:
+ * an object the state keeps is never shared with a request's tree.
+ */
+static json_object *copy_json(json_object *src)
+{
+	json_object *dst = NULL;
+
+	if (!src)
+		return json_object_new_object();
+	return json_object_deep_copy(src, &dst, NULL) < 0 ? NULL : dst;
+}
+
 static void seterr(char *errbuf, size_t errlen, const char *msg)
 {
 	snprintf(errbuf, errlen, "%s", msg);
@@ -157,7 +170,7 @@ static json_object *state_to_json(void)
 		format_time(v->created, created, sizeof(created));
 		json_object_object_add(o, "name", json_object_new_string(v->name));
 		json_object_object_add(o, "created_at", json_object_new_string(created));
-		json_object_object_add(o, "options", json_object_get(v->opts));
+		json_object_object_add(o, "options", copy_json(v->opts));
 		for (size_t j = 0; j < v->n_ids; j++)
 			json_object_array_add(ids, json_object_new_string(v->ids[j]));
 		json_object_object_add(o, "ids", ids);
@@ -247,7 +260,7 @@ static int load_volume(json_object *o)
 		return -E2BIG;
 	v.name = strdup(json_object_get_string(name));
 	if (json_object_object_get_ex(o, "options", &opts) && json_object_is_type(opts, json_type_object))
-		v.opts = json_object_get(opts);
+		v.opts = copy_json(opts);
 	else
 		v.opts = json_object_new_object();
 	if (json_object_object_get_ex(o, "created_at", &created))
@@ -371,7 +384,7 @@ int volume_create(const char *name, json_object *opts, char *errbuf, size_t errl
 		return r;
 	}
 	v.name = strdup(name);
-	v.opts = opts ? json_object_get(opts) : json_object_new_object();
+	v.opts = copy_json(opts);
 	v.created = (long long)time(NULL);
 	grown = realloc(volumes, (n_volumes + 1) * sizeof(*volumes));
 	if (!v.name || !v.opts || !grown) {
@@ -574,7 +587,7 @@ static json_object *volume_json(const struct volume *v)
 		json_object_array_add(ids, json_object_new_string(v->ids[i]));
 	json_object_object_add(status, "mounts", json_object_new_int64((int64_t)mounts(v)));
 	json_object_object_add(status, "ids", ids);
-	json_object_object_add(status, "options", json_object_get(v->opts));
+	json_object_object_add(status, "options", copy_json(v->opts));
 	json_object_object_add(o, "Status", status);
 	return o;
 }
