@@ -415,12 +415,10 @@ static void apply_detach(void *data, const struct record *rec)
 }
 
 /* The batch's answer: its first real failure; ECANCELED only if nothing else. */
-static int first_failure(int setup, const int *results, size_t stride, size_t n)
+static int first_failure(const int *results, size_t stride, size_t n)
 {
 	int cancelled = 0;
 
-	if (setup < 0)
-		return setup;
 	for (size_t i = 0; i < n; i++) {
 		int r = *(const int *)((const char *)results + i * stride);
 
@@ -491,7 +489,7 @@ int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n)
 	debug(DEBUG_NS, "ns", "attach of %zu mounts: %d", n, r);
 	if (r < 0)
 		goto fail;
-	return first_failure(0, &mounts[0].result, sizeof(mounts[0]), n);
+	return first_failure(&mounts[0].result, sizeof(mounts[0]), n);
 fail:
 	/* Nothing was reported for a mount the child never got to. */
 	for (size_t i = 0; i < n; i++)
@@ -528,7 +526,7 @@ int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n)
 	debug(DEBUG_NS, "ns", "detach of %zu mounts: %d", n, r);
 	if (r < 0)
 		goto fail;
-	return first_failure(0, &targets[0].result, sizeof(targets[0]), n);
+	return first_failure(&targets[0].result, sizeof(targets[0]), n);
 fail:
 	for (size_t i = 0; i < n; i++)
 		if (targets[i].result == -ECANCELED)
