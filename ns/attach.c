@@ -43,6 +43,8 @@
 #define NS_CHILD_TIMEOUT_MS 30000
 /* Child exit status for "died without telling why". */
 #define CHILD_EXIT_UNKNOWN 255
+/* Record index of the child's own failure before any mount was tried. */
+#define RECORD_SETUP UINT32_MAX
 
 struct record {
 	uint32_t index;
@@ -150,7 +152,7 @@ static int close_all_but(int *keep, size_t n)
 	return 0;
 }
 
-static void send_record(int wfd, size_t index, int result, uint64_t mnt_id)
+static void send_record(int wfd, uint32_t index, int result, uint64_t mnt_id)
 {
 	struct record rec = { .index = index, .result = result, .mnt_id = mnt_id };
 
@@ -271,8 +273,10 @@ static int attach_child(int pidfd, int procroot, const char *root, struct ns_mou
 		all_or_nothing |= !!(mounts[i].flags & NS_ALL_OR_NOTHING);
 	}
 	r = child_enter(pidfd, procroot, root, keep, nkeep, &fddir, &rootfd);
-	if (r < 0)
+	if (r < 0) {
+		send_record(wfd, RECORD_SETUP, r, 0);
 		return r;
+	}
 
 	/* mounts is the child's own copy: results are kept there for the undo. */
 	for (size_t i = 0; i < n && !(failed && all_or_nothing); i++) {
@@ -327,8 +331,10 @@ static int detach_child(int pidfd, int procroot, const char *root, const struct 
 	int r;
 
 	r = child_enter(pidfd, procroot, root, keep, ARRAY_SIZE(keep), &fddir, &rootfd);
-	if (r < 0)
+	if (r < 0) {
+		send_record(wfd, RECORD_SETUP, r, 0);
 		return r;
+	}
 	for (size_t i = 0; i < n; i++)
 		send_record(wfd, i, detach_one(rootfd, fddir, &t[i]), t[i].mnt_id);
 	return 0;
@@ -352,7 +358,7 @@ static int collect(pid_t child, int rfd, size_t n, void (*apply)(void *, const s
 {
 	long long deadline = now_ms() + NS_CHILD_TIMEOUT_MS;
 	struct record recs[64];
-	int status, r = 0;
+	int status, setup = 0, r = 0;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
@@ -379,15 +385,27 @@ static int collect(pid_t child, int rfd, size_t n, void (*apply)(void *, const s
 		if (len <= 0)
 			break;
 		/* Pipe contents are whole records: each came in one atomic write. */
-		for (size_t i = 0; i < (size_t)len / sizeof(recs[0]); i++)
-			if (recs[i].index < n)
+		for (size_t i = 0; i < (size_t)len / sizeof(recs[0]); i++) {
+			if (recs[i].index == RECORD_SETUP && recs[i].result < 0)
+				setup = recs[i].result;
+			else if (recs[i].index < n)
 				apply(data, &recs[i]);
+		}
 	}
-	while (waitpid(child, &status, 0) < 0)
+	while (waitpid(child, &status, 0) < 0) {
+		/*
+		 * SIGCHLD ignored, or a handler reaped it first: the exit
+		 * status is lost, the records still tell what was done.
+		 */
+		if (errno == ECHILD)
+			return r ? r : setup;
 		if (errno != EINTR)
 			return r ? r : negerrno();
+	}
 	if (r < 0)
 		return r;
+	if (setup < 0)
+		return setup;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status) && WEXITSTATUS(status) != CHILD_EXIT_UNKNOWN)

@@ -336,6 +336,23 @@ TEST_F(ns, without_all_or_nothing_the_others_stay)
 		close(trees[i]);
 }
 
+TEST_F(ns, missing_root_fails_every_mount)
+{
+	_cleanup_close_ int tree = -EBADF;
+	struct ns_mount m = { .target = "/data", .flags = NS_CREATE };
+
+	ASSERT_EQ(0, start(self, true));
+	ASSERT_EQ(0, ns_open_tree(AT_FDCWD, self->host, 0, &tree));
+	m.tree_fd = tree;
+	/* The answer comes over the pipe, not from an exit status we may lose. */
+	ASSERT_NE(SIG_ERR, signal(SIGCHLD, SIG_IGN));
+	EXPECT_EQ(-ENOENT, ns_attach(self->pidfd, "/no/such/rootfs", &m, 1));
+	EXPECT_EQ(-ENOENT, m.result);
+	EXPECT_FALSE(sees_volume(self, "/data"));
+	signal(SIGCHLD, SIG_DFL);
+	EXPECT_EQ(0, ns_attach(self->pidfd, "/", &m, 1));
+}
+
 TEST_F(ns, detach_removes_exactly_that_mount)
 {
 	struct ns_unmount u = { .target = "/data" };
