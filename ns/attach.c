@@ -154,7 +154,7 @@ static int close_all_but(int *keep, size_t n)
 
 static void send_record(int wfd, uint32_t index, int result, uint64_t mnt_id)
 {
-	struct record rec = { .index = index, .result = result, .mnt_id = mnt_id };
+	struct record rec = {.index = index, .result = result, .mnt_id = mnt_id};
 
 	/* The parent bounds its wait; a lost record reads as "not done". */
 	while (write(wfd, &rec, sizeof(rec)) < 0 && errno == EINTR)
@@ -250,7 +250,8 @@ static int attach_one(int rootfd, const struct ns_mount *m, uint64_t *ret_id)
 			       m->mode ? m->mode : 0755, &fd);
 	if (r < 0)
 		return r;
-	if (move_mount(m->tree_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+	if (move_mount(m->tree_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
 		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
 	/* The tree fd now refers to the attached mount: its id is ours. */
 	return ns_mount_id(m->tree_fd, "", ret_id);
@@ -327,7 +328,7 @@ static int detach_child(int pidfd, int procroot, const char *root, const struct 
 			size_t n, int wfd)
 {
 	_cleanup_close_ int fddir = -EBADF, rootfd = -EBADF;
-	int keep[3] = { pidfd, procroot, wfd };
+	int keep[3] = {pidfd, procroot, wfd};
 	int r;
 
 	r = child_enter(pidfd, procroot, root, keep, ARRAY_SIZE(keep), &fddir, &rootfd);
@@ -361,7 +362,7 @@ static int collect(pid_t child, int rfd, size_t n, void (*apply)(void *, const s
 	int status, setup = 0, r = 0;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = rfd, .events = POLLIN};
 		long long left = deadline - now_ms();
 		ssize_t len;
 

@@ -44,23 +44,23 @@ enum {
 
 struct ns_mount {
 	/* in */
-	int tree_fd;		/* detached tree from ns_open_tree; not closed here */
-	const char *target;	/* inside the container root */
-	const char *base;	/* a relative target is taken below it; NULL: "/" */
-	unsigned flags;		/* NS_CREATE, NS_NO_SYMLINKS, NS_ALL_OR_NOTHING */
-	mode_t mode;		/* for created directories (the umask applies) */
+	int tree_fd;	    /* detached tree from ns_open_tree; not closed here */
+	const char *target; /* inside the container root */
+	const char *base;   /* a relative target is taken below it; NULL: "/" */
+	unsigned flags;	    /* NS_CREATE, NS_NO_SYMLINKS, NS_ALL_OR_NOTHING */
+	mode_t mode;	    /* for created directories (the umask applies) */
 	/* out */
-	int result;		/* 0, -errno, or -ECANCELED (undone or not tried) */
-	uint64_t mnt_id;	/* of the attached mount (ns_mount_id), 0 if none */
+	int result;	 /* 0, -errno, or -ECANCELED (undone or not tried) */
+	uint64_t mnt_id; /* of the attached mount (ns_mount_id), 0 if none */
 };
 
 struct ns_unmount {
 	/* in */
-	const char *target;	/* as given to ns_attach */
+	const char *target; /* as given to ns_attach */
 	const char *base;
-	uint64_t mnt_id;	/* recorded by ns_attach: only this mount goes */
+	uint64_t mnt_id; /* recorded by ns_attach: only this mount goes */
 	/* out */
-	int result;		/* 0; -ENOENT; -ESTALE: another mount is there now */
+	int result; /* 0; -ENOENT; -ESTALE: another mount is there now */
 };
 
 /*
@@ -107,14 +107,12 @@ int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n)
  * NS_CREATE makes missing directories with mode; NS_NO_SYMLINKS refuses
  * symlinks. Used in the namespace child and on the host alike.
  */
-int ns_resolve_in_root(int rootfd, const char *path, unsigned flags, mode_t mode,
-		       int *ret_fd);
+int ns_resolve_in_root(int rootfd, const char *path, unsigned flags, mode_t mode, int *ret_fd);
 /*
  * On the host: resolve root (NULL: "/"; never created), then path beneath
  * it as ns_resolve_in_root does, e.g. "<rootfs>" + "/data" with NS_CREATE.
  */
-int ns_resolve_host(const char *root, const char *path, unsigned flags, mode_t mode,
-		    int *ret_fd);
+int ns_resolve_host(const char *root, const char *path, unsigned flags, mode_t mode, int *ret_fd);
 
 /*
  * The id of the mount dirfd/path is on (never following a final symlink);

@@ -82,8 +82,8 @@ bool ns_process_alive(pid_t pid, unsigned long long start)
 	char state;
 
 	/* A zombie has released its namespaces: nothing of it is left to undo. */
-	return read_stat(pid, &state, &now) == 0 && now == start && state != 'Z' &&
-	       state != 'X' && state != 'x';
+	return read_stat(pid, &state, &now) == 0 && now == start && state != 'Z' && state != 'X' &&
+	       state != 'x';
 }
 
 int ns_pidfd_open(pid_t pid, unsigned long long expect_start, int *ret_pidfd,

@@ -25,8 +25,8 @@
 static int openat2_dir(int dirfd, const char *path, unsigned flags, int *ret_fd)
 {
 	struct open_how how = {
-		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	    .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	int fd = -1;
 
@@ -44,8 +44,7 @@ static int openat2_dir(int dirfd, const char *path, unsigned flags, int *ret_fd)
 }
 
 /* Make the missing tail of path, component by component. */
-static int create_path(int rootfd, const char *path, unsigned flags, mode_t mode,
-		       int *ret_fd)
+static int create_path(int rootfd, const char *path, unsigned flags, mode_t mode, int *ret_fd)
 {
 	_cleanup_close_ int parent = -EBADF;
 	char prefix[PATH_MAX] = "", name[NAME_MAX + 1];
@@ -102,8 +101,7 @@ static int create_path(int rootfd, const char *path, unsigned flags, mode_t mode
 	return 0;
 }
 
-int ns_resolve_in_root(int rootfd, const char *path, unsigned flags, mode_t mode,
-		       int *ret_fd)
+int ns_resolve_in_root(int rootfd, const char *path, unsigned flags, mode_t mode, int *ret_fd)
 {
 	size_t len;
 	int fd, r;
@@ -125,8 +123,7 @@ int ns_resolve_in_root(int rootfd, const char *path, unsigned flags, mode_t mode
 	return 0;
 }
 
-int ns_resolve_host(const char *root, const char *path, unsigned flags, mode_t mode,
-		    int *ret_fd)
+int ns_resolve_host(const char *root, const char *path, unsigned flags, mode_t mode, int *ret_fd)
 {
 	_cleanup_close_ int hostfd = -EBADF, rootfd = -EBADF;
 	int r;

@@ -23,7 +23,7 @@
 
 int ns_open_tree(int dirfd, const char *path, unsigned attrs, int *ret_fd)
 {
-	struct mount_attr attr = { .propagation = MS_PRIVATE };
+	struct mount_attr attr = {.propagation = MS_PRIVATE};
 	_cleanup_close_ int fd = -EBADF;
 
 	if (!path || (attrs & ~(NS_ATTR_RDONLY | NS_ATTR_NOSUID | NS_ATTR_NODEV | NS_ATTR_NOEXEC)))
@@ -39,7 +39,7 @@ int ns_open_tree(int dirfd, const char *path, unsigned attrs, int *ret_fd)
 
 	fd = open_tree(dirfd, path,
 		       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_NO_AUTOMOUNT |
-			       AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH));
+			   AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH));
 	if (fd < 0)
 		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
 	/*

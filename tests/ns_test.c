@@ -69,8 +69,11 @@ FIXTURE_TEARDOWN(ns)
 	tu_scratch_remove(&self->scratch);
 }
 
+/* The harness' fixture struct, under a name the helpers can use. */
+typedef FIXTURE_DATA(ns) ns_fixture_t;
+
 /* Start the container and open its pidfd. */
-static int start(FIXTURE_DATA(ns) *self, bool pivot)
+static int start(ns_fixture_t *self, bool pivot)
 {
 	int r;
 
@@ -81,11 +84,11 @@ static int start(FIXTURE_DATA(ns) *self, bool pivot)
 }
 
 /* Attach S/host (with attrs) at target below root; returns ns_attach's answer. */
-static int attach_host(FIXTURE_DATA(ns) *self, const char *root, const char *target,
-		       unsigned flags, unsigned attrs, uint64_t *ret_id)
+static int attach_host(ns_fixture_t *self, const char *root, const char *target, unsigned flags,
+		       unsigned attrs, uint64_t *ret_id)
 {
 	_cleanup_close_ int tree = -EBADF;
-	struct ns_mount m = { .target = target, .flags = flags, .mode = 0755 };
+	struct ns_mount m = {.target = target, .flags = flags, .mode = 0755};
 	int r;
 
 	r = ns_open_tree(AT_FDCWD, self->host, attrs, &tree);
@@ -101,7 +104,7 @@ static int attach_host(FIXTURE_DATA(ns) *self, const char *root, const char *tar
 }
 
 /* path (as the container sees it) shows the volume's "hello". */
-static bool sees_volume(FIXTURE_DATA(ns) *self, const char *path)
+static bool sees_volume(ns_fixture_t *self, const char *path)
 {
 	char p[PATH_MAX], buf[16];
 
@@ -110,7 +113,7 @@ static bool sees_volume(FIXTURE_DATA(ns) *self, const char *path)
 }
 
 /* The decoy, seen from the container's namespace, is empty and no mount. */
-static void expect_decoy_untouched(struct __test_metadata *_metadata, FIXTURE_DATA(ns) *self)
+static void expect_decoy_untouched(struct __test_metadata *_metadata, ns_fixture_t *self)
 {
 	char p[PATH_MAX];
 	int entries = 0;
@@ -148,8 +151,8 @@ TEST_F(ns, attach_into_running_container)
 	/* Our own namespace gained only the directory, not the mount. */
 	tu_path(p, "%s/data", self->rootfs);
 	EXPECT_EQ(0, ns_is_mounted(AT_FDCWD, p, NULL));
-	EXPECT_EQ(-ENOENT, tu_read_file(tu_path(p, "%s/data/hello", self->rootfs), buf,
-					sizeof(buf)));
+	EXPECT_EQ(-ENOENT,
+		  tu_read_file(tu_path(p, "%s/data/hello", self->rootfs), buf, sizeof(buf)));
 }
 
 TEST_F(ns, readonly_is_recursive)
@@ -182,8 +185,8 @@ TEST_F(ns, attach_into_rootfs_before_pivot)
 	EXPECT_TRUE(sees_volume(self, tu_path(p, "%s/data", self->rootfs)));
 	EXPECT_FALSE(sees_volume(self, "/data"));
 	/* Not in our namespace. */
-	EXPECT_EQ(-ENOENT, tu_read_file(tu_path(p, "%s/data/hello", self->rootfs), buf,
-					sizeof(buf)));
+	EXPECT_EQ(-ENOENT,
+		  tu_read_file(tu_path(p, "%s/data/hello", self->rootfs), buf, sizeof(buf)));
 }
 
 TEST_F(ns, relative_target_lands_below_base)
@@ -191,7 +194,10 @@ TEST_F(ns, relative_target_lands_below_base)
 	char p[PATH_MAX];
 	_cleanup_close_ int tree = -EBADF;
 	struct ns_mount m = {
-		.target = "vol", .base = "/sandbox", .flags = NS_CREATE, .mode = 0700,
+	    .target = "vol",
+	    .base = "/sandbox",
+	    .flags = NS_CREATE,
+	    .mode = 0700,
 	};
 	struct stat st;
 
@@ -229,7 +235,7 @@ TEST_F(ns, create_makes_nested_directories)
  * Make S/decoy exist again inside the rootfs, so that a link to it, read
  * inside the root as it must be, leads somewhere.
  */
-static int mirror_decoy(FIXTURE_DATA(ns) *self)
+static int mirror_decoy(ns_fixture_t *self)
 {
 	char p[PATH_MAX];
 
@@ -286,11 +292,11 @@ TEST_F(ns, final_symlink_stays_in_root)
 
 TEST_F(ns, all_or_nothing_undoes_the_batch)
 {
-	int trees[3] = { -EBADF, -EBADF, -EBADF };
+	int trees[3] = {-EBADF, -EBADF, -EBADF};
 	struct ns_mount m[3] = {
-		{ .target = "/m1", .flags = NS_CREATE | NS_ALL_OR_NOTHING },
-		{ .target = "/m2", .flags = NS_CREATE | NS_ALL_OR_NOTHING },
-		{ .target = "/missing/m3", .flags = NS_ALL_OR_NOTHING },
+	    {.target = "/m1", .flags = NS_CREATE | NS_ALL_OR_NOTHING},
+	    {.target = "/m2", .flags = NS_CREATE | NS_ALL_OR_NOTHING},
+	    {.target = "/missing/m3", .flags = NS_ALL_OR_NOTHING},
 	};
 	char p[PATH_MAX];
 
@@ -313,11 +319,11 @@ TEST_F(ns, all_or_nothing_undoes_the_batch)
 
 TEST_F(ns, without_all_or_nothing_the_others_stay)
 {
-	int trees[3] = { -EBADF, -EBADF, -EBADF };
+	int trees[3] = {-EBADF, -EBADF, -EBADF};
 	struct ns_mount m[3] = {
-		{ .target = "/m1", .flags = NS_CREATE },
-		{ .target = "/missing/m2" },
-		{ .target = "/m3", .flags = NS_CREATE },
+	    {.target = "/m1", .flags = NS_CREATE},
+	    {.target = "/missing/m2"},
+	    {.target = "/m3", .flags = NS_CREATE},
 	};
 
 	ASSERT_EQ(0, start(self, true));
@@ -339,7 +345,7 @@ TEST_F(ns, without_all_or_nothing_the_others_stay)
 TEST_F(ns, missing_root_fails_every_mount)
 {
 	_cleanup_close_ int tree = -EBADF;
-	struct ns_mount m = { .target = "/data", .flags = NS_CREATE };
+	struct ns_mount m = {.target = "/data", .flags = NS_CREATE};
 
 	ASSERT_EQ(0, start(self, true));
 	ASSERT_EQ(0, ns_open_tree(AT_FDCWD, self->host, 0, &tree));
@@ -355,7 +361,7 @@ TEST_F(ns, missing_root_fails_every_mount)
 
 TEST_F(ns, detach_removes_exactly_that_mount)
 {
-	struct ns_unmount u = { .target = "/data" };
+	struct ns_unmount u = {.target = "/data"};
 	char p[PATH_MAX];
 
 	ASSERT_EQ(0, start(self, true));
@@ -371,7 +377,7 @@ TEST_F(ns, detach_removes_exactly_that_mount)
 
 TEST_F(ns, detach_leaves_another_mount_alone)
 {
-	struct ns_unmount u = { .target = "/data" };
+	struct ns_unmount u = {.target = "/data"};
 	uint64_t other = 0;
 
 	ASSERT_EQ(0, start(self, true));
@@ -387,7 +393,7 @@ TEST_F(ns, detach_leaves_another_mount_alone)
 
 TEST_F(ns, gone_process_is_esrch)
 {
-	struct ns_unmount u = { .target = "/data" };
+	struct ns_unmount u = {.target = "/data"};
 
 	ASSERT_EQ(0, start(self, true));
 	ASSERT_EQ(0, attach_host(self, "/", "/data", NS_CREATE, 0, &u.mnt_id));
@@ -444,8 +450,9 @@ TEST_F(ns, start_time_survives_hostile_comm)
 	EXPECT_EQ(0, ns_process_start(getpid(), &own));
 	EXPECT_EQ(0, ns_process_start(pid, &child));
 	ASSERT_EQ(0, clock_gettime(CLOCK_BOOTTIME, &ts));
-	now = ((unsigned long long)ts.tv_sec * 1000000000ULL + ts.tv_nsec) *
-	      sysconf(_SC_CLK_TCK) / 1000000000ULL + 1;
+	now = ((unsigned long long)ts.tv_sec * 1000000000ULL + ts.tv_nsec) * sysconf(_SC_CLK_TCK) /
+		  1000000000ULL +
+	      1;
 	EXPECT_LE(own, child);
 	EXPECT_GE(now, child);
 	EXPECT_TRUE(ns_process_alive(pid, child));
@@ -469,14 +476,14 @@ TEST_F(ns, many_mounts_in_one_call_leak_no_fd)
 	ASSERT_LT(0, before);
 	for (int i = 0; i < N; i++) {
 		snprintf(targets[i], sizeof(targets[i]), "/v/%d", i);
-		m[i] = (struct ns_mount){ .target = targets[i], .flags = NS_CREATE };
+		m[i] = (struct ns_mount){.target = targets[i], .flags = NS_CREATE};
 		ASSERT_EQ(0, ns_open_tree(AT_FDCWD, self->host, NS_ATTR_RDONLY, &m[i].tree_fd));
 	}
 	ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &t0));
 	r = ns_attach(self->pidfd, "/", m, N);
 	ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &t1));
 	TH_LOG("ns_attach of %d mounts: %ld us", N,
-		       (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+	       (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	for (int i = 0; i < N; i++)
 		close(m[i].tree_fd);
 	ASSERT_EQ(0, r);
@@ -485,7 +492,7 @@ TEST_F(ns, many_mounts_in_one_call_leak_no_fd)
 		EXPECT_NE(0ULL, m[i].mnt_id);
 		if (i)
 			EXPECT_NE(m[i - 1].mnt_id, m[i].mnt_id);
-		u[i] = (struct ns_unmount){ .target = targets[i], .mnt_id = m[i].mnt_id };
+		u[i] = (struct ns_unmount){.target = targets[i], .mnt_id = m[i].mnt_id};
 	}
 	EXPECT_TRUE(sees_volume(self, "/v/0"));
 	EXPECT_TRUE(sees_volume(self, "/v/63"));
@@ -515,13 +522,13 @@ TEST_F(ns, resolve_host_creates_inside_rootfs)
 	EXPECT_EQ(0, stat(tu_path(p, "%s%s/x", self->rootfs, self->decoy), &st));
 	EXPECT_EQ(-1, stat(tu_path(p, "%s/x", self->decoy), &st));
 	close(TAKE_FD(fd));
-	EXPECT_EQ(-ELOOP, ns_resolve_host(self->rootfs, "/etc/y", NS_CREATE | NS_NO_SYMLINKS,
-					  0755, &fd));
+	EXPECT_EQ(-ELOOP,
+		  ns_resolve_host(self->rootfs, "/etc/y", NS_CREATE | NS_NO_SYMLINKS, 0755, &fd));
 	EXPECT_EQ(-EBADF, fd);
 
 	/* Without a root: a plain host path, never created unless asked. */
-	EXPECT_EQ(-ENOENT, ns_resolve_host(NULL, tu_path(p, "%s/nope", self->scratch.path), 0, 0,
-					   &fd));
+	EXPECT_EQ(-ENOENT,
+		  ns_resolve_host(NULL, tu_path(p, "%s/nope", self->scratch.path), 0, 0, &fd));
 	EXPECT_EQ(0, ns_resolve_host(NULL, self->host, 0, 0, &fd));
 }
 

@@ -38,7 +38,8 @@ int tu_scratch_make(struct tu_scratch *s)
 	int n;
 
 	memset(s, 0, sizeof(*s));
-	n = snprintf(s->path, sizeof(s->path), "%s/dvmount-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	n = snprintf(s->path, sizeof(s->path), "%s/dvmount-test.XXXXXX",
+		     tmp && *tmp ? tmp : "/tmp");
 	if (n < 0 || (size_t)n >= sizeof(s->path))
 		return -ENAMETOOLONG;
 	if (!mkdtemp(s->path)) {
@@ -239,8 +240,7 @@ void tu_container_stop(struct tu_container *ct)
 	ct->pid = 0;
 }
 
-char *tu_container_path(char buf[static PATH_MAX], const struct tu_container *ct,
-			const char *path)
+char *tu_container_path(char buf[static PATH_MAX], const struct tu_container *ct, const char *path)
 {
 	return tu_path(buf, "/proc/%d/root%s", (int)ct->pid, path);
 }

@@ -48,7 +48,7 @@ void tu_scratch_remove(struct tu_scratch *s);
 
 /* snprintf into a PATH_MAX buffer; aborts the test program on truncation. */
 char *tu_path(char buf[static PATH_MAX], const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* mkdir -p (mode for each created level). */
 int tu_mkdirs(const char *path, mode_t mode);
@@ -78,7 +78,6 @@ struct tu_container {
 int tu_container_start(struct tu_container *ct, const char *rootfs, unsigned flags);
 void tu_container_stop(struct tu_container *ct);
 /* "/proc/<pid>/root<path>": a path as the container sees it. */
-char *tu_container_path(char buf[static PATH_MAX], const struct tu_container *ct,
-			const char *path);
+char *tu_container_path(char buf[static PATH_MAX], const struct tu_container *ct, const char *path);
 
 #endif
