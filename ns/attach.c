@@ -253,8 +253,13 @@ static int attach_one(int rootfd, const struct ns_mount *m, uint64_t *ret_id)
 	if (move_mount(m->tree_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
 	    0)
 		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
-	/* The tree fd now refers to the attached mount: its id is ours. */
-	return ns_mount_id(m->tree_fd, "", ret_id);
+	/*
+	 * The tree fd now refers to the attached mount: its id is ours. The
+	 * mount is there even if statx fails: report it, with id 0.
+	 */
+	if (ns_mount_id(m->tree_fd, "", ret_id) < 0)
+		*ret_id = 0;
+	return 0;
 }
 
 static int attach_child(int pidfd, int procroot, const char *root, struct ns_mount *mounts,
