@@ -1,0 +1,559 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Attach and detach mounts in another process's mount namespace. The work is
+ * done by ONE forked child per batch, because setns(CLONE_NEWNS) fails in a
+ * process with io_uring worker threads, and entering the container's
+ * namespace must never happen in the process that owns rings, plugin sockets
+ * or state files (facts/kernel.md). The child:
+ *   1. closes every fd it does not need (CVE-2024-21626),
+ *   2. opens its own /proc/self/fd on the HOST's procfs (after setns, /proc
+ *      is whatever the container mounted there),
+ *   3. enters the namespace once with setns(pidfd, CLONE_NEWNS),
+ *   4. resolves the container root and every target with openat2
+ *      RESOLVE_IN_ROOT relative to /proc/PID/root, opened by the parent,
+ *   5. mounts onto the resolved fd (MOVE_MOUNT_T_EMPTY_PATH), so no path is
+ *      ever looked up twice (CVE-2021-30465, CVE-2025-52881),
+ *   6. reports one fixed-size record per mount over a pipe.
+ * The child only makes syscalls: no stdio, no malloc (the parent may have
+ * been multi-threaded when it forked).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/debug.h"
+#include "common/macro.h"
+#include "ns/ns.h"
+
+/* A hung FUSE mount in the container must not hang us forever. */
+#define NS_CHILD_TIMEOUT_MS 30000
+/* Child exit status for "died without telling why". */
+#define CHILD_EXIT_UNKNOWN 255
+/* Record index of the child's own failure before any mount was tried. */
+#define RECORD_SETUP UINT32_MAX
+
+struct record {
+	uint32_t index;
+	int32_t result;
+	uint64_t mnt_id;
+};
+
+/* Records are written whole: one write of less than PIPE_BUF is atomic. */
+_Static_assert(sizeof(struct record) == 16, "record layout");
+
+/* The pid behind a pidfd, from its fdinfo ("Pid:\t-1" once it has exited). */
+static int pidfd_get_pid(int pidfd, pid_t *ret_pid)
+{
+	char path[64], buf[1024], *p, *end;
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t len;
+	long pid;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -EBADF : negerrno();
+	len = read(fd, buf, sizeof(buf) - 1);
+	if (len < 0)
+		return negerrno();
+	buf[len] = '\0';
+	p = strstr(buf, "\nPid:");
+	if (!p)
+		return -EBADF; /* not a pidfd */
+	errno = 0;
+	pid = strtol(p + 5, &end, 10);
+	if (errno || end == p + 5)
+		return -EBADMSG;
+	if (pid <= 0)
+		return -ESRCH;
+	*ret_pid = (pid_t)pid;
+	return 0;
+}
+
+/*
+ * /proc/PID/root of the process behind pidfd, as an O_PATH fd. The /proc/PID
+ * directory is opened first and the pidfd checked afterwards: if the process
+ * is alive then, the directory is its own and not a reused pid's.
+ */
+static int open_proc_root(int pidfd, int *ret_fd)
+{
+	_cleanup_close_ int dirfd = -EBADF, fd = -EBADF;
+	char path[64];
+	pid_t pid;
+	int r;
+
+	r = pidfd_get_pid(pidfd, &pid);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return errno == ENOENT ? -ESRCH : negerrno();
+	if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
+	fd = openat(dirfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : negerrno();
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static void sort_fds(int *fds, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		int v = fds[i];
+		size_t j = i;
+
+		for (; j > 0 && fds[j - 1] > v; j--)
+			fds[j] = fds[j - 1];
+		fds[j] = v;
+	}
+}
+
+/* Close every fd but keep[] (sorted in place; negative entries ignored). */
+static int close_all_but(int *keep, size_t n)
+{
+	unsigned from = 0;
+
+	sort_fds(keep, n);
+	for (size_t i = 0; i <= n; i++) {
+		unsigned to = i < n ? (unsigned)keep[i] : ~0U;
+
+		if (i < n && keep[i] < 0)
+			continue;
+		if (to > from && close_range(from, to - 1, 0) < 0) {
+			struct rlimit rl;
+
+			if (errno != ENOSYS)
+				return negerrno();
+			/* Before 5.9: close one by one up to the fd limit. */
+			if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+				return negerrno();
+			for (unsigned fd = from; fd < to && fd < rl.rlim_cur; fd++)
+				close(fd);
+		}
+		if (i < n)
+			from = (unsigned)keep[i] + 1;
+	}
+	return 0;
+}
+
+static void send_record(int wfd, uint32_t index, int result, uint64_t mnt_id)
+{
+	struct record rec = {.index = index, .result = result, .mnt_id = mnt_id};
+
+	/* The parent bounds its wait; a lost record reads as "not done". */
+	while (write(wfd, &rec, sizeof(rec)) < 0 && errno == EINTR)
+		;
+}
+
+/* Join base and a relative target; an absolute target stands alone. */
+static int target_path(const char *base, const char *target, char *buf, size_t size)
+{
+	size_t blen = 0, tlen;
+
+	if (!target || !*target)
+		return -EINVAL;
+	tlen = strnlen(target, size);
+	if (target[0] != '/' && base) {
+		blen = strnlen(base, size);
+		if (blen + 1 + tlen >= size)
+			return -ENAMETOOLONG;
+		memcpy(buf, base, blen);
+		buf[blen++] = '/';
+	}
+	if (blen + tlen >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf + blen, target, tlen);
+	buf[blen + tlen] = '\0';
+	return 0;
+}
+
+static void fmt_uint(unsigned v, char buf[static 16])
+{
+	char tmp[16];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = '\0';
+}
+
+/*
+ * Unmount exactly the mount whose root fd refers to. umount2 takes only a
+ * path, so go through the magic link /proc/self/fd/<fd> of the HOST procfs
+ * (fddir, opened before setns): the kernel resolves it to that very mount,
+ * with no name the container could swap.
+ */
+static int umount_fd(int fddir, int fd)
+{
+	char name[16];
+
+	fmt_uint((unsigned)fd, name);
+	if (fchdir(fddir) < 0)
+		return negerrno();
+	if (umount2(name, MNT_DETACH) < 0)
+		return negerrno();
+	return 0;
+}
+
+/* The child's start: close what it does not need, enter the namespace. */
+static int child_enter(int pidfd, int procroot, const char *root, int *keep, size_t nkeep,
+		       int *ret_fddir, int *ret_rootfd)
+{
+	_cleanup_close_ int fddir = -EBADF;
+	int r;
+
+	r = close_all_but(keep, nkeep);
+	if (r < 0)
+		return r;
+	fddir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fddir < 0)
+		return negerrno();
+	if (setns(pidfd, CLONE_NEWNS) < 0)
+		return negerrno();
+	r = ns_resolve_in_root(procroot, root, 0, 0, ret_rootfd);
+	if (r < 0)
+		return r;
+	*ret_fddir = TAKE_FD(fddir);
+	return 0;
+}
+
+static int attach_one(int rootfd, const struct ns_mount *m, uint64_t *ret_id)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char path[PATH_MAX];
+	int r;
+
+	r = target_path(m->base, m->target, path, sizeof(path));
+	if (r < 0)
+		return r;
+	r = ns_resolve_in_root(rootfd, path, m->flags & (NS_CREATE | NS_NO_SYMLINKS),
+			       m->mode ? m->mode : 0755, &fd);
+	if (r < 0)
+		return r;
+	if (move_mount(m->tree_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
+		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
+	/*
+	 * The tree fd now refers to the attached mount: its id is ours. The
+	 * mount is there even if statx fails: report it, with id 0.
+	 */
+	if (ns_mount_id(m->tree_fd, "", ret_id) < 0)
+		*ret_id = 0;
+	return 0;
+}
+
+static int attach_child(int pidfd, int procroot, const char *root, struct ns_mount *mounts,
+			size_t n, int wfd)
+{
+	_cleanup_close_ int fddir = -EBADF, rootfd = -EBADF;
+	int keep[NS_MOUNTS_MAX + 3];
+	bool all_or_nothing = false, failed = false;
+	size_t nkeep = 0;
+	int r;
+
+	keep[nkeep++] = pidfd;
+	keep[nkeep++] = procroot;
+	keep[nkeep++] = wfd;
+	for (size_t i = 0; i < n; i++) {
+		keep[nkeep++] = mounts[i].tree_fd;
+		all_or_nothing |= !!(mounts[i].flags & NS_ALL_OR_NOTHING);
+	}
+	r = child_enter(pidfd, procroot, root, keep, nkeep, &fddir, &rootfd);
+	if (r < 0) {
+		send_record(wfd, RECORD_SETUP, r, 0);
+		return r;
+	}
+
+	/* mounts is the child's own copy: results are kept there for the undo. */
+	for (size_t i = 0; i < n && !(failed && all_or_nothing); i++) {
+		uint64_t id = 0;
+
+		r = attach_one(rootfd, &mounts[i], &id);
+		mounts[i].result = r;
+		mounts[i].mnt_id = r < 0 ? 0 : id;
+		send_record(wfd, i, r, mounts[i].mnt_id);
+		failed |= r < 0;
+	}
+	if (!failed || !all_or_nothing)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (mounts[i].result < 0 || !(mounts[i].flags & NS_ALL_OR_NOTHING))
+			continue;
+		/* If the undo fails the mount stays reported as attached. */
+		if (umount_fd(fddir, mounts[i].tree_fd) == 0)
+			send_record(wfd, i, -ECANCELED, 0);
+	}
+	return 0;
+}
+
+static int detach_one(int rootfd, int fddir, const struct ns_unmount *t)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char path[PATH_MAX];
+	uint64_t id;
+	int r;
+
+	r = target_path(t->base, t->target, path, sizeof(path));
+	if (r < 0)
+		return r;
+	r = ns_resolve_in_root(rootfd, path, 0, 0, &fd);
+	if (r < 0)
+		return r;
+	r = ns_is_mounted(fd, "", &id);
+	if (r < 0)
+		return r;
+	if (id != t->mnt_id)
+		return r ? -ESTALE : -ENOENT;
+	if (!r)
+		return -ENOENT; /* a directory inside our mount, not its root */
+	return umount_fd(fddir, fd);
+}
+
+static int detach_child(int pidfd, int procroot, const char *root, const struct ns_unmount *t,
+			size_t n, int wfd)
+{
+	_cleanup_close_ int fddir = -EBADF, rootfd = -EBADF;
+	int keep[3] = {pidfd, procroot, wfd};
+	int r;
+
+	r = child_enter(pidfd, procroot, root, keep, ARRAY_SIZE(keep), &fddir, &rootfd);
+	if (r < 0) {
+		send_record(wfd, RECORD_SETUP, r, 0);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++)
+		send_record(wfd, i, detach_one(rootfd, fddir, &t[i]), t[i].mnt_id);
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Read the child's records until it closes the pipe (bounded in time), then
+ * reap it. apply() gets each record; the return value is the child's own
+ * setup failure, if any.
+ */
+static int collect(pid_t child, int rfd, size_t n, void (*apply)(void *, const struct record *),
+		   void *data)
+{
+	long long deadline = now_ms() + NS_CHILD_TIMEOUT_MS;
+	struct record recs[64];
+	int status, setup = 0, r = 0;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = rfd, .events = POLLIN};
+		long long left = deadline - now_ms();
+		ssize_t len;
+
+		if (left <= 0) {
+			kill(child, SIGKILL);
+			r = -ETIMEDOUT;
+			break;
+		}
+		if (poll(&pfd, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			kill(child, SIGKILL);
+			r = negerrno();
+			break;
+		}
+		if (!pfd.revents)
+			continue;
+		len = read(rfd, recs, sizeof(recs));
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len <= 0)
+			break;
+		/* Pipe contents are whole records: each came in one atomic write. */
+		for (size_t i = 0; i < (size_t)len / sizeof(recs[0]); i++) {
+			if (recs[i].index == RECORD_SETUP && recs[i].result < 0)
+				setup = recs[i].result;
+			else if (recs[i].index < n)
+				apply(data, &recs[i]);
+		}
+	}
+	while (waitpid(child, &status, 0) < 0) {
+		/*
+		 * SIGCHLD ignored, or a handler reaped it first: the exit
+		 * status is lost, the records still tell what was done.
+		 */
+		if (errno == ECHILD)
+			return r ? r : setup;
+		if (errno != EINTR)
+			return r ? r : negerrno();
+	}
+	if (r < 0)
+		return r;
+	if (setup < 0)
+		return setup;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) != CHILD_EXIT_UNKNOWN)
+		return -WEXITSTATUS(status);
+	return -EPROTO;
+}
+
+/* In the child: errno values fit an exit status. */
+_noreturn_ static void child_exit(int r)
+{
+	_exit(r >= 0 ? 0 : (-r < CHILD_EXIT_UNKNOWN ? -r : CHILD_EXIT_UNKNOWN));
+}
+
+static void apply_attach(void *data, const struct record *rec)
+{
+	struct ns_mount *m = (struct ns_mount *)data + rec->index;
+
+	m->result = rec->result;
+	m->mnt_id = rec->mnt_id;
+}
+
+static void apply_detach(void *data, const struct record *rec)
+{
+	((struct ns_unmount *)data)[rec->index].result = rec->result;
+}
+
+/* The batch's answer: its first real failure; ECANCELED only if nothing else. */
+static int first_failure(const int *results, size_t stride, size_t n)
+{
+	int cancelled = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int r = *(const int *)((const char *)results + i * stride);
+
+		if (r == -ECANCELED)
+			cancelled = r;
+		else if (r < 0)
+			return r;
+	}
+	return cancelled;
+}
+
+/* fork with a pipe back; the child gets SIGKILL if we die first. */
+static int spawn(int *ret_rfd, int *ret_wfd, pid_t *ret_pid)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return negerrno();
+	pid = fork();
+	if (pid < 0) {
+		int r = negerrno();
+
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		*ret_wfd = p[1];
+		*ret_rfd = -EBADF;
+	} else {
+		close(p[1]);
+		*ret_rfd = p[0];
+		*ret_wfd = -EBADF;
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n)
+{
+	_cleanup_close_ int procroot = -EBADF, rfd = -EBADF;
+	int wfd, r;
+	pid_t pid;
+
+	if (pidfd < 0 || (n && !mounts) || n > NS_MOUNTS_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (mounts[i].tree_fd < 0 || !mounts[i].target)
+			return -EINVAL;
+		mounts[i].result = -ECANCELED;
+		mounts[i].mnt_id = 0;
+	}
+	if (!n)
+		return 0;
+	r = open_proc_root(pidfd, &procroot);
+	if (r < 0)
+		goto fail;
+	r = spawn(&rfd, &wfd, &pid);
+	if (r < 0)
+		goto fail;
+	if (pid == 0)
+		child_exit(attach_child(pidfd, procroot, root ? root : "/", mounts, n, wfd));
+
+	r = collect(pid, rfd, n, apply_attach, mounts);
+	debug(DEBUG_NS, "ns", "attach of %zu mounts: %d", n, r);
+	if (r < 0)
+		goto fail;
+	return first_failure(&mounts[0].result, sizeof(mounts[0]), n);
+fail:
+	/* Nothing was reported for a mount the child never got to. */
+	for (size_t i = 0; i < n; i++)
+		if (mounts[i].result == -ECANCELED && !mounts[i].mnt_id)
+			mounts[i].result = r;
+	return r;
+}
+
+int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n)
+{
+	_cleanup_close_ int procroot = -EBADF, rfd = -EBADF;
+	int wfd, r;
+	pid_t pid;
+
+	if (pidfd < 0 || (n && !targets) || n > NS_MOUNTS_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!targets[i].target)
+			return -EINVAL;
+		targets[i].result = -ECANCELED;
+	}
+	if (!n)
+		return 0;
+	r = open_proc_root(pidfd, &procroot);
+	if (r < 0)
+		goto fail;
+	r = spawn(&rfd, &wfd, &pid);
+	if (r < 0)
+		goto fail;
+	if (pid == 0)
+		child_exit(detach_child(pidfd, procroot, root ? root : "/", targets, n, wfd));
+
+	r = collect(pid, rfd, n, apply_detach, targets);
+	debug(DEBUG_NS, "ns", "detach of %zu mounts: %d", n, r);
+	if (r < 0)
+		goto fail;
+	return first_failure(&targets[0].result, sizeof(targets[0]), n);
+fail:
+	for (size_t i = 0; i < n; i++)
+		if (targets[i].result == -ECANCELED)
+			targets[i].result = r;
+	return r;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Namespaces and mounts: attach detached mount trees (Docker volumes already
+ * mounted on the host by a plugin) into the mount namespace of a container
+ * process, and detach them again, without ever following a path the
+ * container could swap under us (facts/kernel.md: CVE-2021-30465,
+ * CVE-2024-21626, CVE-2025-52881).
+ *
+ * Every function returns 0 (or a positive value where said) on success and
+ * -errno on failure; out-parameters are written only on success. Missing
+ * kernel features (ENOSYS at run time) come back as -EOPNOTSUPP.
+ */
+#ifndef DVMOUNT_NS_NS_H
+#define DVMOUNT_NS_NS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Largest batch ns_attach/ns_detach accept (bounded like every input). */
+#define NS_MOUNTS_MAX 1024
+
+/* ns_open_tree attrs, applied recursively and atomically to the clone. */
+enum {
+	NS_ATTR_RDONLY = 1 << 0,
+	NS_ATTR_NOSUID = 1 << 1,
+	NS_ATTR_NODEV = 1 << 2,
+	NS_ATTR_NOEXEC = 1 << 3,
+};
+
+/* Resolution and attach flags (ns_resolve_*, struct ns_mount.flags). */
+enum {
+	/* Create missing directories, one component at a time. */
+	NS_CREATE = 1 << 0,
+	/* Refuse any symlink on the way (RESOLVE_NO_SYMLINKS). */
+	NS_NO_SYMLINKS = 1 << 1,
+	/*
+	 * ns_attach: if any mount of the batch fails, stop there and detach
+	 * this mount again. Set it on every mount for all-or-nothing.
+	 */
+	NS_ALL_OR_NOTHING = 1 << 2,
+};
+
+struct ns_mount {
+	/* in */
+	int tree_fd;	    /* detached tree from ns_open_tree; not closed here */
+	const char *target; /* inside the container root */
+	const char *base;   /* a relative target is taken below it; NULL: "/" */
+	unsigned flags;	    /* NS_CREATE, NS_NO_SYMLINKS, NS_ALL_OR_NOTHING */
+	mode_t mode;	    /* for created directories (the umask applies) */
+	/* out */
+	int result;	 /* 0, -errno, or -ECANCELED (undone or not tried) */
+	uint64_t mnt_id; /* of the attached mount (ns_mount_id), 0 if none */
+};
+
+struct ns_unmount {
+	/* in */
+	const char *target; /* as given to ns_attach */
+	const char *base;
+	uint64_t mnt_id; /* recorded by ns_attach: only this mount goes */
+	/* out */
+	int result; /* 0; -ENOENT; -ESTALE: another mount is there now */
+};
+
+/*
+ * pidfd_open(pid) checked against pid reuse: the start time (field 22 of
+ * /proc/PID/stat) is read before and after opening and must match, and match
+ * expect_start unless that is 0. A gone or reused pid: -ESRCH.
+ */
+int ns_pidfd_open(pid_t pid, unsigned long long expect_start, int *ret_pidfd,
+		  unsigned long long *ret_start);
+/* Start time of pid (clock ticks since boot): -ESRCH if there is none. */
+int ns_process_start(pid_t pid, unsigned long long *ret_start);
+/* For recovery: pid runs (not a zombie) and started at start. */
+bool ns_process_alive(pid_t pid, unsigned long long start);
+
+/*
+ * A detached recursive clone of dirfd/path (never following a final
+ * symlink or an automount), with attrs (NS_ATTR_*) set recursively and
+ * propagation private, ready for ns_attach.
+ */
+int ns_open_tree(int dirfd, const char *path, unsigned attrs, int *ret_fd);
+
+/*
+ * Attach mounts[i].tree_fd at mounts[i].target into the mount namespace of
+ * the process behind pidfd, in one child that enters that namespace once.
+ * root is the container root as that process sees it from its own root:
+ * "/" once running, the rootfs path before pivot_root (OCI createRuntime).
+ * Targets are resolved beneath root: symlinks and ".." never leave it.
+ * Fills result and mnt_id of every mount; returns 0 when all succeeded, else
+ * the first failure (-ESRCH: the process is gone).
+ */
+int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n);
+
+/*
+ * Detach (MNT_DETACH) each target in the namespace of pidfd, only when the
+ * mount found there is the one with the recorded id. -ESRCH: the process
+ * and so its namespace are gone; nothing is left to do. Otherwise 0 or the
+ * first per-target failure.
+ */
+int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n);
+
+/*
+ * Resolve path beneath rootfd (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS:
+ * absolute symlinks and ".." stay inside), to an O_PATH directory fd.
+ * NS_CREATE makes missing directories with mode; NS_NO_SYMLINKS refuses
+ * symlinks. Used in the namespace child and on the host alike.
+ */
+int ns_resolve_in_root(int rootfd, const char *path, unsigned flags, mode_t mode, int *ret_fd);
+/*
+ * On the host: resolve root (NULL: "/"; never created), then path beneath
+ * it as ns_resolve_in_root does, e.g. "<rootfs>" + "/data" with NS_CREATE.
+ */
+int ns_resolve_host(const char *root, const char *path, unsigned flags, mode_t mode, int *ret_fd);
+
+/*
+ * The id of the mount dirfd/path is on (never following a final symlink);
+ * the kernel's unique 64-bit id when it has one (6.8), else the old id.
+ */
+int ns_mount_id(int dirfd, const char *path, uint64_t *ret_id);
+/*
+ * 1 if dirfd/path (final symlink not followed) is the root of a mount, 0 if
+ * not; ret_id (may be NULL) gets its mount id in either case.
+ */
+int ns_is_mounted(int dirfd, const char *path, uint64_t *ret_id);
+
+#endif

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Process handles that survive pid reuse: a pidfd, checked against the start
+ * time the caller recorded (field 22 of /proc/PID/stat).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/debug.h"
+#include "common/macro.h"
+#include "ns/ns.h"
+
+/* A stat line is about 300 bytes; comm is at most 64 with its parentheses. */
+#define STAT_LINE_MAX 1024
+
+/*
+ * Read state (field 3) and starttime (field 22). comm (field 2) may hold
+ * spaces and ')', so parsing starts after the LAST ')' of the line.
+ */
+static int read_stat(pid_t pid, char *ret_state, unsigned long long *ret_start)
+{
+	char path[64], line[STAT_LINE_MAX], *p, *end;
+	_cleanup_close_ int fd = -EBADF;
+	unsigned long long start;
+	ssize_t len;
+	char state;
+
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : negerrno();
+	len = read(fd, line, sizeof(line) - 1);
+	if (len < 0)
+		return errno == ESRCH ? -ESRCH : negerrno();
+	line[len] = '\0';
+
+	p = strrchr(line, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return -EBADMSG;
+	p += 2;
+	state = *p;
+	/* Skip fields 3..21: nineteen space-separated fields. */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -EBADMSG;
+		p++;
+	}
+	errno = 0;
+	start = strtoull(p, &end, 10);
+	if (errno || end == p || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return -EBADMSG;
+	*ret_state = state;
+	*ret_start = start;
+	return 0;
+}
+
+int ns_process_start(pid_t pid, unsigned long long *ret_start)
+{
+	unsigned long long start;
+	char state;
+	int r;
+
+	r = read_stat(pid, &state, &start);
+	if (r < 0)
+		return r;
+	*ret_start = start;
+	return 0;
+}
+
+bool ns_process_alive(pid_t pid, unsigned long long start)
+{
+	unsigned long long now;
+	char state;
+
+	/* A zombie has released its namespaces: nothing of it is left to undo. */
+	return read_stat(pid, &state, &now) == 0 && now == start && state != 'Z' && state != 'X' &&
+	       state != 'x';
+}
+
+int ns_pidfd_open(pid_t pid, unsigned long long expect_start, int *ret_pidfd,
+		  unsigned long long *ret_start)
+{
+	_cleanup_close_ int pidfd = -EBADF;
+	unsigned long long before, after;
+	char state;
+	int r;
+
+	r = read_stat(pid, &state, &before);
+	if (r < 0)
+		return r;
+	if (expect_start && before != expect_start) {
+		debug(DEBUG_NS, "ns", "pid %d started at %llu, not %llu", (int)pid, before,
+		      expect_start);
+		return -ESRCH;
+	}
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0)
+		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
+	/* The pid may have been reused between the first read and pidfd_open. */
+	r = read_stat(pid, &state, &after);
+	if (r < 0)
+		return r;
+	if (after != before)
+		return -ESRCH;
+	*ret_pidfd = TAKE_FD(pidfd);
+	if (ret_start)
+		*ret_start = after;
+	return 0;
+}
