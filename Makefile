@@ -52,7 +52,7 @@ $(O)/obj/%.o: %.c
 $(O)/obj/tests/%.o: tests/%.c $(HARNESS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -I$(O)/include -Wno-missing-prototypes -Wno-unused-parameter -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -isystem $(O)/include -Wno-missing-prototypes -MMD -MP -c -o $@ $<
 
 $(LIB): $(call obj,$(LIB_SRCS))
 	$(call msg,AR,$@)
