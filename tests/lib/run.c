@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -324,4 +325,44 @@ int count_str(const char *hay, const char *needle)
 	for (const char *p = strstr(hay, needle); p; p = strstr(p + len, needle))
 		n++;
 	return n;
+}
+
+pid_t testplugin_start(const char *dir, const char *name, char *const extra[])
+{
+	char sock[PATH_MAX], root[PATH_MAX], log[PATH_MAX], faults[PATH_MAX], plugins[PATH_MAX];
+	char line[256];
+	char *argv[48];
+	int n = 0, out = -1;
+	pid_t pid;
+
+	snprintf(plugins, sizeof(plugins), "%s/plugins", dir);
+	mkdir(plugins, 0755);
+	snprintf(sock, sizeof(sock), "%s/%s.sock", plugins, name);
+	snprintf(root, sizeof(root), "%s/%s.root", dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+	snprintf(faults, sizeof(faults), "%s/%s.faults", dir, name);
+	mkdir(root, 0755);
+	argv[n++] = (char *)build_path("dvmount-testplugin");
+	argv[n++] = "--socket";
+	argv[n++] = sock;
+	argv[n++] = "--root";
+	argv[n++] = root;
+	argv[n++] = "--log";
+	argv[n++] = log;
+	argv[n++] = "--faults";
+	argv[n++] = faults;
+	argv[n++] = "--ready";
+	for (int i = 0; extra && extra[i] && n < 46; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	pid = spawn(argv, &out);
+	if (pid < 0)
+		return -1;
+	if (read_line(out, line, sizeof(line), 10000) < 0 || strcmp(line, "ready")) {
+		close(out);
+		stop_process(pid, 100);
+		return -1;
+	}
+	close(out);
+	return pid;
 }

@@ -35,6 +35,13 @@ int read_line(int fd, char *buf, size_t size, unsigned timeout_ms);
 /* SIGTERM, then SIGKILL after the grace period; reaps the process. */
 void stop_process(pid_t pid, unsigned grace_ms);
 
+/*
+ * Start build/dvmount-testplugin on <dir>/plugins/<name>.sock with its root,
+ * log and faults file under <dir>/<name>.{root,log,faults}; extra arguments
+ * (NULL-terminated, may be NULL) follow. Returns its pid once it is ready.
+ */
+pid_t testplugin_start(const char *dir, const char *name, char *const extra[]);
+
 /* Wait until a connect() to the Unix socket succeeds. */
 int wait_socket(const char *path, unsigned timeout_ms);
 

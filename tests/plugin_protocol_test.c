@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The plugin client against dvmount-testplugin: every endpoint, every fault
+ * the plugin can inject, both plugin generations, many calls in flight, and
+ * the dvdcli drop-in as Mesos execs it. Runs on io_uring and on plain
+ * syscalls; the call log shows what reached the plugin.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "helper/plugin.h"
+#include "tests/lib/run.h"
+
+FIXTURE(tp)
+{
+	char *dir;
+	char plugins[PATH_MAX], log[PATH_MAX], faults[PATH_MAX];
+	pid_t pid;
+	struct plugin_client *pc;
+};
+
+FIXTURE_VARIANT(tp)
+{
+	bool no_uring;
+	const char *mode;
+};
+
+FIXTURE_VARIANT_ADD(tp, uring)
+{
+	.no_uring = false,
+	.mode = "normal",
+};
+
+FIXTURE_VARIANT_ADD(tp, plain_syscalls)
+{
+	.no_uring = true,
+	.mode = "normal",
+};
+
+static void start(struct __test_metadata *_metadata, FIXTURE_DATA(tp) * self, bool no_uring,
+		  const char *mode)
+{
+	char *extra[] = { "--mode", (char *)mode, NULL };
+	struct plugin_config cfg = { .plugin_path = self->plugins,
+				     .retry_ms = 0,
+				     .timeout_mount_ms = 2000,
+				     .timeout_other_ms = 2000,
+				     .no_uring = no_uring };
+
+	self->pid = testplugin_start(self->dir, "tp", extra);
+	ASSERT_LT(0, self->pid);
+	ASSERT_EQ(0, plugin_client_new(&cfg, &self->pc));
+}
+
+FIXTURE_SETUP(tp)
+{
+	self->dir = make_tmpdir("proto");
+	ASSERT_NE(NULL, self->dir);
+	snprintf(self->plugins, sizeof(self->plugins), "%s/plugins", self->dir);
+	snprintf(self->log, sizeof(self->log), "%s/tp.log", self->dir);
+	snprintf(self->faults, sizeof(self->faults), "%s/tp.faults", self->dir);
+	start(_metadata, self, variant->no_uring, variant->mode);
+}
+
+FIXTURE_TEARDOWN(tp)
+{
+	plugin_client_free(self->pc);
+	stop_process(self->pid, 2000);
+	remove_tree(self->dir);
+	free(self->dir);
+}
+
+/* Lines of the call log that contain every given fragment. */
+static int logged(FIXTURE_DATA(tp) * self, const char *a, const char *b)
+{
+	char *log = read_file(self->log);
+	int n = 0;
+
+	for (char *line = log ? strtok(log, "\n") : NULL; line; line = strtok(NULL, "\n"))
+		n += strstr(line, a) && (!b || strstr(line, b));
+	free(log);
+	return n;
+}
+
+static int call1(FIXTURE_DATA(tp) * self, struct plugin_req *q)
+{
+	return plugin_call_many(self->pc, q, 1);
+}
+
+TEST_F(tp, every_endpoint_in_process)
+{
+	struct plugin_opt opts[] = { { "size", "10G" }, { "expr", "a=b=c" } };
+	struct plugin_req q = { .driver = "tp", .name = "v1", .opts = opts, .n_opts = 2 };
+
+	q.method = PLUGIN_CAPABILITIES;
+	ASSERT_EQ(0, call1(self, &q));
+	EXPECT_STREQ("local", json_object_get_string(json_object_object_get(
+				      json_object_object_get(q.reply, "Capabilities"), "Scope")));
+	q.method = PLUGIN_CREATE;
+	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
+	/* Options travel intact, '=' in values included. */
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Create", "\"expr\":\"a=b=c\""));
+	q.method = PLUGIN_GET;
+	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
+	EXPECT_NE(NULL, strstr(q.mountpoint, "/volumes/v1/data"));
+	q.method = PLUGIN_LIST;
+	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
+	EXPECT_EQ(1, (int)json_object_array_length(json_object_object_get(q.reply, "Volumes")));
+	q.method = PLUGIN_MOUNT;
+	q.id = "id-1";
+	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
+	EXPECT_NE(NULL, strstr(q.mountpoint, "/volumes/v1/data"));
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", "\"id\":\"id-1\""));
+	q.method = PLUGIN_PATH;
+	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
+	EXPECT_NE(NULL, strstr(q.mountpoint, "/volumes/v1/data"));
+	q.method = PLUGIN_REMOVE;
+	EXPECT_EQ(1, call1(self, &q));
+	EXPECT_EQ(-EREMOTEIO, q.result);
+	q.method = PLUGIN_UNMOUNT;
+	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Unmount", "\"id\":\"id-1\""));
+	q.method = PLUGIN_REMOVE;
+	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
+	plugin_req_clear(&q);
+	/* Activated once for the whole process. */
+	EXPECT_EQ(1, logged(self, "Plugin.Activate", NULL));
+}
+
+/* dvmount volume mount --driver tp --name v --id x, with short timeouts. */
+static void cli_mount(struct run_result *r, FIXTURE_DATA(tp) * self, bool no_uring,
+		      const char *id)
+{
+	run_dvmount(r, "--plugin-path", self->plugins, "--timeout-mount", "1", "--timeout", "1",
+		    no_uring ? "--no-uring" : "--plugin-retry=0", "volume", "mount", "--driver",
+		    "tp", "--name", "v", "--id", id, NULL);
+}
+
+struct fault_case {
+	const char *spec;
+	const char *expect; /* in the error line */
+};
+
+static const struct fault_case fault_cases[] = {
+	{ "Mount error disk on fire", "disk on fire" },
+	{ "Mount err200 refused politely", "refused politely" },
+	{ "Mount status 503", "injected" },
+	{ "Mount notfound", "404 page not found" },
+	{ "Mount hang", "timed out after 1.0 s" },
+	{ "Mount close", "connection closed before the answer was complete" },
+	{ "Mount garbage", "answer is not HTTP" },
+	{ "Mount oversized 2000000", "answer exceeds the size limit" },
+	{ "Mount nobody", "invalid answer: empty answer" },
+};
+
+TEST_F(tp, every_fault_is_one_clear_line)
+{
+	struct run_result r;
+	char faults[128];
+
+	run_dvmount(&r, "--plugin-path", self->plugins, "volume", "create", "--driver", "tp",
+		    "--name", "v", NULL);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	for (size_t i = 0; i < ARRAY_SIZE(fault_cases); i++) {
+		snprintf(faults, sizeof(faults), "%s\n", fault_cases[i].spec);
+		ASSERT_EQ(0, write_file(self->faults, faults));
+		/* Some faults (close, oversized) happen after the Mount was done: new IDs. */
+		cli_mount(&r, self, variant->no_uring, fault_cases[i].spec);
+		EXPECT_EQ(1, r.status) TH_LOG("%s: %s", fault_cases[i].spec, r.out);
+		EXPECT_EQ(0, strncmp(r.err, "dvmount: plugin 'tp' VolumeDriver.Mount 'v': ", 45))
+		TH_LOG("%s: %s", fault_cases[i].spec, r.err);
+		EXPECT_NE(NULL, strstr(r.err, fault_cases[i].expect))
+		TH_LOG("%s: %s", fault_cases[i].spec, r.err);
+		EXPECT_EQ(1, count_str(r.err, "\n")) TH_LOG("%s", r.err);
+		/* Nothing hangs: the 1 s timeout bounds even the hang. */
+		EXPECT_GT(5.0, r.secs) TH_LOG("%s", fault_cases[i].spec);
+		EXPECT_STREQ("", r.out);
+		run_result_free(&r);
+	}
+}
+
+TEST_F(tp, chunked_answers_and_latency_are_fine)
+{
+	struct run_result r;
+
+	ASSERT_EQ(0, write_file(self->faults, "Mount chunked\nMount latency 300\nGet chunked\n"));
+	run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "mount", "--volumedriver=tp",
+		    "--volumename=v", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "/volumes/v/data\n"));
+	run_result_free(&r);
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", "chunked"));
+}
+
+TEST_F(tp, faults_leak_no_fd_in_process)
+{
+	struct plugin_req q = { .driver = "tp", .name = "v", .method = PLUGIN_CREATE };
+	char faults[128];
+	int before;
+
+	ASSERT_EQ(0, call1(self, &q));
+	plugin_client_free(self->pc);
+	self->pc = NULL;
+	before = count_fds();
+	for (size_t i = 0; i < ARRAY_SIZE(fault_cases); i++) {
+		struct plugin_config cfg = { .plugin_path = self->plugins,
+					     .timeout_mount_ms = 500,
+					     .timeout_other_ms = 500,
+					     .no_uring = variant->no_uring };
+		struct plugin_client *pc;
+
+		snprintf(faults, sizeof(faults), "%s\n", fault_cases[i].spec);
+		ASSERT_EQ(0, write_file(self->faults, faults));
+		ASSERT_EQ(0, plugin_client_new(&cfg, &pc));
+		q.method = PLUGIN_MOUNT;
+		q.id = "x";
+		EXPECT_EQ(1, plugin_call_many(pc, &q, 1)) TH_LOG("%s", fault_cases[i].spec);
+		plugin_req_clear(&q);
+		plugin_client_free(pc);
+		EXPECT_EQ(before, count_fds()) TH_LOG("after %s", fault_cases[i].spec);
+	}
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+TEST_F(tp, calls_in_flight_overlap)
+{
+	enum { N = 24 };
+	struct plugin_req q[N];
+	char names[N][8];
+	double t0, secs;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "v%d", i);
+		q[i] = (struct plugin_req){ .driver = "tp", .name = names[i],
+					    .method = PLUGIN_CREATE };
+	}
+	ASSERT_EQ(0, plugin_call_many(self->pc, q, N));
+	ASSERT_EQ(0, write_file(self->faults, "Mount latency 250\n"));
+	for (int i = 0; i < N; i++) {
+		plugin_req_clear(&q[i]);
+		q[i].method = PLUGIN_MOUNT;
+		q[i].id = "x";
+	}
+	t0 = now();
+	ASSERT_EQ(0, plugin_call_many(self->pc, q, N));
+	secs = now() - t0;
+	/*
+	 * Not a speed test: one after another would take N x 250 ms = 6 s; calls
+	 * that really overlap finish in about the time of one.
+	 */
+	EXPECT_LE(0.25, secs);
+	EXPECT_GT(2.0, secs);
+	for (int i = 0; i < N; i++) {
+		EXPECT_EQ(0, q[i].result) TH_LOG("%s", q[i].err);
+		plugin_req_clear(&q[i]);
+	}
+	EXPECT_EQ(N, logged(self, "VolumeDriver.Mount", "latency"));
+}
+
+TEST_F(tp, dvdcli_as_mesos_execs_it)
+{
+	struct run_result r;
+	char *argv[] = { (char *)build_path("dvdcli"), "mount", "--volumedriver=tp",
+			 "--volumename=mesos1", "--volumeopts=size=5G",
+			 "--volumeopts=label=a=b", NULL };
+	char env[PATH_MAX + 32];
+
+	/* As Mesos runs it: the dvdcli name, flags in its form, no global flags. */
+	snprintf(env, sizeof(env), "DVMOUNT_PLUGIN_PATH=%s", self->plugins);
+	putenv(env);
+	run_argv(&r, argv, 30000);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	/* stdout is exactly the mountpoint and one newline; stderr stays empty. */
+	EXPECT_EQ(1, count_str(r.out, "\n"));
+	EXPECT_NE(NULL, strstr(r.out, "/volumes/mesos1/data\n"));
+	EXPECT_STREQ("", r.err);
+	run_result_free(&r);
+	/* dvdcli 0.2's sequence: Get (missing), Create with the options, Mount without an ID. */
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Get", "\"status\":500"));
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Create", "\"label\":\"a=b\""));
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Create", "\"size\":\"5G\""));
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", "mesos1"));
+	EXPECT_EQ(0, logged(self, "VolumeDriver.Mount", "\"id\""));
+
+	char *un[] = { (char *)build_path("dvdcli"), "unmount", "--volumedriver=tp",
+		       "--volumename=mesos1", NULL };
+	run_argv(&r, un, 30000);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.out);
+	run_result_free(&r);
+	/* Unmount goes straight to the plugin: no second Get. */
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Get", NULL));
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Unmount", "mesos1"));
+
+	char *bad[] = { (char *)build_path("dvdcli"), "mount", "--volumedriver=tp",
+			"--volumename=x", "--volumeotps=a=b", NULL };
+	run_argv(&r, bad, 30000);
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "unknown or incomplete flag '--volumeotps=a=b'"))
+	TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.out);
+	run_result_free(&r);
+
+	char *noname[] = { (char *)build_path("dvdcli"), "path", "--volumedriver=tp", NULL };
+	run_argv(&r, noname, 30000);
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "--volumename is required")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+}
+
+TEST_F(tp, dvdcli_explicitcreate_never_creates)
+{
+	struct run_result r;
+
+	run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "mount", "--volumedriver=tp",
+		    "--volumename=absent", "--explicitcreate", NULL);
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "no such volume")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	EXPECT_EQ(0, logged(self, "VolumeDriver.Create", NULL));
+	EXPECT_EQ(0, logged(self, "VolumeDriver.Mount", NULL));
+}
+
+TEST_F(tp, old_plugin_without_get)
+{
+	struct run_result r;
+
+	stop_process(self->pid, 2000);
+	unlink(self->log);
+	start(_metadata, self, variant->no_uring, "old");
+	/* Twice: the second Create meets an existing volume, as dvdcli 0.1 did. */
+	for (int i = 0; i < 2; i++) {
+		run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "mount",
+			    "--volumedriver=tp", "--volumename=old", NULL);
+		EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+		EXPECT_NE(NULL, strstr(r.out, "/volumes/old/data\n"));
+		run_result_free(&r);
+	}
+	EXPECT_EQ(2, logged(self, "VolumeDriver.Get", "\"status\":404"));
+	EXPECT_EQ(2, logged(self, "VolumeDriver.Create", "\"status\":200"));
+	EXPECT_EQ(2, logged(self, "VolumeDriver.Mount", "\"status\":200"));
+	run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "unmount", "--volumedriver=tp",
+		    "--volumename=old", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	/* dvdcli 0.2 failed here (it called Get first): rexray/dvdcli issue 23. */
+	EXPECT_EQ(2, logged(self, "VolumeDriver.Get", NULL));
+}
+
+TEST_F(tp, rexray_refuses_create_of_existing_volume)
+{
+	struct run_result r;
+
+	stop_process(self->pid, 2000);
+	unlink(self->log);
+	start(_metadata, self, variant->no_uring, "rexray");
+	/* Without Get (as an old REX-Ray), Create fails for an existing volume... */
+	ASSERT_EQ(0, write_file(self->faults, "Get notfound\n"));
+	run_dvmount(&r, "--plugin-path", self->plugins, "volume", "create", "--driver", "tp",
+		    "--name", "rr", NULL);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "mount", "--volumedriver=tp",
+		    "--volumename=rr", NULL);
+	/* ...and the mount still succeeds, because Mount does. */
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "/volumes/rr/data\n"));
+	run_result_free(&r);
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Create", "already exists"));
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", "\"status\":200"));
+
+	/* When Mount fails too, both errors are reported. */
+	ASSERT_EQ(0, write_file(self->faults, "Get notfound\nMount error backend down\n"));
+	run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "mount", "--volumedriver=tp",
+		    "--volumename=rr", NULL);
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "backend down")) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "already exists")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+}
+
+TEST_HARNESS_MAIN
