@@ -764,7 +764,7 @@ static int parse_section(struct parser *ps, char *s)
 {
 	struct policy *p = ps->p;
 	size_t n = strlen(s);
-	char *inner, *cur, *kind, *name;
+	char *inner, *cur, *kind, *name, *extra;
 	struct policy_driver *drv;
 	size_t bad;
 
@@ -792,8 +792,9 @@ static int parse_section(struct parser *ps, char *s)
 		     "expected [dvmount] or [driver NAME] as a section header");
 		return 0;
 	}
-	if (next_token(&cur)) {
-		perr(ps, col_of(ps, name), "expected one driver name in [driver NAME]");
+	extra = next_token(&cur);
+	if (extra) {
+		perr(ps, col_of(ps, extra), "expected one driver name in [driver NAME]");
 		return 0;
 	}
 	if (strlen(name) > 255) {
