@@ -284,8 +284,8 @@ int policy_check_mountpoint(const struct policy *p, const char *driver,
 			    "plugin '%s' answered mountpoint '%s', not an absolute path", driver,
 			    path ? path : "");
 	if (facts->has_dotdot || has_dotdot(path))
-		return deny(ret_denial, p, builtin, "plugin '%s' answered mountpoint '%s' with '..'",
-			    driver, path);
+		return deny(ret_denial, p, builtin,
+			    "plugin '%s' answered mountpoint '%s' with '..'", driver, path);
 	if (facts->has_symlink)
 		return deny(ret_denial, p, builtin,
 			    "plugin '%s' answered mountpoint '%s' through a symlink", driver, path);
@@ -325,7 +325,8 @@ int policy_check_socket(const struct policy *p, const char *driver, uid_t owner,
 		if (owner == 0)
 			return 0;
 		return deny(ret_denial, p, builtin,
-			    "the socket of plugin '%s' is owned by uid %u, not root", driver, owner);
+			    "the socket of plugin '%s' is owned by uid %u, not root", driver,
+			    owner);
 	}
 	if (drv->socket_owner.resolved && drv->socket_owner.id == owner)
 		return 0;

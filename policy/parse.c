@@ -405,7 +405,8 @@ static bool parse_id_token(struct parser *ps, const char *tok, bool users_only,
 	return true;
 bad:
 	perr(ps, col_of(ps, tok), "expected %s, got '%s'",
-	     users_only ? "uid:N, uid:NAME, NAME or any" : "uid:N, gid:N, uid:NAME, gid:NAME or NAME",
+	     users_only ? "uid:N, uid:NAME, NAME or any"
+			: "uid:N, gid:N, uid:NAME, gid:NAME or NAME",
 	     tok);
 	ret->column = 0;
 	return true;
@@ -471,8 +472,8 @@ static int parse_mount_options(struct parser *ps, const char *key, char *value, 
 			if (!strcmp(tok, flags[i].name))
 				break;
 		if (i == ARRAY_SIZE(flags)) {
-			perr(ps, col_of(ps, tok), "expected nosuid, nodev, noexec or none, got '%s'",
-			     tok);
+			perr(ps, col_of(ps, tok),
+			     "expected nosuid, nodev, noexec or none, got '%s'", tok);
 			bad = true;
 			continue;
 		}
@@ -945,7 +946,8 @@ int policy_parse_into(struct policy *p, const char *name, const char *buf, size_
 		pos += n + (nl != NULL);
 		ps.line++;
 		if (n > POLICY_MAX_LINE) {
-			perr(&ps, POLICY_MAX_LINE + 1, "line longer than %d bytes", POLICY_MAX_LINE);
+			perr(&ps, POLICY_MAX_LINE + 1, "line longer than %d bytes",
+			     POLICY_MAX_LINE);
 			continue;
 		}
 		for (i = 0; i < n; i++) {
@@ -960,8 +962,8 @@ int policy_parse_into(struct policy *p, const char *name, const char *buf, size_
 			if (c == '\0')
 				perr(&ps, (unsigned)i + 1, "NUL byte: expected text");
 			else
-				perr(&ps, (unsigned)i + 1, "control character 0x%02x: expected text",
-				     c);
+				perr(&ps, (unsigned)i + 1,
+				     "control character 0x%02x: expected text", c);
 			continue;
 		}
 		memcpy(line, start, n);
@@ -996,8 +998,9 @@ void policy_lint_rules(const struct policy *p, struct policy_diags *d)
 		for (size_t j = 0; j < p->deny_paths.n; j++)
 			if (policy_path_under(p->allow_paths.v[i], p->deny_paths.v[j], true))
 				pwarn(d, p->allow_paths.loc, 1,
-				      "allow-container-paths entry '%s' lies under the denied '%s': "
-				      "it never matches", p->allow_paths.v[i], p->deny_paths.v[j]);
+				      "allow-container-paths entry '%s' lies under the denied "
+				      "'%s': it never matches",
+				      p->allow_paths.v[i], p->deny_paths.v[j]);
 	for (size_t i = 0; i < p->deny_paths.n; i++)
 		if (!strcmp(p->deny_paths.v[i], "/"))
 			pwarn(d, p->deny_paths.loc, 1,

@@ -18,7 +18,7 @@
  *	struct policy_denial d;
  *
  *	r = policy_load(g->policy_file, NULL, &p, &err);     error: exit 3 if -ENOENT, else 1
- *	r = policy_check_caller(p, getuid(), gids, n, &d);   -EACCES: exit 3
+ *	r = policy_check_caller(p, getuid(), gids, n, &d);   gids: getgid() + getgroups()
  *	for each volume:
  *		r = policy_check_volume(p, &req, &d);        before any plugin call
  *		r = policy_check_socket(p, driver, st.st_uid, &d);
@@ -147,7 +147,10 @@ static inline void policy_freep(struct policy **p)
 	policy_free(*p);
 }
 
-/* May this caller run dvmount? Without a `callers` key only uid 0 may. */
+/*
+ * May this caller (real uid, real gid and supplementary groups) run dvmount?
+ * Without a `callers` key only uid 0 may.
+ */
 int policy_check_caller(const struct policy *p, uid_t uid, const gid_t *gids, size_t n_gids,
 			struct policy_denial *ret_denial);
 

@@ -227,7 +227,7 @@ TEST(comments_blanks_and_hash_inside_values)
 				   "\t\n"
 				   "[driver x]\t# trailing\n"
 				   "options = a\n"
-				   "option.a = v#1   # a '#' not after a blank is part of the value\n"
+				   "option.a = v#1   # '#' not after a blank: part of the value\n"
 				   "host-paths = /h\n";
 	_cleanup_(policy_freep) struct policy *p = parse_ok(_metadata, text);
 	struct policy_volume_req req = vreq("x");
