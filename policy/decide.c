@@ -29,6 +29,10 @@ static int deny(struct policy_denial *d, const struct policy *p, struct policy_l
 	va_start(ap, fmt);
 	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
 	va_end(ap);
+	/* Reasons quote what the framework sent: no escape sequence reaches a terminal. */
+	for (char *c = d->reason; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	debug(DEBUG_POLICY, "policy", "denied by %s: %s", d->rule, d->reason);
 	return -EACCES;
 }

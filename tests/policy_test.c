@@ -331,6 +331,10 @@ TEST(disallowed_option_is_denied)
 	EXPECT_EQ(-EACCES, policy_check_volume(p, &req, &d));
 	EXPECT_STREQ("base.conf:11", d.rule);
 	EXPECT_NE(NULL, strstr(d.reason, "'mountpoint' is not allowed"));
+	/* The reason quotes the request, but never its escape sequences. */
+	o[1].key = "size\033[2J";
+	EXPECT_EQ(-EACCES, policy_check_volume(p, &req, &d));
+	EXPECT_NE(NULL, strstr(d.reason, "'size?[2J' is not allowed")) TH_LOG("%s", d.reason);
 }
 
 TEST(option_value_rules)
