@@ -23,6 +23,7 @@ static const struct command {
 	  "volume create|remove|mount|unmount|path|get|list|capabilities --driver D [--name N] "
 	  "[--opt K=V]... [--id ID]" },
 	{ "dvdcli", cmd_dvdcli, "dvdcli mount|unmount|path|create|remove|get|list|version ..." },
+	{ "policy", cmd_policy, "policy check [FILE]" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `dvmount policy check [FILE]`: lint a policy and its drop-ins, every error
+ * and warning as "FILE:LINE:COL: error: ..." on stderr; exit 0 without errors.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "helper/dvmount.h"
+#include "policy/policy.h"
+
+struct lint_counts {
+	unsigned warnings;
+};
+
+static void report(const struct policy_diag *d, void *userdata)
+{
+	struct lint_counts *c = userdata;
+	const char *level = d->warning ? "warning" : "error";
+
+	if (d->warning)
+		c->warnings++;
+	if (d->line)
+		fprintf(stderr, "%s:%u:%u: %s: %s\n", d->file, d->line, d->column, level,
+			d->message);
+	else
+		fprintf(stderr, "%s: %s: %s\n", d->file, level, d->message);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: dvmount [--policy FILE] policy check [FILE]\n");
+}
+
+int cmd_policy(struct globals *g, int argc, char **argv)
+{
+	struct lint_counts c = {};
+	const char *file;
+	int r;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (argc < 2 || argc > 3 || strcmp(argv[1], "check")) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	file = argc == 3 ? argv[2] : g->policy_file;
+	r = policy_lint(file, NULL, report, &c);
+	if (r < 0) {
+		log_error(g, "cannot check policy '%s': %s", file, strerror(-r));
+		return EXIT_FAIL;
+	}
+	if (r > 0) {
+		fprintf(stderr, "%s: %d error(s), %u warning(s)\n", file, r, c.warnings);
+		return EXIT_FAIL;
+	}
+	printf("%s: ok, %u warning(s)\n", file, c.warnings);
+	return EXIT_OK;
+}
