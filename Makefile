@@ -88,7 +88,7 @@ $(HARNESS):
 deps:
 	$(Q)tools/install-deps
 
-check: deps all
+check: deps all fuzz
 	$(Q)O=$(O) tests/run $(TESTS)
 
 asan:
@@ -128,4 +128,5 @@ clean:
 
 .PHONY: all check asan demo bench fuzz install clean deps
 .DELETE_ON_ERROR:
+.SECONDARY:
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
