@@ -54,12 +54,10 @@ int state_container_remove(struct state *st, const char *cid)
 		return -ENOLCK;
 	if (unlinkat(st->containers_fd, name, 0) < 0 && errno != ENOENT)
 		return negerrno();
-	/* Unlinked while held: a waiter sees that and locks a fresh file. */
-	file_name(cid, LOCK_SUFFIX, name);
-	if (unlinkat(st->containers_fd, name, 0) < 0 && errno != ENOENT)
-		return negerrno();
 	if (fsync(st->containers_fd) < 0)
 		return negerrno();
+	/* The lock file goes at state_unlock_container(), ending the critical section. */
+	st->cid_removed = true;
 	debug(DEBUG_STATE, "state", "removed container '%s'", cid);
 	return 0;
 }
@@ -152,6 +150,27 @@ static bool has_suffix(const char *s, const char *suffix, size_t *ret_stem)
 	return true;
 }
 
+/* "<cid>.lock" without a record and without a holder: left by a plain close(). */
+static void remove_lock(struct state *st, const char *lock, size_t stem)
+{
+	char cid[STATE_CID_MAX + 1], name[STATE_CID_MAX + 8];
+	_cleanup_close_ int fd = -EBADF;
+
+	if (stem > STATE_CID_MAX)
+		return;
+	memcpy(cid, lock, stem);
+	cid[stem] = '\0';
+	if (file_name(cid, RECORD_SUFFIX, name) < 0 || state_held_container(st, cid))
+		return;
+	if (faccessat(st->containers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return;
+	/* Unlinked while held: a waiter sees that and locks a fresh file. */
+	if (state_flock_at(st->containers_fd, lock, false, true, &fd) < 0)
+		return;
+	if (faccessat(st->containers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		unlinkat(st->containers_fd, lock, 0);
+}
+
 int state_container_list(struct state *st, int (*cb)(const struct state_entry *e, void *userdata),
 			 void *userdata)
 {
@@ -180,6 +199,10 @@ int state_container_list(struct state *st, int (*cb)(const struct state_entry *e
 		}
 		if (!strncmp(de->d_name, STATE_TMP_PREFIX, strlen(STATE_TMP_PREFIX))) {
 			remove_temp(st, de->d_name);
+			continue;
+		}
+		if (has_suffix(de->d_name, LOCK_SUFFIX, &stem)) {
+			remove_lock(st, de->d_name, stem);
 			continue;
 		}
 		if (!has_suffix(de->d_name, RECORD_SUFFIX, &stem) || stem > STATE_CID_MAX)

@@ -24,6 +24,7 @@ struct state {
 	int cid_fd;
 	dev_t cid_dev;
 	ino_t cid_ino;
+	bool cid_removed; /* by state_container_remove(): the lock file goes at unlock */
 	char cid[STATE_CID_MAX + 1];
 };
 
@@ -32,6 +33,7 @@ struct state_lock_entry {
 	int lock_fd;
 	int dir_fd;   /* volumes/<key> */
 	int users_fd; /* volumes/<key>/users */
+	bool removed; /* by state_volume_remove(): its lock file goes at unlock */
 };
 
 struct state_locks {
@@ -39,6 +41,9 @@ struct state_locks {
 	size_t n;
 	struct state_lock_entry e[];
 };
+
+/* Release held volume locks without freeing l (state_close with locks held). */
+void state_release_locks(struct state_locks *l);
 
 /* The held lock entry of key, or NULL. */
 struct state_lock_entry *state_held_volume(struct state *st, const char *key);

@@ -105,18 +105,39 @@ static int lock_one_volume(struct state *st, struct state_lock_entry *e)
 	return -EAGAIN;
 }
 
+void state_release_locks(struct state_locks *l)
+{
+	struct state *st = l->st;
+
+	for (size_t i = l->n; i-- > 0;) {
+		struct state_lock_entry *e = &l->e[i];
+
+		/*
+		 * A removed volume loses its lock file only now, at the end of
+		 * the critical section: from the unlink on, a newcomer may lock
+		 * a fresh file while we still hold the old one.
+		 */
+		if (e->removed && st) {
+			unlinkat(e->dir_fd, "lock", 0);
+			/* A waiter that already opened the dir may have recreated "lock". */
+			if (unlinkat(st->volumes_fd, e->key, AT_REMOVEDIR) == 0)
+				fsync(st->volumes_fd);
+		}
+		closep(&e->users_fd);
+		closep(&e->dir_fd);
+		closep(&e->lock_fd);
+	}
+	l->n = 0;
+	if (st && st->vlocks == l)
+		st->vlocks = NULL;
+	l->st = NULL;
+}
+
 void state_unlock(struct state_locks *l)
 {
 	if (!l)
 		return;
-	/* Reverse order, for symmetry only: flock release never blocks. */
-	for (size_t i = l->n; i-- > 0;) {
-		closep(&l->e[i].users_fd);
-		closep(&l->e[i].dir_fd);
-		closep(&l->e[i].lock_fd);
-	}
-	if (l->st && l->st->vlocks == l)
-		l->st->vlocks = NULL;
+	state_release_locks(l);
 	free(l);
 }
 
@@ -226,6 +247,7 @@ int state_lock_container(struct state *st, const char *cid, int *ret_fd)
 	st->cid_fd = fd;
 	st->cid_dev = sb.st_dev;
 	st->cid_ino = sb.st_ino;
+	st->cid_removed = false;
 	strcpy(st->cid, cid);
 	debug(DEBUG_STATE, "state", "locked container '%s'", cid);
 	*ret_fd = fd;
@@ -237,6 +259,11 @@ void state_unlock_container(struct state *st, int fd)
 	if (fd < 0)
 		return;
 	if (st && st->cid_fd == fd) {
+		char name[STATE_CID_MAX + 6];
+
+		/* As for volumes: the lock file of a removed container goes last. */
+		if (st->cid_removed && lock_name(st->cid, name) == 0)
+			unlinkat(st->containers_fd, name, 0);
 		st->cid_fd = -EBADF;
 		st->cid[0] = '\0';
 	}
@@ -252,7 +279,7 @@ bool state_held_container(struct state *st, const char *cid)
 {
 	struct stat sb;
 
-	if (st->cid_fd < 0 || !st->cid[0])
+	if (st->cid_fd < 0 || !st->cid[0] || st->cid_removed)
 		return false;
 	if (cid && strcmp(cid, st->cid))
 		return false;

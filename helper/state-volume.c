@@ -122,6 +122,8 @@ int state_volume_save(struct state *st, const char *key, json_object *volume)
 	held = state_held_volume(st, key);
 	if (!held)
 		return -ENOLCK;
+	if (held->removed)
+		return -ESTALE;
 	return state_save_json(held->dir_fd, VOLUME_FILE, volume);
 }
 
@@ -135,25 +137,21 @@ int state_volume_remove(struct state *st, const char *key)
 	held = state_held_volume(st, key);
 	if (!held)
 		return -ENOLCK;
+	if (held->removed)
+		return 0;
 	r = state_user_count(st, key);
 	if (r < 0)
 		return r;
 	if (r > 0)
 		return -EBUSY;
-	/*
-	 * The lock file goes before the directory and while we hold it: waiters
-	 * see it unlinked and retry on a fresh directory (state_flock_at).
-	 */
 	if (unlinkat(held->dir_fd, VOLUME_FILE, 0) < 0 && errno != ENOENT)
 		return negerrno();
 	if (unlinkat(held->dir_fd, "users", AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return negerrno();
-	if (unlinkat(held->dir_fd, "lock", 0) < 0 && errno != ENOENT)
+	if (fsync(held->dir_fd) < 0)
 		return negerrno();
-	if (unlinkat(st->volumes_fd, key, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return negerrno();
-	if (fsync(st->volumes_fd) < 0)
-		return negerrno();
+	/* The lock file and the directory go at unlock (state_release_locks). */
+	held->removed = true;
 	debug(DEBUG_STATE, "state", "removed volume '%s'", key);
 	return 0;
 }
@@ -170,6 +168,8 @@ int state_user_add(struct state *st, const char *key, const char *cid)
 	held = state_held_volume(st, key);
 	if (!held)
 		return -ENOLCK;
+	if (held->removed)
+		return -ESTALE;
 	fd = openat(held->users_fd, cid, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
 		    0600);
 	if (fd < 0)

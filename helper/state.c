@@ -60,7 +60,7 @@ void state_close(struct state *st)
 	if (!st)
 		return;
 	if (st->vlocks)
-		state_unlock(st->vlocks);
+		state_release_locks(st->vlocks);
 	closep(&st->dir_fd);
 	closep(&st->containers_fd);
 	closep(&st->volumes_fd);

@@ -84,14 +84,22 @@ int state_lock_volumes(struct state *st, const char *const *keys, size_t n,
 void state_unlock(struct state_locks *l);
 void state_unlockp(struct state_locks **l);
 #define _cleanup_state_locks_ _cleanup_(state_unlockp)
-/* ret_fd owns the lock: release it with state_unlock_container() (or close()). */
+/*
+ * ret_fd owns the lock: release it with state_unlock_container() (a plain
+ * close() also releases it, but leaves a removed container's lock file to the
+ * next state_container_list()).
+ */
 int state_lock_container(struct state *st, const char *cid, int *ret_fd);
 void state_unlock_container(struct state *st, int fd);
 
 /* Volumes. volume_save/remove need the volume lock. */
 int state_volume_load(struct state *st, const char *key, json_object **ret);
 int state_volume_save(struct state *st, const char *key, json_object *volume);
-/* Removes the volume's entry and directory: -EBUSY while it has users; absent is 0. */
+/*
+ * Removes the volume's entry: -EBUSY while it has users; absent is 0. Its lock
+ * file and directory go at state_unlock(), so the critical section lasts until
+ * then; writes to the volume through the same locks then fail with -ESTALE.
+ */
 int state_volume_remove(struct state *st, const char *key);
 /* A fresh {"driver", "name", "mount_id", "mounted": false, "pending_unmount": false}. */
 int state_volume_new(const char *driver, const char *name, json_object **ret);
@@ -120,7 +128,10 @@ int state_container_save(struct state *st, const char *cid, json_object *record)
  */
 int state_container_load(struct state *st, const char *cid, json_object **ret,
 			 char ret_qname[STATE_QNAME_MAX]);
-/* Removes the record and its lock file (the lock stays held until unlocked). */
+/*
+ * Removes the record; its lock file goes at state_unlock_container(), which
+ * ends the critical section. Later writes need a new lock (-ENOLCK).
+ */
 int state_container_remove(struct state *st, const char *cid);
 
 struct state_entry {
@@ -131,7 +142,8 @@ struct state_entry {
 };
 /*
  * Calls cb for every container record, corrupt ones included (quarantined and
- * reported with error set), and removes temp files left by a crash. A negative
+ * reported with error set), and removes temp files left by a crash and lock
+ * files of containers that have no record and no lock holder. A negative
  * return from cb stops and is returned; otherwise the number of entries.
  */
 int state_container_list(struct state *st, int (*cb)(const struct state_entry *e, void *userdata),
