@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Container records: containers/<cid>.json, guarded by containers/<cid>.lock.
+ * A record that cannot be read is set aside and reported, and never stops
+ * the listing of the others (Mesos aborted the agent's recovery on one).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include "common/debug.h"
+#include "helper/state-internal.h"
+
+#define RECORD_SUFFIX ".json"
+#define LOCK_SUFFIX ".lock"
+
+static int file_name(const char *cid, const char *suffix, char name[static STATE_CID_MAX + 8])
+{
+	int r = state_container_id_valid(cid);
+
+	if (r < 0)
+		return r;
+	snprintf(name, STATE_CID_MAX + 8, "%s%s", cid, suffix);
+	return 0;
+}
+
+int state_container_save(struct state *st, const char *cid, json_object *record)
+{
+	char name[STATE_CID_MAX + 8];
+	int r;
+
+	r = file_name(cid, RECORD_SUFFIX, name);
+	if (r < 0)
+		return r;
+	if (!state_held_container(st, cid))
+		return -ENOLCK;
+	r = state_save_json(st->containers_fd, name, record);
+	if (r == 0)
+		debug(DEBUG_STATE, "state", "saved container '%s'", cid);
+	return r;
+}
+
+int state_container_remove(struct state *st, const char *cid)
+{
+	char name[STATE_CID_MAX + 8];
+	int r;
+
+	r = file_name(cid, RECORD_SUFFIX, name);
+	if (r < 0)
+		return r;
+	if (!state_held_container(st, cid))
+		return -ENOLCK;
+	if (unlinkat(st->containers_fd, name, 0) < 0 && errno != ENOENT)
+		return negerrno();
+	if (fsync(st->containers_fd) < 0)
+		return negerrno();
+	/* The lock file goes at state_unlock_container(), ending the critical section. */
+	st->cid_removed = true;
+	debug(DEBUG_STATE, "state", "removed container '%s'", cid);
+	return 0;
+}
+
+static int read_record(struct state *st, const char *name, json_object **ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = state_read_file(st->containers_fd, name, STATE_RECORD_MAX, &buf, &len);
+	if (r < 0)
+		return r;
+	return state_parse_object(buf, len, ret);
+}
+
+int state_container_load(struct state *st, const char *cid, json_object **ret,
+			 char ret_qname[STATE_QNAME_MAX])
+{
+	char name[STATE_CID_MAX + 8], lock[STATE_CID_MAX + 8], qname[STATE_QNAME_MAX] = "";
+	_cleanup_close_ int lock_fd = -EBADF;
+	bool held;
+	int r;
+
+	r = file_name(cid, RECORD_SUFFIX, name);
+	if (r < 0)
+		return r;
+	r = read_record(st, name, ret);
+	if (r != -EBADMSG && r != -EFBIG)
+		return r;
+
+	/*
+	 * Set it aside only under its lock, after reading it again: a writer
+	 * may have renamed a good record over the bad one since.
+	 */
+	held = state_held_container(st, cid);
+	if (!held) {
+		file_name(cid, LOCK_SUFFIX, lock);
+		if (state_flock_at(st->containers_fd, lock, true, true, &lock_fd) < 0)
+			goto report; /* busy: its owner will see it, or the next recover */
+		r = read_record(st, name, ret);
+		if (r != -EBADMSG && r != -EFBIG)
+			goto unlock;
+	}
+	if (state_quarantine(st, st->containers_fd, name, name, qname) < 0)
+		qname[0] = '\0';
+unlock:
+	/* Nobody else holds this lock and its record is gone: the lock file goes too. */
+	if (lock_fd >= 0 && qname[0])
+		unlinkat(st->containers_fd, lock, 0);
+report:
+	if (ret_qname && r < 0)
+		memcpy(ret_qname, qname, strlen(qname) + 1);
+	return r;
+}
+
+/* ".tmp.<cid>.json.<16 hex>": remove it if no one holds <cid>'s lock. */
+static void remove_temp(struct state *st, const char *tmp)
+{
+	const char *start = tmp + strlen(STATE_TMP_PREFIX);
+	const char *dot = strrchr(start, '.');
+	char cid[STATE_CID_MAX + 1], lock[STATE_CID_MAX + 8];
+	_cleanup_close_ int fd = -EBADF;
+	size_t n;
+	int r;
+
+	if (!dot || (size_t)(dot - start) < strlen(RECORD_SUFFIX))
+		return;
+	n = (size_t)(dot - start) - strlen(RECORD_SUFFIX);
+	if (n > STATE_CID_MAX || strncmp(start + n, RECORD_SUFFIX, strlen(RECORD_SUFFIX)))
+		return;
+	memcpy(cid, start, n);
+	cid[n] = '\0';
+	if (file_name(cid, LOCK_SUFFIX, lock) < 0 || state_held_container(st, cid))
+		return;
+	/* No lock file means no writer: writers create it before their temp file. */
+	r = state_flock_at(st->containers_fd, lock, false, true, &fd);
+	if (r < 0 && r != -ENOENT)
+		return;
+	unlinkat(st->containers_fd, tmp, 0);
+}
+
+static bool has_suffix(const char *s, const char *suffix, size_t *ret_stem)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	if (n <= m || strcmp(s + n - m, suffix))
+		return false;
+	*ret_stem = n - m;
+	return true;
+}
+
+/* "<cid>.lock" without a record and without a holder: left by a plain close(). */
+static void remove_lock(struct state *st, const char *lock, size_t stem)
+{
+	char cid[STATE_CID_MAX + 1], name[STATE_CID_MAX + 8];
+	_cleanup_close_ int fd = -EBADF;
+
+	if (stem > STATE_CID_MAX)
+		return;
+	memcpy(cid, lock, stem);
+	cid[stem] = '\0';
+	if (file_name(cid, RECORD_SUFFIX, name) < 0 || state_held_container(st, cid))
+		return;
+	if (faccessat(st->containers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return;
+	/* Unlinked while held: a waiter sees that and locks a fresh file. */
+	if (state_flock_at(st->containers_fd, lock, false, true, &fd) < 0)
+		return;
+	if (faccessat(st->containers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		unlinkat(st->containers_fd, lock, 0);
+}
+
+int state_container_list(struct state *st, int (*cb)(const struct state_entry *e, void *userdata),
+			 void *userdata)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct dirent *de;
+	unsigned seen = 0;
+	int count = 0, r = 0;
+	DIR *d;
+
+	fd = openat(st->containers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return negerrno();
+	d = fdopendir(fd);
+	if (!d)
+		return negerrno();
+	TAKE_FD(fd);
+	while ((de = readdir(d))) {
+		char cid[STATE_CID_MAX + 1], qname[STATE_QNAME_MAX] = "";
+		json_object *record = NULL;
+		struct state_entry e;
+		size_t stem;
+
+		if (++seen > STATE_LIST_MAX) {
+			r = -E2BIG;
+			break;
+		}
+		if (!strncmp(de->d_name, STATE_TMP_PREFIX, strlen(STATE_TMP_PREFIX))) {
+			remove_temp(st, de->d_name);
+			continue;
+		}
+		if (has_suffix(de->d_name, LOCK_SUFFIX, &stem)) {
+			remove_lock(st, de->d_name, stem);
+			continue;
+		}
+		if (!has_suffix(de->d_name, RECORD_SUFFIX, &stem) || stem > STATE_CID_MAX)
+			continue;
+		memcpy(cid, de->d_name, stem);
+		cid[stem] = '\0';
+		if (state_container_id_valid(cid) < 0)
+			continue;
+
+		e.cid = cid;
+		e.error = state_container_load(st, cid, &record, qname);
+		if (e.error == -ENOENT)
+			continue; /* removed since readdir */
+		e.record = e.error ? NULL : record;
+		e.qname = qname;
+		count++;
+		r = cb ? cb(&e, userdata) : 0;
+		json_object_put(e.record);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	return r < 0 ? r : count;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by helper/state*.c only: the state handle and the pieces its files
+ * share. Nothing outside the state module includes this.
+ */
+#ifndef DVMOUNT_HELPER_STATE_INTERNAL_H
+#define DVMOUNT_HELPER_STATE_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "helper/state.h"
+
+/* Temp files of state_write_atomic(): ".tmp.<name>.<16 hex>". */
+#define STATE_TMP_PREFIX ".tmp."
+
+struct state {
+	int dir_fd; /* O_DIRECTORY, not O_PATH: directories are fsync()ed */
+	int containers_fd;
+	int volumes_fd;
+	int quarantine_fd;
+	struct state_locks *vlocks; /* the held volume locks, at most one set */
+	/* The held container lock: its fd belongs to the caller. */
+	int cid_fd;
+	dev_t cid_dev;
+	ino_t cid_ino;
+	bool cid_removed; /* by state_container_remove(): the lock file goes at unlock */
+	char cid[STATE_CID_MAX + 1];
+};
+
+struct state_lock_entry {
+	char key[STATE_KEY_MAX];
+	int lock_fd;
+	int dir_fd;   /* volumes/<key> */
+	int users_fd; /* volumes/<key>/users */
+	bool removed; /* by state_volume_remove(): its lock file goes at unlock */
+};
+
+struct state_locks {
+	struct state *st;
+	size_t n;
+	struct state_lock_entry e[];
+};
+
+/* Release held volume locks without freeing l (state_close with locks held). */
+void state_release_locks(struct state_locks *l);
+
+/* The held lock entry of key, or NULL. */
+struct state_lock_entry *state_held_volume(struct state *st, const char *key);
+bool state_held_container(struct state *st, const char *cid);
+
+/*
+ * Open name (creating it when create) and flock it; retried while the file
+ * was unlinked under us (removal happens under the lock, so a waiter could
+ * otherwise hold a lock on a dead inode). nonblock: -EWOULDBLOCK when held.
+ */
+int state_flock_at(int dirfd, const char *name, bool create, bool nonblock, int *ret_fd);
+
+/* A record's text as a JSON object: -EBADMSG when it is anything else. */
+int state_parse_object(const char *buf, size_t len, json_object **ret);
+
+/* Move dirfd/name to quarantine/<origin>.<sec>.<nsec>, durably. */
+int state_quarantine(struct state *st, int dirfd, const char *name, const char *origin,
+		     char ret_qname[static STATE_QNAME_MAX]);
+
+/* Unlink leftover temp files in a small directory (the caller holds its lock). */
+int state_remove_temps(int dirfd);
+
+/* Serialize and write atomically. */
+int state_save_json(int dirfd, const char *name, json_object *obj);
+
+#endif

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Locks of the state store: one flock per container and per volume, taken
+ * in one fixed order so that concurrent processes never deadlock.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "common/debug.h"
+#include "helper/state-internal.h"
+
+/* Retries of a lock whose file was removed while we waited: each needs a remover. */
+#define LOCK_RETRIES 1000
+
+int state_flock_at(int dirfd, const char *name, bool create, bool nonblock, int *ret_fd)
+{
+	for (unsigned i = 0; i < LOCK_RETRIES; i++) {
+		_cleanup_close_ int fd = -EBADF;
+		struct stat sb;
+
+		fd = openat(dirfd, name,
+			    O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | (create ? O_CREAT : 0),
+			    0600);
+		if (fd < 0) {
+			/* The volume dir went away with its last user: the caller recreates it. */
+			return negerrno();
+		}
+		if (flock(fd, LOCK_EX | (nonblock ? LOCK_NB : 0)) < 0)
+			return negerrno();
+		if (fstat(fd, &sb) < 0)
+			return negerrno();
+		if (!S_ISREG(sb.st_mode))
+			return -EBADF;
+		if (sb.st_nlink > 0) {
+			*ret_fd = TAKE_FD(fd);
+			return 0;
+		}
+		/* Unlinked by whoever held it before us: lock the new file instead. */
+	}
+	return -EAGAIN;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(((const struct state_lock_entry *)a)->key,
+		      ((const struct state_lock_entry *)b)->key);
+}
+
+/* Open volumes/<key>, creating it (durably) when it is new. */
+static int open_volume_dir(struct state *st, const char *key, int *ret_fd)
+{
+	_cleanup_close_ int fd = -EBADF;
+
+	if (mkdirat(st->volumes_fd, key, 0700) == 0) {
+		if (fsync(st->volumes_fd) < 0)
+			return negerrno();
+	} else if (errno != EEXIST) {
+		return negerrno();
+	}
+	fd = openat(st->volumes_fd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return negerrno();
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int lock_one_volume(struct state *st, struct state_lock_entry *e)
+{
+	int r;
+
+	for (unsigned i = 0; i < LOCK_RETRIES; i++) {
+		_cleanup_close_ int dir_fd = -EBADF, lock_fd = -EBADF, users_fd = -EBADF;
+
+		r = open_volume_dir(st, e->key, &dir_fd);
+		if (r == -ENOENT)
+			continue; /* removed between mkdirat and openat */
+		if (r < 0)
+			return r;
+		r = state_flock_at(dir_fd, "lock", true, false, &lock_fd);
+		if (r == -ENOENT)
+			continue; /* the directory was removed while we opened it */
+		if (r < 0)
+			return r;
+		/* The lock is ours and linked, so its directory can no longer be removed. */
+		if (mkdirat(dir_fd, "users", 0700) == 0) {
+			if (fsync(dir_fd) < 0)
+				return negerrno();
+		} else if (errno != EEXIST) {
+			return negerrno();
+		}
+		users_fd = openat(dir_fd, "users", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (users_fd < 0)
+			return negerrno();
+		/* A crash mid-write left a temp file: only a lock holder may remove it. */
+		r = state_remove_temps(dir_fd);
+		if (r < 0)
+			return r;
+		e->dir_fd = TAKE_FD(dir_fd);
+		e->lock_fd = TAKE_FD(lock_fd);
+		e->users_fd = TAKE_FD(users_fd);
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+void state_release_locks(struct state_locks *l)
+{
+	struct state *st = l->st;
+
+	for (size_t i = l->n; i-- > 0;) {
+		struct state_lock_entry *e = &l->e[i];
+
+		/*
+		 * A removed volume loses its lock file only now, at the end of
+		 * the critical section: from the unlink on, a newcomer may lock
+		 * a fresh file while we still hold the old one.
+		 */
+		if (e->removed && st) {
+			unlinkat(e->dir_fd, "lock", 0);
+			/* A waiter that already opened the dir may have recreated "lock". */
+			if (unlinkat(st->volumes_fd, e->key, AT_REMOVEDIR) == 0)
+				fsync(st->volumes_fd);
+		}
+		closep(&e->users_fd);
+		closep(&e->dir_fd);
+		closep(&e->lock_fd);
+	}
+	l->n = 0;
+	if (st && st->vlocks == l)
+		st->vlocks = NULL;
+	l->st = NULL;
+}
+
+void state_unlock(struct state_locks *l)
+{
+	if (!l)
+		return;
+	state_release_locks(l);
+	free(l);
+}
+
+void state_unlockp(struct state_locks **l)
+{
+	state_unlock(*l);
+	*l = NULL;
+}
+
+int state_lock_volumes(struct state *st, const char *const *keys, size_t n,
+		       struct state_locks **ret)
+{
+	_cleanup_state_locks_ struct state_locks *l = NULL;
+	size_t m = 0;
+	int r;
+
+	if (n == 0)
+		return -EINVAL;
+	if (n > STATE_LOCKS_MAX)
+		return -E2BIG;
+	/* Taking more locks while holding some breaks the global order. */
+	if (st->vlocks)
+		return -EDEADLK;
+	l = calloc(1, sizeof(*l) + n * sizeof(l->e[0]));
+	if (!l)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = keys[i] ? strlen(keys[i]) : 0;
+
+		/* Keys come from state_volume_key(): never '.', '/' or empty. */
+		if (len == 0 || len >= STATE_KEY_MAX || keys[i][0] == '.' || strchr(keys[i], '/'))
+			return -EINVAL;
+		memcpy(l->e[i].key, keys[i], len + 1);
+		l->e[i].lock_fd = l->e[i].dir_fd = l->e[i].users_fd = -EBADF;
+	}
+	qsort(l->e, n, sizeof(l->e[0]), cmp_key);
+	for (size_t i = 0; i < n; i++)
+		if (m == 0 || strcmp(l->e[m - 1].key, l->e[i].key))
+			l->e[m++] = l->e[i];
+	l->n = 0;
+	for (size_t i = 0; i < m; i++) {
+		r = lock_one_volume(st, &l->e[i]);
+		if (r < 0)
+			return r;
+		l->n = i + 1;
+		debug(DEBUG_STATE, "state", "locked volume '%s'", l->e[i].key);
+	}
+	l->st = st;
+	st->vlocks = l;
+	*ret = TAKE_PTR(l);
+	return 0;
+}
+
+struct state_lock_entry *state_held_volume(struct state *st, const char *key)
+{
+	struct state_locks *l = st->vlocks;
+	size_t lo = 0, hi;
+
+	if (!l || !key)
+		return NULL;
+	hi = l->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(key, l->e[mid].key);
+
+		if (c == 0)
+			return &l->e[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static int lock_name(const char *cid, char name[static STATE_CID_MAX + 6])
+{
+	int r = state_container_id_valid(cid);
+
+	if (r < 0)
+		return r;
+	strcpy(name, cid);
+	strcat(name, ".lock");
+	return 0;
+}
+
+int state_lock_container(struct state *st, const char *cid, int *ret_fd)
+{
+	char name[STATE_CID_MAX + 6];
+	struct stat sb;
+	int fd, r;
+
+	r = lock_name(cid, name);
+	if (r < 0)
+		return r;
+	/* The container lock comes first: after volume locks it could deadlock. */
+	if (st->vlocks || state_held_container(st, NULL))
+		return -EDEADLK;
+	r = state_flock_at(st->containers_fd, name, true, false, &fd);
+	if (r < 0)
+		return r;
+	if (fstat(fd, &sb) < 0) {
+		r = negerrno();
+		close(fd);
+		return r;
+	}
+	st->cid_fd = fd;
+	st->cid_dev = sb.st_dev;
+	st->cid_ino = sb.st_ino;
+	st->cid_removed = false;
+	strcpy(st->cid, cid);
+	debug(DEBUG_STATE, "state", "locked container '%s'", cid);
+	*ret_fd = fd;
+	return 0;
+}
+
+void state_unlock_container(struct state *st, int fd)
+{
+	if (fd < 0)
+		return;
+	if (st && st->cid_fd == fd) {
+		char name[STATE_CID_MAX + 6];
+
+		/* As for volumes: the lock file of a removed container goes last. */
+		if (st->cid_removed && lock_name(st->cid, name) == 0)
+			unlinkat(st->containers_fd, name, 0);
+		st->cid_fd = -EBADF;
+		st->cid[0] = '\0';
+	}
+	close(fd);
+}
+
+/*
+ * Is the container lock (of cid, or any when cid is NULL) held through st?
+ * The caller owns the fd and may have closed it: check it is still our
+ * linked lock file.
+ */
+bool state_held_container(struct state *st, const char *cid)
+{
+	struct stat sb;
+
+	if (st->cid_fd < 0 || !st->cid[0] || st->cid_removed)
+		return false;
+	if (cid && strcmp(cid, st->cid))
+		return false;
+	if (fstat(st->cid_fd, &sb) < 0 || sb.st_dev != st->cid_dev || sb.st_ino != st->cid_ino ||
+	    sb.st_nlink == 0) {
+		st->cid_fd = -EBADF;
+		st->cid[0] = '\0';
+		return false;
+	}
+	return true;
+}

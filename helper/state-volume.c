@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Volume entries and their users: volumes/<key>/volume.json and one empty
+ * file per container in volumes/<key>/users/, so a reference count costs
+ * O(users of that volume).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "common/debug.h"
+#include "helper/state-internal.h"
+
+#define VOLUME_FILE "volume.json"
+
+static bool key_valid(const char *key)
+{
+	size_t n = key ? strlen(key) : 0;
+
+	return n > 0 && n < STATE_KEY_MAX && key[0] != '.' && !strchr(key, '/');
+}
+
+static void json_putp(json_object **o)
+{
+	json_object_put(*o);
+}
+
+int state_mount_id_new(char ret_id[static STATE_MOUNT_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[STATE_MOUNT_ID_LEN / 2];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return negerrno();
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		ret_id[2 * i] = hex[rnd[i] >> 4];
+		ret_id[2 * i + 1] = hex[rnd[i] & 0xf];
+	}
+	ret_id[STATE_MOUNT_ID_LEN] = '\0';
+	return 0;
+}
+
+int state_volume_mount_id(json_object *volume, char ret_id[static STATE_MOUNT_ID_LEN + 1])
+{
+	json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(volume, "mount_id", &v))
+		return -ENOENT;
+	if (!json_object_is_type(v, json_type_string))
+		return -EBADMSG;
+	s = json_object_get_string(v);
+	if (strlen(s) != STATE_MOUNT_ID_LEN || strspn(s, "0123456789abcdef") != STATE_MOUNT_ID_LEN)
+		return -EBADMSG;
+	memcpy(ret_id, s, STATE_MOUNT_ID_LEN + 1);
+	return 0;
+}
+
+int state_volume_new(const char *driver, const char *name, json_object **ret)
+{
+	_cleanup_(json_putp) json_object *obj = NULL;
+	char id[STATE_MOUNT_ID_LEN + 1];
+	int r;
+
+	if (!driver || !name || !*driver || !*name)
+		return -EINVAL;
+	r = state_mount_id_new(id);
+	if (r < 0)
+		return r;
+	obj = json_object_new_object();
+	if (!obj ||
+	    json_object_object_add(obj, "driver", json_object_new_string(driver)) < 0 ||
+	    json_object_object_add(obj, "name", json_object_new_string(name)) < 0 ||
+	    json_object_object_add(obj, "mount_id", json_object_new_string(id)) < 0 ||
+	    json_object_object_add(obj, "mounted", json_object_new_boolean(0)) < 0 ||
+	    json_object_object_add(obj, "pending_unmount", json_object_new_boolean(0)) < 0)
+		return -ENOMEM;
+	*ret = TAKE_PTR(obj);
+	return 0;
+}
+
+int state_volume_load(struct state *st, const char *key, json_object **ret)
+{
+	struct state_lock_entry *held = state_held_volume(st, key);
+	_cleanup_close_ int dir_fd = -EBADF;
+	_cleanup_free_ char *buf = NULL;
+	char qname[STATE_QNAME_MAX], origin[STATE_KEY_MAX + 16];
+	size_t len;
+	int r;
+
+	if (!key_valid(key))
+		return -EINVAL;
+	if (!held) {
+		dir_fd = openat(st->volumes_fd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dir_fd < 0)
+			return negerrno();
+	}
+	r = state_read_file(held ? held->dir_fd : dir_fd, VOLUME_FILE, STATE_RECORD_MAX, &buf,
+			    &len);
+	if (r == 0)
+		r = state_parse_object(buf, len, ret);
+	/*
+	 * Only a lock holder sets a corrupt entry aside: anyone else could move
+	 * a good file that a writer renamed over the bad one meanwhile.
+	 */
+	if ((r == -EBADMSG || r == -EFBIG) && held) {
+		snprintf(origin, sizeof(origin), "volume.%s", key);
+		state_quarantine(st, held->dir_fd, VOLUME_FILE, origin, qname);
+	}
+	return r;
+}
+
+int state_volume_save(struct state *st, const char *key, json_object *volume)
+{
+	struct state_lock_entry *held;
+
+	if (!key_valid(key))
+		return -EINVAL;
+	held = state_held_volume(st, key);
+	if (!held)
+		return -ENOLCK;
+	if (held->removed)
+		return -ESTALE;
+	return state_save_json(held->dir_fd, VOLUME_FILE, volume);
+}
+
+int state_volume_remove(struct state *st, const char *key)
+{
+	struct state_lock_entry *held;
+	int r;
+
+	if (!key_valid(key))
+		return -EINVAL;
+	held = state_held_volume(st, key);
+	if (!held)
+		return -ENOLCK;
+	if (held->removed)
+		return 0;
+	r = state_user_count(st, key);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return -EBUSY;
+	if (unlinkat(held->dir_fd, VOLUME_FILE, 0) < 0 && errno != ENOENT)
+		return negerrno();
+	if (unlinkat(held->dir_fd, "users", AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return negerrno();
+	if (fsync(held->dir_fd) < 0)
+		return negerrno();
+	/* The lock file and the directory go at unlock (state_release_locks). */
+	held->removed = true;
+	debug(DEBUG_STATE, "state", "removed volume '%s'", key);
+	return 0;
+}
+
+int state_user_add(struct state *st, const char *key, const char *cid)
+{
+	struct state_lock_entry *held;
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	r = state_container_id_valid(cid);
+	if (r < 0)
+		return r;
+	held = state_held_volume(st, key);
+	if (!held)
+		return -ENOLCK;
+	if (held->removed)
+		return -ESTALE;
+	fd = openat(held->users_fd, cid, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+		    0600);
+	if (fd < 0)
+		return negerrno();
+	/* Always: an earlier add may have crashed before its directory fsync. */
+	if (fsync(held->users_fd) < 0)
+		return negerrno();
+	return 0;
+}
+
+int state_user_remove(struct state *st, const char *key, const char *cid)
+{
+	struct state_lock_entry *held;
+	int r;
+
+	r = state_container_id_valid(cid);
+	if (r < 0)
+		return r;
+	held = state_held_volume(st, key);
+	if (!held)
+		return -ENOLCK;
+	if (unlinkat(held->users_fd, cid, 0) < 0 && errno != ENOENT)
+		return negerrno();
+	if (fsync(held->users_fd) < 0)
+		return negerrno();
+	return 0;
+}
+
+int state_user_list(struct state *st, const char *key,
+		    int (*cb)(const char *cid, void *userdata), void *userdata)
+{
+	_cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+	struct dirent *de;
+	unsigned seen = 0;
+	int count = 0, r = 0;
+	DIR *d;
+
+	if (!key_valid(key))
+		return -EINVAL;
+	dir_fd = openat(st->volumes_fd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir_fd < 0)
+		return errno == ENOENT ? 0 : negerrno();
+	fd = openat(dir_fd, "users", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : negerrno();
+	d = fdopendir(fd);
+	if (!d)
+		return negerrno();
+	TAKE_FD(fd);
+	while ((de = readdir(d))) {
+		if (++seen > STATE_USERS_MAX + 2) {
+			r = -E2BIG;
+			break;
+		}
+		/* Not ours: a name no user entry can have. */
+		if (state_container_id_valid(de->d_name) < 0)
+			continue;
+		count++;
+		if (cb) {
+			r = cb(de->d_name, userdata);
+			if (r < 0)
+				break;
+		}
+	}
+	closedir(d);
+	return r < 0 ? r : count;
+}
+
+int state_user_count(struct state *st, const char *key)
+{
+	return state_user_list(st, key, NULL, NULL);
+}

@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The state dir itself: opening and checking it, names and keys, atomic
+ * durable files, and the quarantine for records that cannot be read.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/debug.h"
+#include "helper/state-internal.h"
+
+static const char *const subdirs[] = { "containers", "volumes", "quarantine" };
+
+/* Owned by root or us, and nobody else may write into it. */
+static int check_owner_mode(int fd)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0)
+		return negerrno();
+	if (!S_ISDIR(sb.st_mode))
+		return -ENOTDIR;
+	if (sb.st_uid != 0 && sb.st_uid != geteuid())
+		return -EPERM;
+	if (sb.st_mode & (S_IWGRP | S_IWOTH))
+		return -EPERM;
+	return 0;
+}
+
+/* Create (0700) and open a directory below dirfd; *ret_created tells whether it was new. */
+static int open_subdir(int dirfd, const char *name, bool *ret_created, int *ret_fd)
+{
+	_cleanup_close_ int fd = -EBADF;
+	bool created = true;
+	int r;
+
+	if (mkdirat(dirfd, name, 0700) < 0) {
+		if (errno != EEXIST)
+			return negerrno();
+		created = false;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -EPERM : negerrno();
+	r = check_owner_mode(fd);
+	if (r < 0)
+		return r;
+	*ret_created = created;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+void state_close(struct state *st)
+{
+	if (!st)
+		return;
+	if (st->vlocks)
+		state_release_locks(st->vlocks);
+	closep(&st->dir_fd);
+	closep(&st->containers_fd);
+	closep(&st->volumes_fd);
+	closep(&st->quarantine_fd);
+	free(st);
+}
+
+void state_closep(struct state **st)
+{
+	state_close(*st);
+	*st = NULL;
+}
+
+int state_open(const char *dir, struct state **ret)
+{
+	_cleanup_state_ struct state *st = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	bool created = false, sub_created;
+	struct stat sb;
+	int *fds[3];
+	int r;
+
+	if (!dir || !*dir)
+		return -EINVAL;
+	if (lstat(dir, &sb) < 0) {
+		if (errno != ENOENT)
+			return negerrno();
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return negerrno();
+		created = true;
+	} else if (S_ISLNK(sb.st_mode)) {
+		/* A symlink could be swapped to point the store anywhere. */
+		return -EPERM;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -EPERM : negerrno();
+	r = check_owner_mode(fd);
+	if (r < 0)
+		return r;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->dir_fd = TAKE_FD(fd);
+	st->containers_fd = st->volumes_fd = st->quarantine_fd = st->cid_fd = -EBADF;
+	fds[0] = &st->containers_fd;
+	fds[1] = &st->volumes_fd;
+	fds[2] = &st->quarantine_fd;
+	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
+		r = open_subdir(st->dir_fd, subdirs[i], &sub_created, fds[i]);
+		if (r < 0)
+			return r;
+		created |= sub_created;
+	}
+	if (created && fsync(st->dir_fd) < 0)
+		return negerrno();
+	debug(DEBUG_STATE, "state", "opened '%s'", dir);
+	*ret = TAKE_PTR(st);
+	return 0;
+}
+
+int state_container_id_valid(const char *cid)
+{
+	size_t n;
+
+	if (!cid)
+		return -EINVAL;
+	n = strspn(cid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-");
+	if (n == 0 || n > STATE_CID_MAX || cid[n] || cid[0] == '.')
+		return -EINVAL;
+	return 0;
+}
+
+static bool key_byte_plain(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+/* Appends the encoding of s at *pos; -ENAMETOOLONG when it does not fit a key. */
+static int key_append(char *key, size_t *pos, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		size_t need = key_byte_plain(*p) ? 1 : 3;
+
+		if (*pos + need > STATE_KEY_MAX - 1)
+			return -ENAMETOOLONG;
+		if (need == 1) {
+			key[(*pos)++] = (char)*p;
+		} else {
+			key[(*pos)++] = '%';
+			key[(*pos)++] = hex[*p >> 4];
+			key[(*pos)++] = hex[*p & 0xf];
+		}
+	}
+	return 0;
+}
+
+int state_volume_key(const char *driver, const char *name, char ret_key[static STATE_KEY_MAX])
+{
+	char key[STATE_KEY_MAX];
+	size_t pos = 0;
+	int r;
+
+	if (!driver || !name || !*driver || !*name)
+		return -EINVAL;
+	/* '@' is never plain, so the one literal '@' splits the key back uniquely. */
+	r = key_append(key, &pos, driver);
+	if (r < 0)
+		return r;
+	if (pos + 1 > STATE_KEY_MAX - 1)
+		return -ENAMETOOLONG;
+	key[pos++] = '@';
+	r = key_append(key, &pos, name);
+	if (r < 0)
+		return r;
+	key[pos] = '\0';
+	memcpy(ret_key, key, pos + 1);
+	return 0;
+}
+
+/* A name state_write_atomic() may replace: one plain component, not a temp name. */
+static int check_name(const char *name)
+{
+	size_t n;
+
+	if (!name)
+		return -EINVAL;
+	n = strlen(name);
+	if (n == 0 || name[0] == '.' || strchr(name, '/'))
+		return -EINVAL;
+	/* Room for ".tmp.<name>.<16 hex>" within NAME_MAX. */
+	if (n > NAME_MAX - strlen(STATE_TMP_PREFIX) - 17)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t k = write(fd, p, len);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return negerrno();
+		}
+		p += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+int state_write_atomic(int dirfd, const char *name, const void *buf, size_t len)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char tmp[NAME_MAX + 1];
+	unsigned long long rnd;
+	int r;
+
+	r = check_name(name);
+	if (r < 0)
+		return r;
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return negerrno();
+	snprintf(tmp, sizeof(tmp), STATE_TMP_PREFIX "%s.%016llx", name, rnd);
+
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return negerrno();
+	r = write_all(fd, buf, len);
+	/* Without this fsync a crash after the rename can leave an empty file (MESOS-9507). */
+	if (r == 0 && fsync(fd) < 0)
+		r = negerrno();
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = negerrno();
+	if (r < 0) {
+		unlinkat(dirfd, tmp, 0);
+		return r;
+	}
+	if (fsync(dirfd) < 0)
+		return negerrno();
+	return 0;
+}
+
+int state_read_file(int dirfd, const char *name, size_t max_size, char **ret_buf,
+		    size_t *ret_len)
+{
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap;
+	struct stat sb;
+
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -EBADMSG : negerrno();
+	if (fstat(fd, &sb) < 0)
+		return negerrno();
+	if (!S_ISREG(sb.st_mode))
+		return -EBADMSG;
+	if ((unsigned long long)sb.st_size > max_size)
+		return -EFBIG;
+	/* Read one byte past the limit: the size may have changed since fstat. */
+	cap = (size_t)sb.st_size + 1;
+	buf = malloc(cap + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t k = read(fd, buf + len, cap - len);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return negerrno();
+		}
+		if (k == 0)
+			break;
+		len += (size_t)k;
+		if (len > max_size)
+			return -EFBIG;
+		if (len == cap) {
+			char *nbuf;
+
+			cap = MIN(cap * 2, max_size + 1);
+			nbuf = realloc(buf, cap + 1);
+			if (!nbuf)
+				return -ENOMEM;
+			buf = nbuf;
+		}
+	}
+	buf[len] = '\0';
+	*ret_buf = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+static void json_putp(json_object **o)
+{
+	json_object_put(*o);
+}
+
+int state_parse_object(const char *buf, size_t len, json_object **ret)
+{
+	_cleanup_(json_putp) json_object *obj = NULL;
+	json_tokener *tok;
+	size_t end;
+
+	/* An empty file is what a hard reboot leaves behind (MESOS-9507). */
+	if (len == 0 || len > STATE_RECORD_MAX || strlen(buf) != len)
+		return -EBADMSG;
+	tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_tokener_free(tok);
+		return -EBADMSG;
+	}
+	json_tokener_free(tok);
+	/* Trailing bytes mean two writes were mixed up: not the record we wrote. */
+	if (end < len && buf[end + strspn(buf + end, " \t\r\n")])
+		return -EBADMSG;
+	if (!json_object_is_type(obj, json_type_object))
+		return -EBADMSG;
+	*ret = TAKE_PTR(obj);
+	return 0;
+}
+
+int state_save_json(int dirfd, const char *name, json_object *obj)
+{
+	const char *text;
+	size_t len;
+
+	if (!json_object_is_type(obj, json_type_object))
+		return -EINVAL;
+	text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+	if (!text)
+		return -ENOMEM;
+	if (len > STATE_RECORD_MAX)
+		return -EFBIG;
+	return state_write_atomic(dirfd, name, text, len);
+}
+
+int state_quarantine(struct state *st, int dirfd, const char *name, const char *origin,
+		     char ret_qname[static STATE_QNAME_MAX])
+{
+	char qname[STATE_QNAME_MAX];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (unsigned i = 0; i < 100; i++) {
+		/* The origin is cut to keep the name within NAME_MAX; the time keeps it unique. */
+		snprintf(qname, sizeof(qname), "%.200s.%lld.%09ld%s%.0u", origin,
+			 (long long)ts.tv_sec, ts.tv_nsec, i ? "-" : "", i);
+		if (renameat2(dirfd, name, st->quarantine_fd, qname, RENAME_NOREPLACE) == 0) {
+			if (fsync(st->quarantine_fd) < 0 || fsync(dirfd) < 0)
+				return negerrno();
+			debug(DEBUG_STATE, "state", "quarantined '%s' as '%s'", origin, qname);
+			memcpy(ret_qname, qname, strlen(qname) + 1);
+			return 0;
+		}
+		if (errno != EEXIST)
+			return negerrno();
+	}
+	return -EEXIST;
+}
+
+int state_remove_temps(int dirfd)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct dirent *de;
+	unsigned seen = 0;
+	DIR *d;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return negerrno();
+	d = fdopendir(fd);
+	if (!d)
+		return negerrno();
+	TAKE_FD(fd);
+	while ((de = readdir(d)) && seen++ < STATE_LIST_MAX)
+		if (!strncmp(de->d_name, STATE_TMP_PREFIX, strlen(STATE_TMP_PREFIX)))
+			unlinkat(dirfd, de->d_name, 0);
+	closedir(d);
+	return 0;
+}
+
+int state_quarantine_list(struct state *st, int (*cb)(const char *name, void *userdata),
+			  void *userdata)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct dirent *de;
+	unsigned seen = 0;
+	int count = 0, r = 0;
+	DIR *d;
+
+	fd = openat(st->quarantine_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return negerrno();
+	d = fdopendir(fd);
+	if (!d)
+		return negerrno();
+	TAKE_FD(fd);
+	while ((de = readdir(d))) {
+		if (++seen > STATE_LIST_MAX) {
+			r = -E2BIG;
+			break;
+		}
+		if (de->d_name[0] == '.')
+			continue;
+		count++;
+		if (cb) {
+			r = cb(de->d_name, userdata);
+			if (r < 0)
+				break;
+		}
+	}
+	closedir(d);
+	return r < 0 ? r : count;
+}

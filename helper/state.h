@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The state store: what prepare, cleanup, recover and status remember across
+ * crashes, reboots and concurrent runs. It never loses track of a volume.
+ *
+ * Layout under the state dir (owned by root or the euid, mode 0700, not a
+ * symlink, not group/world writable):
+ *
+ *   containers/<cid>.json        the container record (JSON object, opaque here)
+ *   containers/<cid>.lock        flock: prepare/cleanup/recover of one container
+ *   volumes/<key>/volume.json    {"driver", "name", "mount_id", "host_path",
+ *                                 "mounted", "pending_unmount", ...}
+ *   volumes/<key>/users/<cid>    one empty file per container using the volume,
+ *                                so a count costs O(users of that volume)
+ *   volumes/<key>/lock           flock of the volume
+ *   quarantine/<origin>.<sec>.<nsec>
+ *                                empty, truncated or invalid records, set aside
+ *                                (Mesos aborted recovery on one: never again)
+ *
+ * <key> is state_volume_key(driver, name). Names starting with '.' are temp
+ * files of state_write_atomic(): listings ignore them, recover removes them.
+ *
+ * Every write is atomic and durable: temp file, fsync, rename, fsync of the
+ * directory. Durable means the function returned 0.
+ *
+ * Locks, in this order only (so concurrent processes never deadlock):
+ *   1. at most one container lock (state_lock_container);
+ *   2. then the volume locks of ONE state_lock_volumes() call, which sorts
+ *      them; no further volume lock may be taken while those are held
+ *      (-EDEADLK).
+ * Writes need the matching lock, held through this same struct state:
+ * container save/remove need the container lock, volume save/remove and
+ * user add/remove the volume lock; otherwise they fail with -ENOLCK. Reads
+ * take no lock. A wait for a lock is interrupted (-EINTR) by a signal whose
+ * handler was installed without SA_RESTART: callers bound waits with alarm().
+ *
+ * All functions return 0 (or a count) on success and -errno on failure.
+ */
+#ifndef DVMOUNT_HELPER_STATE_H
+#define DVMOUNT_HELPER_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "common/macro.h"
+
+#define STATE_KEY_MAX 256	     /* a volume key with its NUL: at most 255 characters */
+#define STATE_CID_MAX 128	     /* container id length, without the NUL */
+#define STATE_RECORD_MAX (1 << 20)   /* bytes of one record: larger is -EFBIG */
+#define STATE_MOUNT_ID_LEN 64	     /* hex digits */
+#define STATE_QNAME_MAX 256	     /* a quarantine file name with its NUL */
+#define STATE_LOCKS_MAX 4096	     /* volumes in one state_lock_volumes() call */
+#define STATE_USERS_MAX 65536	     /* users listed per volume */
+#define STATE_LIST_MAX (1 << 20)     /* directory entries looked at per listing */
+
+struct state;
+struct state_locks;
+
+/*
+ * Open (creating the layout if needed) the state dir. Refuses (-EPERM) a dir
+ * that is a symlink, not a directory, owned by someone other than root or the
+ * euid, or group/world writable.
+ */
+int state_open(const char *dir, struct state **ret);
+void state_close(struct state *st);
+void state_closep(struct state **st);
+#define _cleanup_state_ _cleanup_(state_closep)
+
+/* [A-Za-z0-9._:-]{1,128}, not starting with '.': 0 or -EINVAL. */
+int state_container_id_valid(const char *cid);
+
+/*
+ * An injective, filename-safe key for (driver, name): every byte outside
+ * [A-Za-z0-9._-] percent-encoded, then "driver@name". Empty parts or a key
+ * over 255 characters: -EINVAL / -ENAMETOOLONG.
+ */
+int state_volume_key(const char *driver, const char *name, char ret_key[static STATE_KEY_MAX]);
+
+/* Locks. state_lock_volumes() sorts and dedupes keys; flock(LOCK_EX) in that order. */
+int state_lock_volumes(struct state *st, const char *const *keys, size_t n,
+		       struct state_locks **ret);
+void state_unlock(struct state_locks *l);
+void state_unlockp(struct state_locks **l);
+#define _cleanup_state_locks_ _cleanup_(state_unlockp)
+/*
+ * ret_fd owns the lock: release it with state_unlock_container() (a plain
+ * close() also releases it, but leaves a removed container's lock file to the
+ * next state_container_list()).
+ */
+int state_lock_container(struct state *st, const char *cid, int *ret_fd);
+void state_unlock_container(struct state *st, int fd);
+
+/* Volumes. volume_save/remove need the volume lock. */
+int state_volume_load(struct state *st, const char *key, json_object **ret);
+int state_volume_save(struct state *st, const char *key, json_object *volume);
+/*
+ * Removes the volume's entry: -EBUSY while it has users; absent is 0. Its lock
+ * file and directory go at state_unlock(), so the critical section lasts until
+ * then; writes to the volume through the same locks then fail with -ESTALE.
+ */
+int state_volume_remove(struct state *st, const char *key);
+/* A fresh {"driver", "name", "mount_id", "mounted": false, "pending_unmount": false}. */
+int state_volume_new(const char *driver, const char *name, json_object **ret);
+/* A new host-stable mount id: 64 lowercase hex digits from getrandom(). */
+int state_mount_id_new(char ret_id[static STATE_MOUNT_ID_LEN + 1]);
+/* The "mount_id" of a volume entry: -ENOENT absent, -EBADMSG not 64 hex digits. */
+int state_volume_mount_id(json_object *volume, char ret_id[static STATE_MOUNT_ID_LEN + 1]);
+
+/* Users of a volume; add and remove are idempotent and durable, and need the volume lock. */
+int state_user_add(struct state *st, const char *key, const char *cid);
+int state_user_remove(struct state *st, const char *key, const char *cid);
+/* Number of users (0 for an unknown volume). */
+int state_user_count(struct state *st, const char *key);
+/* Calls cb for each user; a negative return from cb stops and is returned. */
+int state_user_list(struct state *st, const char *key,
+		    int (*cb)(const char *cid, void *userdata), void *userdata);
+
+/* Container records; save and remove need the container lock. */
+int state_container_save(struct state *st, const char *cid, json_object *record);
+/*
+ * -ENOENT absent; -EBADMSG empty, truncated or not a JSON object; -EFBIG too
+ * large. A record that is -EBADMSG or -EFBIG is moved to quarantine/ when no
+ * one else holds its container lock, and ret_qname (may be NULL) receives
+ * its new name ("" when it could not be moved): the one out param written on
+ * failure.
+ */
+int state_container_load(struct state *st, const char *cid, json_object **ret,
+			 char ret_qname[STATE_QNAME_MAX]);
+/*
+ * Removes the record; its lock file goes at state_unlock_container(), which
+ * ends the critical section. Later writes need a new lock (-ENOLCK).
+ */
+int state_container_remove(struct state *st, const char *cid);
+
+struct state_entry {
+	const char *cid;
+	json_object *record;	/* borrowed for the call; NULL when error != 0 */
+	int error;		/* 0, or what state_container_load() returned */
+	const char *qname;	/* quarantine name when error != 0 ("" if not moved) */
+};
+/*
+ * Calls cb for every container record, corrupt ones included (quarantined and
+ * reported with error set), and removes temp files left by a crash and lock
+ * files of containers that have no record and no lock holder. A negative
+ * return from cb stops and is returned; otherwise the number of entries.
+ */
+int state_container_list(struct state *st, int (*cb)(const struct state_entry *e, void *userdata),
+			 void *userdata);
+
+/* Calls cb for each quarantined file name; returns their number. */
+int state_quarantine_list(struct state *st, int (*cb)(const char *name, void *userdata),
+			  void *userdata);
+
+/* Generic pieces, fd-first. */
+int state_write_atomic(int dirfd, const char *name, const void *buf, size_t len);
+/* Reads a regular file of at most max_size bytes (NUL-terminated buffer): else -EFBIG. */
+int state_read_file(int dirfd, const char *name, size_t max_size, char **ret_buf,
+		    size_t *ret_len);
+
+#endif
