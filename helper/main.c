@@ -23,6 +23,12 @@ static const struct command {
 	  "volume create|remove|mount|unmount|path|get|list|capabilities --driver D [--name N] "
 	  "[--opt K=V]... [--id ID]" },
 	{ "dvdcli", cmd_dvdcli, "dvdcli mount|unmount|path|create|remove|get|list|version ..." },
+	{ "prepare", cmd_prepare,
+	  "prepare --container-id ID --volumes FILE|- [--pid PID] [--rootfs DIR] "
+	  "[--sandbox DIR] [--user UID[:GID]]" },
+	{ "cleanup", cmd_cleanup, "cleanup --container-id ID" },
+	{ "recover", cmd_recover, "recover [--known ID[,ID...]]... [--known-file FILE] [--gc-dead]" },
+	{ "status", cmd_status, "status [--container-id ID] [--json]" },
 	{ "policy", cmd_policy, "policy check [FILE]" },
 };
 

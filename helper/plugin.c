@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/debug.h"
@@ -100,6 +101,15 @@ void plugin_client_free(struct plugin_client *pc)
 bool plugin_client_uses_uring(const struct plugin_client *pc)
 {
 	return rpc_engine_uses_uring(pc->engine);
+}
+
+void plugin_client_set_owner_check(struct plugin_client *pc,
+				   int (*check)(const char *driver, uid_t owner, char *why,
+						size_t why_len, void *userdata),
+				   void *userdata)
+{
+	pc->cfg.check_owner = check;
+	pc->cfg.check_userdata = userdata;
 }
 
 static struct plugin *plugin_lookup(struct plugin_client *pc, const char *name)
@@ -298,6 +308,29 @@ static unsigned timeout_for(const struct plugin_client *pc, enum plugin_method m
 						       : pc->cfg.timeout_other_ms;
 }
 
+/*
+ * Who owns the plugin: the socket's owner, or for a TCP plugin the spec file's
+ * (a socket or spec planted by another user is not that plugin).
+ */
+static int check_owner(struct plugin_client *pc, struct plugin *p)
+{
+	const char *path = p->loc.file;
+	struct stat st;
+
+	if (!pc->cfg.check_owner)
+		return 0;
+	if (!strncmp(p->loc.url, "unix://", 7))
+		path = p->loc.url + 7;
+	if (stat(path, &st) < 0) {
+		snprintf(p->err, sizeof(p->err), "cannot stat '%s': %s", path, strerror(errno));
+		return negerrno();
+	}
+	if (pc->cfg.check_owner(p->name, st.st_uid, p->err, sizeof(p->err),
+				pc->cfg.check_userdata) < 0)
+		return -EACCES;
+	return 0;
+}
+
 /* Activate every named plugin not yet active, all at once; one round. */
 static int activate_round(struct plugin_client *pc, struct plugin **todo, size_t n)
 {
@@ -316,6 +349,9 @@ static int activate_round(struct plugin_client *pc, struct plugin **todo, size_t
 			snprintf(p->err, sizeof(p->err), "%s", p->loc.error);
 			continue;
 		}
+		p->error = check_owner(pc, p);
+		if (p->error < 0)
+			continue;
 		p->error = rpc_addr_parse(p->loc.url, &p->addr);
 		if (p->error < 0) {
 			snprintf(p->err, sizeof(p->err), "bad address '%s' in '%s'", p->loc.url,

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "uring/rpc.h"
 
@@ -66,6 +67,14 @@ struct plugin_config {
 	unsigned timeout_mount_ms;
 	unsigned timeout_other_ms;
 	bool no_uring;
+	/*
+	 * Called after discovery and before the plugin is first contacted, with
+	 * the owner of its socket (or of its spec file for a TCP plugin); a
+	 * negative return refuses the plugin (-EACCES) with the text in why.
+	 */
+	int (*check_owner)(const char *driver, uid_t owner, char *why, size_t why_len,
+			   void *userdata);
+	void *check_userdata;
 };
 
 struct plugin_client;
@@ -77,6 +86,10 @@ static inline void plugin_client_freep(struct plugin_client **pc)
 	plugin_client_free(*pc);
 }
 bool plugin_client_uses_uring(const struct plugin_client *pc);
+void plugin_client_set_owner_check(struct plugin_client *pc,
+				   int (*check)(const char *driver, uid_t owner, char *why,
+						size_t why_len, void *userdata),
+				   void *userdata);
 
 /* Where a plugin's socket or spec was found (for messages and tests). */
 int plugin_address(struct plugin_client *pc, const char *driver, const char **ret_addr);

@@ -153,6 +153,10 @@ int state_container_list(struct state *st, int (*cb)(const struct state_entry *e
 int state_quarantine_list(struct state *st, int (*cb)(const char *name, void *userdata),
 			  void *userdata);
 
+/* Calls cb with the key of every volume entry; returns their number. */
+int state_volume_list(struct state *st, int (*cb)(const char *key, void *userdata),
+		      void *userdata);
+
 /* Generic pieces, fd-first. */
 int state_write_atomic(int dirfd, const char *name, const void *buf, size_t len);
 /* Reads a regular file of at most max_size bytes (NUL-terminated buffer): else -EFBIG. */

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dvmount cleanup --container-id ID: idempotent. Detaches the container's
+ * mounts if its namespace still exists, Unmounts each volume whose last user
+ * it was, forgets the container even when an Unmount fails (that volume's
+ * entry stays, marked for retry, and never pins the count of others).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "helper/lifecycle.h"
+
+int cmd_cleanup(struct globals *g, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "container-id", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *cid = NULL;
+	struct lc lc;
+	int opt, r;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			cid = optarg;
+			break;
+		case 'h':
+			printf("usage: dvmount cleanup --container-id ID\n");
+			return EXIT_OK;
+		default:
+			log_error(g, "cleanup: unknown or incomplete option '%s'", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc || !cid) {
+		log_error(g, "cleanup: usage: dvmount cleanup --container-id ID");
+		return EXIT_USAGE;
+	}
+	if (state_container_id_valid(cid) < 0) {
+		log_error(g, "cleanup: invalid container id '%s'", cid);
+		return EXIT_USAGE;
+	}
+	/*
+	 * No policy here: taking volumes away is always allowed, and a policy
+	 * edited since prepare must not strand mounts.
+	 */
+	r = lc_open(g, false, &lc);
+	lc.cid = cid;
+	if (r == 0)
+		lc_cleanup_container(&lc, cid);
+	r = lc_report(&lc);
+	lc_close(&lc);
+	return r;
+}

@@ -1,0 +1,847 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dvmount prepare: give a container its Docker volumes.
+ *
+ *   prepare --container-id ID --volumes FILE|- [--pid PID] [--rootfs DIR]
+ *           [--sandbox DIR] [--user UID[:GID]]
+ *
+ * Policy first (nothing reaches a plugin before it allowed the request), the
+ * intent written before any plugin call, one plugin Mount per volume per host
+ * under a host-stable ID, every Mountpoint checked again, then the attach:
+ * open_tree + mount_setattr here, one setns'd child for the move_mounts.
+ * All or nothing: a failure undoes what this prepare did.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/jsonutil.h"
+#include "helper/lifecycle.h"
+#include "helper/mountpoint.h"
+#include "helper/spec.h"
+#include "ns/ns.h"
+
+#define MAX_GROUPS 256
+
+struct args {
+	const char *cid;
+	const char *volumes;
+	pid_t pid;
+	const char *rootfs;
+	const char *sandbox;
+	bool chown;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* One volume on its way into the container. */
+struct pvol {
+	const struct spec_volume *sv;
+	char key[STATE_KEY_MAX];
+	char target[PATH_MAX]; /* absolute, inside the root */
+	char where[PATH_MAX];  /* where it lands, as seen from the process's root */
+	bool create;
+	json_object *entry; /* the volume entry */
+	char mount_id[STATE_MOUNT_ID_LEN + 1];
+	bool needs_mount;
+	char *host_path;
+	int tree_fd;
+	uint64_t mnt_id;
+	struct policy_mount_attrs attrs;
+	struct plugin_opt *opts;
+	size_t n_opts;
+};
+
+struct pvols {
+	struct pvol *v;
+	size_t n;
+};
+
+static void pvols_free(struct pvols *p)
+{
+	for (size_t i = 0; p->v && i < p->n; i++) {
+		json_object_put(p->v[i].entry);
+		free(p->v[i].host_path);
+		free(p->v[i].opts);
+		if (p->v[i].tree_fd >= 0)
+			close(p->v[i].tree_fd);
+	}
+	free(p->v);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: dvmount prepare --container-id ID --volumes FILE|- [--pid PID]\n"
+		   "         [--rootfs DIR] [--sandbox DIR] [--user UID[:GID]]\n");
+}
+
+static int parse_id(const char *s, unsigned long max, unsigned long *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max || *s == '-')
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int parse_user(const char *s, struct args *a)
+{
+	char buf[64];
+	char *colon;
+	unsigned long v;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	colon = strchr(buf, ':');
+	if (colon)
+		*colon = '\0';
+	if (parse_id(buf, 0xfffffffeUL, &v) < 0)
+		return -EINVAL;
+	a->uid = (uid_t)v;
+	a->gid = (gid_t)-1;
+	if (colon) {
+		if (parse_id(colon + 1, 0xfffffffeUL, &v) < 0)
+			return -EINVAL;
+		a->gid = (gid_t)v;
+	}
+	a->chown = true;
+	return 0;
+}
+
+static int parse_args(struct globals *g, int argc, char **argv, struct args *a)
+{
+	static const struct option options[] = {
+		{ "container-id", required_argument, NULL, 'c' },
+		{ "volumes", required_argument, NULL, 'v' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "rootfs", required_argument, NULL, 'r' },
+		{ "sandbox", required_argument, NULL, 's' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	unsigned long v;
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			a->cid = optarg;
+			break;
+		case 'v':
+			a->volumes = optarg;
+			break;
+		case 'p':
+			if (parse_id(optarg, 0x3fffffffUL, &v) < 0 || v == 0) {
+				log_error(g, "prepare: invalid --pid '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			a->pid = (pid_t)v;
+			break;
+		case 'r':
+			a->rootfs = optarg;
+			break;
+		case 's':
+			a->sandbox = optarg;
+			break;
+		case 'u':
+			if (parse_user(optarg, a) < 0) {
+				log_error(g, "prepare: invalid --user '%s' (expected UID[:GID])",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			break; /* prepare always prints JSON */
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			log_error(g, "prepare: unknown or incomplete option '%s'", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		log_error(g, "prepare: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!a->cid || !a->volumes) {
+		log_error(g, "prepare: --container-id and --volumes are required");
+		return EXIT_USAGE;
+	}
+	if (state_container_id_valid(a->cid) < 0) {
+		log_error(g, "prepare: invalid container id '%s' ([A-Za-z0-9._:-], at most 128, "
+			     "not starting with '.')",
+			  a->cid);
+		return EXIT_USAGE;
+	}
+	for (const char *p = a->rootfs; p; p = NULL)
+		if (*p != '/') {
+			log_error(g, "prepare: --rootfs '%s' must be absolute", p);
+			return EXIT_USAGE;
+		}
+	for (const char *p = a->sandbox; p; p = NULL)
+		if (*p != '/') {
+			log_error(g, "prepare: --sandbox '%s' must be absolute", p);
+			return EXIT_USAGE;
+		}
+	return -1;
+}
+
+/* Lexically normalise "/a/./b//../c" to "/a/c"; ".." stops at the root. */
+static int normalize(const char *in, char out[static PATH_MAX])
+{
+	size_t len = 0;
+
+	out[len++] = '/';
+	for (const char *p = in; *p;) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		if (n == 1 && p[0] == '.') {
+			/* nothing */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (len > 1 && out[len - 1] != '/')
+				len--;
+			if (len > 1)
+				len--;
+		} else {
+			if (len + (len > 1) + n + 1 > PATH_MAX)
+				return -ENAMETOOLONG;
+			if (len > 1)
+				out[len++] = '/';
+			memcpy(out + len, p, n);
+			len += n;
+		}
+		p += n;
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+/*
+ * Where a volume lands (Mesos' container_path table): an absolute path is
+ * taken in the container's root (the rootfs if it has one, created) or on the
+ * host's root (must exist); a relative one below the sandbox (created).
+ */
+static int compute_target(struct lc *lc, const struct args *a, const char *sandbox,
+			  struct pvol *v)
+{
+	const char *cp = v->sv->container_path;
+	char joined[2 * PATH_MAX];
+
+	if (spec_path_is_absolute(cp)) {
+		snprintf(joined, sizeof(joined), "%s", cp);
+		v->create = a->rootfs != NULL;
+	} else {
+		if (!sandbox) {
+			lc_fail(lc, "volume %zu ('%s'): relative container_path '%s' needs --sandbox",
+				v->sv->index, v->sv->name, cp);
+			return -EINVAL;
+		}
+		snprintf(joined, sizeof(joined), "%s/%s", sandbox, cp);
+		v->create = true;
+	}
+	if (normalize(joined, v->target) < 0) {
+		lc_fail(lc, "volume %zu ('%s'): container_path too long", v->sv->index,
+			v->sv->name);
+		return -ENAMETOOLONG;
+	}
+	if (a->rootfs)
+		snprintf(v->where, sizeof(v->where), "%s%s", a->rootfs,
+			 strcmp(v->target, "/") ? v->target : "");
+	else
+		snprintf(v->where, sizeof(v->where), "%s", v->target);
+	return 0;
+}
+
+static int policy_owner_check(const char *driver, uid_t owner, char *why, size_t why_len,
+			      void *userdata)
+{
+	struct lc *lc = userdata;
+	struct policy_denial d;
+
+	if (policy_check_socket(lc->policy, driver, owner, &d) == 0)
+		return 0;
+	snprintf(why, why_len, "denied by %s: %s", d.rule, d.reason);
+	lc->denied = true;
+	return -EACCES;
+}
+
+static int check_caller(struct lc *lc)
+{
+	gid_t gids[MAX_GROUPS + 1];
+	struct policy_denial d;
+	int n;
+
+	gids[0] = getgid();
+	n = getgroups(MAX_GROUPS, gids + 1);
+	if (n < 0)
+		n = 0;
+	if (policy_check_caller(lc->policy, getuid(), gids, (size_t)n + 1, &d) == 0)
+		return 0;
+	lc_fail(lc, "denied by %s: %s", d.rule, d.reason);
+	lc->denied = true;
+	return -EACCES;
+}
+
+static int read_spec(struct lc *lc, const char *path, struct spec **ret)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct spec_error err;
+	char msg[512];
+	int r;
+
+	if (!strcmp(path, "-")) {
+		r = spec_read_fd(STDIN_FILENO, ret, &err);
+	} else {
+		/* Never read, on a caller's behalf, a file the caller cannot read. */
+		if (!lc->g->caller_is_root && access(path, R_OK) < 0) {
+			lc_fail(lc, "cannot read '%s': %s", path, strerror(errno));
+			return -errno;
+		}
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0) {
+			lc_fail(lc, "cannot open '%s': %s", path, strerror(errno));
+			return -errno;
+		}
+		r = spec_read_fd(fd, ret, &err);
+	}
+	if (r < 0)
+		lc_fail(lc, "%s", spec_error_format(&err, msg, sizeof(msg)));
+	return r;
+}
+
+static json_object *record_volumes(struct pvol *v, size_t n)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "driver", json_object_new_string(v[i].sv->driver));
+		json_object_object_add(o, "name", json_object_new_string(v[i].sv->name));
+		json_object_object_add(o, "key", json_object_new_string(v[i].key));
+		json_object_object_add(o, "mode",
+				       json_object_new_string(spec_mode_to_string(v[i].sv->mode)));
+		json_object_object_add(o, "container_path",
+				       json_object_new_string(v[i].sv->container_path));
+		json_object_object_add(o, "target", json_object_new_string(v[i].target));
+		if (v[i].host_path)
+			json_object_object_add(o, "host_path",
+					       json_object_new_string(v[i].host_path));
+		if (v[i].mount_id[0])
+			json_object_object_add(o, "mount_id",
+					       json_object_new_string(v[i].mount_id));
+		if (v[i].mnt_id)
+			json_object_object_add(o, "attached_mnt_id",
+					       json_object_new_int64((int64_t)v[i].mnt_id));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static int save_record(struct lc *lc, const struct args *a, unsigned long long start,
+		       const char *phase, struct pvol *v, size_t n)
+{
+	_cleanup_json_ json_object *rec = json_object_new_object();
+
+	json_object_object_add(rec, "container_id", json_object_new_string(a->cid));
+	json_object_object_add(rec, "phase", json_object_new_string(phase));
+	if (a->pid) {
+		json_object_object_add(rec, "pid", json_object_new_int64(a->pid));
+		json_object_object_add(rec, "start_time", json_object_new_int64((int64_t)start));
+		json_object_object_add(rec, "root", json_object_new_string(a->rootfs ? a->rootfs
+										     : "/"));
+	}
+	json_object_object_add(rec, "volumes", record_volumes(v, n));
+	return state_container_save(lc->st, a->cid, rec);
+}
+
+/* Is a volume the plugin mounted earlier still there? */
+static bool still_mounted(json_object *entry)
+{
+	const char *hp = lc_json_str(entry, "host_path");
+	struct policy_mountpoint_facts f;
+	_cleanup_close_ int fd = -EBADF;
+
+	if (!hp || mountpoint_inspect(hp, &f, &fd) < 0 || !f.is_directory)
+		return false;
+	return !lc_json_bool(entry, "mount_root") || f.is_mount_point;
+}
+
+/* Volume entries: reuse a live plugin mount, or plan a Mount under a fresh ID. */
+static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		r = state_volume_load(lc->st, v[i].key, &v[i].entry);
+		if (r == -ENOENT)
+			r = state_volume_new(v[i].sv->driver, v[i].sv->name, &v[i].entry);
+		if (r < 0) {
+			lc_fail(lc, "volume '%s' of driver '%s': state entry: %s", v[i].sv->name,
+				v[i].sv->driver, strerror(-r));
+			return r;
+		}
+		r = state_volume_mount_id(v[i].entry, v[i].mount_id);
+		if (r < 0)
+			return r;
+		if ((lc_json_bool(v[i].entry, "mounted") ||
+		     lc_json_bool(v[i].entry, "pending_unmount")) &&
+		    still_mounted(v[i].entry)) {
+			/* In use on this host already: no second plugin Mount. */
+			v[i].host_path = strdup(lc_json_str(v[i].entry, "host_path"));
+			json_object_object_add(v[i].entry, "pending_unmount",
+					       json_object_new_boolean(0));
+		} else {
+			if (lc_json_bool(v[i].entry, "mounted")) {
+				/* Gone underneath us (a plugin restart, a reboot): mount afresh. */
+				struct plugin_req q = { .driver = v[i].sv->driver,
+							.method = PLUGIN_UNMOUNT,
+							.name = v[i].sv->name,
+							.id = v[i].mount_id };
+
+				plugin_call_many(lc->pc, &q, 1);
+				plugin_req_clear(&q);
+				state_mount_id_new(v[i].mount_id);
+				json_object_object_add(v[i].entry, "mount_id",
+						       json_object_new_string(v[i].mount_id));
+			}
+			v[i].needs_mount = true;
+			/* A crash from here on leaves a Mount that may have happened: say so. */
+			json_object_object_add(v[i].entry, "mounting", json_object_new_boolean(1));
+		}
+		r = state_user_add(lc->st, v[i].key, lc->cid);
+		if (r == 0)
+			r = state_volume_save(lc->st, v[i].key, v[i].entry);
+		if (r < 0) {
+			lc_fail(lc, "volume '%s': cannot record its use: %s", v[i].sv->name,
+				strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int do_mounts(struct lc *lc, struct pvol *v, size_t n)
+{
+	_cleanup_free_ struct plugin_mount *m = calloc(n + 1, sizeof(*m));
+	_cleanup_free_ size_t *idx = calloc(n + 1, sizeof(*idx));
+	size_t k = 0;
+	int r, failed = 0;
+
+	if (!m || !idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].needs_mount)
+			continue;
+		m[k] = (struct plugin_mount){ .driver = v[i].sv->driver,
+					      .name = v[i].sv->name,
+					      .id = v[i].mount_id,
+					      .opts = v[i].opts,
+					      .n_opts = v[i].n_opts };
+		idx[k++] = i;
+	}
+	lc_crash_point("before-mount");
+	r = k ? plugin_mount_many(lc->pc, m, k) : 0;
+	if (r < 0) {
+		lc_fail(lc, "plugin calls failed: %s", strerror(-r));
+		return r;
+	}
+	lc_crash_point("after-mount");
+	for (size_t j = 0; j < k; j++) {
+		struct pvol *p = &v[idx[j]];
+
+		if (m[j].result < 0) {
+			lc_fail(lc, "%s", m[j].err);
+			if (m[j].result == -EACCES)
+				lc->denied = true;
+			failed++;
+			/* No Mount happened: nothing to Unmount for this one. */
+			json_object_object_add(p->entry, "mounting", json_object_new_boolean(0));
+		} else {
+			p->host_path = TAKE_PTR(m[j].mountpoint);
+			json_object_object_add(p->entry, "mounted", json_object_new_boolean(1));
+			json_object_object_add(p->entry, "mounting", json_object_new_boolean(0));
+			json_object_object_add(p->entry, "host_path",
+					       json_object_new_string(p->host_path));
+		}
+		plugin_mount_clear(&m[j]);
+		r = state_volume_save(lc->st, p->key, p->entry);
+		if (r < 0) {
+			lc_fail(lc, "volume '%s': cannot save its entry: %s", p->sv->name,
+				strerror(-r));
+			failed++;
+		}
+	}
+	return failed;
+}
+
+/* Check each Mountpoint against the policy, chown it, open its tree for attaching. */
+static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v, size_t n)
+{
+	int failed = 0, r;
+
+	for (size_t i = 0; i < n; i++) {
+		struct policy_mountpoint_facts f;
+		struct policy_denial d;
+		_cleanup_close_ int fd = -EBADF;
+		unsigned attrs = 0;
+
+		if (!v[i].host_path)
+			continue;
+		r = mountpoint_inspect(v[i].host_path, &f, &fd);
+		if (r < 0) {
+			lc_fail(lc, "volume '%s': mountpoint '%s': %s", v[i].sv->name,
+				v[i].host_path, strerror(-r));
+			failed++;
+			continue;
+		}
+		if (policy_check_mountpoint(lc->policy, v[i].sv->driver, &f, &d) < 0) {
+			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s' denied by %s: %s",
+				v[i].sv->name, v[i].sv->driver, v[i].host_path, d.rule, d.reason);
+			lc->denied = true;
+			failed++;
+			continue;
+		}
+		if (v[i].needs_mount) {
+			json_object_object_add(v[i].entry, "mount_root",
+					       json_object_new_boolean(f.is_mount_point));
+			state_volume_save(lc->st, v[i].key, v[i].entry);
+		}
+		if (a->chown && fchownat(fd, "", a->uid, a->gid, AT_EMPTY_PATH) < 0) {
+			lc_fail(lc, "volume '%s': chown '%s' to %u: %s", v[i].sv->name,
+				v[i].host_path, (unsigned)a->uid, strerror(errno));
+			failed++;
+			continue;
+		}
+		if (!a->pid)
+			continue;
+		policy_mount_attrs(lc->policy, v[i].sv->driver,
+				   v[i].sv->mode == SPEC_RO ? POLICY_MODE_RO : POLICY_MODE_RW,
+				   &v[i].attrs);
+		attrs = (v[i].attrs.readonly || v[i].sv->mode == SPEC_RO ? NS_ATTR_RDONLY : 0) |
+			(v[i].attrs.nosuid ? NS_ATTR_NOSUID : 0) |
+			(v[i].attrs.nodev ? NS_ATTR_NODEV : 0) |
+			(v[i].attrs.noexec ? NS_ATTR_NOEXEC : 0);
+		/* The tree of exactly the directory that was checked: no second lookup. */
+		r = ns_open_tree(fd, "", attrs, &v[i].tree_fd);
+		if (r < 0) {
+			lc_fail(lc, "volume '%s': open_tree '%s': %s", v[i].sv->name,
+				v[i].host_path, strerror(-r));
+			failed++;
+		}
+	}
+	return failed;
+}
+
+static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v, size_t n)
+{
+	_cleanup_free_ struct ns_mount *m = calloc(n + 1, sizeof(*m));
+	int failed = 0, r;
+
+	if (!m)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		m[i] = (struct ns_mount){ .tree_fd = v[i].tree_fd,
+					  .target = v[i].target,
+					  .flags = NS_ALL_OR_NOTHING | (v[i].create ? NS_CREATE : 0),
+					  .mode = 0755 };
+	r = ns_attach(pidfd, a->rootfs ? a->rootfs : "/", m, n);
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].result == 0) {
+			v[i].mnt_id = m[i].mnt_id;
+			continue;
+		}
+		if (m[i].result == -ECANCELED)
+			continue;
+		failed++;
+		if (m[i].result == -ENOENT && !v[i].create)
+			/* Mesos' words for this case. */
+			lc_fail(lc, "volume '%s': Absolute container path '%s' does not exist",
+				v[i].sv->name, v[i].target);
+		else
+			lc_fail(lc, "volume '%s': attaching at '%s' in pid %d: %s", v[i].sv->name,
+				v[i].where, (int)a->pid, strerror(-m[i].result));
+	}
+	if (r < 0 && !failed) {
+		lc_fail(lc, "attaching into pid %d: %s", (int)a->pid, strerror(-r));
+		failed++;
+	}
+	return failed;
+}
+
+/* Without --pid: the targets must exist (or are created) for the containerizer's binds. */
+static int prepare_host_targets(struct lc *lc, const struct args *a, struct pvol *v, size_t n)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_close_ int fd = -EBADF;
+		int r = ns_resolve_host(a->rootfs, v[i].target, v[i].create ? NS_CREATE : 0, 0755,
+					&fd);
+
+		if (r == -ENOENT && !v[i].create) {
+			lc_fail(lc, "volume '%s': Absolute container path '%s' does not exist",
+				v[i].sv->name, v[i].target);
+			failed++;
+		} else if (r < 0) {
+			lc_fail(lc, "volume '%s': target '%s': %s", v[i].sv->name, v[i].where,
+				strerror(-r));
+			failed++;
+		}
+	}
+	return failed;
+}
+
+static void print_result(const struct args *a, struct pvol *v, size_t n)
+{
+	_cleanup_json_ json_object *out = json_object_new_object();
+	json_object *vols = json_object_new_array(), *binds = json_object_new_array();
+
+	json_object_object_add(out, "container_id", json_object_new_string(a->cid));
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+		bool ro = v[i].sv->mode == SPEC_RO || v[i].attrs.readonly;
+
+		json_object_object_add(o, "driver", json_object_new_string(v[i].sv->driver));
+		json_object_object_add(o, "name", json_object_new_string(v[i].sv->name));
+		json_object_object_add(o, "mode",
+				       json_object_new_string(spec_mode_to_string(v[i].sv->mode)));
+		json_object_object_add(o, "host_path", json_object_new_string(v[i].host_path));
+		json_object_object_add(o, "container_path",
+				       json_object_new_string(v[i].sv->container_path));
+		json_object_object_add(o, "target", json_object_new_string(v[i].where));
+		json_object_object_add(o, "attached", json_object_new_boolean(a->pid != 0));
+		json_object_object_add(o, "mount_id", json_object_new_string(v[i].mount_id));
+		json_object_object_add(o, "readonly", json_object_new_boolean(ro));
+		json_object_array_add(vols, o);
+		if (!a->pid) {
+			json_object *b = json_object_new_object();
+
+			json_object_object_add(b, "source", json_object_new_string(v[i].host_path));
+			json_object_object_add(b, "target", json_object_new_string(v[i].where));
+			json_object_object_add(b, "readonly", json_object_new_boolean(ro));
+			json_object_object_add(b, "recursive", json_object_new_boolean(1));
+			json_object_array_add(binds, b);
+		}
+	}
+	json_object_object_add(out, "volumes", vols);
+	if (a->pid)
+		json_object_put(binds);
+	else
+		json_object_object_add(out, "bind_mounts", binds);
+	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+	fflush(stdout);
+}
+
+/* Undo this prepare: users removed, volumes nobody else uses Unmounted, record gone. */
+static void undo(struct lc *lc, struct pvol *v, size_t n)
+{
+	_cleanup_free_ const char **keys = calloc(n + 1, sizeof(*keys));
+
+	if (!keys)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = v[i].key;
+		state_user_remove(lc->st, v[i].key, lc->cid);
+	}
+	lc_release_unused(lc, keys, n);
+	state_container_remove(lc->st, lc->cid);
+}
+
+static int run(struct lc *lc, const struct args *a)
+{
+	_cleanup_spec_ struct spec *spec = NULL;
+	_cleanup_(pvols_free) struct pvols pv = { 0 };
+	struct pvol *v;
+	_cleanup_free_ const char **keys = NULL;
+	_cleanup_(state_unlockp) struct state_locks *locks = NULL;
+	_cleanup_json_ json_object *existing = NULL;
+	_cleanup_close_ int pidfd = -EBADF;
+	char cwd[PATH_MAX], link[64];
+	const char *sandbox = a->sandbox;
+	unsigned long long start = 0;
+	int cfd = -EBADF, r, failed = 0;
+	size_t n;
+
+	if (check_caller(lc) < 0)
+		return -EACCES;
+	r = read_spec(lc, a->volumes, &spec);
+	if (r < 0)
+		return r;
+	n = spec->n;
+	pv.v = v = calloc(n + 1, sizeof(*v));
+	keys = calloc(n + 1, sizeof(*keys));
+	if (!v || !keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i].tree_fd = -EBADF;
+	pv.n = n;
+
+	if (a->pid) {
+		r = ns_pidfd_open(a->pid, 0, &pidfd, &start);
+		if (r < 0) {
+			lc_fail(lc, "process %d: %s", (int)a->pid,
+				r == -ESRCH ? "no such process" : strerror(-r));
+			return r;
+		}
+		/* The sandbox defaults to the process's working directory. */
+		snprintf(link, sizeof(link), "/proc/%d/cwd", (int)a->pid);
+		ssize_t len = sandbox || a->rootfs ? -1 : readlink(link, cwd, sizeof(cwd) - 1);
+
+		if (len > 0) {
+			cwd[len] = '\0';
+			sandbox = cwd;
+		}
+	}
+
+	/* Everything the policy can judge before a plugin hears of it. */
+	for (size_t i = 0; i < n; i++) {
+		struct policy_volume_req req;
+		struct policy_denial d;
+		const struct policy_option *forced;
+		size_t n_forced = policy_forced_options(lc->policy, spec->v[i].driver, &forced);
+		struct spec_volume *sv = &spec->v[i];
+
+		v[i].sv = sv;
+		r = state_volume_key(sv->driver, sv->name, v[i].key);
+		if (r < 0) {
+			lc_fail(lc, "volume %zu ('%s'): driver and name too long", sv->index,
+				sv->name);
+			return r;
+		}
+		keys[i] = v[i].key;
+		r = compute_target(lc, a, sandbox, &v[i]);
+		if (r < 0)
+			return r;
+		v[i].opts = calloc(sv->n_opts + n_forced + 1, sizeof(*v[i].opts));
+		if (!v[i].opts)
+			return -ENOMEM;
+		for (size_t j = 0; j < sv->n_opts; j++)
+			v[i].opts[v[i].n_opts++] =
+				(struct plugin_opt){ sv->opts[j].key, sv->opts[j].value };
+		req = (struct policy_volume_req){
+			.driver = sv->driver,
+			.name = sv->name,
+			.options = (const struct policy_option *)v[i].opts,
+			.n_options = v[i].n_opts,
+			.mode = sv->mode == SPEC_RO ? POLICY_MODE_RO : POLICY_MODE_RW,
+			.container_path = sv->container_path,
+			.target = v[i].target,
+			.n_volumes = n,
+		};
+		if (policy_check_volume(lc->policy, &req, &d) < 0) {
+			lc_fail(lc, "volume %zu ('%s' of driver '%s'): denied by %s: %s", sv->index,
+				sv->name, sv->driver, d.rule, d.reason);
+			lc->denied = true;
+			continue;
+		}
+		for (size_t j = 0; j < n_forced; j++)
+			v[i].opts[v[i].n_opts++] =
+				(struct plugin_opt){ forced[j].key, forced[j].value };
+	}
+	if (lc->n_failures)
+		return -EACCES;
+
+	r = state_lock_container(lc->st, a->cid, &cfd);
+	if (r < 0) {
+		lc_fail(lc, "cannot lock the record: %s", strerror(-r));
+		return r;
+	}
+	r = state_container_load(lc->st, a->cid, &existing, NULL);
+	if (r != -ENOENT) {
+		if (r == 0)
+			lc_fail(lc, "already prepared (phase '%s'): run cleanup first",
+				lc_json_str(existing, "phase"));
+		else
+			lc_fail(lc, "an unreadable record exists: run recover or cleanup first");
+		state_unlock_container(lc->st, cfd);
+		return -EEXIST;
+	}
+	/* The intent, before any plugin call: a crash leaves recover something to undo. */
+	r = save_record(lc, a, start, "preparing", v, n);
+	if (r < 0) {
+		lc_fail(lc, "cannot write the record: %s", strerror(-r));
+		state_unlock_container(lc->st, cfd);
+		return r;
+	}
+	lc_crash_point("after-intent");
+	r = n ? state_lock_volumes(lc->st, keys, n, &locks) : 0;
+	if (r < 0) {
+		lc_fail(lc, "cannot lock the volumes: %s", strerror(-r));
+		goto fail;
+	}
+	r = plan_mounts(lc, v, n);
+	if (r < 0)
+		goto fail;
+	lc_crash_point("after-users");
+	failed = do_mounts(lc, v, n);
+	if (failed == 0)
+		failed = check_mountpoints(lc, a, v, n);
+	if (failed == 0)
+		failed = a->pid ? attach(lc, a, pidfd, v, n) : prepare_host_targets(lc, a, v, n);
+	lc_crash_point("after-attach");
+	if (failed)
+		goto fail;
+	r = save_record(lc, a, start, "prepared", v, n);
+	if (r < 0) {
+		lc_fail(lc, "cannot write the record: %s", strerror(-r));
+		goto fail;
+	}
+	lc_crash_point("after-commit");
+	state_unlock(TAKE_PTR(locks));
+	state_unlock_container(lc->st, cfd);
+	print_result(a, v, n);
+	return 0;
+
+fail:
+	/* Attached mounts were already undone by ns_attach (all or nothing). */
+	if (!locks && n)
+		state_lock_volumes(lc->st, keys, n, &locks);
+	undo(lc, v, n);
+	state_unlock(TAKE_PTR(locks));
+	state_unlock_container(lc->st, cfd);
+	return -EIO;
+}
+
+int cmd_prepare(struct globals *g, int argc, char **argv)
+{
+	struct args a = { 0 };
+	struct lc lc;
+	int r;
+
+	r = parse_args(g, argc, argv, &a);
+	if (r >= 0)
+		return r;
+	r = lc_open(g, true, &lc);
+	lc.cid = a.cid;
+	if (r == 0) {
+		/* The policy decides which plugin sockets to trust. */
+		plugin_client_set_owner_check(lc.pc, policy_owner_check, &lc);
+		run(&lc, &a);
+	}
+	r = lc_report(&lc);
+	lc_close(&lc);
+	return r;
+}

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dvmount recover [--known ID[,ID...]]... [--known-file FILE] [--gc-dead]
+ *
+ * After a containerizer restart or a crash: every record whose prepare never
+ * finished is undone; containers the caller no longer knows (when it says
+ * which it knows), or whose attached process is gone (--gc-dead), are cleaned
+ * up; volumes left with no user are Unmounted again. Recovery never mounts.
+ * A corrupt record is set aside and reported and never stops the others.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/jsonutil.h"
+#include "helper/lifecycle.h"
+#include "ns/ns.h"
+
+#define KNOWN_MAX 65536
+#define KNOWN_FILE_MAX (4 << 20)
+
+struct known {
+	char **ids;
+	size_t n, cap;
+	bool given; /* --known or --known-file was passed */
+};
+
+static int known_add(struct known *k, const char *id, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (k->n == KNOWN_MAX)
+		return -E2BIG;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 64;
+		char **ids = realloc(k->ids, cap * sizeof(*ids));
+
+		if (!ids)
+			return -ENOMEM;
+		k->ids = ids;
+		k->cap = cap;
+	}
+	k->ids[k->n] = strndup(id, len);
+	return k->ids[k->n++] ? 0 : -ENOMEM;
+}
+
+/* IDs separated by commas or white space. */
+static int known_add_list(struct known *k, const char *s)
+{
+	while (*s) {
+		size_t n = strcspn(s, ", \t\r\n");
+		int r = known_add(k, s, n);
+
+		if (r < 0)
+			return r;
+		s += n;
+		s += strspn(s, ", \t\r\n");
+	}
+	k->given = true;
+	return 0;
+}
+
+static bool known_has(const struct known *k, const char *id)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (!strcmp(k->ids[i], id))
+			return true;
+	return false;
+}
+
+static void known_free(struct known *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		free(k->ids[i]);
+	free(k->ids);
+}
+
+static int read_known_file(struct globals *g, const char *path, struct known *k)
+{
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ char *buf = malloc(KNOWN_FILE_MAX + 1);
+	size_t len = 0;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	/* Never read, on a caller's behalf, a file the caller cannot read. */
+	if (!g->caller_is_root && access(path, R_OK) < 0)
+		fd = -errno;
+	else
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		log_error(g, "recover: cannot read '%s': %s", path, strerror(errno));
+		return -EACCES;
+	}
+	while (len < KNOWN_FILE_MAX && (n = read(fd, buf + len, KNOWN_FILE_MAX - len)) > 0)
+		len += (size_t)n;
+	if (len == KNOWN_FILE_MAX) {
+		log_error(g, "recover: '%s' is over %d bytes", path, KNOWN_FILE_MAX);
+		return -EFBIG;
+	}
+	buf[len] = '\0';
+	if (known_add_list(k, buf) < 0) {
+		log_error(g, "recover: '%s': more than %d ids", path, KNOWN_MAX);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+struct sweep {
+	struct lc *lc;
+	const struct known *known;
+	bool gc_dead;
+	char (*todo)[STATE_CID_MAX + 1];
+	size_t n_todo, cap;
+	size_t corrupt;
+};
+
+static int pick(const struct state_entry *e, void *userdata)
+{
+	struct sweep *s = userdata;
+	const char *phase;
+	bool clean;
+
+	if (e->error) {
+		/* Quarantined: its volumes are still found through their user entries. */
+		lc_fail(s->lc, "container '%s': record unreadable (%s), set aside as quarantine/%s",
+			e->cid, strerror(-e->error), e->qname);
+		s->corrupt++;
+		clean = true;
+	} else {
+		phase = lc_json_str(e->record, "phase");
+		clean = !phase || strcmp(phase, "prepared");
+		if (s->known->given && !known_has(s->known, e->cid))
+			clean = true;
+		if (s->gc_dead && lc_json_int(e->record, "pid") > 0 &&
+		    !ns_process_alive((pid_t)lc_json_int(e->record, "pid"),
+				      (unsigned long long)lc_json_int(e->record, "start_time")))
+			clean = true;
+	}
+	if (clean && s->n_todo < s->cap)
+		snprintf(s->todo[s->n_todo++], STATE_CID_MAX + 1, "%s", e->cid);
+	return 0;
+}
+
+/* Volumes left without users (a crash between two steps, a failed Unmount). */
+static int retry_volume(const char *key, void *userdata)
+{
+	struct lc *lc = userdata;
+	_cleanup_(state_unlockp) struct state_locks *locks = NULL;
+	const char *k = key;
+
+	if (state_user_count(lc->st, key) != 0)
+		return 0;
+	if (state_lock_volumes(lc->st, &k, 1, &locks) < 0)
+		return 0;
+	lc_release_unused(lc, &k, 1);
+	return 0;
+}
+
+int cmd_recover(struct globals *g, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "known", required_argument, NULL, 'k' },
+		{ "known-file", required_argument, NULL, 'f' },
+		{ "gc-dead", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct known known = { 0 };
+	struct sweep s = { 0 };
+	struct lc lc;
+	bool gc_dead = false;
+	int opt, r, ret = EXIT_USAGE;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'k':
+			if (known_add_list(&known, optarg) < 0) {
+				log_error(g, "recover: too many --known ids");
+				goto out;
+			}
+			break;
+		case 'f':
+			if (read_known_file(g, optarg, &known) < 0)
+				goto out;
+			break;
+		case 'd':
+			gc_dead = true;
+			break;
+		case 'h':
+			printf("usage: dvmount recover [--known ID[,ID...]]... [--known-file FILE] "
+			       "[--gc-dead]\n");
+			ret = EXIT_OK;
+			goto out;
+		default:
+			log_error(g, "recover: unknown or incomplete option '%s'", argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		log_error(g, "recover: unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+
+	r = lc_open(g, false, &lc);
+	if (r == 0) {
+		s = (struct sweep){ .lc = &lc, .known = &known, .gc_dead = gc_dead,
+				    .cap = KNOWN_MAX };
+		s.todo = calloc(s.cap, sizeof(*s.todo));
+		if (!s.todo)
+			lc_fail(&lc, "out of memory");
+		else if ((r = state_container_list(lc.st, pick, &s)) < 0)
+			lc_fail(&lc, "cannot list the records: %s", strerror(-r));
+		for (size_t i = 0; i < s.n_todo; i++) {
+			lc.cid = s.todo[i];
+			lc_cleanup_container(&lc, s.todo[i]);
+		}
+		lc.cid = NULL;
+		state_volume_list(lc.st, retry_volume, &lc);
+		free(s.todo);
+		if (!g->json)
+			printf("recovered: %zu container(s) cleaned up, %zu corrupt record(s) set "
+			       "aside\n",
+			       s.n_todo, s.corrupt);
+		else
+			printf("{\"cleaned\": %zu, \"corrupt\": %zu}\n", s.n_todo, s.corrupt);
+	}
+	ret = lc_report(&lc);
+	lc_close(&lc);
+out:
+	known_free(&known);
+	return ret;
+}

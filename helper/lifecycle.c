@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shared half of prepare/cleanup/recover: reference counts kept as one
+ * entry per (volume, container), the plugin Unmount at the last user, and a
+ * cleanup that never lets a failed Unmount pin the count of others
+ * (MESOS-10126).
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/debug.h"
+#include "common/jsonutil.h"
+#include "helper/lifecycle.h"
+#include "ns/ns.h"
+
+int lc_open(struct globals *g, bool with_policy, struct lc *ret)
+{
+	struct plugin_config cfg;
+	int r;
+
+	*ret = (struct lc){ .g = g };
+	if (mkdir(g->state_dir, 0700) < 0 && errno != EEXIST) {
+		lc_fail(ret, "cannot create the state dir '%s': %s", g->state_dir, strerror(errno));
+		return -errno;
+	}
+	r = state_open(g->state_dir, &ret->st);
+	if (r < 0) {
+		lc_fail(ret, "cannot open the state dir '%s': %s", g->state_dir,
+			r == -EPERM ? "not owned by root, a symlink, or group/world writable"
+				    : strerror(-r));
+		return r;
+	}
+	if (with_policy) {
+		struct policy_error err;
+
+		r = policy_load(g->policy_file, NULL, &ret->policy, &err);
+		if (r < 0) {
+			if (err.line)
+				lc_fail(ret, "%s:%u:%u: %s", err.file, err.line, err.column,
+					err.message);
+			else
+				lc_fail(ret, "%s", err.message);
+			/* No policy file: nothing is allowed. */
+			ret->denied = r == -ENOENT || r == -EPERM;
+			return r;
+		}
+	}
+	globals_plugin_config(g, &cfg);
+	r = plugin_client_new(&cfg, &ret->pc);
+	if (r < 0) {
+		lc_fail(ret, "cannot start the plugin client: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+void lc_close(struct lc *lc)
+{
+	plugin_client_free(lc->pc);
+	state_close(lc->st);
+	policy_free(lc->policy);
+	for (size_t i = 0; i < lc->n_failures; i++)
+		free(lc->failures[i]);
+	*lc = (struct lc){ 0 };
+}
+
+void lc_fail(struct lc *lc, const char *fmt, ...)
+{
+	char *line;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return;
+	if (lc->n_failures == LC_FAILURES_MAX) {
+		free(line);
+		return;
+	}
+	lc->failures[lc->n_failures++] = line;
+}
+
+int lc_report(struct lc *lc)
+{
+	for (size_t i = 0; i < lc->n_failures; i++) {
+		if (lc->cid)
+			log_error(lc->g, "container '%s': %s", lc->cid, lc->failures[i]);
+		else
+			log_error(lc->g, "%s", lc->failures[i]);
+	}
+	if (lc->n_failures == LC_FAILURES_MAX)
+		log_error(lc->g, "(more failures not shown)");
+	if (lc->denied)
+		return EXIT_DENIED;
+	return lc->n_failures ? EXIT_FAIL : EXIT_OK;
+}
+
+void lc_crash_point(const char *name)
+{
+	/* secure_getenv: a setuid run never honours it. */
+	const char *at = secure_getenv("DVMOUNT_CRASH_AT");
+
+	if (at && !strcmp(at, name))
+		raise(SIGKILL);
+}
+
+const char *lc_json_str(json_object *o, const char *key)
+{
+	json_object *v = json_object_object_get(o, key);
+
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+long long lc_json_int(json_object *o, const char *key)
+{
+	json_object *v = json_object_object_get(o, key);
+
+	return json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
+}
+
+bool lc_json_bool(json_object *o, const char *key)
+{
+	return json_object_get_boolean(json_object_object_get(o, key));
+}
+
+int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
+{
+	_cleanup_free_ struct plugin_req *q = calloc(n + 1, sizeof(*q));
+	_cleanup_free_ json_object **vol = calloc(n + 1, sizeof(*vol));
+	_cleanup_free_ size_t *idx = calloc(n + 1, sizeof(*idx));
+	char (*ids)[STATE_MOUNT_ID_LEN + 1] = calloc(n + 1, sizeof(*ids));
+	size_t k = 0;
+	int r, failed = 0;
+
+	if (!q || !vol || !idx || !ids) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (state_user_count(lc->st, keys[i]) != 0)
+			continue;
+		r = state_volume_load(lc->st, keys[i], &vol[k]);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0) {
+			lc_fail(lc, "volume entry '%s' unreadable: %s", keys[i], strerror(-r));
+			failed++;
+			continue;
+		}
+		if (!lc_json_bool(vol[k], "mounted") && !lc_json_bool(vol[k], "pending_unmount")) {
+			/* Never mounted (a prepare that failed before Mount): just forget it. */
+			state_volume_remove(lc->st, keys[i]);
+			json_object_put(vol[k]);
+			vol[k] = NULL;
+			continue;
+		}
+		if (state_volume_mount_id(vol[k], ids[k]) < 0) {
+			lc_fail(lc, "volume entry '%s' has no valid mount id", keys[i]);
+			json_object_put(vol[k]);
+			vol[k] = NULL;
+			failed++;
+			continue;
+		}
+		q[k] = (struct plugin_req){ .driver = lc_json_str(vol[k], "driver"),
+					    .method = PLUGIN_UNMOUNT,
+					    .name = lc_json_str(vol[k], "name"),
+					    .id = ids[k] };
+		idx[k++] = i;
+	}
+	lc_crash_point("before-unmount");
+	r = k ? plugin_call_many(lc->pc, q, k) : 0;
+	if (r < 0) {
+		for (size_t j = 0; j < k; j++)
+			json_object_put(vol[j]);
+		free(ids);
+		return r;
+	}
+	lc_crash_point("after-unmount");
+	for (size_t j = 0; j < k; j++) {
+		const char *key = keys[idx[j]];
+
+		if (q[j].result == 0) {
+			r = state_volume_remove(lc->st, key);
+			if (r < 0) {
+				lc_fail(lc, "volume entry '%s' not removed: %s", key, strerror(-r));
+				failed++;
+			}
+		} else {
+			/* Keep the entry: recover retries; other users are never held up. */
+			json_object_object_add(vol[j], "pending_unmount", json_object_new_boolean(1));
+			json_object_object_add(vol[j], "last_error", json_object_new_string(q[j].err));
+			state_volume_save(lc->st, key, vol[j]);
+			lc_fail(lc, "%s (kept for retry)", q[j].err);
+			failed++;
+		}
+		plugin_req_clear(&q[j]);
+		json_object_put(vol[j]);
+	}
+	free(ids);
+	return failed;
+}
+
+struct user_scan {
+	struct lc *lc;
+	const char *cid;
+	char (*keys)[STATE_KEY_MAX];
+	size_t n, cap;
+	bool found;
+};
+
+static int match_user(const char *cid, void *userdata)
+{
+	struct user_scan *s = userdata;
+
+	s->found |= !strcmp(cid, s->cid);
+	return 0;
+}
+
+static int scan_volume(const char *key, void *userdata)
+{
+	struct user_scan *s = userdata;
+
+	s->found = false;
+	state_user_list(s->lc->st, key, match_user, s);
+	if (s->found && s->n < s->cap)
+		snprintf(s->keys[s->n++], STATE_KEY_MAX, "%s", key);
+	return 0;
+}
+
+/* The keys of the volumes a container uses: from its record, or by scanning. */
+static int container_keys(struct lc *lc, const char *cid, json_object *record,
+			  char (**ret)[STATE_KEY_MAX], size_t *ret_n)
+{
+	json_object *vols = json_object_object_get(record, "volumes");
+	size_t cap = json_object_is_type(vols, json_type_array) ? json_object_array_length(vols)
+								: 4096;
+	char (*keys)[STATE_KEY_MAX] = calloc(cap + 1, STATE_KEY_MAX);
+	size_t n = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	if (record && json_object_is_type(vols, json_type_array)) {
+		for (size_t i = 0; i < cap; i++) {
+			const char *key = lc_json_str(json_object_array_get_idx(vols, i), "key");
+
+			if (key)
+				snprintf(keys[n++], STATE_KEY_MAX, "%s", key);
+		}
+	} else {
+		struct user_scan s = { .lc = lc, .cid = cid, .keys = keys, .cap = cap };
+		int r = state_volume_list(lc->st, scan_volume, &s);
+
+		if (r < 0) {
+			free(keys);
+			return r;
+		}
+		n = s.n;
+	}
+	*ret = keys;
+	*ret_n = n;
+	return 0;
+}
+
+/* Detach the container's mounts if its namespace is still there. */
+static void detach_attached(struct lc *lc, json_object *record)
+{
+	json_object *vols = json_object_object_get(record, "volumes");
+	long long pid = lc_json_int(record, "pid");
+	unsigned long long start = (unsigned long long)lc_json_int(record, "start_time");
+	const char *root = lc_json_str(record, "root");
+	struct ns_unmount u[NS_MOUNTS_MAX];
+	_cleanup_close_ int pidfd = -EBADF;
+	size_t n = 0;
+	int r;
+
+	if (pid <= 0 || !json_object_is_type(vols, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(vols) && n < NS_MOUNTS_MAX; i++) {
+		json_object *v = json_object_array_get_idx(vols, i);
+		long long id = lc_json_int(v, "attached_mnt_id");
+
+		if (id > 0 && lc_json_str(v, "target"))
+			u[n++] = (struct ns_unmount){ .target = lc_json_str(v, "target"),
+						      .mnt_id = (uint64_t)id };
+	}
+	if (n == 0)
+		return;
+	/* A process that is gone (or a reused pid) took its namespace with it. */
+	r = ns_pidfd_open((pid_t)pid, start, &pidfd, NULL);
+	if (r < 0)
+		return;
+	r = ns_detach(pidfd, root ? root : "/", u, n);
+	if (r < 0 && r != -ESRCH)
+		lc_fail(lc, "detaching from pid %lld: %s", pid, strerror(-r));
+	for (size_t i = 0; i < n; i++)
+		if (u[i].result < 0 && u[i].result != -ENOENT && u[i].result != -ESRCH)
+			lc_fail(lc, "detaching '%s' in pid %lld: %s", u[i].target, pid,
+				u[i].result == -ESTALE ? "another mount is there now, left alone"
+						       : strerror(-u[i].result));
+}
+
+int lc_cleanup_container(struct lc *lc, const char *cid)
+{
+	_cleanup_json_ json_object *record = NULL;
+	_cleanup_(state_unlockp) struct state_locks *locks = NULL;
+	_cleanup_free_ char(*keys)[STATE_KEY_MAX] = NULL;
+	_cleanup_free_ const char **kp = NULL;
+	char qname[STATE_QNAME_MAX] = "";
+	size_t n = 0;
+	int cfd, r, failed_before = (int)lc->n_failures;
+
+	r = state_lock_container(lc->st, cid, &cfd);
+	if (r < 0) {
+		lc_fail(lc, "cannot lock the container record: %s", strerror(-r));
+		return r;
+	}
+	r = state_container_load(lc->st, cid, &record, qname);
+	if (r == -EBADMSG || r == -EFBIG) {
+		lc_fail(lc, "record was corrupt, set aside as quarantine/%s; its volumes are "
+			    "found from their user entries",
+			qname);
+		record = NULL;
+	} else if (r < 0 && r != -ENOENT) {
+		lc_fail(lc, "cannot read the record: %s", strerror(-r));
+		state_unlock_container(lc->st, cfd);
+		return r;
+	}
+	detach_attached(lc, record);
+	lc_crash_point("cleanup-after-detach");
+
+	r = container_keys(lc, cid, record, &keys, &n);
+	if (r < 0)
+		goto out;
+	kp = calloc(n + 1, sizeof(*kp));
+	if (!kp) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		kp[i] = keys[i];
+	r = n ? state_lock_volumes(lc->st, kp, n, &locks) : 0;
+	if (r < 0) {
+		lc_fail(lc, "cannot lock the volumes: %s", strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = state_user_remove(lc->st, keys[i], cid);
+		if (r < 0 && r != -ENOENT)
+			lc_fail(lc, "volume entry '%s': cannot remove the user: %s", keys[i],
+				strerror(-r));
+	}
+	lc_crash_point("cleanup-after-users");
+	r = lc_release_unused(lc, kp, n);
+	if (r < 0)
+		lc_fail(lc, "releasing volumes: %s", strerror(-r));
+	/* Forget the container whatever the Unmounts said (MESOS-10126). */
+	r = state_container_remove(lc->st, cid);
+	if (r < 0 && r != -ENOENT)
+		lc_fail(lc, "cannot remove the record: %s", strerror(-r));
+	r = 0;
+out:
+	state_unlock(TAKE_PTR(locks));
+	state_unlock_container(lc->st, cfd);
+	if (r < 0)
+		return r;
+	return (int)lc->n_failures - failed_before;
+}

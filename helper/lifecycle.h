@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What prepare, cleanup, recover and status share: the state, the plugin
+ * client and the policy opened once, the container record's layout, the
+ * per-volume reference counts, and the list of failures to report.
+ *
+ * A container record (containers/<cid>.json):
+ *   {"container_id": ID, "phase": "preparing" | "prepared",
+ *    "pid": N, "start_time": N, "root": "/" or the rootfs,    (with --pid)
+ *    "volumes": [{"driver", "name", "key", "mode", "container_path",
+ *                 "target", "host_path", "mount_id", "attached_mnt_id"}...]}
+ * A volume entry (volumes/<key>/volume.json) adds to state_volume_new():
+ *   "host_path", "mounted", "pending_unmount", "mount_root" (the plugin's
+ *   mountpoint was the root of a mount when it was mounted).
+ */
+#ifndef DVMOUNT_HELPER_LIFECYCLE_H
+#define DVMOUNT_HELPER_LIFECYCLE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "helper/dvmount.h"
+#include "helper/plugin.h"
+#include "helper/state.h"
+#include "policy/policy.h"
+
+#define LC_FAILURES_MAX 64
+
+struct lc {
+	struct globals *g;
+	struct state *st;
+	struct plugin_client *pc;
+	struct policy *policy;
+	const char *cid; /* the container being worked on, for messages */
+	/* Failures to report, one line each, in order. */
+	char *failures[LC_FAILURES_MAX];
+	size_t n_failures;
+	bool denied; /* a policy denial: exit 3 */
+};
+
+/* Open the state (and the plugin client; the policy when with_policy). */
+int lc_open(struct globals *g, bool with_policy, struct lc *ret);
+void lc_close(struct lc *lc);
+
+/* Record one failure line (printed by lc_report). */
+void lc_fail(struct lc *lc, const char *fmt, ...) _printf_(2, 3);
+/* Print the failures on stderr; returns the exit code to use. */
+int lc_report(struct lc *lc);
+
+/*
+ * Release the plugin mount of every volume whose last user was just removed:
+ * Unmount with the host-stable ID, then drop the entry; a failed Unmount keeps
+ * the entry with "pending_unmount" for a later retry. The volume locks must be
+ * held. keys[i] whose state_user_count() is 0 are the candidates.
+ */
+int lc_release_unused(struct lc *lc, const char *const *keys, size_t n);
+
+/*
+ * Clean up one container (its record may be NULL when it was corrupt: then
+ * its users are found by scanning the volumes). Detaches what is still
+ * attached, removes its users, releases unused volumes, removes the record.
+ * Takes and releases the container and volume locks itself.
+ */
+int lc_cleanup_container(struct lc *lc, const char *cid);
+
+/* Debug-build style crash points for the recovery tests: DVMOUNT_CRASH_AT=name. */
+void lc_crash_point(const char *name);
+
+/* Small JSON accessors with defaults. */
+const char *lc_json_str(json_object *o, const char *key);
+long long lc_json_int(json_object *o, const char *key);
+bool lc_json_bool(json_object *o, const char *key);
+
+#endif
