@@ -16,6 +16,7 @@
 
 #include "common/jsonutil.h"
 #include "helper/dvmount.h"
+#include "helper/lifecycle.h"
 #include "helper/plugin.h"
 
 #define MAX_OPTS 64
@@ -59,6 +60,119 @@ static int split_opts(char *arg, struct plugin_opt *opts, size_t *n)
 		}
 		*w++ = *p;
 	}
+}
+
+/* Mount, or reuse the plugin mount this host already holds, and count Mesos as a user. */
+static int tracked_mount(struct lc *lc, struct plugin_mount *m)
+{
+	_cleanup_(state_unlockp) struct state_locks *locks = NULL;
+	_cleanup_json_ json_object *entry = NULL;
+	char key[STATE_KEY_MAX], id[STATE_MOUNT_ID_LEN + 1];
+	const char *k = key;
+	int r;
+
+	r = state_volume_key(m->driver, m->name, key);
+	if (r == 0)
+		r = state_lock_volumes(lc->st, &k, 1, &locks);
+	if (r == 0) {
+		r = state_volume_load(lc->st, key, &entry);
+		if (r == -ENOENT)
+			r = state_volume_new(m->driver, m->name, &entry);
+	}
+	if (r == 0)
+		r = state_volume_mount_id(entry, id);
+	if (r < 0) {
+		lc_fail(lc, "volume '%s' of driver '%s': state: %s", m->name, m->driver,
+			strerror(-r));
+		return r;
+	}
+	if ((lc_json_bool(entry, "mounted") || lc_json_bool(entry, "pending_unmount")) &&
+	    lc_volume_live(entry)) {
+		m->mountpoint = strdup(lc_json_str(entry, "host_path"));
+		json_object_object_add(entry, "pending_unmount", json_object_new_boolean(0));
+		r = state_user_add(lc->st, key, LC_DVDCLI_USER);
+		if (r == 0)
+			r = state_volume_save(lc->st, key, entry);
+		if (r < 0)
+			lc_fail(lc, "volume '%s': cannot record its use: %s", m->name, strerror(-r));
+		return r;
+	}
+	if (lc_json_bool(entry, "mounted")) {
+		/* Its mount went away (plugin restart, reboot): release the old ID first. */
+		struct plugin_req q = { .driver = m->driver, .method = PLUGIN_UNMOUNT,
+					.name = m->name, .id = id };
+
+		plugin_call_many(lc->pc, &q, 1);
+		plugin_req_clear(&q);
+		state_mount_id_new(id);
+		json_object_object_add(entry, "mount_id", json_object_new_string(id));
+	}
+	/* Counted before the Mount, so that a crash leaves recover something to undo. */
+	json_object_object_add(entry, "mounting", json_object_new_boolean(1));
+	r = state_user_add(lc->st, key, LC_DVDCLI_USER);
+	if (r == 0)
+		r = state_volume_save(lc->st, key, entry);
+	if (r < 0) {
+		lc_fail(lc, "volume '%s': cannot record its use: %s", m->name, strerror(-r));
+		return r;
+	}
+	m->id = id;
+	r = plugin_mount_many(lc->pc, m, 1);
+	m->id = NULL;
+	if (r < 0 || m->result < 0) {
+		lc_fail(lc, "%s", r < 0 ? strerror(-r) : m->err);
+		json_object_object_add(entry, "mounting", json_object_new_boolean(0));
+		state_volume_save(lc->st, key, entry);
+		state_user_remove(lc->st, key, LC_DVDCLI_USER);
+		lc_release_unused(lc, &k, 1);
+		return -EIO;
+	}
+	json_object_object_add(entry, "mounting", json_object_new_boolean(0));
+	json_object_object_add(entry, "mounted", json_object_new_boolean(1));
+	json_object_object_add(entry, "host_path", json_object_new_string(m->mountpoint));
+	r = state_volume_save(lc->st, key, entry);
+	if (r < 0)
+		lc_fail(lc, "volume '%s': cannot save its entry: %s", m->name, strerror(-r));
+	return r;
+}
+
+/* Mesos is done with the volume: Unmount when no one else on this host uses it. */
+static int tracked_unmount(struct lc *lc, struct plugin_mount *m)
+{
+	_cleanup_(state_unlockp) struct state_locks *locks = NULL;
+	_cleanup_json_ json_object *entry = NULL;
+	char key[STATE_KEY_MAX];
+	const char *k = key;
+	int r;
+
+	r = state_volume_key(m->driver, m->name, key);
+	if (r == 0)
+		r = state_lock_volumes(lc->st, &k, 1, &locks);
+	if (r == 0)
+		r = state_volume_load(lc->st, key, &entry);
+	if (r == -ENOENT) {
+		/* Not mounted through us (say, by dvdcli itself before): as dvdcli would. */
+		struct plugin_req q = { .driver = m->driver, .method = PLUGIN_UNMOUNT,
+					.name = m->name };
+
+		r = plugin_call_many(lc->pc, &q, 1);
+		if (r != 0)
+			lc_fail(lc, "%s", r < 0 ? strerror(-r) : q.err);
+		plugin_req_clear(&q);
+		return r ? -EIO : 0;
+	}
+	if (r < 0) {
+		lc_fail(lc, "volume '%s' of driver '%s': state: %s", m->name, m->driver,
+			strerror(-r));
+		return r;
+	}
+	r = state_user_remove(lc->st, key, LC_DVDCLI_USER);
+	if (r < 0 && r != -ENOENT) {
+		lc_fail(lc, "volume '%s': %s", m->name, strerror(-r));
+		return r;
+	}
+	r = lc_release_unused(lc, &k, 1);
+	return r ? -EIO : 0;
 }
 
 int cmd_dvdcli(struct globals *g, int argc, char **argv)
@@ -145,23 +259,41 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 
-	if (!strcmp(sub, "mount")) {
-		/* dvdcli sends no Mount ID: it predates them. */
+	if (!strcmp(sub, "mount") || !strcmp(sub, "unmount")) {
 		struct plugin_mount m = { .driver = driver,
 					  .name = name,
 					  .opts = opts,
 					  .n_opts = n_opts,
 					  .explicit_create = explicit_create };
+		struct lc lc;
 
-		r = plugin_mount_many(pc, &m, 1);
-		if (r < 0 || m.result < 0) {
-			log_error(g, "%s", r < 0 ? strerror(-r) : m.err);
+		/*
+		 * With the state dir: one plugin Mount per volume per host under a
+		 * host-stable ID, however often Mesos calls mount (it does so for
+		 * every container). Without it: dvdcli's own stateless calls.
+		 */
+		if (lc_open(g, false, &lc) == 0) {
+			r = sub[0] == 'm' ? tracked_mount(&lc, &m) : tracked_unmount(&lc, &m);
+			if (r == 0 && sub[0] == 'm')
+				printf("%s\n", m.mountpoint);
 			plugin_mount_clear(&m);
-			return EXIT_FAIL;
+			r = lc_report(&lc);
+			lc_close(&lc);
+			return r == EXIT_OK && fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 		}
-		printf("%s\n", m.mountpoint);
-		plugin_mount_clear(&m);
-		return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+		lc_close(&lc);
+		if (sub[0] == 'm') {
+			/* dvdcli sends no Mount ID: it predates them. */
+			r = plugin_mount_many(pc, &m, 1);
+			if (r < 0 || m.result < 0) {
+				log_error(g, "%s", r < 0 ? strerror(-r) : m.err);
+				plugin_mount_clear(&m);
+				return EXIT_FAIL;
+			}
+			printf("%s\n", m.mountpoint);
+			plugin_mount_clear(&m);
+			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+		}
 	}
 
 	static const struct {

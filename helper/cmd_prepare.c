@@ -190,6 +190,10 @@ static int parse_args(struct globals *g, int argc, char **argv, struct args *a)
 			  a->cid);
 		return EXIT_USAGE;
 	}
+	if (!strncmp(a->cid, "dvdcli:", 7)) {
+		log_error(g, "prepare: container ids starting with 'dvdcli:' are reserved");
+		return EXIT_USAGE;
+	}
 	for (const char *p = a->rootfs; p; p = NULL)
 		if (*p != '/') {
 			log_error(g, "prepare: --rootfs '%s' must be absolute", p);
@@ -377,18 +381,6 @@ static int save_record(struct lc *lc, const struct args *a, unsigned long long s
 	return state_container_save(lc->st, a->cid, rec);
 }
 
-/* Is a volume the plugin mounted earlier still there? */
-static bool still_mounted(json_object *entry)
-{
-	const char *hp = lc_json_str(entry, "host_path");
-	struct policy_mountpoint_facts f;
-	_cleanup_close_ int fd = -EBADF;
-
-	if (!hp || mountpoint_inspect(hp, &f, &fd) < 0 || !f.is_directory)
-		return false;
-	return !lc_json_bool(entry, "mount_root") || f.is_mount_point;
-}
-
 /* Volume entries: reuse a live plugin mount, or plan a Mount under a fresh ID. */
 static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
 {
@@ -408,7 +400,7 @@ static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
 			return r;
 		if ((lc_json_bool(v[i].entry, "mounted") ||
 		     lc_json_bool(v[i].entry, "pending_unmount")) &&
-		    still_mounted(v[i].entry)) {
+		    lc_volume_live(v[i].entry)) {
 			/* In use on this host already: no second plugin Mount. */
 			v[i].host_path = strdup(lc_json_str(v[i].entry, "host_path"));
 			json_object_object_add(v[i].entry, "pending_unmount",

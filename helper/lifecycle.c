@@ -16,6 +16,7 @@
 #include "common/debug.h"
 #include "common/jsonutil.h"
 #include "helper/lifecycle.h"
+#include "helper/mountpoint.h"
 #include "ns/ns.h"
 
 int lc_open(struct globals *g, bool with_policy, struct lc *ret)
@@ -154,7 +155,8 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			failed++;
 			continue;
 		}
-		if (!lc_json_bool(vol[k], "mounted") && !lc_json_bool(vol[k], "pending_unmount")) {
+		if (!lc_json_bool(vol[k], "mounted") && !lc_json_bool(vol[k], "pending_unmount") &&
+		    !lc_json_bool(vol[k], "mounting")) {
 			/* Never mounted (a prepare that failed before Mount): just forget it. */
 			state_volume_remove(lc->st, keys[i]);
 			json_object_put(vol[k]);
@@ -192,6 +194,14 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 				lc_fail(lc, "volume entry '%s' not removed: %s", key, strerror(-r));
 				failed++;
 			}
+		} else if (!lc_json_bool(vol[j], "mounted") && !lc_json_bool(vol[j], "pending_unmount")) {
+			/*
+			 * A crash interrupted the Mount: the plugin may never have
+			 * mounted it, so its refusal settles the question.
+			 */
+			state_volume_remove(lc->st, key);
+			debug(DEBUG_STATE, "state", "unfinished mount of '%s' released: %s", key,
+			      q[j].err);
 		} else {
 			/* Keep the entry: recover retries; other users are never held up. */
 			json_object_object_add(vol[j], "pending_unmount", json_object_new_boolean(1));
@@ -205,6 +215,17 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 	}
 	free(ids);
 	return failed;
+}
+
+bool lc_volume_live(json_object *entry)
+{
+	const char *hp = lc_json_str(entry, "host_path");
+	struct policy_mountpoint_facts f;
+	_cleanup_close_ int fd = -EBADF;
+
+	if (!hp || mountpoint_inspect(hp, &f, &fd) < 0 || !f.is_directory)
+		return false;
+	return !lc_json_bool(entry, "mount_root") || f.is_mount_point;
 }
 
 struct user_scan {

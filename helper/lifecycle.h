@@ -63,6 +63,15 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n);
  */
 int lc_cleanup_container(struct lc *lc, const char *cid);
 
+/*
+ * Is the plugin mount a volume entry records still there (its directory
+ * exists and, if it was the root of a mount, still is)?
+ */
+bool lc_volume_live(json_object *entry);
+
+/* The user entry the dvdcli drop-in holds for Mesos (not a valid container of ours). */
+#define LC_DVDCLI_USER "dvdcli:mesos"
+
 /* Debug-build style crash points for the recovery tests: DVMOUNT_CRASH_AT=name. */
 void lc_crash_point(const char *name);
 
