@@ -346,6 +346,7 @@ static int collect(const struct state_entry *e, void *userdata)
 TEST_F(state, corrupt_records_are_quarantined_and_others_listed)
 {
 	static char big[STATE_RECORD_MAX + 2];
+	char fifo[PATH_MAX];
 	struct seen s = { 0 };
 	json_object *o = record("v", 1);
 	int fd;
@@ -366,16 +367,19 @@ TEST_F(state, corrupt_records_are_quarantined_and_others_listed)
 	/* A temp file from a writer that crashed, and names that are not records. */
 	ASSERT_EQ(0, put_file(self->dir, "containers/.tmp.good.json.0123456789abcdef", "{", 1));
 	ASSERT_EQ(0, put_file(self->dir, "containers/other.txt", "x", 1));
+	/* A FIFO under a record name: reading it must not block the listing. */
+	ASSERT_EQ(0, mkfifoat(AT_FDCWD, strcat(strcpy(fifo, self->dir), "/containers/fifo.json"),
+			      0600));
 	/* A lock file left by a plain close() after remove, and one still held. */
 	ASSERT_EQ(0, put_file(self->dir, "containers/gone.lock", "", 0));
 	ASSERT_EQ(0, state_lock_container(self->st, "busy", &fd));
 
-	EXPECT_EQ(7, state_container_list(self->st, collect, &s));
+	EXPECT_EQ(8, state_container_list(self->st, collect, &s));
 	EXPECT_EQ(1, s.good);
 	EXPECT_STREQ("good", s.names[0]);
-	EXPECT_EQ(6, s.bad);
-	EXPECT_EQ(6, s.moved);
-	EXPECT_EQ(6, state_quarantine_list(self->st, NULL, NULL));
+	EXPECT_EQ(7, s.bad);
+	EXPECT_EQ(7, s.moved);
+	EXPECT_EQ(7, state_quarantine_list(self->st, NULL, NULL));
 	EXPECT_EQ(0, count_prefix(self->dir, "containers", ".tmp."));
 	EXPECT_FALSE(exists(self->dir, "containers/empty.json"));
 	EXPECT_TRUE(exists(self->dir, "containers/good.json"));
@@ -567,7 +571,7 @@ TEST_F(state, stray_temp_in_volume_dir_is_removed_by_lock_holder)
  */
 static int stress_worker(const char *dir, int id, int *held)
 {
-	char keys[SHARED][STATE_KEY_MAX], cid[32], name[16];
+	char keys[SHARED][STATE_KEY_MAX], cid[32], name[32];
 	unsigned seed = (unsigned)(getpid() * 7919 + id);
 	struct state *st;
 
@@ -631,7 +635,7 @@ static int stress_worker(const char *dir, int id, int *held)
 TEST_F_TIMEOUT(state, concurrent_lockers_never_deadlock, 180)
 {
 	int *held = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	char keys[SHARED][STATE_KEY_MAX], name[16];
+	char keys[SHARED][STATE_KEY_MAX], name[32];
 	pid_t pids[WORKERS];
 	struct timespec t0, t1;
 
