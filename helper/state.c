@@ -259,7 +259,8 @@ int state_read_file(int dirfd, const char *name, size_t max_size, char **ret_buf
 	size_t len = 0, cap;
 	struct stat sb;
 
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted under a record name must not hang recovery. */
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ELOOP ? -EBADMSG : negerrno();
 	if (fstat(fd, &sb) < 0)
