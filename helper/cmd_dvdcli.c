@@ -17,6 +17,7 @@
 #include "common/jsonutil.h"
 #include "helper/dvmount.h"
 #include "helper/lifecycle.h"
+#include "helper/mountpoint.h"
 #include "helper/plugin.h"
 
 #define MAX_OPTS 64
@@ -130,6 +131,13 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	json_object_object_add(entry, "mounting", json_object_new_boolean(0));
 	json_object_object_add(entry, "mounted", json_object_new_boolean(1));
 	json_object_object_add(entry, "host_path", json_object_new_string(m->mountpoint));
+	/* Remember whether it was a mount of its own, to notice later when it is gone. */
+	struct policy_mountpoint_facts f;
+	_cleanup_close_ int fd = -EBADF;
+
+	if (mountpoint_inspect(m->mountpoint, &f, &fd) == 0)
+		json_object_object_add(entry, "mount_root",
+				       json_object_new_boolean(f.is_mount_point));
 	r = state_volume_save(lc->st, key, entry);
 	if (r < 0)
 		lc_fail(lc, "volume '%s': cannot save its entry: %s", m->name, strerror(-r));
@@ -281,6 +289,8 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 			lc_close(&lc);
 			return r == EXIT_OK && fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 		}
+		log_warn(g, "%s: without Mount IDs, as dvdcli",
+			 lc.n_failures ? lc.failures[0] : "state dir unusable");
 		lc_close(&lc);
 		if (sub[0] == 'm') {
 			/* dvdcli sends no Mount ID: it predates them. */

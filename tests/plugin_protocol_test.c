@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,7 +20,7 @@
 FIXTURE(tp)
 {
 	char *dir;
-	char plugins[PATH_MAX], log[PATH_MAX], faults[PATH_MAX];
+	char plugins[PATH_MAX], log[PATH_MAX], faults[PATH_MAX], state[PATH_MAX];
 	pid_t pid;
 	struct plugin_client *pc;
 };
@@ -64,6 +65,9 @@ FIXTURE_SETUP(tp)
 	snprintf(self->plugins, sizeof(self->plugins), "%s/plugins", self->dir);
 	snprintf(self->log, sizeof(self->log), "%s/tp.log", self->dir);
 	snprintf(self->faults, sizeof(self->faults), "%s/tp.faults", self->dir);
+	/* dvmount keeps its state here, not in /var/lib/dvmount. */
+	snprintf(self->state, sizeof(self->state), "%s/state", self->dir);
+	ASSERT_EQ(0, setenv("DVMOUNT_STATE_DIR", self->state, 1));
 	start(_metadata, self, variant->no_uring, variant->mode);
 }
 
@@ -289,13 +293,24 @@ TEST_F(tp, dvdcli_as_mesos_execs_it)
 	EXPECT_NE(NULL, strstr(r.out, "/volumes/mesos1/data\n"));
 	EXPECT_STREQ("", r.err);
 	run_result_free(&r);
-	/* dvdcli 0.2's sequence: Get (missing), Create with the options, Mount without an ID. */
+	/*
+	 * dvdcli 0.2's sequence: Get (missing), Create with the options, Mount;
+	 * with a host-stable 64-hex ID, which plugins that count IDs need.
+	 */
 	EXPECT_EQ(1, logged(self, "VolumeDriver.Get", "\"status\":500"));
 	EXPECT_EQ(1, logged(self, "VolumeDriver.Create", "\"label\":\"a=b\""));
 	EXPECT_EQ(1, logged(self, "VolumeDriver.Create", "\"size\":\"5G\""));
 	EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", "mesos1"));
-	EXPECT_EQ(0, logged(self, "VolumeDriver.Mount", "\"id\""));
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", "\"id\":\""));
 
+	/* Mesos mounts again for a second container: same answer, no second plugin Mount. */
+	run_argv(&r, argv, 30000);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "/volumes/mesos1/data\n"));
+	run_result_free(&r);
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", "mesos1"));
+
+	/* Mesos unmounts once, after its last container: Unmount with the same ID. */
 	char *un[] = { (char *)build_path("dvdcli"), "unmount", "--volumedriver=tp",
 		       "--volumename=mesos1", NULL };
 	run_argv(&r, un, 30000);
@@ -305,6 +320,17 @@ TEST_F(tp, dvdcli_as_mesos_execs_it)
 	/* Unmount goes straight to the plugin: no second Get. */
 	EXPECT_EQ(1, logged(self, "VolumeDriver.Get", NULL));
 	EXPECT_EQ(1, logged(self, "VolumeDriver.Unmount", "mesos1"));
+	char *log = read_file(self->log);
+	char *mid = strstr(log, "\"id\":\"");
+
+	ASSERT_NE(NULL, mid);
+	char id[80];
+
+	/* "id":"<64 hex>" appears in the Mount and the Unmount line alike. */
+	snprintf(id, sizeof(id), "%.71s", mid);
+	EXPECT_EQ(71, (int)strlen(id));
+	EXPECT_EQ(2, count_str(log, id));
+	free(log);
 
 	char *bad[] = { (char *)build_path("dvdcli"), "mount", "--volumedriver=tp",
 			"--volumename=x", "--volumeotps=a=b", NULL };
@@ -342,23 +368,46 @@ TEST_F(tp, old_plugin_without_get)
 	stop_process(self->pid, 2000);
 	unlink(self->log);
 	start(_metadata, self, variant->no_uring, "old");
-	/* Twice: the second Create meets an existing volume, as dvdcli 0.1 did. */
-	for (int i = 0; i < 2; i++) {
-		run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "mount",
-			    "--volumedriver=tp", "--volumename=old", NULL);
-		EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-		EXPECT_NE(NULL, strstr(r.out, "/volumes/old/data\n"));
-		run_result_free(&r);
-	}
-	EXPECT_EQ(2, logged(self, "VolumeDriver.Get", "\"status\":404"));
+	/* The volume exists: the Create without Get meets it, as dvdcli 0.1's did. */
+	run_dvmount(&r, "--plugin-path", self->plugins, "volume", "create", "--driver", "tp",
+		    "--name", "old", NULL);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "mount", "--volumedriver=tp",
+		    "--volumename=old", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "/volumes/old/data\n"));
+	run_result_free(&r);
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Get", "\"status\":404"));
 	EXPECT_EQ(2, logged(self, "VolumeDriver.Create", "\"status\":200"));
-	EXPECT_EQ(2, logged(self, "VolumeDriver.Mount", "\"status\":200"));
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", "\"status\":200"));
 	run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "unmount", "--volumedriver=tp",
 		    "--volumename=old", NULL);
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	run_result_free(&r);
 	/* dvdcli 0.2 failed here (it called Get first): rexray/dvdcli issue 23. */
-	EXPECT_EQ(2, logged(self, "VolumeDriver.Get", NULL));
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Get", NULL));
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Unmount", "\"status\":200"));
+}
+
+TEST_F(tp, dvdcli_without_a_usable_state_dir_is_plain_dvdcli)
+{
+	char bad[PATH_MAX + 8];
+	struct run_result r;
+
+	/* A group/world-writable state dir is refused: mount as dvdcli did, no ID. */
+	snprintf(bad, sizeof(bad), "%s/loose", self->dir);
+	ASSERT_EQ(0, mkdir(bad, 0777));
+	ASSERT_EQ(0, chmod(bad, 0777));
+	run_dvmount(&r, "--plugin-path", self->plugins, "--state-dir", bad, "dvdcli", "mount",
+		    "--volumedriver=tp", "--volumename=plain", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "/volumes/plain/data\n"));
+	EXPECT_NE(NULL, strstr(r.err, "warning: ")) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "without Mount IDs")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", "plain"));
+	EXPECT_EQ(0, logged(self, "VolumeDriver.Mount", "\"id\""));
 }
 
 TEST_F(tp, rexray_refuses_create_of_existing_volume)
@@ -384,9 +433,13 @@ TEST_F(tp, rexray_refuses_create_of_existing_volume)
 	EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", "\"status\":200"));
 
 	/* When Mount fails too, both errors are reported. */
+	run_dvmount(&r, "--plugin-path", self->plugins, "volume", "create", "--driver", "tp",
+		    "--name", "rr2", NULL);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
 	ASSERT_EQ(0, write_file(self->faults, "Get notfound\nMount error backend down\n"));
 	run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "mount", "--volumedriver=tp",
-		    "--volumename=rr", NULL);
+		    "--volumename=rr2", NULL);
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "backend down")) TH_LOG("%s", r.err);
 	EXPECT_NE(NULL, strstr(r.err, "already exists")) TH_LOG("%s", r.err);

@@ -18,6 +18,7 @@ FIXTURE(rclone)
 {
 	char *dir;
 	char plugins[PATH_MAX], base[PATH_MAX], data[PATH_MAX], remote[PATH_MAX + 16];
+	char state[PATH_MAX];
 	pid_t pid;
 };
 
@@ -54,6 +55,8 @@ FIXTURE_SETUP(rclone)
 	ASSERT_EQ(0, mkdir(self->data, 0700));
 	snprintf(sock, sizeof(sock), "%s/rclone.sock", self->plugins);
 	snprintf(cache, sizeof(cache), "%s/cache", self->dir);
+	snprintf(self->state, sizeof(self->state), "%s/state", self->dir);
+	ASSERT_EQ(0, setenv("DVMOUNT_STATE_DIR", self->state, 1));
 
 	/* Its own cache dir: rclone keeps the plugin's state there between runs. */
 	char *argv[] = { "rclone",    "serve",	     "docker", "--base-dir", self->base,
