@@ -258,6 +258,15 @@ static int send_request(int fd, const char *path, const char *body, const char *
  * Reads one response. 0: complete; -ETIMEDOUT: nothing for timeout_ms;
  * -EPROTO: not HTTP or cut short (resp holds what arrived).
  */
+static int count_in(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
 static int read_response(int fd, struct resp *ret, int timeout_ms)
 {
 	http_parser p;
@@ -624,13 +633,22 @@ TEST_F(plugin, keep_alive_and_chunked_request)
 			      "{\"Name\":\"kv\"}"
 			      "POST /VolumeDriver.List HTTP/1.1\r\nHost: \r\nConnection: close\r\n"
 			      "Content-Length: 2\r\n\r\n{}"));
-	ASSERT_EQ(0, read_response(fd, &r, IO_TIMEOUT_MS));
-	EXPECT_EQ(200, r.status);
-	EXPECT_NE(NULL, strstr(r.body ?: "", "\"kv\""));
-	resp_free(&r);
-	ASSERT_EQ(0, read_response(fd, &r, IO_TIMEOUT_MS));
-	EXPECT_EQ(200, r.status);
-	resp_free(&r);
+	/*
+	 * Both answers may arrive in one read: take everything up to the hang-up
+	 * that follows Connection: close, then look at both.
+	 */
+	char all[65536];
+	size_t len = 0;
+	ssize_t n;
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+	while (len < sizeof(all) - 1 && poll(&pf, 1, IO_TIMEOUT_MS) > 0 &&
+	       (n = read(fd, all + len, sizeof(all) - 1 - len)) > 0)
+		len += (size_t)n;
+	all[len] = '\0';
+	EXPECT_EQ(2, count_in(all, "HTTP/1.1 200 "));
+	EXPECT_NE(NULL, strstr(all, "\"kv\""));
+	EXPECT_NE(NULL, strstr(all, "\"Volumes\""));
 	/* after Connection: close the plugin hangs up */
 	EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
 	close(fd);
@@ -795,7 +813,7 @@ TEST_F(plugin, fault_wire_breakers)
 
 TEST_F(plugin, fault_latency_does_not_serialise)
 {
-	const char *faults[] = { "--fault", "Mount latency 20", NULL };
+	const char *faults[] = { "--fault", "Mount latency 100", NULL };
 	enum { N = 64 };
 	int fds[N];
 	struct resp r;
@@ -823,9 +841,9 @@ TEST_F(plugin, fault_latency_does_not_serialise)
 	}
 	elapsed = now_ms() - t0;
 	TH_LOG("64 Mounts with 20 ms latency took %ld ms", elapsed);
-	EXPECT_LE(20, elapsed);
-	/* serialised they would take 1280 ms */
-	EXPECT_GT(400, elapsed);
+	EXPECT_LE(100, elapsed);
+	/* Not a speed test: serialised they would take 6.4 s; overlapped, about 0.1 s. */
+	EXPECT_GT(3200, elapsed);
 	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}", &r));
 	json_object *o = resp_json(&r);
 	EXPECT_EQ(N, jint(o, "Volume.Status.mounts"));
