@@ -13,6 +13,7 @@
 #include "helper/dvmount.h"
 #include "helper/harden.h"
 #include "helper/plugin.h"
+#include "policy/policy.h"
 
 static const struct command {
 	const char *name;
@@ -154,6 +155,39 @@ static bool option_needs_root(int opt)
 	return opt == OPT_STATE_DIR || opt == OPT_POLICY || opt == OPT_PLUGIN_PATH;
 }
 
+/*
+ * A caller that is not root (dvmount installed setuid or with file
+ * capabilities) must be one the policy names; the volume and dvdcli commands,
+ * which act on volumes without any container or policy rule, stay root's.
+ */
+static int gate_caller(struct globals *g, const char *command)
+{
+	_cleanup_(policy_freep) struct policy *p = NULL;
+	struct policy_error err;
+	struct policy_denial d;
+	gid_t gids[257];
+	int n;
+
+	if (g->caller_is_root)
+		return EXIT_OK;
+	if (!strcmp(command, "volume") || !strcmp(command, "dvdcli")) {
+		log_error(g, "'%s' is for root only; containers get volumes through prepare",
+			  command);
+		return EXIT_DENIED;
+	}
+	if (policy_load(g->policy_file, NULL, &p, &err) < 0) {
+		log_error(g, "%s", err.message);
+		return EXIT_DENIED;
+	}
+	gids[0] = getgid();
+	n = getgroups(256, gids + 1);
+	if (policy_check_caller(p, getuid(), gids, n < 0 ? 1 : (size_t)n + 1, &d) < 0) {
+		log_error(g, "denied by %s: %s", d.rule, d.reason);
+		return EXIT_DENIED;
+	}
+	return EXIT_OK;
+}
+
 static int run_dvmount(struct globals *g, int argc, char **argv)
 {
 	int opt;
@@ -162,7 +196,11 @@ static int run_dvmount(struct globals *g, int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+h", global_options, NULL)) != -1) {
 		if (option_needs_root(opt) && !g->caller_is_root) {
-			log_error(g, "option '%s' is for root only", argv[optind - 1]);
+			const struct option *o = global_options;
+
+			while (o->name && o->val != opt)
+				o++;
+			log_error(g, "option '--%s' is for root only", o->name);
 			return EXIT_USAGE;
 		}
 		switch (opt) {
@@ -220,8 +258,11 @@ static int run_dvmount(struct globals *g, int argc, char **argv)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[0], commands[i].name)) {
+			int r;
+
 			g->prog = strcmp(argv[0], "dvdcli") ? "dvmount" : "dvdcli";
-			return commands[i].run(g, argc, argv);
+			r = gate_caller(g, argv[0]);
+			return r == EXIT_OK ? commands[i].run(g, argc, argv) : r;
 		}
 	log_error(g, "unknown command '%s'", argv[0]);
 	usage(stderr);
@@ -251,7 +292,8 @@ int main(int argc, char **argv)
 	base = base ? base + 1 : argv[0];
 	if (!strcmp(base, "dvdcli")) {
 		g.prog = "dvdcli";
-		return cmd_dvdcli(&g, argc, argv);
+		r = gate_caller(&g, "dvdcli");
+		return r == EXIT_OK ? cmd_dvdcli(&g, argc, argv) : EXIT_FAIL;
 	}
 	return run_dvmount(&g, argc, argv);
 }
