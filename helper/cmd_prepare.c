@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/jsonutil.h"
+#include "helper/audit.h"
 #include "helper/lifecycle.h"
 #include "helper/mountpoint.h"
 #include "helper/spec.h"
@@ -835,5 +836,8 @@ int cmd_prepare(struct globals *g, int argc, char **argv)
 	}
 	r = lc_report(&lc);
 	lc_close(&lc);
+	audit_log("op=dvmount-prepare container=%s auid=%u pid=%d res=%s", a.cid,
+		  (unsigned)getuid(), (int)a.pid,
+		  r == EXIT_OK ? "success" : r == EXIT_DENIED ? "denied" : "failed");
 	return r;
 }

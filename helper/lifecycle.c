@@ -15,6 +15,7 @@
 
 #include "common/debug.h"
 #include "common/jsonutil.h"
+#include "helper/audit.h"
 #include "helper/lifecycle.h"
 #include "helper/mountpoint.h"
 #include "ns/ns.h"
@@ -389,6 +390,8 @@ int lc_cleanup_container(struct lc *lc, const char *cid)
 out:
 	state_unlock(TAKE_PTR(locks));
 	state_unlock_container(lc->st, cfd);
+	audit_log("op=dvmount-cleanup container=%s auid=%u res=%s", cid, (unsigned)getuid(),
+		  r < 0 || (int)lc->n_failures > failed_before ? "failed" : "success");
 	if (r < 0)
 		return r;
 	return (int)lc->n_failures - failed_before;
