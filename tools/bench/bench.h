@@ -16,8 +16,8 @@
 
 #define BENCH_ROUNDS_MAX 1000
 #define BENCH_WARMUP_MAX 100
-#define BENCH_CASES_MAX 8	/* cases in one group */
-#define BENCH_RESULTS_MAX 32	/* cases in one run */
+#define BENCH_CASES_MAX 8    /* cases in one group */
+#define BENCH_RESULTS_MAX 32 /* cases in one run */
 #define BENCH_RATIOS_MAX 16
 #define BENCH_NAME_MAX 32
 #define BENCH_EXEC_TIMEOUT_MS 10000 /* one exec'd program */
@@ -28,9 +28,9 @@
 extern volatile sig_atomic_t bench_stop;
 
 struct bench_ctx {
-	char tmpdir[PATH_MAX];	   /* everything the run makes is below it */
-	bool private_ns;	   /* in our own mount namespace: we may mount */
-	char dvmount[PATH_MAX];	   /* the programs under test */
+	char tmpdir[PATH_MAX];	/* everything the run makes is below it */
+	bool private_ns;	/* in our own mount namespace: we may mount */
+	char dvmount[PATH_MAX]; /* the programs under test */
 	char testplugin[PATH_MAX];
 	unsigned rounds;
 	unsigned warmup;

@@ -253,6 +253,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "dvmount-bench: %s: skipped: needs a private mount "
 					"namespace (run as root)\n",
 				groups[g]->name);
+			status = 1;
 			continue;
 		}
 		ctx.err[0] = '\0';
