@@ -67,7 +67,7 @@ static int parse_output(char *out, struct parsed *p)
 		} else if (!strncmp(line, "per-volume ", 11) && p->n_v < MAX_LINES) {
 			struct per_volume_line *v = &p->v[p->n_v];
 
-			if (sscanf(line, "per-volume %31[^:]: median %lf us (%u volumes)%n", v->name,
+			if (sscanf(line, "per-volume %31[^:]: median %lf us (volumes=%u)%n", v->name,
 				   &v->us, &v->volumes, &end) == 3 &&
 			    line[end] == '\0') {
 				p->n_v++;

@@ -20,9 +20,18 @@ int bench_fail(struct bench_ctx *ctx, int r, const char *fmt, ...)
 {
 	va_list ap;
 
+	size_t len;
+
 	va_start(ap, fmt);
 	vsnprintf(ctx->err, sizeof(ctx->err), fmt, ap);
 	va_end(ap);
+	/* One line per diagnostic, even when it quotes a program's output. */
+	for (char *p = ctx->err; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	len = strlen(ctx->err);
+	while (len > 0 && ctx->err[len - 1] == ' ')
+		ctx->err[--len] = '\0';
 	return r;
 }
 
@@ -148,7 +157,7 @@ void bench_report_print(const struct bench_report *report)
 		printf("scenario %s: median %.3f ms, p90 %.3f ms (n=%zu)\n", res->name,
 		       res->median_ms, res->p90_ms, res->n);
 		if (res->volumes)
-			printf("per-volume %s: median %.3f us (%u volumes)\n", res->name,
+			printf("per-volume %s: median %.3f us (volumes=%u)\n", res->name,
 			       res->median_ms * 1e3 / res->volumes, res->volumes);
 	}
 	for (size_t i = 0; i < report->n_ratios; i++) {
