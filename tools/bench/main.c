@@ -92,8 +92,10 @@ static int find_program(const char *name, const char *alt_dir, char ret[static P
 	self[n] = '\0';
 	dir = dirname(self);
 	snprintf(ret, PATH_MAX, "%s/%s", dir, name);
-	if (access(ret, X_OK) == 0 || !alt_dir)
-		return access(ret, X_OK) == 0 ? 0 : -ENOENT;
+	if (access(ret, X_OK) == 0)
+		return 0;
+	if (!alt_dir)
+		return -ENOENT;
 	snprintf(ret, PATH_MAX, "%s/%s/%s", dir, alt_dir, name);
 	return access(ret, X_OK) == 0 ? 0 : -ENOENT;
 }
