@@ -30,6 +30,7 @@ LIB_SRCS := $(sort $(wildcard common/*.c ns/*.c uring/*.c policy/*.c) \
 	$(filter-out helper/main.c,$(wildcard helper/*.c)))
 DVMOUNT_SRCS := helper/main.c
 TESTPLUGIN_SRCS := $(sort $(wildcard tools/testplugin/*.c))
+BENCH_SRCS := $(sort $(wildcard tools/bench/*.c))
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TEST_SRCS := $(sort $(wildcard tests/*_test.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/*_fuzz.c))
@@ -38,7 +39,8 @@ TOOL_SCRIPTS := $(sort $(wildcard tools/dvmount-*[!c]))
 LIB := $(O)/libdvmount.a
 TESTS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
 HARNESS := $(O)/include/kselftest_harness.h
-PROGS := $(O)/dvmount $(O)/dvdcli $(if $(TESTPLUGIN_SRCS),$(O)/dvmount-testplugin)
+PROGS := $(O)/dvmount $(O)/dvdcli $(if $(TESTPLUGIN_SRCS),$(O)/dvmount-testplugin) \
+	$(if $(BENCH_SRCS),$(O)/dvmount-bench)
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 
@@ -66,6 +68,10 @@ $(O)/dvdcli: $(O)/dvmount
 	$(Q)ln -sf dvmount $@
 
 $(O)/dvmount-testplugin: $(call obj,$(TESTPLUGIN_SRCS)) $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/dvmount-bench: $(call obj,$(BENCH_SRCS)) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -100,7 +106,7 @@ demo: deps $(PROGS)
 	$(Q)O=$(O) tools/demo
 
 bench: deps $(PROGS)
-	$(Q)O=$(O) tools/dvmount-bench
+	$(Q)$(O)/dvmount-bench
 
 fuzz: $(LIB)
 	$(Q)mkdir -p $(O)/fuzz
@@ -117,6 +123,7 @@ install: $(PROGS)
 	install -m 0755 $(O)/dvmount $(DESTDIR)$(sbindir)/dvmount
 	ln -sf dvmount $(DESTDIR)$(sbindir)/dvdcli
 	install -m 0755 $(O)/dvmount-testplugin $(DESTDIR)$(bindir)/dvmount-testplugin
+	install -m 0755 $(O)/dvmount-bench $(DESTDIR)$(bindir)/dvmount-bench
 	for t in $(TOOL_SCRIPTS); do install -m 0755 $$t $(DESTDIR)$(bindir)/; done
 	for m in man/*.[1-8]; do \
 		s=$${m##*.}; install -d $(DESTDIR)$(mandir)/man$$s; \
