@@ -21,7 +21,9 @@ struct dvdcli_state {
 	struct bench_plugin plugin;
 	struct plugin_config cfg;
 	struct plugin_client *pc; /* for the untimed Unmounts */
-	char *mount_argv[8];
+	char *mount_argv[10];
+	char *unmount_argv[10];
+	char state_dir[PATH_MAX];
 };
 
 static void dvdcli_state_done(struct dvdcli_state *st)
@@ -47,6 +49,7 @@ static int round_dvdcli(struct bench_ctx *ctx, void *state, double *ret_ms)
 {
 	struct dvdcli_state *st = state;
 	char out[BENCH_OUT_MAX];
+	double untimed;
 	size_t len;
 	int r;
 
@@ -57,7 +60,12 @@ static int round_dvdcli(struct bench_ctx *ctx, void *state, double *ret_ms)
 	/* dvdcli's contract: exit 0 and exactly the mountpoint and a newline. */
 	if (r != 0 || out[0] != '/' || len < 2 || strchr(out, '\n') != &out[len - 1])
 		return bench_fail(ctx, -EPROTO, "dvdcli mount exited %d: %.200s", r, out);
-	return unmount_volume(ctx, st);
+	/* Mesos' unmount, untimed: it releases the host-stable Mount ID and the entry. */
+	r = bench_exec(st->unmount_argv, out, sizeof(out), &untimed);
+	if (r != 0)
+		return bench_fail(ctx, r < 0 ? r : -EPROTO, "dvdcli unmount exited %d: %.200s", r,
+				  out);
+	return 0;
 }
 
 /* A fresh client each round: activation and connecting are part of the cost. */
@@ -120,14 +128,22 @@ static int run_dvdcli(struct bench_ctx *ctx, struct bench_report *report)
 	r = plugin_client_new(&st.cfg, &st.pc);
 	if (r < 0)
 		return bench_fail(ctx, r, "plugin client: %s", strerror(-r));
-	st.mount_argv[0] = ctx->dvmount;
-	st.mount_argv[1] = "--plugin-path";
-	st.mount_argv[2] = st.plugin.plugin_dir;
-	st.mount_argv[3] = "dvdcli";
-	st.mount_argv[4] = "mount";
-	st.mount_argv[5] = "--volumedriver=" DRIVER;
-	st.mount_argv[6] = "--volumename=" VOLUME;
-	st.mount_argv[7] = NULL;
+	/* dvdcli mode keeps its Mount IDs in the state dir: a private one. */
+	snprintf(st.state_dir, sizeof(st.state_dir), "%s/dvdcli-state", ctx->tmpdir);
+	for (int i = 0; i < 2; i++) {
+		char **argv = i ? st.unmount_argv : st.mount_argv;
+
+		argv[0] = ctx->dvmount;
+		argv[1] = "--plugin-path";
+		argv[2] = st.plugin.plugin_dir;
+		argv[3] = "--state-dir";
+		argv[4] = st.state_dir;
+		argv[5] = "dvdcli";
+		argv[6] = i ? "unmount" : "mount";
+		argv[7] = "--volumedriver=" DRIVER;
+		argv[8] = "--volumename=" VOLUME;
+		argv[9] = NULL;
+	}
 
 	r = bench_group_run(ctx, cases, ARRAY_SIZE(cases), report);
 	if (r < 0)
