@@ -30,7 +30,7 @@ LC_FIXTURE(concurrency);
 /* One worker: its rounds, each a prepare and a cleanup; returns the failures. */
 static int worker(struct lcenv *e, int w)
 {
-	static const char *const names[VOLUMES] = { "s0", "s1", "s2", "s3" };
+	static const char *const names[VOLUMES] = {"s0", "s1", "s2", "s3"};
 	char sandbox[PATH_MAX], vols[PATH_MAX], cid[32], file[32], fail[PATH_MAX];
 	unsigned seed = 0x9e3779b9u * (unsigned)(w + 1);
 	int failures = 0, successes = 0;
@@ -46,7 +46,8 @@ static int worker(struct lcenv *e, int w)
 
 		for (int i = 0; i < n; i++) {
 			snprintf(paths[i], sizeof(paths[i]), "v%d", i);
-			v[i] = (struct lcvol){ .name = names[(first + i) % VOLUMES], .path = paths[i] };
+			v[i] =
+			    (struct lcvol){.name = names[(first + i) % VOLUMES], .path = paths[i]};
 		}
 		snprintf(file, sizeof(file), "w%d.json", w);
 		snprintf(cid, sizeof(cid), "w%d-r%d", w, round);
@@ -54,8 +55,8 @@ static int worker(struct lcenv *e, int w)
 			return failures + 1;
 		for (int step = 0; step < 2; step++) {
 			if (step == 0)
-				lcenv_run(e, &r, "prepare", "--container-id", cid, "--volumes", vols,
-					  "--sandbox", sandbox, NULL);
+				lcenv_run(e, &r, "prepare", "--container-id", cid, "--volumes",
+					  vols, "--sandbox", sandbox, NULL);
 			else
 				lcenv_run(e, &r, "cleanup", "--container-id", cid, NULL);
 			successes += r.status == 0;
@@ -97,7 +98,8 @@ TEST_F_TIMEOUT(concurrency, workers_share_volumes_counts_stay_balanced, 180)
 		successes += count ? atoi(count) : 0;
 		free(count);
 		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-			char p[PATH_MAX], *text = read_file(tu_path(p, "%s/fail%d.txt", self->e.dir, w));
+			char p[PATH_MAX],
+			    *text = read_file(tu_path(p, "%s/fail%d.txt", self->e.dir, w));
 
 			failures++;
 			TH_LOG("worker %d failed: %s", w, text ? text : "(no message)");
@@ -142,9 +144,9 @@ FIXTURE_SETUP(rclone)
 	tu_path(sock, "%s/rclone.sock", self->e.plugins);
 	tu_path(cache, "%s/rclone.cache", self->e.dir);
 	/* Its own cache dir: rclone keeps the plugin's state there between runs. */
-	char *argv[] = { "rclone",	"serve",      "docker",	  "--base-dir", self->base,
-			 "--socket-addr", sock,	      "--config", "/dev/null",	"--cache-dir",
-			 cache,		NULL };
+	char *argv[] = {"rclone",    "serve",	      "docker", "--base-dir",
+			self->base,  "--socket-addr", sock,	"--config",
+			"/dev/null", "--cache-dir",   cache,	NULL};
 	self->pid = spawn(argv, NULL);
 	ASSERT_LT(0, self->pid);
 	ASSERT_EQ(0, wait_socket(sock, 15000));
@@ -184,11 +186,11 @@ TEST_F_TIMEOUT(rclone, prepare_attach_cleanup, 90)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol vol[] = { { .name = "rvol",
-				 .path = "data",
-				 .driver = "rclone",
-				 .opt_key = "remote",
-				 .opt_val = self->remote + strlen("remote=") } };
+	struct lcvol vol[] = {{.name = "rvol",
+			       .path = "data",
+			       .driver = "rclone",
+			       .opt_key = "remote",
+			       .opt_val = self->remote + strlen("remote=")}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
 	lcenv_run(&self->e, &r, "--plugin-retry=15", "prepare", "--container-id", "rc", "--volumes",
@@ -200,8 +202,8 @@ TEST_F_TIMEOUT(rclone, prepare_attach_cleanup, 90)
 	/* The container writes through the FUSE mount into rclone's remote. */
 	EXPECT_EQ(1, fuse_mounts_under(self->ct.pid, sandbox));
 	EXPECT_EQ(1, fuse_mounts_under(0, self->base));
-	EXPECT_EQ(0, lc_ct_write(self->ct.pid, 0, 0, tu_path(p, "%s/data/hello", sandbox),
-				 "via rclone"));
+	EXPECT_EQ(
+	    0, lc_ct_write(self->ct.pid, 0, 0, tu_path(p, "%s/data/hello", sandbox), "via rclone"));
 	EXPECT_EQ(10, tu_read_file(tu_path(p, "%s/hello", self->data), buf, sizeof(buf)));
 
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "rc", NULL);

@@ -36,34 +36,23 @@ FIXTURE_VARIANT(crash)
 	bool committed; /* the prepare got to its commit: a known c1 stays */
 };
 
-FIXTURE_VARIANT_ADD(crash, prepare_after_intent) { .point = "after-intent" };
-FIXTURE_VARIANT_ADD(crash, prepare_after_users) { .point = "after-users" };
-FIXTURE_VARIANT_ADD(crash, prepare_before_mount) { .point = "before-mount" };
-FIXTURE_VARIANT_ADD(crash, prepare_after_mount) { .point = "after-mount" };
-FIXTURE_VARIANT_ADD(crash, prepare_after_attach) { .point = "after-attach" };
-FIXTURE_VARIANT_ADD(crash, prepare_after_commit) { .point = "after-commit", .committed = true };
-FIXTURE_VARIANT_ADD(crash, cleanup_after_detach)
-{
-	.point = "cleanup-after-detach", .in_cleanup = true
-};
-FIXTURE_VARIANT_ADD(crash, cleanup_after_users)
-{
-	.point = "cleanup-after-users", .in_cleanup = true
-};
-FIXTURE_VARIANT_ADD(crash, cleanup_before_unmount)
-{
-	.point = "before-unmount", .in_cleanup = true
-};
-FIXTURE_VARIANT_ADD(crash, cleanup_after_unmount)
-{
-	.point = "after-unmount", .in_cleanup = true
-};
+FIXTURE_VARIANT_ADD(crash, prepare_after_intent){.point = "after-intent"};
+FIXTURE_VARIANT_ADD(crash, prepare_after_users){.point = "after-users"};
+FIXTURE_VARIANT_ADD(crash, prepare_before_mount){.point = "before-mount"};
+FIXTURE_VARIANT_ADD(crash, prepare_after_mount){.point = "after-mount"};
+FIXTURE_VARIANT_ADD(crash, prepare_after_attach){.point = "after-attach"};
+FIXTURE_VARIANT_ADD(crash, prepare_after_commit){.point = "after-commit", .committed = true};
+FIXTURE_VARIANT_ADD(crash, cleanup_after_detach){.point = "cleanup-after-detach",
+						 .in_cleanup = true};
+FIXTURE_VARIANT_ADD(crash, cleanup_after_users){.point = "cleanup-after-users", .in_cleanup = true};
+FIXTURE_VARIANT_ADD(crash, cleanup_before_unmount){.point = "before-unmount", .in_cleanup = true};
+FIXTURE_VARIANT_ADD(crash, cleanup_after_unmount){.point = "after-unmount", .in_cleanup = true};
 
 /* c0 survives with v1; c1 (v1 shared, v2 its own) is the one interrupted. */
 FIXTURE_SETUP(crash)
 {
-	struct lcvol v0[] = { { .name = "v1", .path = "c0/v1" } };
-	struct lcvol v1[] = { { .name = "v1", .path = "c1/v1" }, { .name = "v2", .path = "c1/v2" } };
+	struct lcvol v0[] = {{.name = "v1", .path = "c0/v1"}};
+	struct lcvol v1[] = {{.name = "v1", .path = "c1/v1"}, {.name = "v2", .path = "c1/v2"}};
 	struct run_result r;
 	char pid[16];
 
@@ -125,8 +114,8 @@ TEST_F(crash, recover_undoes_what_is_unknown_and_keeps_what_is_known)
 				NULL);
 	} else {
 		lcenv_run_crash(&self->e, &r, variant->point, "prepare", "--container-id", "c1",
-				"--volumes", self->vols1, "--pid",
-				lc_pidstr(pid, self->ct[1].pid), "--sandbox", self->sandbox, NULL);
+				"--volumes", self->vols1, "--pid", lc_pidstr(pid, self->ct[1].pid),
+				"--sandbox", self->sandbox, NULL);
 	}
 	ASSERT_EQ(KILLED, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
@@ -157,8 +146,8 @@ TEST_F(crash, recover_undoes_what_is_unknown_and_keeps_what_is_known)
 			EXPECT_EQ(lcenv_log_count(&self->e, "Mount", "v2"),
 				  lcenv_log_count(&self->e, "Unmount", "v2"));
 		EXPECT_EQ(2, lcenv_status_refcount(&self->e, "v1") + (v2 == -ENOENT));
-		EXPECT_EQ(1, lc_mounts_under(self->ct[0].pid,
-					     tu_path(p, "%s/c0/v1", self->sandbox)));
+		EXPECT_EQ(1,
+			  lc_mounts_under(self->ct[0].pid, tu_path(p, "%s/c0/v1", self->sandbox)));
 	} else {
 		/* A prepare that never finished is undone whatever the containerizer says. */
 		expect_c1_gone(_metadata, self);
@@ -203,9 +192,8 @@ TEST_F(failure, one_mount_of_three_fails_nothing_remains)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = { { .name = "v1", .path = "1" },
-			     { .name = "v2", .path = "2" },
-			     { .name = "v3", .path = "3" } };
+	struct lcvol v[] = {
+	    {.name = "v1", .path = "1"}, {.name = "v2", .path = "2"}, {.name = "v3", .path = "3"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 3, vols));
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount error disk on fire volume=v2\n"));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
@@ -230,9 +218,8 @@ TEST_F(failure, two_mounts_fail_both_reported)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = { { .name = "v1", .path = "1" },
-			     { .name = "v2", .path = "2" },
-			     { .name = "v3", .path = "3" } };
+	struct lcvol v[] = {
+	    {.name = "v1", .path = "1"}, {.name = "v2", .path = "2"}, {.name = "v3", .path = "3"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 3, vols));
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount error quota volume=v1\n"
 						   "Mount error no space volume=v3\n"));
@@ -255,8 +242,8 @@ TEST_F(failure, failed_prepare_keeps_other_containers_volume)
 
 	tu_path(hostdir, "%s/hostdir", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol v0[] = { { .name = "v1", .path = hostdir } };
-	struct lcvol v1[] = { { .name = "v1", .path = hostdir }, { .name = "bad", .path = hostdir } };
+	struct lcvol v0[] = {{.name = "v1", .path = hostdir}};
+	struct lcvol v1[] = {{.name = "v1", .path = hostdir}, {.name = "bad", .path = hostdir}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "v0.json", v0, 1, vols0));
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "v1.json", v1, 2, vols1));
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount error nope volume=bad\n"));
@@ -281,8 +268,8 @@ TEST_F(gc, dead_process_cleaned_live_one_kept)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v0[] = { { .name = "v1", .path = "a" } };
-	struct lcvol v1[] = { { .name = "v1", .path = "a" }, { .name = "v2", .path = "b" } };
+	struct lcvol v0[] = {{.name = "v1", .path = "a"}};
+	struct lcvol v1[] = {{.name = "v1", .path = "a"}, {.name = "v2", .path = "b"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "v0.json", v0, 1, vols0));
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "v1.json", v1, 2, vols1));
 	for (int i = 0; i < 2; i++) {
@@ -331,7 +318,7 @@ TEST_F(policy, no_policy_file_denies_before_any_plugin_call)
 
 	tu_path(hostdir, "%s/hostdir", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol v[] = { { .name = "v", .path = hostdir } };
+	struct lcvol v[] = {{.name = "v", .path = hostdir}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, unlink(self->e.policy));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
@@ -352,7 +339,7 @@ TEST_F(policy, driver_not_in_policy_denied_before_any_plugin_call)
 	/* Another plugin that is there and would answer, but is not allowed. */
 	pid_t other = testplugin_start(self->e.dir, "other", NULL);
 	ASSERT_LT(0, other);
-	struct lcvol v[] = { { .name = "v", .path = hostdir, .driver = "other" } };
+	struct lcvol v[] = {{.name = "v", .path = hostdir, .driver = "other"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
@@ -376,10 +363,10 @@ TEST_F(policy, mountpoint_outside_host_paths_denied_and_unmounted)
 	tu_path(elsewhere, "%s/elsewhere", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
 	ASSERT_EQ(0, tu_mkdirs(elsewhere, 0755));
-	snprintf(text, sizeof(text),
-		 "[dvmount]\ncallers = uid:0\n\n[driver tp]\nhost-paths = %s\n", elsewhere);
+	snprintf(text, sizeof(text), "[dvmount]\ncallers = uid:0\n\n[driver tp]\nhost-paths = %s\n",
+		 elsewhere);
 	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
-	struct lcvol vol[] = { { .name = "v", .path = hostdir } };
+	struct lcvol vol[] = {{.name = "v", .path = hostdir}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
@@ -402,7 +389,7 @@ TEST_F(policy, container_path_proc_sys_denied_before_any_plugin_call)
 	struct run_result r;
 
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
-	struct lcvol v[] = { { .name = "v", .path = "/proc/sys" } };
+	struct lcvol v[] = {{.name = "v", .path = "/proc/sys"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
 		  lc_pidstr(pid, self->ct[0].pid), NULL);

@@ -32,8 +32,8 @@ FIXTURE_VARIANT(rootfs)
 	bool pivoted;
 };
 
-FIXTURE_VARIANT_ADD(rootfs, before_pivot) { .pivoted = false };
-FIXTURE_VARIANT_ADD(rootfs, pivoted) { .pivoted = true };
+FIXTURE_VARIANT_ADD(rootfs, before_pivot){.pivoted = false};
+FIXTURE_VARIANT_ADD(rootfs, pivoted){.pivoted = true};
 
 FIXTURE_SETUP(rootfs)
 {
@@ -60,8 +60,8 @@ static int start_and_prepare(struct __test_metadata *_metadata, FIXTURE_DATA(roo
 	char vols[PATH_MAX];
 
 	EXPECT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, n, vols));
-	EXPECT_EQ(0, tu_container_start(&self->ct, self->rootfs,
-					variant->pivoted ? TU_CT_PIVOT : 0));
+	EXPECT_EQ(0,
+		  tu_container_start(&self->ct, self->rootfs, variant->pivoted ? TU_CT_PIVOT : 0));
 	if (!self->ct.pid)
 		return -1;
 	lcenv_run(&self->e, r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
@@ -92,7 +92,7 @@ static void cleanup_balanced(struct __test_metadata *_metadata, FIXTURE_DATA(roo
 /* 6. Rootfs + absolute container_path: created inside the rootfs, mounted there. */
 TEST_F(rootfs, absolute_path_created_inside_rootfs)
 {
-	struct lcvol v[] = { { .name = "v", .path = "/data/vol" } };
+	struct lcvol v[] = {{.name = "v", .path = "/data/vol"}};
 	char p[PATH_MAX], q[PATH_MAX], buf[16];
 	struct run_result r;
 
@@ -101,8 +101,8 @@ TEST_F(rootfs, absolute_path_created_inside_rootfs)
 	EXPECT_EQ(0, lc_ct_write(self->ct.pid, 0, 0,
 				 tu_path(q, "%s/f", ct_ns_path(p, self, variant, "/data/vol")),
 				 "abs"));
-	EXPECT_EQ(3, tu_read_file(tu_path(p, "%s/volumes/v/data/f", self->e.tproot), buf,
-				  sizeof(buf)));
+	EXPECT_EQ(
+	    3, tu_read_file(tu_path(p, "%s/volumes/v/data/f", self->e.tproot), buf, sizeof(buf)));
 	/* The directory was made in the rootfs; the mount is the container's only. */
 	EXPECT_EQ(0, access(tu_path(p, "%s/data/vol", self->rootfs), F_OK));
 	EXPECT_EQ(0, lc_mounts_under(0, tu_path(p, "%s/data", self->rootfs)));
@@ -114,7 +114,7 @@ TEST_F(rootfs, absolute_path_created_inside_rootfs)
 /* 7. Rootfs + relative container_path: in the sandbox inside the rootfs. */
 TEST_F(rootfs, relative_path_lands_in_sandbox)
 {
-	struct lcvol v[] = { { .name = "v", .path = "work" } };
+	struct lcvol v[] = {{.name = "v", .path = "work"}};
 	char p[PATH_MAX];
 	struct run_result r;
 
@@ -132,14 +132,14 @@ TEST_F(rootfs, relative_path_lands_in_sandbox)
 /* 10. RO with a rootfs: writing fails with EROFS. */
 TEST_F(rootfs, readonly_refuses_writes)
 {
-	struct lcvol v[] = { { .name = "v", .path = "/ro", .mode = "RO" } };
+	struct lcvol v[] = {{.name = "v", .path = "/ro", .mode = "RO"}};
 	char p[PATH_MAX];
 	struct run_result r;
 
 	ASSERT_EQ(0, start_and_prepare(_metadata, self, variant, v, 1, &r)) OK_OR_LOG(r);
 	run_result_free(&r);
-	EXPECT_EQ(-EROFS, lc_ct_write(self->ct.pid, 0, 0, ct_ns_path(p, self, variant, "/ro/f"),
-				      "x"));
+	EXPECT_EQ(-EROFS,
+		  lc_ct_write(self->ct.pid, 0, 0, ct_ns_path(p, self, variant, "/ro/f"), "x"));
 	cleanup_balanced(_metadata, self);
 }
 
@@ -174,7 +174,7 @@ TEST_F(rootfs, symlink_to_absolute_host_dir_stays_inside)
 	/* /data -> <decoy>, an absolute path that exists on the host. */
 	ASSERT_EQ(0, symlink(self->decoy, tu_path(link, "%s/data", self->rootfs)));
 	tu_path(target, "/data/vol");
-	struct lcvol v[] = { { .name = "v", .path = target } };
+	struct lcvol v[] = {{.name = "v", .path = target}};
 	status = start_and_prepare(_metadata, self, variant, v, 1, &r);
 	run_result_free(&r);
 	expect_contained(_metadata, self, variant, status, tu_path(host, "%s/vol", self->decoy));
@@ -188,7 +188,7 @@ TEST_F(rootfs, symlink_to_etc_stays_inside)
 	int status;
 
 	ASSERT_EQ(0, symlink("/etc", tu_path(link, "%s/hostetc", self->rootfs)));
-	struct lcvol v[] = { { .name = "v", .path = "/hostetc/dvmount-escape" } };
+	struct lcvol v[] = {{.name = "v", .path = "/hostetc/dvmount-escape"}};
 	status = start_and_prepare(_metadata, self, variant, v, 1, &r);
 	run_result_free(&r);
 	expect_contained(_metadata, self, variant, status, "/etc/dvmount-escape");
@@ -203,7 +203,7 @@ TEST_F(rootfs, symlink_to_dotdot_stays_inside)
 
 	/* rootfs/up -> ../../.. : from the rootfs, that would be the host's scratch dir. */
 	ASSERT_EQ(0, symlink("../../..", tu_path(link, "%s/up", self->rootfs)));
-	struct lcvol v[] = { { .name = "v", .path = "/up/escape" } };
+	struct lcvol v[] = {{.name = "v", .path = "/up/escape"}};
 	status = start_and_prepare(_metadata, self, variant, v, 1, &r);
 	run_result_free(&r);
 	expect_contained(_metadata, self, variant, status, tu_path(host, "%s/escape", self->e.dir));

@@ -34,8 +34,8 @@ TEST_F(mesos, no_rootfs_relative_with_options_and_absolute_host_dir)
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
 	struct lcvol v[] = {
-		{ .name = "v1", .path = "data/v1", .opt_key = "size", .opt_val = "10G" },
-		{ .name = "v2", .path = hostdir },
+	    {.name = "v1", .path = "data/v1", .opt_key = "size", .opt_val = "10G"},
+	    {.name = "v2", .path = hostdir},
 	};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
@@ -50,16 +50,17 @@ TEST_F(mesos, no_rootfs_relative_with_options_and_absolute_host_dir)
 	EXPECT_EQ(1, lcenv_log_count(&self->e, "Mount", "v2"));
 	log = read_file(self->e.log);
 	ASSERT_NE(NULL, log);
-	EXPECT_EQ(1, count_str(log, "\"name\":\"v1\",\"opts\":{\"size\":\"10G\"}")) TH_LOG("%s", log);
+	EXPECT_EQ(1, count_str(log, "\"name\":\"v1\",\"opts\":{\"size\":\"10G\"}"))
+	TH_LOG("%s", log);
 	free(log);
 
 	/* The task sees both: what it writes reaches the plugin's backend. */
 	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/data/v1/a", sandbox), "1"));
 	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/b", hostdir), "2"));
-	EXPECT_EQ(1, tu_read_file(tu_path(p, "%s/volumes/v1/data/a", self->e.tproot), buf,
-				  sizeof(buf)));
-	EXPECT_EQ(1, tu_read_file(tu_path(p, "%s/volumes/v2/data/b", self->e.tproot), buf,
-				  sizeof(buf)));
+	EXPECT_EQ(
+	    1, tu_read_file(tu_path(p, "%s/volumes/v1/data/a", self->e.tproot), buf, sizeof(buf)));
+	EXPECT_EQ(
+	    1, tu_read_file(tu_path(p, "%s/volumes/v2/data/b", self->e.tproot), buf, sizeof(buf)));
 	/* ...and the host's own hostdir is untouched (the mount is the task's). */
 	EXPECT_NE(0, access(tu_path(p, "%s/b", hostdir), F_OK));
 
@@ -82,7 +83,7 @@ TEST_F(mesos, absolute_path_without_rootfs_must_exist)
 	int c, v;
 
 	tu_path(missing, "%s/no/such/dir", self->e.dir);
-	struct lcvol vol[] = { { .name = "v1", .path = missing } };
+	struct lcvol vol[] = {{.name = "v1", .path = missing}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "t", "--volumes", vols, NULL);
 	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
@@ -101,7 +102,7 @@ TEST_F(mesos, duplicate_volume_fails)
 	char vols[PATH_MAX];
 	struct run_result r;
 	int c, v;
-	struct lcvol vol[] = { { .name = "dup", .path = "/mnt/a" }, { .name = "dup", .path = "/mnt/b" } };
+	struct lcvol vol[] = {{.name = "dup", .path = "/mnt/a"}, {.name = "dup", .path = "/mnt/b"}};
 
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 2, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "t", "--volumes", vols, NULL);
@@ -122,7 +123,7 @@ TEST_F(mesos, agent_restart_recovers_without_mounting)
 
 	tu_path(sandbox, "%s/sandbox", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = { { .name = "v1", .path = "a" }, { .name = "v2", .path = "b" } };
+	struct lcvol v[] = {{.name = "v1", .path = "a"}, {.name = "v2", .path = "b"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "task1", "--volumes", vols, "--pid",
@@ -158,7 +159,7 @@ TEST_F(mesos, empty_checkpoint_recovery_succeeds)
 
 	tu_path(hostdir, "%s/hostdir", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol v[] = { { .name = "v1", .path = hostdir } };
+	struct lcvol v[] = {{.name = "v1", .path = hostdir}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "good", "--volumes", vols, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
@@ -194,7 +195,7 @@ TEST_F(mesos, two_containers_share_volume_unmount_after_last)
 
 	tu_path(sandbox, "%s/sandbox", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = { { .name = "shared", .path = "vol" } };
+	struct lcvol v[] = {{.name = "shared", .path = "vol"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	for (int i = 0; i < 2; i++) {
 		char cid[8];
@@ -235,7 +236,7 @@ TEST_F(mesos, user_chowns_mountpoint)
 
 	tu_path(sandbox, "%s/sandbox", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = { { .name = "v1", .path = "vol" } };
+	struct lcvol v[] = {{.name = "v1", .path = "vol"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	/* Before: root's, so a write as 4242 would fail with EACCES. */
@@ -247,8 +248,8 @@ TEST_F(mesos, user_chowns_mountpoint)
 	ASSERT_EQ(0, lc_ct_stat(self->ct[0].pid, tu_path(p, "%s/vol", sandbox), &st));
 	EXPECT_EQ(4242, st.st_uid);
 	EXPECT_EQ(4343, st.st_gid);
-	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 4242, 4343, tu_path(p, "%s/vol/mine", sandbox),
-				 "x"));
+	EXPECT_EQ(
+	    0, lc_ct_write(self->ct[0].pid, 4242, 4343, tu_path(p, "%s/vol/mine", sandbox), "x"));
 	/* Nobody else got it: another uid is still refused. */
 	EXPECT_EQ(-EACCES, lc_ct_write(self->ct[0].pid, 4444, 4444,
 				       tu_path(p, "%s/vol/other", sandbox), "x"));
@@ -262,7 +263,7 @@ TEST_F(mesos, readonly_without_rootfs_refuses_writes)
 
 	tu_path(sandbox, "%s/sandbox", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = { { .name = "v1", .path = "ro", .mode = "RO" } };
+	struct lcvol v[] = {{.name = "v1", .path = "ro", .mode = "RO"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "t", "--volumes", vols, "--pid",
@@ -284,7 +285,7 @@ TEST_F(mesos, failed_unmount_does_not_stick)
 
 	tu_path(hostdir, "%s/hostdir", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol vol[] = { { .name = "ebs", .path = hostdir } };
+	struct lcvol vol[] = {{.name = "ebs", .path = hostdir}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount error device busy count=1\n"));
 
@@ -326,7 +327,7 @@ TEST_F(attach, writes_reach_backing_dir)
 
 	tu_path(target, "%s/run/vol", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(target, 0755));
-	struct lcvol v[] = { { .name = "data", .path = target } };
+	struct lcvol v[] = {{.name = "data", .path = target}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
@@ -352,7 +353,7 @@ TEST_F(attach, readonly_refuses_writes)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = { { .name = "data", .path = "ro", .mode = "RO" } };
+	struct lcvol v[] = {{.name = "data", .path = "ro", .mode = "RO"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
@@ -360,8 +361,8 @@ TEST_F(attach, readonly_refuses_writes)
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
 	EXPECT_EQ(-EROFS, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/ro/x", sandbox), "x"));
-	EXPECT_EQ(-EROFS, lc_ct_write(self->ct[0].pid, 4242, 4242, tu_path(p, "%s/ro/y", sandbox),
-				      "x"));
+	EXPECT_EQ(-EROFS,
+		  lc_ct_write(self->ct[0].pid, 4242, 4242, tu_path(p, "%s/ro/y", sandbox), "x"));
 }
 
 /* Mounts of the caller's namespace, not counting the plugin's own ones. */
@@ -380,7 +381,7 @@ TEST_F(attach, callers_namespace_gains_no_mount)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = { { .name = "a", .path = "a" }, { .name = "b", .path = "b" } };
+	struct lcvol v[] = {{.name = "a", .path = "a"}, {.name = "b", .path = "b"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	before = mounts_outside(self->e.tproot);
@@ -404,7 +405,7 @@ TEST_F(refcount, three_containers_one_mount_one_unmount)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = { { .name = "one", .path = "one" } };
+	struct lcvol v[] = {{.name = "one", .path = "one"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	for (int i = 0; i < 3; i++) {
 		snprintf(cid, sizeof(cid), "c%d", i);
@@ -439,7 +440,7 @@ TEST_F(prepare, same_container_twice_fails)
 
 	tu_path(hostdir, "%s/hostdir", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol v[] = { { .name = "v", .path = hostdir } };
+	struct lcvol v[] = {{.name = "v", .path = hostdir}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
@@ -463,7 +464,7 @@ TEST_F(prepare, without_pid_prints_bind_mounts)
 
 	tu_path(hostdir, "%s/hostdir", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol v[] = { { .name = "v", .path = hostdir, .mode = "RO" } };
+	struct lcvol v[] = {{.name = "v", .path = hostdir, .mode = "RO"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
@@ -491,7 +492,8 @@ TEST_F(status, text_and_json_after_prepare)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol vol[] = { { .name = "v1", .path = "one" }, { .name = "v2", .path = "two", .mode = "RO" } };
+	struct lcvol vol[] = {{.name = "v1", .path = "one"},
+			      {.name = "v2", .path = "two", .mode = "RO"}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 2, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "web-1", "--volumes", vols, "--pid",
@@ -543,7 +545,7 @@ TEST_F(cleanup, is_idempotent)
 
 	tu_path(hostdir, "%s/hostdir", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol vol[] = { { .name = "v", .path = hostdir } };
+	struct lcvol vol[] = {{.name = "v", .path = hostdir}};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);

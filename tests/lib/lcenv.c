@@ -20,7 +20,7 @@
 
 int lcenv_setup(struct lcenv *e, char *const plugin_extra[])
 {
-	char *extra[LC_ARGS_MAX] = { "--bind" };
+	char *extra[LC_ARGS_MAX] = {"--bind"};
 	int n = 1, r;
 
 	memset(e, 0, sizeof(*e));
@@ -163,8 +163,7 @@ int lcenv_volumes(struct lcenv *e, const char *file, const struct lcvol *v, size
 }
 
 /* Calls each line of the plugin log to fn; stops early on a nonzero return. */
-static int log_each(struct lcenv *e, int (*fn)(json_object *line, void *userdata),
-		    void *userdata)
+static int log_each(struct lcenv *e, int (*fn)(json_object *line, void *userdata), void *userdata)
 {
 	_cleanup_free_ char *text = read_file(e->log);
 	char *save = NULL;
@@ -222,7 +221,7 @@ static int count_one(json_object *o, void *userdata)
 
 int lcenv_log_count(struct lcenv *e, const char *endpoint, const char *name)
 {
-	struct log_query q = { .name = name };
+	struct log_query q = {.name = name};
 	int r;
 
 	snprintf(q.endpoint, sizeof(q.endpoint), "VolumeDriver.%s", endpoint);
@@ -232,7 +231,7 @@ int lcenv_log_count(struct lcenv *e, const char *endpoint, const char *name)
 
 int lcenv_log_all(struct lcenv *e, const char *endpoint)
 {
-	struct log_query q = { .any_status = true };
+	struct log_query q = {.any_status = true};
 	int r;
 
 	snprintf(q.endpoint, sizeof(q.endpoint), "VolumeDriver.%s", endpoint);
@@ -437,7 +436,7 @@ int lc_ct_stat(pid_t pid, const char *path, struct stat *ret)
 
 int lc_mkrootfs(const char *dir)
 {
-	char *argv[] = { (char *)build_path("../tools/mkrootfs"), (char *)dir, NULL };
+	char *argv[] = {(char *)build_path("../tools/mkrootfs"), (char *)dir, NULL};
 	struct run_result r;
 	int status;
 

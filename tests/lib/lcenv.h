@@ -107,21 +107,21 @@ int lc_mkrootfs(const char *dir);
  */
 #define LC_CONTAINERS 4
 #ifdef TEST_F
-#define LC_FIXTURE(name)                                                      \
-	FIXTURE(name)                                                         \
-	{                                                                     \
-		struct lcenv e;                                               \
-		struct tu_container ct[LC_CONTAINERS];                        \
-	};                                                                    \
-	FIXTURE_SETUP(name)                                                   \
-	{                                                                     \
-		ASSERT_EQ(0, lcenv_setup(&self->e, NULL));                    \
-	}                                                                     \
-	FIXTURE_TEARDOWN(name)                                                \
-	{                                                                     \
-		for (int i_ = 0; i_ < LC_CONTAINERS; i_++)                    \
-			tu_container_stop(&self->ct[i_]);                     \
-		lcenv_teardown(&self->e);                                     \
+#define LC_FIXTURE(name)                                                                           \
+	FIXTURE(name)                                                                              \
+	{                                                                                          \
+		struct lcenv e;                                                                    \
+		struct tu_container ct[LC_CONTAINERS];                                             \
+	};                                                                                         \
+	FIXTURE_SETUP(name)                                                                        \
+	{                                                                                          \
+		ASSERT_EQ(0, lcenv_setup(&self->e, NULL));                                         \
+	}                                                                                          \
+	FIXTURE_TEARDOWN(name)                                                                     \
+	{                                                                                          \
+		for (int i_ = 0; i_ < LC_CONTAINERS; i_++)                                         \
+			tu_container_stop(&self->ct[i_]);                                          \
+		lcenv_teardown(&self->e);                                                          \
 	}
 #endif
 
