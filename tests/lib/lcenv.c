@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/jsonutil.h"
+#include "common/macro.h"
+#include "tests/lib/lcenv.h"
+
+#define LC_ARGS_MAX 64
+
+int lcenv_setup(struct lcenv *e, char *const plugin_extra[])
+{
+	char *extra[LC_ARGS_MAX] = {"--bind"};
+	int n = 1, r;
+
+	memset(e, 0, sizeof(*e));
+	r = tu_private_mountns();
+	if (r < 0)
+		return r;
+	r = tu_scratch_make(&e->scratch);
+	if (r < 0)
+		return r;
+	snprintf(e->dir, sizeof(e->dir), "%s", e->scratch.path);
+	tu_path(e->plugins, "%s/plugins", e->dir);
+	tu_path(e->state, "%s/state", e->dir);
+	tu_path(e->policy, "%s/policy.conf", e->dir);
+	tu_path(e->tproot, "%s/tp.root", e->dir);
+	tu_path(e->log, "%s/tp.log", e->dir);
+	tu_path(e->faults, "%s/tp.faults", e->dir);
+	for (int i = 0; plugin_extra && plugin_extra[i] && n < LC_ARGS_MAX - 1; i++)
+		extra[n++] = plugin_extra[i];
+	extra[n] = NULL;
+	e->plugin = testplugin_start(e->dir, "tp", extra);
+	if (e->plugin <= 0) {
+		e->plugin = 0;
+		lcenv_teardown(e);
+		return -ECHILD;
+	}
+	r = lcenv_default_policy(e);
+	if (r < 0)
+		lcenv_teardown(e);
+	return r;
+}
+
+void lcenv_teardown(struct lcenv *e)
+{
+	if (e->plugin > 0)
+		stop_process(e->plugin, 2000);
+	e->plugin = 0;
+	tu_scratch_remove(&e->scratch);
+}
+
+int lcenv_write_policy(struct lcenv *e, const char *text)
+{
+	int r = tu_write_file(e->policy, text);
+
+	if (r < 0)
+		return r;
+	/* dvmount refuses a policy that is not root's or is writable by others. */
+	if (chown(e->policy, 0, 0) < 0 || chmod(e->policy, 0644) < 0)
+		return negerrno();
+	return 0;
+}
+
+int lcenv_default_policy(struct lcenv *e)
+{
+	char text[2 * PATH_MAX];
+
+	snprintf(text, sizeof(text),
+		 "[dvmount]\ncallers = uid:0\n\n"
+		 "[driver tp]\nhost-paths = %s\nmodes = RW RO\noptions = size\n",
+		 e->tproot);
+	return lcenv_write_policy(e, text);
+}
+
+static int run_va(struct lcenv *e, struct run_result *r, const char *point, va_list ap)
+{
+	char *argv[LC_ARGS_MAX];
+	int n = 0, ret;
+	char *a;
+
+	argv[n++] = (char *)build_path("dvmount");
+	argv[n++] = "--state-dir";
+	argv[n++] = e->state;
+	argv[n++] = "--policy";
+	argv[n++] = e->policy;
+	argv[n++] = "--plugin-path";
+	argv[n++] = e->plugins;
+	while (n < LC_ARGS_MAX - 1 && (a = va_arg(ap, char *)))
+		argv[n++] = a;
+	argv[n] = NULL;
+	if (point)
+		setenv("DVMOUNT_CRASH_AT", point, 1);
+	ret = run_argv(r, argv, 60000);
+	if (point)
+		unsetenv("DVMOUNT_CRASH_AT");
+	return ret;
+}
+
+int lcenv_run(struct lcenv *e, struct run_result *r, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, r);
+	ret = run_va(e, r, NULL, ap);
+	va_end(ap);
+	return ret;
+}
+
+int lcenv_run_crash(struct lcenv *e, struct run_result *r, const char *point, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, point);
+	ret = run_va(e, r, point, ap);
+	va_end(ap);
+	return ret;
+}
+
+int lcenv_volumes(struct lcenv *e, const char *file, const struct lcvol *v, size_t n,
+		  char ret_path[static PATH_MAX])
+{
+	_cleanup_json_ json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object(), *src = json_object_new_object();
+		json_object *dv = json_object_new_object();
+
+		json_object_object_add(o, "container_path", json_object_new_string(v[i].path));
+		json_object_object_add(o, "mode", json_object_new_string(v[i].mode ?: "RW"));
+		json_object_object_add(src, "type", json_object_new_string("DOCKER_VOLUME"));
+		json_object_object_add(dv, "driver", json_object_new_string(v[i].driver ?: "tp"));
+		json_object_object_add(dv, "name", json_object_new_string(v[i].name));
+		if (v[i].opt_key) {
+			json_object *opts = json_object_new_object();
+			json_object *params = json_object_new_array();
+			json_object *kv = json_object_new_object();
+
+			json_object_object_add(kv, "key", json_object_new_string(v[i].opt_key));
+			json_object_object_add(kv, "value", json_object_new_string(v[i].opt_val));
+			json_object_array_add(params, kv);
+			json_object_object_add(opts, "parameter", params);
+			json_object_object_add(dv, "driver_options", opts);
+		}
+		json_object_object_add(src, "docker_volume", dv);
+		json_object_object_add(o, "source", src);
+		json_object_array_add(arr, o);
+	}
+	tu_path(ret_path, "%s/%s", e->dir, file);
+	return tu_write_file(ret_path, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+}
+
+/* Calls each line of the plugin log to fn; stops early on a nonzero return. */
+static int log_each(struct lcenv *e, int (*fn)(json_object *line, void *userdata), void *userdata)
+{
+	_cleanup_free_ char *text = read_file(e->log);
+	char *save = NULL;
+
+	if (!text)
+		return errno == ENOENT ? 0 : negerrno();
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		_cleanup_json_ json_object *o = json_tokener_parse(l);
+		int r;
+
+		if (!o)
+			return -EBADMSG;
+		r = fn(o, userdata);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v = json_object_object_get(o, key);
+
+	return v ? json_object_get_string(v) : NULL;
+}
+
+static bool call_ok(json_object *o)
+{
+	json_object *st = json_object_object_get(o, "status");
+
+	return json_object_get_int(st) == 200 && !json_object_object_get(o, "err");
+}
+
+struct log_query {
+	char endpoint[64];
+	const char *name;
+	bool any_status;
+	int count;
+};
+
+static int count_one(json_object *o, void *userdata)
+{
+	struct log_query *q = userdata;
+	const char *ep = jstr(o, "endpoint");
+	const char *name = jstr(o, "name");
+
+	if (!ep || strcmp(ep, q->endpoint))
+		return 0;
+	if (q->name && (!name || strcmp(name, q->name)))
+		return 0;
+	if (q->any_status || call_ok(o))
+		q->count++;
+	return 0;
+}
+
+int lcenv_log_count(struct lcenv *e, const char *endpoint, const char *name)
+{
+	struct log_query q = {.name = name};
+	int r;
+
+	snprintf(q.endpoint, sizeof(q.endpoint), "VolumeDriver.%s", endpoint);
+	r = log_each(e, count_one, &q);
+	return r < 0 ? r : q.count;
+}
+
+int lcenv_log_all(struct lcenv *e, const char *endpoint)
+{
+	struct log_query q = {.any_status = true};
+	int r;
+
+	snprintf(q.endpoint, sizeof(q.endpoint), "VolumeDriver.%s", endpoint);
+	r = log_each(e, count_one, &q);
+	return r < 0 ? r : q.count;
+}
+
+#define LC_IDS_MAX 4096
+
+struct balance {
+	char *ids[LC_IDS_MAX];
+	int net[LC_IDS_MAX];
+	int n;
+};
+
+static int balance_one(json_object *o, void *userdata)
+{
+	struct balance *b = userdata;
+	const char *ep = jstr(o, "endpoint"), *name = jstr(o, "name"), *id = jstr(o, "id");
+	char key[512];
+	int d, i;
+
+	if (!ep || !call_ok(o))
+		return 0;
+	if (!strcmp(ep, "VolumeDriver.Mount"))
+		d = 1;
+	else if (!strcmp(ep, "VolumeDriver.Unmount"))
+		d = -1;
+	else
+		return 0;
+	/* The plugin counts per (volume, ID): so do we. */
+	snprintf(key, sizeof(key), "%s/%s", name ?: "", id ?: "");
+	for (i = 0; i < b->n; i++)
+		if (!strcmp(b->ids[i], key))
+			break;
+	if (i == b->n) {
+		if (b->n == LC_IDS_MAX)
+			return -E2BIG;
+		b->ids[b->n] = strdup(key);
+		if (!b->ids[b->n])
+			return -ENOMEM;
+		b->net[b->n++] = 0;
+	}
+	b->net[i] += d;
+	return 0;
+}
+
+int lcenv_log_unbalanced(struct lcenv *e)
+{
+	struct balance *b = calloc(1, sizeof(*b));
+	int r, bad = 0;
+
+	if (!b)
+		return -ENOMEM;
+	r = log_each(e, balance_one, b);
+	for (int i = 0; i < b->n; i++) {
+		bad += b->net[i] != 0;
+		free(b->ids[i]);
+	}
+	free(b);
+	return r < 0 ? r : bad;
+}
+
+int lcenv_log_reset(struct lcenv *e)
+{
+	return truncate(e->log, 0) < 0 && errno != ENOENT ? negerrno() : 0;
+}
+
+int lcenv_status(struct lcenv *e, json_object **ret)
+{
+	struct run_result r;
+	json_object *o;
+
+	if (lcenv_run(e, &r, "status", "--json", NULL) < 0)
+		return -EIO;
+	o = r.status == 0 ? json_tokener_parse(r.out) : NULL;
+	run_result_free(&r);
+	if (!o)
+		return -EBADMSG;
+	*ret = o;
+	return 0;
+}
+
+int lcenv_status_counts(struct lcenv *e, int *ret_containers, int *ret_volumes)
+{
+	_cleanup_json_ json_object *o = NULL;
+	int r = lcenv_status(e, &o);
+
+	if (r < 0)
+		return r;
+	*ret_containers = (int)json_object_array_length(json_object_object_get(o, "containers"));
+	*ret_volumes = (int)json_object_array_length(json_object_object_get(o, "volumes"));
+	return 0;
+}
+
+int lcenv_status_refcount(struct lcenv *e, const char *name)
+{
+	_cleanup_json_ json_object *o = NULL;
+	json_object *vols;
+	int r = lcenv_status(e, &o);
+
+	if (r < 0)
+		return r;
+	vols = json_object_object_get(o, "volumes");
+	for (size_t i = 0; i < json_object_array_length(vols); i++) {
+		json_object *v = json_object_array_get_idx(vols, i);
+		const char *n = jstr(v, "name");
+
+		if (n && !strcmp(n, name))
+			return json_object_get_int(json_object_object_get(v, "refcount"));
+	}
+	return -ENOENT;
+}
+
+char *lc_mountinfo(pid_t pid)
+{
+	char path[64];
+
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/mountinfo");
+	return read_file(path);
+}
+
+int lc_mounts_under(pid_t pid, const char *prefix)
+{
+	_cleanup_free_ char *text = lc_mountinfo(pid);
+	size_t plen = strlen(prefix);
+	char *save = NULL;
+
+	/* "/" and "/a/" mean everything at or under them. */
+	while (plen > 0 && prefix[plen - 1] == '/')
+		plen--;
+	int n = 0;
+
+	if (!text)
+		return negerrno();
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char mp[PATH_MAX];
+
+		/* id parent major:minor root mountpoint ... */
+		if (sscanf(l, "%*s %*s %*s %*s %4095s", mp) != 1)
+			continue;
+		if (!strncmp(mp, prefix, plen) &&
+		    (mp[plen] == '\0' || mp[plen] == '/' || (plen == 0 && mp[0] == '/')))
+			n++;
+	}
+	return n;
+}
+
+int lc_ct_write(pid_t pid, uid_t uid, gid_t gid, const char *path, const char *text)
+{
+	char ns[64];
+	int status, nsfd;
+	pid_t child;
+
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", (int)pid);
+	nsfd = open(ns, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return negerrno();
+	child = fork();
+	if (child < 0) {
+		close(nsfd);
+		return negerrno();
+	}
+	if (child == 0) {
+		int fd;
+		size_t len = strlen(text);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* The exit code carries the errno of the step that failed. */
+		if (setns(nsfd, CLONE_NEWNS) < 0)
+			_exit(errno);
+		if (chdir("/") < 0)
+			_exit(errno);
+		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			_exit(errno);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0)
+			_exit(errno);
+		if (write(fd, text, len) != (ssize_t)len)
+			_exit(errno ?: EIO);
+		_exit(close(fd) < 0 ? errno : 0);
+	}
+	close(nsfd);
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return negerrno();
+	if (!WIFEXITED(status))
+		return -ECHILD;
+	return -WEXITSTATUS(status);
+}
+
+int lc_ct_stat(pid_t pid, const char *path, struct stat *ret)
+{
+	char p[PATH_MAX];
+
+	tu_path(p, "/proc/%d/root%s", (int)pid, path);
+	return stat(p, ret) < 0 ? negerrno() : 0;
+}
+
+int lc_mkrootfs(const char *dir)
+{
+	char *argv[] = {(char *)build_path("../tools/mkrootfs"), (char *)dir, NULL};
+	struct run_result r;
+	int status;
+
+	if (run_argv(&r, argv, 30000) < 0)
+		return -EIO;
+	status = r.status;
+	if (status)
+		fprintf(stderr, "mkrootfs: %s", r.err);
+	run_result_free(&r);
+	return status ? -EIO : 0;
+}
+
+char *lc_pidstr(char buf[static 16], pid_t pid)
+{
+	snprintf(buf, 16, "%d", (int)pid);
+	return buf;
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A lifecycle test's world: a private mount namespace, a tmpfs scratch dir,
+ * a dvmount-testplugin named "tp" (with --bind, so its volumes are real
+ * mounts), a policy file allowing it, and a state dir; dvmount run black-box
+ * against all of them; the plugin's call log read back as the truth about
+ * Mount and Unmount.
+ *
+ * Layout under e->dir: plugins/tp.sock, tp.root (the plugin's backend; its
+ * mountpoints are tp.root/mnt/NAME, its data tp.root/volumes/NAME/data),
+ * tp.log, tp.faults, policy.conf, state/.
+ *
+ * Functions return 0 (or a count) on success and -errno on failure.
+ */
+#ifndef DVMOUNT_TESTS_LCENV_H
+#define DVMOUNT_TESTS_LCENV_H
+
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "tests/lib/run.h"
+#include "tests/lib/testutil.h"
+
+struct lcenv {
+	struct tu_scratch scratch;
+	char dir[PATH_MAX];
+	char plugins[PATH_MAX];
+	char state[PATH_MAX];
+	char policy[PATH_MAX];
+	char tproot[PATH_MAX];
+	char log[PATH_MAX];
+	char faults[PATH_MAX];
+	pid_t plugin;
+};
+
+/* Everything above; plugin_extra (NULL-terminated, may be NULL) goes to the plugin. */
+int lcenv_setup(struct lcenv *e, char *const plugin_extra[]);
+/* Stops the plugin, unmounts and removes the scratch dir; accepts a zeroed env. */
+void lcenv_teardown(struct lcenv *e);
+
+/* Replace the policy file (root-owned, 0644) with text. */
+int lcenv_write_policy(struct lcenv *e, const char *text);
+/* The default policy: uid 0, driver tp under tp.root, RW RO, option "size". */
+int lcenv_default_policy(struct lcenv *e);
+
+/*
+ * dvmount --state-dir S --policy P --plugin-path D ARGS... (NULL-terminated).
+ * lcenv_run_crash sets DVMOUNT_CRASH_AT=point for that one run.
+ */
+int lcenv_run(struct lcenv *e, struct run_result *r, ...) __attribute__((sentinel));
+int lcenv_run_crash(struct lcenv *e, struct run_result *r, const char *point, ...)
+    __attribute__((sentinel));
+
+/* One volume of a spec; driver NULL means "tp", mode NULL "RW". */
+struct lcvol {
+	const char *name;
+	const char *path; /* container_path */
+	const char *mode;
+	const char *driver;
+	const char *opt_key, *opt_val; /* one driver option, or none */
+};
+/* Write the Mesos JSON array to <dir>/<file> and give its path. */
+int lcenv_volumes(struct lcenv *e, const char *file, const struct lcvol *v, size_t n,
+		  char ret_path[static PATH_MAX]);
+
+/*
+ * The plugin's log: successful (status 200, no Err) calls of
+ * VolumeDriver.<endpoint> ("Mount", "Unmount", ...), name NULL = any volume;
+ * lcenv_log_all counts every call of that endpoint, failed ones too.
+ */
+int lcenv_log_count(struct lcenv *e, const char *endpoint, const char *name);
+int lcenv_log_all(struct lcenv *e, const char *endpoint);
+/* Mount IDs whose successful Mounts and Unmounts do not pair up (0 = balanced). */
+int lcenv_log_unbalanced(struct lcenv *e);
+/* Forget what was logged so far. */
+int lcenv_log_reset(struct lcenv *e);
+
+/* status --json, parsed; and the number of containers and volume entries in it. */
+int lcenv_status(struct lcenv *e, json_object **ret);
+int lcenv_status_counts(struct lcenv *e, int *ret_containers, int *ret_volumes);
+/* refcount of volume NAME in status --json: -ENOENT when it has no entry. */
+int lcenv_status_refcount(struct lcenv *e, const char *name);
+
+/* Mounts at or under prefix in pid's mount namespace (0 = this process). */
+int lc_mounts_under(pid_t pid, const char *prefix);
+/* Whole /proc/<pid>/mountinfo (0 = self), malloc'd. */
+char *lc_mountinfo(pid_t pid);
+
+/*
+ * Inside the container: a child that setns()es into pid's mount namespace,
+ * takes uid:gid, and creates path (as seen from the container's root) with
+ * text. Returns 0 or -errno of the failing step.
+ */
+int lc_ct_write(pid_t pid, uid_t uid, gid_t gid, const char *path, const char *text);
+/* lstat/stat of a path as the container sees it. */
+int lc_ct_stat(pid_t pid, const char *path, struct stat *ret);
+
+/* tools/mkrootfs DIR. */
+int lc_mkrootfs(const char *dir);
+
+/*
+ * A fixture with an lcenv and up to LC_CONTAINERS containers, for test files
+ * that include kselftest_harness.h first:  LC_FIXTURE(prepare);
+ */
+#define LC_CONTAINERS 4
+#ifdef TEST_F
+#define LC_FIXTURE(name)                                                                           \
+	FIXTURE(name)                                                                              \
+	{                                                                                          \
+		struct lcenv e;                                                                    \
+		struct tu_container ct[LC_CONTAINERS];                                             \
+	};                                                                                         \
+	FIXTURE_SETUP(name)                                                                        \
+	{                                                                                          \
+		ASSERT_EQ(0, lcenv_setup(&self->e, NULL));                                         \
+	}                                                                                          \
+	FIXTURE_TEARDOWN(name)                                                                     \
+	{                                                                                          \
+		for (int i_ = 0; i_ < LC_CONTAINERS; i_++)                                         \
+			tu_container_stop(&self->ct[i_]);                                          \
+		lcenv_teardown(&self->e);                                                          \
+	}
+#endif
+
+/* A pid as a string, for argv: lc_pidstr(buf, pid). */
+char *lc_pidstr(char buf[static 16], pid_t pid);
+
+#endif

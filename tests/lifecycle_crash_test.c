@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What is left after things go wrong: dvmount killed (SIGKILL) at each crash
+ * point of prepare and cleanup and then recovered; a plugin Mount failing
+ * for some volumes of a prepare; a container whose process died; requests
+ * the policy denies. Afterwards no plugin mount is held for a container
+ * that is gone or unknown (the plugin's log pairs every Mount with an
+ * Unmount), and no record of a container that was fully prepared and is
+ * known is lost.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "tests/lib/lcenv.h"
+
+#define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
+#define KILLED (128 + SIGKILL)
+
+FIXTURE(crash)
+{
+	struct lcenv e;
+	struct tu_container ct[2];
+	char sandbox[PATH_MAX], vols0[PATH_MAX], vols1[PATH_MAX];
+};
+
+FIXTURE_VARIANT(crash)
+{
+	const char *point;
+	bool in_cleanup;
+	bool committed; /* the prepare got to its commit: a known c1 stays */
+};
+
+FIXTURE_VARIANT_ADD(crash, prepare_after_intent){.point = "after-intent"};
+FIXTURE_VARIANT_ADD(crash, prepare_after_users){.point = "after-users"};
+FIXTURE_VARIANT_ADD(crash, prepare_before_mount){.point = "before-mount"};
+FIXTURE_VARIANT_ADD(crash, prepare_after_mount){.point = "after-mount"};
+FIXTURE_VARIANT_ADD(crash, prepare_after_attach){.point = "after-attach"};
+FIXTURE_VARIANT_ADD(crash, prepare_after_commit){.point = "after-commit", .committed = true};
+FIXTURE_VARIANT_ADD(crash, cleanup_after_detach){.point = "cleanup-after-detach",
+						 .in_cleanup = true};
+FIXTURE_VARIANT_ADD(crash, cleanup_after_users){.point = "cleanup-after-users", .in_cleanup = true};
+FIXTURE_VARIANT_ADD(crash, cleanup_before_unmount){.point = "before-unmount", .in_cleanup = true};
+FIXTURE_VARIANT_ADD(crash, cleanup_after_unmount){.point = "after-unmount", .in_cleanup = true};
+
+/* c0 survives with v1; c1 (v1 shared, v2 its own) is the one interrupted. */
+FIXTURE_SETUP(crash)
+{
+	struct lcvol v0[] = {{.name = "v1", .path = "c0/v1"}};
+	struct lcvol v1[] = {{.name = "v1", .path = "c1/v1"}, {.name = "v2", .path = "c1/v2"}};
+	struct run_result r;
+	char pid[16];
+
+	ASSERT_EQ(0, lcenv_setup(&self->e, NULL));
+	tu_path(self->sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(self->sandbox, 0755));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "c0.json", v0, 1, self->vols0));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "c1.json", v1, 2, self->vols1));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	ASSERT_EQ(0, tu_container_start(&self->ct[1], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c0", "--volumes", self->vols0,
+		  "--pid", lc_pidstr(pid, self->ct[0].pid), "--sandbox", self->sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+}
+
+FIXTURE_TEARDOWN(crash)
+{
+	tu_container_stop(&self->ct[0]);
+	tu_container_stop(&self->ct[1]);
+	lcenv_teardown(&self->e);
+}
+
+/* c1 is gone for good: nothing of it is held, c0 is intact. */
+static void expect_c1_gone(struct __test_metadata *_metadata, FIXTURE_DATA(crash) * self)
+{
+	char p[PATH_MAX];
+	json_object *st = NULL;
+
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v1"));
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "v2"));
+	EXPECT_EQ(lcenv_log_count(&self->e, "Mount", "v2"),
+		  lcenv_log_count(&self->e, "Unmount", "v2"));
+	/* Only c0's v1 is still held at the plugin. */
+	EXPECT_EQ(1, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(0, lcenv_log_count(&self->e, "Unmount", "v1"));
+	EXPECT_EQ(0, lc_mounts_under(0, tu_path(p, "%s/mnt/v2", self->e.tproot)));
+	EXPECT_EQ(0, lc_mounts_under(self->ct[1].pid, tu_path(p, "%s/c1", self->sandbox)));
+	EXPECT_EQ(1, lc_mounts_under(self->ct[0].pid, tu_path(p, "%s/c0/v1", self->sandbox)));
+	ASSERT_EQ(0, lcenv_status(&self->e, &st));
+	EXPECT_EQ(1, json_object_array_length(json_object_object_get(st, "containers")));
+	EXPECT_EQ(0, json_object_array_length(json_object_object_get(st, "quarantined")));
+	json_object_put(st);
+}
+
+TEST_F(crash, recover_undoes_what_is_unknown_and_keeps_what_is_known)
+{
+	struct run_result r;
+	char pid[16], p[PATH_MAX];
+	int c, v, mounts;
+
+	if (variant->in_cleanup) {
+		lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", self->vols1,
+			  "--pid", lc_pidstr(pid, self->ct[1].pid), "--sandbox", self->sandbox,
+			  NULL);
+		ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+		run_result_free(&r);
+		lcenv_run_crash(&self->e, &r, variant->point, "cleanup", "--container-id", "c1",
+				NULL);
+	} else {
+		lcenv_run_crash(&self->e, &r, variant->point, "prepare", "--container-id", "c1",
+				"--volumes", self->vols1, "--pid", lc_pidstr(pid, self->ct[1].pid),
+				"--sandbox", self->sandbox, NULL);
+	}
+	ASSERT_EQ(KILLED, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	mounts = lcenv_log_all(&self->e, "Mount");
+
+	/* The containerizer restarts and still knows both (c1 if it was started). */
+	lcenv_run(&self->e, &r, "recover", "--known", "c0,c1", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* Recovery never mounts. */
+	EXPECT_EQ(mounts, lcenv_log_all(&self->e, "Mount"));
+	if (variant->committed) {
+		/* Fully prepared and known: kept, counts and mounts intact. */
+		EXPECT_EQ(2, lcenv_status_refcount(&self->e, "v1"));
+		EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v2"));
+		EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
+		EXPECT_EQ(2, lc_mounts_under(self->ct[1].pid, tu_path(p, "%s/c1", self->sandbox)));
+	} else if (variant->in_cleanup) {
+		/*
+		 * A half-done cleanup of a container still known: its record may
+		 * stay for the containerizer to finish, but v2 is either still
+		 * held for it or released for good, never leaked.
+		 */
+		int v2 = lcenv_status_refcount(&self->e, "v2");
+
+		EXPECT_TRUE(v2 == -ENOENT || v2 == 1) TH_LOG("v2 refcount %d", v2);
+		if (v2 == -ENOENT)
+			EXPECT_EQ(lcenv_log_count(&self->e, "Mount", "v2"),
+				  lcenv_log_count(&self->e, "Unmount", "v2"));
+		EXPECT_EQ(2, lcenv_status_refcount(&self->e, "v1") + (v2 == -ENOENT));
+		EXPECT_EQ(1,
+			  lc_mounts_under(self->ct[0].pid, tu_path(p, "%s/c0/v1", self->sandbox)));
+	} else {
+		/* A prepare that never finished is undone whatever the containerizer says. */
+		expect_c1_gone(_metadata, self);
+	}
+
+	/* Later the containerizer no longer knows c1. */
+	lcenv_run(&self->e, &r, "recover", "--known", "c0", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	expect_c1_gone(_metadata, self);
+
+	EXPECT_EQ(mounts, lcenv_log_all(&self->e, "Mount"));
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c0", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
+LC_FIXTURE(failure);
+
+static void expect_nothing_left(struct __test_metadata *_metadata, struct lcenv *e)
+{
+	int c = -1, v = -1;
+
+	EXPECT_EQ(0, lcenv_log_unbalanced(e));
+	EXPECT_EQ(0, lc_mounts_under(0, e->tproot));
+	ASSERT_EQ(0, lcenv_status_counts(e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
+/* All or nothing: one failed Mount of three undoes the two that worked. */
+TEST_F(failure, one_mount_of_three_fails_nothing_remains)
+{
+	char vols[PATH_MAX], sandbox[PATH_MAX], pid[16];
+	struct run_result r;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {
+	    {.name = "v1", .path = "1"}, {.name = "v2", .path = "2"}, {.name = "v3", .path = "3"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 3, vols));
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount error disk on fire volume=v2\n"));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_EQ(1, count_str(r.err, "disk on fire")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "'c'")) OK_OR_LOG(r);
+	EXPECT_STREQ("", r.out);
+	run_result_free(&r);
+	EXPECT_EQ(2, lcenv_log_count(&self->e, "Mount", NULL));
+	EXPECT_EQ(2, lcenv_log_count(&self->e, "Unmount", NULL));
+	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, sandbox));
+	expect_nothing_left(_metadata, &self->e);
+}
+
+/* Every failure is listed, one line each. */
+TEST_F(failure, two_mounts_fail_both_reported)
+{
+	char vols[PATH_MAX], sandbox[PATH_MAX], pid[16];
+	struct run_result r;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {
+	    {.name = "v1", .path = "1"}, {.name = "v2", .path = "2"}, {.name = "v3", .path = "3"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 3, vols));
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount error quota volume=v1\n"
+						   "Mount error no space volume=v3\n"));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_EQ(1, count_str(r.err, "quota")) OK_OR_LOG(r);
+	EXPECT_EQ(1, count_str(r.err, "no space")) OK_OR_LOG(r);
+	EXPECT_EQ(2, count_str(r.err, "\n")) OK_OR_LOG(r);
+	run_result_free(&r);
+	expect_nothing_left(_metadata, &self->e);
+}
+
+/* A failed prepare leaves a volume that another container holds as it was. */
+TEST_F(failure, failed_prepare_keeps_other_containers_volume)
+{
+	char vols0[PATH_MAX], vols1[PATH_MAX], hostdir[PATH_MAX];
+	struct run_result r;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol v0[] = {{.name = "v1", .path = hostdir}};
+	struct lcvol v1[] = {{.name = "v1", .path = hostdir}, {.name = "bad", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "v0.json", v0, 1, vols0));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "v1.json", v1, 2, vols1));
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount error nope volume=bad\n"));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c0", "--volumes", vols0, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols1, NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v1"));
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(1, lc_mounts_under(0, self->e.tproot));
+}
+
+LC_FIXTURE(gc);
+
+/* The process a container was attached to died: --gc-dead cleans it, keeps the live one. */
+TEST_F(gc, dead_process_cleaned_live_one_kept)
+{
+	char vols0[PATH_MAX], vols1[PATH_MAX], sandbox[PATH_MAX], pid[16];
+	struct run_result r;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v0[] = {{.name = "v1", .path = "a"}};
+	struct lcvol v1[] = {{.name = "v1", .path = "a"}, {.name = "v2", .path = "b"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "v0.json", v0, 1, vols0));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "v1.json", v1, 2, vols1));
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, tu_container_start(&self->ct[i], NULL, 0));
+		lcenv_run(&self->e, &r, "prepare", "--container-id", i ? "dead" : "live",
+			  "--volumes", i ? vols1 : vols0, "--pid", lc_pidstr(pid, self->ct[i].pid),
+			  "--sandbox", sandbox, NULL);
+		ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+		run_result_free(&r);
+	}
+	tu_container_stop(&self->ct[1]);
+
+	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "1 container(s) cleaned up")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v2"));
+	EXPECT_EQ(0, lcenv_log_count(&self->e, "Unmount", "v1"));
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v1"));
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "v2"));
+	EXPECT_EQ(1, lc_mounts_under(self->ct[0].pid, sandbox));
+
+	/* Running it again changes nothing. */
+	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v1"));
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Unmount"));
+}
+
+LC_FIXTURE(policy);
+
+static int log_lines(struct lcenv *e)
+{
+	char *text = read_file(e->log);
+	int n = count_str(text, "\n");
+
+	free(text);
+	return n;
+}
+
+TEST_F(policy, no_policy_file_denies_before_any_plugin_call)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX];
+	struct run_result r;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol v[] = {{.name = "v", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, unlink(self->e.policy));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
+	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
+	/* It says where the file goes. */
+	EXPECT_NE(NULL, strstr(r.err, self->e.policy)) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, log_lines(&self->e));
+}
+
+TEST_F(policy, driver_not_in_policy_denied_before_any_plugin_call)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX];
+	struct run_result r;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	/* Another plugin that is there and would answer, but is not allowed. */
+	pid_t other = testplugin_start(self->e.dir, "other", NULL);
+	ASSERT_LT(0, other);
+	struct lcvol v[] = {{.name = "v", .path = hostdir, .driver = "other"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
+	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "other")) OK_OR_LOG(r);
+	run_result_free(&r);
+	stop_process(other, 2000);
+	EXPECT_EQ(0, log_lines(&self->e));
+	char olog[PATH_MAX];
+	char *text = read_file(tu_path(olog, "%s/other.log", self->e.dir));
+	EXPECT_EQ(0, count_str(text, "\n")) TH_LOG("%s", text);
+	free(text);
+}
+
+TEST_F(policy, mountpoint_outside_host_paths_denied_and_unmounted)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX], elsewhere[PATH_MAX], text[2 * PATH_MAX];
+	struct run_result r;
+	int c, v;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	tu_path(elsewhere, "%s/elsewhere", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	ASSERT_EQ(0, tu_mkdirs(elsewhere, 0755));
+	snprintf(text, sizeof(text), "[dvmount]\ncallers = uid:0\n\n[driver tp]\nhost-paths = %s\n",
+		 elsewhere);
+	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
+	struct lcvol vol[] = {{.name = "v", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
+	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "host-paths")) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* The Mount that did happen is undone. */
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Mount", "v"));
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(0, lc_mounts_under(0, hostdir));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
+TEST_F(policy, container_path_proc_sys_denied_before_any_plugin_call)
+{
+	char vols[PATH_MAX], pid[16];
+	struct run_result r;
+
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	struct lcvol v[] = {{.name = "v", .path = "/proc/sys"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), NULL);
+	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "/proc")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, log_lines(&self->e));
+	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, "/proc/sys"));
+}
+
+TEST_HARNESS_MAIN

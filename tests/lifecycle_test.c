@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dvmount prepare / cleanup / recover / status, black-box, against the test
+ * plugin: Mesos' docker/volume isolator scenarios without a rootfs
+ * (facts/mesos-isolator.md 1-5, 8, 9, 11), attaching into a running process,
+ * reference counts shared by several containers, status output, and
+ * idempotent cleanup. The plugin's call log is the witness for every
+ * Mount and Unmount.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "tests/lib/lcenv.h"
+
+#define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
+
+LC_FIXTURE(mesos);
+
+/* 1. No rootfs: a relative volume with options, an absolute existing host dir. */
+TEST_F(mesos, no_rootfs_relative_with_options_and_absolute_host_dir)
+{
+	char sandbox[PATH_MAX], hostdir[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16];
+	char buf[64];
+	struct run_result r;
+	char *log;
+
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol v[] = {
+	    {.name = "v1", .path = "data/v1", .opt_key = "size", .opt_val = "10G"},
+	    {.name = "v2", .path = hostdir},
+	};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "task1", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	/* Each mounted once, by its name, with its options. */
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Mount", "v1"));
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Mount", "v2"));
+	log = read_file(self->e.log);
+	ASSERT_NE(NULL, log);
+	EXPECT_EQ(1, count_str(log, "\"name\":\"v1\",\"opts\":{\"size\":\"10G\"}"))
+	TH_LOG("%s", log);
+	free(log);
+
+	/* The task sees both: what it writes reaches the plugin's backend. */
+	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/data/v1/a", sandbox), "1"));
+	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/b", hostdir), "2"));
+	EXPECT_EQ(
+	    1, tu_read_file(tu_path(p, "%s/volumes/v1/data/a", self->e.tproot), buf, sizeof(buf)));
+	EXPECT_EQ(
+	    1, tu_read_file(tu_path(p, "%s/volumes/v2/data/b", self->e.tproot), buf, sizeof(buf)));
+	/* ...and the host's own hostdir is untouched (the mount is the task's). */
+	EXPECT_NE(0, access(tu_path(p, "%s/b", hostdir), F_OK));
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "task1", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v1"));
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v2"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, sandbox));
+	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, hostdir));
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+}
+
+/* 1b. Without --pid: the absolute host dir must exist (Mesos' words), all undone. */
+TEST_F(mesos, absolute_path_without_rootfs_must_exist)
+{
+	char vols[PATH_MAX], missing[PATH_MAX];
+	struct run_result r;
+	int c, v;
+
+	tu_path(missing, "%s/no/such/dir", self->e.dir);
+	struct lcvol vol[] = {{.name = "v1", .path = missing}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "t", "--volumes", vols, NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "Absolute container path")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_NE(0, access(missing, F_OK));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
+/* 2. The same driver and name twice in one container: refused before any Mount. */
+TEST_F(mesos, duplicate_volume_fails)
+{
+	char vols[PATH_MAX];
+	struct run_result r;
+	int c, v;
+	struct lcvol vol[] = {{.name = "dup", .path = "/mnt/a"}, {.name = "dup", .path = "/mnt/b"}};
+
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 2, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "t", "--volumes", vols, NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "uplicate")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Mount"));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
+/* 3. Agent restart: recovery keeps a known task and never mounts; its kill unmounts. */
+TEST_F(mesos, agent_restart_recovers_without_mounting)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], pid[16];
+	struct run_result r;
+
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {{.name = "v1", .path = "a"}, {.name = "v2", .path = "b"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "task1", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, lcenv_log_reset(&self->e));
+
+	lcenv_run(&self->e, &r, "recover", "--known", "task1", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Mount"));
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v1"));
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v2"));
+	EXPECT_EQ(2, lc_mounts_under(self->ct[0].pid, sandbox));
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "task1", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v1"));
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v2"));
+	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, sandbox));
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+}
+
+/* 4. An empty checkpoint (MESOS-9507): recovery goes on, and says so. */
+TEST_F(mesos, empty_checkpoint_recovery_succeeds)
+{
+	char vols[PATH_MAX], empty[PATH_MAX], hostdir[PATH_MAX];
+	struct run_result r;
+	json_object *st = NULL;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol v[] = {{.name = "v1", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "good", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* A hard reboot before the data reached the disk. */
+	ASSERT_EQ(0, tu_write_file(tu_path(empty, "%s/containers/empty.json", self->e.state), ""));
+
+	lcenv_run(&self->e, &r, "recover", "--known", "good,empty", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "1 corrupt")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "empty")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_NE(0, access(empty, F_OK));
+	/* The good one is untouched, the bad one set aside where status shows it. */
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v1"));
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
+	ASSERT_EQ(0, lcenv_status(&self->e, &st));
+	EXPECT_EQ(1, json_object_array_length(json_object_object_get(st, "quarantined")));
+	EXPECT_EQ(1, json_object_array_length(json_object_object_get(st, "containers")));
+	json_object_put(st);
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "good", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+}
+
+/* 5. Two tasks share one volume: one Mount, one Unmount after the last. */
+TEST_F(mesos, two_containers_share_volume_unmount_after_last)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16];
+	struct run_result r;
+
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {{.name = "shared", .path = "vol"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	for (int i = 0; i < 2; i++) {
+		char cid[8];
+
+		snprintf(cid, sizeof(cid), "t%d", i);
+		ASSERT_EQ(0, tu_container_start(&self->ct[i], NULL, 0));
+		lcenv_run(&self->e, &r, "prepare", "--container-id", cid, "--volumes", vols,
+			  "--pid", lc_pidstr(pid, self->ct[i].pid), "--sandbox", sandbox, NULL);
+		ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+		run_result_free(&r);
+	}
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Mount", "shared"));
+	EXPECT_EQ(2, lcenv_status_refcount(&self->e, "shared"));
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "t0", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, sandbox));
+	/* The second task still has a working volume. */
+	EXPECT_EQ(0, lc_ct_write(self->ct[1].pid, 0, 0, tu_path(p, "%s/vol/x", sandbox), "x"));
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "shared"));
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "t1", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "shared"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "shared"));
+}
+
+/* 8. --user: the mountpoint is handed to the task's user, who can write it. */
+TEST_F(mesos, user_chowns_mountpoint)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16];
+	struct run_result r;
+	struct stat st;
+
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {{.name = "v1", .path = "vol"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	/* Before: root's, so a write as 4242 would fail with EACCES. */
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "t", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, "--user", "4242:4343",
+		  NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, lc_ct_stat(self->ct[0].pid, tu_path(p, "%s/vol", sandbox), &st));
+	EXPECT_EQ(4242, st.st_uid);
+	EXPECT_EQ(4343, st.st_gid);
+	EXPECT_EQ(
+	    0, lc_ct_write(self->ct[0].pid, 4242, 4343, tu_path(p, "%s/vol/mine", sandbox), "x"));
+	/* Nobody else got it: another uid is still refused. */
+	EXPECT_EQ(-EACCES, lc_ct_write(self->ct[0].pid, 4444, 4444,
+				       tu_path(p, "%s/vol/other", sandbox), "x"));
+}
+
+/* 9. RO without a rootfs: writing fails with EROFS inside the task. */
+TEST_F(mesos, readonly_without_rootfs_refuses_writes)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16];
+	struct run_result r;
+
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {{.name = "v1", .path = "ro", .mode = "RO"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "t", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "\"readonly\":true")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(-EROFS, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/ro/f", sandbox), "x"));
+	/* The plugin's own mountpoint stays writable for the host. */
+	EXPECT_EQ(0, tu_write_file(tu_path(p, "%s/mnt/v1/host", self->e.tproot), "x"));
+}
+
+/* 11. MESOS-10126: a failed Unmount never pins the count; the next user's end unmounts. */
+TEST_F(mesos, failed_unmount_does_not_stick)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX];
+	struct run_result r;
+	int c, v;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol vol[] = {{.name = "ebs", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount error device busy count=1\n"));
+
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "t1", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "t1", NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "device busy")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "t1")) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* The task is forgotten; the volume waits for a retry with no user. */
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, lcenv_status_refcount(&self->e, "ebs"));
+
+	/* A second task uses the volume and, at its end, it is unmounted. */
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "t2", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "ebs"));
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "t2", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
+LC_FIXTURE(attach);
+
+/* prepare --pid into a running process: writes go through to the plugin's backend. */
+TEST_F(attach, writes_reach_backing_dir)
+{
+	char vols[PATH_MAX], p[PATH_MAX], buf[64], pid[16], target[PATH_MAX];
+	struct run_result r;
+
+	tu_path(target, "%s/run/vol", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(target, 0755));
+	struct lcvol v[] = {{.name = "data", .path = target}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "\"attached\":true")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/hello", target), "through"));
+	EXPECT_EQ(7, tu_read_file(tu_path(p, "%s/volumes/data/data/hello", self->e.tproot), buf,
+				  sizeof(buf)));
+	EXPECT_STREQ("through", buf);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, target));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+}
+
+TEST_F(attach, readonly_refuses_writes)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16];
+	struct run_result r;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {{.name = "data", .path = "ro", .mode = "RO"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(-EROFS, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/ro/x", sandbox), "x"));
+	EXPECT_EQ(-EROFS,
+		  lc_ct_write(self->ct[0].pid, 4242, 4242, tu_path(p, "%s/ro/y", sandbox), "x"));
+}
+
+/* Mounts of the caller's namespace, not counting the plugin's own ones. */
+static int mounts_outside(const char *tproot)
+{
+	int all = lc_mounts_under(0, "/");
+
+	return all < 0 ? all : all - lc_mounts_under(0, tproot);
+}
+
+TEST_F(attach, callers_namespace_gains_no_mount)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], pid[16];
+	struct run_result r;
+	int before;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {{.name = "a", .path = "a"}, {.name = "b", .path = "b"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	before = mounts_outside(self->e.tproot);
+	ASSERT_LT(0, before);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(2, lc_mounts_under(self->ct[0].pid, sandbox));
+	EXPECT_EQ(0, lc_mounts_under(0, sandbox));
+	EXPECT_EQ(before, mounts_outside(self->e.tproot));
+}
+
+LC_FIXTURE(refcount);
+
+/* One volume, three containers: exactly one Mount, one Unmount, after the last. */
+TEST_F(refcount, three_containers_one_mount_one_unmount)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], pid[16], cid[8];
+	struct run_result r;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {{.name = "one", .path = "one"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	for (int i = 0; i < 3; i++) {
+		snprintf(cid, sizeof(cid), "c%d", i);
+		ASSERT_EQ(0, tu_container_start(&self->ct[i], NULL, 0));
+		lcenv_run(&self->e, &r, "prepare", "--container-id", cid, "--volumes", vols,
+			  "--pid", lc_pidstr(pid, self->ct[i].pid), "--sandbox", sandbox, NULL);
+		ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+		run_result_free(&r);
+		EXPECT_EQ(i + 1, lcenv_status_refcount(&self->e, "one"));
+	}
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Mount"));
+	for (int i = 0; i < 3; i++) {
+		snprintf(cid, sizeof(cid), "c%d", i);
+		EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
+		lcenv_run(&self->e, &r, "cleanup", "--container-id", cid, NULL);
+		EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+		run_result_free(&r);
+		EXPECT_EQ(0, lc_mounts_under(self->ct[i].pid, sandbox));
+	}
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Mount"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+}
+
+LC_FIXTURE(prepare);
+
+TEST_F(prepare, same_container_twice_fails)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX];
+	struct run_result r;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol v[] = {{.name = "v", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "already prepared")) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* The failed second prepare took nothing from the first. */
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v"));
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Mount"));
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
+}
+
+/* Without --pid: the bind mounts for the containerizer, on stdout. */
+TEST_F(prepare, without_pid_prints_bind_mounts)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX], want[2 * PATH_MAX];
+	struct run_result r;
+	json_object *o, *b;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol v[] = {{.name = "v", .path = hostdir, .mode = "RO"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	o = json_tokener_parse(r.out);
+	ASSERT_NE(NULL, o) OK_OR_LOG(r);
+	run_result_free(&r);
+	b = json_object_array_get_idx(json_object_object_get(o, "bind_mounts"), 0);
+	ASSERT_NE(NULL, b);
+	snprintf(want, sizeof(want), "%s/mnt/v", self->e.tproot);
+	EXPECT_STREQ(want, json_object_get_string(json_object_object_get(b, "source")));
+	EXPECT_STREQ(hostdir, json_object_get_string(json_object_object_get(b, "target")));
+	EXPECT_TRUE(json_object_get_boolean(json_object_object_get(b, "readonly")));
+	json_object_put(o);
+	/* Nothing mounted at the target by dvmount itself. */
+	EXPECT_EQ(0, lc_mounts_under(0, hostdir));
+}
+
+LC_FIXTURE(status);
+
+TEST_F(status, text_and_json_after_prepare)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], pid[16], target[PATH_MAX];
+	struct run_result r;
+	json_object *st = NULL, *c, *v;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol vol[] = {{.name = "v1", .path = "one"},
+			      {.name = "v2", .path = "two", .mode = "RO"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 2, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "web-1", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	lcenv_run(&self->e, &r, "status", NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "containers: 1\n")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "web-1  prepared  pid ")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, tu_path(target, "tp/v2 RO -> %s/two\n", sandbox)))
+	OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "volumes: 2\n")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "tp/v1  users 1  ")) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	ASSERT_EQ(0, lcenv_status(&self->e, &st));
+	c = json_object_array_get_idx(json_object_object_get(st, "containers"), 0);
+	ASSERT_NE(NULL, c);
+	EXPECT_STREQ("web-1", json_object_get_string(json_object_object_get(c, "container_id")));
+	EXPECT_STREQ("prepared", json_object_get_string(json_object_object_get(c, "phase")));
+	EXPECT_EQ(self->ct[0].pid, json_object_get_int(json_object_object_get(c, "pid")));
+	EXPECT_EQ(2, json_object_array_length(json_object_object_get(c, "volumes")));
+	v = json_object_array_get_idx(json_object_object_get(st, "volumes"), 0);
+	ASSERT_NE(NULL, v);
+	EXPECT_EQ(1, json_object_get_int(json_object_object_get(v, "refcount")));
+	EXPECT_EQ(64, strlen(json_object_get_string(json_object_object_get(v, "mount_id"))));
+	EXPECT_EQ(0, strncmp(self->e.tproot,
+			     json_object_get_string(json_object_object_get(v, "host_path")),
+			     strlen(self->e.tproot)));
+	json_object_put(st);
+
+	/* --container-id narrows it down. */
+	lcenv_run(&self->e, &r, "--json", "status", "--container-id", "other", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "\"containers\":[]")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "\"volumes\":[]")) OK_OR_LOG(r);
+	run_result_free(&r);
+}
+
+LC_FIXTURE(cleanup);
+
+TEST_F(cleanup, is_idempotent)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX];
+	struct run_result r;
+	int c, v;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol vol[] = {{.name = "v", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	for (int i = 0; i < 2; i++) {
+		lcenv_run(&self->e, &r, "cleanup", "--container-id", "c", NULL);
+		EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+		EXPECT_STREQ("", r.err);
+		run_result_free(&r);
+	}
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+	/* A container never prepared is no error either. */
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "never", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+}
+
+TEST_HARNESS_MAIN
