@@ -602,9 +602,45 @@ static int prepare_host_targets(struct lc *lc, const struct args *a, struct pvol
 			lc_fail(lc, "volume '%s': target '%s': %s", v[i].sv->name, v[i].where,
 				strerror(-r));
 			failed++;
+		} else {
+			/*
+			 * Print where the target really resolved (symlinks followed
+			 * inside the root only), so that a containerizer binding onto
+			 * this path cannot be led out of the rootfs by a planted link.
+			 */
+			char link[64];
+			ssize_t len;
+
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+			len = readlink(link, v[i].where, sizeof(v[i].where) - 1);
+			if (len <= 0) {
+				lc_fail(lc, "volume '%s': target '%s': %s", v[i].sv->name,
+					v[i].target, strerror(errno));
+				failed++;
+				continue;
+			}
+			v[i].where[len] = '\0';
 		}
 	}
 	return failed;
+}
+
+/* Take back what attach() put in the container, when a later step fails. */
+static void detach_ours(struct lc *lc, const struct args *a, int pidfd, struct pvol *v, size_t n)
+{
+	_cleanup_free_ struct ns_unmount *u = calloc(n + 1, sizeof(*u));
+	size_t k = 0;
+
+	if (!u)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].mnt_id)
+			u[k++] = (struct ns_unmount){ .target = v[i].target, .mnt_id = v[i].mnt_id };
+	if (k && ns_detach(pidfd, a->rootfs ? a->rootfs : "/", u, k) < 0)
+		for (size_t j = 0; j < k; j++)
+			if (u[j].result < 0 && u[j].result != -ESRCH)
+				lc_fail(lc, "detaching '%s' again: %s", u[j].target,
+					strerror(-u[j].result));
 }
 
 static void print_result(const struct args *a, struct pvol *v, size_t n)
@@ -794,6 +830,14 @@ static int run(struct lc *lc, const struct args *a)
 		failed = check_mountpoints(lc, a, v, n);
 	if (failed == 0)
 		failed = a->pid ? attach(lc, a, pidfd, v, n) : prepare_host_targets(lc, a, v, n);
+	/* What is attached where, before anything else can go wrong: cleanup detaches it. */
+	if (failed == 0 && a->pid) {
+		r = save_record(lc, a, start, "preparing", v, n);
+		if (r < 0) {
+			lc_fail(lc, "cannot write the record: %s", strerror(-r));
+			failed++;
+		}
+	}
 	lc_crash_point("after-attach");
 	if (failed)
 		goto fail;
@@ -809,7 +853,9 @@ static int run(struct lc *lc, const struct args *a)
 	return 0;
 
 fail:
-	/* Attached mounts were already undone by ns_attach (all or nothing). */
+	/* A failed attach undid itself (all or nothing); a later failure needs this. */
+	if (a->pid)
+		detach_ours(lc, a, pidfd, v, n);
 	if (!locks && n)
 		state_lock_volumes(lc->st, keys, n, &locks);
 	undo(lc, v, n);

@@ -127,8 +127,13 @@ static int pick(const struct state_entry *e, void *userdata)
 
 	if (e->error) {
 		/* Quarantined: its volumes are still found through their user entries. */
-		lc_fail(s->lc, "container '%s': record unreadable (%s), set aside as quarantine/%s",
-			e->cid, strerror(-e->error), e->qname);
+		/*
+		 * A warning, not a failure: an empty record after a hard reboot
+		 * must not fail the containerizer's recovery (MESOS-9507).
+		 */
+		log_warn(s->lc->g, "container '%s': record unreadable (%s), set aside as quarantine/%s",
+			 e->cid, e->error == -EBADMSG ? "empty or corrupt" : strerror(-e->error),
+			 e->qname);
 		s->corrupt++;
 		clean = true;
 	} else {

@@ -132,16 +132,26 @@ bool lc_json_bool(json_object *o, const char *key)
 	return json_object_get_boolean(json_object_object_get(o, key));
 }
 
+/* An entry whose Mount or Unmount was cut short by a crash, with no failure recorded. */
+static bool interrupted(json_object *vol)
+{
+	if (lc_json_bool(vol, "pending_unmount"))
+		return false;
+	return lc_json_bool(vol, "unmounting") ||
+	       (lc_json_bool(vol, "mounting") && !lc_json_bool(vol, "mounted"));
+}
+
 int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 {
 	_cleanup_free_ struct plugin_req *q = calloc(n + 1, sizeof(*q));
 	_cleanup_free_ json_object **vol = calloc(n + 1, sizeof(*vol));
 	_cleanup_free_ size_t *idx = calloc(n + 1, sizeof(*idx));
+	_cleanup_free_ bool *was_interrupted = calloc(n + 1, sizeof(bool));
 	char (*ids)[STATE_MOUNT_ID_LEN + 1] = calloc(n + 1, sizeof(*ids));
 	size_t k = 0;
 	int r, failed = 0;
 
-	if (!q || !vol || !idx || !ids) {
+	if (!q || !vol || !idx || !ids || !was_interrupted) {
 		free(ids);
 		return -ENOMEM;
 	}
@@ -171,6 +181,20 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			failed++;
 			continue;
 		}
+		/* Judged on what an earlier run left, before this run marks its own call. */
+		was_interrupted[k] = interrupted(vol[k]);
+		/* Said before the call: a crash after it leaves an Unmount that may have happened. */
+		if (!lc_json_bool(vol[k], "pending_unmount")) {
+			json_object_object_add(vol[k], "unmounting", json_object_new_boolean(1));
+			r = state_volume_save(lc->st, keys[i], vol[k]);
+			if (r < 0) {
+				lc_fail(lc, "volume entry '%s' not saved: %s", keys[i], strerror(-r));
+				json_object_put(vol[k]);
+				vol[k] = NULL;
+				failed++;
+				continue;
+			}
+		}
 		q[k] = (struct plugin_req){ .driver = lc_json_str(vol[k], "driver"),
 					    .method = PLUGIN_UNMOUNT,
 					    .name = lc_json_str(vol[k], "name"),
@@ -195,17 +219,20 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 				lc_fail(lc, "volume entry '%s' not removed: %s", key, strerror(-r));
 				failed++;
 			}
-		} else if (!lc_json_bool(vol[j], "mounted") && !lc_json_bool(vol[j], "pending_unmount")) {
+		} else if (was_interrupted[j]) {
 			/*
-			 * A crash interrupted the Mount: the plugin may never have
-			 * mounted it, so its refusal settles the question.
+			 * A crash interrupted the Mount or the Unmount (the marker was
+			 * written, no failure ever was): the plugin's refusal now means
+			 * it holds nothing under this ID.
 			 */
 			state_volume_remove(lc->st, key);
-			debug(DEBUG_STATE, "state", "unfinished mount of '%s' released: %s", key,
-			      q[j].err);
+			log_warn(lc->g, "volume '%s': plugin refused the Unmount of an interrupted "
+					"operation (%s); entry released",
+				 lc_json_str(vol[j], "name"), q[j].err);
 		} else {
 			/* Keep the entry: recover retries; other users are never held up. */
 			json_object_object_add(vol[j], "pending_unmount", json_object_new_boolean(1));
+			json_object_object_add(vol[j], "unmounting", json_object_new_boolean(0));
 			json_object_object_add(vol[j], "last_error", json_object_new_string(q[j].err));
 			state_volume_save(lc->st, key, vol[j]);
 			lc_fail(lc, "%s (kept for retry)", q[j].err);
@@ -319,7 +346,8 @@ static void detach_attached(struct lc *lc, json_object *record)
 	if (r < 0)
 		return;
 	r = ns_detach(pidfd, root ? root : "/", u, n);
-	if (r < 0 && r != -ESRCH)
+	/* The per-mount results below say what went wrong with each. */
+	if (r < 0 && r != -ESRCH && r != -ENOENT && r != -ESTALE)
 		lc_fail(lc, "detaching from pid %lld: %s", pid, strerror(-r));
 	for (size_t i = 0; i < n; i++)
 		if (u[i].result < 0 && u[i].result != -ENOENT && u[i].result != -ESRCH)

@@ -210,4 +210,48 @@ TEST_F(rootfs, symlink_to_dotdot_stays_inside)
 	EXPECT_NE(0, access(tu_path(host, "%s/../escape", self->e.dir), F_OK));
 }
 
+/*
+ * Without --pid the containerizer binds onto the printed target itself: that
+ * path must be where the target resolved inside the rootfs, not the lexical
+ * rootfs + container_path that a planted symlink would redirect to the host.
+ */
+TEST_F(rootfs, without_pid_the_printed_target_is_the_resolved_one)
+{
+	char link[PATH_MAX], vols[PATH_MAX], want[PATH_MAX + 32];
+	struct run_result r;
+
+	if (variant->pivoted)
+		SKIP(return, "no process involved: one variant is enough");
+	/*
+	 * /data -> <decoy>: absolute, so inside the rootfs it means
+	 * <rootfs><decoy>, while a containerizer following the lexical
+	 * <rootfs>/data/vol on the host would land in the host's <decoy>.
+	 */
+	ASSERT_EQ(0, symlink(self->decoy, tu_path(link, "%s/data", self->rootfs)));
+	ASSERT_EQ(0, tu_mkdirs(tu_path(link, "%s%s", self->rootfs, self->decoy), 0755));
+	struct lcvol v[] = {{.name = "v", .path = "/data/vol"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "nopid", "--volumes", vols,
+		  "--rootfs", self->rootfs, NULL);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	snprintf(want, sizeof(want), "\"target\":\"%s%s\\/vol\"", self->rootfs, self->decoy);
+	/* json-c escapes every '/' */
+	char esc[2 * sizeof(want)];
+	size_t k = 0;
+
+	for (const char *p = want; *p && k < sizeof(esc) - 2; p++) {
+		if (*p == '/' && (p == want || p[-1] != '\\'))
+			esc[k++] = '\\';
+		esc[k++] = *p;
+	}
+	esc[k] = '\0';
+	EXPECT_NE(NULL, strstr(r.out, esc)) TH_LOG("want %s in %s", esc, r.out);
+	run_result_free(&r);
+	/* Nothing was created at the decoy on the host. */
+	EXPECT_NE(0, access(tu_path(link, "%s/vol", self->decoy), F_OK));
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "nopid", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+}
+
 TEST_HARNESS_MAIN
