@@ -405,5 +405,11 @@ int cmd_oci_hook(struct globals *g, int argc, char **argv)
 			  h.id);
 		return EXIT_FAIL;
 	}
+	/* Those are the dvdcli drop-in's users: a poststop must never release Mesos' volumes. */
+	if (!strncmp(h.id, "dvdcli:", 7)) {
+		log_error(g, "oci-hook: container id '%s': ids starting with 'dvdcli:' are reserved",
+			  h.id);
+		return EXIT_FAIL;
+	}
 	return h.stage == OCI_POSTSTOP ? poststop(&h) : create_runtime(&h, volumes);
 }
