@@ -170,8 +170,13 @@ static int load_config(struct hook *h)
 	if (r == 0)
 		return 0;
 fail:
-	log_error(h->g, "oci-hook: container '%s': '%s/config.json': %s", h->id, h->bundle,
-		  why ? why : strerror(-r));
+	if (h->stage == OCI_POSTSTOP)
+		/* The bundle may be gone by now: cleanup by the id alone, see cmd_oci_hook. */
+		log_warn(h->g, "oci-hook: container '%s': '%s/config.json': %s; cleaning up anyway",
+			 h->id, h->bundle, why ? why : strerror(-r));
+	else
+		log_error(h->g, "oci-hook: container '%s': '%s/config.json': %s", h->id,
+			  h->bundle, why ? why : strerror(-r));
 	return r;
 }
 
@@ -388,7 +393,7 @@ int cmd_oci_hook(struct globals *g, int argc, char **argv)
 		return EXIT_FAIL;
 	r = find_volumes(&h, &volumes);
 	if (r < 0 && h.stage == OCI_POSTSTOP && h.config == NULL) {
-		/* The bundle may be gone by now; cleanup is idempotent, never strand mounts. */
+		/* Without the annotation to say no, cleanup (idempotent): never strand mounts. */
 		volumes = "";
 		r = 0;
 	}

@@ -292,7 +292,7 @@ TEST_F(oci, create_runtime_attaches_below_the_rootfs_and_poststop_cleans_up)
 TEST_F(oci, volumes_and_root_come_from_config_json)
 {
 	_cleanup_free_ char *create = NULL, *stop = NULL;
-	char ann[1024];
+	char ann[1024], p[PATH_MAX];
 	json_object *s = json_object_new_string(VOLUMES);
 	struct run_result r;
 
@@ -307,9 +307,13 @@ TEST_F(oci, volumes_and_root_come_from_config_json)
 	run_result_free(&r);
 	expect_hello_in(_metadata, self);
 
+	/* By poststop the bundle may be gone: the hook cleans up by the id anyway. */
+	ASSERT_EQ(0, unlink(tu_path(p, "%s/config.json", self->bundle)));
 	stop = runc_state(self, self->cid, 0, false);
 	ASSERT_EQ(0, run_hook(self, &r, "poststop", stop, NULL));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(1, lines(r.err)) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "warning")) TH_LOG("%s", r.err);
 	run_result_free(&r);
 	EXPECT_EQ(1, logged(self, "\"VolumeDriver.Unmount\""));
 	expect_state_empty(_metadata, self);
