@@ -91,7 +91,8 @@ static int write_config(const char *bundle, const char *annotations)
 {
 	char p[PATH_MAX], text[4096];
 
-	snprintf(text, sizeof(text), "{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"rootfs\"}%s%s}",
+	snprintf(text, sizeof(text),
+		 "{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"rootfs\"}%s%s}",
 		 annotations ? ", \"annotations\": " : "", annotations ? annotations : "");
 	return tu_write_file(tu_path(p, "%s/config.json", bundle), text);
 }
@@ -193,8 +194,12 @@ static int run_hook(FIXTURE_DATA(oci) * self, struct run_result *res, const char
 	return res->out && res->err ? 0 : -1;
 }
 
-/* runc's createRuntime state (no "root"); annotations copied from config.json or left out. */
-static char *runc_state(FIXTURE_DATA(oci) * self, const char *id, pid_t pid, bool annotations)
+/*
+ * runc's createRuntime (pid) or poststop (pid 0) state: no "root";
+ * annotations copied from config.json, or left out when volumes is NULL.
+ */
+static char *runc_state(FIXTURE_DATA(oci) * self, const char *id, pid_t pid,
+			const char *volumes)
 {
 	_cleanup_json_ json_object *o = json_object_new_object();
 	json_object *ann = json_object_new_object();
@@ -205,8 +210,8 @@ static char *runc_state(FIXTURE_DATA(oci) * self, const char *id, pid_t pid, boo
 	if (pid)
 		json_object_object_add(o, "pid", json_object_new_int(pid));
 	json_object_object_add(o, "bundle", json_object_new_string(self->bundle));
-	json_object_object_add(ann, "org.dvmount.volumes", json_object_new_string(VOLUMES));
-	if (annotations)
+	json_object_object_add(ann, "org.dvmount.volumes", json_object_new_string(volumes ?: ""));
+	if (volumes)
 		json_object_object_add(o, "annotations", ann);
 	else
 		json_object_put(ann);
@@ -260,7 +265,7 @@ TEST_F(oci, create_runtime_attaches_below_the_rootfs_and_poststop_cleans_up)
 
 	ASSERT_EQ(0, write_config(self->bundle, "{\"org.dvmount.volumes\": \"unused\"}"));
 	ASSERT_EQ(0, tu_container_start(&self->ct, self->rootfs, 0));
-	create = runc_state(self, self->cid, self->ct.pid, true);
+	create = runc_state(self, self->cid, self->ct.pid, VOLUMES);
 	ASSERT_EQ(0, run_hook(self, &r, "createRuntime", create, NULL));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	/* Runtimes ignore a hook's stdout: prepare's JSON never lands there. */
@@ -270,7 +275,7 @@ TEST_F(oci, create_runtime_attaches_below_the_rootfs_and_poststop_cleans_up)
 	expect_hello_in(_metadata, self);
 	EXPECT_EQ(1, logged(self, "\"VolumeDriver.Mount\""));
 
-	stop = runc_state(self, self->cid, 0, true);
+	stop = runc_state(self, self->cid, 0, VOLUMES);
 	ASSERT_EQ(0, run_hook(self, &r, "poststop", stop, NULL));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_STREQ("", r.out);
@@ -301,7 +306,7 @@ TEST_F(oci, volumes_and_root_come_from_config_json)
 	json_object_put(s);
 	ASSERT_EQ(0, write_config(self->bundle, ann));
 	ASSERT_EQ(0, tu_container_start(&self->ct, self->rootfs, 0));
-	create = runc_state(self, self->cid, self->ct.pid, false);
+	create = runc_state(self, self->cid, self->ct.pid, NULL);
 	ASSERT_EQ(0, run_hook(self, &r, "createRuntime", create, NULL));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	run_result_free(&r);
@@ -309,7 +314,7 @@ TEST_F(oci, volumes_and_root_come_from_config_json)
 
 	/* By poststop the bundle may be gone: the hook cleans up by the id anyway. */
 	ASSERT_EQ(0, unlink(tu_path(p, "%s/config.json", self->bundle)));
-	stop = runc_state(self, self->cid, 0, false);
+	stop = runc_state(self, self->cid, 0, NULL);
 	ASSERT_EQ(0, run_hook(self, &r, "poststop", stop, NULL));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_EQ(1, lines(r.err)) TH_LOG("%s", r.err);
@@ -319,7 +324,7 @@ TEST_F(oci, volumes_and_root_come_from_config_json)
 	expect_state_empty(_metadata, self);
 }
 
-/* crun's state: "root" relative to the bundle, status "created"; --json puts the result on stderr. */
+/* crun's state: "root" relative to the bundle, "created"; --json: the result on stderr. */
 TEST_F(oci, crun_state_with_root_and_json_result_on_stderr)
 {
 	char state[2048], p[PATH_MAX];
@@ -462,7 +467,7 @@ TEST_F(oci, container_id_dvmount_cannot_use_is_refused)
 	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
 		for (int stage = 0; stage < 2; stage++) {
 			free(state);
-			state = runc_state(self, ids[i], stage ? 0 : self->ct.pid, true);
+			state = runc_state(self, ids[i], stage ? 0 : self->ct.pid, VOLUMES);
 			ASSERT_EQ(0, run_hook(self, &r, stage ? "poststop" : "createRuntime", state,
 					      NULL));
 			EXPECT_NE(0, r.status) TH_LOG("%s", ids[i]);
@@ -485,7 +490,7 @@ TEST_F(oci, poststop_never_releases_the_dvdcli_users)
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	run_result_free(&r);
 	ASSERT_EQ(1, logged(self, "\"VolumeDriver.Mount\""));
-	state = runc_state(self, "dvdcli:mesos", 0, true);
+	state = runc_state(self, "dvdcli:mesos", 0, VOLUMES);
 	ASSERT_EQ(0, run_hook(self, &r, "poststop", state, NULL));
 	EXPECT_NE(0, r.status);
 	run_result_free(&r);
@@ -506,7 +511,7 @@ TEST_F(oci, failed_prepare_fails_the_hook)
 	ASSERT_EQ(0, write_config(self->bundle, NULL));
 	ASSERT_EQ(0, tu_container_start(&self->ct, self->rootfs, 0));
 	/* The process is gone: prepare cannot attach. */
-	state = runc_state(self, self->cid, 1 << 29, true);
+	state = runc_state(self, self->cid, 1 << 29, VOLUMES);
 	ASSERT_EQ(0, run_hook(self, &r, "createRuntime", state, NULL));
 	EXPECT_EQ(1, r.status) TH_LOG("%s", r.err);
 	EXPECT_NE(NULL, strstr(r.err, "no such process")) TH_LOG("%s", r.err);
@@ -517,13 +522,28 @@ TEST_F(oci, failed_prepare_fails_the_hook)
 	snprintf(text, sizeof(text), "[dvmount]\ncallers = uid:0\n");
 	ASSERT_EQ(0, tu_write_file(self->policy, text));
 	free(state);
-	state = runc_state(self, self->cid, self->ct.pid, true);
+	state = runc_state(self, self->cid, self->ct.pid, VOLUMES);
 	ASSERT_EQ(0, run_hook(self, &r, "createRuntime", state, NULL));
 	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
 	run_result_free(&r);
 	EXPECT_EQ(0, logged(self, "endpoint"));
 	tu_path(p, "%s/data", self->rootfs);
 	EXPECT_NE(0, access(tu_container_path(text, &self->ct, p), F_OK));
+
+	/* A relative container_path: there is no sandbox in an OCI container. */
+	snprintf(text, sizeof(text), "[dvmount]\ncallers = uid:0\n\n[driver tp]\nhost-paths = %s\n",
+		 self->scratch.path);
+	ASSERT_EQ(0, tu_write_file(self->policy, text));
+	free(state);
+	state = runc_state(self, self->cid, self->ct.pid,
+			   "[{\"container_path\": \"data\", \"mode\": \"RW\", \"source\": "
+			   "{\"type\": \"DOCKER_VOLUME\", \"docker_volume\": "
+			   "{\"driver\": \"tp\", \"name\": \"v1\"}}}]");
+	ASSERT_EQ(0, run_hook(self, &r, "createRuntime", state, NULL));
+	EXPECT_NE(0, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "relative container_path")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	EXPECT_EQ(0, logged(self, "endpoint"));
 
 	/* An annotation that is not a string. */
 	snprintf(text, sizeof(text),
