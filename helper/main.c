@@ -31,6 +31,7 @@ static const struct command {
 	{ "recover", cmd_recover, "recover [--known ID[,ID...]]... [--known-file FILE] [--gc-dead]" },
 	{ "status", cmd_status, "status [--container-id ID] [--json]" },
 	{ "policy", cmd_policy, "policy check [FILE]" },
+	{ "oci-hook", cmd_oci_hook, "oci-hook createRuntime|poststop" },
 };
 
 static void usage(FILE *f)

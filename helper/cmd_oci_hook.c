@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dvmount oci-hook createRuntime|poststop: an OCI runtime hook (runtime-spec
+ * "hooks") for runc, crun and what is built on them.
+ *
+ * The runtime writes the container's state on stdin; the volumes come from
+ * the bundle's config.json annotation "org.dvmount.volumes" (a JSON string
+ * holding what `prepare --volumes` reads). createRuntime is prepare --pid
+ * into the container's rootfs, poststop is cleanup, both by the OCI id. The
+ * stage comes from the command line: runc and crun disagree on "status"
+ * (facts/oci-runtimes.md).
+ *
+ * Both run in this process through cmd_prepare/cmd_cleanup, so the global
+ * options, the hardening and the caller check already done apply unchanged.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/debug.h"
+#include "common/jsonutil.h"
+#include "helper/dvmount.h"
+#include "helper/state.h"
+
+#define OCI_ANNOTATION "org.dvmount.volumes"
+/* The state is a few hundred bytes; config.json carries seccomp profiles and more. */
+#define OCI_STATE_MAX (1024 * 1024)
+#define OCI_CONFIG_MAX (4 * 1024 * 1024)
+#define OCI_JSON_DEPTH 64
+
+enum oci_stage {
+	OCI_CREATE_RUNTIME,
+	OCI_POSTSTOP,
+};
+
+struct hook {
+	struct globals *g;
+	enum oci_stage stage;
+	json_object *state;  /* owned */
+	json_object *config; /* owned; loaded when the state does not say enough */
+	const char *id;
+	const char *bundle;
+};
+
+static void hook_done(struct hook *h)
+{
+	json_object_put(h->state);
+	json_object_put(h->config);
+}
+
+/* Read fd to its end, at most max bytes; more is -EFBIG. */
+static int read_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = malloc(max + 1);
+	size_t len = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, max + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return negerrno();
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return -EFBIG;
+	}
+	buf[len] = '\0';
+	*ret_len = len;
+	*ret_buf = TAKE_PTR(buf);
+	return 0;
+}
+
+/* One JSON object and nothing after it; the tokener's words in why. */
+static int parse_object(const char *buf, size_t len, json_object **ret, const char **ret_why)
+{
+	_cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new_ex(OCI_JSON_DEPTH);
+	_cleanup_json_ json_object *o = NULL;
+
+	if (!tok)
+		return -ENOMEM;
+	if (len > INT_MAX || strlen(buf) != len) {
+		*ret_why = "it holds a NUL byte";
+		return -EBADMSG;
+	}
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
+		enum json_tokener_error e = json_tokener_get_error(tok);
+
+		*ret_why = e == json_tokener_continue ? "it ends too early"
+						      : json_tokener_error_desc(e);
+		return -EBADMSG;
+	}
+	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+		if (!strchr(" \t\r\n", buf[i])) {
+			*ret_why = "trailing data after the object";
+			return -EBADMSG;
+		}
+	if (!json_object_is_type(o, json_type_object)) {
+		*ret_why = "not a JSON object";
+		return -EBADMSG;
+	}
+	*ret = TAKE_PTR(o);
+	return 0;
+}
+
+static const char *str_member(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/*
+ * <bundle>/config.json, bounded. Only a regular file: a FIFO planted there
+ * would block the runtime forever. A caller that is not root (a setuid
+ * dvmount) gets only a file it can read itself.
+ */
+static int load_config(struct hook *h)
+{
+	_cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+	_cleanup_free_ char *buf = NULL;
+	const char *why = NULL;
+	struct stat st;
+	size_t len;
+	int r;
+
+	if (h->config)
+		return 0;
+	dfd = open(h->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = negerrno();
+		log_error(h->g, "oci-hook: container '%s': bundle '%s': %s", h->id, h->bundle,
+			  strerror(-r));
+		return r;
+	}
+	if (!h->g->caller_is_root && faccessat(dfd, "config.json", R_OK, 0) < 0) {
+		r = negerrno();
+		goto fail;
+	}
+	fd = openat(dfd, "config.json", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = negerrno();
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = negerrno();
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		why = "not a regular file";
+		goto fail;
+	}
+	r = read_bounded(fd, OCI_CONFIG_MAX, &buf, &len);
+	if (r == -EFBIG)
+		why = "larger than 4 MiB";
+	if (r == 0)
+		r = parse_object(buf, len, &h->config, &why);
+	if (r == 0)
+		return 0;
+fail:
+	if (h->stage == OCI_POSTSTOP)
+		/* The bundle may be gone by now: cleanup by the id alone, see cmd_oci_hook. */
+		log_warn(h->g, "oci-hook: container '%s': '%s/config.json': %s; cleaning up anyway",
+			 h->id, h->bundle, why ? why : strerror(-r));
+	else
+		log_error(h->g, "oci-hook: container '%s': '%s/config.json': %s", h->id,
+			  h->bundle, why ? why : strerror(-r));
+	return r;
+}
+
+/*
+ * The annotation's text in *ret (NULL: the container has no volumes). The
+ * state's annotations are config.json's, copied; a runtime that leaves them
+ * out sends us to config.json.
+ */
+static int find_volumes(struct hook *h, const char **ret)
+{
+	json_object *ann, *v;
+	int r;
+
+	if (!json_object_object_get_ex(h->state, "annotations", &ann)) {
+		r = load_config(h);
+		if (r < 0)
+			return r;
+		if (!json_object_object_get_ex(h->config, "annotations", &ann)) {
+			*ret = NULL;
+			return 0;
+		}
+	}
+	if (!json_object_is_type(ann, json_type_object)) {
+		log_error(h->g, "oci-hook: container '%s': annotations are not an object", h->id);
+		return -EINVAL;
+	}
+	if (!json_object_object_get_ex(ann, OCI_ANNOTATION, &v)) {
+		*ret = NULL;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string)) {
+		log_error(h->g,
+			  "oci-hook: container '%s': annotation '" OCI_ANNOTATION
+			  "' must be a string holding the volumes' JSON",
+			  h->id);
+		return -EINVAL;
+	}
+	*ret = json_object_get_string(v);
+	return 0;
+}
+
+/*
+ * The container's root as an absolute path on the host: crun's state has
+ * config.json's root.path ("root"), runc's does not. A relative path is
+ * relative to the bundle (runtime-spec "root").
+ */
+static int rootfs_path(struct hook *h, char ret[static PATH_MAX])
+{
+	const char *root = str_member(h->state, "root");
+	json_object *o;
+	int n;
+
+	if (!root) {
+		int r = load_config(h);
+
+		if (r < 0)
+			return r;
+		if (json_object_object_get_ex(h->config, "root", &o))
+			root = str_member(o, "path");
+	}
+	if (!root || !*root) {
+		log_error(h->g, "oci-hook: container '%s': config.json has no root.path", h->id);
+		return -EINVAL;
+	}
+	if (root[0] == '/')
+		n = snprintf(ret, PATH_MAX, "%s", root);
+	else
+		n = snprintf(ret, PATH_MAX, "%s/%s", h->bundle, root);
+	if (n < 0 || n >= PATH_MAX) {
+		log_error(h->g, "oci-hook: container '%s': root path too long", h->id);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+static int state_pid(struct hook *h, pid_t *ret)
+{
+	json_object *v;
+	int64_t pid;
+
+	if (!json_object_object_get_ex(h->state, "pid", &v) ||
+	    !json_object_is_type(v, json_type_int)) {
+		log_error(h->g, "oci-hook: container '%s': the state has no pid", h->id);
+		return -EINVAL;
+	}
+	pid = json_object_get_int64(v);
+	/* crun sends pid 0 outside createRuntime; the kernel's pid_max is 2^22. */
+	if (pid <= 0 || pid > 0x3fffffff) {
+		log_error(h->g, "oci-hook: container '%s': invalid pid %lld in the state", h->id,
+			  (long long)pid);
+		return -EINVAL;
+	}
+	*ret = (pid_t)pid;
+	return 0;
+}
+
+/*
+ * fd 0 becomes a memfd holding the volumes, for `prepare --volumes -`; fd 1
+ * goes to stderr with --json, else to /dev/null: runtimes do not read a
+ * hook's stdout, and some hand it to the container's log.
+ */
+static int redirect_stdio(struct hook *h, const char *volumes)
+{
+	_cleanup_close_ int mfd = -EBADF, out = -EBADF;
+	size_t len = strlen(volumes), done = 0;
+
+	mfd = memfd_create("dvmount-oci-volumes", MFD_CLOEXEC);
+	if (mfd < 0)
+		return negerrno();
+	while (done < len) {
+		ssize_t n = write(mfd, volumes + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return negerrno();
+		done += (size_t)n;
+	}
+	if (lseek(mfd, 0, SEEK_SET) < 0 || dup2(mfd, STDIN_FILENO) < 0)
+		return negerrno();
+	fflush(stdout);
+	if (h->g->json) {
+		if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+			return negerrno();
+		return 0;
+	}
+	out = open("/dev/null", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (out < 0 || dup2(out, STDOUT_FILENO) < 0)
+		return negerrno();
+	return 0;
+}
+
+static int create_runtime(struct hook *h, const char *volumes)
+{
+	char root[PATH_MAX], pid_s[16];
+	pid_t pid;
+	int r;
+
+	r = state_pid(h, &pid);
+	if (r == 0)
+		r = rootfs_path(h, root);
+	if (r < 0)
+		return EXIT_FAIL;
+	r = redirect_stdio(h, volumes);
+	if (r < 0) {
+		log_error(h->g, "oci-hook: container '%s': passing the volumes on: %s", h->id,
+			  strerror(-r));
+		return EXIT_FAIL;
+	}
+	snprintf(pid_s, sizeof(pid_s), "%d", (int)pid);
+	char *argv[] = { "prepare", "--container-id", (char *)h->id, "--volumes", "-",
+			 "--pid", pid_s, "--rootfs", root, NULL };
+
+	debug(DEBUG_ALL, "oci", "createRuntime '%s': pid %d, rootfs '%s'", h->id, (int)pid, root);
+	return cmd_prepare(h->g, (int)ARRAY_SIZE(argv) - 1, argv);
+}
+
+static int poststop(struct hook *h)
+{
+	char *argv[] = { "cleanup", "--container-id", (char *)h->id, NULL };
+
+	debug(DEBUG_ALL, "oci", "poststop '%s'", h->id);
+	return cmd_cleanup(h->g, (int)ARRAY_SIZE(argv) - 1, argv);
+}
+
+static int read_state(struct hook *h)
+{
+	_cleanup_free_ char *buf = NULL;
+	const char *why = NULL;
+	size_t len;
+	int r;
+
+	r = read_bounded(STDIN_FILENO, OCI_STATE_MAX, &buf, &len);
+	if (r == -EFBIG)
+		why = "larger than 1 MiB";
+	else if (r < 0)
+		why = strerror(-r);
+	if (r == 0)
+		r = parse_object(buf, len, &h->state, &why);
+	if (r < 0) {
+		log_error(h->g, "oci-hook: the container state on stdin is not usable: %s", why);
+		return r;
+	}
+	h->id = str_member(h->state, "id");
+	h->bundle = str_member(h->state, "bundle");
+	if (!h->id || !*h->id) {
+		log_error(h->g, "oci-hook: the container state on stdin has no id");
+		return -EINVAL;
+	}
+	if (!h->bundle || h->bundle[0] != '/' || strlen(h->bundle) >= PATH_MAX - 32) {
+		log_error(h->g, "oci-hook: container '%s': bundle '%s' is not an absolute path",
+			  h->id, h->bundle ? h->bundle : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cmd_oci_hook(struct globals *g, int argc, char **argv)
+{
+	_cleanup_(hook_done) struct hook h = { .g = g };
+	const char *volumes = NULL;
+	int r;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: dvmount oci-hook createRuntime|poststop\n");
+		return EXIT_OK;
+	}
+	if (argc != 2 || (strcmp(argv[1], "createRuntime") && strcmp(argv[1], "poststop"))) {
+		log_error(g, "oci-hook: usage: dvmount oci-hook createRuntime|poststop");
+		return EXIT_USAGE;
+	}
+	h.stage = strcmp(argv[1], "poststop") ? OCI_CREATE_RUNTIME : OCI_POSTSTOP;
+	if (read_state(&h) < 0)
+		return EXIT_FAIL;
+	r = find_volumes(&h, &volumes);
+	if (r < 0 && h.stage == OCI_POSTSTOP && h.config == NULL) {
+		/* Without the annotation to say no, cleanup (idempotent): never strand mounts. */
+		volumes = "";
+		r = 0;
+	}
+	if (r < 0)
+		return EXIT_FAIL;
+	if (!volumes) {
+		debug(DEBUG_ALL, "oci", "container '%s' has no '" OCI_ANNOTATION "'", h.id);
+		return EXIT_OK;
+	}
+	/* OCI ids allow '_' and '+' (runc) and more; records are named after the id. */
+	if (state_container_id_valid(h.id) < 0) {
+		log_error(g, "oci-hook: container id '%s' cannot name a dvmount container "
+			     "([A-Za-z0-9._:-], at most 128 bytes, not starting with '.')",
+			  h.id);
+		return EXIT_FAIL;
+	}
+	/* Those are the dvdcli drop-in's users: a poststop must never release Mesos' volumes. */
+	if (!strncmp(h.id, "dvdcli:", 7)) {
+		log_error(g, "oci-hook: container id '%s': ids starting with 'dvdcli:' are reserved",
+			  h.id);
+		return EXIT_FAIL;
+	}
+	return h.stage == OCI_POSTSTOP ? poststop(&h) : create_runtime(&h, volumes);
+}
