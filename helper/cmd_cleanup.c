@@ -45,6 +45,11 @@ int cmd_cleanup(struct globals *g, int argc, char **argv)
 		log_error(g, "cleanup: invalid container id '%s'", cid);
 		return EXIT_USAGE;
 	}
+	/* The dvdcli drop-in's user entries are not a container to clean up. */
+	if (!strncmp(cid, "dvdcli:", 7)) {
+		log_error(g, "cleanup: container ids starting with 'dvdcli:' are reserved");
+		return EXIT_USAGE;
+	}
 	/*
 	 * No policy here: taking volumes away is always allowed, and a policy
 	 * edited since prepare must not strand mounts.
