@@ -1,5 +1,6 @@
 # dvmount: Kbuild-free GNU make. `make V=1` shows full command lines.
-prefix ?= /usr/local
+PREFIX ?= /usr/local
+prefix ?= $(PREFIX)
 sbindir ?= $(prefix)/sbin
 bindir ?= $(prefix)/bin
 mandir ?= $(prefix)/share/man
@@ -34,7 +35,6 @@ BENCH_SRCS := $(sort $(wildcard tools/bench/*.c))
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TEST_SRCS := $(sort $(wildcard tests/*_test.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/*_fuzz.c))
-TOOL_SCRIPTS := $(sort $(wildcard tools/dvmount-*[!c]))
 
 LIB := $(O)/libdvmount.a
 TESTS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
@@ -124,7 +124,6 @@ install: $(PROGS)
 	ln -sf dvmount $(DESTDIR)$(sbindir)/dvdcli
 	install -m 0755 $(O)/dvmount-testplugin $(DESTDIR)$(bindir)/dvmount-testplugin
 	install -m 0755 $(O)/dvmount-bench $(DESTDIR)$(bindir)/dvmount-bench
-	for t in $(TOOL_SCRIPTS); do install -m 0755 $$t $(DESTDIR)$(bindir)/; done
 	for m in man/*.[1-8]; do \
 		s=$${m##*.}; install -d $(DESTDIR)$(mandir)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(mandir)/man$$s/; \
