@@ -168,6 +168,7 @@ int bench_cli_check_prepared(struct bench_ctx *ctx, const char *out, const char 
 	/* Its contract: one JSON document on stdout, nothing on stderr. */
 	snprintf(prefix, sizeof(prefix), "{\"container_id\":\"%s\",", cid);
 	if (strncmp(out, prefix, strlen(prefix)))
-		return bench_fail(ctx, -EPROTO, "dvmount prepare of '%s' printed: %.300s", cid, out);
+		return bench_fail(ctx, -EPROTO, "dvmount prepare of '%s' printed: %.300s", cid,
+				  out);
 	return 0;
 }

@@ -104,8 +104,8 @@ static int round_prepare(struct bench_ctx *ctx, void *state, double *ret_ms)
 		return r;
 	k = count_attached(sh, &ct, c->n);
 	if (k != c->n)
-		return bench_fail(ctx, -EPROTO, "prepare of '%s' attached %u of %u volumes in pid %s",
-				  cid, k, c->n, pid);
+		return bench_fail(ctx, -EPROTO, "prepare of '%s' attached %u of %u volumes in pid "
+				  "%s", cid, k, c->n, pid);
 
 	r = bench_cli_run(ctx, &sh->cli, sh->state_dir, cleanup, out, NULL);
 	if (r < 0)
