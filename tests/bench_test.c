@@ -122,6 +122,25 @@ static int count_entries(const char *dir)
 	return n;
 }
 
+/* The scenarios that report per-volume figures, and their volume counts. */
+static const struct {
+	const char *name;
+	unsigned volumes;
+} per_volume[] = {
+	{ "attach1", 1 },	    { "attach64", 64 },		   { "nsenter-bind64", 64 },
+	{ "prepare1", 1 },	    { "prepare64", 64 },	   { "nsenter-mkdir-bind1", 1 },
+	{ "nsenter-mkdir-bind64", 64 },
+};
+
+/* 0 for a scenario without per-volume figures. */
+static unsigned expected_volumes(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(per_volume); i++)
+		if (!strcmp(per_volume[i].name, name))
+			return per_volume[i].volumes;
+	return 0;
+}
+
 FIXTURE(bench)
 {
 	char *tmpdir;
@@ -177,11 +196,15 @@ TEST_F(bench, every_group_prints_consistent_lines)
 		"dvdcli-mount",		  "rpc-raw",	       "true",
 		"mount64-inflight",	  "mount64-serial",    "mount64-inflight-nouring",
 		"mount64-serial-nouring", "attach1",	       "attach64",
-		"nsenter-bind64",
+		"nsenter-bind64",	  "prepare1",	       "prepare64",
+		"nsenter-mkdir-bind1",	  "nsenter-mkdir-bind64", "others10",
+		"others10000",
 	};
 	static const char *const ratios[] = { "exec-overhead",	  "exec-floor",
 					      "inflight-speedup", "inflight-speedup-nouring",
-					      "nouring-vs-uring", "attach-speedup" };
+					      "nouring-vs-uring", "attach-speedup",
+					      "prepare-speedup1", "prepare-speedup64",
+					      "state-scaling" };
 	char *args[] = { "--rounds", "1", "--warmup", "0", NULL };
 	static struct parsed p;
 
@@ -203,13 +226,13 @@ TEST_F(bench, every_group_prints_consistent_lines)
 		EXPECT_TRUE(near(s->p90, s->median, 0.0015)) TH_LOG("%s", s->name);
 	}
 
-	/* Exactly the attach scenarios have per-volume figures, median / volumes. */
-	EXPECT_EQ(3, p.n_v);
+	/* Exactly the attach and prepare scenarios have per-volume figures, median / volumes. */
+	EXPECT_EQ(ARRAY_SIZE(per_volume), p.n_v);
 	for (size_t i = 0; i < p.n_v; i++) {
 		const struct scenario_line *s = find_scenario(&p, p.v[i].name);
 
 		ASSERT_NE(NULL, s) TH_LOG("per-volume line for unknown %s", p.v[i].name);
-		EXPECT_EQ(strcmp(s->name, "attach1") ? 64U : 1U, p.v[i].volumes);
+		EXPECT_EQ(expected_volumes(s->name), p.v[i].volumes) TH_LOG("%s", s->name);
 		EXPECT_TRUE(near(p.v[i].us, s->median * 1000 / p.v[i].volumes, 1.5 / p.v[i].volumes))
 			TH_LOG("%s: %f us vs %f ms", s->name, p.v[i].us, s->median);
 	}
@@ -310,6 +333,78 @@ TEST_F(bench, selecting_a_group_runs_only_that_group)
 	EXPECT_EQ(1, p.n_q);
 }
 
+/* Selecting by a scenario's name runs its group, baselines and ratios included. */
+TEST_F(bench, selecting_a_scenario_of_the_state_group)
+{
+	char *args[] = { "--rounds", "2", "--warmup", "0", "others10000", NULL };
+	static struct parsed p;
+
+	run_bench(_metadata, self, args);
+	ASSERT_EQ(0, self->run.status);
+	ASSERT_EQ(0, parse_output(self->run.out, &p)) TH_LOG("unparsable line: '%s'", p.bad);
+	ASSERT_EQ(2, p.n_s);
+	EXPECT_STREQ("others10", p.s[0].name);
+	EXPECT_STREQ("others10000", p.s[1].name);
+	for (size_t i = 0; i < 2; i++) {
+		EXPECT_EQ(2, p.s[i].n);
+		EXPECT_LT(0, p.s[i].median);
+		/* Two samples: the median is their mean, the p90 the larger one. */
+		EXPECT_LE(p.s[i].median, p.s[i].p90 + 0.0015);
+	}
+	EXPECT_EQ(0, p.n_v);
+	ASSERT_EQ(1, p.n_q);
+	EXPECT_STREQ("state-scaling", p.q[0].name);
+	EXPECT_STREQ("others10000", p.q[0].num);
+	EXPECT_STREQ("others10", p.q[0].den);
+}
+
+TEST_F(bench, json_per_volume_figures_of_the_prepare_group)
+{
+	static const char *const names[] = { "prepare1", "prepare64", "nsenter-mkdir-bind1",
+					     "nsenter-mkdir-bind64" };
+	char *args[] = { "--json", "--rounds", "1", "--warmup", "0", "prepare", NULL };
+	json_object *doc, *scenarios, *ratios;
+	double medians[4];
+
+	run_bench(_metadata, self, args);
+	ASSERT_EQ(0, self->run.status);
+	doc = json_tokener_parse(self->run.out);
+	ASSERT_NE(NULL, doc) TH_LOG("not JSON: %s", self->run.out);
+	scenarios = json_object_object_get(doc, "scenarios");
+	ratios = json_object_object_get(doc, "ratios");
+	ASSERT_EQ(4, json_object_array_length(scenarios));
+	for (size_t i = 0; i < 4; i++) {
+		json_object *s = json_object_array_get_idx(scenarios, i);
+		double median = json_object_get_double(json_object_object_get(s, "median_ms"));
+		double us = json_object_get_double(json_object_object_get(s, "per_volume_us"));
+		json_object *name = json_object_object_get(s, "name");
+		unsigned volumes =
+			(unsigned)json_object_get_int(json_object_object_get(s, "volumes"));
+
+		EXPECT_STREQ(names[i], json_object_get_string(name));
+		EXPECT_EQ(expected_volumes(names[i]), volumes);
+		EXPECT_LT(0, median);
+		ASSERT_LT(0, volumes);
+		/* Unrounded in JSON: exactly median / volumes, in microseconds. */
+		EXPECT_TRUE(near(us, median * 1000 / volumes, 1e-9)) TH_LOG("%s", names[i]);
+		medians[i] = median;
+	}
+	ASSERT_EQ(2, json_object_array_length(ratios));
+	for (size_t i = 0; i < 2; i++) {
+		json_object *q = json_object_array_get_idx(ratios, i);
+		double ratio = json_object_get_double(json_object_object_get(q, "ratio"));
+
+		EXPECT_STREQ(i ? "prepare-speedup64" : "prepare-speedup1",
+			     json_object_get_string(json_object_object_get(q, "name")));
+		EXPECT_STREQ(names[i + 2],
+			     json_object_get_string(json_object_object_get(q, "numerator")));
+		EXPECT_STREQ(names[i],
+			     json_object_get_string(json_object_object_get(q, "denominator")));
+		EXPECT_TRUE(near(ratio, medians[i + 2] / medians[i], 1e-9));
+	}
+	json_object_put(doc);
+}
+
 static int run_usage(struct run_result *r, char *a1, char *a2)
 {
 	char *argv[] = { (char *)build_path("dvmount-bench"), a1, a2, NULL };
@@ -355,7 +450,9 @@ TEST(help_and_list)
 	EXPECT_STREQ("dvdcli: dvdcli-mount rpc-raw true\n"
 		     "mount64: mount64-inflight mount64-serial mount64-inflight-nouring "
 		     "mount64-serial-nouring\n"
-		     "attach: attach1 attach64 nsenter-bind64\n",
+		     "attach: attach1 attach64 nsenter-bind64\n"
+		     "prepare: prepare1 prepare64 nsenter-mkdir-bind1 nsenter-mkdir-bind64\n"
+		     "state: others10 others10000\n",
 		     r.out);
 	run_result_free(&r);
 }

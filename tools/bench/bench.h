@@ -131,6 +131,38 @@ void bench_container_stop(struct bench_container *ct);
 /* mkdir -p below ctx->tmpdir (rel has no leading '/'). */
 int bench_mkdirs(const struct bench_ctx *ctx, const char *rel, char ret_path[static PATH_MAX]);
 
+/* --- dvmount's command line, as a containerizer runs it ------------------------ */
+
+/*
+ * A test plugin NAME (also its driver name) and a policy that allows it:
+ * callers uid:0, host-paths its root, modes RW RO. Volume V's mountpoint is
+ * root/volumes/V/data (dvmount-testplugin(1)).
+ */
+struct bench_cli {
+	struct bench_plugin plugin;
+	char root[PATH_MAX];   /* the plugin's --root, resolved */
+	char policy[PATH_MAX]; /* root-owned, 0644 */
+};
+
+int bench_cli_start(struct bench_ctx *ctx, const char *name, struct bench_cli *ret);
+/* Stops the plugin. Accepts a zeroed cli. */
+void bench_cli_stop(struct bench_cli *cli);
+/* bench_mkdirs, then the path resolved (the policy wants normalized paths). */
+int bench_cli_mkdirs(struct bench_ctx *ctx, const char *rel, char ret_path[static PATH_MAX]);
+/* A new --volumes file: volume names[i] of the cli's driver at targets[i], RW. */
+int bench_cli_volumes_file(struct bench_ctx *ctx, const struct bench_cli *cli, const char *path,
+			   char *const *names, char *const *targets, size_t n);
+/*
+ * Exec `dvmount --state-dir DIR --policy .. --plugin-path .. ARGS...` (args
+ * NULL-terminated). 0 only when it exited 0; else -EPROTO or -errno, with its
+ * output quoted in ctx->err. The first BENCH_OUT_MAX-1 bytes of its output go
+ * to out, the exec's wall time to *ret_ms (may be NULL).
+ */
+int bench_cli_run(struct bench_ctx *ctx, const struct bench_cli *cli, const char *state_dir,
+		  char *const *args, char out[static BENCH_OUT_MAX], double *ret_ms);
+/* out is what a successful prepare of cid prints: 0, else -EPROTO (ctx->err). */
+int bench_cli_check_prepared(struct bench_ctx *ctx, const char *out, const char *cid);
+
 /* --- the scenario groups ------------------------------------------------------ */
 
 struct bench_group {
@@ -143,5 +175,7 @@ struct bench_group {
 extern const struct bench_group bench_group_dvdcli;
 extern const struct bench_group bench_group_mount64;
 extern const struct bench_group bench_group_attach;
+extern const struct bench_group bench_group_prepare;
+extern const struct bench_group bench_group_state;
 
 #endif

@@ -31,6 +31,8 @@ static const struct bench_group *const groups[] = {
 	&bench_group_dvdcli,
 	&bench_group_mount64,
 	&bench_group_attach,
+	&bench_group_prepare,
+	&bench_group_state,
 };
 
 static void usage(FILE *f)

@@ -3,7 +3,9 @@
  * What one `dvdcli mount` exec costs (Mesos' isolator execs it per volume per
  * container) against the same plugin calls made in-process, and against the
  * cheapest possible exec. The mountpoint is unmounted after each round, not
- * timed, so every round does the same Get + Mount.
+ * timed, so every round does the same Get + Mount. dvmount's dvdcli keeps a
+ * state (one Mount ID per volume per host, Mesos counted as a user): it lives
+ * in the run's directory, and `dvdcli unmount` undoes each mount.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,9 +23,9 @@ struct dvdcli_state {
 	struct bench_plugin plugin;
 	struct plugin_config cfg;
 	struct plugin_client *pc; /* for the untimed Unmounts */
+	char state_dir[PATH_MAX];
 	char *mount_argv[10];
 	char *unmount_argv[10];
-	char state_dir[PATH_MAX];
 };
 
 static void dvdcli_state_done(struct dvdcli_state *st)
@@ -60,7 +62,7 @@ static int round_dvdcli(struct bench_ctx *ctx, void *state, double *ret_ms)
 	/* dvdcli's contract: exit 0 and exactly the mountpoint and a newline. */
 	if (r != 0 || out[0] != '/' || len < 2 || strchr(out, '\n') != &out[len - 1])
 		return bench_fail(ctx, -EPROTO, "dvdcli mount exited %d: %.200s", r, out);
-	/* Mesos' unmount, untimed: it releases the host-stable Mount ID and the entry. */
+	/* Mounted under dvmount's own Mount ID: only its unmount can give it back. */
 	r = bench_exec(st->unmount_argv, out, sizeof(out), &untimed);
 	if (r != 0)
 		return bench_fail(ctx, r < 0 ? r : -EPROTO, "dvdcli unmount exited %d: %.200s", r,
@@ -128,16 +130,19 @@ static int run_dvdcli(struct bench_ctx *ctx, struct bench_report *report)
 	r = plugin_client_new(&st.cfg, &st.pc);
 	if (r < 0)
 		return bench_fail(ctx, r, "plugin client: %s", strerror(-r));
-	/* dvdcli mode keeps its Mount IDs in the state dir: a private one. */
-	snprintf(st.state_dir, sizeof(st.state_dir), "%s/dvdcli-state", ctx->tmpdir);
-	for (int i = 0; i < 2; i++) {
+	/* Never the host's default state dir. */
+	r = bench_mkdirs(ctx, "dvdcli-state", st.state_dir);
+	if (r < 0)
+		return bench_fail(ctx, r, "cannot create the state dir below '%s': %s",
+				  ctx->tmpdir, strerror(-r));
+	for (size_t i = 0; i < 2; i++) {
 		char **argv = i ? st.unmount_argv : st.mount_argv;
 
 		argv[0] = ctx->dvmount;
-		argv[1] = "--plugin-path";
-		argv[2] = st.plugin.plugin_dir;
-		argv[3] = "--state-dir";
-		argv[4] = st.state_dir;
+		argv[1] = "--state-dir";
+		argv[2] = st.state_dir;
+		argv[3] = "--plugin-path";
+		argv[4] = st.plugin.plugin_dir;
 		argv[5] = "dvdcli";
 		argv[6] = i ? "unmount" : "mount";
 		argv[7] = "--volumedriver=" DRIVER;
