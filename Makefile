@@ -54,7 +54,8 @@ $(O)/obj/%.o: %.c
 $(O)/obj/tests/%.o: tests/%.c $(HARNESS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -isystem $(O)/include -Wno-missing-prototypes -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -isystem $(O)/include -Wno-missing-prototypes \
+		-DDVMOUNT_SRCDIR='"$(CURDIR)"' -MMD -MP -c -o $@ $<
 
 $(LIB): $(call obj,$(LIB_SRCS))
 	$(call msg,AR,$@)

@@ -436,7 +436,8 @@ int lc_ct_stat(pid_t pid, const char *path, struct stat *ret)
 
 int lc_mkrootfs(const char *dir)
 {
-	char *argv[] = {(char *)build_path("../tools/mkrootfs"), (char *)dir, NULL};
+	/* The source tree's script: build dirs may sit at any depth (make asan). */
+	char *argv[] = {DVMOUNT_SRCDIR "/tools/mkrootfs", (char *)dir, NULL};
 	struct run_result r;
 	int status;
 
