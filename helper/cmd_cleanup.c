@@ -57,7 +57,7 @@ int cmd_cleanup(struct globals *g, int argc, char **argv)
 	r = lc_open(g, false, &lc);
 	lc.cid = cid;
 	if (r == 0)
-		lc_cleanup_container(&lc, cid);
+		lc_cleanup_container(&lc, cid, NULL, NULL);
 	r = lc_report(&lc);
 	lc_close(&lc);
 	return r;

@@ -107,6 +107,10 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 		plugin_req_clear(&q);
 		state_mount_id_new(id);
 		json_object_object_add(entry, "mount_id", json_object_new_string(id));
+		/* The new ID holds nothing yet: never claim it is mounted. */
+		json_object_object_add(entry, "mounted", json_object_new_boolean(0));
+		json_object_object_add(entry, "pending_unmount", json_object_new_boolean(0));
+		json_object_object_del(entry, "host_path");
 	}
 	/* Counted before the Mount, so that a crash leaves recover something to undo. */
 	json_object_object_add(entry, "mounting", json_object_new_boolean(1));
@@ -122,7 +126,9 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	m->id = NULL;
 	if (r < 0 || m->result < 0) {
 		lc_fail(lc, "%s", r < 0 ? strerror(-r) : m->err);
-		json_object_object_add(entry, "mounting", json_object_new_boolean(0));
+		/* A refusal: nothing to Unmount. A timeout: it may have happened. */
+		if (r < 0 || !lc_mount_uncertain(m->result))
+			json_object_object_add(entry, "mounting", json_object_new_boolean(0));
 		state_volume_save(lc->st, key, entry);
 		state_user_remove(lc->st, key, LC_DVDCLI_USER);
 		lc_release_unused(lc, &k, 1);

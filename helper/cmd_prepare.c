@@ -52,6 +52,7 @@ struct pvol {
 	json_object *entry; /* the volume entry */
 	char mount_id[STATE_MOUNT_ID_LEN + 1];
 	bool needs_mount;
+	bool mount_tried; /* a Mount request went out for it */
 	char *host_path;
 	int tree_fd;
 	uint64_t mnt_id;
@@ -271,9 +272,17 @@ static int compute_target(struct lc *lc, const struct args *a, const char *sandb
 			v->sv->name);
 		return -ENAMETOOLONG;
 	}
-	if (a->rootfs)
-		snprintf(v->where, sizeof(v->where), "%s%s", a->rootfs,
-			 strcmp(v->target, "/") ? v->target : "");
+	if (a->rootfs) {
+		size_t rl = strlen(a->rootfs);
+
+		/* "/" + "/x" is "/x", not "//x". */
+		while (rl > 1 && a->rootfs[rl - 1] == '/')
+			rl--;
+		if (rl == 1)
+			rl = 0;
+		snprintf(v->where, sizeof(v->where), "%.*s%s", (int)rl, a->rootfs,
+			 strcmp(v->target, "/") || !rl ? v->target : "");
+	}
 	else
 		snprintf(v->where, sizeof(v->where), "%s", v->target);
 	return 0;
@@ -309,6 +318,54 @@ static int check_caller(struct lc *lc)
 	return -EACCES;
 }
 
+/*
+ * dvmount setuid, run by a caller the policy lets in: that caller may only aim
+ * it at a process, a rootfs and a sandbox of its own, never at the host's own
+ * mount namespace (where a mount over /usr/local/bin would make it root).
+ */
+static int check_caller_owns(struct lc *lc, const struct args *a)
+{
+	uid_t uid = getuid();
+	struct stat st, self_ns, target_ns;
+	char path[64];
+
+	if (lc->g->caller_is_root)
+		return 0;
+	if (a->pid) {
+		snprintf(path, sizeof(path), "/proc/%d", (int)a->pid);
+		if (stat(path, &st) < 0 || st.st_uid != uid) {
+			lc_fail(lc, "--pid %d: not a process of the caller (uid %u)", (int)a->pid,
+				(unsigned)uid);
+			return -EPERM;
+		}
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)a->pid);
+		if (stat(path, &target_ns) < 0 || stat("/proc/self/ns/mnt", &self_ns) < 0 ||
+		    (target_ns.st_ino == self_ns.st_ino && target_ns.st_dev == self_ns.st_dev)) {
+			lc_fail(lc, "--pid %d: shares dvmount's mount namespace; callers other than "
+				    "root may attach only into a container's own",
+				(int)a->pid);
+			return -EPERM;
+		}
+	}
+	const char *paths[] = { a->rootfs, a->sandbox };
+
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		if (!paths[i])
+			continue;
+		if (lstat(paths[i], &st) < 0 || st.st_uid != uid || !S_ISDIR(st.st_mode)) {
+			lc_fail(lc, "'%s': not a directory of the caller (uid %u)", paths[i],
+				(unsigned)uid);
+			return -EPERM;
+		}
+	}
+	/* Without a rootfs or a process, targets are the host's: not a caller's to pick. */
+	if (!a->rootfs && !a->pid) {
+		lc_fail(lc, "callers other than root must name a container (--pid or --rootfs)");
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int read_spec(struct lc *lc, const char *path, struct spec **ret)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -319,10 +376,11 @@ static int read_spec(struct lc *lc, const char *path, struct spec **ret)
 	if (!strcmp(path, "-")) {
 		r = spec_read_fd(STDIN_FILENO, ret, &err);
 	} else {
-		/* Never read, on a caller's behalf, a file the caller cannot read. */
-		if (!lc->g->caller_is_root && access(path, R_OK) < 0) {
-			lc_fail(lc, "cannot read '%s': %s", path, strerror(errno));
-			return -errno;
+		/* Never open a path on a caller's behalf (a swapped symlink, a FIFO): stdin. */
+		if (!lc->g->caller_is_root) {
+			lc_fail(lc, "--volumes: callers other than root pass the volumes on stdin "
+				    "('--volumes -')");
+			return -EPERM;
 		}
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0) {
@@ -419,6 +477,12 @@ static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
 				state_mount_id_new(v[i].mount_id);
 				json_object_object_add(v[i].entry, "mount_id",
 						       json_object_new_string(v[i].mount_id));
+				/* The new ID holds nothing yet: never claim it is mounted. */
+				json_object_object_add(v[i].entry, "mounted",
+						       json_object_new_boolean(0));
+				json_object_object_add(v[i].entry, "pending_unmount",
+						       json_object_new_boolean(0));
+				json_object_object_del(v[i].entry, "host_path");
 			}
 			v[i].needs_mount = true;
 			/* A crash from here on leaves a Mount that may have happened: say so. */
@@ -461,6 +525,8 @@ static int do_mounts(struct lc *lc, struct pvol *v, size_t n)
 		lc_fail(lc, "plugin calls failed: %s", strerror(-r));
 		return r;
 	}
+	for (size_t j = 0; j < k; j++)
+		v[idx[j]].mount_tried = true;
 	lc_crash_point("after-mount");
 	for (size_t j = 0; j < k; j++) {
 		struct pvol *p = &v[idx[j]];
@@ -470,8 +536,14 @@ static int do_mounts(struct lc *lc, struct pvol *v, size_t n)
 			if (m[j].result == -EACCES)
 				lc->denied = true;
 			failed++;
-			/* No Mount happened: nothing to Unmount for this one. */
-			json_object_object_add(p->entry, "mounting", json_object_new_boolean(0));
+			/*
+			 * The plugin's refusal: no Mount happened, none to undo. A
+			 * timeout or a cut connection: it may still happen, so the
+			 * entry stays "mounting" and the undo sends an Unmount.
+			 */
+			if (!lc_mount_uncertain(m[j].result))
+				json_object_object_add(p->entry, "mounting",
+						       json_object_new_boolean(0));
 		} else {
 			p->host_path = TAKE_PTR(m[j].mountpoint);
 			json_object_object_add(p->entry, "mounted", json_object_new_boolean(1));
@@ -539,6 +611,9 @@ static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v
 			(v[i].attrs.noexec ? NS_ATTR_NOEXEC : 0);
 		/* The tree of exactly the directory that was checked: no second lookup. */
 		r = ns_open_tree(fd, "", attrs, &v[i].tree_fd);
+		/* Its id survives move_mount: recorded before attaching, so cleanup finds it. */
+		if (r == 0)
+			r = ns_mount_id(v[i].tree_fd, "", &v[i].mnt_id);
 		if (r < 0) {
 			lc_fail(lc, "volume '%s': open_tree '%s': %s", v[i].sv->name,
 				v[i].host_path, strerror(-r));
@@ -555,6 +630,8 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 
 	if (!m)
 		return -ENOMEM;
+	if (n == 0)
+		return 0;
 	for (size_t i = 0; i < n; i++)
 		m[i] = (struct ns_mount){ .tree_fd = v[i].tree_fd,
 					  .target = v[i].target,
@@ -562,11 +639,7 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 					  .mode = 0755 };
 	r = ns_attach(pidfd, a->rootfs ? a->rootfs : "/", m, n);
 	for (size_t i = 0; i < n; i++) {
-		if (m[i].result == 0) {
-			v[i].mnt_id = m[i].mnt_id;
-			continue;
-		}
-		if (m[i].result == -ECANCELED)
+		if (m[i].result == 0 || m[i].result == -ECANCELED)
 			continue;
 		failed++;
 		if (m[i].result == -ENOENT && !v[i].create)
@@ -636,9 +709,11 @@ static void detach_ours(struct lc *lc, const struct args *a, int pidfd, struct p
 	for (size_t i = 0; i < n; i++)
 		if (v[i].mnt_id)
 			u[k++] = (struct ns_unmount){ .target = v[i].target, .mnt_id = v[i].mnt_id };
+	/* Recorded before attaching: "nothing of ours there" is the normal answer for some. */
 	if (k && ns_detach(pidfd, a->rootfs ? a->rootfs : "/", u, k) < 0)
 		for (size_t j = 0; j < k; j++)
-			if (u[j].result < 0 && u[j].result != -ESRCH)
+			if (u[j].result < 0 && u[j].result != -ESRCH && u[j].result != -ENOENT &&
+			    u[j].result != -ESTALE)
 				lc_fail(lc, "detaching '%s' again: %s", u[j].target,
 					strerror(-u[j].result));
 }
@@ -693,6 +768,11 @@ static void undo(struct lc *lc, struct pvol *v, size_t n)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		keys[i] = v[i].key;
+		/* After a failed Mount no Unmount is sent: nor for one never asked for. */
+		if (v[i].entry && v[i].needs_mount && !v[i].mount_tried) {
+			json_object_object_add(v[i].entry, "mounting", json_object_new_boolean(0));
+			state_volume_save(lc->st, v[i].key, v[i].entry);
+		}
 		state_user_remove(lc->st, v[i].key, lc->cid);
 	}
 	lc_release_unused(lc, keys, n);
@@ -716,6 +796,11 @@ static int run(struct lc *lc, const struct args *a)
 
 	if (check_caller(lc) < 0)
 		return -EACCES;
+	r = check_caller_owns(lc, a);
+	if (r < 0) {
+		lc->denied = true;
+		return r;
+	}
 	r = read_spec(lc, a->volumes, &spec);
 	if (r < 0)
 		return r;
@@ -828,9 +913,7 @@ static int run(struct lc *lc, const struct args *a)
 	failed = do_mounts(lc, v, n);
 	if (failed == 0)
 		failed = check_mountpoints(lc, a, v, n);
-	if (failed == 0)
-		failed = a->pid ? attach(lc, a, pidfd, v, n) : prepare_host_targets(lc, a, v, n);
-	/* What is attached where, before anything else can go wrong: cleanup detaches it. */
+	/* What will be attached where, before it is: a crash leaves cleanup the ids. */
 	if (failed == 0 && a->pid) {
 		r = save_record(lc, a, start, "preparing", v, n);
 		if (r < 0) {
@@ -838,6 +921,8 @@ static int run(struct lc *lc, const struct args *a)
 			failed++;
 		}
 	}
+	if (failed == 0)
+		failed = a->pid ? attach(lc, a, pidfd, v, n) : prepare_host_targets(lc, a, v, n);
 	lc_crash_point("after-attach");
 	if (failed)
 		goto fail;
@@ -878,7 +963,9 @@ int cmd_prepare(struct globals *g, int argc, char **argv)
 	if (r == 0) {
 		/* The policy decides which plugin sockets to trust. */
 		plugin_client_set_owner_check(lc.pc, policy_owner_check, &lc);
-		run(&lc, &a);
+		r = run(&lc, &a);
+		if (r < 0 && !lc.n_failures)
+			lc_fail(&lc, "prepare failed: %s", strerror(-r));
 	}
 	r = lc_report(&lc);
 	lc_close(&lc);

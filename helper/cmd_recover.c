@@ -87,11 +87,12 @@ static int read_known_file(struct globals *g, const char *path, struct known *k)
 
 	if (!buf)
 		return -ENOMEM;
-	/* Never read, on a caller's behalf, a file the caller cannot read. */
-	if (!g->caller_is_root && access(path, R_OK) < 0)
-		fd = -errno;
-	else
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* Never open a path on a caller's behalf (a swapped symlink, a FIFO). */
+	if (!g->caller_is_root) {
+		log_error(g, "recover: --known-file is for root; pass --known ID,...");
+		return -EPERM;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		log_error(g, "recover: cannot read '%s': %s", path, strerror(errno));
 		return -EACCES;
@@ -117,12 +118,34 @@ struct sweep {
 	char (*todo)[STATE_CID_MAX + 1];
 	size_t n_todo, cap;
 	size_t corrupt;
+	size_t overflow; /* left for the next recover */
 };
+
+/* Should this container go? Judged when listing, and again under its lock. */
+static bool judge(json_object *record, const char *cid, const struct sweep *s)
+{
+	const char *phase = lc_json_str(record, "phase");
+	long long pid = lc_json_int(record, "pid");
+
+	if (!phase || strcmp(phase, "prepared"))
+		return true;
+	if (s->known->given && !known_has(s->known, cid))
+		return true;
+	return s->gc_dead && pid > 0 &&
+	       !ns_process_alive((pid_t)pid,
+				 (unsigned long long)lc_json_int(record, "start_time"));
+}
+
+static bool still_wanted(json_object *record, void *userdata)
+{
+	struct sweep *s = userdata;
+
+	return judge(record, lc_json_str(record, "container_id"), s);
+}
 
 static int pick(const struct state_entry *e, void *userdata)
 {
 	struct sweep *s = userdata;
-	const char *phase;
 	bool clean;
 
 	if (e->error) {
@@ -137,17 +160,15 @@ static int pick(const struct state_entry *e, void *userdata)
 		s->corrupt++;
 		clean = true;
 	} else {
-		phase = lc_json_str(e->record, "phase");
-		clean = !phase || strcmp(phase, "prepared");
-		if (s->known->given && !known_has(s->known, e->cid))
-			clean = true;
-		if (s->gc_dead && lc_json_int(e->record, "pid") > 0 &&
-		    !ns_process_alive((pid_t)lc_json_int(e->record, "pid"),
-				      (unsigned long long)lc_json_int(e->record, "start_time")))
-			clean = true;
+		clean = judge(e->record, e->cid, s);
 	}
-	if (clean && s->n_todo < s->cap)
-		snprintf(s->todo[s->n_todo++], STATE_CID_MAX + 1, "%s", e->cid);
+	if (!clean)
+		return 0;
+	if (s->n_todo == s->cap) {
+		s->overflow++;
+		return 0;
+	}
+	snprintf(s->todo[s->n_todo++], STATE_CID_MAX + 1, "%s", e->cid);
 	return 0;
 }
 
@@ -224,8 +245,14 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 			lc_fail(&lc, "cannot list the records: %s", strerror(-r));
 		for (size_t i = 0; i < s.n_todo; i++) {
 			lc.cid = s.todo[i];
-			lc_cleanup_container(&lc, s.todo[i]);
+			if (lc_cleanup_container(&lc, s.todo[i], still_wanted, &s) < 0 &&
+			    !lc.n_failures)
+				lc_fail(&lc, "cleanup failed");
 		}
+		if (s.overflow)
+			lc_fail(&lc, "%zu more container(s) to clean up than one run takes (%zu): "
+				     "run recover again",
+				s.overflow, s.cap);
 		lc.cid = NULL;
 		state_volume_list(lc.st, retry_volume, &lc);
 		free(s.todo);

@@ -317,8 +317,11 @@ static int container_keys(struct lc *lc, const char *cid, json_object *record,
 	return 0;
 }
 
-/* Detach the container's mounts if its namespace is still there. */
-static void detach_attached(struct lc *lc, json_object *record)
+/*
+ * Detach the container's mounts if its namespace is still there. Returns 0
+ * when nothing of ours is left in it, -EBUSY when something may be.
+ */
+static int detach_attached(struct lc *lc, json_object *record)
 {
 	json_object *vols = json_object_object_get(record, "volumes");
 	long long pid = lc_json_int(record, "pid");
@@ -330,7 +333,7 @@ static void detach_attached(struct lc *lc, json_object *record)
 	int r;
 
 	if (pid <= 0 || !json_object_is_type(vols, json_type_array))
-		return;
+		return 0;
 	for (size_t i = 0; i < json_object_array_length(vols) && n < NS_MOUNTS_MAX; i++) {
 		json_object *v = json_object_array_get_idx(vols, i);
 		long long id = lc_json_int(v, "attached_mnt_id");
@@ -340,23 +343,45 @@ static void detach_attached(struct lc *lc, json_object *record)
 						      .mnt_id = (uint64_t)id };
 	}
 	if (n == 0)
-		return;
+		return 0;
 	/* A process that is gone (or a reused pid) took its namespace with it. */
 	r = ns_pidfd_open((pid_t)pid, start, &pidfd, NULL);
 	if (r < 0)
-		return;
+		return 0;
 	r = ns_detach(pidfd, root ? root : "/", u, n);
-	/* The per-mount results below say what went wrong with each. */
-	if (r < 0 && r != -ESRCH && r != -ENOENT && r != -ESTALE)
-		lc_fail(lc, "detaching from pid %lld: %s", pid, strerror(-r));
-	for (size_t i = 0; i < n; i++)
-		if (u[i].result < 0 && u[i].result != -ENOENT && u[i].result != -ESRCH)
-			lc_fail(lc, "detaching '%s' in pid %lld: %s", u[i].target, pid,
-				u[i].result == -ESTALE ? "another mount is there now, left alone"
-						       : strerror(-u[i].result));
+	/*
+	 * A rootfs recorded before pivot_root (an OCI createRuntime hook) is "/"
+	 * once the container runs: look there too. The id check keeps it exact.
+	 */
+	if (r == -ENOENT && root && strcmp(root, "/")) {
+		for (size_t i = 0; i < n; i++)
+			u[i].result = 0;
+		r = ns_detach(pidfd, "/", u, n);
+	}
+	if (r == -ESRCH)
+		return 0;
+	int busy = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		/* ENOENT: nothing at the target (never attached, or gone already). */
+		if (u[i].result == 0 || u[i].result == -ENOENT || u[i].result == -ESRCH)
+			continue;
+		busy++;
+		lc_fail(lc, "detaching '%s' in pid %lld: %s; its volumes stay in use", u[i].target,
+			pid,
+			u[i].result == -ESTALE ? "another mount is there now, left alone"
+					       : strerror(-u[i].result));
+	}
+	if (r < 0 && !busy && r != -ENOENT && r != -ESTALE) {
+		lc_fail(lc, "detaching from pid %lld: %s; its volumes stay in use", pid,
+			strerror(-r));
+		busy++;
+	}
+	return busy ? -EBUSY : 0;
 }
 
-int lc_cleanup_container(struct lc *lc, const char *cid)
+int lc_cleanup_container(struct lc *lc, const char *cid,
+			 bool (*still_wanted)(json_object *record, void *userdata), void *userdata)
 {
 	_cleanup_json_ json_object *record = NULL;
 	_cleanup_(state_unlockp) struct state_locks *locks = NULL;
@@ -382,7 +407,15 @@ int lc_cleanup_container(struct lc *lc, const char *cid)
 		state_unlock_container(lc->st, cfd);
 		return r;
 	}
-	detach_attached(lc, record);
+	if (record && still_wanted && !still_wanted(record, userdata)) {
+		state_unlock_container(lc->st, cfd);
+		return 0;
+	}
+	if (detach_attached(lc, record) < 0) {
+		/* Its mounts may still be in a live container: no Unmount under it. */
+		state_unlock_container(lc->st, cfd);
+		return -EBUSY;
+	}
 	lc_crash_point("cleanup-after-detach");
 
 	r = container_keys(lc, cid, record, &keys, &n);

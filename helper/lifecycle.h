@@ -59,15 +59,27 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n);
  * Clean up one container (its record may be NULL when it was corrupt: then
  * its users are found by scanning the volumes). Detaches what is still
  * attached, removes its users, releases unused volumes, removes the record.
- * Takes and releases the container and volume locks itself.
+ * Takes and releases the container and volume locks itself. still_wanted
+ * (may be NULL) judges the record again once the lock is held: a prepare that
+ * was under way when the caller looked may have finished meanwhile.
+ * A container whose mounts cannot be detached while it lives keeps its
+ * volumes (no Unmount under a running container): the failure is reported.
  */
-int lc_cleanup_container(struct lc *lc, const char *cid);
+int lc_cleanup_container(struct lc *lc, const char *cid,
+			 bool (*still_wanted)(json_object *record, void *userdata), void *userdata);
 
 /*
  * Is the plugin mount a volume entry records still there (its directory
  * exists and, if it was the root of a mount, still is)?
  */
 bool lc_volume_live(json_object *entry);
+
+/* A Mount that failed this way may still have happened (timeout, cut connection). */
+static inline bool lc_mount_uncertain(int result)
+{
+	return result == -ETIMEDOUT || result == -ECONNRESET || result == -EBADMSG ||
+	       result == -EMSGSIZE;
+}
 
 /* The user entry the dvdcli drop-in holds for Mesos (not a valid container of ours). */
 #define LC_DVDCLI_USER "dvdcli:mesos"
