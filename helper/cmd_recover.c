@@ -118,7 +118,8 @@ struct sweep {
 	char (*todo)[STATE_CID_MAX + 1];
 	size_t n_todo, cap;
 	size_t corrupt;
-	size_t overflow; /* left for the next recover */
+	size_t overflow;  /* left for the next recover */
+	size_t reprieved; /* finished its prepare while we waited for its lock */
 };
 
 /* Should this container go? Judged when listing, and again under its lock. */
@@ -140,7 +141,10 @@ static bool still_wanted(json_object *record, void *userdata)
 {
 	struct sweep *s = userdata;
 
-	return judge(record, lc_json_str(record, "container_id"), s);
+	if (judge(record, lc_json_str(record, "container_id"), s))
+		return true;
+	s->reprieved++;
+	return false;
 }
 
 static int pick(const struct state_entry *e, void *userdata)
@@ -259,9 +263,10 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 		if (!g->json)
 			printf("recovered: %zu container(s) cleaned up, %zu corrupt record(s) set "
 			       "aside\n",
-			       s.n_todo, s.corrupt);
+			       s.n_todo - s.reprieved, s.corrupt);
 		else
-			printf("{\"cleaned\": %zu, \"corrupt\": %zu}\n", s.n_todo, s.corrupt);
+			printf("{\"cleaned\": %zu, \"corrupt\": %zu}\n", s.n_todo - s.reprieved,
+			       s.corrupt);
 	}
 	ret = lc_report(&lc);
 	lc_close(&lc);

@@ -360,7 +360,8 @@ static int activate_round(struct plugin_client *pc, struct plugin **todo, size_t
 		}
 		calls[k] = (struct rpc_call){ .addr = &p->addr,
 					      .path = "/Plugin.Activate",
-					      .timeout_ms = pc->cfg.timeout_other_ms };
+					      .timeout_ms = pc->cfg.timeout_other_ms,
+					      .idempotent = true };
 		ptrs[k] = &calls[k];
 		k++;
 	}
@@ -547,6 +548,9 @@ int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n
 			.body = body,
 			.body_len = strlen(body),
 			.timeout_ms = timeout_for(pc, q->method),
+			/* Reads: safe to send again on a fresh connection. */
+			.idempotent = q->method == PLUGIN_GET || q->method == PLUGIN_PATH ||
+				      q->method == PLUGIN_LIST || q->method == PLUGIN_CAPABILITIES,
 		};
 		ptrs[k] = &slots[k].call;
 		index[k++] = i;

@@ -75,6 +75,45 @@ static int worker(struct lcenv *e, int w)
 	return failures;
 }
 
+/*
+ * recover while a prepare is under way (its Mount slowed down): recover must
+ * wait for it and then see a prepared container, not tear it down as a crash.
+ */
+TEST_F(concurrency, recover_does_not_undo_a_prepare_under_way)
+{
+	char vols[PATH_MAX], sandbox[PATH_MAX];
+	struct run_result r;
+	pid_t child;
+	int status, c, v;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol vol[] = {{.name = "slow", .path = "data"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 1500\n"));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		lcenv_run(&self->e, &r, "prepare", "--container-id", "busy", "--volumes", vols,
+			  "--sandbox", sandbox, NULL);
+		_exit(r.status);
+	}
+	usleep(500000); /* the prepare is inside its Mount now */
+	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "0 container(s) cleaned up")) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(1, c);
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "slow"));
+	EXPECT_EQ(0, lcenv_log_count(&self->e, "VolumeDriver.Unmount", NULL));
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "busy", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+}
+
 TEST_F_TIMEOUT(concurrency, workers_share_volumes_counts_stay_balanced, 180)
 {
 	pid_t pids[WORKERS];

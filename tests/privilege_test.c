@@ -199,6 +199,50 @@ TEST_F(suid, a_caller_the_policy_does_not_name_is_denied)
 	run_result_free(&r);
 }
 
+/* The review's attack: a permitted caller aims dvmount at root's mount namespace. */
+TEST_F(suid, a_permitted_caller_cannot_attach_into_someone_elses_process)
+{
+	char *args[] = { "prepare", "--container-id", "evil", "--volumes", "-", "--pid", "1",
+			 NULL };
+	struct run_result r;
+
+	install_policy(_metadata, self,
+		       "[dvmount]\ncallers = uid:65534\n\n[driver tp]\nhost-paths = /tmp\n");
+	run_as_nobody(&r, self, NULL, args);
+	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "--pid 1: not a process of the caller")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+}
+
+TEST_F(suid, a_permitted_caller_cannot_pick_host_paths_or_files)
+{
+	char *rootfs[] = { "prepare", "--container-id", "evil", "--volumes", "-", "--rootfs", "/",
+			   NULL };
+	char mine[PATH_MAX + 8];
+	char *file[] = { "prepare", "--container-id", "evil", "--volumes", "/etc/shadow",
+			 "--rootfs", mine, NULL };
+	struct run_result r;
+
+	/* A rootfs the caller owns, so that only the file is in question. */
+	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
+	ASSERT_EQ(0, mkdir(mine, 0755));
+	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+
+	install_policy(_metadata, self,
+		       "[dvmount]\ncallers = uid:65534\n\n[driver tp]\nhost-paths = /tmp\n");
+	/* "/" belongs to root: mkdir-anywhere-as-root is not on offer. */
+	run_as_nobody(&r, self, NULL, rootfs);
+	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "'/': not a directory of the caller")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	/* A path is never opened on the caller's behalf. */
+	run_as_nobody(&r, self, NULL, file);
+	EXPECT_NE(0, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "pass the volumes on stdin")) TH_LOG("%s", r.err);
+	EXPECT_EQ(NULL, strstr(r.err, "root:")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+}
+
 TEST_F(suid, no_policy_means_denied_with_where_it_goes)
 {
 	char *args[] = { "cleanup", "--container-id", "someone-elses", NULL };

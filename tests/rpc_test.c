@@ -374,6 +374,52 @@ TEST_F(rpc, stale_kept_alive_connection_is_replaced)
 	rpc_call_reset(&c);
 }
 
+/* A plugin that took a Mount and hung up may have done it: never send it twice. */
+TEST_F(rpc, a_non_idempotent_call_is_not_replayed)
+{
+	static const char *const script[] = {
+		OK_HEAD "Content-Length: 3\r\n\r\none",
+		"!", /* takes the second request, answers nothing, hangs up */
+		OK_HEAD "Content-Length: 5\r\n\r\nthree",
+		NULL,
+	};
+	struct rpc_call c = call(self, 5000);
+
+	start_server(_metadata, self, script);
+	ASSERT_EQ(0, run1(self, &c));
+	rpc_call_reset(&c);
+	ASSERT_EQ(0, run1(self, &c));
+	EXPECT_EQ(-ECONNRESET, c.result);
+	EXPECT_TRUE(c.reused_conn);
+	rpc_call_reset(&c);
+	/* Had the second been replayed, it would have taken "three". */
+	ASSERT_EQ(0, run1(self, &c));
+	ASSERT_EQ(0, c.result);
+	EXPECT_STREQ("three", c.resp);
+	rpc_call_reset(&c);
+}
+
+TEST_F(rpc, an_idempotent_call_is_replayed_on_a_fresh_connection)
+{
+	static const char *const script[] = {
+		OK_HEAD "Content-Length: 3\r\n\r\none",
+		"!",
+		OK_HEAD "Content-Length: 5\r\n\r\nthree",
+		NULL,
+	};
+	struct rpc_call c = call(self, 5000);
+
+	c.idempotent = true;
+	start_server(_metadata, self, script);
+	ASSERT_EQ(0, run1(self, &c));
+	rpc_call_reset(&c);
+	ASSERT_EQ(0, run1(self, &c));
+	ASSERT_EQ(0, c.result);
+	EXPECT_STREQ("three", c.resp);
+	EXPECT_FALSE(c.reused_conn);
+	rpc_call_reset(&c);
+}
+
 TEST_F(rpc, many_calls_in_flight_and_no_fd_leaked)
 {
 	static const char *script[65];

@@ -58,5 +58,7 @@ struct rpc_ring;
 int rpc_ring_new(struct rpc_ring **ret);
 void rpc_ring_free(struct rpc_ring *r);
 struct rpc_ring *rpc_engine_ring(struct rpc_engine *e);
+/* After a ring failure: stop using it (and never free it), fall back to poll(). */
+void rpc_ring_abandon(struct rpc_engine *e);
 
 #endif

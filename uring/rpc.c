@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,20 @@ struct rpc_ring *rpc_engine_ring(struct rpc_engine *e)
 	return e->ring;
 }
 
+void rpc_ring_abandon(struct rpc_engine *e)
+{
+	/* Not freed: requests may still be live in it. */
+	e->ring = NULL;
+}
+
+/* An idle connection the peer has closed (or written to) is no use: readable means dead. */
+static bool idle_alive(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&p, 1, 0) == 0;
+}
+
 static int take_idle(struct rpc_engine *e, const char *key)
 {
 	for (unsigned i = e->n_idle; i-- > 0;) {
@@ -177,7 +192,9 @@ static int take_idle(struct rpc_engine *e, const char *key)
 		int fd = e->idle[i].fd;
 
 		e->idle[i] = e->idle[--e->n_idle];
-		return fd;
+		if (idle_alive(fd))
+			return fd;
+		close(fd);
 	}
 	return -ENOENT;
 }
@@ -263,14 +280,18 @@ void flight_start(struct rpc_engine *e, struct flight *f, bool nonblock)
 
 /*
  * A kept-alive connection the plugin closed while idle fails on first use with
- * EPIPE, ECONNRESET or an EOF before any byte of the answer: start once more on
- * a new connection, as Go's transport does. Nothing reached the plugin.
+ * EPIPE, ECONNRESET or an EOF before any byte of the answer. Start once more on
+ * a new connection when the request cannot have reached the plugin (nothing
+ * was sent), or when sending it twice is harmless (Get, Path, ...); never for
+ * Mount or Unmount, which a plugin may have carried out before it hung up.
  */
 static bool retry_fresh(struct rpc_engine *e, struct flight *f, int res, bool nonblock)
 {
 	if (!f->reused || f->retried || f->resp.received > 0)
 		return false;
 	if (res != -EPIPE && res != -ECONNRESET && res != 0)
+		return false;
+	if (f->sent > 0 && !f->call->idempotent)
 		return false;
 	close(f->fd);
 	f->fd = -EBADF;
@@ -342,6 +363,21 @@ int rpc_run(struct rpc_engine *e, struct rpc_call *const *calls, size_t n)
 		flights[i].fd = -EBADF;
 	}
 	r = e->ring ? rpc_run_uring(e, flights, n) : rpc_run_poll(e, flights, n);
+	if (r == -EREMOTEIO) {
+		/*
+		 * The ring failed with requests in flight: the kernel may still
+		 * write into these buffers. Leave them allocated (the process is
+		 * short-lived), fail the calls, and use plain syscalls from now on.
+		 */
+		for (size_t i = 0; i < n; i++)
+			if (flights[i].op != OP_DONE) {
+				calls[i]->result = -EIO;
+				flights[i].fd = -EBADF;
+			}
+		rpc_ring_abandon(e);
+		TAKE_PTR(flights);
+		return -EIO;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (r < 0 && flights[i].op != OP_DONE)
 			flight_fail(e, &flights[i], r);

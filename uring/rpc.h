@@ -37,6 +37,7 @@ struct rpc_call {
 	const char *body;
 	size_t body_len;
 	unsigned timeout_ms; /* the whole call: connect, send and receive */
+	bool idempotent;     /* may be sent again if a kept-alive connection died under it */
 
 	/* out: result is 0 when an HTTP response arrived (any status), else -errno:
 	 * -ETIMEDOUT, -ECONNREFUSED/-ENOENT (nobody listens), -ECONNRESET (closed

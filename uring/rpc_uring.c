@@ -109,12 +109,13 @@ static bool queue_step(struct rpc_engine *e, struct io_uring *ring, struct fligh
 	}
 	if (io_uring_sq_space_left(ring) < 2)
 		io_uring_submit(ring);
-	sqe = io_uring_get_sqe(ring);
-	tsqe = io_uring_get_sqe(ring);
-	if (!sqe || !tsqe) {
+	/* Both or neither: a lone SQE without its timeout must never be queued. */
+	if (io_uring_sq_space_left(ring) < 2) {
 		flight_fail(e, f, -EBUSY);
 		return false;
 	}
+	sqe = io_uring_get_sqe(ring);
+	tsqe = io_uring_get_sqe(ring);
 	switch (f->op) {
 	case OP_CONNECT:
 		io_uring_prep_connect(sqe, f->fd, (const struct sockaddr *)&f->call->addr->sa,
@@ -164,7 +165,7 @@ int rpc_run_uring(struct rpc_engine *e, struct flight *flights, size_t n)
 			break;
 		r = io_uring_submit_and_wait(ring, 1);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
-			return r;
+			return -EREMOTEIO; /* the caller must not free what the kernel holds */
 
 		io_uring_for_each_cqe(ring, head, cqe)
 		{
