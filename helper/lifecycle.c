@@ -159,8 +159,11 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 		if (state_user_count(lc->st, keys[i]) != 0)
 			continue;
 		r = state_volume_load(lc->st, keys[i], &vol[k]);
-		if (r == -ENOENT)
+		if (r == -ENOENT) {
+			/* Only its lock and users dir (a crash before the entry): tidy them. */
+			state_volume_remove(lc->st, keys[i]);
 			continue;
+		}
 		if (r < 0) {
 			lc_fail(lc, "volume entry '%s' unreadable: %s", keys[i], strerror(-r));
 			failed++;

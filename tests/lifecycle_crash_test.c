@@ -8,6 +8,7 @@
  * Unmount), and no record of a container that was fully prepared and is
  * known is lost.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -98,6 +99,20 @@ static void expect_c1_gone(struct __test_metadata *_metadata, FIXTURE_DATA(crash
 	json_object_put(st);
 }
 
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 TEST_F(crash, recover_undoes_what_is_unknown_and_keeps_what_is_known)
 {
 	struct run_result r;
@@ -169,6 +184,8 @@ TEST_F(crash, recover_undoes_what_is_unknown_and_keeps_what_is_known)
 	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
 	EXPECT_EQ(0, c);
 	EXPECT_EQ(0, v);
+	/* Not even an empty directory of a volume is left in the state. */
+	EXPECT_EQ(0, count_entries(tu_path(p, "%s/volumes", self->e.state)));
 }
 
 LC_FIXTURE(failure);
