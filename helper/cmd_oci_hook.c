@@ -14,6 +14,8 @@
  * options, the hardening and the caller check already done apply unchanged.
  */
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -137,18 +139,32 @@ static int load_config(struct hook *h)
 
 	if (h->config)
 		return 0;
-	dfd = open(h->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		r = negerrno();
-		log_error(h->g, "oci-hook: container '%s': bundle '%s': %s", h->id, h->bundle,
-			  strerror(-r));
+	/*
+	 * For a caller that is not root, nothing on the way may be a symlink it
+	 * could swap between a check and the open, and bundle and file must be
+	 * its own: root never opens, on its behalf, what it could not.
+	 */
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				.resolve = h->g->caller_is_root
+						   ? 0
+						   : RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+
+	dfd = (int)syscall(SYS_openat2, AT_FDCWD, h->bundle, &how, sizeof(how));
+	if (dfd < 0 || (!h->g->caller_is_root &&
+			(fstat(dfd, &st) < 0 || st.st_uid != getuid()))) {
+		r = dfd < 0 ? negerrno() : -EPERM;
+		if (h->stage == OCI_POSTSTOP)
+			log_warn(h->g, "oci-hook: container '%s': bundle '%s': %s; cleaning up anyway",
+				 h->id, h->bundle, r == -EPERM ? "not the caller's" : strerror(-r));
+		else
+			log_error(h->g, "oci-hook: container '%s': bundle '%s': %s", h->id,
+				  h->bundle, r == -EPERM ? "not the caller's" : strerror(-r));
 		return r;
 	}
-	if (!h->g->caller_is_root && faccessat(dfd, "config.json", R_OK, 0) < 0) {
-		r = negerrno();
-		goto fail;
-	}
-	fd = openat(dfd, "config.json", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	how = (struct open_how){ .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+				 .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+					    RESOLVE_NO_MAGICLINKS };
+	fd = (int)syscall(SYS_openat2, dfd, "config.json", &how, sizeof(how));
 	if (fd < 0) {
 		r = negerrno();
 		goto fail;
@@ -160,6 +176,11 @@ static int load_config(struct hook *h)
 	if (!S_ISREG(st.st_mode)) {
 		r = -EINVAL;
 		why = "not a regular file";
+		goto fail;
+	}
+	if (!h->g->caller_is_root && st.st_uid != getuid()) {
+		r = -EPERM;
+		why = "not the caller's file";
 		goto fail;
 	}
 	r = read_bounded(fd, OCI_CONFIG_MAX, &buf, &len);

@@ -430,6 +430,8 @@ static int save_record(struct lc *lc, const struct args *a, unsigned long long s
 
 	json_object_object_add(rec, "container_id", json_object_new_string(a->cid));
 	json_object_object_add(rec, "phase", json_object_new_string(phase));
+	/* Whose container: a caller other than root may clean up only its own. */
+	json_object_object_add(rec, "owner_uid", json_object_new_int64(getuid()));
 	if (a->pid) {
 		json_object_object_add(rec, "pid", json_object_new_int64(a->pid));
 		json_object_object_add(rec, "start_time", json_object_new_int64((int64_t)start));

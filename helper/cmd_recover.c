@@ -152,6 +152,9 @@ static int pick(const struct state_entry *e, void *userdata)
 	struct sweep *s = userdata;
 	bool clean;
 
+	/* A setuid dvmount's caller recovers its own containers only. */
+	if (!s->lc->g->caller_is_root && (e->error || !lc_caller_owns(s->lc, e->record)))
+		return 0;
 	if (e->error) {
 		/* Quarantined: its volumes are still found through their user entries. */
 		/*
@@ -217,8 +220,10 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 			}
 			break;
 		case 'f':
-			if (read_known_file(g, optarg, &known) < 0)
+			if (read_known_file(g, optarg, &known) < 0) {
+				ret = EXIT_FAIL;
 				goto out;
+			}
 			break;
 		case 'd':
 			gc_dead = true;
@@ -258,7 +263,9 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 				     "run recover again",
 				s.overflow, s.cap);
 		lc.cid = NULL;
-		state_volume_list(lc.st, retry_volume, &lc);
+		/* Volumes belong to no caller: their retries are root's business. */
+		if (g->caller_is_root)
+			state_volume_list(lc.st, retry_volume, &lc);
 		free(s.todo);
 		if (!g->json)
 			printf("recovered: %zu container(s) cleaned up, %zu corrupt record(s) set "

@@ -25,6 +25,8 @@ static int add_container(const struct state_entry *e, void *userdata)
 		return 0;
 	if (e->error)
 		return 0; /* listed under quarantine */
+	if (!lc_caller_owns(s->lc, e->record))
+		return 0;
 	json_object_array_add(s->containers, json_object_get(e->record));
 	return 0;
 }
@@ -158,8 +160,11 @@ int cmd_status(struct globals *g, int argc, char **argv)
 		json_object_object_add(out, "volumes", s.volumes);
 		json_object_object_add(out, "quarantined", s.quarantine);
 		state_container_list(lc.st, add_container, &s);
-		state_volume_list(lc.st, add_volume, &s);
-		state_quarantine_list(lc.st, add_quarantined, s.quarantine);
+		/* Volumes and quarantine concern every container: root's view only. */
+		if (g->caller_is_root) {
+			state_volume_list(lc.st, add_volume, &s);
+			state_quarantine_list(lc.st, add_quarantined, s.quarantine);
+		}
 		if (g->json)
 			printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
 		else

@@ -113,6 +113,16 @@ void lc_crash_point(const char *name)
 		raise(SIGKILL);
 }
 
+bool lc_caller_owns(const struct lc *lc, json_object *record)
+{
+	json_object *v;
+
+	if (lc->g->caller_is_root)
+		return true;
+	v = json_object_object_get(record, "owner_uid");
+	return json_object_is_type(v, json_type_int) && json_object_get_int64(v) == getuid();
+}
+
 const char *lc_json_str(json_object *o, const char *key)
 {
 	json_object *v = json_object_object_get(o, key);
@@ -409,6 +419,18 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 		lc_fail(lc, "cannot read the record: %s", strerror(-r));
 		state_unlock_container(lc->st, cfd);
 		return r;
+	}
+	/*
+	 * A setuid dvmount's caller cleans up only containers it prepared: not
+	 * root's, and not one whose record is gone or unreadable (whose was it?).
+	 */
+	if (!lc->g->caller_is_root && (!record || !lc_caller_owns(lc, record))) {
+		state_unlock_container(lc->st, cfd);
+		if (!record && r == -ENOENT)
+			return 0;
+		lc_fail(lc, "not a container of the caller (uid %u)", (unsigned)getuid());
+		lc->denied = true;
+		return -EACCES;
 	}
 	if (record && still_wanted && !still_wanted(record, userdata)) {
 		state_unlock_container(lc->st, cfd);

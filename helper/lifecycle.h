@@ -87,6 +87,9 @@ static inline bool lc_mount_uncertain(int result)
 /* Debug-build style crash points for the recovery tests: DVMOUNT_CRASH_AT=name. */
 void lc_crash_point(const char *name);
 
+/* May the caller act on this record? Root always; others only on their own. */
+bool lc_caller_owns(const struct lc *lc, json_object *record);
+
 /* Small JSON accessors with defaults. */
 const char *lc_json_str(json_object *o, const char *key);
 long long lc_json_int(json_object *o, const char *key);

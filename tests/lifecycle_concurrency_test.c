@@ -98,7 +98,15 @@ TEST_F(concurrency, recover_does_not_undo_a_prepare_under_way)
 			  "--sandbox", sandbox, NULL);
 		_exit(r.status);
 	}
-	usleep(500000); /* the prepare is inside its Mount now */
+	/* Its intent is on disk once it is past its checks: the Mount (1.5 s) follows. */
+	char rec[PATH_MAX];
+	struct stat st;
+
+	tu_path(rec, "%s/containers/busy.json", self->e.state);
+	for (int i = 0; i < 500 && stat(rec, &st) < 0; i++)
+		usleep(10000);
+	ASSERT_EQ(0, stat(rec, &st));
+	usleep(200000);
 	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	EXPECT_NE(NULL, strstr(r.out, "0 container(s) cleaned up")) OK_OR_LOG(r);

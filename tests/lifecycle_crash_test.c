@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -346,6 +348,25 @@ TEST_F(policy, no_policy_file_denies_before_any_plugin_call)
 	EXPECT_EQ(0, log_lines(&self->e));
 }
 
+/* A socket of the plugin's name, but not root's: not that plugin. */
+TEST_F(policy, plugin_socket_of_another_owner_is_not_trusted)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX], sock[PATH_MAX];
+	struct run_result r;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol v[] = {{.name = "v", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, chown(tu_path(sock, "%s/tp.sock", self->e.plugins), 65534, 65534));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
+	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "denied by")) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* Not even Activate reached it. */
+	EXPECT_EQ(0, log_lines(&self->e));
+}
+
 TEST_F(policy, driver_not_in_policy_denied_before_any_plugin_call)
 {
 	char vols[PATH_MAX], hostdir[PATH_MAX];
@@ -415,6 +436,53 @@ TEST_F(policy, container_path_proc_sys_denied_before_any_plugin_call)
 	run_result_free(&r);
 	EXPECT_EQ(0, log_lines(&self->e));
 	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, "/proc/sys"));
+}
+
+/*
+ * The attach flags the policy asks for are on the real mount in the
+ * container: nosuid and nodev by default, read-only when forced, even for a
+ * volume asked for RW.
+ */
+TEST_F(policy, attached_mounts_carry_the_policy_flags)
+{
+	char vols[PATH_MAX], target[PATH_MAX], text[2 * PATH_MAX], in[PATH_MAX + 32], pid[16];
+	struct tu_container ct = { 0 };
+	struct run_result r;
+	struct statvfs sv;
+
+	tu_path(target, "%s/ctr/data", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(target, 0755));
+	/*
+	 * The scratch tmpfs is nosuid,nodev and binds inherit that: clear it, so
+	 * that only dvmount can have put the flags on the attached mount.
+	 */
+	ASSERT_EQ(0, mount(NULL, self->e.scratch.path, NULL, MS_REMOUNT, "mode=0755"));
+	ASSERT_EQ(0, statvfs(self->e.tproot, &sv));
+	ASSERT_FALSE(sv.f_flag & (ST_NOSUID | ST_NODEV | ST_RDONLY));
+	snprintf(text, sizeof(text),
+		 "[dvmount]\ncallers = uid:0\n\n"
+		 "[driver tp]\nhost-paths = %s\nmodes = RW RO\nforce-readonly = yes\n",
+		 self->e.tproot);
+	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
+	struct lcvol v[] = {{.name = "v", .path = target, .mode = "RW"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, tu_container_start(&ct, NULL, 0));
+	snprintf(pid, sizeof(pid), "%d", (int)ct.pid);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "flags", "--volumes", vols, "--pid",
+		  pid, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "\"readonly\":true")) OK_OR_LOG(r);
+	run_result_free(&r);
+	snprintf(in, sizeof(in), "/proc/%d/root%s", (int)ct.pid, target);
+	ASSERT_EQ(0, statvfs(in, &sv));
+	EXPECT_TRUE(sv.f_flag & ST_RDONLY);
+	EXPECT_TRUE(sv.f_flag & ST_NOSUID);
+	EXPECT_TRUE(sv.f_flag & ST_NODEV);
+	EXPECT_EQ(-EROFS, lc_ct_write(ct.pid, 0, 0, tu_path(text, "%s/f", target), "x"));
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "flags", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	tu_container_stop(&ct);
 }
 
 TEST_HARNESS_MAIN

@@ -215,13 +215,35 @@ TEST_F(rootfs, symlink_to_dotdot_stays_inside)
  * path must be where the target resolved inside the rootfs, not the lexical
  * rootfs + container_path that a planted symlink would redirect to the host.
  */
-TEST_F(rootfs, without_pid_the_printed_target_is_the_resolved_one)
+/* No process involved: a fixture of its own, without the pivot variants. */
+FIXTURE(nopid)
+{
+	struct lcenv e;
+	char rootfs[PATH_MAX];
+	char decoy[PATH_MAX];
+};
+
+FIXTURE_SETUP(nopid)
+{
+	if (access("/bin/busybox", X_OK) != 0)
+		SKIP(return, "busybox-static missing (tools/install-deps installs it)");
+	ASSERT_EQ(0, lcenv_setup(&self->e, NULL));
+	tu_path(self->rootfs, "%s/rootfs", self->e.dir);
+	tu_path(self->decoy, "%s/decoy", self->e.dir);
+	ASSERT_EQ(0, lc_mkrootfs(self->rootfs));
+	ASSERT_EQ(0, tu_mkdirs(self->decoy, 0755));
+}
+
+FIXTURE_TEARDOWN(nopid)
+{
+	lcenv_teardown(&self->e);
+}
+
+TEST_F(nopid, the_printed_target_is_the_resolved_one)
 {
 	char link[PATH_MAX], vols[PATH_MAX], want[PATH_MAX + 32];
 	struct run_result r;
 
-	if (variant->pivoted)
-		SKIP(return, "no process involved: one variant is enough");
 	/*
 	 * /data -> <decoy>: absolute, so inside the rootfs it means
 	 * <rootfs><decoy>, while a containerizer following the lexical

@@ -156,17 +156,19 @@ TEST_F(suid, volume_and_dvdcli_commands_are_root_only)
 TEST_F(suid, environment_is_not_trusted)
 {
 	char env[PATH_MAX + 32];
-	char *args[] = { "--debug", "status", NULL };
+	char *args[] = { "status", NULL };
 	struct run_result r;
 	struct stat st;
 
-	/* A state dir chosen by the caller through the environment: ignored. */
+	/* A policy that lets nobody in: what stops it must be the fixed paths, not a denial. */
+	install_policy(_metadata, self, "[dvmount]\ncallers = uid:65534\n");
 	snprintf(env, sizeof(env), "DVMOUNT_STATE_DIR=%s", self->state);
 	run_as_nobody(&r, self, env, args);
-	/* The default policy file is absent here, so the caller is denied first. */
-	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	run_result_free(&r);
+	/* A state dir chosen by the caller through the environment: ignored. */
 	EXPECT_NE(0, stat(self->state, &st));
+	EXPECT_EQ(0, stat("/var/lib/dvmount/containers", &st));
 }
 
 TEST_F(suid, a_caller_the_policy_names_works_with_the_fixed_paths)
@@ -241,6 +243,80 @@ TEST_F(suid, a_permitted_caller_cannot_pick_host_paths_or_files)
 	EXPECT_NE(NULL, strstr(r.err, "pass the volumes on stdin")) TH_LOG("%s", r.err);
 	EXPECT_EQ(NULL, strstr(r.err, "root:")) TH_LOG("%s", r.err);
 	run_result_free(&r);
+}
+
+/* A permitted caller's own process, but in the host's mount namespace. */
+TEST_F(suid, a_permitted_caller_cannot_attach_into_the_host_namespace)
+{
+	char mine[PATH_MAX + 8], pid[16];
+	char *args[] = { "prepare", "--container-id", "evil", "--volumes", "-", "--pid", pid,
+			 "--rootfs", mine, NULL };
+	struct run_result r;
+	pid_t sleeper;
+
+	install_policy(_metadata, self,
+		       "[dvmount]\ncallers = uid:65534\n\n[driver tp]\nhost-paths = /tmp\n");
+	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
+	ASSERT_EQ(0, mkdir(mine, 0755));
+	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+	sleeper = fork();
+	ASSERT_LE(0, sleeper);
+	if (sleeper == 0) {
+		if (setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
+			_exit(1);
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(1);
+	}
+	usleep(100000);
+	snprintf(pid, sizeof(pid), "%d", (int)sleeper);
+	run_as_nobody(&r, self, NULL, args);
+	kill(sleeper, SIGKILL);
+	waitpid(sleeper, NULL, 0);
+	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "shares dvmount's mount namespace")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+}
+
+/* The second review's attack: a permitted caller cleans up root's container. */
+TEST_F(suid, a_permitted_caller_cannot_clean_up_someone_elses_container)
+{
+	char vols[PATH_MAX + 16], spec[2 * PATH_MAX], text[2 * PATH_MAX];
+	char *args[] = { "cleanup", "--container-id", "victim", NULL };
+	struct run_result r;
+	pid_t plugin;
+
+	plugin = testplugin_start(self->dir, "tp", NULL);
+	ASSERT_LT(0, plugin);
+	snprintf(text, sizeof(text),
+		 "[dvmount]\ncallers = uid:0 uid:65534\n\n[driver tp]\nhost-paths = %s/tp.root\n"
+		 "modes = RW RO\n",
+		 self->dir);
+	install_policy(_metadata, self, text);
+	snprintf(vols, sizeof(vols), "%s/vols.json", self->dir);
+	snprintf(spec, sizeof(spec),
+		 "[{\"container_path\":\"%s\",\"mode\":\"RW\",\"source\":{\"type\":"
+		 "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
+		 self->dir);
+	ASSERT_EQ(0, write_file(vols, spec));
+	snprintf(text, sizeof(text), "%s/plugins", self->dir);
+	/* Root prepares its container (default state and policy, in this namespace). */
+	run_dvmount(&r, "--plugin-path", text, "prepare", "--container-id", "victim",
+		    "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	run_as_nobody(&r, self, NULL, args);
+	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "not a container of the caller")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	/* Root's container is intact. */
+	run_dvmount(&r, "status", "--json", NULL);
+	EXPECT_NE(NULL, strstr(r.out, "\"container_id\":\"victim\"")) TH_LOG("%s", r.out);
+	run_result_free(&r);
+	run_dvmount(&r, "--plugin-path", text, "cleanup", "--container-id", "victim", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	stop_process(plugin, 2000);
 }
 
 TEST_F(suid, no_policy_means_denied_with_where_it_goes)
