@@ -324,6 +324,55 @@ TEST_F(oci, volumes_and_root_come_from_config_json)
 	expect_state_empty(_metadata, self);
 }
 
+/*
+ * A config.json that is a FIFO (would block the runtime), a symlink (could be
+ * swapped for a file the caller may not read), or over 4 MiB: refused, at
+ * once, in one line, before any plugin call.
+ */
+TEST_F(oci, hostile_config_json_is_refused)
+{
+	_cleanup_free_ char *create = NULL;
+	char p[PATH_MAX], secret[PATH_MAX];
+	struct run_result r;
+	FILE *f;
+
+	ASSERT_EQ(0, tu_container_start(&self->ct, self->rootfs, 0));
+	create = runc_state(self, self->cid, self->ct.pid, NULL);
+	tu_path(p, "%s/config.json", self->bundle);
+
+	unlink(p);
+	ASSERT_EQ(0, mkfifo(p, 0644));
+	ASSERT_EQ(0, run_hook(self, &r, "createRuntime", create, NULL));
+	EXPECT_NE(0, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "not a regular file")) TH_LOG("%s", r.err);
+	EXPECT_EQ(1, lines(r.err)) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	ASSERT_EQ(0, unlink(p));
+	tu_path(secret, "%s/secret.json", self->scratch.path);
+	ASSERT_EQ(0, tu_write_file(secret, "{\"annotations\": {}}"));
+	ASSERT_EQ(0, symlink(secret, p));
+	ASSERT_EQ(0, run_hook(self, &r, "createRuntime", create, NULL));
+	EXPECT_NE(0, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "config.json")) TH_LOG("%s", r.err);
+	EXPECT_EQ(1, lines(r.err)) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	ASSERT_EQ(0, unlink(p));
+	f = fopen(p, "we");
+	ASSERT_NE(NULL, f);
+	fputs("{\"annotations\": {\"pad\": \"", f);
+	for (int i = 0; i < 5 * 1024; i++)
+		fprintf(f, "%01024d", 0);
+	fputs("\"}}", f);
+	fclose(f);
+	ASSERT_EQ(0, run_hook(self, &r, "createRuntime", create, NULL));
+	EXPECT_NE(0, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "larger than 4 MiB")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	EXPECT_EQ(0, logged(self, "VolumeDriver."));
+}
+
 /* crun's state: "root" relative to the bundle, "created"; --json: the result on stderr. */
 TEST_F(oci, crun_state_with_root_and_json_result_on_stderr)
 {
