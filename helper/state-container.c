@@ -174,19 +174,14 @@ static void remove_lock(struct state *st, const char *lock, size_t stem)
 int state_container_list(struct state *st, int (*cb)(const struct state_entry *e, void *userdata),
 			 void *userdata)
 {
-	_cleanup_close_ int fd = -EBADF;
 	struct dirent *de;
 	unsigned seen = 0;
-	int count = 0, r = 0;
+	int count = 0, r;
 	DIR *d;
 
-	fd = openat(st->containers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return negerrno();
-	d = fdopendir(fd);
-	if (!d)
-		return negerrno();
-	TAKE_FD(fd);
+	r = state_opendir(st->containers_fd, &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d))) {
 		char cid[STATE_CID_MAX + 1], qname[STATE_QNAME_MAX] = "";
 		json_object *record = NULL;

@@ -7,6 +7,7 @@
 #define DVMOUNT_HELPER_STATE_INTERNAL_H
 
 #include <stdbool.h>
+#include <dirent.h>
 #include <sys/types.h>
 
 #include "helper/state.h"
@@ -65,6 +66,9 @@ int state_quarantine(struct state *st, int dirfd, const char *name, const char *
 
 /* Unlink leftover temp files in a small directory (the caller holds its lock). */
 int state_remove_temps(int dirfd);
+
+/* A directory stream on dirfd's directory, for listings (dirfd stays open). */
+int state_opendir(int dirfd, DIR **ret);
 
 /* Serialize and write atomically. */
 int state_save_json(int dirfd, const char *name, json_object *obj);

@@ -10,17 +10,12 @@ int state_volume_list(struct state *st, int (*cb)(const char *key, void *userdat
 {
 	struct dirent *de;
 	DIR *d;
-	int fd, n = 0, r = 0;
+	int n = 0, r;
 	size_t seen = 0;
 
-	fd = openat(st->volumes_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return negerrno();
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+	r = state_opendir(st->volumes_fd, &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d)) && seen++ < STATE_LIST_MAX) {
 		/* Temp files and "."/".." start with a dot; keys never do. */
 		if (de->d_name[0] == '.' || strlen(de->d_name) >= STATE_KEY_MAX)

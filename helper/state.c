@@ -396,22 +396,35 @@ int state_remove_temps(int dirfd)
 	return 0;
 }
 
-int state_quarantine_list(struct state *st, int (*cb)(const char *name, void *userdata),
-			  void *userdata)
+int state_opendir(int dirfd, DIR **ret)
 {
-	_cleanup_close_ int fd = -EBADF;
-	struct dirent *de;
-	unsigned seen = 0;
-	int count = 0, r = 0;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
 
-	fd = openat(st->quarantine_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return negerrno();
 	d = fdopendir(fd);
-	if (!d)
-		return negerrno();
-	TAKE_FD(fd);
+	if (!d) {
+		int r = negerrno();
+
+		close(fd);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+int state_quarantine_list(struct state *st, int (*cb)(const char *name, void *userdata),
+			  void *userdata)
+{
+	struct dirent *de;
+	unsigned seen = 0;
+	int count = 0, r;
+	DIR *d;
+
+	r = state_opendir(st->quarantine_fd, &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d))) {
 		if (++seen > STATE_LIST_MAX) {
 			r = -E2BIG;
