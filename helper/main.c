@@ -241,8 +241,8 @@ static int run_dvmount(struct globals *g, int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		default:
-			log_error(g, "unknown option '%s'", argv[optind - 1]);
-			usage(stderr);
+			log_error(g, "unknown or incomplete option '%s' (see dvmount --help)",
+				  argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
@@ -265,8 +265,7 @@ static int run_dvmount(struct globals *g, int argc, char **argv)
 			r = gate_caller(g, argv[0]);
 			return r == EXIT_OK ? commands[i].run(g, argc, argv) : r;
 		}
-	log_error(g, "unknown command '%s'", argv[0]);
-	usage(stderr);
+	log_error(g, "unknown command '%s' (see dvmount --help)", argv[0]);
 	return EXIT_USAGE;
 }
 
