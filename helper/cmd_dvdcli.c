@@ -326,8 +326,7 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 		if (!strcmp(sub, simple[i].name))
 			break;
 	if (i == ARRAY_SIZE(simple)) {
-		log_error(g, "unknown command '%s'", sub);
-		usage(stderr);
+		log_error(g, "unknown command '%s' (see dvdcli --help)", sub);
 		return EXIT_FAIL;
 	}
 	/* Unmount and Path go straight to the plugin: no Get, so old plugins work. */

@@ -104,8 +104,7 @@ int cmd_volume(struct globals *g, int argc, char **argv)
 		if (!strcmp(sub, subcommands[s].name))
 			break;
 	if (s == ARRAY_SIZE(subcommands)) {
-		log_error(g, "volume: unknown subcommand '%s'", sub);
-		usage(stderr);
+		log_error(g, "volume: unknown subcommand '%s' (see dvmount volume --help)", sub);
 		return EXIT_USAGE;
 	}
 	q.method = subcommands[s].method;
