@@ -11,7 +11,7 @@
 
 struct usage_case {
 	const char *why;
-	const char *args[8];
+	const char *args[10];
 	const char *expect;
 };
 
