@@ -56,6 +56,7 @@ struct pvol {
 	char *host_path;
 	int tree_fd;
 	uint64_t mnt_id;
+	uint64_t mnt_legacy_id;
 	struct policy_mount_attrs attrs;
 	struct plugin_opt *opts;
 	size_t n_opts;
@@ -418,6 +419,9 @@ static json_object *record_volumes(struct pvol *v, size_t n)
 		if (v[i].mnt_id)
 			json_object_object_add(o, "attached_mnt_id",
 					       json_object_new_int64((int64_t)v[i].mnt_id));
+		if (v[i].mnt_legacy_id)
+			json_object_object_add(o, "attached_mountinfo_id",
+					       json_object_new_int64((int64_t)v[i].mnt_legacy_id));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -616,6 +620,9 @@ static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v
 		/* Its id survives move_mount: recorded before attaching, so cleanup finds it. */
 		if (r == 0)
 			r = ns_mount_id(v[i].tree_fd, "", &v[i].mnt_id);
+		/* And the id mountinfo shows, to see it there wherever it was moved. */
+		if (r == 0 && ns_mount_id_legacy(v[i].tree_fd, "", &v[i].mnt_legacy_id) < 0)
+			v[i].mnt_legacy_id = 0;
 		if (r < 0) {
 			lc_fail(lc, "volume '%s': open_tree '%s': %s", v[i].sv->name,
 				v[i].host_path, strerror(-r));

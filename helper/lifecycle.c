@@ -341,6 +341,7 @@ static int detach_attached(struct lc *lc, json_object *record)
 	unsigned long long start = (unsigned long long)lc_json_int(record, "start_time");
 	const char *root = lc_json_str(record, "root");
 	struct ns_unmount u[NS_MOUNTS_MAX];
+	long long listed_id[NS_MOUNTS_MAX];
 	_cleanup_close_ int pidfd = -EBADF;
 	size_t n = 0;
 	int r;
@@ -351,9 +352,11 @@ static int detach_attached(struct lc *lc, json_object *record)
 		json_object *v = json_object_array_get_idx(vols, i);
 		long long id = lc_json_int(v, "attached_mnt_id");
 
-		if (id > 0 && lc_json_str(v, "target"))
+		if (id > 0 && lc_json_str(v, "target")) {
+			listed_id[n] = lc_json_int(v, "attached_mountinfo_id");
 			u[n++] = (struct ns_unmount){ .target = lc_json_str(v, "target"),
 						      .mnt_id = (uint64_t)id };
+		}
 	}
 	if (n == 0)
 		return 0;
@@ -376,7 +379,18 @@ static int detach_attached(struct lc *lc, json_object *record)
 	int busy = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		/* ENOENT: nothing at the target (never attached, or gone already). */
+		/*
+		 * ENOENT: nothing of ours at the target (never attached, or gone
+		 * already), unless the container moved it: its mount table tells.
+		 */
+		if (u[i].result == -ENOENT && listed_id[i] > 0 &&
+		    ns_mount_listed((pid_t)pid, (uint64_t)listed_id[i]) == 1) {
+			busy++;
+			lc_fail(lc, "the mount attached at '%s' in pid %lld is still there but "
+				    "no longer at that path; its volumes stay in use",
+				u[i].target, pid);
+			continue;
+		}
 		if (u[i].result == 0 || u[i].result == -ENOENT || u[i].result == -ESRCH)
 			continue;
 		busy++;

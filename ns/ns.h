@@ -125,4 +125,12 @@ int ns_mount_id(int dirfd, const char *path, uint64_t *ret_id);
  */
 int ns_is_mounted(int dirfd, const char *path, uint64_t *ret_id);
 
+/*
+ * The mount id /proc/PID/mountinfo shows (statx STATX_MNT_ID, not the unique
+ * 64-bit one), and whether a mount with that id is in PID's mount table
+ * (libmount): 1 listed, 0 not, -errno (-ESRCH: the process is gone).
+ */
+int ns_mount_id_legacy(int dirfd, const char *path, uint64_t *ret_id);
+int ns_mount_listed(pid_t pid, uint64_t legacy_id);
+
 #endif

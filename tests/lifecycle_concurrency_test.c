@@ -116,7 +116,7 @@ TEST_F(concurrency, recover_does_not_undo_a_prepare_under_way)
 	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
 	EXPECT_EQ(1, c);
 	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "slow"));
-	EXPECT_EQ(0, lcenv_log_count(&self->e, "VolumeDriver.Unmount", NULL));
+	EXPECT_EQ(0, lcenv_log_count(&self->e, "Unmount", NULL));
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "busy", NULL);
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);

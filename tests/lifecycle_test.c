@@ -346,6 +346,47 @@ TEST_F(attach, writes_reach_backing_dir)
 	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
 }
 
+/*
+ * A hostile container moves the directory that holds its volume's mount.
+ * Cleanup cannot reach the mount by its path any more, sees it is still in
+ * the container's mount table, and keeps the volume (no Unmount under a live
+ * container); once the container is gone, recover releases it.
+ */
+TEST_F(attach, a_mount_moved_by_the_container_keeps_its_volume)
+{
+	char vols[PATH_MAX], pid[16], target[PATH_MAX], parent[PATH_MAX], moved[PATH_MAX];
+	struct run_result r;
+
+	tu_path(parent, "%s/run", self->e.dir);
+	tu_path(target, "%s/vol", parent);
+	tu_path(moved, "%s/elsewhere", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(target, 0755));
+	struct lcvol v[] = {{.name = "data", .path = target}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* The rename (on the shared filesystem) carries the container's mount along. */
+	ASSERT_EQ(0, rename(parent, moved));
+	ASSERT_EQ(1, lc_mounts_under(self->ct[0].pid, moved));
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c", NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "no longer at that path")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_count(&self->e, "Unmount", NULL));
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "data"));
+
+	tu_container_stop(&self->ct[0]);
+	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", NULL));
+}
+
 TEST_F(attach, readonly_refuses_writes)
 {
 	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16];
