@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/debug.h"
+#include "common/fileio.h"
 #include "common/jsonutil.h"
 #include "helper/dvmount.h"
 #include "helper/state.h"
@@ -52,33 +53,6 @@ static void hook_done(struct hook *h)
 {
 	json_object_put(h->state);
 	json_object_put(h->config);
-}
-
-/* Read fd to its end, at most max bytes; more is -EFBIG. */
-static int read_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len)
-{
-	_cleanup_free_ char *buf = malloc(max + 1);
-	size_t len = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return negerrno();
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max)
-			return -EFBIG;
-	}
-	buf[len] = '\0';
-	*ret_len = len;
-	*ret_buf = TAKE_PTR(buf);
-	return 0;
 }
 
 /* One JSON object and nothing after it; the tokener's words in why. */
@@ -183,7 +157,7 @@ static int load_config(struct hook *h)
 		why = "not the caller's file";
 		goto fail;
 	}
-	r = read_bounded(fd, OCI_CONFIG_MAX, &buf, &len);
+	r = read_fd_bounded(fd, OCI_CONFIG_MAX, &buf, &len);
 	if (r == -EFBIG)
 		why = "larger than 4 MiB";
 	if (r == 0)
@@ -370,7 +344,7 @@ static int read_state(struct hook *h)
 	size_t len;
 	int r;
 
-	r = read_bounded(STDIN_FILENO, OCI_STATE_MAX, &buf, &len);
+	r = read_fd_bounded(STDIN_FILENO, OCI_STATE_MAX, &buf, &len);
 	if (r == -EFBIG)
 		why = "larger than 1 MiB";
 	else if (r < 0)

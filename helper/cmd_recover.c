@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/jsonutil.h"
 #include "helper/lifecycle.h"
 #include "ns/ns.h"
@@ -81,29 +82,25 @@ static void known_free(struct known *k)
 static int read_known_file(struct globals *g, const char *path, struct known *k)
 {
 	_cleanup_close_ int fd = -EBADF;
-	_cleanup_free_ char *buf = malloc(KNOWN_FILE_MAX + 1);
-	size_t len = 0;
-	ssize_t n;
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
 
-	if (!buf)
-		return -ENOMEM;
 	/* Never open a path on a caller's behalf (a swapped symlink, a FIFO). */
 	if (!g->caller_is_root) {
 		log_error(g, "recover: --known-file is for root; pass --known ID,...");
 		return -EPERM;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		log_error(g, "recover: cannot read '%s': %s", path, strerror(errno));
-		return -EACCES;
-	}
-	while (len < KNOWN_FILE_MAX && (n = read(fd, buf + len, KNOWN_FILE_MAX - len)) > 0)
-		len += (size_t)n;
-	if (len == KNOWN_FILE_MAX) {
+	r = fd < 0 ? negerrno() : read_fd_bounded(fd, KNOWN_FILE_MAX, &buf, &len);
+	if (r == -EFBIG) {
 		log_error(g, "recover: '%s' is over %d bytes", path, KNOWN_FILE_MAX);
-		return -EFBIG;
+		return r;
 	}
-	buf[len] = '\0';
+	if (r < 0) {
+		log_error(g, "recover: cannot read '%s': %s", path, strerror(-r));
+		return r;
+	}
 	if (known_add_list(k, buf) < 0) {
 		log_error(g, "recover: '%s': more than %d ids", path, KNOWN_MAX);
 		return -E2BIG;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fileio.h"
 #include "common/jsonutil.h"
 #include "helper/plugin_discovery.h"
 
@@ -31,28 +32,15 @@ bool plugin_name_valid(const char *name)
 	return true;
 }
 
-static int read_small(const char *path, char *buf, size_t size)
+/* A spec file, whole and bounded, as a NUL-terminated string. */
+static int read_spec_file(const char *path, char **ret_buf)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	size_t len = 0;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	size_t len;
 
 	if (fd < 0)
 		return negerrno();
-	for (;;) {
-		ssize_t n = read(fd, buf + len, size - 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return negerrno();
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == size - 1)
-			return -EFBIG;
-	}
-	buf[len] = '\0';
-	return (int)len;
+	return read_fd_bounded(fd, SPEC_MAX, ret_buf, &len);
 }
 
 static char *trim(char *s)
@@ -77,11 +65,11 @@ static int set_url(struct plugin_location *loc, const char *url, const char *fil
 
 static int parse_spec(const char *file, struct plugin_location *loc)
 {
-	char buf[SPEC_MAX];
+	_cleanup_free_ char *buf = NULL;
 	char *url;
 	int r;
 
-	r = read_small(file, buf, sizeof(buf));
+	r = read_spec_file(file, &buf);
 	if (r < 0) {
 		snprintf(loc->error, sizeof(loc->error), "cannot read '%s': %s", file, strerror(-r));
 		return r;
@@ -102,12 +90,12 @@ static int parse_spec(const char *file, struct plugin_location *loc)
 
 static int parse_json_spec(const char *file, struct plugin_location *loc)
 {
-	char buf[SPEC_MAX];
+	_cleanup_free_ char *buf = NULL;
 	json_object *doc, *addr, *tls;
 	const char *a;
 	int r;
 
-	r = read_small(file, buf, sizeof(buf));
+	r = read_spec_file(file, &buf);
 	if (r < 0) {
 		snprintf(loc->error, sizeof(loc->error), "cannot read '%s': %s", file, strerror(-r));
 		return r;
