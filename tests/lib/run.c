@@ -20,6 +20,7 @@
 #include <dirent.h>
 
 #include "tests/lib/run.h"
+#include "tests/lib/testutil.h"
 
 static double now_secs(void)
 {
@@ -235,9 +236,7 @@ int wait_socket(const char *path, unsigned timeout_ms)
 
 int private_mount_ns(void)
 {
-	if (unshare(CLONE_NEWNS) < 0)
-		return -1;
-	return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	return tu_private_mountns();
 }
 
 char *make_tmpdir(const char *tag)
@@ -272,16 +271,7 @@ void remove_tree(const char *path)
 
 int count_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n - 1; /* the directory's own fd */
+	return tu_count_fds();
 }
 
 char *read_file(const char *path)
