@@ -27,6 +27,8 @@ struct plugin {
 	int error; /* activation failed: every call fails with this */
 	char err[PLUGIN_ERR_MAX];
 	enum { GET_UNKNOWN, GET_YES, GET_NO } has_get;
+	struct plugin_client *pc;
+	pid_t peer_pid; /* the socket's listener at the last call; 0: unknown, TCP */
 };
 
 struct plugin_client {
@@ -123,6 +125,7 @@ static struct plugin *plugin_lookup(struct plugin_client *pc, const char *name)
 
 	memset(p, 0, sizeof(*p));
 	strcpy(p->name, name);
+	p->pc = pc;
 	return p;
 }
 
@@ -309,25 +312,49 @@ static unsigned timeout_for(const struct plugin_client *pc, enum plugin_method m
 }
 
 /*
- * Who owns the plugin: the socket's owner, or for a TCP plugin the spec file's
- * (a socket or spec planted by another user is not that plugin).
+ * Who owns a TCP plugin: its spec file's owner (a spec planted by another user
+ * is not that plugin). A unix-socket plugin is judged on the connected socket
+ * instead (peer_check): a stat of the path before connect() could be
+ * answered by another file than the one connected to.
  */
 static int check_owner(struct plugin_client *pc, struct plugin *p)
 {
-	const char *path = p->loc.file;
 	struct stat st;
 
-	if (!pc->cfg.check_owner)
+	if (!pc->cfg.check_owner || !strncmp(p->loc.url, "unix://", 7))
 		return 0;
-	if (!strncmp(p->loc.url, "unix://", 7))
-		path = p->loc.url + 7;
-	if (stat(path, &st) < 0) {
-		snprintf(p->err, sizeof(p->err), "cannot stat '%s': %s", path, strerror(errno));
+	if (stat(p->loc.file, &st) < 0) {
+		snprintf(p->err, sizeof(p->err), "cannot stat '%s': %s", p->loc.file,
+			 strerror(errno));
 		return negerrno();
 	}
 	if (pc->cfg.check_owner(p->name, st.st_uid, p->err, sizeof(p->err),
 				pc->cfg.check_userdata) < 0)
 		return -EACCES;
+	return 0;
+}
+
+/*
+ * Before any byte goes to a unix-socket plugin: the uid of the process that
+ * listens on it (SO_PEERCRED) must be the policy's socket-owner. Also notes
+ * that process for plugin_peer().
+ */
+static int peer_check(const struct rpc_call *c, void *userdata)
+{
+	struct plugin *p = userdata;
+	struct plugin_client *pc = p->pc;
+
+	if (c->addr->sa.ss_family != AF_UNIX)
+		return 0;
+	if (c->peer_uid == (uid_t)-1) {
+		snprintf(p->err, sizeof(p->err), "%s: cannot tell who listens on it",
+			 c->addr->text);
+		return -EACCES;
+	}
+	if (pc->cfg.check_owner && pc->cfg.check_owner(p->name, c->peer_uid, p->err,
+							sizeof(p->err), pc->cfg.check_userdata) < 0)
+		return -EACCES;
+	p->peer_pid = c->peer_pid;
 	return 0;
 }
 
@@ -361,7 +388,9 @@ static int activate_round(struct plugin_client *pc, struct plugin **todo, size_t
 		calls[k] = (struct rpc_call){ .addr = &p->addr,
 					      .path = "/Plugin.Activate",
 					      .timeout_ms = pc->cfg.timeout_other_ms,
-					      .idempotent = true };
+					      .idempotent = true,
+					      .check_peer = peer_check,
+					      .check_userdata = p };
 		ptrs[k] = &calls[k];
 		k++;
 	}
@@ -380,6 +409,12 @@ static int activate_round(struct plugin_client *pc, struct plugin **todo, size_t
 		if (p->error < 0)
 			continue;
 		c = &calls[k++];
+		if (c->result == -EACCES) {
+			/* peer_check() said why in p->err. */
+			p->error = c->result;
+			rpc_call_reset(c);
+			continue;
+		}
 		if (c->result < 0) {
 			p->error = c->result;
 			snprintf(p->err, sizeof(p->err), "%s: %s", p->addr.text,
@@ -486,6 +521,26 @@ static void fail_req(struct plugin_req *r, int error, const char *fmt_text)
 			 method_names[r->method], text);
 }
 
+int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid)
+{
+	struct plugin *p = plugin_lookup(pc, driver);
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	if (!p->activated) {
+		r = activate(pc, &p, 1);
+		if (r < 0)
+			return r;
+		if (!p->activated)
+			return p->error;
+	}
+	if (p->addr.sa.ss_family != AF_UNIX)
+		return -EAFNOSUPPORT;
+	*ret_pid = p->peer_pid;
+	return 0;
+}
+
 int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n)
 {
 	_cleanup_free_ struct plugin **todo = NULL;
@@ -551,6 +606,8 @@ int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n
 			/* Reads: safe to send again on a fresh connection. */
 			.idempotent = q->method == PLUGIN_GET || q->method == PLUGIN_PATH ||
 				      q->method == PLUGIN_LIST || q->method == PLUGIN_CAPABILITIES,
+			.check_peer = peer_check,
+			.check_userdata = p,
 		};
 		ptrs[k] = &slots[k].call;
 		index[k++] = i;
@@ -570,6 +627,8 @@ int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n
 			if (e == -ETIMEDOUT)
 				snprintf(text, sizeof(text), "%s: timed out after %.1f s",
 					 p->addr.text, c->timeout_ms / 1000.0);
+			else if (e == -EACCES && r >= 0)
+				snprintf(text, sizeof(text), "%s", p->err);
 			else
 				snprintf(text, sizeof(text), "%s: %s", p->addr.text,
 					 errno_words(e));

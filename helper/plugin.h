@@ -68,9 +68,10 @@ struct plugin_config {
 	unsigned timeout_other_ms;
 	bool no_uring;
 	/*
-	 * Called after discovery and before the plugin is first contacted, with
-	 * the owner of its socket (or of its spec file for a TCP plugin); a
-	 * negative return refuses the plugin (-EACCES) with the text in why.
+	 * Called with the uid of the process listening on the plugin's unix
+	 * socket (SO_PEERCRED on each connection, before anything is sent), or
+	 * for a TCP plugin with the owner of its spec file before connecting;
+	 * a negative return refuses the plugin (-EACCES) with the text in why.
 	 */
 	int (*check_owner)(const char *driver, uid_t owner, char *why, size_t why_len,
 			   void *userdata);
@@ -93,6 +94,16 @@ void plugin_client_set_owner_check(struct plugin_client *pc,
 
 /* Where a plugin's socket or spec was found (for messages and tests). */
 int plugin_address(struct plugin_client *pc, const char *driver, const char **ret_addr);
+
+/*
+ * The pid of the process listening on DRIVER's unix socket, as SO_PEERCRED
+ * told at the last connection (activating the plugin first if needed), for
+ * opening its Mountpoints in its own mount namespace (DESIGN.md, "The
+ * plugin's view of its mountpoint"). *ret_pid is 0 when the listener is in a
+ * pid namespace we cannot see. Returns 0; -EAFNOSUPPORT for a TCP plugin
+ * (there is no peer process to ask); the activation's -errno otherwise.
+ */
+int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid);
 
 /*
  * Run all requests at once (discovering and activating each plugin first) and

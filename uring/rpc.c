@@ -114,6 +114,29 @@ void rpc_call_reset(struct rpc_call *c)
 	c->result = 0;
 	c->status = 0;
 	c->reused_conn = false;
+	c->peer_pid = 0;
+	c->peer_uid = (uid_t)-1;
+	c->peer_gid = (gid_t)-1;
+}
+
+/*
+ * Who listens at the other end of a unix socket (nothing for TCP), and is it
+ * one the caller trusts? 0 or -EACCES.
+ */
+static int check_peer(struct rpc_call *c, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (c->addr->sa.ss_family == AF_UNIX &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred)) {
+		c->peer_pid = cred.pid;
+		c->peer_uid = cred.uid;
+		c->peer_gid = cred.gid;
+	}
+	if (c->check_peer && c->check_peer(c, c->check_userdata) < 0)
+		return -EACCES;
+	return 0;
 }
 
 int rpc_engine_new(unsigned flags, const struct rpc_limits *limits, struct rpc_engine **ret)
@@ -273,6 +296,9 @@ void flight_start(struct rpc_engine *e, struct flight *f, bool nonblock)
 	if (f->fd >= 0) {
 		f->reused = true;
 		f->op = OP_SEND;
+		r = check_peer(c, f->fd);
+		if (r < 0)
+			flight_end(e, f, r);
 		return;
 	}
 	open_connection(e, f, nonblock);
@@ -309,6 +335,8 @@ void flight_step_done(struct rpc_engine *e, struct flight *f, int res, bool nonb
 	case OP_CONNECT:
 		if (res < 0)
 			flight_end(e, f, res);
+		else if ((r = check_peer(f->call, f->fd)) < 0)
+			flight_end(e, f, r);
 		else
 			f->op = OP_SEND;
 		return;

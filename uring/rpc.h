@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 struct rpc_addr {
 	struct sockaddr_storage sa;
@@ -38,6 +39,13 @@ struct rpc_call {
 	size_t body_len;
 	unsigned timeout_ms; /* the whole call: connect, send and receive */
 	bool idempotent;     /* may be sent again if a kept-alive connection died under it */
+	/*
+	 * Called once the connection stands (new or kept-alive) and before a
+	 * byte is sent, with peer_* filled in: a negative return ends the call
+	 * with -EACCES and sends nothing. NULL: every peer is fine.
+	 */
+	int (*check_peer)(const struct rpc_call *c, void *userdata);
+	void *check_userdata;
 
 	/* out: result is 0 when an HTTP response arrived (any status), else -errno:
 	 * -ETIMEDOUT, -ECONNREFUSED/-ENOENT (nobody listens), -ECONNRESET (closed
@@ -47,6 +55,15 @@ struct rpc_call {
 	char *resp; /* body, NUL-terminated, owned by the call: rpc_call_reset() frees it */
 	size_t resp_len;
 	bool reused_conn; /* served on a kept-alive connection */
+	/*
+	 * SO_PEERCRED of a unix-socket connection: the process that listen()ed
+	 * on the socket, read on the connected socket itself, so that no file
+	 * swapped at the socket's path can lie about it. pid 0 for TCP, or for a
+	 * listener in a pid namespace we cannot see into; uid/gid then -1.
+	 */
+	pid_t peer_pid;
+	uid_t peer_uid;
+	gid_t peer_gid;
 };
 
 void rpc_call_reset(struct rpc_call *c);
