@@ -87,8 +87,18 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 			strerror(-r));
 		return r;
 	}
-	if ((lc_json_bool(entry, "mounted") || lc_json_bool(entry, "pending_unmount")) &&
-	    lc_volume_live(entry)) {
+	int live = 0;
+
+	if (lc_json_bool(entry, "mounted") || lc_json_bool(entry, "pending_unmount"))
+		live = lc_volume_live(lc, entry);
+	if (live < 0) {
+		char why[LC_VIEW_ERR_MAX];
+
+		lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", m->name, m->driver,
+			lc_json_str(entry, "host_path"), lc_view_strerror(lc, live, why));
+		return live;
+	}
+	if (live) {
 		m->mountpoint = strdup(lc_json_str(entry, "host_path"));
 		json_object_object_add(entry, "pending_unmount", json_object_new_boolean(0));
 		r = state_user_add(lc->st, key, LC_DVDCLI_USER);
@@ -139,9 +149,11 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	json_object_object_add(entry, "host_path", json_object_new_string(m->mountpoint));
 	/* Remember whether it was a mount of its own, to notice later when it is gone. */
 	struct policy_mountpoint_facts f;
-	_cleanup_close_ int fd = -EBADF;
+	struct ns_peek pk = {.path = m->mountpoint};
+	_cleanup_close_ int pidfd = -EBADF;
 
-	if (mountpoint_inspect(m->mountpoint, &f, &fd) == 0)
+	if (lc_plugin_view(lc, entry, m->driver, &pidfd) == 0 &&
+	    mountpoint_inspect(pidfd, &pk, lc->g->timeout_other_ms, NULL, NULL, &f) == 0)
 		json_object_object_add(entry, "mount_root",
 				       json_object_new_boolean(f.is_mount_point));
 	r = state_volume_save(lc->st, key, entry);

@@ -452,6 +452,8 @@ static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
+		int live = 0;
+
 		r = state_volume_load(lc->st, v[i].key, &v[i].entry);
 		if (r == -ENOENT)
 			r = state_volume_new(v[i].sv->driver, v[i].sv->name, &v[i].entry);
@@ -463,9 +465,18 @@ static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
 		r = state_volume_mount_id(v[i].entry, v[i].mount_id);
 		if (r < 0)
 			return r;
-		if ((lc_json_bool(v[i].entry, "mounted") ||
-		     lc_json_bool(v[i].entry, "pending_unmount")) &&
-		    lc_volume_live(v[i].entry)) {
+		if (lc_json_bool(v[i].entry, "mounted") ||
+		    lc_json_bool(v[i].entry, "pending_unmount"))
+			live = lc_volume_live(lc, v[i].entry);
+		if (live < 0) {
+			char why[LC_VIEW_ERR_MAX];
+
+			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", v[i].sv->name,
+				v[i].sv->driver, lc_json_str(v[i].entry, "host_path"),
+				lc_view_strerror(lc, live, why));
+			return live;
+		}
+		if (live) {
 			/* In use on this host already: no second plugin Mount. */
 			v[i].host_path = strdup(lc_json_str(v[i].entry, "host_path"));
 			json_object_object_add(v[i].entry, "pending_unmount",
@@ -568,30 +579,98 @@ static int do_mounts(struct lc *lc, struct pvol *v, size_t n)
 	return failed;
 }
 
-/* Check each Mountpoint against the policy, chown it, open its tree for attaching. */
+struct mp_judge {
+	struct lc *lc;
+	const char *driver;
+	struct policy_denial d;
+	bool denied;
+};
+
+/* Between the look and the chown or clone: the policy on what was seen. */
+static int mp_decide(const struct policy_mountpoint_facts *f, void *userdata)
+{
+	struct mp_judge *j = userdata;
+
+	if (policy_check_mountpoint(j->lc->policy, j->driver, f, &j->d) < 0) {
+		j->denied = true;
+		return -EACCES;
+	}
+	return 0;
+}
+
+/*
+ * Without --pid the containerizer binds host_path in OUR mount namespace: the
+ * plugin's mount must be what we see there too, the same directory (device
+ * and inode), else it would bind the directory under the plugin's mount.
+ */
+static int check_own_view(struct lc *lc, const struct ns_peek *plugin_view)
+{
+	struct ns_peek pk = {.path = plugin_view->path};
+	struct policy_mountpoint_facts f;
+	int r;
+
+	r = mountpoint_inspect(-EBADF, &pk, lc->g->timeout_other_ms, NULL, NULL, &f);
+	if (r < 0)
+		return r;
+	if (!f.is_directory || pk.dev != plugin_view->dev || pk.ino != plugin_view->ino)
+		return -EXDEV;
+	return 0;
+}
+
+/*
+ * Check each Mountpoint, in the plugin's view, against the policy, chown it,
+ * and clone its tree for attaching, in bounded time.
+ */
 static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v, size_t n)
 {
 	int failed = 0, r;
 
 	for (size_t i = 0; i < n; i++) {
+		struct mp_judge j = {.lc = lc, .driver = v[i].sv->driver};
 		struct policy_mountpoint_facts f;
-		struct policy_denial d;
-		_cleanup_close_ int fd = -EBADF;
-		unsigned attrs = 0;
+		_cleanup_close_ int pidfd = -EBADF, tree = -EBADF;
+		char why[LC_VIEW_ERR_MAX];
+		struct ns_peek pk;
 
 		if (!v[i].host_path)
 			continue;
-		r = mountpoint_inspect(v[i].host_path, &f, &fd);
-		if (r < 0) {
-			lc_fail(lc, "volume '%s': mountpoint '%s': %s", v[i].sv->name,
-				v[i].host_path, strerror(-r));
+		if (a->pid)
+			policy_mount_attrs(lc->policy, v[i].sv->driver,
+					   v[i].sv->mode == SPEC_RO ? POLICY_MODE_RO
+								    : POLICY_MODE_RW,
+					   &v[i].attrs);
+		pk = (struct ns_peek){
+			.path = v[i].host_path,
+			.flags = (a->pid ? NS_PEEK_TREE : 0) | (a->chown ? NS_PEEK_CHOWN : 0),
+			.attrs = (v[i].attrs.readonly || v[i].sv->mode == SPEC_RO ? NS_ATTR_RDONLY
+										  : 0) |
+				 (v[i].attrs.nosuid ? NS_ATTR_NOSUID : 0) |
+				 (v[i].attrs.nodev ? NS_ATTR_NODEV : 0) |
+				 (v[i].attrs.noexec ? NS_ATTR_NOEXEC : 0),
+			.uid = a->uid,
+			.gid = a->gid,
+		};
+		r = lc_plugin_view(lc, v[i].entry, v[i].sv->driver, &pidfd);
+		if (r == 0)
+			r = mountpoint_inspect(pidfd, &pk, lc->g->timeout_other_ms, mp_decide, &j,
+					       &f);
+		tree = pk.tree_fd;
+		if (r == 0 && !j.denied && policy_check_mountpoint(lc->policy, v[i].sv->driver,
+								     &f, &j.d) < 0)
+			j.denied = true;
+		if (j.denied) {
+			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s' denied by %s: %s",
+				v[i].sv->name, v[i].sv->driver, v[i].host_path, j.d.rule,
+				j.d.reason);
+			lc->denied = true;
 			failed++;
 			continue;
 		}
-		if (policy_check_mountpoint(lc->policy, v[i].sv->driver, &f, &d) < 0) {
-			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s' denied by %s: %s",
-				v[i].sv->name, v[i].sv->driver, v[i].host_path, d.rule, d.reason);
-			lc->denied = true;
+		if (r == 0 && !a->pid && pk.other_view)
+			r = check_own_view(lc, &pk);
+		if (r < 0) {
+			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", v[i].sv->name,
+				v[i].sv->driver, v[i].host_path, lc_view_strerror(lc, r, why));
 			failed++;
 			continue;
 		}
@@ -600,26 +679,12 @@ static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v
 					       json_object_new_boolean(f.is_mount_point));
 			state_volume_save(lc->st, v[i].key, v[i].entry);
 		}
-		if (a->chown && fchownat(fd, "", a->uid, a->gid, AT_EMPTY_PATH) < 0) {
-			lc_fail(lc, "volume '%s': chown '%s' to %u: %s", v[i].sv->name,
-				v[i].host_path, (unsigned)a->uid, strerror(errno));
-			failed++;
-			continue;
-		}
 		if (!a->pid)
 			continue;
-		policy_mount_attrs(lc->policy, v[i].sv->driver,
-				   v[i].sv->mode == SPEC_RO ? POLICY_MODE_RO : POLICY_MODE_RW,
-				   &v[i].attrs);
-		attrs = (v[i].attrs.readonly || v[i].sv->mode == SPEC_RO ? NS_ATTR_RDONLY : 0) |
-			(v[i].attrs.nosuid ? NS_ATTR_NOSUID : 0) |
-			(v[i].attrs.nodev ? NS_ATTR_NODEV : 0) |
-			(v[i].attrs.noexec ? NS_ATTR_NOEXEC : 0);
 		/* The tree of exactly the directory that was checked: no second lookup. */
-		r = ns_open_tree(fd, "", attrs, &v[i].tree_fd);
+		v[i].tree_fd = TAKE_FD(tree);
 		/* Its id survives move_mount: recorded before attaching, so cleanup finds it. */
-		if (r == 0)
-			r = ns_mount_id(v[i].tree_fd, "", &v[i].mnt_id);
+		r = ns_mount_id(v[i].tree_fd, "", &v[i].mnt_id);
 		/* And the id mountinfo shows, to see it there wherever it was moved. */
 		if (r == 0 && ns_mount_id_legacy(v[i].tree_fd, "", &v[i].mnt_legacy_id) < 0)
 			v[i].mnt_legacy_id = 0;

@@ -258,14 +258,74 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 	return failed;
 }
 
-bool lc_volume_live(json_object *entry)
+int lc_plugin_view(struct lc *lc, json_object *entry, const char *driver, int *ret_pidfd)
+{
+	long long pid = lc_json_int(entry, "plugin_pid");
+	long long start = lc_json_int(entry, "plugin_start");
+	unsigned long long now = 0;
+	pid_t cur = 0;
+	int r;
+
+	if (pid > 0 && pid <= INT32_MAX && start > 0 &&
+	    ns_pidfd_open((pid_t)pid, (unsigned long long)start, ret_pidfd, NULL) == 0)
+		return 0;
+	r = mountpoint_plugin_view(lc->pc, driver, ret_pidfd, &cur, &now);
+	if (r < 0)
+		return r;
+	if (*ret_pidfd < 0) {
+		json_object_object_del(entry, "plugin_pid");
+		json_object_object_del(entry, "plugin_start");
+		return 0;
+	}
+	json_object_object_add(entry, "plugin_pid", json_object_new_int64(cur));
+	json_object_object_add(entry, "plugin_start", json_object_new_int64((int64_t)now));
+	return 0;
+}
+
+const char *lc_view_strerror(const struct lc *lc, int r, char buf[static LC_VIEW_ERR_MAX])
+{
+	switch (r) {
+	case -ETIMEDOUT:
+		snprintf(buf, LC_VIEW_ERR_MAX,
+			 "its filesystem did not answer within %.1f s (--timeout): a hung volume?",
+			 lc->g->timeout_other_ms / 1000.0);
+		break;
+	case -ESRCH:
+		snprintf(buf, LC_VIEW_ERR_MAX,
+			 "the plugin's process cannot be seen from here, so what is there "
+			 "cannot be proven to be the plugin's mount: not attached");
+		break;
+	case -EXDEV:
+		snprintf(buf, LC_VIEW_ERR_MAX,
+			 "the plugin's mount is not what dvmount's mount namespace shows there "
+			 "(its mounts do not propagate here): use --pid, or run dvmount where "
+			 "the plugin's mounts are seen");
+		break;
+	default:
+		snprintf(buf, LC_VIEW_ERR_MAX, "%s", strerror(-r));
+	}
+	return buf;
+}
+
+int lc_volume_live(struct lc *lc, json_object *entry)
 {
 	const char *hp = lc_json_str(entry, "host_path");
+	const char *driver = lc_json_str(entry, "driver");
+	struct ns_peek pk = {.path = hp};
 	struct policy_mountpoint_facts f;
-	_cleanup_close_ int fd = -EBADF;
+	_cleanup_close_ int pidfd = -EBADF;
+	int r;
 
-	if (!hp || mountpoint_inspect(hp, &f, &fd) < 0 || !f.is_directory)
-		return false;
+	if (!hp || !driver)
+		return 0;
+	r = lc_plugin_view(lc, entry, driver, &pidfd);
+	if (r < 0)
+		return r;
+	r = mountpoint_inspect(pidfd, &pk, lc->g->timeout_other_ms, NULL, NULL, &f);
+	if (r < 0)
+		return r;
+	if (!f.is_directory)
+		return 0;
 	return !lc_json_bool(entry, "mount_root") || f.is_mount_point;
 }
 

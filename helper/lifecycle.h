@@ -69,10 +69,29 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 			 bool (*still_wanted)(json_object *record, void *userdata), void *userdata);
 
 /*
- * Is the plugin mount a volume entry records still there (its directory
- * exists and, if it was the root of a mount, still is)?
+ * A pidfd on the plugin process whose view of its Mountpoints counts
+ * (mountpoint_plugin_view()) in *ret_pidfd, -EBADF for a TCP plugin. The
+ * process the volume entry recorded ("plugin_pid", "plugin_start") when it
+ * still runs, so that a plugin that stopped answering is not asked; else the
+ * plugin's listener now, then recorded in entry (not saved). -ESRCH: the
+ * plugin's process cannot be seen from here; the activation's -errno.
  */
-bool lc_volume_live(json_object *entry);
+int lc_plugin_view(struct lc *lc, json_object *entry, const char *driver, int *ret_pidfd);
+
+/*
+ * Words for a failure of lc_plugin_view(), lc_volume_live() or
+ * mountpoint_inspect(), naming the rule behind it; written to buf.
+ */
+#define LC_VIEW_ERR_MAX 256
+const char *lc_view_strerror(const struct lc *lc, int r, char buf[static LC_VIEW_ERR_MAX]);
+
+/*
+ * Is the plugin mount a volume entry records still there, in the plugin's
+ * view (its directory exists and, if it was the root of a mount, still is)?
+ * 1 yes, 0 no, -errno when that cannot be told: -ETIMEDOUT (the filesystem
+ * did not answer within the --timeout), -ESRCH (lc_plugin_view()).
+ */
+int lc_volume_live(struct lc *lc, json_object *entry);
 
 /* A Mount that failed this way may still have happened (timeout, cut connection). */
 static inline bool lc_mount_uncertain(int result)

@@ -125,6 +125,53 @@ int ns_mount_id(int dirfd, const char *path, uint64_t *ret_id);
  */
 int ns_is_mounted(int dirfd, const char *path, uint64_t *ret_id);
 
+/* ns_peek flags. */
+enum {
+	NS_PEEK_TREE = 1 << 0,	/* clone the tree (ns_open_tree with attrs) */
+	NS_PEEK_CHOWN = 1 << 1, /* chown the directory to uid:gid first */
+};
+
+struct ns_peek {
+	/* in */
+	const char *path; /* absolute, as the viewing process sees it */
+	unsigned flags;	  /* NS_PEEK_* */
+	unsigned attrs;	  /* NS_ATTR_* for NS_PEEK_TREE */
+	uid_t uid;	  /* for NS_PEEK_CHOWN */
+	gid_t gid;
+	/* out */
+	bool exists;	     /* resolution reached an existing file */
+	bool has_symlink;    /* a component is a symlink (none is followed) */
+	bool is_directory;   /* ... it is a directory */
+	bool is_mount_point; /* ... and the root of a mount */
+	/*
+	 * Components between path and the nearest mount root at or above it
+	 * (0: path is one); the number of path's components if none is.
+	 */
+	unsigned mount_root_up;
+	dev_t dev; /* of the file reached: device and inode tell one view's */
+	ino_t ino; /* directory from another's */
+	bool other_view; /* the process's root or mount namespace is not ours */
+	int tree_fd;	 /* NS_PEEK_TREE and a directory: the detached tree; caller closes */
+};
+
+/*
+ * Look at pk->path as the process behind pidfd sees it (-EBADF: as we do):
+ * resolved beneath its /proc/PID/root with no symlink followed, facts from
+ * cached attributes only (AT_STATX_DONT_SYNC), and with NS_PEEK_TREE the
+ * tree cloned inside that process's mount namespace, since open_tree refuses
+ * another namespace's mounts. Everything that can reach the filesystem at
+ * path runs in a child killed after timeout_ms (milliseconds), so a hung
+ * FUSE or NFS volume costs at most that (issue 9). A missing path, a
+ * symlink or a non-directory is a fact, not an error. With NS_PEEK_CHOWN or
+ * NS_PEEK_TREE and a directory, decide (may be NULL) judges the facts first:
+ * a negative return stops there, nothing changed, and is returned.
+ * Returns 0; -ETIMEDOUT; -ESRCH when the process is gone, before or right
+ * after the look (what was seen can then not be proven to be its); -EINVAL;
+ * other -errno.
+ */
+int ns_peek(int pidfd, struct ns_peek *pk, unsigned timeout_ms,
+	    int (*decide)(const struct ns_peek *pk, void *userdata), void *userdata);
+
 /*
  * The mount id /proc/PID/mountinfo shows (statx STATX_MNT_ID, not the unique
  * 64-bit one), and whether a mount with that id is in PID's mount table

@@ -58,7 +58,9 @@ int ns_open_tree(int dirfd, const char *path, unsigned attrs, int *ret_fd)
 
 static int do_statx(int dirfd, const char *path, struct statx *ret_stx)
 {
-	int flags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | (*path ? 0 : AT_EMPTY_PATH);
+	/* Mount ids are the VFS's: never wait on a (possibly hung) filesystem for them. */
+	int flags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC |
+		    (*path ? 0 : AT_EMPTY_PATH);
 
 	/* An older kernel ignores the unknown UNIQUE bit and gives the old id. */
 	if (statx(dirfd, path, flags, STATX_MNT_ID | STATX_MNT_ID_UNIQUE | STATX_INO, ret_stx) < 0)
@@ -84,7 +86,8 @@ int ns_mount_id(int dirfd, const char *path, uint64_t *ret_id)
 
 int ns_mount_id_legacy(int dirfd, const char *path, uint64_t *ret_id)
 {
-	int flags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | (path && *path ? 0 : AT_EMPTY_PATH);
+	int flags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC |
+		    (path && *path ? 0 : AT_EMPTY_PATH);
 	struct statx stx;
 
 	if (!path)

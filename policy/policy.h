@@ -104,6 +104,12 @@ struct policy_mountpoint_facts {
 	bool exists;	     /* resolution reached an existing file */
 	bool is_directory;   /* ... and it is a directory */
 	bool is_mount_point; /* ... and the root of a mount */
+	/*
+	 * Components between path and the nearest mount root at or above it:
+	 * 0 when path is one; REX-Ray answers <dir>/<name>/data, 1 below its
+	 * mount (facts/plugin-protocol.md).
+	 */
+	unsigned mount_root_up;
 };
 
 /* Flags for mount_setattr on an attached mount. */

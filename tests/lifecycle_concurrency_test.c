@@ -265,4 +265,83 @@ TEST_F_TIMEOUT(rclone, prepare_attach_cleanup, 90)
 	EXPECT_EQ(0, access(tu_path(p, "%s/hello", self->data), F_OK));
 }
 
+/*
+ * dvmount in a mount namespace that rclone's new mounts do not reach (a
+ * runtime started from `unshare -m --propagation private`, a service with
+ * PrivateMounts): there the Mountpoint is the empty directory under rclone's
+ * mount. The volume is taken from rclone's own view, so the container's
+ * write reaches rclone's remote, not the host's disk.
+ */
+TEST_F_TIMEOUT(rclone, plugin_mount_unseen_by_dvmount_is_attached_from_the_plugins_view, 90)
+{
+	static const char *const private_ns[] = {"/usr/bin/unshare", "-m", "--propagation", "private",
+						 NULL};
+	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16], buf[64];
+	struct run_result r;
+	int c, v;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol vol[] = {{.name = "rvol",
+			       .path = "data",
+			       .driver = "rclone",
+			       .opt_key = "remote",
+			       .opt_val = self->remote + strlen("remote=")}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	self->e.wrap = private_ns;
+	lcenv_run(&self->e, &r, "--plugin-retry=15", "prepare", "--container-id", "rc", "--volumes",
+		  vols, "--pid", lc_pidstr(pid, self->ct.pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, fuse_mounts_under(self->ct.pid, sandbox));
+	EXPECT_EQ(
+	    0, lc_ct_write(self->ct.pid, 0, 0, tu_path(p, "%s/data/hello", sandbox), "via rclone"));
+	EXPECT_EQ(10, tu_read_file(tu_path(p, "%s/hello", self->data), buf, sizeof(buf)));
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "rc", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	self->e.wrap = NULL;
+	EXPECT_EQ(0, fuse_mounts_under(self->ct.pid, sandbox));
+	EXPECT_EQ(0, fuse_mounts_under(0, self->base));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
+/*
+ * Without --pid the containerizer binds host_path in dvmount's namespace,
+ * where rclone's mount is not: refused (never the empty directory under it),
+ * and rclone's mount released again.
+ */
+TEST_F_TIMEOUT(rclone, plugin_mount_unseen_without_pid_is_refused, 90)
+{
+	static const char *const private_ns[] = {"/usr/bin/unshare", "-m", "--propagation", "private",
+						 NULL};
+	char vols[PATH_MAX];
+	struct run_result r;
+	int c, v;
+
+	struct lcvol vol[] = {{.name = "rvol",
+			       .path = "/data",
+			       .driver = "rclone",
+			       .opt_key = "remote",
+			       .opt_val = self->remote + strlen("remote=")}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	self->e.wrap = private_ns;
+	lcenv_run(&self->e, &r, "--plugin-retry=15", "prepare", "--container-id", "rc", "--volumes",
+		  vols, NULL);
+	self->e.wrap = NULL;
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "not what dvmount's mount namespace shows")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "'rvol'")) OK_OR_LOG(r);
+	EXPECT_EQ(NULL, strstr(r.out, "bind_mounts")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, fuse_mounts_under(0, self->base));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
 TEST_HARNESS_MAIN

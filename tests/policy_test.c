@@ -969,10 +969,11 @@ FIXTURE_TEARDOWN(mnt)
 static int answer(struct __test_metadata *_metadata, const struct policy *p, const char *driver,
 		  const char *path, struct policy_mountpoint_facts *ret_facts)
 {
+	struct ns_peek pk = {.path = path};
 	struct policy_denial d;
 	int r;
 
-	r = mountpoint_inspect(path, ret_facts, NULL);
+	r = mountpoint_inspect(-EBADF, &pk, 5000, NULL, NULL, ret_facts);
 	ASSERT_EQ(0, r) TH_LOG("%s: %s", path, strerror(-r));
 	r = policy_check_mountpoint(p, driver, ret_facts, &d);
 	if (r < 0)
@@ -985,19 +986,20 @@ TEST_F(mnt, plugin_answering_its_own_directory_is_allowed)
 	struct policy_mountpoint_facts f;
 	char path[256];
 	struct stat a, b;
-	int fd = -1;
+	struct ns_peek pk = {.flags = NS_PEEK_TREE};
 
 	snprintf(path, sizeof(path), "%s/v1", self->vols);
 	EXPECT_EQ(0, answer(_metadata, self->p, "evil", path, &f));
 	EXPECT_TRUE(f.exists && f.is_directory);
 	EXPECT_FALSE(f.has_symlink || f.has_dotdot || f.is_mount_point);
-	/* The fd is the directory that was checked: prepare attaches that one. */
-	ASSERT_EQ(0, mountpoint_inspect(path, &f, &fd));
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, fstat(fd, &a));
+	/* The tree is of the directory that was checked: prepare attaches that one. */
+	pk.path = path;
+	ASSERT_EQ(0, mountpoint_inspect(-EBADF, &pk, 5000, NULL, NULL, &f));
+	ASSERT_LE(0, pk.tree_fd);
+	ASSERT_EQ(0, fstat(pk.tree_fd, &a));
 	ASSERT_EQ(0, stat(path, &b));
 	EXPECT_EQ(a.st_ino, b.st_ino);
-	close(fd);
+	close(pk.tree_fd);
 }
 
 TEST_F(mnt, plugin_answering_etc_is_denied)
@@ -1097,9 +1099,11 @@ TEST_F(mnt, mount_point_detection)
 TEST(mountpoint_inspect_refuses_relative_paths)
 {
 	struct policy_mountpoint_facts f;
+	struct ns_peek pk = {.path = "etc"};
 
-	EXPECT_EQ(-EINVAL, mountpoint_inspect("etc", &f, NULL));
-	EXPECT_EQ(-EINVAL, mountpoint_inspect("", &f, NULL));
+	EXPECT_EQ(-EINVAL, mountpoint_inspect(-EBADF, &pk, 5000, NULL, NULL, &f));
+	pk.path = "";
+	EXPECT_EQ(-EINVAL, mountpoint_inspect(-EBADF, &pk, 5000, NULL, NULL, &f));
 }
 
 /* ---- the parser fuzzer, when `make fuzz` built it ---- */

@@ -89,6 +89,8 @@ static int run_va(struct lcenv *e, struct run_result *r, const char *point, va_l
 	int n = 0, ret;
 	char *a;
 
+	for (size_t i = 0; e->wrap && e->wrap[i] && n < LC_ARGS_MAX / 2; i++)
+		argv[n++] = (char *)e->wrap[i];
 	argv[n++] = (char *)build_path("dvmount");
 	argv[n++] = "--state-dir";
 	argv[n++] = e->state;

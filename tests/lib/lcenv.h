@@ -34,6 +34,8 @@ struct lcenv {
 	char log[PATH_MAX];
 	char faults[PATH_MAX];
 	pid_t plugin;
+	/* A command run with dvmount as its tail (unshare -m ...); NULL: none. */
+	const char *const *wrap;
 };
 
 /* Everything above; plugin_extra (NULL-terminated, may be NULL) goes to the plugin. */

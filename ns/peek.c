@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A plugin's Mountpoint as the plugin sees it, looked at in bounded time.
+ *
+ * The view: a plugin's new mounts may not reach our mount namespace (dvmount
+ * started from a private namespace, a service with PrivateMounts, a plugin in
+ * its own namespace as Docker's managed plugins are): there the path shows
+ * the empty directory under the plugin's mount. So the path is resolved
+ * beneath /proc/PID/root of the plugin's process, and the tree is cloned in
+ * that process's mount namespace (open_tree(OPEN_TREE_CLONE) refuses a mount
+ * of another namespace with EINVAL).
+ *
+ * The bound: a FUSE or NFS volume whose daemon stopped answering blocks
+ * every lookup, stat or chown that reaches it, in an uninterruptible-looking
+ * but killable wait. Every step that may touch the volume's filesystem runs
+ * in a forked child that is SIGKILLed at the deadline; statx is asked for
+ * cached attributes only (AT_STATX_DONT_SYNC: mount facts are the VFS's).
+ *
+ * The child only makes syscalls (no stdio, no malloc): the parent may have
+ * been multi-threaded when it forked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/debug.h"
+#include "common/macro.h"
+#include "ns/ns.h"
+
+/* openat2 may fail with EAGAIN while mounts or renames race: retry a little. */
+#define PEEK_OPENAT2_RETRIES 32
+/* A path has at most PATH_MAX / 2 components: bounds the walk to the mount root. */
+#define PEEK_UP_MAX (PATH_MAX / 2)
+
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000
+#endif
+
+struct peek_msg {
+	int32_t result;
+	uint8_t exists, has_symlink, is_directory, is_mount_point;
+	uint32_t mount_root_up;
+	uint32_t dev_major, dev_minor;
+	uint64_t ino;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The pid behind a pidfd, from its fdinfo ("Pid:\t-1" once it has exited). */
+static int pidfd_pid(int pidfd, pid_t *ret_pid)
+{
+	char path[64], buf[1024], *p, *end;
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t len;
+	long pid;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -EBADF : negerrno();
+	len = read(fd, buf, sizeof(buf) - 1);
+	if (len < 0)
+		return negerrno();
+	buf[len] = '\0';
+	p = strstr(buf, "\nPid:");
+	if (!p)
+		return -EBADF;
+	errno = 0;
+	pid = strtol(p + 5, &end, 10);
+	if (errno || end == p + 5)
+		return -EBADMSG;
+	if (pid <= 0)
+		return -ESRCH;
+	*ret_pid = (pid_t)pid;
+	return 0;
+}
+
+static bool same_file(const struct statx *a, const struct statx *b)
+{
+	return a->stx_ino == b->stx_ino && a->stx_dev_major == b->stx_dev_major &&
+	       a->stx_dev_minor == b->stx_dev_minor && a->stx_mnt_id == b->stx_mnt_id;
+}
+
+/*
+ * The root and mount namespace of the process behind pidfd: its root as an
+ * O_PATH fd, and whether either differs from ours. /proc/PID is opened first
+ * and the pidfd checked afterwards, so the directory is that process's and
+ * not a reused pid's.
+ */
+static int open_view(int pidfd, int *ret_rootfd, bool *ret_other_root, bool *ret_other_ns)
+{
+	_cleanup_close_ int dirfd = -EBADF, rootfd = -EBADF;
+	struct statx ours, theirs;
+	struct stat ns_ours, ns_theirs;
+	char path[64];
+	pid_t pid;
+	int r;
+
+	r = pidfd_pid(pidfd, &pid);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return errno == ENOENT ? -ESRCH : negerrno();
+	rootfd = openat(dirfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return errno == ENOENT ? -ESRCH : negerrno();
+	if (fstatat(dirfd, "ns/mnt", &ns_theirs, 0) < 0 || stat("/proc/self/ns/mnt", &ns_ours) < 0)
+		return errno == ENOENT ? -ESRCH : negerrno();
+	if (statx(rootfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID,
+		  &theirs) < 0 ||
+	    statx(AT_FDCWD, "/", AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID, &ours) < 0)
+		return negerrno();
+	if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
+	*ret_other_ns = ns_ours.st_ino != ns_theirs.st_ino || ns_ours.st_dev != ns_theirs.st_dev;
+	*ret_other_root = *ret_other_ns || !same_file(&ours, &theirs);
+	*ret_rootfd = TAKE_FD(rootfd);
+	return 0;
+}
+
+static int resolve_no_symlinks(int rootfd, const char *path)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = -1;
+
+	while (*path == '/')
+		path++;
+	for (int i = 0; i < PEEK_OPENAT2_RETRIES; i++) {
+		fd = syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof(how));
+		if (fd >= 0 || errno != EAGAIN)
+			break;
+	}
+	return fd < 0 ? (errno == ENOSYS ? -EOPNOTSUPP : negerrno()) : (int)fd;
+}
+
+static size_t count_components(const char *path)
+{
+	size_t n = 0;
+
+	for (const char *s = path; *s;) {
+		size_t len = strcspn(s, "/");
+
+		n += len > 0 && !(len == 1 && s[0] == '.');
+		s += len;
+		s += *s == '/';
+	}
+	return n;
+}
+
+/* Is fd the root of a mount? Cached attributes only: never a call into the filesystem. */
+static int mount_root(int fd, bool *ret)
+{
+	struct statx self, up;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_MNT_ID, &self) < 0)
+		return negerrno();
+	if (self.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) {
+		*ret = self.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+		return 0;
+	}
+	/* Before 5.8: ".." of a mount root lies on the parent mount. */
+	if (!(self.stx_mask & STATX_MNT_ID))
+		return -EOPNOTSUPP;
+	if (statx(fd, "..", AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_MNT_ID, &up) < 0)
+		return negerrno();
+	*ret = self.stx_mnt_id != up.stx_mnt_id;
+	return 0;
+}
+
+/*
+ * How many components above fd its nearest mount root lies (0: fd is one),
+ * walking ".." at most max times; max when none was found on the way.
+ */
+static int mount_root_distance(int fd, size_t max, uint32_t *ret)
+{
+	_cleanup_close_ int cur = -EBADF;
+	bool is_root;
+	int r;
+
+	cur = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (cur < 0)
+		return negerrno();
+	for (size_t up = 0; up < max && up < PEEK_UP_MAX; up++) {
+		int parent;
+
+		r = mount_root(cur, &is_root);
+		if (r < 0)
+			return r;
+		if (is_root) {
+			*ret = (uint32_t)up;
+			return 0;
+		}
+		parent = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (parent < 0)
+			return negerrno();
+		close(cur);
+		cur = parent;
+	}
+	*ret = (uint32_t)max;
+	return 0;
+}
+
+static int send_msg(int sock, const struct peek_msg *m, int fd)
+{
+	char control[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		mh.msg_control = control;
+		mh.msg_controllen = sizeof(control);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? negerrno() : 0;
+}
+
+static int peek_child(int pidfd, int rootfd, bool other_ns, const struct ns_peek *pk, int sock)
+{
+	struct peek_msg m = {0};
+	_cleanup_close_ int fd = -EBADF, tree = -EBADF;
+	struct statx stx;
+	int r;
+
+	fd = resolve_no_symlinks(rootfd, pk->path);
+	if (fd == -ELOOP) {
+		/* RESOLVE_NO_SYMLINKS also refuses a symlink as the last component. */
+		m.has_symlink = 1;
+		return send_msg(sock, &m, -EBADF);
+	}
+	if (fd == -ENOENT || fd == -ENOTDIR)
+		return send_msg(sock, &m, -EBADF);
+	if (fd < 0)
+		goto fail;
+	m.exists = 1;
+	r = statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &stx);
+	if (r < 0) {
+		fd = negerrno();
+		goto fail;
+	}
+	m.is_directory = S_ISDIR(stx.stx_mode);
+	m.dev_major = stx.stx_dev_major;
+	m.dev_minor = stx.stx_dev_minor;
+	m.ino = stx.stx_ino;
+	if (!m.is_directory)
+		return send_msg(sock, &m, -EBADF);
+	r = mount_root_distance(fd, count_components(pk->path), &m.mount_root_up);
+	if (r < 0) {
+		m.result = r;
+		return send_msg(sock, &m, -EBADF);
+	}
+	m.is_mount_point = m.mount_root_up == 0;
+	if (!(pk->flags & (NS_PEEK_CHOWN | NS_PEEK_TREE)))
+		return send_msg(sock, &m, -EBADF);
+	/* The facts first; the caller judges them before anything is changed. */
+	r = send_msg(sock, &m, -EBADF);
+	if (r < 0)
+		return r;
+	char go;
+
+	while ((r = (int)read(sock, &go, 1)) < 0 && errno == EINTR)
+		;
+	if (r != 1)
+		return 0; /* refused: nothing to do */
+	if ((pk->flags & NS_PEEK_CHOWN) && fchownat(fd, "", pk->uid, pk->gid, AT_EMPTY_PATH) < 0) {
+		m.result = negerrno();
+		return send_msg(sock, &m, -EBADF);
+	}
+	if (pk->flags & NS_PEEK_TREE) {
+		/* The clone must be made where the mount is: in the plugin's namespace. */
+		if (other_ns && setns(pidfd, CLONE_NEWNS) < 0) {
+			m.result = negerrno();
+			return send_msg(sock, &m, -EBADF);
+		}
+		m.result = ns_open_tree(fd, "", pk->attrs, &tree);
+	}
+	return send_msg(sock, &m, tree);
+fail:
+	m = (struct peek_msg){.result = fd};
+	return send_msg(sock, &m, -EBADF);
+}
+
+/* Wait for the child's one message until the deadline; -ETIMEDOUT after it. */
+static int receive(int sock, long long deadline, struct peek_msg *ret_msg, int *ret_fd)
+{
+	char control[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = ret_msg, .iov_len = sizeof(*ret_msg)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
+	ssize_t len;
+
+	*ret_fd = -EBADF;
+	for (;;) {
+		struct pollfd pfd = {.fd = sock, .events = POLLIN};
+		long long left = deadline - now_ms();
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)MIN(left, (long long)INT32_MAX)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return negerrno();
+		}
+		if (pfd.revents)
+			break;
+	}
+	mh.msg_control = control;
+	mh.msg_controllen = sizeof(control);
+	len = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	if (len < 0)
+		return negerrno();
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+	if (len != sizeof(*ret_msg)) {
+		if (*ret_fd >= 0)
+			close(*ret_fd);
+		*ret_fd = -EBADF;
+		return -EPROTO; /* the child died before it could say */
+	}
+	return 0;
+}
+
+static void set_facts(struct ns_peek *pk, const struct peek_msg *m, bool other_root)
+{
+	pk->exists = m->exists;
+	pk->has_symlink = m->has_symlink;
+	pk->is_directory = m->is_directory;
+	pk->is_mount_point = m->is_mount_point;
+	pk->mount_root_up = m->mount_root_up;
+	pk->dev = makedev(m->dev_major, m->dev_minor);
+	pk->ino = m->ino;
+	pk->other_view = other_root;
+}
+
+int ns_peek(int pidfd, struct ns_peek *pk, unsigned timeout_ms,
+	    int (*decide)(const struct ns_peek *pk, void *userdata), void *userdata)
+{
+	_cleanup_close_ int rootfd = -EBADF, tree = -EBADF;
+	bool other_root = false, other_ns = false;
+	long long deadline = now_ms() + timeout_ms;
+	struct peek_msg m;
+	int sv[2], status, r;
+	pid_t child;
+
+	if (!pk || !pk->path || pk->path[0] != '/' || timeout_ms == 0)
+		return -EINVAL;
+	if (pidfd >= 0) {
+		r = open_view(pidfd, &rootfd, &other_root, &other_ns);
+		if (r < 0)
+			return r;
+	} else {
+		rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0)
+			return negerrno();
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return negerrno();
+	child = fork();
+	if (child < 0) {
+		r = negerrno();
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
+	if (child == 0) {
+		close(sv[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(peek_child(pidfd, rootfd, other_ns, pk, sv[1]) < 0 ? 1 : 0);
+	}
+	close(sv[1]);
+	r = receive(sv[0], deadline, &m, &tree);
+	if (r == 0 && m.result == 0 && m.is_directory && (pk->flags & (NS_PEEK_CHOWN | NS_PEEK_TREE))) {
+		set_facts(pk, &m, other_root);
+		r = decide ? decide(pk, userdata) : 0;
+		if (r == 0 && write(sv[0], "", 1) != 1)
+			r = negerrno();
+		if (r == 0)
+			r = receive(sv[0], deadline, &m, &tree);
+	}
+	close(sv[0]);
+	/* A child stuck in a hung filesystem waits killably (FUSE, NFS): kill and reap it. */
+	if (r < 0)
+		kill(child, SIGKILL);
+	/* On success the child has sent all and only exits: no wait worth bounding. */
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	debug(DEBUG_NS, "ns", "peek \"%s\" (%s view): %d", pk->path,
+	      other_ns ? "another namespace's" : other_root ? "another root's" : "our", r);
+	if (r < 0)
+		return r;
+	if (m.result < 0)
+		return m.result;
+	/* What was opened is the plugin's only if the plugin is still there now. */
+	if (pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+		return negerrno();
+	if ((pk->flags & NS_PEEK_TREE) && m.is_directory && tree < 0)
+		return -EPROTO;
+	set_facts(pk, &m, other_root);
+	pk->tree_fd = TAKE_FD(tree);
+	return 0;
+}
