@@ -697,21 +697,50 @@ static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v
 	return failed;
 }
 
+/* The order of v for mounting (parents first) or for detaching (children first). */
+static int depth_order(const struct pvol *v, size_t n, bool deepest_first, size_t **ret_order)
+{
+	_cleanup_free_ const char **targets = calloc(n + 1, sizeof(*targets));
+	size_t *order = calloc(n + 1, sizeof(*order));
+
+	if (!targets || !order || n > NS_MOUNTS_MAX) {
+		free(order);
+		return n > NS_MOUNTS_MAX ? -E2BIG : -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		targets[i] = v[i].target;
+	lc_depth_order(targets, n, deepest_first, order);
+	*ret_order = order;
+	return 0;
+}
+
 static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v, size_t n)
 {
+	_cleanup_free_ struct ns_mount *sorted = calloc(n + 1, sizeof(*sorted));
 	_cleanup_free_ struct ns_mount *m = calloc(n + 1, sizeof(*m));
+	_cleanup_free_ size_t *order = NULL;
 	int failed = 0, r;
 
-	if (!m)
+	if (!m || !sorted)
 		return -ENOMEM;
 	if (n == 0)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		m[i] = (struct ns_mount){ .tree_fd = v[i].tree_fd,
-					  .target = v[i].target,
-					  .flags = NS_ALL_OR_NOTHING | (v[i].create ? NS_CREATE : 0),
-					  .mode = 0755 };
-	r = ns_attach(pidfd, a->rootfs ? a->rootfs : "/", m, n);
+	/* Parents first: a child attached first would be hidden under its parent. */
+	r = depth_order(v, n, false, &order);
+	if (r < 0)
+		return r;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = order[k];
+
+		sorted[k] = (struct ns_mount){ .tree_fd = v[i].tree_fd,
+					       .target = v[i].target,
+					       .flags = NS_ALL_OR_NOTHING |
+							(v[i].create ? NS_CREATE : 0),
+					       .mode = 0755 };
+	}
+	r = ns_attach(pidfd, a->rootfs ? a->rootfs : "/", sorted, n);
+	for (size_t k = 0; k < n; k++)
+		m[order[k]] = sorted[k];
 	for (size_t i = 0; i < n; i++) {
 		if (m[i].result == 0 || m[i].result == -ECANCELED)
 			continue;
@@ -776,13 +805,18 @@ static int prepare_host_targets(struct lc *lc, const struct args *a, struct pvol
 static void detach_ours(struct lc *lc, const struct args *a, int pidfd, struct pvol *v, size_t n)
 {
 	_cleanup_free_ struct ns_unmount *u = calloc(n + 1, sizeof(*u));
+	_cleanup_free_ size_t *order = NULL;
 	size_t k = 0;
 
-	if (!u)
+	if (!u || depth_order(v, n, true, &order) < 0)
 		return;
-	for (size_t i = 0; i < n; i++)
+	/* Children first. */
+	for (size_t j = 0; j < n; j++) {
+		size_t i = order[j];
+
 		if (v[i].mnt_id)
 			u[k++] = (struct ns_unmount){ .target = v[i].target, .mnt_id = v[i].mnt_id };
+	}
 	/* Recorded before attaching: "nothing of ours there" is the normal answer for some. */
 	if (k && ns_detach(pidfd, a->rootfs ? a->rootfs : "/", u, k) < 0)
 		for (size_t j = 0; j < k; j++)
@@ -796,6 +830,8 @@ static void print_result(const struct args *a, struct pvol *v, size_t n)
 {
 	_cleanup_json_ json_object *out = json_object_new_object();
 	json_object *vols = json_object_new_array(), *binds = json_object_new_array();
+	_cleanup_free_ json_object **bind = calloc(n + 1, sizeof(*bind));
+	_cleanup_free_ size_t *order = NULL;
 
 	json_object_object_add(out, "container_id", json_object_new_string(a->cid));
 	for (size_t i = 0; i < n; i++) {
@@ -821,8 +857,18 @@ static void print_result(const struct args *a, struct pvol *v, size_t n)
 			json_object_object_add(b, "target", json_object_new_string(v[i].where));
 			json_object_object_add(b, "readonly", json_object_new_boolean(ro));
 			json_object_object_add(b, "recursive", json_object_new_boolean(1));
-			json_object_array_add(binds, b);
+			if (bind)
+				bind[i] = b;
+			else
+				json_object_array_add(binds, b);
 		}
+	}
+	/* In the order the containerizer must perform them: parents first. */
+	if (bind && !a->pid) {
+		bool sorted = depth_order(v, n, false, &order) == 0;
+
+		for (size_t k = 0; k < n; k++)
+			json_object_array_add(binds, bind[sorted ? order[k] : k]);
 	}
 	json_object_object_add(out, "volumes", vols);
 	if (a->pid)

@@ -390,6 +390,38 @@ static int container_keys(struct lc *lc, const char *cid, json_object *record,
 	return 0;
 }
 
+static size_t path_depth(const char *path)
+{
+	size_t n = 0;
+
+	for (const char *s = path ? path : ""; *s;) {
+		size_t len = strcspn(s, "/");
+
+		n += len > 0 && !(len == 1 && s[0] == '.');
+		s += len;
+		s += *s == '/';
+	}
+	return n;
+}
+
+void lc_depth_order(const char *const *paths, size_t n, bool deepest_first, size_t *ret_order)
+{
+	size_t depth[NS_MOUNTS_MAX];
+
+	n = MIN(n, (size_t)NS_MOUNTS_MAX);
+	/* An insertion sort: stable, and n is bounded. */
+	for (size_t i = 0; i < n; i++) {
+		size_t d = path_depth(paths[i]), j = i;
+
+		for (; j > 0 && (deepest_first ? depth[j - 1] < d : depth[j - 1] > d); j--) {
+			depth[j] = depth[j - 1];
+			ret_order[j] = ret_order[j - 1];
+		}
+		depth[j] = d;
+		ret_order[j] = i;
+	}
+}
+
 /*
  * Detach the container's mounts if its namespace is still there. Returns 0
  * when nothing of ours is left in it, -EBUSY when something may be.
@@ -400,8 +432,10 @@ static int detach_attached(struct lc *lc, json_object *record)
 	long long pid = lc_json_int(record, "pid");
 	unsigned long long start = (unsigned long long)lc_json_int(record, "start_time");
 	const char *root = lc_json_str(record, "root");
-	struct ns_unmount u[NS_MOUNTS_MAX];
-	long long listed_id[NS_MOUNTS_MAX];
+	struct ns_unmount u[NS_MOUNTS_MAX], sorted[NS_MOUNTS_MAX];
+	long long listed_id[NS_MOUNTS_MAX], sorted_id[NS_MOUNTS_MAX];
+	const char *targets[NS_MOUNTS_MAX];
+	size_t order[NS_MOUNTS_MAX];
 	_cleanup_close_ int pidfd = -EBADF;
 	size_t n = 0;
 	int r;
@@ -420,6 +454,16 @@ static int detach_attached(struct lc *lc, json_object *record)
 	}
 	if (n == 0)
 		return 0;
+	/* Children first: a parent's lazy detach would take them along unseen. */
+	for (size_t i = 0; i < n; i++)
+		targets[i] = u[i].target;
+	lc_depth_order(targets, n, true, order);
+	for (size_t i = 0; i < n; i++) {
+		sorted[i] = u[order[i]];
+		sorted_id[i] = listed_id[order[i]];
+	}
+	memcpy(u, sorted, n * sizeof(u[0]));
+	memcpy(listed_id, sorted_id, n * sizeof(listed_id[0]));
 	/* A process that is gone (or a reused pid) took its namespace with it. */
 	r = ns_pidfd_open((pid_t)pid, start, &pidfd, NULL);
 	if (r < 0)

@@ -93,6 +93,14 @@ const char *lc_view_strerror(const struct lc *lc, int r, char buf[static LC_VIEW
  */
 int lc_volume_live(struct lc *lc, json_object *entry);
 
+/*
+ * Order n container paths for mounting (issue 9): fewer components first, so
+ * a parent is attached before what goes inside it; deepest_first reverses
+ * that for detaching. Equal depths keep their order. ret_order[k] is the
+ * index of the k-th path; n at most NS_MOUNTS_MAX.
+ */
+void lc_depth_order(const char *const *paths, size_t n, bool deepest_first, size_t *ret_order);
+
 /* A Mount that failed this way may still have happened (timeout, cut connection). */
 static inline bool lc_mount_uncertain(int result)
 {

@@ -387,6 +387,41 @@ TEST_F(attach, a_mount_moved_by_the_container_keeps_its_volume)
 	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", NULL));
 }
 
+/*
+ * A child path listed before its parent (issue 9): attached parents first, so
+ * /data/sub shows the child's volume and not the parent's directory; one
+ * cleanup detaches children first and leaves nothing.
+ */
+TEST_F(attach, nested_paths_parents_first_children_detached_first)
+{
+	char vols[PATH_MAX], p[PATH_MAX], buf[64], pid[16], sandbox[PATH_MAX];
+	struct run_result r;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {{.name = "child", .path = "data/sub"}, {.name = "parent", .path = "data"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(2, lc_mounts_under(self->ct[0].pid, sandbox));
+	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/data/sub/c", sandbox), "kid"));
+	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/data/p", sandbox), "pa"));
+	EXPECT_EQ(3, tu_read_file(tu_path(p, "%s/volumes/child/data/c", self->e.tproot), buf,
+				  sizeof(buf)));
+	EXPECT_EQ(2, tu_read_file(tu_path(p, "%s/volumes/parent/data/p", self->e.tproot), buf,
+				  sizeof(buf)));
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, sandbox));
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "child"));
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "parent"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+}
+
 TEST_F(attach, readonly_refuses_writes)
 {
 	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16];
@@ -497,6 +532,42 @@ TEST_F(prepare, same_container_twice_fails)
 }
 
 /* Without --pid: the bind mounts for the containerizer, on stdout. */
+/* Without --pid, bind_mounts come in the order they must be performed: parents first. */
+TEST_F(prepare, without_pid_bind_mounts_parents_first)
+{
+	char vols[PATH_MAX], root[PATH_MAX], want[PATH_MAX];
+	struct run_result r;
+	json_object *o, *binds;
+
+	tu_path(root, "%s/rootfs", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(root, 0755));
+	struct lcvol v[] = {{.name = "deep", .path = "/data/sub/x"},
+			    {.name = "child", .path = "/data/sub"},
+			    {.name = "parent", .path = "/data"},
+			    {.name = "other", .path = "/other"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 4, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--rootfs",
+		  root, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	o = json_tokener_parse(r.out);
+	ASSERT_NE(NULL, o) OK_OR_LOG(r);
+	run_result_free(&r);
+	binds = json_object_object_get(o, "bind_mounts");
+	ASSERT_EQ(4, json_object_array_length(binds));
+	static const char *const order[] = {"parent", "other", "child", "deep"};
+	static const char *const where[] = {"/data", "/other", "/data/sub", "/data/sub/x"};
+
+	for (size_t i = 0; i < 4; i++) {
+		json_object *b = json_object_array_get_idx(binds, i);
+
+		snprintf(want, sizeof(want), "%s/mnt/%s", self->e.tproot, order[i]);
+		EXPECT_STREQ(want, json_object_get_string(json_object_object_get(b, "source")));
+		snprintf(want, sizeof(want), "%s%s", root, where[i]);
+		EXPECT_STREQ(want, json_object_get_string(json_object_object_get(b, "target")));
+	}
+	json_object_put(o);
+}
+
 TEST_F(prepare, without_pid_prints_bind_mounts)
 {
 	char vols[PATH_MAX], hostdir[PATH_MAX], want[2 * PATH_MAX];
