@@ -271,13 +271,30 @@ static bool normalize(const char *path, char *buf, size_t size)
 	return true;
 }
 
+/*
+ * The nearest mount root at or above a normalized path, up components above
+ * it, in place: "/a/b/c" up 1 gives "/a/b".
+ */
+static void strip_components(char *norm, unsigned up)
+{
+	for (; up > 0; up--) {
+		char *slash = strrchr(norm, '/');
+
+		if (!slash || slash == norm) {
+			strcpy(norm, "/");
+			return;
+		}
+		*slash = '\0';
+	}
+}
+
 int policy_check_mountpoint(const struct policy *p, const char *driver,
 			    const struct policy_mountpoint_facts *facts,
 			    struct policy_denial *ret_denial)
 {
 	const struct policy_driver *drv = NULL;
 	const char *path = facts->path;
-	char norm[PATH_MAX];
+	char norm[PATH_MAX], mount_root[PATH_MAX];
 	int r;
 
 	r = check_driver(p, driver, ret_denial, &drv);
@@ -304,9 +321,19 @@ int policy_check_mountpoint(const struct policy *p, const char *driver,
 		/* Strictly below: the host directory itself holds every volume. */
 		if (!policy_path_under(norm, drv->host_paths.v[i], false))
 			continue;
-		if (drv->require_mount_point && !facts->is_mount_point)
+		/*
+		 * REX-Ray answers <dir>/<name>/data, a directory inside its
+		 * mount (to hide lost+found): what counts is that the nearest
+		 * mount root at or above the answer lies under host-paths too.
+		 */
+		snprintf(mount_root, sizeof(mount_root), "%s", norm);
+		strip_components(mount_root, facts->mount_root_up);
+		if (drv->require_mount_point && !facts->is_mount_point &&
+		    !(facts->mount_root_up > 0 &&
+		      policy_path_under(mount_root, drv->host_paths.v[i], false)))
 			return deny(ret_denial, p, drv->require_mount_point_loc,
-				    "plugin '%s' answered mountpoint '%s', not a mount point",
+				    "plugin '%s' answered mountpoint '%s', not a mount point "
+				    "nor inside one under its host-paths",
 				    driver, path);
 		return 0;
 	}

@@ -106,7 +106,7 @@ struct policy_mountpoint_facts {
 	bool is_mount_point; /* ... and the root of a mount */
 	/*
 	 * Components between path and the nearest mount root at or above it:
-	 * 0 when path is one; REX-Ray answers <dir>/<name>/data, 1 below its
+	 * 0 when path is one (or unknown: then only is_mount_point counts); REX-Ray answers <dir>/<name>/data, 1 below its
 	 * mount (facts/plugin-protocol.md).
 	 */
 	unsigned mount_root_up;

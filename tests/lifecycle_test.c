@@ -422,6 +422,60 @@ TEST_F(attach, nested_paths_parents_first_children_detached_first)
 	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
 }
 
+/*
+ * REX-Ray mounts at <dir>/<name> and answers <dir>/<name>/data (issue 9):
+ * with require-mount-point = yes that is accepted, because its nearest mount
+ * root lies under host-paths; a plain directory under host-paths is not.
+ */
+TEST_F(attach, rexray_shape_passes_require_mount_point)
+{
+	char vols[PATH_MAX], p[PATH_MAX], buf[64], pid[16], sandbox[PATH_MAX], text[3 * PATH_MAX];
+	char *rexray[] = {"--mode", "rexray", "--bind", NULL};
+	char rxroot[PATH_MAX], plainroot[PATH_MAX];
+	struct run_result r;
+
+	pid_t rx = testplugin_start(self->e.dir, "rx", rexray);
+	ASSERT_LT(0, rx);
+	pid_t plain = testplugin_start(self->e.dir, "plain", NULL);
+	ASSERT_LT(0, plain);
+	tu_path(rxroot, "%s/rx.root", self->e.dir);
+	tu_path(plainroot, "%s/plain.root", self->e.dir);
+	snprintf(text, sizeof(text),
+		 "[dvmount]\ncallers = uid:0\n\n"
+		 "[driver rx]\nhost-paths = %s\nrequire-mount-point = yes\nmodes = RW RO\n\n"
+		 "[driver plain]\nhost-paths = %s\nrequire-mount-point = yes\nmodes = RW RO\n",
+		 rxroot, plainroot);
+	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+
+	struct lcvol v[] = {{.name = "v", .path = "data", .driver = "rx"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/data/f", sandbox), "rx"));
+	EXPECT_EQ(2, tu_read_file(tu_path(p, "%s/volumes/v/data/f", rxroot), buf, sizeof(buf)));
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	/* A plain directory: its nearest mount root is the scratch tmpfs, above host-paths. */
+	struct lcvol w[] = {{.name = "w", .path = "data", .driver = "plain"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols2.json", w, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "d", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "not a mount point nor inside one under its host-paths"))
+	OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, sandbox));
+	stop_process(rx, 2000);
+	stop_process(plain, 2000);
+}
+
 TEST_F(attach, readonly_refuses_writes)
 {
 	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16];

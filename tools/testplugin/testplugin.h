@@ -30,7 +30,7 @@
 enum tp_mode {
 	TP_MODE_NORMAL,
 	TP_MODE_OLD,	/* pre-1.10: no Get, List, Capabilities */
-	TP_MODE_REXRAY, /* Create of an existing volume fails */
+	TP_MODE_REXRAY, /* Create of an existing volume fails; with bind, <mount>/data answered */
 };
 
 struct tp_config {

@@ -109,10 +109,23 @@ static void data_path(const struct volume *v, char *buf, size_t len)
 	snprintf(buf, len, "%s/volumes/%s/data", tp_config.root, v->name);
 }
 
+/* Where --bind mounts the volume. */
+static void mount_dir(const struct volume *v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/mnt/%s", tp_config.root, v->name);
+}
+
+/*
+ * What Mount answers. REX-Ray mounts the device at <dir>/<name> and answers
+ * <dir>/<name>/data, a directory inside its mount that hides lost+found
+ * (facts/plugin-protocol.md): --mode rexray --bind does the same.
+ */
 static void mountpoint(const struct volume *v, char *buf, size_t len)
 {
-	if (tp_config.bind)
-		snprintf(buf, len, "%s/mnt/%s", tp_config.root, v->name);
+	if (tp_config.bind && tp_config.mode == TP_MODE_REXRAY)
+		snprintf(buf, len, "%s/mnt/%s/data", tp_config.root, v->name);
+	else if (tp_config.bind)
+		mount_dir(v, buf, len);
 	else
 		data_path(v, buf, len);
 }
@@ -437,7 +450,10 @@ static int bind_mount(const struct volume *v, char *errbuf, size_t errlen)
 	char src[PATH_MAX], dst[PATH_MAX], rel[PATH_MAX];
 
 	data_path(v, src, sizeof(src));
-	mountpoint(v, dst, sizeof(dst));
+	/* REX-Ray's shape: the volume's directory is mounted, its data/ answered. */
+	if (tp_config.mode == TP_MODE_REXRAY)
+		*strrchr(src, '/') = '\0';
+	mount_dir(v, dst, sizeof(dst));
 	if (is_mount_root(dst))
 		return 0;
 	snprintf(rel, sizeof(rel), "mnt/%s", v->name);
@@ -547,7 +563,7 @@ int volume_unmount(const char *name, const char *id, char *errbuf, size_t errlen
 	if (tp_config.bind && mounts(v) == 0) {
 		char mp[PATH_MAX];
 
-		mountpoint(v, mp, sizeof(mp));
+		mount_dir(v, mp, sizeof(mp));
 		if (umount2(mp, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) {
 			snprintf(errbuf, errlen, "unmount: %s", strerror(errno));
 			return negerrno();
