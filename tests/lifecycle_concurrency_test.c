@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -207,9 +208,11 @@ FIXTURE_SETUP(rclone)
 FIXTURE_TEARDOWN(rclone)
 {
 	tu_container_stop(&self->ct);
-	/* SIGTERM makes rclone unmount what it mounted. */
-	if (self->pid > 0)
+	/* SIGTERM makes rclone unmount what it mounted (after a test's SIGSTOP, too). */
+	if (self->pid > 0) {
+		kill(self->pid, SIGCONT);
 		stop_process(self->pid, 5000);
+	}
 	lcenv_teardown(&self->e);
 }
 
@@ -342,6 +345,85 @@ TEST_F_TIMEOUT(rclone, plugin_mount_unseen_without_pid_is_refused, 90)
 	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
 	EXPECT_EQ(0, c);
 	EXPECT_EQ(0, v);
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * rclone stops answering (SIGSTOP) while a container uses its volume: the
+ * next prepare of that volume never waits on the FUSE mount past --timeout
+ * (mount facts come from cached attributes, and what must touch the
+ * filesystem, a chown for --user, runs in a child killed at the deadline),
+ * fails naming the volume, and holds no lock afterwards: a cleanup of
+ * another container of that volume goes through at once.
+ */
+TEST_F_TIMEOUT(rclone, hung_fuse_volume_fails_prepare_within_timeout, 90)
+{
+	char sandbox[PATH_MAX], sb2[PATH_MAX], vols[PATH_MAX], pid[16], pid2[16];
+	struct tu_container ct2 = {0};
+	struct run_result r;
+	long long t0, took;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	tu_path(sb2, "%s/sb2", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	ASSERT_EQ(0, tu_mkdirs(sb2, 0755));
+	struct lcvol vol[] = {{.name = "rvol",
+			       .path = "data",
+			       .driver = "rclone",
+			       .opt_key = "remote",
+			       .opt_val = self->remote + strlen("remote=")}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	ASSERT_EQ(0, tu_container_start(&ct2, NULL, 0));
+	lcenv_run(&self->e, &r, "--plugin-retry=15", "prepare", "--container-id", "a", "--volumes",
+		  vols, "--pid", lc_pidstr(pid, self->ct.pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	ASSERT_EQ(0, kill(self->pid, SIGSTOP));
+	t0 = mono_ms();
+	lcenv_run(&self->e, &r, "--timeout=2", "prepare", "--container-id", "b", "--volumes", vols,
+		  "--pid", lc_pidstr(pid2, ct2.pid), "--sandbox", sb2, "--user", "1000:1000", NULL);
+	took = mono_ms() - t0;
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "'rvol'")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "did not answer within 2.0 s")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_GE(took, 2000);
+	EXPECT_LT(took, 6000) TH_LOG("prepare took %lld ms", took);
+	EXPECT_EQ(0, fuse_mounts_under(ct2.pid, sb2));
+
+	/* And without --user nothing has to touch the hung filesystem at all. */
+	t0 = mono_ms();
+	lcenv_run(&self->e, &r, "--timeout=2", "prepare", "--container-id", "b", "--volumes", vols,
+		  "--pid", lc_pidstr(pid2, ct2.pid), "--sandbox", sb2, NULL);
+	took = mono_ms() - t0;
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_LT(took, 2000) TH_LOG("prepare took %lld ms", took);
+	EXPECT_EQ(1, fuse_mounts_under(ct2.pid, sb2));
+	/* No lock left behind: b's cleanup is not queued behind anything. */
+	t0 = mono_ms();
+	lcenv_run(&self->e, &r, "--timeout=2", "cleanup", "--container-id", "b", NULL);
+	took = mono_ms() - t0;
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_LT(took, 2000) TH_LOG("cleanup took %lld ms", took);
+	EXPECT_EQ(0, fuse_mounts_under(ct2.pid, sb2));
+
+	ASSERT_EQ(0, kill(self->pid, SIGCONT));
+	tu_container_stop(&ct2);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "a", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, fuse_mounts_under(0, self->base));
 }
 
 TEST_HARNESS_MAIN
