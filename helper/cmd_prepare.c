@@ -749,6 +749,13 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 			/* Mesos' words for this case. */
 			lc_fail(lc, "volume '%s': Absolute container path '%s' does not exist",
 				v[i].sv->name, v[i].target);
+		else if (m[i].result == -EXDEV)
+			lc_fail(lc,
+				"volume '%s' of driver '%s': target '%s' in pid %d lies on a shared "
+				"mount: the volume would propagate out of the container to the "
+				"mount's peers; refused (make the container's mounts private or "
+				"slave)",
+				v[i].sv->name, v[i].sv->driver, v[i].where, (int)a->pid);
 		else
 			lc_fail(lc, "volume '%s': attaching at '%s' in pid %d: %s", v[i].sv->name,
 				v[i].where, (int)a->pid, strerror(-m[i].result));

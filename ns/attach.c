@@ -237,7 +237,84 @@ static int child_enter(int pidfd, int procroot, const char *root, int *keep, siz
 	return 0;
 }
 
-static int attach_one(int rootfd, const struct ns_mount *m, uint64_t *ret_id)
+/* A mountinfo line is at most a few escaped paths long. */
+#define MOUNTINFO_LINE_MAX 65536
+
+/* In one mountinfo line: is it mount id's, and does it carry "shared:N"? */
+static int line_shared(const char *line, size_t len, unsigned id)
+{
+	const char *end = line + len, *p = line;
+	unsigned long v = 0;
+	int field = 1;
+
+	if (p == end || *p < '0' || *p > '9')
+		return -1;
+	for (; p < end && *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (unsigned long)(*p - '0');
+	if (v != id)
+		return -1;
+	/* Optional fields start at field 7 and end at the lone "-". */
+	for (; p < end; p++) {
+		if (*p != ' ')
+			continue;
+		field++;
+		if (field < 7)
+			continue;
+		if (end - p >= 3 && p[1] == '-' && p[2] == ' ')
+			return 0;
+		if (end - p > 8 && !memcmp(p + 1, "shared:", 7))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Is the mount that fd lies on a member of a peer group (mountinfo's
+ * "shared:N")? Then a mount placed on it propagates to every peer: out of
+ * the container into the host or sibling namespaces (issue 9). Read from
+ * this process's own mountinfo through the host procfs (fddir is its
+ * /proc/self/fd, opened before setns): its contents follow the namespace
+ * the reader is in when it opens the file. 1 shared, 0 not, -errno.
+ */
+static int mount_is_shared(int fddir, int fd)
+{
+	static char buf[MOUNTINFO_LINE_MAX];
+	_cleanup_close_ int mi = -EBADF;
+	size_t have = 0;
+	uint64_t id;
+	int r;
+
+	r = ns_mount_id_legacy(fd, "", &id);
+	if (r < 0)
+		return r;
+	mi = openat(fddir, "../mountinfo", O_RDONLY | O_CLOEXEC);
+	if (mi < 0)
+		return negerrno();
+	for (;;) {
+		ssize_t len = read(mi, buf + have, sizeof(buf) - have);
+		char *nl, *start = buf;
+
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len < 0)
+			return negerrno();
+		if (len == 0)
+			return -ENODATA; /* not listed: cannot tell */
+		have += (size_t)len;
+		while ((nl = memchr(start, '\n', have - (size_t)(start - buf)))) {
+			r = line_shared(start, (size_t)(nl - start), (unsigned)id);
+			if (r >= 0)
+				return r;
+			start = nl + 1;
+		}
+		have -= (size_t)(start - buf);
+		if (have == sizeof(buf))
+			return -E2BIG;
+		memmove(buf, start, have);
+	}
+}
+
+static int attach_one(int rootfd, int fddir, const struct ns_mount *m, uint64_t *ret_id)
 {
 	_cleanup_close_ int fd = -EBADF;
 	char path[PATH_MAX];
@@ -250,6 +327,15 @@ static int attach_one(int rootfd, const struct ns_mount *m, uint64_t *ret_id)
 			       m->mode ? m->mode : 0755, &fd);
 	if (r < 0)
 		return r;
+	/*
+	 * Refused rather than made private: the container's propagation is its
+	 * runtime's choice (Kubernetes' Bidirectional mounts rely on it), and a
+	 * copy that reached the host cannot be taken back once the container
+	 * is gone. The attached tree itself is private (ns_open_tree).
+	 */
+	r = mount_is_shared(fddir, fd);
+	if (r != 0)
+		return r > 0 ? -EXDEV : r;
 	if (move_mount(m->tree_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
 	    0)
 		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
@@ -288,7 +374,7 @@ static int attach_child(int pidfd, int procroot, const char *root, struct ns_mou
 	for (size_t i = 0; i < n && !(failed && all_or_nothing); i++) {
 		uint64_t id = 0;
 
-		r = attach_one(rootfd, &mounts[i], &id);
+		r = attach_one(rootfd, fddir, &mounts[i], &id);
 		mounts[i].result = r;
 		mounts[i].mnt_id = r < 0 ? 0 : id;
 		send_record(wfd, i, r, mounts[i].mnt_id);

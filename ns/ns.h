@@ -89,7 +89,9 @@ int ns_open_tree(int dirfd, const char *path, unsigned attrs, int *ret_fd);
  * "/" once running, the rootfs path before pivot_root (OCI createRuntime).
  * Targets are resolved beneath root: symlinks and ".." never leave it.
  * Fills result and mnt_id of every mount; returns 0 when all succeeded, else
- * the first failure (-ESRCH: the process is gone).
+ * the first failure (-ESRCH: the process is gone; -EXDEV: the target lies on
+ * a shared mount, from which the volume would propagate to the mount's peers
+ * in other namespaces: refused, issue 9).
  */
 int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -474,6 +475,38 @@ TEST_F(attach, rexray_shape_passes_require_mount_point)
 	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, sandbox));
 	stop_process(rx, 2000);
 	stop_process(plain, 2000);
+}
+
+/*
+ * The container's rootfs is a shared mount, a peer of the host's (issue 9:
+ * `mount --bind R R; mount --make-shared R`, a container made with
+ * `unshare -m --propagation unchanged`): attaching there would copy the
+ * volume into the host's namespace. Refused, nothing appears on either
+ * side, and the plugin mount is released again.
+ */
+TEST_F(attach, target_on_shared_mount_is_refused_nothing_propagates)
+{
+	char vols[PATH_MAX], pid[16], root[PATH_MAX], data[PATH_MAX];
+	struct run_result r;
+
+	tu_path(root, "%s/rootfs", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(tu_path(data, "%s/rootfs/data", self->e.dir), 0755));
+	ASSERT_EQ(0, mount(root, root, NULL, MS_BIND, NULL));
+	ASSERT_EQ(0, mount(NULL, root, NULL, MS_SHARED, NULL));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, TU_CT_PROPAGATION_UNCHANGED));
+	struct lcvol v[] = {{.name = "v", .path = "/data"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--rootfs", root, NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "lies on a shared mount")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "volume 'v'")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(0, data));
+	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, data));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	tu_container_stop(&self->ct[0]);
+	EXPECT_EQ(0, umount2(root, MNT_DETACH));
 }
 
 TEST_F(attach, readonly_refuses_writes)

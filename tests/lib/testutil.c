@@ -172,7 +172,8 @@ static int container_setup(const char *rootfs, unsigned flags)
 {
 	if (unshare(CLONE_NEWNS) < 0)
 		return negerrno();
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	if (!(flags & TU_CT_PROPAGATION_UNCHANGED) &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return negerrno();
 	if (!rootfs)
 		return 0;

@@ -65,12 +65,15 @@ int tu_count_fds(void);
  * private mount namespace and then sleeps until stopped. With a rootfs, the
  * rootfs is bind-mounted onto itself and made the cwd (what runc and crun
  * leave behind when the createRuntime hook runs); TU_CT_PIVOT also
- * pivot_roots into it (a running container). tu_container_start returns
+ * pivot_roots into it (a running container); TU_CT_PROPAGATION_UNCHANGED
+ * keeps the mounts' propagation as it was (`unshare -m --propagation
+ * unchanged`), shared mounts stay peers of the parent's. tu_container_start returns
  * once the child is ready. tu_container_stop kills and reaps it (accepts a
  * zeroed or stopped container).
  */
 enum {
 	TU_CT_PIVOT = 1 << 0,
+	TU_CT_PROPAGATION_UNCHANGED = 1 << 1,
 };
 struct tu_container {
 	pid_t pid;
