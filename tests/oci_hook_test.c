@@ -646,10 +646,11 @@ static json_object *hook_entry(FIXTURE_DATA(oci) * self, const char *stage)
 }
 
 /*
- * `runc spec`, then: no terminal, a command that prints the file from the
- * volume, the two hooks, and the annotation.
+ * `runc spec`, then: no terminal, the shell command cmd, the two hooks, and
+ * volumes as the annotation.
  */
-static int make_bundle(FIXTURE_DATA(oci) * self, const char *runc)
+static int make_bundle_with(FIXTURE_DATA(oci) * self, const char *runc, const char *volumes,
+			    const char *cmd)
 {
 	char p[PATH_MAX];
 	char *argv[] = { (char *)runc, "spec", "--bundle", self->bundle, NULL };
@@ -671,7 +672,7 @@ static int make_bundle(FIXTURE_DATA(oci) * self, const char *runc)
 	args = json_object_new_array();
 	json_object_array_add(args, json_object_new_string("sh"));
 	json_object_array_add(args, json_object_new_string("-c"));
-	json_object_array_add(args, json_object_new_string("cat /data/hello"));
+	json_object_array_add(args, json_object_new_string(cmd));
 	json_object_object_add(proc, "args", args);
 	hooks = json_object_new_object();
 	list = json_object_new_array();
@@ -682,11 +683,17 @@ static int make_bundle(FIXTURE_DATA(oci) * self, const char *runc)
 	json_object_object_add(hooks, "poststop", list);
 	json_object_object_add(c, "hooks", hooks);
 	ann = json_object_new_object();
-	json_object_object_add(ann, "org.dvmount.volumes", json_object_new_string(VOLUMES));
+	json_object_object_add(ann, "org.dvmount.volumes", json_object_new_string(volumes));
 	json_object_object_add(c, "annotations", ann);
 	ok = json_object_to_file_ext(p, c, JSON_C_TO_STRING_PRETTY) == 0;
 	json_object_put(c);
 	return ok ? 0 : -1;
+}
+
+/* The bundle of the runtime tests: the container prints the file from the volume. */
+static int make_bundle(FIXTURE_DATA(oci) * self, const char *runc)
+{
+	return make_bundle_with(self, runc, VOLUMES, "cat /data/hello");
 }
 
 static void run_container(struct __test_metadata *_metadata, FIXTURE_DATA(oci) * self,
@@ -748,6 +755,83 @@ TEST_F(oci, crun_runs_a_container_with_a_volume)
 		ASSERT_TRUE(errno == EINVAL || errno == ENOENT) TH_LOG("%s", strerror(errno));
 	ASSERT_EQ(0, make_bundle(self, runc));
 	run_container(_metadata, self, crun, true);
+}
+
+static int fuse_mounts_under(const char *prefix)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, prefix) && strstr(line, " - fuse.rclone ");
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/*
+ * crun started from a private mount namespace (as it must be on these hosts:
+ * facts/oci-runtimes.md), with a real rclone volume: the hook runs where
+ * rclone's new mount never arrives, and still attaches rclone's mount, as
+ * rclone sees it. The container's write reaches rclone's remote.
+ */
+TEST_F_TIMEOUT(oci, crun_in_private_namespace_writes_reach_rclone_remote, 120)
+{
+	char buf[2][PATH_MAX], sock[PATH_MAX], base[PATH_MAX], data[PATH_MAX], cache[PATH_MAX];
+	char text[4 * PATH_MAX], vols[2 * PATH_MAX], p[PATH_MAX], got[64];
+	const char *crun = find_runtime("crun", buf[0]), *runc = find_runtime("runc", buf[1]);
+	struct run_result r;
+	pid_t rclone;
+
+	if (!crun || !runc)
+		SKIP(return, "crun and runc are needed (apt-get install crun runc)");
+	if (access("/usr/bin/rclone", X_OK) != 0 || access("/dev/fuse", R_OK) != 0)
+		SKIP(return, "rclone or /dev/fuse missing (tools/install-deps installs them)");
+	tu_path(base, "%s/rclone.base", self->scratch.path);
+	tu_path(data, "%s/rclone.data", self->scratch.path);
+	tu_path(cache, "%s/rclone.cache", self->scratch.path);
+	tu_path(sock, "%s/rclone.sock", self->plugins);
+	ASSERT_EQ(0, tu_mkdirs(base, 0700));
+	ASSERT_EQ(0, tu_mkdirs(data, 0700));
+	ASSERT_EQ(0, tu_mkdirs(self->plugins, 0755));
+	char *argv[] = {"rclone",    "serve",	      "docker", "--base-dir",
+			base,	     "--socket-addr", sock,	"--config",
+			"/dev/null", "--cache-dir",   cache,	NULL};
+	rclone = spawn(argv, NULL);
+	ASSERT_LT(0, rclone);
+	ASSERT_EQ(0, wait_socket(sock, 15000));
+	snprintf(text, sizeof(text),
+		 "[dvmount]\ncallers = uid:0\n\n"
+		 "[driver rclone]\nhost-paths = %s\nmodes = RW RO\noptions = remote\n",
+		 base);
+	ASSERT_EQ(0, tu_write_file(self->policy, text));
+	snprintf(vols, sizeof(vols),
+		 "[{\"container_path\": \"/data\", \"mode\": \"RW\", \"source\": {\"type\": "
+		 "\"DOCKER_VOLUME\", \"docker_volume\": {\"driver\": \"rclone\", \"name\": "
+		 "\"rv\", \"driver_options\": {\"parameter\": [{\"key\": \"remote\", "
+		 "\"value\": \":local:%s\"}]}}}}]",
+		 data);
+	ASSERT_EQ(0, make_bundle_with(self, runc, vols, "echo via-crun > /data/hello"));
+	if (umount2("/sys/fs/cgroup/unified", MNT_DETACH) < 0)
+		ASSERT_TRUE(errno == EINVAL || errno == ENOENT) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, tu_mkdirs(self->runtime_root, 0700));
+	self->runtime = crun;
+	char *run[] = {"/usr/bin/unshare", "-m",	  "--propagation",
+		       "private",	   (char *)crun,  "--root",
+		       self->runtime_root, "--cgroup-manager=disabled",
+		       "run",		   "--bundle",	  self->bundle,
+		       self->cid,	   NULL};
+	ASSERT_EQ(0, run_argv(&r, run, 90000));
+	EXPECT_EQ(0, r.status) TH_LOG("crun: %s", r.err);
+	run_result_free(&r);
+	EXPECT_EQ(9, tu_read_file(tu_path(p, "%s/hello", data), got, sizeof(got)));
+	EXPECT_STREQ("via-crun\n", got);
+	/* Nothing stayed on the host's disk under the mount, nor mounted. */
+	EXPECT_NE(0, access(tu_path(p, "%s/rv/hello", base), F_OK));
+	EXPECT_EQ(0, fuse_mounts_under(base));
+	expect_state_empty(_metadata, self);
+	stop_process(rclone, 5000);
 }
 
 TEST_HARNESS_MAIN
