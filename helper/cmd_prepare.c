@@ -57,6 +57,8 @@ struct pvol {
 	int tree_fd;
 	uint64_t mnt_id;
 	uint64_t mnt_legacy_id;
+	dev_t tree_dev; /* the attached tree's root, to know its copies by */
+	uint64_t tree_ino;
 	struct policy_mount_attrs attrs;
 	struct plugin_opt *opts;
 	size_t n_opts;
@@ -422,6 +424,12 @@ static json_object *record_volumes(struct pvol *v, size_t n)
 		if (v[i].mnt_legacy_id)
 			json_object_object_add(o, "attached_mountinfo_id",
 					       json_object_new_int64((int64_t)v[i].mnt_legacy_id));
+		if (v[i].tree_ino) {
+			json_object_object_add(o, "attached_dev",
+					       json_object_new_int64((int64_t)v[i].tree_dev));
+			json_object_object_add(o, "attached_ino",
+					       json_object_new_int64((int64_t)v[i].tree_ino));
+		}
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -688,6 +696,8 @@ static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v
 		/* And the id mountinfo shows, to see it there wherever it was moved. */
 		if (r == 0 && ns_mount_id_legacy(v[i].tree_fd, "", &v[i].mnt_legacy_id) < 0)
 			v[i].mnt_legacy_id = 0;
+		if (r == 0 && ns_tree_identity(v[i].tree_fd, &v[i].tree_dev, &v[i].tree_ino) < 0)
+			v[i].tree_ino = 0;
 		if (r < 0) {
 			lc_fail(lc, "volume '%s': open_tree '%s': %s", v[i].sv->name,
 				v[i].host_path, strerror(-r));

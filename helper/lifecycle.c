@@ -6,6 +6,7 @@
  * (MESOS-10126).
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -511,6 +512,53 @@ static int detach_attached(struct lc *lc, json_object *record)
 	return busy ? -EBUSY : 0;
 }
 
+/* Is the container's mount namespace ours (or can that not be told)? */
+static bool same_mountns(long long pid)
+{
+	struct stat a, b;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%lld/ns/mnt", pid);
+	if (stat(path, &a) < 0)
+		return false; /* gone: its namespace with it */
+	return stat("/proc/self/ns/mnt", &b) < 0 || (a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+}
+
+/*
+ * Copies of the container's volumes that propagated into OUR namespace
+ * (prepared by a dvmount that did not refuse shared targets, issue 9): where
+ * the record's root is a host path (before pivot_root), each target seen
+ * from here is checked for a mount of exactly the attached tree and that is
+ * detached. A pivoted container's targets have no known host path here.
+ */
+static void sweep_copies(struct lc *lc, json_object *record)
+{
+	json_object *vols = json_object_object_get(record, "volumes");
+	const char *root = lc_json_str(record, "root");
+	char path[PATH_MAX];
+
+	if (!root || !strcmp(root, "/") || !json_object_is_type(vols, json_type_array) ||
+	    same_mountns(lc_json_int(record, "pid")))
+		return;
+	for (size_t i = 0; i < json_object_array_length(vols); i++) {
+		json_object *v = json_object_array_get_idx(vols, i);
+		long long dev = lc_json_int(v, "attached_dev"), ino = lc_json_int(v, "attached_ino");
+		const char *target = lc_json_str(v, "target");
+		int r;
+
+		if (ino <= 0 || !target || snprintf(path, sizeof(path), "%s/%s", root, target) >=
+						(int)sizeof(path))
+			continue;
+		r = ns_umount_copies(path, (dev_t)dev, (uint64_t)ino);
+		if (r < 0)
+			lc_fail(lc, "volume '%s': a copy of it that propagated to '%s': %s",
+				lc_json_str(v, "name"), path, strerror(-r));
+		else if (r > 0)
+			debug(DEBUG_NS, "ns", "volume '%s': %d propagated copies detached at \"%s\"",
+			      lc_json_str(v, "name"), r, path);
+	}
+}
+
 int lc_cleanup_container(struct lc *lc, const char *cid,
 			 bool (*still_wanted)(json_object *record, void *userdata), void *userdata)
 {
@@ -559,6 +607,7 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 		state_unlock_container(lc->st, cfd);
 		return -EBUSY;
 	}
+	sweep_copies(lc, record);
 	lc_crash_point("cleanup-after-detach");
 
 	r = container_keys(lc, cid, record, &keys, &n);

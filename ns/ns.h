@@ -104,6 +104,17 @@ int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n);
 int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n);
 
 /*
+ * Detach, in OUR mount namespace, each mount stacked at the absolute path
+ * (no symlink followed) whose root is the directory dev:ino (statx, cached
+ * attributes only): copies of an attached volume that propagated out of a
+ * container through a shared mount (issue 9). Returns how many went, at most
+ * a bounded number; -errno when a lookup or umount failed.
+ */
+int ns_umount_copies(const char *path, dev_t dev, uint64_t ino);
+/* The device and inode of the root of the tree fd (cached attributes only). */
+int ns_tree_identity(int fd, dev_t *ret_dev, uint64_t *ret_ino);
+
+/*
  * Resolve path beneath rootfd (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS:
  * absolute symlinks and ".." stay inside), to an O_PATH directory fd.
  * NS_CREATE makes missing directories with mode; NS_NO_SYMLINKS refuses

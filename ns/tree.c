@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 
 #include "common/debug.h"
@@ -158,4 +161,51 @@ int ns_is_mounted(int dirfd, const char *path, uint64_t *ret_id)
 	    up.stx_dev_minor == stx.stx_dev_minor)
 		return 1; /* "/" is its own parent */
 	return up.stx_mnt_id != stx.stx_mnt_id;
+}
+
+int ns_tree_identity(int fd, dev_t *ret_dev, uint64_t *ret_ino)
+{
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &stx) < 0)
+		return negerrno();
+	*ret_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	*ret_ino = stx.stx_ino;
+	return 0;
+}
+
+/* Copies stacked at one path: more than a few is not a propagation accident. */
+#define COPIES_MAX 16
+
+int ns_umount_copies(const char *path, dev_t dev, uint64_t ino)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int n = 0;
+
+	if (!path || path[0] != '/')
+		return -EINVAL;
+	for (; n < COPIES_MAX; n++) {
+		_cleanup_close_ int fd = -EBADF;
+		char link[64];
+		struct statx stx;
+
+		fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+		if (fd < 0)
+			return errno == ENOENT || errno == ELOOP || errno == ENOTDIR ? n : negerrno();
+		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &stx) < 0)
+			return negerrno();
+		if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
+		    !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ||
+		    makedev(stx.stx_dev_major, stx.stx_dev_minor) != dev || stx.stx_ino != ino)
+			return n;
+		/* Through the fd's magic link: exactly the mount that was checked. */
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		if (umount2(link, MNT_DETACH) < 0)
+			return negerrno();
+		debug(DEBUG_NS, "ns", "detached a propagated copy at \"%s\"", path);
+	}
+	return n;
 }

@@ -509,6 +509,64 @@ TEST_F(attach, target_on_shared_mount_is_refused_nothing_propagates)
 	EXPECT_EQ(0, umount2(root, MNT_DETACH));
 }
 
+/*
+ * A copy of an attached volume that did propagate to the host (left by a
+ * dvmount that attached onto shared mounts; here made by hand, as the
+ * propagation would) is found and detached by cleanup once the container is
+ * gone, before the plugin's Unmount: nothing of the volume stays on the host.
+ */
+TEST_F(attach, cleanup_detaches_a_copy_that_propagated_to_the_host)
+{
+	char vols[PATH_MAX], pid[16], root[PATH_MAX], data[PATH_MAX], hostpath[PATH_MAX];
+	struct run_result r;
+
+	tu_path(root, "%s/rootfs", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(tu_path(data, "%s/rootfs/data", self->e.dir), 0755));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	struct lcvol v[] = {{.name = "v", .path = "/data"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--rootfs", root, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* What propagation through a shared rootfs would have left on the host. */
+	ASSERT_EQ(0, mount(tu_path(hostpath, "%s/mnt/v", self->e.tproot), data, NULL, MS_BIND,
+			   NULL));
+	ASSERT_EQ(1, lc_mounts_under(0, data));
+	tu_container_stop(&self->ct[0]);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(0, data));
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+}
+
+/* Another mount at a volume's target on the host is not a copy of it: left alone. */
+TEST_F(attach, cleanup_leaves_other_mounts_at_the_target_alone)
+{
+	char vols[PATH_MAX], pid[16], root[PATH_MAX], data[PATH_MAX];
+	struct run_result r;
+
+	tu_path(root, "%s/rootfs", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(tu_path(data, "%s/rootfs/data", self->e.dir), 0755));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	struct lcvol v[] = {{.name = "v", .path = "/data"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--rootfs", root, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, mount("tmpfs", data, "tmpfs", 0, NULL));
+	tu_container_stop(&self->ct[0]);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lc_mounts_under(0, data));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(0, umount2(data, MNT_DETACH));
+}
+
 TEST_F(attach, readonly_refuses_writes)
 {
 	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16];
