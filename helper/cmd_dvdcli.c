@@ -89,8 +89,9 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	}
 	int live = 0;
 
-	if (lc_json_bool(entry, "mounted") || lc_json_bool(entry, "pending_unmount"))
-		live = lc_volume_live(lc, entry);
+	if ((lc_json_bool(entry, "mounted") || lc_json_bool(entry, "pending_unmount")) &&
+	    lc_volumes_live(lc, &entry, 1, &live) < 0)
+		live = -ENOMEM;
 	if (live < 0) {
 		char why[LC_VIEW_ERR_MAX];
 
@@ -151,9 +152,11 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	struct policy_mountpoint_facts f;
 	struct ns_peek pk = {.path = m->mountpoint};
 	_cleanup_close_ int pidfd = -EBADF;
+	pid_t pid;
 
-	if (lc_plugin_view(lc, entry, m->driver, &pidfd) == 0 &&
-	    mountpoint_inspect(pidfd, &pk, lc->g->timeout_other_ms, NULL, NULL, &f) == 0)
+	if (lc_plugin_view(lc, entry, m->driver, &pidfd, &pid) == 0 &&
+	    mountpoint_inspect(pidfd, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f) == 0 &&
+	    pk.result == 0)
 		json_object_object_add(entry, "mount_root",
 				       json_object_new_boolean(f.is_mount_point));
 	r = state_volume_save(lc->st, key, entry);

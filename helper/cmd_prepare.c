@@ -457,11 +457,13 @@ static int save_record(struct lc *lc, const struct args *a, unsigned long long s
 /* Volume entries: reuse a live plugin mount, or plan a Mount under a fresh ID. */
 static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
 {
+	_cleanup_free_ json_object **held = calloc(n + 1, sizeof(*held));
+	_cleanup_free_ int *alive = calloc(n + 1, sizeof(*alive));
 	int r;
 
+	if (!held || !alive)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		int live = 0;
-
 		r = state_volume_load(lc->st, v[i].key, &v[i].entry);
 		if (r == -ENOENT)
 			r = state_volume_new(v[i].sv->driver, v[i].sv->name, &v[i].entry);
@@ -470,12 +472,20 @@ static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
 				v[i].sv->driver, strerror(-r));
 			return r;
 		}
+		if (lc_json_bool(v[i].entry, "mounted") ||
+		    lc_json_bool(v[i].entry, "pending_unmount"))
+			held[i] = v[i].entry;
+	}
+	/* Still there, as each plugin sees it: all volumes in one look per plugin. */
+	r = lc_volumes_live(lc, held, n, alive);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		int live = alive[i];
+
 		r = state_volume_mount_id(v[i].entry, v[i].mount_id);
 		if (r < 0)
 			return r;
-		if (lc_json_bool(v[i].entry, "mounted") ||
-		    lc_json_bool(v[i].entry, "pending_unmount"))
-			live = lc_volume_live(lc, v[i].entry);
 		if (live < 0) {
 			char why[LC_VIEW_ERR_MAX];
 
@@ -589,18 +599,20 @@ static int do_mounts(struct lc *lc, struct pvol *v, size_t n)
 
 struct mp_judge {
 	struct lc *lc;
-	const char *driver;
-	struct policy_denial d;
-	bool denied;
+	struct pvol *v;
+	const size_t *idx; /* batch index -> volume */
+	struct policy_denial *d;
+	bool *denied;
 };
 
 /* Between the look and the chown or clone: the policy on what was seen. */
-static int mp_decide(const struct policy_mountpoint_facts *f, void *userdata)
+static int mp_decide(const struct policy_mountpoint_facts *f, size_t i, void *userdata)
 {
 	struct mp_judge *j = userdata;
+	size_t k = j->idx[i];
 
-	if (policy_check_mountpoint(j->lc->policy, j->driver, f, &j->d) < 0) {
-		j->denied = true;
+	if (policy_check_mountpoint(j->lc->policy, j->v[k].sv->driver, f, &j->d[k]) < 0) {
+		j->denied[k] = true;
 		return -EACCES;
 	}
 	return 0;
@@ -617,7 +629,9 @@ static int check_own_view(struct lc *lc, const struct ns_peek *plugin_view)
 	struct policy_mountpoint_facts f;
 	int r;
 
-	r = mountpoint_inspect(-EBADF, &pk, lc->g->timeout_other_ms, NULL, NULL, &f);
+	r = mountpoint_inspect(-EBADF, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f);
+	if (r == 0)
+		r = pk.result;
 	if (r < 0)
 		return r;
 	if (!f.is_directory || pk.dev != plugin_view->dev || pk.ino != plugin_view->ino)
@@ -625,21 +639,58 @@ static int check_own_view(struct lc *lc, const struct ns_peek *plugin_view)
 	return 0;
 }
 
-/*
- * Check each Mountpoint, in the plugin's view, against the policy, chown it,
- * and clone its tree for attaching, in bounded time.
- */
-static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v, size_t n)
+struct mp_batch {
+	size_t n; /* entries whose fds are set (-EBADF or owned) */
+	struct ns_peek *pk;
+	struct policy_mountpoint_facts *f;
+	struct policy_denial *d;
+	bool *denied;
+	int *pidfd;
+	pid_t *pid;
+	int *result;
+	size_t *idx;
+	struct ns_peek *gpk;
+	struct policy_mountpoint_facts *gf;
+};
+
+static void mp_batch_free(struct mp_batch *b)
 {
-	int failed = 0, r;
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->pidfd[i] >= 0)
+			close(b->pidfd[i]);
+		if (b->pk[i].tree_fd >= 0)
+			close(b->pk[i].tree_fd);
+	}
+	free(b->pk);
+	free(b->f);
+	free(b->d);
+	free(b->denied);
+	free(b->pidfd);
+	free(b->pid);
+	free(b->result);
+	free(b->idx);
+	free(b->gpk);
+	free(b->gf);
+}
+
+/*
+ * Look at every Mountpoint as its plugin sees it: one child per plugin
+ * process (ns_peek), judged by the policy before the chown and the clone.
+ * b->result[i] gets each volume's outcome.
+ */
+static int mp_look(struct lc *lc, const struct args *a, struct pvol *v, size_t n,
+		   struct mp_batch *b)
+{
+	size_t m = 0;
+	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		struct mp_judge j = {.lc = lc, .driver = v[i].sv->driver};
-		struct policy_mountpoint_facts f;
-		_cleanup_close_ int pidfd = -EBADF, tree = -EBADF;
-		char why[LC_VIEW_ERR_MAX];
-		struct ns_peek pk;
-
+		b->pidfd[i] = -EBADF;
+		b->pk[i].tree_fd = -EBADF;
+		b->result[i] = -ECANCELED;
+	}
+	b->n = n;
+	for (size_t i = 0; i < n; i++) {
 		if (!v[i].host_path)
 			continue;
 		if (a->pid)
@@ -647,7 +698,7 @@ static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v
 					   v[i].sv->mode == SPEC_RO ? POLICY_MODE_RO
 								    : POLICY_MODE_RW,
 					   &v[i].attrs);
-		pk = (struct ns_peek){
+		b->pk[i] = (struct ns_peek){
 			.path = v[i].host_path,
 			.flags = (a->pid ? NS_PEEK_TREE : 0) | (a->chown ? NS_PEEK_CHOWN : 0),
 			.attrs = (v[i].attrs.readonly || v[i].sv->mode == SPEC_RO ? NS_ATTR_RDONLY
@@ -657,25 +708,83 @@ static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v
 				 (v[i].attrs.noexec ? NS_ATTR_NOEXEC : 0),
 			.uid = a->uid,
 			.gid = a->gid,
+			.tree_fd = -EBADF,
 		};
-		r = lc_plugin_view(lc, v[i].entry, v[i].sv->driver, &pidfd);
-		if (r == 0)
-			r = mountpoint_inspect(pidfd, &pk, lc->g->timeout_other_ms, mp_decide, &j,
-					       &f);
-		tree = pk.tree_fd;
-		if (r == 0 && !j.denied && policy_check_mountpoint(lc->policy, v[i].sv->driver,
-								     &f, &j.d) < 0)
-			j.denied = true;
-		if (j.denied) {
+		b->result[i] = lc_plugin_view(lc, v[i].entry, v[i].sv->driver, &b->pidfd[i],
+					      &b->pid[i]);
+		/* Waiting for its look. */
+		if (b->result[i] == 0)
+			b->result[i] = -EINPROGRESS;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mp_judge j = {.lc = lc, .v = v, .idx = b->idx, .d = b->d, .denied = b->denied};
+
+		if (b->result[i] != -EINPROGRESS)
+			continue;
+		/* Every volume of the same plugin process (or of our own view) at once. */
+		m = 0;
+		for (size_t k = i; k < n; k++)
+			if (b->result[k] == -EINPROGRESS && b->pid[k] == b->pid[i]) {
+				b->idx[m] = k;
+				b->gpk[m++] = b->pk[k];
+				b->result[k] = -ECANCELED;
+			}
+		r = mountpoint_inspect(b->pidfd[i], b->gpk, m, lc->g->timeout_other_ms, mp_decide,
+				       &j, b->gf);
+		for (size_t g = 0; g < m; g++) {
+			size_t k = b->idx[g];
+
+			b->pk[k] = b->gpk[g];
+			b->f[k] = b->gf[g];
+			b->result[k] = r < 0 ? r : b->gpk[g].result;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Check each Mountpoint, in the plugin's view, against the policy, chown it,
+ * and clone its tree for attaching, in bounded time.
+ */
+static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v, size_t n)
+{
+	_cleanup_(mp_batch_free) struct mp_batch b = {
+		.pk = calloc(n + 1, sizeof(*b.pk)),
+		.f = calloc(n + 1, sizeof(*b.f)),
+		.d = calloc(n + 1, sizeof(*b.d)),
+		.denied = calloc(n + 1, sizeof(*b.denied)),
+		.pidfd = calloc(n + 1, sizeof(*b.pidfd)),
+		.pid = calloc(n + 1, sizeof(*b.pid)),
+		.result = calloc(n + 1, sizeof(*b.result)),
+		.idx = calloc(n + 1, sizeof(*b.idx)),
+		.gpk = calloc(n + 1, sizeof(*b.gpk)),
+		.gf = calloc(n + 1, sizeof(*b.gf)),
+	};
+	int failed = 0, r;
+
+	if (!b.pk || !b.f || !b.d || !b.denied || !b.pidfd || !b.pid || !b.result || !b.idx ||
+	    !b.gpk || !b.gf)
+		return -ENOMEM;
+	mp_look(lc, a, v, n, &b);
+	for (size_t i = 0; i < n; i++) {
+		char why[LC_VIEW_ERR_MAX];
+
+		if (!v[i].host_path)
+			continue;
+		r = b.result[i];
+		if (r == 0 && !b.denied[i] &&
+		    policy_check_mountpoint(lc->policy, v[i].sv->driver, &b.f[i], &b.d[i]) < 0)
+			b.denied[i] = true;
+		if (b.denied[i]) {
 			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s' denied by %s: %s",
-				v[i].sv->name, v[i].sv->driver, v[i].host_path, j.d.rule,
-				j.d.reason);
+				v[i].sv->name, v[i].sv->driver, v[i].host_path, b.d[i].rule,
+				b.d[i].reason);
 			lc->denied = true;
 			failed++;
 			continue;
 		}
-		if (r == 0 && !a->pid && pk.other_view)
-			r = check_own_view(lc, &pk);
+		if (r == 0 && !a->pid && b.pk[i].other_view)
+			r = check_own_view(lc, &b.pk[i]);
 		if (r < 0) {
 			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", v[i].sv->name,
 				v[i].sv->driver, v[i].host_path, lc_view_strerror(lc, r, why));
@@ -684,13 +793,13 @@ static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v
 		}
 		if (v[i].needs_mount) {
 			json_object_object_add(v[i].entry, "mount_root",
-					       json_object_new_boolean(f.is_mount_point));
+					       json_object_new_boolean(b.f[i].is_mount_point));
 			state_volume_save(lc->st, v[i].key, v[i].entry);
 		}
 		if (!a->pid)
 			continue;
 		/* The tree of exactly the directory that was checked: no second lookup. */
-		v[i].tree_fd = TAKE_FD(tree);
+		v[i].tree_fd = TAKE_FD(b.pk[i].tree_fd);
 		/* Its id survives move_mount: recorded before attaching, so cleanup finds it. */
 		r = ns_mount_id(v[i].tree_fd, "", &v[i].mnt_id);
 		/* And the id mountinfo shows, to see it there wherever it was moved. */

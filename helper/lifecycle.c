@@ -66,6 +66,8 @@ void lc_close(struct lc *lc)
 {
 	plugin_client_free(lc->pc);
 	state_close(lc->st);
+	if (lc->view_pidfd_1 > 0)
+		close(lc->view_pidfd_1 - 1);
 	policy_free(lc->policy);
 	for (size_t i = 0; i < lc->n_failures; i++)
 		free(lc->failures[i]);
@@ -259,7 +261,8 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 	return failed;
 }
 
-int lc_plugin_view(struct lc *lc, json_object *entry, const char *driver, int *ret_pidfd)
+int lc_plugin_view(struct lc *lc, json_object *entry, const char *driver, int *ret_pidfd,
+		   pid_t *ret_pid)
 {
 	long long pid = lc_json_int(entry, "plugin_pid");
 	long long start = lc_json_int(entry, "plugin_start");
@@ -267,12 +270,33 @@ int lc_plugin_view(struct lc *lc, json_object *entry, const char *driver, int *r
 	pid_t cur = 0;
 	int r;
 
-	if (pid > 0 && pid <= INT32_MAX && start > 0 &&
-	    ns_pidfd_open((pid_t)pid, (unsigned long long)start, ret_pidfd, NULL) == 0)
+	/* Every volume of a plugin names the same process: open it once. */
+	if (pid > 0 && pid == lc->view_pid && (unsigned long long)start == lc->view_start &&
+	    lc->view_pidfd_1 > 0) {
+		*ret_pidfd = fcntl(lc->view_pidfd_1 - 1, F_DUPFD_CLOEXEC, 3);
+		if (*ret_pidfd < 0)
+			return negerrno();
+		*ret_pid = (pid_t)pid;
 		return 0;
+	}
+	if (pid > 0 && pid <= INT32_MAX && start > 0 &&
+	    ns_pidfd_open((pid_t)pid, (unsigned long long)start, ret_pidfd, NULL) == 0) {
+		int keep = fcntl(*ret_pidfd, F_DUPFD_CLOEXEC, 3);
+
+		if (keep >= 0) {
+			if (lc->view_pidfd_1 > 0)
+				close(lc->view_pidfd_1 - 1);
+			lc->view_pidfd_1 = keep + 1;
+			lc->view_pid = (pid_t)pid;
+			lc->view_start = (unsigned long long)start;
+		}
+		*ret_pid = (pid_t)pid;
+		return 0;
+	}
 	r = mountpoint_plugin_view(lc->pc, driver, ret_pidfd, &cur, &now);
 	if (r < 0)
 		return r;
+	*ret_pid = cur;
 	if (*ret_pidfd < 0) {
 		json_object_object_del(entry, "plugin_pid");
 		json_object_object_del(entry, "plugin_start");
@@ -308,26 +332,56 @@ const char *lc_view_strerror(const struct lc *lc, int r, char buf[static LC_VIEW
 	return buf;
 }
 
-int lc_volume_live(struct lc *lc, json_object *entry)
+int lc_volumes_live(struct lc *lc, json_object *const *entries, size_t n, int *ret_live)
 {
-	const char *hp = lc_json_str(entry, "host_path");
-	const char *driver = lc_json_str(entry, "driver");
-	struct ns_peek pk = {.path = hp};
-	struct policy_mountpoint_facts f;
-	_cleanup_close_ int pidfd = -EBADF;
+	_cleanup_free_ struct ns_peek *pk = calloc(n + 1, sizeof(*pk));
+	_cleanup_free_ struct policy_mountpoint_facts *f = calloc(n + 1, sizeof(*f));
+	_cleanup_free_ size_t *idx = calloc(n + 1, sizeof(*idx));
+	_cleanup_free_ int *pidfd = calloc(n + 1, sizeof(*pidfd));
+	_cleanup_free_ pid_t *pid = calloc(n + 1, sizeof(*pid));
 	int r;
 
-	if (!hp || !driver)
-		return 0;
-	r = lc_plugin_view(lc, entry, driver, &pidfd);
-	if (r < 0)
-		return r;
-	r = mountpoint_inspect(pidfd, &pk, lc->g->timeout_other_ms, NULL, NULL, &f);
-	if (r < 0)
-		return r;
-	if (!f.is_directory)
-		return 0;
-	return !lc_json_bool(entry, "mount_root") || f.is_mount_point;
+	if (!pk || !f || !idx || !pidfd || !pid)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *hp = entries[i] ? lc_json_str(entries[i], "host_path") : NULL;
+		const char *driver = entries[i] ? lc_json_str(entries[i], "driver") : NULL;
+
+		pidfd[i] = -EBADF;
+		ret_live[i] = 0;
+		if (!hp || hp[0] != '/' || !driver)
+			continue;
+		ret_live[i] = lc_plugin_view(lc, entries[i], driver, &pidfd[i], &pid[i]);
+		if (ret_live[i] == 0)
+			ret_live[i] = -EINPROGRESS;
+	}
+	/* Every volume of the same plugin process (or of our own view) in one look. */
+	for (size_t i = 0; i < n; i++) {
+		size_t m = 0;
+
+		if (ret_live[i] != -EINPROGRESS)
+			continue;
+		for (size_t k = i; k < n; k++)
+			if (ret_live[k] == -EINPROGRESS && pid[k] == pid[i]) {
+				idx[m] = k;
+				pk[m++] = (struct ns_peek){.path = lc_json_str(entries[k], "host_path")};
+				ret_live[k] = -ECANCELED;
+			}
+		r = mountpoint_inspect(pidfd[i], pk, m, lc->g->timeout_other_ms, NULL, NULL, f);
+		for (size_t g = 0; g < m; g++) {
+			json_object *e = entries[idx[g]];
+
+			if (r < 0 || pk[g].result < 0)
+				ret_live[idx[g]] = r < 0 ? r : pk[g].result;
+			else
+				ret_live[idx[g]] = f[g].is_directory &&
+						   (!lc_json_bool(e, "mount_root") || f[g].is_mount_point);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (pidfd[i] >= 0)
+			close(pidfd[i]);
+	return 0;
 }
 
 struct user_scan {

@@ -36,6 +36,10 @@ struct lc {
 	char *failures[LC_FAILURES_MAX];
 	size_t n_failures;
 	bool denied; /* a policy denial: exit 3 */
+	/* The last plugin process opened by lc_plugin_view(), +1 (0: none). */
+	int view_pidfd_1;
+	pid_t view_pid;
+	unsigned long long view_start;
 };
 
 /* Open the state (and the plugin client; the policy when with_policy). */
@@ -70,28 +74,33 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 
 /*
  * A pidfd on the plugin process whose view of its Mountpoints counts
- * (mountpoint_plugin_view()) in *ret_pidfd, -EBADF for a TCP plugin. The
+ * (mountpoint_plugin_view()) in *ret_pidfd and its pid in *ret_pid; -EBADF
+ * and 0 for a TCP plugin. The
  * process the volume entry recorded ("plugin_pid", "plugin_start") when it
  * still runs, so that a plugin that stopped answering is not asked; else the
  * plugin's listener now, then recorded in entry (not saved). -ESRCH: the
  * plugin's process cannot be seen from here; the activation's -errno.
  */
-int lc_plugin_view(struct lc *lc, json_object *entry, const char *driver, int *ret_pidfd);
+int lc_plugin_view(struct lc *lc, json_object *entry, const char *driver, int *ret_pidfd,
+		   pid_t *ret_pid);
 
 /*
- * Words for a failure of lc_plugin_view(), lc_volume_live() or
+ * Words for a failure of lc_plugin_view(), lc_volumes_live() or
  * mountpoint_inspect(), naming the rule behind it; written to buf.
  */
 #define LC_VIEW_ERR_MAX 256
 const char *lc_view_strerror(const struct lc *lc, int r, char buf[static LC_VIEW_ERR_MAX]);
 
 /*
- * Is the plugin mount a volume entry records still there, in the plugin's
- * view (its directory exists and, if it was the root of a mount, still is)?
- * 1 yes, 0 no, -errno when that cannot be told: -ETIMEDOUT (the filesystem
- * did not answer within the --timeout), -ESRCH (lc_plugin_view()).
+ * Is the plugin mount each of n volume entries records still there, in its
+ * plugin's view (its directory exists and, if it was the root of a mount,
+ * still is)? One look per plugin process (ns_peek), --timeout bounded.
+ * ret_live[i]: 1 yes, 0 no (or no host_path), -errno when that cannot be
+ * told: -ETIMEDOUT (the filesystem did not answer within the --timeout),
+ * -ESRCH (lc_plugin_view()). entries[i] may gain plugin_pid/plugin_start
+ * (not saved). Returns 0 or -ENOMEM.
  */
-int lc_volume_live(struct lc *lc, json_object *entry);
+int lc_volumes_live(struct lc *lc, json_object *const *entries, size_t n, int *ret_live);
 
 /*
  * Order n container paths for mounting (issue 9): fewer components first, so

@@ -43,46 +43,46 @@ int mountpoint_plugin_view(struct plugin_client *pc, const char *driver, int *re
 
 struct judge {
 	struct policy_mountpoint_facts *f;
-	int (*decide)(const struct policy_mountpoint_facts *facts, void *userdata);
+	int (*decide)(const struct policy_mountpoint_facts *facts, size_t i, void *userdata);
 	void *userdata;
 };
 
 static void copy_facts(struct policy_mountpoint_facts *f, const struct ns_peek *pk)
 {
-	f->has_symlink = pk->has_symlink;
-	f->exists = pk->exists;
-	f->is_directory = pk->is_directory;
-	f->is_mount_point = pk->is_mount_point;
-	f->mount_root_up = pk->mount_root_up;
+	*f = (struct policy_mountpoint_facts){
+		.path = pk->path,
+		.has_dotdot = path_has_dotdot(pk->path),
+		.has_symlink = pk->has_symlink,
+		.exists = pk->exists,
+		.is_directory = pk->is_directory,
+		.is_mount_point = pk->is_mount_point,
+		.mount_root_up = pk->mount_root_up,
+	};
 }
 
-static int judge(const struct ns_peek *pk, void *userdata)
+static int judge(const struct ns_peek *pk, size_t i, void *userdata)
 {
 	struct judge *j = userdata;
 
-	copy_facts(j->f, pk);
-	return j->decide ? j->decide(j->f, j->userdata) : 0;
+	copy_facts(&j->f[i], pk);
+	return j->decide ? j->decide(&j->f[i], i, j->userdata) : 0;
 }
 
-int mountpoint_inspect(int pidfd, struct ns_peek *pk, unsigned timeout_ms,
-		       int (*decide)(const struct policy_mountpoint_facts *facts, void *userdata),
+int mountpoint_inspect(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
+		       int (*decide)(const struct policy_mountpoint_facts *facts, size_t i,
+				     void *userdata),
 		       void *userdata, struct policy_mountpoint_facts *ret_facts)
 {
-	struct policy_mountpoint_facts f = {.path = pk->path};
-	struct judge j = {.f = &f, .decide = decide, .userdata = userdata};
+	struct judge j = {.f = ret_facts, .decide = decide, .userdata = userdata};
 	int r;
 
-	pk->tree_fd = -EBADF;
-	if (!pk->path || pk->path[0] != '/')
-		return -EINVAL;
-	f.has_dotdot = path_has_dotdot(pk->path);
-	/* ".." is refused anyway: never resolve it, not even beneath a root. */
-	if (!f.has_dotdot) {
-		r = ns_peek(pidfd, pk, timeout_ms, judge, &j);
-		if (r < 0)
-			return r;
-		copy_facts(&f, pk);
-	}
-	*ret_facts = f;
+	for (size_t i = 0; i < n; i++)
+		if (!pk[i].path || pk[i].path[0] != '/')
+			return -EINVAL;
+	r = ns_peek(pidfd, pk, n, timeout_ms, judge, &j);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		copy_facts(&ret_facts[i], &pk[i]);
 	return 0;
 }

@@ -25,19 +25,22 @@ int mountpoint_plugin_view(struct plugin_client *pc, const char *driver, int *re
 			   pid_t *ret_pid, unsigned long long *ret_start);
 
 /*
- * Inspect pk->path (ns_peek(): flags, attrs and uid:gid in pk) in the view of
- * the process behind pidfd (-EBADF: ours), the filesystem given timeout_ms
- * (milliseconds) at most, and fill ret_facts (ret_facts->path = pk->path:
- * keep it alive). With NS_PEEK_CHOWN or NS_PEEK_TREE, decide (may be NULL)
- * judges the facts before the chown or the clone, and its negative return
- * is returned. With NS_PEEK_TREE and a directory, pk->tree_fd is the
- * detached tree of exactly what was checked: the caller closes it. A symlink,
- * "..", a missing file or a non-directory is a fact, not an error.
- * Returns 0, or -errno when the facts could not be established (-ETIMEDOUT:
- * the filesystem did not answer; -ESRCH: the plugin's process went away).
+ * Inspect pk[i].path for i < n (ns_peek(): flags, attrs and uid:gid in pk) in
+ * the view of the process behind pidfd (-EBADF: ours), the filesystems given
+ * timeout_ms (milliseconds) at most for the whole batch, and fill
+ * ret_facts[i] (its path is pk[i].path: keep it alive). With NS_PEEK_CHOWN or
+ * NS_PEEK_TREE, decide(facts, i) (may be NULL) judges a directory's facts
+ * before its chown or clone; its negative return becomes pk[i].result. With
+ * NS_PEEK_TREE, pk[i].tree_fd is the detached tree of exactly what was
+ * checked: the caller closes it. A symlink, "..", a missing file or a
+ * non-directory is a fact, not an error. Returns 0 (each pk[i].result then
+ * says how that path went), or -errno for the whole batch (-ETIMEDOUT: a
+ * filesystem did not answer; -ESRCH: the plugin's process went away;
+ * -EINVAL: a relative path).
  */
-int mountpoint_inspect(int pidfd, struct ns_peek *pk, unsigned timeout_ms,
-		       int (*decide)(const struct policy_mountpoint_facts *facts, void *userdata),
+int mountpoint_inspect(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
+		       int (*decide)(const struct policy_mountpoint_facts *facts, size_t i,
+				     void *userdata),
 		       void *userdata, struct policy_mountpoint_facts *ret_facts);
 
 #endif

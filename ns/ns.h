@@ -152,6 +152,7 @@ struct ns_peek {
 	uid_t uid;	  /* for NS_PEEK_CHOWN */
 	gid_t gid;
 	/* out */
+	int result;	     /* 0, -errno of this path, or decide's refusal */
 	bool exists;	     /* resolution reached an existing file */
 	bool has_symlink;    /* a component is a symlink (none is followed) */
 	bool is_directory;   /* ... it is a directory */
@@ -168,22 +169,23 @@ struct ns_peek {
 };
 
 /*
- * Look at pk->path as the process behind pidfd sees it (-EBADF: as we do):
- * resolved beneath its /proc/PID/root with no symlink followed, facts from
- * cached attributes only (AT_STATX_DONT_SYNC), and with NS_PEEK_TREE the
- * tree cloned inside that process's mount namespace, since open_tree refuses
- * another namespace's mounts. Everything that can reach the filesystem at
- * path runs in a child killed after timeout_ms (milliseconds), so a hung
- * FUSE or NFS volume costs at most that (issue 9). A missing path, a
- * symlink or a non-directory is a fact, not an error. With NS_PEEK_CHOWN or
- * NS_PEEK_TREE and a directory, decide (may be NULL) judges the facts first:
- * a negative return stops there, nothing changed, and is returned.
- * Returns 0; -ETIMEDOUT; -ESRCH when the process is gone, before or right
- * after the look (what was seen can then not be proven to be its); -EINVAL;
- * other -errno.
+ * Look at pk[0..n) (n at most NS_MOUNTS_MAX) as the process behind pidfd sees
+ * them (-EBADF: as we do): each path resolved beneath its /proc/PID/root with
+ * no symlink followed, facts from cached attributes only (AT_STATX_DONT_SYNC),
+ * and with NS_PEEK_TREE the tree cloned inside that process's mount namespace,
+ * since open_tree refuses another namespace's mounts. Everything that can
+ * reach the filesystem at a path runs in ONE child killed after timeout_ms
+ * (milliseconds, for the whole batch), so a hung FUSE or NFS volume costs at
+ * most that (issue 9). A missing path, a symlink or a non-directory is a
+ * fact, not an error. With NS_PEEK_CHOWN or NS_PEEK_TREE, a directory's facts
+ * are judged by decide(pk, i) (may be NULL) first: a negative return skips
+ * the chown and clone of that path and becomes its result.
+ * Returns 0 (then see each result); -ETIMEDOUT; -ESRCH when the process is
+ * gone, before or right after the look (what was seen can then not be proven
+ * to be its); -EINVAL; other -errno. On failure no tree fd is left open.
  */
-int ns_peek(int pidfd, struct ns_peek *pk, unsigned timeout_ms,
-	    int (*decide)(const struct ns_peek *pk, void *userdata), void *userdata);
+int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
+	    int (*decide)(const struct ns_peek *pk, size_t i, void *userdata), void *userdata);
 
 /*
  * The mount id /proc/PID/mountinfo shows (statx STATX_MNT_ID, not the unique

@@ -53,6 +53,7 @@
 #endif
 
 struct peek_msg {
+	uint32_t index;
 	int32_t result;
 	uint8_t exists, has_symlink, is_directory, is_mount_point;
 	uint32_t mount_root_up;
@@ -247,73 +248,102 @@ static int send_msg(int sock, const struct peek_msg *m, int fd)
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? negerrno() : 0;
 }
 
-static int peek_child(int pidfd, int rootfd, bool other_ns, const struct ns_peek *pk, int sock)
+/* Phase one for one path: resolve it and gather its facts; *fd is kept for phase two. */
+static void look(int rootfd, const struct ns_peek *pk, struct peek_msg *m, int *fd)
 {
-	struct peek_msg m = {0};
-	_cleanup_close_ int fd = -EBADF, tree = -EBADF;
 	struct statx stx;
 	int r;
 
-	fd = resolve_no_symlinks(rootfd, pk->path);
-	if (fd == -ELOOP) {
+	*fd = resolve_no_symlinks(rootfd, pk->path);
+	if (*fd == -ELOOP) {
 		/* RESOLVE_NO_SYMLINKS also refuses a symlink as the last component. */
-		m.has_symlink = 1;
-		return send_msg(sock, &m, -EBADF);
+		m->has_symlink = 1;
+		return;
 	}
-	if (fd == -ENOENT || fd == -ENOTDIR)
-		return send_msg(sock, &m, -EBADF);
-	if (fd < 0)
-		goto fail;
-	m.exists = 1;
-	r = statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &stx);
-	if (r < 0) {
-		fd = negerrno();
-		goto fail;
+	if (*fd == -ENOENT || *fd == -ENOTDIR)
+		return;
+	if (*fd < 0) {
+		m->result = *fd;
+		return;
 	}
-	m.is_directory = S_ISDIR(stx.stx_mode);
-	m.dev_major = stx.stx_dev_major;
-	m.dev_minor = stx.stx_dev_minor;
-	m.ino = stx.stx_ino;
-	if (!m.is_directory)
-		return send_msg(sock, &m, -EBADF);
-	r = mount_root_distance(fd, count_components(pk->path), &m.mount_root_up);
-	if (r < 0) {
-		m.result = r;
-		return send_msg(sock, &m, -EBADF);
+	m->exists = 1;
+	if (statx(*fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &stx) < 0) {
+		m->result = negerrno();
+		return;
 	}
-	m.is_mount_point = m.mount_root_up == 0;
-	if (!(pk->flags & (NS_PEEK_CHOWN | NS_PEEK_TREE)))
-		return send_msg(sock, &m, -EBADF);
-	/* The facts first; the caller judges them before anything is changed. */
-	r = send_msg(sock, &m, -EBADF);
+	m->is_directory = S_ISDIR(stx.stx_mode);
+	m->dev_major = stx.stx_dev_major;
+	m->dev_minor = stx.stx_dev_minor;
+	m->ino = stx.stx_ino;
+	if (!m->is_directory)
+		return;
+	r = mount_root_distance(*fd, count_components(pk->path), &m->mount_root_up);
 	if (r < 0)
-		return r;
-	char go;
-
-	while ((r = (int)read(sock, &go, 1)) < 0 && errno == EINTR)
-		;
-	if (r != 1)
-		return 0; /* refused: nothing to do */
-	if ((pk->flags & NS_PEEK_CHOWN) && fchownat(fd, "", pk->uid, pk->gid, AT_EMPTY_PATH) < 0) {
-		m.result = negerrno();
-		return send_msg(sock, &m, -EBADF);
-	}
-	if (pk->flags & NS_PEEK_TREE) {
-		/* The clone must be made where the mount is: in the plugin's namespace. */
-		if (other_ns && setns(pidfd, CLONE_NEWNS) < 0) {
-			m.result = negerrno();
-			return send_msg(sock, &m, -EBADF);
-		}
-		m.result = ns_open_tree(fd, "", pk->attrs, &tree);
-	}
-	return send_msg(sock, &m, tree);
-fail:
-	m = (struct peek_msg){.result = fd};
-	return send_msg(sock, &m, -EBADF);
+		m->result = r;
+	m->is_mount_point = m->mount_root_up == 0;
 }
 
-/* Wait for the child's one message until the deadline; -ETIMEDOUT after it. */
-static int receive(int sock, long long deadline, struct peek_msg *ret_msg, int *ret_fd)
+/* Does this path go on to the chown or the clone, once the caller said yes? */
+static bool wants_phase_two(const struct ns_peek *pk, const struct peek_msg *m)
+{
+	return (pk->flags & (NS_PEEK_CHOWN | NS_PEEK_TREE)) && m->result == 0 && m->is_directory;
+}
+
+static int peek_child(int pidfd, int rootfd, bool other_ns, const struct ns_peek *pk, size_t n,
+		      int sock)
+{
+	static int fds[NS_MOUNTS_MAX];
+	static char go[NS_MOUNTS_MAX];
+	bool two = false, entered = false;
+	ssize_t len;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		struct peek_msg m = {.index = (uint32_t)i};
+
+		look(rootfd, &pk[i], &m, &fds[i]);
+		two |= wants_phase_two(&pk[i], &m);
+		if (!wants_phase_two(&pk[i], &m) && fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -EBADF;
+		}
+		r = send_msg(sock, &m, -EBADF);
+		if (r < 0)
+			return r;
+	}
+	if (!two)
+		return 0;
+	/* The facts first: the caller judges them before anything is changed. */
+	while ((len = read(sock, go, n)) < 0 && errno == EINTR)
+		;
+	if (len != (ssize_t)n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct peek_msg m = {.index = (uint32_t)i};
+		_cleanup_close_ int tree = -EBADF;
+
+		if (fds[i] < 0 || !go[i])
+			continue;
+		if ((pk[i].flags & NS_PEEK_CHOWN) &&
+		    fchownat(fds[i], "", pk[i].uid, pk[i].gid, AT_EMPTY_PATH) < 0)
+			m.result = negerrno();
+		/* The clone must be made where the mount is: in the plugin's namespace. */
+		if (m.result == 0 && (pk[i].flags & NS_PEEK_TREE) && other_ns && !entered) {
+			if (setns(pidfd, CLONE_NEWNS) < 0)
+				m.result = negerrno();
+			entered = m.result == 0;
+		}
+		if (m.result == 0 && (pk[i].flags & NS_PEEK_TREE))
+			m.result = ns_open_tree(fds[i], "", pk[i].attrs, &tree);
+		r = send_msg(sock, &m, tree);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Wait for one message of the child until the deadline; -ETIMEDOUT after it. */
+static int receive(int sock, long long deadline, size_t n, struct peek_msg *ret_msg, int *ret_fd)
 {
 	char control[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = {.iov_base = ret_msg, .iov_len = sizeof(*ret_msg)};
@@ -345,7 +375,7 @@ static int receive(int sock, long long deadline, struct peek_msg *ret_msg, int *
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 		    c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
-	if (len != sizeof(*ret_msg)) {
+	if (len != sizeof(*ret_msg) || ret_msg->index >= n) {
 		if (*ret_fd >= 0)
 			close(*ret_fd);
 		*ret_fd = -EBADF;
@@ -356,6 +386,7 @@ static int receive(int sock, long long deadline, struct peek_msg *ret_msg, int *
 
 static void set_facts(struct ns_peek *pk, const struct peek_msg *m, bool other_root)
 {
+	pk->result = m->result;
 	pk->exists = m->exists;
 	pk->has_symlink = m->has_symlink;
 	pk->is_directory = m->is_directory;
@@ -366,18 +397,71 @@ static void set_facts(struct ns_peek *pk, const struct peek_msg *m, bool other_r
 	pk->other_view = other_root;
 }
 
-int ns_peek(int pidfd, struct ns_peek *pk, unsigned timeout_ms,
-	    int (*decide)(const struct ns_peek *pk, void *userdata), void *userdata)
+/* Both phases, on the parent's side. */
+static int talk(int sock, long long deadline, bool other_root, struct ns_peek *pk, size_t n,
+		int (*decide)(const struct ns_peek *pk, size_t i, void *userdata), void *userdata)
 {
-	_cleanup_close_ int rootfd = -EBADF, tree = -EBADF;
+	static char go[NS_MOUNTS_MAX];
+	bool asked = false;
+	size_t two = 0;
+	struct peek_msg m;
+	int fd, r;
+
+	for (size_t k = 0; k < n; k++) {
+		r = receive(sock, deadline, n, &m, &fd);
+		if (fd >= 0)
+			close(fd);
+		if (r < 0)
+			return r;
+		set_facts(&pk[m.index], &m, other_root);
+		go[m.index] = wants_phase_two(&pk[m.index], &m);
+		asked |= go[m.index];
+	}
+	if (!asked)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!go[i])
+			continue;
+		r = decide ? decide(&pk[i], i, userdata) : 0;
+		if (r < 0) {
+			pk[i].result = r;
+			go[i] = 0;
+		}
+		two += go[i];
+	}
+	if (write(sock, go, n) != (ssize_t)n)
+		return negerrno();
+	for (size_t k = 0; k < two; k++) {
+		r = receive(sock, deadline, n, &m, &fd);
+		if (r < 0)
+			return r;
+		pk[m.index].result = m.result;
+		pk[m.index].tree_fd = fd;
+		if (m.result == 0 && (pk[m.index].flags & NS_PEEK_TREE) && fd < 0)
+			return -EPROTO;
+	}
+	return 0;
+}
+
+int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
+	    int (*decide)(const struct ns_peek *pk, size_t i, void *userdata), void *userdata)
+{
+	_cleanup_close_ int rootfd = -EBADF;
 	bool other_root = false, other_ns = false;
 	long long deadline = now_ms() + timeout_ms;
-	struct peek_msg m;
 	int sv[2], status, r;
 	pid_t child;
 
-	if (!pk || !pk->path || pk->path[0] != '/' || timeout_ms == 0)
+	if ((n && !pk) || n > NS_MOUNTS_MAX || timeout_ms == 0)
 		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!pk[i].path || pk[i].path[0] != '/')
+			return -EINVAL;
+		pk[i].result = -ECANCELED;
+		pk[i].tree_fd = -EBADF;
+	}
+	if (!n)
+		return 0;
 	if (pidfd >= 0) {
 		r = open_view(pidfd, &rootfd, &other_root, &other_ns);
 		if (r < 0)
@@ -399,37 +483,28 @@ int ns_peek(int pidfd, struct ns_peek *pk, unsigned timeout_ms,
 	if (child == 0) {
 		close(sv[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(peek_child(pidfd, rootfd, other_ns, pk, sv[1]) < 0 ? 1 : 0);
+		_exit(peek_child(pidfd, rootfd, other_ns, pk, n, sv[1]) < 0 ? 1 : 0);
 	}
 	close(sv[1]);
-	r = receive(sv[0], deadline, &m, &tree);
-	if (r == 0 && m.result == 0 && m.is_directory && (pk->flags & (NS_PEEK_CHOWN | NS_PEEK_TREE))) {
-		set_facts(pk, &m, other_root);
-		r = decide ? decide(pk, userdata) : 0;
-		if (r == 0 && write(sv[0], "", 1) != 1)
-			r = negerrno();
-		if (r == 0)
-			r = receive(sv[0], deadline, &m, &tree);
-	}
+	r = talk(sv[0], deadline, other_root, pk, n, decide, userdata);
 	close(sv[0]);
 	/* A child stuck in a hung filesystem waits killably (FUSE, NFS): kill and reap it. */
 	if (r < 0)
 		kill(child, SIGKILL);
-	/* On success the child has sent all and only exits: no wait worth bounding. */
+	/* Otherwise it has sent all it will and only exits: no wait worth bounding. */
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
-	debug(DEBUG_NS, "ns", "peek \"%s\" (%s view): %d", pk->path,
+	debug(DEBUG_NS, "ns", "peek at %zu paths (%s view): %d", n,
 	      other_ns ? "another namespace's" : other_root ? "another root's" : "our", r);
-	if (r < 0)
-		return r;
-	if (m.result < 0)
-		return m.result;
 	/* What was opened is the plugin's only if the plugin is still there now. */
-	if (pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
-		return negerrno();
-	if ((pk->flags & NS_PEEK_TREE) && m.is_directory && tree < 0)
-		return -EPROTO;
-	set_facts(pk, &m, other_root);
-	pk->tree_fd = TAKE_FD(tree);
-	return 0;
+	if (r == 0 && pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+		r = negerrno();
+	if (r < 0)
+		for (size_t i = 0; i < n; i++) {
+			if (pk[i].tree_fd >= 0)
+				close(pk[i].tree_fd);
+			pk[i].tree_fd = -EBADF;
+			pk[i].result = r;
+		}
+	return r;
 }
