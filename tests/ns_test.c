@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -542,6 +543,104 @@ TEST_F(ns, is_mounted_tells_mount_roots)
 	ASSERT_EQ(0, mount(self->host, self->host, NULL, MS_BIND, NULL));
 	EXPECT_EQ(1, ns_is_mounted(AT_FDCWD, self->host, NULL));
 	EXPECT_EQ(-ENOENT, ns_is_mounted(AT_FDCWD, tu_path(p, "%s/nope", self->host), NULL));
+}
+
+/* In the namespace of pid: a tmpfs at path holding "only-there" (the plugin's mount). */
+static int mount_in_ns_of(pid_t pid, const char *path)
+{
+	pid_t child = fork();
+	int status, pidfd;
+
+	if (child < 0)
+		return -errno;
+	if (child == 0) {
+		char f[PATH_MAX];
+
+		pidfd = pidfd_open(pid, 0);
+		if (pidfd < 0 || setns(pidfd, CLONE_NEWNS) < 0 ||
+		    mount("tmpfs", path, "tmpfs", 0, NULL) < 0)
+			_exit(1);
+		snprintf(f, sizeof(f), "%s/only-there", path);
+		_exit(tu_write_file(f, "x") < 0 ? 1 : 0);
+	}
+	if (waitpid(child, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/*
+ * A mount that only the plugin's namespace has (issue 9): through its pidfd
+ * the path is a mount point and its tree is cloned there; in our own view
+ * it is the empty directory under it.
+ */
+TEST_F(ns, peek_sees_the_mount_only_the_process_namespace_has)
+{
+	char vol[PATH_MAX];
+	struct ns_peek pk = {.flags = NS_PEEK_TREE};
+	int fd;
+
+	ASSERT_EQ(0, mkdir(tu_path(vol, "%s/vol", self->host), 0755));
+	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	ASSERT_EQ(0, mount_in_ns_of(self->ct.pid, vol));
+	ASSERT_EQ(0, ns_pidfd_open(self->ct.pid, 0, &self->pidfd, NULL));
+	pk.path = vol;
+	ASSERT_EQ(0, ns_peek(self->pidfd, &pk, 1, 5000, NULL, NULL));
+	EXPECT_EQ(0, pk.result);
+	EXPECT_TRUE(pk.other_view);
+	EXPECT_TRUE(pk.is_directory && pk.is_mount_point);
+	EXPECT_EQ(0u, pk.mount_root_up);
+	ASSERT_LE(0, pk.tree_fd);
+	fd = openat(pk.tree_fd, "only-there", O_RDONLY | O_CLOEXEC);
+	EXPECT_LE(0, fd);
+	if (fd >= 0)
+		close(fd);
+	close(pk.tree_fd);
+
+	pk = (struct ns_peek){.path = vol};
+	ASSERT_EQ(0, ns_peek(-EBADF, &pk, 1, 5000, NULL, NULL));
+	EXPECT_FALSE(pk.other_view);
+	EXPECT_TRUE(pk.is_directory);
+	EXPECT_FALSE(pk.is_mount_point);
+	/* The nearest mount root is the scratch tmpfs, two components up. */
+	EXPECT_EQ(2u, pk.mount_root_up);
+	EXPECT_EQ(-EBADF, pk.tree_fd);
+}
+
+static int refuse_second(const struct ns_peek *pk, size_t i, void *userdata)
+{
+	(void)pk;
+	(void)userdata;
+	return i == 1 ? -EACCES : 0;
+}
+
+/* The caller judges the facts before anything is cloned; symlinks and absences are facts. */
+TEST_F(ns, peek_batch_judged_before_the_clone)
+{
+	char a[PATH_MAX], b[PATH_MAX], link[PATH_MAX], gone[PATH_MAX];
+	struct ns_peek pk[4] = {
+		{.path = a, .flags = NS_PEEK_TREE},
+		{.path = b, .flags = NS_PEEK_TREE},
+		{.path = link, .flags = NS_PEEK_TREE},
+		{.path = gone, .flags = NS_PEEK_TREE},
+	};
+
+	ASSERT_EQ(0, mkdir(tu_path(a, "%s/a", self->host), 0755));
+	ASSERT_EQ(0, mkdir(tu_path(b, "%s/b", self->host), 0755));
+	ASSERT_EQ(0, symlink(self->decoy, tu_path(link, "%s/link", self->host)));
+	tu_path(gone, "%s/gone", self->host);
+	ASSERT_EQ(0, ns_peek(-EBADF, pk, 4, 5000, refuse_second, NULL));
+	EXPECT_EQ(0, pk[0].result);
+	EXPECT_LE(0, pk[0].tree_fd);
+	EXPECT_EQ(-EACCES, pk[1].result);
+	EXPECT_EQ(-EBADF, pk[1].tree_fd);
+	EXPECT_EQ(0, pk[2].result);
+	EXPECT_TRUE(pk[2].has_symlink);
+	EXPECT_EQ(-EBADF, pk[2].tree_fd);
+	EXPECT_EQ(0, pk[3].result);
+	EXPECT_FALSE(pk[3].exists);
+	EXPECT_EQ(-EBADF, pk[3].tree_fd);
+	if (pk[0].tree_fd >= 0)
+		close(pk[0].tree_fd);
 }
 
 TEST_HARNESS_MAIN
