@@ -165,7 +165,8 @@ struct ns_peek {
 	dev_t dev; /* of the file reached: device and inode tell one view's */
 	ino_t ino; /* directory from another's */
 	bool other_view; /* the process's root or mount namespace is not ours */
-	int tree_fd;	 /* NS_PEEK_TREE, a judged directory: the detached tree (caller closes); else -EBADF */
+	/* NS_PEEK_TREE, a judged directory: the detached tree (caller closes); else -EBADF */
+	int tree_fd;
 };
 
 /*
