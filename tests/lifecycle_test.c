@@ -713,6 +713,37 @@ TEST_F(prepare, without_pid_bind_mounts_parents_first)
 	json_object_put(o);
 }
 
+/*
+ * dvmount in a pid namespace where the plugin's process is not visible
+ * (SO_PEERCRED gives pid 0): what it sees at the Mountpoint cannot be proven
+ * to be the plugin's mount, so nothing is handed out, and the Mount is undone.
+ */
+TEST_F(prepare, plugin_process_out_of_sight_is_refused)
+{
+	static const char *const other_pidns[] = {"/usr/bin/unshare", "-p", "-f", NULL};
+	char vols[PATH_MAX], hostdir[PATH_MAX];
+	struct run_result r;
+	int c, v;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol vol[] = {{.name = "v", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	self->e.wrap = other_pidns;
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
+	self->e.wrap = NULL;
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "cannot be proven to be the plugin's mount")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "volume 'v' of driver 'tp'")) OK_OR_LOG(r);
+	EXPECT_EQ(NULL, strstr(r.out, "bind_mounts")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
 TEST_F(prepare, without_pid_prints_bind_mounts)
 {
 	char vols[PATH_MAX], hostdir[PATH_MAX], want[2 * PATH_MAX];
