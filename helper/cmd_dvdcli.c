@@ -148,17 +148,34 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	json_object_object_add(entry, "mounting", json_object_new_boolean(0));
 	json_object_object_add(entry, "mounted", json_object_new_boolean(1));
 	json_object_object_add(entry, "host_path", json_object_new_string(m->mountpoint));
-	/* Remember whether it was a mount of its own, to notice later when it is gone. */
+	/*
+	 * Mesos binds the mountpoint in OUR namespace: it must be the plugin's
+	 * mount as the plugin sees it (issue 9), never the directory under it.
+	 */
 	struct policy_mountpoint_facts f;
 	struct ns_peek pk = {.path = m->mountpoint};
 	_cleanup_close_ int pidfd = -EBADF;
 	pid_t pid;
 
-	if (lc_plugin_view(lc, entry, m->driver, &pidfd, &pid) == 0 &&
-	    mountpoint_inspect(pidfd, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f) == 0 &&
-	    pk.result == 0)
-		json_object_object_add(entry, "mount_root",
-				       json_object_new_boolean(f.is_mount_point));
+	r = lc_plugin_view(lc, entry, m->driver, &pidfd, &pid);
+	if (r == 0)
+		r = mountpoint_inspect(pidfd, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f);
+	if (r == 0)
+		r = pk.result;
+	if (r == 0 && pk.other_view)
+		r = lc_check_own_view(lc, &pk);
+	if (r < 0) {
+		char why[LC_VIEW_ERR_MAX];
+
+		lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", m->name, m->driver,
+			m->mountpoint, lc_view_strerror(lc, r, why));
+		state_volume_save(lc->st, key, entry);
+		state_user_remove(lc->st, key, LC_DVDCLI_USER);
+		lc_release_unused(lc, &k, 1);
+		return -EIO;
+	}
+	/* Remember whether it was a mount of its own, to notice later when it is gone. */
+	json_object_object_add(entry, "mount_root", json_object_new_boolean(f.is_mount_point));
 	r = state_volume_save(lc->st, key, entry);
 	if (r < 0)
 		lc_fail(lc, "volume '%s': cannot save its entry: %s", m->name, strerror(-r));

@@ -618,27 +618,6 @@ static int mp_decide(const struct policy_mountpoint_facts *f, size_t i, void *us
 	return 0;
 }
 
-/*
- * Without --pid the containerizer binds host_path in OUR mount namespace: the
- * plugin's mount must be what we see there too, the same directory (device
- * and inode), else it would bind the directory under the plugin's mount.
- */
-static int check_own_view(struct lc *lc, const struct ns_peek *plugin_view)
-{
-	struct ns_peek pk = {.path = plugin_view->path};
-	struct policy_mountpoint_facts f;
-	int r;
-
-	r = mountpoint_inspect(-EBADF, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f);
-	if (r == 0)
-		r = pk.result;
-	if (r < 0)
-		return r;
-	if (!f.is_directory || pk.dev != plugin_view->dev || pk.ino != plugin_view->ino)
-		return -EXDEV;
-	return 0;
-}
-
 struct mp_batch {
 	size_t n; /* entries whose fds are set (-EBADF or owned) */
 	struct ns_peek *pk;
@@ -784,7 +763,7 @@ static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v
 			continue;
 		}
 		if (r == 0 && !a->pid && b.pk[i].other_view)
-			r = check_own_view(lc, &b.pk[i]);
+			r = lc_check_own_view(lc, &b.pk[i]);
 		if (r < 0) {
 			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", v[i].sv->name,
 				v[i].sv->driver, v[i].host_path, lc_view_strerror(lc, r, why));

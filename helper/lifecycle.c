@@ -332,6 +332,22 @@ const char *lc_view_strerror(const struct lc *lc, int r, char buf[static LC_VIEW
 	return buf;
 }
 
+int lc_check_own_view(struct lc *lc, const struct ns_peek *plugin_view)
+{
+	struct ns_peek pk = {.path = plugin_view->path};
+	struct policy_mountpoint_facts f;
+	int r;
+
+	r = mountpoint_inspect(-EBADF, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f);
+	if (r == 0)
+		r = pk.result;
+	if (r < 0)
+		return r;
+	if (!f.is_directory || pk.dev != plugin_view->dev || pk.ino != plugin_view->ino)
+		return -EXDEV;
+	return 0;
+}
+
 int lc_volumes_live(struct lc *lc, json_object *const *entries, size_t n, int *ret_live)
 {
 	_cleanup_free_ struct ns_peek *pk = calloc(n + 1, sizeof(*pk));

@@ -22,6 +22,7 @@
 #include "helper/dvmount.h"
 #include "helper/plugin.h"
 #include "helper/state.h"
+#include "ns/ns.h"
 #include "policy/policy.h"
 
 #define LC_FAILURES_MAX 64
@@ -101,6 +102,14 @@ const char *lc_view_strerror(const struct lc *lc, int r, char buf[static LC_VIEW
  * (not saved). Returns 0 or -ENOMEM.
  */
 int lc_volumes_live(struct lc *lc, json_object *const *entries, size_t n, int *ret_live);
+
+/*
+ * For a consumer in OUR mount namespace (prepare without --pid, the dvdcli
+ * drop-in: the containerizer binds the path here): is what we see at
+ * plugin_view->path the very directory the plugin sees (device and inode)?
+ * 0 yes; -EXDEV no (the plugin's mounts do not reach us); -errno of the look.
+ */
+int lc_check_own_view(struct lc *lc, const struct ns_peek *plugin_view);
 
 /*
  * Order n container paths for mounting (issue 9): fewer components first, so

@@ -189,4 +189,41 @@ TEST_F(rclone, dvdcli_mount_as_mesos_calls_it)
 	EXPECT_EQ(0, access(file, R_OK));
 }
 
+static int fuse_mounts_under(const char *prefix)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, prefix) && strstr(line, " - fuse.rclone ");
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/*
+ * The drop-in run where rclone's new mounts never arrive (an agent in a
+ * private mount namespace): Mesos would bind the empty directory under the
+ * mount. Refused instead, nothing printed, rclone's mount released again.
+ */
+TEST_F(rclone, dvdcli_mount_the_caller_cannot_see_is_refused)
+{
+	struct run_result r;
+	char opt[PATH_MAX + 32];
+	char *argv[] = { "/usr/bin/unshare", "-m", "--propagation", "private",
+			 (char *)build_path("dvmount"), "--plugin-path", self->plugins,
+			 variant->no_uring ? "--no-uring" : "--plugin-retry=15", "dvdcli", "mount",
+			 "--volumedriver=rclone", "--volumename=hidden", opt, NULL };
+
+	snprintf(opt, sizeof(opt), "--volumeopts=%s", self->remote);
+	run_argv(&r, argv, 60000);
+	EXPECT_EQ(1, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.out);
+	EXPECT_NE(NULL, strstr(r.err, "not what dvmount's mount namespace shows")) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "'hidden'")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	EXPECT_EQ(0, fuse_mounts_under(self->base));
+}
+
 TEST_HARNESS_MAIN
