@@ -32,6 +32,7 @@ LIB_SRCS := $(sort $(wildcard common/*.c ns/*.c uring/*.c policy/*.c) \
 DVMOUNT_SRCS := helper/main.c
 TESTPLUGIN_SRCS := $(sort $(wildcard tools/testplugin/*.c))
 BENCH_SRCS := $(sort $(wildcard tools/bench/*.c))
+RUN_SRCS := $(sort $(wildcard tools/run/*.c))
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TEST_SRCS := $(sort $(wildcard tests/*_test.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/*_fuzz.c))
@@ -40,7 +41,7 @@ LIB := $(O)/libdvmount.a
 TESTS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
 HARNESS := $(O)/include/kselftest_harness.h
 PROGS := $(O)/dvmount $(O)/dvdcli $(if $(TESTPLUGIN_SRCS),$(O)/dvmount-testplugin) \
-	$(if $(BENCH_SRCS),$(O)/dvmount-bench)
+	$(if $(BENCH_SRCS),$(O)/dvmount-bench) $(O)/dvmount-run
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 
@@ -75,6 +76,10 @@ $(O)/dvmount-testplugin: $(call obj,$(TESTPLUGIN_SRCS)) $(LIB)
 $(O)/dvmount-bench: $(call obj,$(BENCH_SRCS)) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/dvmount-run: $(call obj,$(RUN_SRCS))
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 $(O)/tests/%: $(O)/obj/tests/%.o $(call obj,$(TESTLIB_SRCS)) $(LIB)
 	$(call msg,LD,$@)
