@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dvmount-run end to end, the path a containerizer takes: namespaces, prepare
+ * --pid while the init waits, the command, cleanup. The seed's "Test it out"
+ * (one task writes a file into a volume, the next sees it), a rootfs with
+ * absolute and relative container paths, RO, --user, the exit status, the
+ * sandbox's stdout, and cleanup when dvmount-run is stopped with SIGTERM;
+ * against the test plugin and against rclone's real plugin.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "tests/lib/lcenv.h"
+
+#define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
+#define RUN_ARGS_MAX 48
+
+/*
+ * argv for dvmount-run with the env's dvmount options, then the NULL-terminated
+ * list (dvmount-run's own options, "--", the command) from ap.
+ */
+static void run_argv_build(struct lcenv *e, char *argv[RUN_ARGS_MAX], va_list ap)
+{
+	int n = 0;
+
+	argv[n++] = (char *)build_path("dvmount-run");
+	argv[n++] = "--state-dir";
+	argv[n++] = e->state;
+	argv[n++] = "--policy";
+	argv[n++] = e->policy;
+	argv[n++] = "--plugin-path";
+	argv[n++] = e->plugins;
+	while (n < RUN_ARGS_MAX - 1 && (argv[n] = va_arg(ap, char *)))
+		n++;
+	argv[n] = NULL;
+}
+
+/* dvmount-run [env options] ARGS... to completion. */
+static int dvrun(struct lcenv *e, struct run_result *r, ...) __attribute__((sentinel));
+static int dvrun(struct lcenv *e, struct run_result *r, ...)
+{
+	char *argv[RUN_ARGS_MAX];
+	va_list ap;
+
+	va_start(ap, r);
+	run_argv_build(e, argv, ap);
+	va_end(ap);
+	return run_argv(r, argv, 60000);
+}
+
+/* dvmount-run in the background (its own process group, dies with the test). */
+static pid_t dvrun_spawn(struct lcenv *e, ...) __attribute__((sentinel));
+static pid_t dvrun_spawn(struct lcenv *e, ...)
+{
+	char *argv[RUN_ARGS_MAX];
+	va_list ap;
+
+	va_start(ap, e);
+	run_argv_build(e, argv, ap);
+	va_end(ap);
+	return spawn(argv, NULL);
+}
+
+static int wait_file(const char *path, unsigned timeout_ms)
+{
+	for (unsigned waited = 0; waited < timeout_ms; waited += 20) {
+		if (access(path, F_OK) == 0)
+			return 0;
+		usleep(20000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Nothing of the container is left: no record, no user, every Mount undone. */
+static void expect_released(struct __test_metadata *_metadata, struct lcenv *e)
+{
+	int containers = -1, volumes = -1;
+
+	EXPECT_EQ(0, lcenv_status_counts(e, &containers, &volumes));
+	EXPECT_EQ(0, containers);
+	EXPECT_EQ(0, volumes);
+	EXPECT_EQ(0, lcenv_log_unbalanced(e));
+	EXPECT_EQ(0, lc_mounts_under(0, e->tproot));
+}
+
+LC_FIXTURE(run);
+
+/* The seed's "Test it out": task 1 creates a file in the volume, task 2 lists it. */
+TEST_F(run, seed_second_task_sees_first_tasks_file)
+{
+	struct lcvol v[] = { { .name = "myvolume", .path = NULL } };
+	char vols[PATH_MAX], ctpath[PATH_MAX], file[PATH_MAX], sandbox[PATH_MAX];
+	char buf[64];
+	struct run_result r;
+
+	/* No rootfs: an absolute container_path is a host path that must exist (Mesos). */
+	v[0].path = tu_path(ctpath, "%s/tmp/myvolume", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(ctpath, 0755));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "myvolume.json", v, 1, vols));
+	tu_path(file, "%s/myfile", ctpath);
+
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "test", "--volumes", vols, "--", "touch", file,
+			   NULL));
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* The file went into the plugin's volume, not into the host directory. */
+	EXPECT_EQ(-1, access(file, F_OK));
+	EXPECT_EQ(0, access(tu_path(sandbox, "%s/volumes/myvolume/data/myfile", self->e.tproot),
+			    F_OK));
+
+	tu_path(sandbox, "%s/task2", self->e.dir);
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "test", "--volumes", vols, "--sandbox",
+			   sandbox, "--", "ls", ctpath, NULL));
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_STREQ("myfile\n", r.out);
+	EXPECT_STREQ("", r.err);
+	run_result_free(&r);
+	/* "Check the sandbox for the second task": its stdout file has the same. */
+	EXPECT_EQ(7, tu_read_file(tu_path(file, "%s/stdout", sandbox), buf, sizeof(buf)));
+	EXPECT_STREQ("myfile\n", buf);
+	EXPECT_EQ(0, tu_read_file(tu_path(file, "%s/stderr", sandbox), buf, sizeof(buf)));
+	EXPECT_EQ(2, lcenv_log_count(&self->e, "Mount", "myvolume"));
+	EXPECT_EQ(2, lcenv_log_count(&self->e, "Unmount", "myvolume"));
+	expect_released(_metadata, &self->e);
+}
+
+/*
+ * With a rootfs: pivoted into it with its own /proc and hostname, an absolute
+ * container_path created inside the rootfs, a relative one in the sandbox
+ * (the cwd, at /mnt/mesos/sandbox), a RO volume that refuses a write.
+ */
+TEST_F(run, rootfs_absolute_relative_and_readonly)
+{
+	struct lcvol v[] = { { .name = "abs", .path = "/data/abs" },
+			     { .name = "rel", .path = "rel" },
+			     { .name = "ro", .path = "/ro", .mode = "RO" } };
+	char vols[PATH_MAX], rootfs[PATH_MAX], sandbox[PATH_MAX], p[PATH_MAX], buf[256];
+	struct run_result r;
+
+	if (access("/bin/busybox", X_OK) != 0)
+		SKIP(return, "busybox-static missing (tools/install-deps installs it)");
+	ASSERT_EQ(0, lc_mkrootfs(tu_path(rootfs, "%s/rootfs", self->e.dir)));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 3, vols));
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "web", "--volumes", vols, "--rootfs", rootfs,
+			   "--sandbox", sandbox, "--", "sh", "-c",
+			   "echo $$ $(hostname) $(pwd); echo a > /data/abs/f && echo r > rel/f && "
+			   "ls /proc/1/ns >/dev/null && touch /ro/f",
+			   NULL));
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_STREQ("2 web /mnt/mesos/sandbox\n", r.out);
+	EXPECT_NE(NULL, strstr(r.err, "Read-only file system")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(2, tu_read_file(tu_path(p, "%s/volumes/abs/data/f", self->e.tproot), buf,
+				  sizeof(buf)));
+	EXPECT_EQ(2, tu_read_file(tu_path(p, "%s/volumes/rel/data/f", self->e.tproot), buf,
+				  sizeof(buf)));
+	EXPECT_EQ(-1, access(tu_path(p, "%s/volumes/ro/data/f", self->e.tproot), F_OK));
+	/* Mount points were made where they belong; nothing is mounted there on the host. */
+	EXPECT_EQ(0, access(tu_path(p, "%s/data/abs", rootfs), F_OK));
+	EXPECT_EQ(0, access(tu_path(p, "%s/rel", sandbox), F_OK));
+	EXPECT_EQ(0, lc_mounts_under(0, rootfs));
+	EXPECT_EQ(0, lc_mounts_under(0, sandbox));
+	expect_released(_metadata, &self->e);
+}
+
+/* --user: the volume's root is chowned, the command runs as that user. */
+TEST_F(run, user_owns_volume_and_runs_command)
+{
+	struct lcvol v[] = { { .name = "v", .path = "/data" } };
+	char vols[PATH_MAX], rootfs[PATH_MAX], p[PATH_MAX];
+	struct run_result r;
+	struct stat st;
+
+	if (access("/bin/busybox", X_OK) != 0)
+		SKIP(return, "busybox-static missing (tools/install-deps installs it)");
+	ASSERT_EQ(0, lc_mkrootfs(tu_path(rootfs, "%s/rootfs", self->e.dir)));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "u", "--volumes", vols, "--rootfs", rootfs,
+			   "--user", "1234:2345", "--", "sh", "-c",
+			   "stat -c %u:%g /data; touch /data/mine; id -u", NULL));
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_STREQ("1234:2345\n1234\n", r.out);
+	run_result_free(&r);
+	ASSERT_EQ(0, stat(tu_path(p, "%s/volumes/v/data/mine", self->e.tproot), &st));
+	EXPECT_EQ(1234, st.st_uid);
+	EXPECT_EQ(2345, st.st_gid);
+	expect_released(_metadata, &self->e);
+}
+
+/* Its exit status is the command's; 127 for a missing command; 128+N for a signal. */
+TEST_F(run, exit_status_is_the_commands)
+{
+	struct lcvol v[] = { { .name = "v", .path = "vol" } };
+	char vols[PATH_MAX], sandbox[PATH_MAX];
+	struct run_result r;
+
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "x", "--volumes", vols, "--sandbox", sandbox,
+			   "--", "sh", "-c", "exit 7", NULL));
+	EXPECT_EQ(7, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "x", "--volumes", vols, "--sandbox", sandbox,
+			   "--", "sh", "-c", "kill -9 $$", NULL));
+	EXPECT_EQ(128 + SIGKILL, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "x", "--volumes", vols, "--sandbox", sandbox,
+			   "--", "/nonexistent", NULL));
+	EXPECT_EQ(127, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "command '/nonexistent': No such file or directory"))
+	OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(3, lcenv_log_count(&self->e, "Unmount", "v"));
+	expect_released(_metadata, &self->e);
+}
+
+/* A denied volume: prepare's exit, 125; the command never runs; nothing is held. */
+TEST_F(run, failed_prepare_never_starts_command)
+{
+	struct lcvol v[] = { { .name = "v", .path = "vol", .driver = "notallowed" } };
+	char vols[PATH_MAX], sandbox[PATH_MAX], marker[PATH_MAX];
+	struct run_result r;
+
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	tu_path(marker, "%s/ran", self->e.dir);
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "x", "--volumes", vols, "--sandbox", sandbox,
+			   "--", "touch", marker, NULL));
+	EXPECT_EQ(125, r.status) OK_OR_LOG(r);
+	EXPECT_EQ(1, count_str(r.err, "\n")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "notallowed")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(-1, access(marker, F_OK));
+	EXPECT_EQ(0, lcenv_log_count(&self->e, "Mount", NULL));
+	expect_released(_metadata, &self->e);
+}
+
+/* Without --sandbox one is made under /tmp (the command's cwd) and removed at the end. */
+TEST_F(run, default_sandbox_removed)
+{
+	struct lcvol v[] = { { .name = "v", .path = "vol" } };
+	char vols[PATH_MAX];
+	struct run_result r;
+
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "tmpbox", "--volumes", vols, "--", "sh", "-c",
+			   "pwd; ls", NULL));
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	ASSERT_EQ(0, strncmp(r.out, "/tmp/dvmount-run.tmpbox-", 24)) OK_OR_LOG(r);
+	/* pwd, then ls of the sandbox: the two log files and the relative volume. */
+	char *nl = strchr(r.out, '\n');
+
+	ASSERT_NE(NULL, nl);
+	*nl = '\0';
+	EXPECT_STREQ("stderr\nstdout\nvol\n", nl + 1);
+	EXPECT_EQ(-1, access(r.out, F_OK));
+	EXPECT_EQ(ENOENT, errno);
+	run_result_free(&r);
+	expect_released(_metadata, &self->e);
+}
+
+/* SIGTERM to dvmount-run: the command gets it, the volumes are released. */
+TEST_F(run, sigterm_stops_command_and_cleans_up)
+{
+	struct lcvol v[] = { { .name = "v", .path = "/data" } };
+	char vols[PATH_MAX], rootfs[PATH_MAX], started[PATH_MAX];
+	int containers = -1, volumes = -1, status;
+	pid_t pid;
+
+	if (access("/bin/busybox", X_OK) != 0)
+		SKIP(return, "busybox-static missing (tools/install-deps installs it)");
+	ASSERT_EQ(0, lc_mkrootfs(tu_path(rootfs, "%s/rootfs", self->e.dir)));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	pid = dvrun_spawn(&self->e, "--name", "long", "--volumes", vols, "--rootfs", rootfs, "--",
+			  "sh", "-c", "touch /data/started; exec sleep 100", NULL);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, wait_file(tu_path(started, "%s/volumes/v/data/started", self->e.tproot),
+			       20000));
+	EXPECT_EQ(0, lcenv_status_counts(&self->e, &containers, &volumes));
+	EXPECT_EQ(1, containers);
+	EXPECT_EQ(1, volumes);
+	ASSERT_EQ(0, kill(pid, SIGTERM));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	/* sleep died of the SIGTERM the init forwarded. */
+	EXPECT_EQ(128 + SIGTERM, WEXITSTATUS(status));
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v"));
+	expect_released(_metadata, &self->e);
+}
+
+/*
+ * The same against rclone's real plugin (FUSE mounts), one task at a time:
+ * rclone's plugin deadlocks when mount-changing calls overlap.
+ */
+FIXTURE(rclone)
+{
+	struct lcenv e;
+	char data[PATH_MAX];
+	pid_t pid;
+};
+
+FIXTURE_SETUP(rclone)
+{
+	char base[PATH_MAX], sock[PATH_MAX], cache[PATH_MAX], policy[3 * PATH_MAX];
+
+	memset(&self->e, 0, sizeof(self->e));
+	if (access("/usr/bin/rclone", X_OK) != 0 || access("/dev/fuse", R_OK) != 0)
+		SKIP(return, "rclone or /dev/fuse missing (tools/install-deps installs them)");
+	ASSERT_EQ(0, tu_private_mountns());
+	ASSERT_EQ(0, tu_scratch_make(&self->e.scratch));
+	snprintf(self->e.dir, sizeof(self->e.dir), "%s", self->e.scratch.path);
+	tu_path(self->e.plugins, "%s/plugins", self->e.dir);
+	tu_path(self->e.state, "%s/state", self->e.dir);
+	tu_path(self->e.policy, "%s/policy.conf", self->e.dir);
+	tu_path(base, "%s/base", self->e.dir);
+	tu_path(self->data, "%s/data", self->e.dir);
+	tu_path(sock, "%s/rclone.sock", self->e.plugins);
+	tu_path(cache, "%s/cache", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(self->e.plugins, 0700));
+	ASSERT_EQ(0, tu_mkdirs(base, 0700));
+	ASSERT_EQ(0, tu_mkdirs(self->data, 0755));
+	snprintf(policy, sizeof(policy),
+		 "[dvmount]\ncallers = uid:0\n\n[driver rclone]\nhost-paths = %s\n"
+		 "options = remote\nmodes = RW RO\n",
+		 base);
+	ASSERT_EQ(0, lcenv_write_policy(&self->e, policy));
+	char *argv[] = { "rclone",	"serve",    "docker", "--base-dir",  base, "--socket-addr",
+			 sock,		"--config", "/dev/null", "--cache-dir", cache, NULL };
+	self->pid = spawn(argv, NULL);
+	ASSERT_LT(0, self->pid);
+	ASSERT_EQ(0, wait_socket(sock, 15000));
+}
+
+FIXTURE_TEARDOWN(rclone)
+{
+	/* SIGTERM makes rclone unmount what it mounted. */
+	if (self->pid > 0)
+		stop_process(self->pid, 5000);
+	lcenv_teardown(&self->e);
+}
+
+/*
+ * The seed's scenario on rclone: create the volume, task 1 (no rootfs) touches
+ * a file in it, task 2 (busybox rootfs, relative container_path) lists it.
+ */
+TEST_F(rclone, seed_tasks_without_and_with_rootfs)
+{
+	char remote[PATH_MAX + 16], ctpath[PATH_MAX], file[PATH_MAX], vols[PATH_MAX];
+	char rootfs[PATH_MAX], rvols[PATH_MAX];
+	struct lcvol v[] = { { .name = "myvolume", .driver = "rclone" } };
+	struct run_result r;
+	int containers = -1, volumes = -1;
+
+	if (access("/bin/busybox", X_OK) != 0)
+		SKIP(return, "busybox-static missing (tools/install-deps installs it)");
+	ASSERT_EQ(0, lc_mkrootfs(tu_path(rootfs, "%s/rootfs", self->e.dir)));
+	snprintf(remote, sizeof(remote), "remote=:local:%s", self->data);
+	ASSERT_EQ(0, lcenv_run(&self->e, &r, "volume", "create", "--driver", "rclone", "--name",
+			       "myvolume", "--opt", remote, NULL));
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	v[0].path = tu_path(ctpath, "%s/tmp/myvolume", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(ctpath, 0755));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "myvolume.json", v, 1, vols));
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "test", "--volumes", vols, "--", "touch",
+			   tu_path(file, "%s/myfile", ctpath), NULL));
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, access(tu_path(file, "%s/myfile", self->data), F_OK));
+
+	v[0].path = "tmp/myvolume";
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "relative.json", v, 1, rvols));
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "test", "--volumes", rvols, "--rootfs", rootfs,
+			   "--", "ls", "tmp/myvolume", NULL));
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_STREQ("myfile\n", r.out);
+	run_result_free(&r);
+
+	EXPECT_EQ(0, lcenv_status_counts(&self->e, &containers, &volumes));
+	EXPECT_EQ(0, containers);
+	EXPECT_EQ(0, volumes);
+	/* The last Unmount ended rclone's FUSE mount. */
+	char *mi = lc_mountinfo(0);
+
+	ASSERT_NE(NULL, mi);
+	EXPECT_EQ(0, count_str(mi, "fuse.rclone")) TH_LOG("%s", mi);
+	free(mi);
+	ASSERT_EQ(0, lcenv_run(&self->e, &r, "volume", "remove", "--driver", "rclone", "--name",
+			       "myvolume", NULL));
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+}
+
+TEST_HARNESS_MAIN
