@@ -12,37 +12,33 @@
 #include "common/debug.h"
 #include "helper/dvmount.h"
 #include "helper/harden.h"
+#include "helper/help.h"
 #include "helper/plugin.h"
 #include "policy/policy.h"
 
 static const struct command {
 	const char *name;
 	int (*run)(struct globals *g, int argc, char **argv);
-	const char *usage;
 } commands[] = {
-	{ "volume", cmd_volume,
-	  "volume create|remove|mount|unmount|path|get|list|capabilities --driver D [--name N] "
-	  "[--opt K=V]... [--id ID]" },
-	{ "dvdcli", cmd_dvdcli, "dvdcli mount|unmount|path|create|remove|get|list|version ..." },
-	{ "prepare", cmd_prepare,
-	  "prepare --container-id ID --volumes FILE|- [--pid PID] [--rootfs DIR] "
-	  "[--sandbox DIR] [--user UID[:GID]]" },
-	{ "cleanup", cmd_cleanup, "cleanup --container-id ID" },
-	{ "recover", cmd_recover, "recover [--known ID[,ID...]]... [--known-file FILE] [--gc-dead]" },
-	{ "status", cmd_status, "status [--container-id ID] [--json]" },
-	{ "policy", cmd_policy, "policy check [FILE]" },
-	{ "oci-hook", cmd_oci_hook, "oci-hook createRuntime|poststop" },
+	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli },	{ "prepare", cmd_prepare },
+	{ "cleanup", cmd_cleanup }, { "recover", cmd_recover }, { "status", cmd_status },
+	{ "policy", cmd_policy },   { "oci-hook", cmd_oci_hook },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: dvmount [--state-dir DIR] [--policy FILE] [--plugin-path DIRS] [--json]\n"
-		   "               [--debug] [--no-uring] [--plugin-retry SEC] [--timeout SEC]\n"
-		   "               [--timeout-mount SEC] COMMAND ...\n\ncommands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %s\n", commands[i].usage);
-	fprintf(f, "  version\n\nExit status: 0 success, 1 failure, 2 usage error, 3 denied by "
-		   "policy.\nSee dvmount(8).\n");
+	help_print(f, NULL);
+}
+
+/* `dvmount COMMAND ... --help` (or -h first): the command's help, before any check. */
+static bool wants_help(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "-h"))
+		return true;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help"))
+			return true;
+	return false;
 }
 
 static void vlog(const struct globals *g, const char *level, const char *fmt, va_list ap)
@@ -253,6 +249,8 @@ static int run_dvmount(struct globals *g, int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0; /* getopt re-initialises for the command's own options */
+	if (wants_help(argc, argv) && help_print(stdout, argv[0]))
+		return EXIT_OK;
 	if (!strcmp(argv[0], "version")) {
 		printf("dvmount %s\n", DVMOUNT_VERSION);
 		return EXIT_OK;
