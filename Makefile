@@ -4,6 +4,11 @@ prefix ?= $(PREFIX)
 sbindir ?= $(prefix)/sbin
 bindir ?= $(prefix)/bin
 mandir ?= $(prefix)/share/man
+libexecdir ?= $(prefix)/libexec
+datadir ?= $(prefix)/share
+docdir ?= $(datadir)/doc/dvmount
+unitdir ?= $(prefix)/lib/systemd/system
+hooksdir ?= $(datadir)/containers/oci/hooks.d
 DESTDIR ?=
 
 CC ?= cc
@@ -124,21 +129,54 @@ fuzz: $(LIB)
 			$(filter policy/% common/%,$(LIB_SRCS)) || exit 1; \
 	done
 
+# FHS: the program in sbin (root's), dvmount-run in bin, the test plugin and
+# the bench in libexec/dvmount (not commands for users), the example policy
+# under doc; /etc/dvmount is the operator's and never written.
+MAN_PAGES := $(sort $(wildcard man/*.[1-8]))
+HOOKS := $(sort $(wildcard dist/hooks.d/*.json))
+UNITS := dist/systemd/dvmount-recover.service dist/systemd/dvmount-recover.timer
+SUBST = sed -e 's|@SBINDIR@|$(sbindir)|g'
+INSTALLED := $(sbindir)/dvmount $(sbindir)/dvdcli $(bindir)/dvmount-run \
+	$(libexecdir)/dvmount/dvmount-testplugin $(libexecdir)/dvmount/dvmount-bench \
+	$(foreach m,$(MAN_PAGES),$(mandir)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+	$(addprefix $(hooksdir)/,$(notdir $(HOOKS))) $(addprefix $(unitdir)/,$(notdir $(UNITS))) \
+	$(docdir)/README.md $(docdir)/examples/policy.conf
+
 install: $(PROGS)
-	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir)
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(libexecdir)/dvmount \
+		$(DESTDIR)$(hooksdir) $(DESTDIR)$(unitdir) $(DESTDIR)$(docdir)/examples
 	install -m 0755 $(O)/dvmount $(DESTDIR)$(sbindir)/dvmount
-	ln -sf dvmount $(DESTDIR)$(sbindir)/dvdcli
-	install -m 0755 $(O)/dvmount-testplugin $(DESTDIR)$(bindir)/dvmount-testplugin
-	install -m 0755 $(O)/dvmount-bench $(DESTDIR)$(bindir)/dvmount-bench
-	for m in man/*.[1-8]; do \
+	ln -sfn dvmount $(DESTDIR)$(sbindir)/dvdcli
+	install -m 0755 $(O)/dvmount-run $(DESTDIR)$(bindir)/dvmount-run
+	install -m 0755 $(O)/dvmount-testplugin $(O)/dvmount-bench $(DESTDIR)$(libexecdir)/dvmount/
+	for m in $(MAN_PAGES); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(mandir)/man$$s; \
-		install -m 0644 $$m $(DESTDIR)$(mandir)/man$$s/; \
+		install -m 0644 $$m $(DESTDIR)$(mandir)/man$$s/ || exit 1; \
 	done
+	for f in $(HOOKS); do \
+		$(SUBST) $$f >$(DESTDIR)$(hooksdir)/$${f##*/} && chmod 0644 $(DESTDIR)$(hooksdir)/$${f##*/} || exit 1; \
+	done
+	for f in $(UNITS); do \
+		$(SUBST) $$f >$(DESTDIR)$(unitdir)/$${f##*/} && chmod 0644 $(DESTDIR)$(unitdir)/$${f##*/} || exit 1; \
+	done
+	install -m 0644 README.md $(DESTDIR)$(docdir)/README.md
+	install -m 0644 dist/policy.conf.example $(DESTDIR)$(docdir)/examples/policy.conf
+
+# Exactly what install put. Directories: dvmount's own always; the shared ones
+# (bin, man1, ...) only in a DESTDIR staging tree, where install made them.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(libexecdir)/dvmount $(DESTDIR)$(docdir)/examples $(DESTDIR)$(docdir) 2>/dev/null
+	$(if $(DESTDIR),-for d in $(sort $(dir $(INSTALLED))); do \
+		while [ "$$d" != / ] && { [ ! -d $(DESTDIR)$$d ] || rmdir $(DESTDIR)$$d 2>/dev/null; }; do \
+			d=$$(dirname $$d); \
+		done; \
+	done)
 
 clean:
 	rm -rf $(O)
 
-.PHONY: all check asan demo bench fuzz install clean deps
+.PHONY: all check asan demo bench fuzz install uninstall clean deps
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
