@@ -5,7 +5,8 @@
  *
  * The runtime writes the container's state on stdin; the volumes come from
  * the bundle's config.json annotation "org.dvmount.volumes" (a JSON string
- * holding what `prepare --volumes` reads). createRuntime is prepare --pid
+ * holding what `prepare --volumes` reads), or from one annotation per volume
+ * (helper/oci_annotations.h). createRuntime is prepare --pid
  * into the container's rootfs, poststop is cleanup, both by the OCI id. The
  * stage comes from the command line: runc and crun disagree on "status"
  * (facts/oci-runtimes.md).
@@ -27,6 +28,7 @@
 #include "common/fileio.h"
 #include "common/jsonutil.h"
 #include "helper/dvmount.h"
+#include "helper/oci_annotations.h"
 #include "helper/state.h"
 
 #define OCI_ANNOTATION "org.dvmount.volumes"
@@ -45,6 +47,7 @@ struct hook {
 	enum oci_stage stage;
 	json_object *state;  /* owned */
 	json_object *config; /* owned; loaded when the state does not say enough */
+	char *volumes;	     /* owned; built from per-volume annotations */
 	const char *id;
 	const char *bundle;
 };
@@ -53,6 +56,7 @@ static void hook_done(struct hook *h)
 {
 	json_object_put(h->state);
 	json_object_put(h->config);
+	free(h->volumes);
 }
 
 /* One JSON object and nothing after it; the tokener's words in why. */
@@ -198,9 +202,24 @@ static int find_volumes(struct hook *h, const char **ret)
 		log_error(h->g, "oci-hook: container '%s': annotations are not an object", h->id);
 		return -EINVAL;
 	}
+	char why[512];
+
+	r = oci_annotations_volumes(ann, &h->volumes, why, sizeof(why));
+	if (r < 0) {
+		log_error(h->g, "oci-hook: container '%s': %s", h->id,
+			  r == -ENOMEM ? strerror(-r) : why);
+		return r;
+	}
 	if (!json_object_object_get_ex(ann, OCI_ANNOTATION, &v)) {
-		*ret = NULL;
+		*ret = h->volumes;
 		return 0;
+	}
+	if (h->volumes) {
+		log_error(h->g,
+			  "oci-hook: container '%s': both '" OCI_ANNOTATION
+			  "' and '" OCI_VOLUME_PREFIX "NAME' annotations; use one form",
+			  h->id);
+		return -EINVAL;
 	}
 	if (!json_object_is_type(v, json_type_string)) {
 		log_error(h->g,
