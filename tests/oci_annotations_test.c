@@ -400,4 +400,104 @@ TEST_F(hooksd, both_forms_are_refused)
 	EXPECT_EQ(0, lcenv_log_all(&self->e, "Mount"));
 }
 
+/*
+ * Real podman 4.3 (Debian 12) with runc: its own containers.conf, storage,
+ * runroot and hooks dir under the scratch directory, and a tmpfs over
+ * /var/lib/containers (its blob cache) in this test's mount namespace, so
+ * the host's configuration and state are never touched.
+ */
+static int podman(FIXTURE_DATA(hooksd) * self, struct run_result *r, const char *args)
+{
+	char cmd[4 * PATH_MAX];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	snprintf(cmd, sizeof(cmd),
+		 "exec podman --root %s/podman/root --runroot %s/podman/runroot "
+		 "--storage-driver vfs %s",
+		 self->e.dir, self->e.dir, args);
+	return run_argv(r, argv, 60000);
+}
+
+static int podman_setup(struct __test_metadata *_metadata, FIXTURE_DATA(hooksd) * self)
+{
+	char conf[PATH_MAX], text[4 * PATH_MAX], p[PATH_MAX], cmd[2 * PATH_MAX];
+	struct run_result r;
+	const char *d = self->e.dir;
+
+	/* Only this namespace sees what podman writes outside its --root. */
+	if (access("/var/lib/containers", F_OK) == 0) {
+		ASSERT_EQ(0, mount("tmpfs", "/var/lib/containers", "tmpfs", 0, "mode=0700"));
+	} else {
+		ASSERT_EQ(0, mount("tmpfs", "/var/lib", "tmpfs", 0, "mode=0755"));
+	}
+	ASSERT_EQ(0, tu_mkdirs(tu_path(p, "%s/podman/tmp", d), 0700));
+	ASSERT_EQ(0, tu_mkdirs(tu_path(p, "%s/podman/net", d), 0700));
+	/* default_ulimits: podman cannot start a container here without them. */
+	snprintf(text, sizeof(text),
+		 "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"
+		 "netns = \"none\"\n\n[engine]\nruntime = \"runc\"\nhooks_dir = [\"%s\"]\n"
+		 "cgroup_manager = \"cgroupfs\"\nevents_logger = \"none\"\n"
+		 "tmp_dir = \"%s/podman/tmp\"\nvolume_path = \"%s/podman/volumes\"\n"
+		 "static_dir = \"%s/podman/static\"\n\n[network]\n"
+		 "network_config_dir = \"%s/podman/net\"\n",
+		 self->hooksd, d, d, d, d);
+	ASSERT_EQ(0, tu_write_file(tu_path(conf, "%s/podman/containers.conf", d), text));
+	ASSERT_EQ(0, setenv("CONTAINERS_CONF", conf, 1));
+	snprintf(text, sizeof(text),
+		 "[storage]\ndriver = \"vfs\"\ngraphroot = \"%s/podman/root\"\n"
+		 "runroot = \"%s/podman/runroot\"\n",
+		 d, d);
+	ASSERT_EQ(0, tu_write_file(tu_path(conf, "%s/podman/storage.conf", d), text));
+	ASSERT_EQ(0, setenv("CONTAINERS_STORAGE_CONF", conf, 1));
+	ASSERT_EQ(0, tu_write_file(tu_path(conf, "%s/podman/registries.conf", d), ""));
+	ASSERT_EQ(0, setenv("CONTAINERS_REGISTRIES_CONF", conf, 1));
+	snprintf(cmd, sizeof(cmd), "tar -C %s -c . | podman --root %s/podman/root --runroot "
+		 "%s/podman/runroot --storage-driver vfs import - localhost/dvmount-test",
+		 self->rootfs, d, d);
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	ASSERT_EQ(0, run_argv(&r, argv, 60000));
+	EXPECT_EQ(0, r.status) TH_LOG("podman import: %s", r.err);
+	run_result_free(&r);
+	return 0;
+}
+
+TEST_F(hooksd, podman_runs_a_container_with_a_per_volume_annotation)
+{
+	struct run_result r;
+	int containers = -1, volumes = -1;
+
+	if (access("/usr/bin/podman", X_OK) != 0 || access("/usr/sbin/runc", X_OK) != 0)
+		SKIP(return, "podman or runc missing (apt-get install podman runc)");
+	podman_setup(_metadata, self);
+	ASSERT_EQ(0, podman(self, &r,
+			    "run --rm --annotation org.dvmount.volume.v1=tp:/data "
+			    "localhost/dvmount-test cat /data/hello"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("hello from the volume\n", r.out) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	expect_one_use_released(_metadata, &self->e);
+
+	/*
+	 * A container that fails after createRuntime: podman never runs
+	 * poststop (facts/oci-runtimes.md), so the volume stays held until
+	 * `recover --gc-dead`, which dvmount-recover.timer runs.
+	 */
+	ASSERT_EQ(0, podman(self, &r,
+			    "run --rm --annotation org.dvmount.volume.v1=tp:/data "
+			    "localhost/dvmount-test /nonexistent"));
+	EXPECT_NE(0, r.status);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_status_counts(&self->e, &containers, &volumes));
+	EXPECT_EQ(1, containers);
+	EXPECT_EQ(1, volumes);
+	ASSERT_EQ(0, lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_status_counts(&self->e, &containers, &volumes));
+	EXPECT_EQ(0, containers);
+	EXPECT_EQ(0, volumes);
+	EXPECT_EQ(2, lcenv_log_count(&self->e, "Unmount", "v1"));
+}
+
 TEST_HARNESS_MAIN
