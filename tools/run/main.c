@@ -48,8 +48,8 @@ static const char usage_text[] =
 	"  dvmount-run --name test --volumes myvolume.json -- touch /tmp/myvolume/myfile\n"
 	"See dvmount-run(1).\n";
 
-static void err(const struct run_opts *o, const char *fmt, ...) _printf_(2, 3);
-static void err(const struct run_opts *o, const char *fmt, ...)
+static void run_err(const struct run_opts *o, const char *fmt, ...) _printf_(2, 3);
+static void run_err(const struct run_opts *o, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -173,13 +173,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_SANDBOX:
 			if (snprintf(o->sandbox, sizeof(o->sandbox), "%s", optarg) >= PATH_MAX) {
-				err(o, "--sandbox: path too long");
+				run_err(o, "--sandbox: path too long");
 				return 2;
 			}
 			break;
 		case OPT_USER:
 			if (parse_user(optarg, o) < 0) {
-				err(o, "invalid --user '%s' (expected UID[:GID])", optarg);
+				run_err(o, "invalid --user '%s' (expected UID[:GID])", optarg);
 				return 2;
 			}
 			break;
@@ -195,7 +195,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case OPT_DEBUG:
 			/* Passed on to every dvmount call as its global options. */
 			if (na + 2 > RUN_DVMOUNT_ARGS_MAX) {
-				err(o, "too many dvmount options");
+				run_err(o, "too many dvmount options");
 				return 2;
 			}
 			o->dvmount_args[na++] = argv[optind - (opt == OPT_DEBUG ? 1 : 2)];
@@ -207,7 +207,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			fputs(usage_text, stdout);
 			return -1;
 		default:
-			err(o, "unknown or incomplete option '%s' (see dvmount-run --help)",
+			run_err(o, "unknown or incomplete option '%s' (see dvmount-run --help)",
 			    argv[optind - 1]);
 			return 2;
 		}
@@ -218,17 +218,17 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		return 2;
 	}
 	if (!name_valid(o->name)) {
-		err(o, "invalid --name '%s' ([A-Za-z0-9._-], at most %d bytes, not starting "
+		run_err(o, "invalid --name '%s' ([A-Za-z0-9._-], at most %d bytes, not starting "
 		       "with '.')",
 		    o->name, RUN_NAME_MAX);
 		return 2;
 	}
 	if (o->rootfs && o->rootfs[0] != '/') {
-		err(o, "--rootfs '%s' must be absolute", o->rootfs);
+		run_err(o, "--rootfs '%s' must be absolute", o->rootfs);
 		return 2;
 	}
 	if (o->sandbox[0] && o->sandbox[0] != '/') {
-		err(o, "--sandbox '%s' must be absolute", o->sandbox);
+		run_err(o, "--sandbox '%s' must be absolute", o->sandbox);
 		return 2;
 	}
 	o->command = argv + optind;
@@ -275,21 +275,21 @@ static int setup_sandbox(struct run_opts *o)
 	if (o->sandbox[0]) {
 		r = mkdirs(o->sandbox, 0755);
 		if (r < 0) {
-			err(o, "sandbox '%s': %s", o->sandbox, strerror(-r));
+			run_err(o, "sandbox '%s': %s", o->sandbox, strerror(-r));
 			return r;
 		}
 	} else {
 		snprintf(o->sandbox, sizeof(o->sandbox), "/tmp/dvmount-run.%s", o->container_id);
 		if (mkdir(o->sandbox, 0755) < 0) {
 			r = negerrno();
-			err(o, "sandbox '%s': %s", o->sandbox, strerror(-r));
+			run_err(o, "sandbox '%s': %s", o->sandbox, strerror(-r));
 			return r;
 		}
 		o->sandbox_made = true;
 	}
 	if (o->have_user && chown(o->sandbox, o->uid, o->gid) < 0) {
 		r = negerrno();
-		err(o, "sandbox '%s': chown to %u:%u: %s", o->sandbox, (unsigned)o->uid,
+		run_err(o, "sandbox '%s': chown to %u:%u: %s", o->sandbox, (unsigned)o->uid,
 		    (unsigned)o->gid, strerror(-r));
 		return r;
 	}
@@ -298,7 +298,7 @@ static int setup_sandbox(struct run_opts *o)
 	snprintf(where, sizeof(where), "%s%s", o->rootfs, RUN_SANDBOX_IN_ROOTFS);
 	r = mkdirs(where, 0755);
 	if (r < 0)
-		err(o, "sandbox mount point '%s': %s", where, strerror(-r));
+		run_err(o, "sandbox mount point '%s': %s", where, strerror(-r));
 	return r;
 }
 
@@ -463,14 +463,14 @@ static int open_log(const struct run_opts *o, const char *name)
 	if (fd < 0) {
 		int r = negerrno();
 
-		err(o, "sandbox file '%s': %s", path, strerror(-r));
+		run_err(o, "sandbox file '%s': %s", path, strerror(-r));
 		return r;
 	}
 	if (o->have_user && fchown(fd, o->uid, o->gid) < 0) {
 		int r = negerrno();
 
 		close(fd);
-		err(o, "sandbox file '%s': chown: %s", path, strerror(-r));
+		run_err(o, "sandbox file '%s': chown: %s", path, strerror(-r));
 		return r;
 	}
 	return fd;
@@ -499,7 +499,7 @@ int main(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	if (make_container_id(&o) < 0) {
-		err(&o, "getrandom: %m");
+		run_err(&o, "getrandom: %m");
 		return RUN_EXIT_FAILED;
 	}
 	/* From here, SIGINT/SIGTERM/SIGHUP are events: the volumes are always released. */
@@ -510,7 +510,7 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &stop, NULL);
 	sigfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sigfd < 0) {
-		err(&o, "signalfd: %m");
+		run_err(&o, "signalfd: %m");
 		return RUN_EXIT_FAILED;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -526,7 +526,7 @@ int main(int argc, char **argv)
 	r = run_container_start(&o, !strcmp(o.volumes, "-"), &c);
 	if (r < 0) {
 		if (r != -ECHILD)
-			err(&o, "starting the container: %s", strerror(-r));
+			run_err(&o, "starting the container: %s", strerror(-r));
 		status = RUN_EXIT_FAILED;
 		goto out;
 	}
@@ -560,7 +560,7 @@ int main(int argc, char **argv)
 	if (r != 0 || sig) {
 		/* prepare said why (or could not start, and we did); the init exits on EOF. */
 		if (r < 0)
-			err(&o, "running '%s prepare': %s", o.dvmount, strerror(-r));
+			run_err(&o, "running '%s prepare': %s", o.dvmount, strerror(-r));
 		closep(&c.go_fd);
 		c.go_fd = -EBADF;
 		kill(c.pid, SIGKILL);
@@ -573,12 +573,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (run_container_go(&c) < 0) {
-		err(&o, "starting the command: the container's init is gone");
+		run_err(&o, "starting the command: the container's init is gone");
 		kill(c.pid, SIGKILL);
 	}
 	status = supervise(&c, sigfd, out_file, err_file);
 	if (status < 0) {
-		err(&o, "waiting for the container: %s", strerror(-status));
+		run_err(&o, "waiting for the container: %s", strerror(-status));
 		kill(c.pid, SIGKILL);
 		waitpid(c.pid, NULL, 0);
 		status = RUN_EXIT_FAILED;
@@ -586,13 +586,13 @@ int main(int argc, char **argv)
 	r = run_dvmount(&o, cleanup, false);
 	if (r != 0) {
 		if (r < 0)
-			err(&o, "running '%s cleanup': %s", o.dvmount, strerror(-r));
+			run_err(&o, "running '%s cleanup': %s", o.dvmount, strerror(-r));
 		status = RUN_EXIT_FAILED;
 	}
 out:
 	run_container_close(&c);
 	if (o.keep && o.sandbox_made)
-		err(&o, "sandbox kept at '%s'", o.sandbox);
+		run_err(&o, "sandbox kept at '%s'", o.sandbox);
 	if (o.keep || !o.sandbox_made)
 		return status;
 	closep(&out_file);
