@@ -268,6 +268,58 @@ TEST_F(run, default_sandbox_removed)
 	expect_released(_metadata, &self->e);
 }
 
+/* --volumes -: the spec on stdin; the command then reads /dev/null, not the spec. */
+TEST_F(run, volumes_from_stdin)
+{
+	struct lcvol v[] = { { .name = "v", .path = "vol" } };
+	char vols[PATH_MAX], sandbox[PATH_MAX], cmd[4 * PATH_MAX];
+	struct run_result r;
+
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s --state-dir %s --policy %s --plugin-path %s --name in --volumes - "
+		 "--sandbox %s -- sh -c 'wc -c; ls' <%s",
+		 build_path("dvmount-run"), self->e.state, self->e.policy, self->e.plugins, sandbox,
+		 vols);
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	ASSERT_EQ(0, run_argv(&r, argv, 60000));
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_STREQ("0\nstderr\nstdout\nvol\n", r.out);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v"));
+	expect_released(_metadata, &self->e);
+}
+
+/* --keep: the sandbox dvmount-run made stays, and it says where. */
+TEST_F(run, keep_leaves_the_sandbox)
+{
+	struct lcvol v[] = { { .name = "v", .path = "vol" } };
+	char vols[PATH_MAX], path[PATH_MAX], buf[64];
+	struct run_result r;
+	const char *at, *end;
+
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "kept", "--volumes", vols, "--keep", "--",
+			   "echo", "kept output", NULL));
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_EQ(1, count_str(r.err, "\n")) OK_OR_LOG(r);
+	at = strstr(r.err, "sandbox kept at '");
+	ASSERT_NE(NULL, at) OK_OR_LOG(r);
+	at += strlen("sandbox kept at '");
+	end = strchr(at, '\'');
+	ASSERT_NE(NULL, end);
+	snprintf(path, sizeof(path), "%.*s/stdout", (int)(end - at), at);
+	EXPECT_EQ(0, strncmp(at, "/tmp/dvmount-run.kept-", 22));
+	EXPECT_EQ(12, tu_read_file(path, buf, sizeof(buf)));
+	EXPECT_STREQ("kept output\n", buf);
+	path[strlen(path) - strlen("/stdout")] = '\0';
+	run_result_free(&r);
+	EXPECT_EQ(0, tu_rm_rf(path));
+	expect_released(_metadata, &self->e);
+}
+
 /* SIGTERM to dvmount-run: the command gets it, the volumes are released. */
 TEST_F(run, sigterm_stops_command_and_cleans_up)
 {
