@@ -24,6 +24,7 @@
 
 #include "common/jsonutil.h"
 #include "helper/audit.h"
+#include "helper/caller.h"
 #include "helper/lifecycle.h"
 #include "helper/mountpoint.h"
 #include "helper/spec.h"
@@ -37,6 +38,7 @@ struct args {
 	pid_t pid;
 	const char *rootfs;
 	const char *sandbox;
+	int rootfs_fd; /* caller not root: the --rootfs that was checked, O_PATH */
 	bool chown;
 	uid_t uid;
 	gid_t gid;
@@ -55,6 +57,7 @@ struct pvol {
 	bool mount_tried; /* a Mount request went out for it */
 	char *host_path;
 	int tree_fd;
+	int target_fd; /* O_PATH: the resolved target, judged, mounted onto */
 	uint64_t mnt_id;
 	uint64_t mnt_legacy_id;
 	dev_t tree_dev; /* the attached tree's root, to know its copies by */
@@ -77,6 +80,8 @@ static void pvols_free(struct pvols *p)
 		free(p->v[i].opts);
 		if (p->v[i].tree_fd >= 0)
 			close(p->v[i].tree_fd);
+		if (p->v[i].target_fd >= 0)
+			close(p->v[i].target_fd);
 	}
 	free(p->v);
 }
@@ -247,6 +252,24 @@ static int normalize(const char *in, char out[static PATH_MAX])
 	return 0;
 }
 
+/* The target as the process sees it from its own root: rootfs + target. */
+static void set_where(const struct args *a, struct pvol *v)
+{
+	if (a->rootfs) {
+		size_t rl = strlen(a->rootfs);
+
+		/* "/" + "/x" is "/x", not "//x". */
+		while (rl > 1 && a->rootfs[rl - 1] == '/')
+			rl--;
+		if (rl == 1)
+			rl = 0;
+		snprintf(v->where, sizeof(v->where), "%.*s%s", (int)rl, a->rootfs,
+			 strcmp(v->target, "/") || !rl ? v->target : "");
+	} else {
+		snprintf(v->where, sizeof(v->where), "%s", v->target);
+	}
+}
+
 /*
  * Where a volume lands (Mesos' container_path table): an absolute path is
  * taken in the container's root (the rootfs if it has one, created) or on the
@@ -275,19 +298,7 @@ static int compute_target(struct lc *lc, const struct args *a, const char *sandb
 			v->sv->name);
 		return -ENAMETOOLONG;
 	}
-	if (a->rootfs) {
-		size_t rl = strlen(a->rootfs);
-
-		/* "/" + "/x" is "/x", not "//x". */
-		while (rl > 1 && a->rootfs[rl - 1] == '/')
-			rl--;
-		if (rl == 1)
-			rl = 0;
-		snprintf(v->where, sizeof(v->where), "%.*s%s", (int)rl, a->rootfs,
-			 strcmp(v->target, "/") || !rl ? v->target : "");
-	}
-	else
-		snprintf(v->where, sizeof(v->where), "%s", v->target);
+	set_where(a, v);
 	return 0;
 }
 
@@ -326,7 +337,7 @@ static int check_caller(struct lc *lc)
  * it at a process, a rootfs and a sandbox of its own, never at the host's own
  * mount namespace (where a mount over /usr/local/bin would make it root).
  */
-static int check_caller_owns(struct lc *lc, const struct args *a)
+static int check_caller_owns(struct lc *lc, struct args *a)
 {
 	uid_t uid = getuid();
 	struct stat st, self_ns, target_ns;
@@ -353,13 +364,23 @@ static int check_caller_owns(struct lc *lc, const struct args *a)
 	const char *paths[] = { a->rootfs, a->sandbox };
 
 	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		_cleanup_close_ int fd = -EBADF;
+
 		if (!paths[i])
 			continue;
-		if (lstat(paths[i], &st) < 0 || st.st_uid != uid || !S_ISDIR(st.st_mode)) {
+		/*
+		 * Opened as the caller (it must reach it itself), checked as the
+		 * fd, and the rootfs used as that fd: no second lookup by name.
+		 */
+		if (caller_openat(lc->g, AT_FDCWD, paths[i], O_PATH | O_DIRECTORY | O_NOFOLLOW,
+				  &fd) < 0 ||
+		    fstat(fd, &st) < 0 || st.st_uid != uid || !S_ISDIR(st.st_mode)) {
 			lc_fail(lc, "'%s': not a directory of the caller (uid %u)", paths[i],
 				(unsigned)uid);
 			return -EPERM;
 		}
+		if (paths[i] == a->rootfs)
+			a->rootfs_fd = TAKE_FD(fd);
 	}
 	/* Without a rootfs or a process, targets are the host's: not a caller's to pick. */
 	if (!a->rootfs && !a->pid) {
@@ -379,16 +400,12 @@ static int read_spec(struct lc *lc, const char *path, struct spec **ret)
 	if (!strcmp(path, "-")) {
 		r = spec_read_fd(STDIN_FILENO, ret, &err);
 	} else {
-		/* Never open a path on a caller's behalf (a swapped symlink, a FIFO): stdin. */
-		if (!lc->g->caller_is_root) {
-			lc_fail(lc, "--volumes: callers other than root pass the volumes on stdin "
-				    "('--volumes -')");
-			return -EPERM;
-		}
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0) {
-			lc_fail(lc, "cannot open '%s': %s", path, strerror(errno));
-			return -errno;
+		/* As the caller: what it could not read itself stays unread. */
+		r = caller_openat(lc->g, AT_FDCWD, path, O_RDONLY | O_NONBLOCK, &fd);
+		if (r < 0) {
+			lc_fail(lc, "cannot open '%s': %s", path,
+				r == -ENOENT ? CALLER_NOT_FOUND : strerror(-r));
+			return r;
 		}
 		r = spec_read_fd(fd, ret, &err);
 	}
@@ -832,9 +849,8 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 
 		sorted[k] = (struct ns_mount){ .tree_fd = v[i].tree_fd,
 					       .target = v[i].target,
-					       .flags = NS_ALL_OR_NOTHING |
-							(v[i].create ? NS_CREATE : 0),
-					       .mode = 0755 };
+					       .target_fd = v[i].target_fd,
+					       .flags = NS_ALL_OR_NOTHING | NS_TARGET_FD };
 	}
 	r = ns_attach(pidfd, a->rootfs ? a->rootfs : "/", sorted, n);
 	for (size_t k = 0; k < n; k++)
@@ -843,11 +859,7 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 		if (m[i].result == 0 || m[i].result == -ECANCELED)
 			continue;
 		failed++;
-		if (m[i].result == -ENOENT && !v[i].create)
-			/* Mesos' words for this case. */
-			lc_fail(lc, "volume '%s': Absolute container path '%s' does not exist",
-				v[i].sv->name, v[i].target);
-		else if (m[i].result == -EXDEV)
+		if (m[i].result == -EXDEV)
 			lc_fail(lc,
 				"volume '%s' of driver '%s': target '%s' in pid %d lies on a shared "
 				"mount: the volume would propagate out of the container to the "
@@ -865,45 +877,114 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 	return failed;
 }
 
-/* Without --pid: the targets must exist (or are created) for the containerizer's binds. */
-static int prepare_host_targets(struct lc *lc, const struct args *a, struct pvol *v, size_t n)
+/*
+ * The root the targets resolve under: the process's own root (pidfd), or
+ * ours; then the rootfs beneath it. A caller that is not root had its rootfs
+ * checked as an open fd: the directory found here must be that one.
+ */
+/*
+ * Without --pid the containerizer binds onto the printed target itself: print
+ * where the fd really is on the host, not rootfs + path, so that it cannot
+ * be led out of the rootfs by a link planted after we looked.
+ */
+static int fd_path(int fd, char ret[static PATH_MAX])
 {
-	int failed = 0;
+	char link[64];
+	ssize_t len;
 
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_close_ int fd = -EBADF;
-		int r = ns_resolve_host(a->rootfs, v[i].target, v[i].create ? NS_CREATE : 0, 0755,
-					&fd);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, ret, PATH_MAX - 1);
+	if (len <= 0)
+		return -1;
+	ret[len] = '\0';
+	return 0;
+}
 
-		if (r == -ENOENT && !v[i].create) {
-			lc_fail(lc, "volume '%s': Absolute container path '%s' does not exist",
-				v[i].sv->name, v[i].target);
-			failed++;
-		} else if (r < 0) {
-			lc_fail(lc, "volume '%s': target '%s': %s", v[i].sv->name, v[i].where,
-				strerror(-r));
-			failed++;
-		} else {
-			/*
-			 * Print where the target really resolved (symlinks followed
-			 * inside the root only), so that a containerizer binding onto
-			 * this path cannot be led out of the rootfs by a planted link.
-			 */
-			char link[64];
-			ssize_t len;
+static int open_target_root(struct lc *lc, const struct args *a, int pidfd, int *ret_fd)
+{
+	_cleanup_close_ int base = -EBADF, fd = -EBADF;
+	struct stat checked, found;
+	int r;
 
-			snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-			len = readlink(link, v[i].where, sizeof(v[i].where) - 1);
-			if (len <= 0) {
-				lc_fail(lc, "volume '%s': target '%s': %s", v[i].sv->name,
-					v[i].target, strerror(errno));
-				failed++;
-				continue;
-			}
-			v[i].where[len] = '\0';
+	if (pidfd >= 0)
+		r = ns_open_proc_root(pidfd, &base);
+	else
+		r = (base = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ? -errno : 0;
+	if (r < 0) {
+		lc_fail(lc, "process %d: its root: %s", (int)a->pid, strerror(-r));
+		return r;
+	}
+	r = ns_resolve_in_root(base, a->rootfs ? a->rootfs : "/", 0, 0, &fd);
+	if (r < 0) {
+		lc_fail(lc, "rootfs '%s': %s", a->rootfs ? a->rootfs : "/", strerror(-r));
+		return r;
+	}
+	if (a->rootfs_fd >= 0) {
+		if (fstat(a->rootfs_fd, &checked) < 0 || fstat(fd, &found) < 0)
+			return -errno;
+		if (checked.st_dev != found.st_dev || checked.st_ino != found.st_ino) {
+			lc_fail(lc, "--rootfs '%s': not the directory that was checked", a->rootfs);
+			return -EPERM;
 		}
 	}
-	return failed;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/*
+ * Follow each target to where it really is inside the root (ns_resolve_real:
+ * links followed inside the root, the missing target of a dangling link made
+ * there, as runc 1.1 did) and judge that place with the container-path rules
+ * again: a link in the image must not carry a volume onto a denied path. The
+ * fd kept is what attach mounts onto, so the place judged is the place used.
+ */
+static int resolve_targets(struct lc *lc, const struct args *a, int pidfd, struct pvol *v,
+			   size_t n)
+{
+	_cleanup_close_ int rootfd = -EBADF;
+	int failed = 0, r;
+
+	r = open_target_root(lc, a, pidfd, &rootfd);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct spec_volume *sv = v[i].sv;
+		struct policy_denial d;
+		char real[PATH_MAX];
+
+		r = ns_resolve_real(rootfd, v[i].target, v[i].create ? NS_CREATE : 0, 0755, real,
+				    &v[i].target_fd);
+		if (r == -ENOENT && !v[i].create) {
+			/* Mesos' words for this case. */
+			lc_fail(lc, "volume '%s': Absolute container path '%s' does not exist",
+				sv->name, v[i].target);
+		} else if (r == -EXDEV) {
+			lc_fail(lc, "volume '%s': container path '%s' leads through a link in "
+				    "/proc, which is never followed",
+				sv->name, v[i].target);
+		} else if (r < 0) {
+			lc_fail(lc, "volume '%s': target '%s': %s", sv->name, v[i].where,
+				strerror(-r));
+		} else if (policy_check_resolved_target(lc->policy, real, &d) < 0) {
+			lc_fail(lc, "volume %zu ('%s' of driver '%s'): container path '%s' resolves to "
+				    "'%s' in the container, denied by %s: %s",
+				sv->index, sv->name, sv->driver, v[i].target, real, d.rule, d.reason);
+			lc->denied = true;
+			r = -EACCES;
+		}
+		if (r < 0) {
+			failed++;
+			continue;
+		}
+		memcpy(v[i].target, real, sizeof(real));
+		set_where(a, &v[i]);
+		if (pidfd < 0 && fd_path(v[i].target_fd, v[i].where) < 0) {
+			lc_fail(lc, "volume '%s': target '%s': %s", sv->name, v[i].target,
+				strerror(errno));
+			failed++;
+		}
+	}
+	return failed ? (lc->denied ? -EACCES : -EIO) : 0;
 }
 
 /* Take back what attach() put in the container, when a later step fails. */
@@ -1004,7 +1085,7 @@ static void undo(struct lc *lc, struct pvol *v, size_t n)
 	state_container_remove(lc->st, lc->cid);
 }
 
-static int run(struct lc *lc, const struct args *a)
+static int run(struct lc *lc, struct args *a)
 {
 	_cleanup_spec_ struct spec *spec = NULL;
 	_cleanup_(pvols_free) struct pvols pv = { 0 };
@@ -1035,7 +1116,7 @@ static int run(struct lc *lc, const struct args *a)
 	if (!v || !keys)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		v[i].tree_fd = -EBADF;
+		v[i].tree_fd = v[i].target_fd = -EBADF;
 	pv.n = n;
 
 	if (a->pid) {
@@ -1102,6 +1183,10 @@ static int run(struct lc *lc, const struct args *a)
 	}
 	if (lc->n_failures)
 		return -EACCES;
+	/* Before any plugin call too: where each volume really lands. */
+	r = resolve_targets(lc, a, pidfd, v, n);
+	if (r < 0)
+		return r;
 
 	r = state_lock_container(lc->st, a->cid, &cfd);
 	if (r < 0) {
@@ -1147,7 +1232,7 @@ static int run(struct lc *lc, const struct args *a)
 		}
 	}
 	if (failed == 0)
-		failed = a->pid ? attach(lc, a, pidfd, v, n) : prepare_host_targets(lc, a, v, n);
+		failed = a->pid ? attach(lc, a, pidfd, v, n) : 0;
 	lc_crash_point("after-attach");
 	if (failed)
 		goto fail;
@@ -1176,7 +1261,7 @@ fail:
 
 int cmd_prepare(struct globals *g, int argc, char **argv)
 {
-	struct args a = { 0 };
+	struct args a = { .rootfs_fd = -EBADF };
 	struct lc lc;
 	int r;
 
@@ -1194,6 +1279,8 @@ int cmd_prepare(struct globals *g, int argc, char **argv)
 	}
 	r = lc_report(&lc);
 	lc_close(&lc);
+	if (a.rootfs_fd >= 0)
+		close(a.rootfs_fd);
 	audit_log("op=dvmount-prepare container=%s auid=%u pid=%d res=%s", a.cid,
 		  (unsigned)getuid(), (int)a.pid,
 		  r == EXIT_OK ? "success" : r == EXIT_DENIED ? "denied" : "failed");

@@ -89,7 +89,7 @@ static int pidfd_get_pid(int pidfd, pid_t *ret_pid)
  * directory is opened first and the pidfd checked afterwards: if the process
  * is alive then, the directory is its own and not a reused pid's.
  */
-static int open_proc_root(int pidfd, int *ret_fd)
+int ns_open_proc_root(int pidfd, int *ret_fd)
 {
 	_cleanup_close_ int dirfd = -EBADF, fd = -EBADF;
 	char path[64];
@@ -318,25 +318,31 @@ static int attach_one(int rootfd, int fddir, const struct ns_mount *m, uint64_t 
 {
 	_cleanup_close_ int fd = -EBADF;
 	char path[PATH_MAX];
-	int r;
+	int target, r;
 
-	r = target_path(m->base, m->target, path, sizeof(path));
-	if (r < 0)
-		return r;
-	r = ns_resolve_in_root(rootfd, path, m->flags & (NS_CREATE | NS_NO_SYMLINKS),
-			       m->mode ? m->mode : 0755, &fd);
-	if (r < 0)
-		return r;
+	/* Resolved and judged by the caller: mount onto exactly that directory. */
+	if (m->flags & NS_TARGET_FD) {
+		target = m->target_fd;
+	} else {
+		r = target_path(m->base, m->target, path, sizeof(path));
+		if (r < 0)
+			return r;
+		r = ns_resolve_in_root(rootfd, path, m->flags & (NS_CREATE | NS_NO_SYMLINKS),
+				       m->mode ? m->mode : 0755, &fd);
+		if (r < 0)
+			return r;
+		target = fd;
+	}
 	/*
 	 * Refused rather than made private: the container's propagation is its
 	 * runtime's choice (Kubernetes' Bidirectional mounts rely on it), and a
 	 * copy that reached the host cannot be taken back once the container
 	 * is gone. The attached tree itself is private (ns_open_tree).
 	 */
-	r = mount_is_shared(fddir, fd);
+	r = mount_is_shared(fddir, target);
 	if (r != 0)
 		return r > 0 ? -EXDEV : r;
-	if (move_mount(m->tree_fd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	if (move_mount(m->tree_fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
 	    0)
 		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
 	/*
@@ -352,7 +358,7 @@ static int attach_child(int pidfd, int procroot, const char *root, struct ns_mou
 			size_t n, int wfd)
 {
 	_cleanup_close_ int fddir = -EBADF, rootfd = -EBADF;
-	int keep[NS_MOUNTS_MAX + 3];
+	int keep[2 * NS_MOUNTS_MAX + 3];
 	bool all_or_nothing = false, failed = false;
 	size_t nkeep = 0;
 	int r;
@@ -362,6 +368,8 @@ static int attach_child(int pidfd, int procroot, const char *root, struct ns_mou
 	keep[nkeep++] = wfd;
 	for (size_t i = 0; i < n; i++) {
 		keep[nkeep++] = mounts[i].tree_fd;
+		if (mounts[i].flags & NS_TARGET_FD)
+			keep[nkeep++] = mounts[i].target_fd;
 		all_or_nothing |= !!(mounts[i].flags & NS_ALL_OR_NOTHING);
 	}
 	r = child_enter(pidfd, procroot, root, keep, nkeep, &fddir, &rootfd);
@@ -579,14 +587,15 @@ int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n)
 	if (pidfd < 0 || (n && !mounts) || n > NS_MOUNTS_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		if (mounts[i].tree_fd < 0 || !mounts[i].target)
+		if (mounts[i].tree_fd < 0 || !mounts[i].target ||
+		    ((mounts[i].flags & NS_TARGET_FD) && mounts[i].target_fd < 0))
 			return -EINVAL;
 		mounts[i].result = -ECANCELED;
 		mounts[i].mnt_id = 0;
 	}
 	if (!n)
 		return 0;
-	r = open_proc_root(pidfd, &procroot);
+	r = ns_open_proc_root(pidfd, &procroot);
 	if (r < 0)
 		goto fail;
 	r = spawn(&rfd, &wfd, &pid);
@@ -623,7 +632,7 @@ int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n)
 	}
 	if (!n)
 		return 0;
-	r = open_proc_root(pidfd, &procroot);
+	r = ns_open_proc_root(pidfd, &procroot);
 	if (r < 0)
 		goto fail;
 	r = spawn(&rfd, &wfd, &pid);

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -40,6 +41,12 @@ enum {
 	 * this mount again. Set it on every mount for all-or-nothing.
 	 */
 	NS_ALL_OR_NOTHING = 1 << 2,
+	/*
+	 * ns_attach: target_fd is the target, already resolved in the
+	 * process's root (ns_open_proc_root + ns_resolve_real) and judged by
+	 * the caller; it is mounted onto as it is, never looked up again.
+	 */
+	NS_TARGET_FD = 1 << 3,
 };
 
 struct ns_mount {
@@ -47,7 +54,8 @@ struct ns_mount {
 	int tree_fd;	    /* detached tree from ns_open_tree; not closed here */
 	const char *target; /* inside the container root */
 	const char *base;   /* a relative target is taken below it; NULL: "/" */
-	unsigned flags;	    /* NS_CREATE, NS_NO_SYMLINKS, NS_ALL_OR_NOTHING */
+	unsigned flags;	    /* NS_CREATE, NS_NO_SYMLINKS, NS_ALL_OR_NOTHING, NS_TARGET_FD */
+	int target_fd;	    /* with NS_TARGET_FD: O_PATH fd of the target; not closed here */
 	mode_t mode;	    /* for created directories (the umask applies) */
 	/* out */
 	int result;	 /* 0, -errno, or -ECANCELED (undone or not tried) */
@@ -74,6 +82,14 @@ int ns_pidfd_open(pid_t pid, unsigned long long expect_start, int *ret_pidfd,
 int ns_process_start(pid_t pid, unsigned long long *ret_start);
 /* For recovery: pid runs (not a zombie) and started at start. */
 bool ns_process_alive(pid_t pid, unsigned long long start);
+
+/*
+ * /proc/PID/root of the process behind pidfd as an O_PATH fd: its root as it
+ * sees it, reachable from our own mount namespace. The pidfd is checked after
+ * the open, so the directory is that process's and not a reused pid's.
+ * -ESRCH: it is gone; -EBADF: not a pidfd.
+ */
+int ns_open_proc_root(int pidfd, int *ret_fd);
 
 /*
  * A detached recursive clone of dirfd/path (never following a final
@@ -121,6 +137,21 @@ int ns_tree_identity(int fd, dev_t *ret_dev, uint64_t *ret_ino);
  * symlinks. Used in the namespace child and on the host alike.
  */
 int ns_resolve_in_root(int rootfd, const char *path, unsigned flags, mode_t mode, int *ret_fd);
+/*
+ * Resolve path beneath rootfd as the container would (symlinks followed, an
+ * absolute one and ".." kept inside the root), but with every link read and
+ * followed here, so that where the path really leads is known: ret_path gets
+ * that absolute, normalized, link-free path inside the root (PATH_MAX bytes),
+ * ret_fd an O_PATH directory fd opened on exactly it with RESOLVE_NO_SYMLINKS.
+ * NS_CREATE makes each missing directory with mode, the missing target of a
+ * dangling link too, always inside the root (runc 1.1's behaviour);
+ * NS_NO_SYMLINKS refuses any link (-ELOOP). A link on procfs (/proc/self,
+ * /proc/PID/root, /proc/self/fd/N) is never followed: -EXDEV. Other errors:
+ * -ENOENT (missing, no NS_CREATE), -ENOTDIR, -ELOOP (more than 40 links, or
+ * renames racing every one of 16 walks), -ENAMETOOLONG, -EINVAL.
+ */
+int ns_resolve_real(int rootfd, const char *path, unsigned flags, mode_t mode,
+		    char ret_path[static PATH_MAX], int *ret_fd);
 /*
  * On the host: resolve root (NULL: "/"; never created), then path beneath
  * it as ns_resolve_in_root does, e.g. "<rootfs>" + "/data" with NS_CREATE.

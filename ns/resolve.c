@@ -10,10 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -139,4 +141,175 @@ int ns_resolve_host(const char *root, const char *path, unsigned flags, mode_t m
 		rootfd = TAKE_FD(hostfd);
 	}
 	return ns_resolve_in_root(rootfd, path, flags, mode, ret_fd);
+}
+
+/*
+ * ns_resolve_real: the container's own path walk, done here one component
+ * at a time so that its result is known as a path (what runc 1.1 did with
+ * filepath-securejoin). Each component is looked at with readlinkat relative
+ * to an fd of the symlink-free prefix; a link is read and its text put in
+ * front of what is left (an absolute one restarts from the root, ".." never
+ * climbs above it); a missing component is made (NS_CREATE), so the missing
+ * target of a dangling link is created where the link points, inside the
+ * root. The final open (RESOLVE_NO_SYMLINKS) proves that the path found has
+ * no link left in it: a link swapped in meanwhile makes it fail (ELOOP), and
+ * the walk starts again, a bounded number of times.
+ */
+
+/* Linux follows at most 40 links in one lookup (MAXSYMLINKS). */
+#define RESOLVE_LINKS_MAX 40
+/* Attempts at a walk that a concurrent rename keeps invalidating. */
+#define RESOLVE_WALK_MAX 16
+
+static int open_nolinks(int rootfd, const char *path, int *ret_fd)
+{
+	return openat2_dir(rootfd, path, NS_NO_SYMLINKS, ret_fd);
+}
+
+/* Drop the last component of an absolute, normalized path ("/" stays "/"). */
+static void path_pop(char *path, size_t *len)
+{
+	while (*len > 1 && path[*len - 1] != '/')
+		(*len)--;
+	if (*len > 1)
+		(*len)--;
+	path[*len] = '\0';
+}
+
+/* "link text" + "/" + rest, into todo (which rest may point into). */
+static int splice_link(const char *link, const char *rest, char todo[static PATH_MAX])
+{
+	char tmp[PATH_MAX];
+	size_t ll = strlen(link), rl = strlen(rest);
+
+	if (ll + 1 + rl >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, link, ll);
+	tmp[ll] = '/';
+	memcpy(tmp + ll + 1, rest, rl + 1);
+	memcpy(todo, tmp, ll + rl + 2);
+	return 0;
+}
+
+static int walk_once(int rootfd, const char *path, unsigned flags, mode_t mode,
+		     char cur[static PATH_MAX], int *ret_fd)
+{
+	_cleanup_close_ int parent = -EBADF;
+	char todo[PATH_MAX], link[PATH_MAX], name[NAME_MAX + 1];
+	size_t clen = 1, links = 0;
+	const char *p;
+	int r;
+
+	if (strlen(path) >= sizeof(todo))
+		return -ENAMETOOLONG;
+	strcpy(todo, path);
+	strcpy(cur, "/");
+	r = open_nolinks(rootfd, "/", &parent);
+	if (r < 0)
+		return r;
+
+	p = todo;
+	for (;;) {
+		size_t len;
+		ssize_t ll;
+
+		p += strspn(p, "/");
+		len = strcspn(p, "/");
+		if (!len)
+			break;
+		if (len > NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		p += len;
+		if (!strcmp(name, "."))
+			continue;
+		if (!strcmp(name, "..")) {
+			path_pop(cur, &clen);
+			closep(&parent);
+			r = open_nolinks(rootfd, cur, &parent);
+			if (r < 0)
+				return r;
+			continue;
+		}
+
+		ll = readlinkat(parent, name, link, sizeof(link));
+		if (ll >= 0) {
+			struct statfs sfs;
+
+			if ((size_t)ll >= sizeof(link))
+				return -ENAMETOOLONG;
+			link[ll] = '\0';
+			if (flags & NS_NO_SYMLINKS)
+				return -ELOOP;
+			if (++links > RESOLVE_LINKS_MAX)
+				return -ELOOP;
+			/*
+			 * procfs links (/proc/self, /proc/PID/root, fd/N) name
+			 * what they point at as seen by the reader, not by the
+			 * container: never followed (CVE-2019-16884's kind).
+			 */
+			if (fstatfs(parent, &sfs) < 0)
+				return negerrno();
+			if (sfs.f_type == PROC_SUPER_MAGIC)
+				return -EXDEV;
+			r = splice_link(link, p, todo);
+			if (r < 0)
+				return r;
+			p = todo;
+			if (link[0] == '/') {
+				strcpy(cur, "/");
+				clen = 1;
+				closep(&parent);
+				r = open_nolinks(rootfd, "/", &parent);
+				if (r < 0)
+					return r;
+			}
+			continue;
+		}
+		if (errno != EINVAL && errno != ENOENT)
+			return negerrno();
+		if (errno == ENOENT) {
+			if (!(flags & NS_CREATE))
+				return -ENOENT;
+			/* EEXIST: made meanwhile; the lookup below decides. */
+			if (mkdirat(parent, name, mode) < 0 && errno != EEXIST)
+				return negerrno();
+		}
+		if (clen + (clen > 1) + len >= PATH_MAX)
+			return -ENAMETOOLONG;
+		if (clen > 1)
+			cur[clen++] = '/';
+		memcpy(cur + clen, name, len + 1);
+		clen += len;
+		closep(&parent);
+		r = open_nolinks(rootfd, cur, &parent);
+		if (r < 0)
+			return r;
+	}
+	*ret_fd = TAKE_FD(parent);
+	return 0;
+}
+
+int ns_resolve_real(int rootfd, const char *path, unsigned flags, mode_t mode,
+		    char ret_path[static PATH_MAX], int *ret_fd)
+{
+	char cur[PATH_MAX];
+	int fd = -EBADF, r = -ELOOP;
+
+	if (rootfd < 0 || !path || !*path)
+		return -EINVAL;
+	if (strnlen(path, PATH_MAX) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	/* ELOOP from an open: a link appeared in a checked prefix; walk again. */
+	for (int i = 0; i < RESOLVE_WALK_MAX; i++) {
+		r = walk_once(rootfd, path, flags, mode, cur, &fd);
+		if (r != -ELOOP || (flags & NS_NO_SYMLINKS))
+			break;
+	}
+	if (r < 0)
+		return r;
+	memcpy(ret_path, cur, strlen(cur) + 1);
+	*ret_fd = fd;
+	return 0;
 }

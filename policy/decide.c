@@ -170,17 +170,9 @@ static int check_option(const struct policy *p, const struct policy_driver *drv,
 	return 0;
 }
 
-static int check_container_path(const struct policy *p, const struct policy_volume_req *req,
-				 struct policy_denial *d)
+/* The target rules, on a normalized absolute path inside the container. */
+static int check_target(const struct policy *p, const char *t, struct policy_denial *d)
 {
-	const char *t = req->target;
-
-	if (!req->container_path || !*req->container_path || has_control(req->container_path))
-		return deny(d, p, builtin, "no container path, or one with a control character");
-	/* "../../etc" relative to the sandbox climbs out of it: refuse, do not normalize. */
-	if (has_dotdot(req->container_path))
-		return deny(d, p, builtin, "container path '%s' holds '..'",
-			    req->container_path);
 	if (!t || !policy_path_canonical(t))
 		return deny(d, p, builtin, "target '%s' is not a normalized absolute path",
 			    t ? t : "(none)");
@@ -198,6 +190,26 @@ static int check_container_path(const struct policy *p, const struct policy_volu
 			return 0;
 	return deny(d, p, p->allow_paths.loc,
 		    "container path '%s' is not under any allow-container-paths entry", t);
+}
+
+static int check_container_path(const struct policy *p, const struct policy_volume_req *req,
+				struct policy_denial *d)
+{
+	if (!req->container_path || !*req->container_path || has_control(req->container_path))
+		return deny(d, p, builtin, "no container path, or one with a control character");
+	/* "../../etc" relative to the sandbox climbs out of it: refuse, do not normalize. */
+	if (has_dotdot(req->container_path))
+		return deny(d, p, builtin, "container path '%s' holds '..'",
+			    req->container_path);
+	return check_target(p, req->target, d);
+}
+
+int policy_check_resolved_target(const struct policy *p, const char *resolved,
+				 struct policy_denial *ret_denial)
+{
+	if (resolved && has_control(resolved))
+		return deny(ret_denial, p, builtin, "resolved target holds a control character");
+	return check_target(p, resolved, ret_denial);
 }
 
 int policy_check_volume(const struct policy *p, const struct policy_volume_req *req,

@@ -21,6 +21,7 @@
  *	r = policy_check_caller(p, getuid(), gids, n, &d);   gids: getgid() + getgroups()
  *	for each volume:
  *		r = policy_check_volume(p, &req, &d);        before any plugin call
+ *		r = policy_check_resolved_target(p, path, &d); once the target resolved
  *		r = policy_check_socket(p, driver, st.st_uid, &d);
  *		append policy_forced_options() to the Mount request options
  *	after Mount answered:
@@ -163,6 +164,16 @@ int policy_check_caller(const struct policy *p, uid_t uid, const gid_t *gids, si
 /* Driver, name, options, mode, container path and limits: before any plugin call. */
 int policy_check_volume(const struct policy *p, const struct policy_volume_req *req,
 			struct policy_denial *ret_denial);
+
+/*
+ * The container-path rules again, on where the target really is: resolved
+ * normalized absolute path inside the container root, after every symlink
+ * on the way was followed inside that root (ns_resolve_real). A link in the
+ * image ("/data -> /proc") must not carry a volume onto a denied path, nor
+ * out of allow-container-paths (DESIGN.md "Privilege"). 0 or -EACCES.
+ */
+int policy_check_resolved_target(const struct policy *p, const char *resolved,
+				 struct policy_denial *ret_denial);
 
 /* The plugin's Mountpoint answer, before anything is attached. */
 int policy_check_mountpoint(const struct policy *p, const char *driver,

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <json-c/json.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -143,41 +145,64 @@ TEST_F(rootfs, readonly_refuses_writes)
 	cleanup_balanced(_metadata, self);
 }
 
-/*
- * After a prepare through a planted symlink: whatever happened, nothing
- * reached the host path the symlink named, and any mount is in the rootfs.
- */
-static void expect_contained(struct __test_metadata *_metadata, FIXTURE_DATA(rootfs) * self,
-			     const FIXTURE_VARIANT(rootfs) * variant, int status,
-			     const char *host_path)
+/* The "target" dvmount printed for the first volume (where it lands), or "". */
+static const char *printed_target(const char *out, char buf[static PATH_MAX])
 {
+	json_object *doc = json_tokener_parse(out), *vols, *v, *t;
+
+	buf[0] = '\0';
+	if (doc && json_object_object_get_ex(doc, "volumes", &vols) &&
+	    json_object_array_length(vols) > 0 && (v = json_object_array_get_idx(vols, 0)) &&
+	    json_object_object_get_ex(v, "target", &t))
+		snprintf(buf, PATH_MAX, "%s", json_object_get_string(t));
+	json_object_put(doc);
+	return buf;
+}
+
+/*
+ * After a prepare through a planted symlink: exit 0, the volume mounted at
+ * exactly inner (where the link leads when followed inside the rootfs, as the
+ * container itself would follow it), that place printed as the target, the
+ * volume's data there, and nothing at host_path, the place the link names on
+ * the host.
+ */
+static void expect_mounted_inside(struct __test_metadata *_metadata, FIXTURE_DATA(rootfs) * self,
+				  const FIXTURE_VARIANT(rootfs) * variant, struct run_result *r,
+				  const char *inner, const char *host_path)
+{
+	char p[PATH_MAX], q[PATH_MAX], buf[16];
 	struct stat st;
 
-	EXPECT_TRUE(status == 0 || status == 1 || status == 3) TH_LOG("exit %d", status);
+	EXPECT_EQ(0, r->status) OK_OR_LOG(*r);
+	EXPECT_STREQ(ct_ns_path(p, self, variant, inner), printed_target(r->out, q));
+	EXPECT_EQ(1, lc_mounts_under(self->ct.pid, ct_ns_path(p, self, variant, inner)));
+	EXPECT_EQ(0, lc_ct_write(self->ct.pid, 0, 0,
+				 tu_path(q, "%s/f", ct_ns_path(p, self, variant, inner)), "in"));
+	EXPECT_EQ(2, tu_read_file(tu_path(p, "%s/volumes/v/data/f", self->e.tproot), buf,
+				  sizeof(buf)));
+	/* The directory was made inside the rootfs. */
+	EXPECT_EQ(0, stat(tu_path(p, "%s%s", self->rootfs, inner), &st));
 	EXPECT_NE(0, lstat(host_path, &st)) TH_LOG("'%s' appeared on the host", host_path);
 	EXPECT_EQ(0, lc_mounts_under(0, host_path));
 	if (!variant->pivoted)
 		EXPECT_EQ(0, lc_mounts_under(self->ct.pid, host_path));
-	/* The volume is in the rootfs: the rootfs bind itself and the volume. */
-	if (!variant->pivoted && status == 0)
-		EXPECT_EQ(2, lc_mounts_under(self->ct.pid, self->rootfs));
 	cleanup_balanced(_metadata, self);
+	EXPECT_EQ(0, lc_mounts_under(self->ct.pid, ct_ns_path(p, self, variant, inner)));
 	EXPECT_NE(0, lstat(host_path, &st));
 }
 
 TEST_F(rootfs, symlink_to_absolute_host_dir_stays_inside)
 {
-	char link[PATH_MAX], target[PATH_MAX], host[PATH_MAX];
+	char link[PATH_MAX], inner[PATH_MAX], host[PATH_MAX];
 	struct run_result r;
-	int status;
 
-	/* /data -> <decoy>, an absolute path that exists on the host. */
+	/* /data -> <decoy>, an absolute path that exists on the host only. */
 	ASSERT_EQ(0, symlink(self->decoy, tu_path(link, "%s/data", self->rootfs)));
-	tu_path(target, "/data/vol");
-	struct lcvol v[] = {{.name = "v", .path = target}};
-	status = start_and_prepare(_metadata, self, variant, v, 1, &r);
+	struct lcvol v[] = {{.name = "v", .path = "/data/vol"}};
+	start_and_prepare(_metadata, self, variant, v, 1, &r);
+	expect_mounted_inside(_metadata, self, variant, &r, tu_path(inner, "%s/vol", self->decoy),
+			      tu_path(host, "%s/vol", self->decoy));
 	run_result_free(&r);
-	expect_contained(_metadata, self, variant, status, tu_path(host, "%s/vol", self->decoy));
 	EXPECT_EQ(0, lc_mounts_under(0, self->decoy));
 }
 
@@ -185,13 +210,13 @@ TEST_F(rootfs, symlink_to_etc_stays_inside)
 {
 	char link[PATH_MAX];
 	struct run_result r;
-	int status;
 
 	ASSERT_EQ(0, symlink("/etc", tu_path(link, "%s/hostetc", self->rootfs)));
 	struct lcvol v[] = {{.name = "v", .path = "/hostetc/dvmount-escape"}};
-	status = start_and_prepare(_metadata, self, variant, v, 1, &r);
+	start_and_prepare(_metadata, self, variant, v, 1, &r);
+	expect_mounted_inside(_metadata, self, variant, &r, "/etc/dvmount-escape",
+			      "/etc/dvmount-escape");
 	run_result_free(&r);
-	expect_contained(_metadata, self, variant, status, "/etc/dvmount-escape");
 	EXPECT_EQ(0, lc_mounts_under(0, "/etc"));
 }
 
@@ -199,15 +224,174 @@ TEST_F(rootfs, symlink_to_dotdot_stays_inside)
 {
 	char link[PATH_MAX], host[PATH_MAX];
 	struct run_result r;
-	int status;
 
 	/* rootfs/up -> ../../.. : from the rootfs, that would be the host's scratch dir. */
 	ASSERT_EQ(0, symlink("../../..", tu_path(link, "%s/up", self->rootfs)));
 	struct lcvol v[] = {{.name = "v", .path = "/up/escape"}};
-	status = start_and_prepare(_metadata, self, variant, v, 1, &r);
+	start_and_prepare(_metadata, self, variant, v, 1, &r);
+	expect_mounted_inside(_metadata, self, variant, &r, "/escape",
+			      tu_path(host, "%s/escape", self->e.dir));
 	run_result_free(&r);
-	expect_contained(_metadata, self, variant, status, tu_path(host, "%s/escape", self->e.dir));
 	EXPECT_NE(0, access(tu_path(host, "%s/../escape", self->e.dir), F_OK));
+}
+
+/*
+ * Issue 9 item 5: an image's link whose target does not exist yet (/data ->
+ * /opt/appdata). As runc 1.1 did: the target is made where the link points,
+ * inside the rootfs, and the volume attached there; the link stays.
+ */
+TEST_F(rootfs, dangling_symlink_target_is_created_inside)
+{
+	char link[PATH_MAX];
+	struct run_result r;
+	struct stat st;
+
+	ASSERT_EQ(0, symlink("/opt/dvmount-appdata", tu_path(link, "%s/data", self->rootfs)));
+	ASSERT_NE(0, lstat("/opt/dvmount-appdata", &st));
+	struct lcvol v[] = {{.name = "v", .path = "/data"}};
+	start_and_prepare(_metadata, self, variant, v, 1, &r);
+	expect_mounted_inside(_metadata, self, variant, &r, "/opt/dvmount-appdata",
+			      "/opt/dvmount-appdata");
+	run_result_free(&r);
+	EXPECT_EQ(0, lstat(link, &st));
+	EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
+/* A chain of dangling links, one relative: each is followed inside the rootfs. */
+TEST_F(rootfs, dangling_symlink_chain_is_followed_inside)
+{
+	char link[PATH_MAX], host[PATH_MAX];
+	struct run_result r;
+
+	ASSERT_EQ(0, symlink("srv/../appdata", tu_path(link, "%s/data", self->rootfs)));
+	ASSERT_EQ(0, symlink(self->decoy, tu_path(link, "%s/appdata", self->rootfs)));
+	struct lcvol v[] = {{.name = "v", .path = "/data/sub"}};
+	start_and_prepare(_metadata, self, variant, v, 1, &r);
+	expect_mounted_inside(_metadata, self, variant, &r,
+			      tu_path(link, "%s/sub", self->decoy),
+			      tu_path(host, "%s/sub", self->decoy));
+	run_result_free(&r);
+}
+
+/* Start, prepare with policy text and one volume at /data; the exit status. */
+static int prepare_with_policy(struct __test_metadata *_metadata, FIXTURE_DATA(rootfs) * self,
+			       const FIXTURE_VARIANT(rootfs) * variant, const char *rules,
+			       const char *path, struct run_result *r)
+{
+	char text[3 * PATH_MAX];
+
+	snprintf(text, sizeof(text),
+		 "[dvmount]\ncallers = uid:0\n%s\n[driver tp]\nhost-paths = %s\nmodes = RW RO\n",
+		 rules, self->e.tproot);
+	EXPECT_EQ(0, lcenv_write_policy(&self->e, text));
+	struct lcvol v[] = {{.name = "v", .path = path}};
+	return start_and_prepare(_metadata, self, variant, v, 1, r);
+}
+
+/* Issue 10 item 2: "/data -> /proc" carried a volume over the container's /proc. */
+TEST_F(rootfs, symlink_onto_a_denied_path_is_denied_where_it_lands)
+{
+	char link[PATH_MAX], want[2 * PATH_MAX];
+	struct run_result r;
+
+	ASSERT_EQ(0, tu_mkdirs(tu_path(link, "%s/proc", self->rootfs), 0755));
+	ASSERT_EQ(0, symlink("/proc", tu_path(link, "%s/data", self->rootfs)));
+	EXPECT_EQ(3, prepare_with_policy(_metadata, self, variant,
+					 "deny-container-paths = /proc /sys", "/data", &r))
+	OK_OR_LOG(r);
+	snprintf(want, sizeof(want),
+		 "volume 0 ('v' of driver 'tp'): container path '/data' resolves to '/proc' in "
+		 "the container, denied by %s:3: container path '/proc' lies under the denied "
+		 "'/proc'",
+		 self->e.policy);
+	EXPECT_NE(NULL, strstr(r.err, want)) TH_LOG("want %s in %s", want, r.err);
+	EXPECT_STREQ("", r.out);
+	run_result_free(&r);
+	/* Judged before any plugin heard of the volume; nothing mounted anywhere. */
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Mount"));
+	EXPECT_EQ(0, lc_mounts_under(self->ct.pid, tu_path(link, "%s/proc", self->rootfs)));
+	EXPECT_EQ(0, lc_mounts_under(self->ct.pid, "/proc/dvmount-none"));
+}
+
+/* "/data/x -> /etc" escaped allow-container-paths = /data. */
+TEST_F(rootfs, symlink_out_of_allowed_paths_is_denied_where_it_lands)
+{
+	char link[PATH_MAX], want[2 * PATH_MAX];
+	struct run_result r;
+
+	ASSERT_EQ(0, tu_mkdirs(tu_path(link, "%s/data", self->rootfs), 0755));
+	ASSERT_EQ(0, symlink("/etc", tu_path(link, "%s/data/x", self->rootfs)));
+	EXPECT_EQ(3, prepare_with_policy(_metadata, self, variant,
+					 "allow-container-paths = /data", "/data/x", &r))
+	OK_OR_LOG(r);
+	snprintf(want, sizeof(want),
+		 "container path '/data/x' resolves to '/etc' in the container, denied by %s:3: "
+		 "container path '/etc' is not under any allow-container-paths entry",
+		 self->e.policy);
+	EXPECT_NE(NULL, strstr(r.err, want)) TH_LOG("want %s in %s", want, r.err);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Mount"));
+	EXPECT_EQ(0, lc_mounts_under(self->ct.pid, tu_path(link, "%s/etc", self->rootfs)));
+}
+
+/* A link that stays inside the allowed paths is followed and allowed. */
+TEST_F(rootfs, symlink_within_allowed_paths_is_allowed)
+{
+	char link[PATH_MAX], host[PATH_MAX];
+	struct run_result r;
+
+	ASSERT_EQ(0, tu_mkdirs(tu_path(link, "%s/data/real", self->rootfs), 0755));
+	ASSERT_EQ(0, symlink("real", tu_path(link, "%s/data/x", self->rootfs)));
+	prepare_with_policy(_metadata, self, variant, "allow-container-paths = /data", "/data/x",
+			    &r);
+	expect_mounted_inside(_metadata, self, variant, &r, "/data/real",
+			      tu_path(host, "%s/data/real", self->e.dir));
+	run_result_free(&r);
+}
+
+/*
+ * Magic links: /proc/self/root and /proc/self/fd/N name what they point at
+ * as the reader sees it. A target through them is refused, whatever the
+ * policy says of /proc, and nothing is mounted.
+ */
+static void expect_proc_link_refused(struct __test_metadata *_metadata,
+				     FIXTURE_DATA(rootfs) * self,
+				     const FIXTURE_VARIANT(rootfs) * variant, const char *link_to)
+{
+	char p[PATH_MAX], want[PATH_MAX];
+	struct run_result r;
+
+	ASSERT_EQ(0, mount("proc", tu_path(p, "%s/proc", self->rootfs), "proc", 0, NULL));
+	ASSERT_EQ(0, symlink(link_to, tu_path(p, "%s/data", self->rootfs)));
+	struct lcvol v[] = {{.name = "v", .path = "/data/vol"}};
+	EXPECT_EQ(1, start_and_prepare(_metadata, self, variant, v, 1, &r)) OK_OR_LOG(r);
+	snprintf(want, sizeof(want),
+		 "volume 'v': container path '/data/vol' leads through a link in /proc, which "
+		 "is never followed");
+	EXPECT_NE(NULL, strstr(r.err, want)) TH_LOG("want %s in %s", want, r.err);
+	EXPECT_STREQ("", r.out);
+	run_result_free(&r);
+	/* Refused before any plugin heard of it: there is nothing to attach. */
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Mount"));
+	EXPECT_EQ(0, lc_mounts_under(self->ct.pid, self->e.tproot));
+	tu_container_stop(&self->ct);
+	umount2(tu_path(p, "%s/proc", self->rootfs), MNT_DETACH);
+}
+
+TEST_F(rootfs, proc_self_root_target_is_refused)
+{
+	char p[PATH_MAX];
+
+	ASSERT_EQ(0, tu_mkdirs(tu_path(p, "%s/proc", self->rootfs), 0755));
+	expect_proc_link_refused(_metadata, self, variant, "/proc/self/root");
+}
+
+TEST_F(rootfs, proc_self_fd_target_is_refused)
+{
+	char p[PATH_MAX];
+
+	ASSERT_EQ(0, tu_mkdirs(tu_path(p, "%s/proc", self->rootfs), 0755));
+	expect_proc_link_refused(_metadata, self, variant, "/proc/self/fd/3");
 }
 
 /*
