@@ -27,6 +27,7 @@
 #include "common/debug.h"
 #include "common/fileio.h"
 #include "common/jsonutil.h"
+#include "helper/caller.h"
 #include "helper/dvmount.h"
 #include "helper/oci_annotations.h"
 #include "helper/state.h"
@@ -108,6 +109,7 @@ static const char *str_member(json_object *o, const char *key)
  */
 static int load_config(struct hook *h)
 {
+	_cleanup_(caller_fs_leave) struct caller_fs cfs = {};
 	_cleanup_close_ int dfd = -EBADF, fd = -EBADF;
 	_cleanup_free_ char *buf = NULL;
 	const char *why = NULL;
@@ -117,6 +119,13 @@ static int load_config(struct hook *h)
 
 	if (h->config)
 		return 0;
+	/* As the caller: it names the bundle (issue 10). */
+	r = caller_fs_enter(h->g, &cfs);
+	if (r < 0) {
+		log_error(h->g, "oci-hook: container '%s': cannot take the caller's identity: %s",
+			  h->id, strerror(-r));
+		return r;
+	}
 	/*
 	 * For a caller that is not root, nothing on the way may be a symlink it
 	 * could swap between a check and the open, and bundle and file must be
@@ -131,12 +140,19 @@ static int load_config(struct hook *h)
 	if (dfd < 0 || (!h->g->caller_is_root &&
 			(fstat(dfd, &st) < 0 || st.st_uid != getuid()))) {
 		r = dfd < 0 ? negerrno() : -EPERM;
+		why = r == -EPERM ? "not the caller's" : strerror(-r);
+		/* No hint of what exists where the caller cannot look. */
+		if (dfd < 0 && !h->g->caller_is_root &&
+		    (r == -EACCES || r == -ENOENT || r == -ENOTDIR)) {
+			r = -ENOENT;
+			why = CALLER_NOT_FOUND;
+		}
 		if (h->stage == OCI_POSTSTOP)
 			log_warn(h->g, "oci-hook: container '%s': bundle '%s': %s; cleaning up anyway",
-				 h->id, h->bundle, r == -EPERM ? "not the caller's" : strerror(-r));
+				 h->id, h->bundle, why);
 		else
 			log_error(h->g, "oci-hook: container '%s': bundle '%s': %s", h->id,
-				  h->bundle, r == -EPERM ? "not the caller's" : strerror(-r));
+				  h->bundle, why);
 		return r;
 	}
 	how = (struct open_how){ .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
@@ -145,6 +161,8 @@ static int load_config(struct hook *h)
 	fd = (int)syscall(SYS_openat2, dfd, "config.json", &how, sizeof(how));
 	if (fd < 0) {
 		r = negerrno();
+		if (!h->g->caller_is_root && (r == -EACCES || r == -ENOENT))
+			why = CALLER_NOT_FOUND;
 		goto fail;
 	}
 	if (fstat(fd, &st) < 0) {

@@ -3,9 +3,11 @@
  * `dvmount policy check [FILE]`: lint a policy and its drop-ins, every error
  * and warning as "FILE:LINE:COL: error: ..." on stderr; exit 0 without errors.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "helper/caller.h"
 #include "helper/dvmount.h"
 #include "policy/policy.h"
 
@@ -35,6 +37,7 @@ static void usage(FILE *f)
 int cmd_policy(struct globals *g, int argc, char **argv)
 {
 	struct lint_counts c = {};
+	struct caller_fs cfs = {};
 	const char *file;
 	int r;
 
@@ -47,7 +50,24 @@ int cmd_policy(struct globals *g, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	file = argc == 3 ? argv[2] : g->policy_file;
-	r = policy_lint(file, NULL, report, &c);
+	/*
+	 * As the caller, who names the file: a setuid dvmount must not quote a
+	 * root-only file in its errors, nor tell whether one exists (issue 10).
+	 */
+	if (!g->caller_is_root) {
+		_cleanup_close_ int fd = -EBADF;
+
+		r = caller_openat(g, AT_FDCWD, file, O_RDONLY | O_NONBLOCK, &fd);
+		if (r < 0) {
+			log_error(g, "cannot check policy '%s': %s", file,
+				  r == -ENOENT ? CALLER_NOT_FOUND : strerror(-r));
+			return EXIT_FAIL;
+		}
+	}
+	r = caller_fs_enter(g, &cfs);
+	if (r == 0)
+		r = policy_lint(file, NULL, report, &c);
+	caller_fs_leave(&cfs);
 	if (r < 0) {
 		log_error(g, "cannot check policy '%s': %s", file, strerror(-r));
 		return EXIT_FAIL;

@@ -17,6 +17,7 @@
 
 #include "common/fileio.h"
 #include "common/jsonutil.h"
+#include "helper/caller.h"
 #include "helper/lifecycle.h"
 #include "ns/ns.h"
 
@@ -86,13 +87,14 @@ static int read_known_file(struct globals *g, const char *path, struct known *k)
 	size_t len;
 	int r;
 
-	/* Never open a path on a caller's behalf (a swapped symlink, a FIFO). */
-	if (!g->caller_is_root) {
-		log_error(g, "recover: --known-file is for root; pass --known ID,...");
-		return -EPERM;
+	/* As the caller: what it could not read itself stays unread (issue 10). */
+	r = caller_openat(g, AT_FDCWD, path, O_RDONLY | O_NONBLOCK, &fd);
+	if (r == -ENOENT) {
+		log_error(g, "recover: cannot read '%s': %s", path, CALLER_NOT_FOUND);
+		return r;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	r = fd < 0 ? negerrno() : read_fd_bounded(fd, KNOWN_FILE_MAX, &buf, &len);
+	if (r == 0)
+		r = read_fd_bounded(fd, KNOWN_FILE_MAX, &buf, &len);
 	if (r == -EFBIG) {
 		log_error(g, "recover: '%s' is over %d bytes", path, KNOWN_FILE_MAX);
 		return r;

@@ -82,9 +82,21 @@ FIXTURE_TEARDOWN(suid)
 	free(self->dir);
 }
 
-/* Run the setuid copy as nobody with the given environment entry (may be NULL). */
+/*
+ * Run the setuid copy as nobody with the given environment entry (may be
+ * NULL) and stdin text (NULL: /dev/null).
+ */
+static void run_as_nobody_in(struct run_result *r, FIXTURE_DATA(suid) * self, const char *env,
+			     const char *input, char *const args[]);
+
 static void run_as_nobody(struct run_result *r, FIXTURE_DATA(suid) * self, const char *env,
 			  char *const args[])
+{
+	run_as_nobody_in(r, self, env, NULL, args);
+}
+
+static void run_as_nobody_in(struct run_result *r, FIXTURE_DATA(suid) * self, const char *env,
+			     const char *input, char *const args[])
 {
 	char *argv[32];
 	int n = 0;
@@ -94,17 +106,22 @@ static void run_as_nobody(struct run_result *r, FIXTURE_DATA(suid) * self, const
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	pid_t pid;
-	int out[2], err[2], status;
+	int out[2], err[2], in[2], status;
 
 	memset(r, 0, sizeof(*r));
 	r->out = calloc(1, RUN_OUT_MAX);
 	r->err = calloc(1, RUN_OUT_MAX);
-	if (pipe(out) < 0 || pipe(err) < 0)
+	if (pipe(out) < 0 || pipe(err) < 0 || pipe(in) < 0)
 		return;
+	/* Small inputs only: they fit the pipe before the child reads. */
+	if (input && write(in[1], input, strlen(input)) < 0)
+		return;
+	close(in[1]);
 	pid = fork();
 	if (pid == 0) {
 		char *envp[] = { (char *)env, NULL };
 
+		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
 		if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
@@ -113,6 +130,7 @@ static void run_as_nobody(struct run_result *r, FIXTURE_DATA(suid) * self, const
 		execve(argv[0], argv, env ? envp : (char *[]){ NULL });
 		_exit(127);
 	}
+	close(in[0]);
 	close(out[1]);
 	close(err[1]);
 	waitpid(pid, &status, 0);
@@ -342,6 +360,214 @@ TEST_F(suid, version_and_help_need_nothing)
 	run_as_nobody(&r, self, NULL, args);
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_EQ(0, strncmp(r.out, "dvmount ", 8));
+	run_result_free(&r);
+}
+
+/*
+ * Issue 10 item 1: every path a caller names is opened with the caller's
+ * filesystem identity. The secret: a 0600 root file, once in a 0700 root
+ * directory and once in a directory anyone may list. Each run with the
+ * secret's path is compared with the same run on a path that does not
+ * exist: the same exit status and the same words, nothing of the secret.
+ */
+#define SECRET_TEXT "callers = uid:0 hunter2-private-key\n[driver leak]\nhost-paths = MIIEvQIBADANBg\n"
+
+static void make_secrets(struct __test_metadata *_metadata, FIXTURE_DATA(suid) * self,
+			 char hidden[static PATH_MAX], char listed[static PATH_MAX])
+{
+	char p[PATH_MAX + 32];
+
+	snprintf(p, sizeof(p), "%s/root-only", self->dir);
+	ASSERT_EQ(0, mkdir(p, 0700));
+	snprintf(hidden, PATH_MAX, "%s/root-only/secret", self->dir);
+	ASSERT_EQ(0, write_file(hidden, SECRET_TEXT));
+	ASSERT_EQ(0, chmod(hidden, 0600));
+	snprintf(listed, PATH_MAX, "%s/secret", self->dir);
+	ASSERT_EQ(0, write_file(listed, SECRET_TEXT));
+	ASSERT_EQ(0, chmod(listed, 0600));
+}
+
+/* r's stderr with every occurrence of path replaced by "PATH". */
+static char *masked(const struct run_result *r, const char *path)
+{
+	static char buf[2][RUN_OUT_MAX];
+	static int which;
+	char *out = buf[which ^= 1];
+	size_t k = 0, plen = strlen(path);
+
+	for (const char *s = r->err; *s && k < RUN_OUT_MAX - 8;) {
+		if (!strncmp(s, path, plen)) {
+			k += (size_t)snprintf(out + k, RUN_OUT_MAX - k, "PATH");
+			s += plen;
+		} else {
+			out[k++] = *s++;
+		}
+	}
+	out[k] = '\0';
+	return out;
+}
+
+/*
+ * args holds "SECRET" where the path goes; run it with each secret and with
+ * a missing path next to it: exit status want, stderr holding msg (with
+ * PATH for the path), identical for all three, nothing of the secret out.
+ */
+static void expect_no_secret(struct __test_metadata *_metadata, FIXTURE_DATA(suid) * self,
+			     char *const args[], const char *input_fmt, int want, const char *msg)
+{
+	char hidden[PATH_MAX], listed[PATH_MAX], missing[PATH_MAX + 32], missing2[PATH_MAX + 32];
+	const char *paths[4];
+	char first[RUN_OUT_MAX];
+
+	make_secrets(_metadata, self, hidden, listed);
+	snprintf(missing, sizeof(missing), "%s/root-only/no-such", self->dir);
+	snprintf(missing2, sizeof(missing2), "%s/no-such", self->dir);
+	paths[0] = hidden;
+	paths[1] = missing;
+	paths[2] = listed;
+	paths[3] = missing2;
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		char *argv[16], input[2 * PATH_MAX];
+		struct run_result r;
+		size_t n = 0;
+
+		for (; args[n] && n < 15; n++)
+			argv[n] = strcmp(args[n], "SECRET") ? args[n] : (char *)paths[i];
+		argv[n] = NULL;
+		if (input_fmt)
+			snprintf(input, sizeof(input), input_fmt, paths[i]);
+		run_as_nobody_in(&r, self, NULL, input_fmt ? input : NULL, argv);
+		EXPECT_EQ(want, r.status) TH_LOG("%s: %s", paths[i], r.err);
+		EXPECT_NE(NULL, strstr(masked(&r, paths[i]), msg))
+		TH_LOG("%s: want '%s' in %s", paths[i], msg, r.err);
+		EXPECT_EQ(NULL, strstr(r.err, "hunter2")) TH_LOG("%s", r.err);
+		EXPECT_EQ(NULL, strstr(r.err, "MIIEvQIBADANBg")) TH_LOG("%s", r.err);
+		EXPECT_EQ(NULL, strstr(r.out, "hunter2")) TH_LOG("%s", r.out);
+		EXPECT_EQ(NULL, strstr(r.err, "leak")) TH_LOG("%s", r.err);
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", masked(&r, paths[i]));
+		else
+			EXPECT_STREQ(first, masked(&r, paths[i]));
+		run_result_free(&r);
+	}
+}
+
+#define CALLER_POLICY "[dvmount]\ncallers = uid:65534\n\n[driver tp]\nhost-paths = /tmp\n"
+
+TEST_F(suid, policy_check_reads_only_what_the_caller_can)
+{
+	char *args[] = { "policy", "check", "SECRET", NULL };
+
+	install_policy(_metadata, self, CALLER_POLICY);
+	expect_no_secret(_metadata, self, args, NULL, 1,
+			 "dvmount: cannot check policy 'PATH': not found, or not readable by the "
+			 "caller");
+}
+
+TEST_F(suid, volumes_file_is_read_only_if_the_caller_can)
+{
+	char mine[PATH_MAX + 8];
+	char *args[] = { "prepare", "--container-id", "c", "--volumes", "SECRET", "--rootfs", mine,
+			 NULL };
+
+	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
+	ASSERT_EQ(0, mkdir(mine, 0755));
+	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+	install_policy(_metadata, self, CALLER_POLICY);
+	expect_no_secret(_metadata, self, args, NULL, 1,
+			 "dvmount: container 'c': cannot open 'PATH': not found, or not readable by "
+			 "the caller");
+}
+
+TEST_F(suid, known_file_is_read_only_if_the_caller_can)
+{
+	char *args[] = { "recover", "--known-file", "SECRET", NULL };
+
+	install_policy(_metadata, self, CALLER_POLICY);
+	expect_no_secret(_metadata, self, args, NULL, 1,
+			 "dvmount: recover: cannot read 'PATH': not found, or not readable by the "
+			 "caller");
+}
+
+TEST_F(suid, oci_bundle_is_opened_as_the_caller)
+{
+	char *args[] = { "oci-hook", "createRuntime", NULL };
+
+	install_policy(_metadata, self, CALLER_POLICY);
+	/* The secret file stands as the bundle directory: not one the caller can open. */
+	expect_no_secret(_metadata, self, args,
+			 "{\"ociVersion\":\"1.0.2\",\"id\":\"c\",\"status\":\"created\","
+			 "\"pid\":1,\"bundle\":\"%s\"}",
+			 1, "dvmount: oci-hook: container 'c': bundle 'PATH': not found, or not readable "
+			 "by the caller");
+}
+
+TEST_F(suid, oci_config_json_is_opened_as_the_caller)
+{
+	char bundle[PATH_MAX + 16], cfg[PATH_MAX + 32], input[2 * PATH_MAX];
+	char *args[] = { "oci-hook", "createRuntime", NULL };
+	struct run_result r[2];
+
+	install_policy(_metadata, self, CALLER_POLICY);
+	/* The caller's own bundle, holding root's 0600 config.json; then none. */
+	snprintf(bundle, sizeof(bundle), "%s/bundle", self->dir);
+	ASSERT_EQ(0, mkdir(bundle, 0755));
+	ASSERT_EQ(0, chown(bundle, NOBODY, NOBODY));
+	snprintf(cfg, sizeof(cfg), "%s/config.json", bundle);
+	snprintf(input, sizeof(input),
+		 "{\"ociVersion\":\"1.0.2\",\"id\":\"c\",\"status\":\"created\",\"pid\":1,"
+		 "\"bundle\":\"%s\"}",
+		 bundle);
+	for (int i = 0; i < 2; i++) {
+		if (i == 0) {
+			ASSERT_EQ(0, write_file(cfg, "{\"hunter2\": \"" SECRET_TEXT "\"}"));
+			ASSERT_EQ(0, chmod(cfg, 0600));
+		} else {
+			ASSERT_EQ(0, unlink(cfg));
+		}
+		run_as_nobody_in(&r[i], self, NULL, input, args);
+		EXPECT_EQ(1, r[i].status) TH_LOG("%s", r[i].err);
+		EXPECT_EQ(NULL, strstr(r[i].err, "hunter2")) TH_LOG("%s", r[i].err);
+	}
+	EXPECT_STREQ(r[0].err, r[1].err);
+	EXPECT_NE(NULL, strstr(r[0].err, "config.json': not found, or not readable by the caller"))
+	TH_LOG("%s", r[0].err);
+	run_result_free(&r[0]);
+	run_result_free(&r[1]);
+}
+
+/*
+ * A directory of the caller's own, but where the caller cannot reach it
+ * (inside a 0700 root directory): as a rootfs or a sandbox, refused like a
+ * missing one, because the caller could not use it itself.
+ */
+TEST_F(suid, rootfs_and_sandbox_the_caller_cannot_reach_are_refused)
+{
+	char hidden[PATH_MAX + 16], mine[PATH_MAX + 16], msg[3 * PATH_MAX];
+	char *rootfs[] = { "prepare", "--container-id", "c", "--volumes", "-", "--rootfs", hidden,
+			   NULL };
+	char *sandbox[] = { "prepare", "--container-id", "c", "--volumes", "-", "--rootfs", mine,
+			    "--sandbox", hidden, NULL };
+	struct run_result r;
+
+	install_policy(_metadata, self, CALLER_POLICY);
+	snprintf(hidden, sizeof(hidden), "%s/root-only", self->dir);
+	ASSERT_EQ(0, mkdir(hidden, 0700));
+	snprintf(hidden, sizeof(hidden), "%s/root-only/mine", self->dir);
+	ASSERT_EQ(0, mkdir(hidden, 0755));
+	ASSERT_EQ(0, chown(hidden, NOBODY, NOBODY));
+	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
+	ASSERT_EQ(0, mkdir(mine, 0755));
+	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+	snprintf(msg, sizeof(msg), "dvmount: container 'c': '%s': not a directory of the caller "
+				   "(uid 65534)", hidden);
+	run_as_nobody_in(&r, self, NULL, "[]", rootfs);
+	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, msg)) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	run_as_nobody_in(&r, self, NULL, "[]", sandbox);
+	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, msg)) TH_LOG("%s", r.err);
 	run_result_free(&r);
 }
 
