@@ -113,6 +113,10 @@ asan:
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined" check
 
+# Each mutation removes one protection; every one must make a test fail.
+mutants: deps all
+	$(Q)O=$(O) tests/mutants/run
+
 demo: deps $(PROGS)
 	$(Q)O=$(O) tools/demo
 
@@ -176,7 +180,7 @@ uninstall:
 clean:
 	rm -rf $(O)
 
-.PHONY: all check asan demo bench fuzz install uninstall clean deps
+.PHONY: all check asan demo bench fuzz install uninstall clean deps mutants
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

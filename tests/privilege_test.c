@@ -30,6 +30,20 @@ FIXTURE(suid)
 	bool made_etc, mounted;
 };
 
+/*
+ * The two ways dvmount is given privilege for a caller that is not root
+ * (DESIGN.md "Privilege"): setuid root, or file capabilities (then fsuid is
+ * the caller's already, and only dropping the effective capabilities keeps
+ * CAP_DAC_OVERRIDE from opening what the caller names).
+ */
+FIXTURE_VARIANT(suid)
+{
+	bool filecaps;
+};
+
+FIXTURE_VARIANT_ADD(suid, setuid){ .filecaps = false };
+FIXTURE_VARIANT_ADD(suid, filecaps){ .filecaps = true };
+
 FIXTURE_SETUP(suid)
 {
 	char cmd[3 * PATH_MAX];
@@ -47,7 +61,17 @@ FIXTURE_SETUP(suid)
 	snprintf(cmd, sizeof(cmd), "cp %s %s", build_path("dvmount"), self->bin);
 	ASSERT_EQ(0, system(cmd));
 	ASSERT_EQ(0, chown(self->bin, 0, 0));
-	ASSERT_EQ(0, chmod(self->bin, 04755));
+	if (!variant->filecaps) {
+		ASSERT_EQ(0, chmod(self->bin, 04755));
+		return;
+	}
+	if (access("/usr/sbin/setcap", X_OK) != 0)
+		SKIP(return, "setcap missing (libcap2-bin; tools/install-deps installs it)");
+	snprintf(cmd, sizeof(cmd),
+		 "/usr/sbin/setcap cap_sys_admin,cap_sys_chroot,cap_sys_ptrace,cap_dac_override,"
+		 "cap_chown,cap_audit_write+ep %s",
+		 self->bin);
+	ASSERT_EQ(0, system(cmd));
 }
 
 /*
