@@ -923,7 +923,10 @@ static int open_target_root(struct lc *lc, const struct args *a, int pidfd, int 
 		if (fstat(a->rootfs_fd, &checked) < 0 || fstat(fd, &found) < 0)
 			return -errno;
 		if (checked.st_dev != found.st_dev || checked.st_ino != found.st_ino) {
-			lc_fail(lc, "--rootfs '%s': not the directory that was checked", a->rootfs);
+			lc_fail(lc, "--rootfs '%s': in process %d's root, not the directory that "
+				    "was checked",
+				a->rootfs, (int)a->pid);
+			lc->denied = true;
 			return -EPERM;
 		}
 	}

@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -593,6 +594,65 @@ TEST_F(suid, rootfs_and_sandbox_the_caller_cannot_reach_are_refused)
 	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
 	EXPECT_NE(NULL, strstr(r.err, msg)) TH_LOG("%s", r.err);
 	run_result_free(&r);
+}
+
+/*
+ * Issue 10 item 3: --rootfs is checked as an fd and used as that fd. The
+ * caller's process sees another directory at the rootfs path (a bind of a
+ * root-owned directory over it in its own namespace): what was checked on
+ * the host is not what the targets would resolve under. Refused, before any
+ * plugin is asked.
+ */
+TEST_F(suid, rootfs_is_the_directory_that_was_checked)
+{
+	char mine[PATH_MAX + 8], roots[PATH_MAX + 8], pid[16], msg[2 * PATH_MAX];
+	char *args[] = { "prepare", "--container-id", "c", "--volumes", "-", "--pid", pid,
+			 "--rootfs", mine, NULL };
+	struct run_result r;
+	int ready[2];
+	pid_t ct;
+	char c;
+
+	install_policy(_metadata, self, CALLER_POLICY);
+	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
+	ASSERT_EQ(0, mkdir(mine, 0755));
+	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+	snprintf(roots, sizeof(roots), "%s/roots", self->dir);
+	ASSERT_EQ(0, mkdir(roots, 0755));
+	ASSERT_EQ(0, pipe(ready));
+	ct = fork();
+	ASSERT_LE(0, ct);
+	if (ct == 0) {
+		/* The caller's container: its own namespace, root's directory at "mine". */
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount(roots, mine, NULL, MS_BIND, NULL) < 0 || setgroups(0, NULL) < 0 ||
+		    setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
+			_exit(1);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	close(ready[0]);
+	snprintf(pid, sizeof(pid), "%d", (int)ct);
+	run_as_nobody_in(&r, self, NULL,
+			 "[{\"container_path\":\"/data\",\"mode\":\"RW\",\"source\":{\"type\":"
+			 "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
+			 args);
+	kill(ct, SIGKILL);
+	waitpid(ct, NULL, 0);
+	snprintf(msg, sizeof(msg),
+		 "dvmount: container 'c': --rootfs '%s': in process %s's root, not the directory "
+		 "that was checked",
+		 mine, pid);
+	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, msg)) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	/* Nothing was made in root's directory. */
+	snprintf(msg, sizeof(msg), "%s/data", roots);
+	EXPECT_NE(0, access(msg, F_OK));
 }
 
 TEST_HARNESS_MAIN
