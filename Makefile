@@ -45,12 +45,14 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/*_fuzz.c))
 LIB := $(O)/libdvmount.a
 TESTS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
 HARNESS := $(O)/include/kselftest_harness.h
+# The test build of dvmount: stops at each capability phase on request (helper/caps.h).
+PAUSING := $(O)/tests/dvmount-pausing
 PROGS := $(O)/dvmount $(O)/dvdcli $(if $(TESTPLUGIN_SRCS),$(O)/dvmount-testplugin) \
 	$(if $(BENCH_SRCS),$(O)/dvmount-bench) $(O)/dvmount-run
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 
-all: $(PROGS) $(TESTS)
+all: $(PROGS) $(TESTS) $(PAUSING)
 
 $(O)/obj/%.o: %.c
 	$(call msg,CC,$@)
@@ -69,6 +71,17 @@ $(LIB): $(call obj,$(LIB_SRCS))
 
 $(O)/dvmount: $(call obj,$(DVMOUNT_SRCS)) $(LIB)
 	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/obj/helper/caps-pause.o: helper/caps.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -DDVMOUNT_TEST_PAUSE -MMD -MP -c -o $@ $<
+
+# caps-pause.o defines every symbol of the archive's caps.o, which is then not linked.
+$(PAUSING): $(call obj,$(DVMOUNT_SRCS)) $(O)/obj/helper/caps-pause.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/dvdcli: $(O)/dvmount

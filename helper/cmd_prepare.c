@@ -25,6 +25,7 @@
 #include "common/jsonutil.h"
 #include "helper/audit.h"
 #include "helper/caller.h"
+#include "helper/caps.h"
 #include "helper/lifecycle.h"
 #include "helper/mountpoint.h"
 #include "helper/spec.h"
@@ -1190,6 +1191,12 @@ static int run(struct lc *lc, struct args *a)
 	r = resolve_targets(lc, a, pidfd, v, n);
 	if (r < 0)
 		return r;
+	/* Caller paths and targets opened: CAP_CHOWN is for --user only. */
+	r = caps_drop("resolved", a->chown ? 0 : CAPS(CAP_CHOWN));
+	if (r < 0) {
+		lc_fail(lc, "cannot drop capabilities: %s", strerror(-r));
+		return r;
+	}
 
 	r = state_lock_container(lc->st, a->cid, &cfd);
 	if (r < 0) {
@@ -1226,6 +1233,18 @@ static int run(struct lc *lc, struct args *a)
 	failed = do_mounts(lc, v, n);
 	if (failed == 0)
 		failed = check_mountpoints(lc, a, v, n);
+	/*
+	 * Mountpoints checked, chowned, their trees open: CAP_CHOWN is done;
+	 * without --pid nothing is mounted or entered from here on.
+	 */
+	if (failed == 0 &&
+	    caps_drop("mounted", CAPS(CAP_CHOWN) | (a->pid ? 0
+							     : CAPS(CAP_SYS_ADMIN) |
+								       CAPS(CAP_SYS_CHROOT) |
+								       CAPS(CAP_SYS_PTRACE))) < 0) {
+		lc_fail(lc, "cannot drop capabilities");
+		failed++;
+	}
 	/* What will be attached where, before it is: a crash leaves cleanup the ids. */
 	if (failed == 0 && a->pid) {
 		r = save_record(lc, a, start, "preparing", v, n);
@@ -1245,8 +1264,15 @@ static int run(struct lc *lc, struct args *a)
 		goto fail;
 	}
 	lc_crash_point("after-commit");
+	/* Committed: no undo can need a mount, the namespace or /proc/PID again. */
+	r = caps_drop("attached", CAPS(CAP_SYS_ADMIN) | CAPS(CAP_SYS_CHROOT) |
+					  CAPS(CAP_SYS_PTRACE) | CAPS(CAP_CHOWN));
 	state_unlock(TAKE_PTR(locks));
 	state_unlock_container(lc->st, cfd);
+	if (r == 0)
+		r = caps_drop("committed", CAPS(CAP_DAC_OVERRIDE));
+	if (r < 0)
+		lc_fail(lc, "cannot drop capabilities: %s", strerror(-r));
 	print_result(a, v, n);
 	return 0;
 
@@ -1287,5 +1313,7 @@ int cmd_prepare(struct globals *g, int argc, char **argv)
 	audit_log("op=dvmount-prepare container=%s auid=%u pid=%d res=%s", a.cid,
 		  (unsigned)getuid(), (int)a.pid,
 		  r == EXIT_OK ? "success" : r == EXIT_DENIED ? "denied" : "failed");
+	if (caps_drop("done", CAPS_KEPT) < 0 && r == EXIT_OK)
+		r = EXIT_FAIL;
 	return r;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/debug.h"
+#include "helper/caps.h"
 #include "helper/dvmount.h"
 #include "helper/harden.h"
 #include "helper/help.h"
@@ -281,6 +282,8 @@ int main(int argc, char **argv)
 	int r;
 
 	r = harden_process(&g.caller_is_root);
+	if (r == 0)
+		r = caps_drop("hardened", 0);
 	if (r < 0) {
 		fprintf(stderr, "dvmount: cannot set up a safe process: %s\n", strerror(-r));
 		return EXIT_FAIL;

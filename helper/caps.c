@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Capabilities dropped by phase (helper/caps.h). Permitted goes with
+ * effective: nothing can raise them again, whatever a later bug does.
+ */
+#include <cap-ng.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "helper/caps.h"
+
+#ifdef DVMOUNT_TEST_PAUSE
+/*
+ * The test build only. Read before main(): a setuid or non-root start
+ * clears the environment in harden_process.
+ */
+static char pause_at[64];
+
+__attribute__((constructor)) static void read_pause_at(void)
+{
+	const char *v = getenv("DVMOUNT_PAUSE_AT");
+
+	if (v && strlen(v) < sizeof(pause_at))
+		strcpy(pause_at, v);
+}
+
+static void test_pause(const char *phase)
+{
+	if (!pause_at[0] || (strcmp(pause_at, "all") && strcmp(pause_at, phase)))
+		return;
+	prctl(PR_SET_NAME, phase);
+	raise(SIGSTOP);
+	prctl(PR_SET_NAME, "dvmount");
+}
+#else
+static void test_pause(const char *phase)
+{
+	(void)phase;
+}
+#endif
+
+int caps_drop(const char *phase, uint64_t mask)
+{
+	if (capng_get_caps_process() < 0)
+		return -EPERM;
+	if (mask && capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+		for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
+			if (mask & CAPS(cap))
+				capng_update(CAPNG_DROP, CAPNG_EFFECTIVE | CAPNG_PERMITTED, cap);
+		if (capng_apply(CAPNG_SELECT_CAPS) < 0)
+			return -EPERM;
+		/* Check that it took. */
+		if (capng_get_caps_process() < 0)
+			return -EPERM;
+		for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
+			if ((mask & CAPS(cap)) && (capng_have_capability(CAPNG_EFFECTIVE, cap) ||
+						   capng_have_capability(CAPNG_PERMITTED, cap)))
+				return -EPERM;
+	}
+	test_pause(phase);
+	return 0;
+}

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Capabilities dropped by phase (issue 10 item 4; DESIGN.md "Privilege":
+ * each one dropped as soon as it is no longer needed). The test build of
+ * dvmount (build/tests/dvmount-pausing) stops itself at each phase of a
+ * prepare --pid; the test reads CapEff and CapPrm from /proc/PID/status
+ * there, for a root start, a setuid-root start and a start with file
+ * capabilities, and checks the exact sets and the order of the phases.
+ */
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "helper/caps.h"
+#include "tests/lib/run.h"
+
+#define NOBODY 65534
+
+FIXTURE(caps)
+{
+	char *dir;
+	char bin[PATH_MAX], target[PATH_MAX];
+	pid_t plugin, ct;
+	bool made_etc, made_run, mounted;
+};
+
+FIXTURE_VARIANT(caps)
+{
+	int start; /* 0 root, 1 setuid, 2 file capabilities */
+};
+
+FIXTURE_VARIANT_ADD(caps, root){ .start = 0 };
+FIXTURE_VARIANT_ADD(caps, setuid){ .start = 1 };
+FIXTURE_VARIANT_ADD(caps, filecaps){ .start = 2 };
+
+FIXTURE_SETUP(caps)
+{
+	char cmd[3 * PATH_MAX], text[2 * PATH_MAX], p[PATH_MAX + 16];
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root");
+	if (variant->start == 2 && access("/usr/sbin/setcap", X_OK) != 0)
+		SKIP(return, "setcap missing (libcap2-bin; tools/install-deps installs it)");
+	ASSERT_EQ(0, private_mount_ns());
+	self->dir = make_tmpdir("caps");
+	ASSERT_NE(NULL, self->dir);
+	ASSERT_EQ(0, mount("tmpfs", self->dir, "tmpfs", 0, "mode=0755"));
+	snprintf(self->bin, sizeof(self->bin), "%s/dvmount", self->dir);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", build_path("tests/dvmount-pausing"), self->bin);
+	ASSERT_EQ(0, system(cmd));
+	ASSERT_EQ(0, chown(self->bin, 0, 0));
+	if (variant->start == 1)
+		ASSERT_EQ(0, chmod(self->bin, 04755));
+	if (variant->start == 2) {
+		snprintf(cmd, sizeof(cmd),
+			 "/usr/sbin/setcap cap_sys_admin,cap_sys_chroot,cap_sys_ptrace,"
+			 "cap_dac_override,cap_chown,cap_audit_write+ep %s",
+			 self->bin);
+		ASSERT_EQ(0, system(cmd));
+	}
+	/* Fixed paths, as a caller other than root cannot change them: tmpfs here. */
+	if (mkdir("/etc/dvmount", 0755) == 0)
+		self->made_etc = true;
+	if (mkdir("/run/docker", 0755) == 0)
+		self->made_run = true;
+	mkdir("/run/docker/plugins", 0755);
+	ASSERT_EQ(0, mount("tmpfs", "/etc/dvmount", "tmpfs", 0, "mode=0755"));
+	ASSERT_EQ(0, mount("tmpfs", "/var/lib", "tmpfs", 0, "mode=0755"));
+	self->plugin = testplugin_start(self->dir, "tp", (char *[]){ "--bind", NULL });
+	ASSERT_LT(0, self->plugin);
+	snprintf(p, sizeof(p), "%s/plugins", self->dir);
+	ASSERT_EQ(0, mount(p, "/run/docker/plugins", NULL, MS_BIND, NULL));
+	self->mounted = true;
+	snprintf(text, sizeof(text),
+		 "[dvmount]\ncallers = uid:0 uid:65534\n\n[driver tp]\nhost-paths = %s/tp.root\n"
+		 "modes = RW RO\n",
+		 self->dir);
+	ASSERT_EQ(0, write_file("/etc/dvmount/policy.conf", text));
+	ASSERT_EQ(0, chmod("/etc/dvmount/policy.conf", 0644));
+	snprintf(self->target, sizeof(self->target), "%s/target", self->dir);
+	ASSERT_EQ(0, mkdir(self->target, 0755));
+}
+
+FIXTURE_TEARDOWN(caps)
+{
+	struct run_result r;
+
+	if (self->ct > 0) {
+		kill(self->ct, SIGKILL);
+		waitpid(self->ct, NULL, 0);
+	}
+	if (self->mounted) {
+		run_dvmount(&r, "cleanup", "--container-id", "caps", NULL);
+		run_result_free(&r);
+		umount2("/run/docker/plugins", MNT_DETACH);
+		umount2("/var/lib", MNT_DETACH);
+		umount2("/etc/dvmount", MNT_DETACH);
+	}
+	if (self->plugin > 0)
+		stop_process(self->plugin, 2000);
+	rmdir("/run/docker/plugins");
+	if (self->made_run)
+		rmdir("/run/docker");
+	if (self->made_etc)
+		rmdir("/etc/dvmount");
+	if (!self->dir)
+		return;
+	umount2(self->dir, MNT_DETACH);
+	remove_tree(self->dir);
+	free(self->dir);
+}
+
+/* A process of uid in a mount namespace of its own: the container. */
+static pid_t start_container(uid_t uid)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &c, 1) != 1)
+		pid = -1;
+	close(p[0]);
+	return pid;
+}
+
+static uint64_t status_hex(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	uint64_t v = UINT64_MAX;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return v;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			v = strtoull(line + strlen(key), NULL, 16);
+	fclose(f);
+	return v;
+}
+
+struct phase {
+	char name[16];
+	uint64_t eff, prm;
+};
+
+TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
+{
+	const uint64_t all = CAPS_KEPT;
+	const struct {
+		const char *name;
+		uint64_t held;
+	} want[] = {
+		{ "hardened", all },
+		/* No --user: CAP_CHOWN has nothing to do. */
+		{ "resolved", all & ~CAPS(CAP_CHOWN) },
+		{ "mounted", all & ~CAPS(CAP_CHOWN) },
+		/* Attached and committed: no mount, namespace or /proc/PID any more. */
+		{ "attached", CAPS(CAP_DAC_OVERRIDE) | CAPS(CAP_AUDIT_WRITE) },
+		/* The state is written: only the audit record is left. */
+		{ "committed", CAPS(CAP_AUDIT_WRITE) },
+		{ "done", 0 },
+	};
+	struct phase seen[16];
+	size_t n = 0;
+	char pid[16], spec[2 * PATH_MAX], comm[64];
+	int in[2], status;
+	uid_t uid = variant->start ? NOBODY : 0;
+	pid_t child;
+
+	self->ct = start_container(uid);
+	ASSERT_LT(0, self->ct);
+	snprintf(pid, sizeof(pid), "%d", (int)self->ct);
+	snprintf(spec, sizeof(spec),
+		 "[{\"container_path\":\"%s\",\"mode\":\"RW\",\"source\":{\"type\":"
+		 "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
+		 self->target);
+	ASSERT_EQ(0, pipe(in));
+	ASSERT_LT(0, write(in[1], spec, strlen(spec)));
+	close(in[1]);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		char *argv[] = { self->bin, "prepare", "--container-id", "caps", "--volumes", "-",
+				 "--pid", pid, NULL };
+		char *envp[] = { "DVMOUNT_PAUSE_AT=all", NULL };
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(in[0], 0);
+		dup2(null, 1);
+		if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(126);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	close(in[0]);
+	for (;;) {
+		char path[64];
+		FILE *f;
+
+		ASSERT_EQ(child, waitpid(child, &status, WUNTRACED));
+		if (!WIFSTOPPED(status))
+			break;
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)child);
+		f = fopen(path, "re");
+		ASSERT_NE(NULL, f);
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+		comm[strcspn(comm, "\n")] = '\0';
+		ASSERT_GT(ARRAY_SIZE(seen), n);
+		snprintf(seen[n].name, sizeof(seen[n].name), "%s", comm);
+		seen[n].eff = status_hex(child, "CapEff:");
+		seen[n].prm = status_hex(child, "CapPrm:");
+		n++;
+		kill(child, SIGCONT);
+	}
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	ASSERT_EQ(ARRAY_SIZE(want), n);
+	for (size_t i = 0; i < n; i++) {
+		EXPECT_STREQ(want[i].name, seen[i].name);
+		EXPECT_EQ(want[i].held, seen[i].eff)
+		TH_LOG("%s: CapEff %#" PRIx64 ", want %#" PRIx64, seen[i].name, seen[i].eff,
+		       want[i].held);
+		EXPECT_EQ(want[i].held, seen[i].prm)
+		TH_LOG("%s: CapPrm %#" PRIx64 ", want %#" PRIx64, seen[i].name, seen[i].prm,
+		       want[i].held);
+	}
+}
+
+TEST_HARNESS_MAIN
