@@ -9,7 +9,7 @@
 #define CAPS(cap) (UINT64_C(1) << (cap))
 /* Everything dvmount keeps after harden_process (DESIGN.md "Privilege"). */
 #define CAPS_KEPT                                                                                  \
-	(CAPS(CAP_SYS_ADMIN) | CAPS(CAP_SYS_CHROOT) | CAPS(CAP_SYS_PTRACE) |                         \
+	(CAPS(CAP_SYS_ADMIN) | CAPS(CAP_SYS_CHROOT) | CAPS(CAP_SYS_PTRACE) |                       \
 	 CAPS(CAP_DAC_OVERRIDE) | CAPS(CAP_CHOWN) | CAPS(CAP_AUDIT_WRITE))
 
 /*

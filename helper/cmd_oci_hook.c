@@ -148,7 +148,8 @@ static int load_config(struct hook *h)
 			why = CALLER_NOT_FOUND;
 		}
 		if (h->stage == OCI_POSTSTOP)
-			log_warn(h->g, "oci-hook: container '%s': bundle '%s': %s; cleaning up anyway",
+			log_warn(h->g,
+				 "oci-hook: container '%s': bundle '%s': %s; cleaning up anyway",
 				 h->id, h->bundle, why);
 		else
 			log_error(h->g, "oci-hook: container '%s': bundle '%s': %s", h->id,

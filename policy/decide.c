@@ -199,8 +199,7 @@ static int check_container_path(const struct policy *p, const struct policy_volu
 		return deny(d, p, builtin, "no container path, or one with a control character");
 	/* "../../etc" relative to the sandbox climbs out of it: refuse, do not normalize. */
 	if (has_dotdot(req->container_path))
-		return deny(d, p, builtin, "container path '%s' holds '..'",
-			    req->container_path);
+		return deny(d, p, builtin, "container path '%s' holds '..'", req->container_path);
 	return check_target(p, req->target, d);
 }
 

@@ -100,7 +100,7 @@ TEST_F(attack, symlink_exchange_race_never_leaves_the_rootfs)
 	ASSERT_EQ(0, tu_mkdirs(tu_path(data, "%s/data", self->rootfs), 0755));
 	ASSERT_EQ(0, symlink("/", tu_path(swap, "%s/swap", self->rootfs)));
 	ASSERT_NE(0, lstat("/vol", &st)) TH_LOG("the host has a /vol: the check needs none");
-	struct lcvol v[] = {{.name = "v", .path = "/data/vol"}};
+	struct lcvol v[] = { { .name = "v", .path = "/data/vol" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct, self->rootfs, 0));
 	lc_pidstr(pid, self->ct.pid);
@@ -110,7 +110,8 @@ TEST_F(attack, symlink_exchange_race_never_leaves_the_rootfs)
 	/* The plugin's own mounts (under tp.root) come and go: not counted. */
 	host_mounts = lc_mounts_under(0, "/") - lc_mounts_under(0, self->e.tproot);
 	/* Mounts in the container outside the rootfs: what the host had, copied. */
-	ct_outside = lc_mounts_under(self->ct.pid, "/") - lc_mounts_under(self->ct.pid, self->rootfs);
+	ct_outside =
+	    lc_mounts_under(self->ct.pid, "/") - lc_mounts_under(self->ct.pid, self->rootfs);
 
 	self->swapper = fork();
 	ASSERT_LE(0, self->swapper);
@@ -142,14 +143,16 @@ TEST_F(attack, symlink_exchange_race_never_leaves_the_rootfs)
 		} else {
 			/* A walk that renames defeated every time: refused, exit 1. */
 			EXPECT_EQ(1, r.status) OK_OR_LOG(r);
-			EXPECT_NE(NULL, strstr(r.err, "Too many levels of symbolic links")) OK_OR_LOG(r);
+			EXPECT_NE(NULL, strstr(r.err, "Too many levels of symbolic links"))
+			OK_OR_LOG(r);
 			refused++;
 		}
 		run_result_free(&r);
 		/* Never outside the rootfs, in the container or on the host. */
 		EXPECT_EQ(ct_outside, lc_mounts_under(self->ct.pid, "/") -
 					  lc_mounts_under(self->ct.pid, self->rootfs));
-		EXPECT_EQ(host_mounts, lc_mounts_under(0, "/") - lc_mounts_under(0, self->e.tproot));
+		EXPECT_EQ(host_mounts,
+			  lc_mounts_under(0, "/") - lc_mounts_under(0, self->e.tproot));
 		EXPECT_NE(0, lstat("/vol", &st));
 		if (r.status == 0) {
 			/*

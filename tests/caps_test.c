@@ -132,7 +132,8 @@ static pid_t start_container(uid_t uid)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 		    setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
 			_exit(1);
 		if (write(p[1], "x", 1) != 1)
@@ -206,8 +207,9 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 	child = fork();
 	ASSERT_LE(0, child);
 	if (child == 0) {
-		char *argv[] = { self->bin, "prepare", "--container-id", "caps", "--volumes", "-",
-				 "--pid", pid, NULL };
+		char *argv[] = { self->bin, "prepare",	 "--container-id",
+				 "caps",    "--volumes", "-",
+				 "--pid",   pid,	 NULL };
 		char *envp[] = { "DVMOUNT_PAUSE_AT=all", NULL };
 		int null = open("/dev/null", O_WRONLY);
 

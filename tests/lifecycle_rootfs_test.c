@@ -178,8 +178,8 @@ static void expect_mounted_inside(struct __test_metadata *_metadata, FIXTURE_DAT
 	EXPECT_EQ(1, lc_mounts_under(self->ct.pid, ct_ns_path(p, self, variant, inner)));
 	EXPECT_EQ(0, lc_ct_write(self->ct.pid, 0, 0,
 				 tu_path(q, "%s/f", ct_ns_path(p, self, variant, inner)), "in"));
-	EXPECT_EQ(2, tu_read_file(tu_path(p, "%s/volumes/v/data/f", self->e.tproot), buf,
-				  sizeof(buf)));
+	EXPECT_EQ(
+	    2, tu_read_file(tu_path(p, "%s/volumes/v/data/f", self->e.tproot), buf, sizeof(buf)));
 	/* The directory was made inside the rootfs. */
 	EXPECT_EQ(0, stat(tu_path(p, "%s%s", self->rootfs, inner), &st));
 	EXPECT_NE(0, lstat(host_path, &st)) TH_LOG("'%s' appeared on the host", host_path);
@@ -198,7 +198,7 @@ TEST_F(rootfs, symlink_to_absolute_host_dir_stays_inside)
 
 	/* /data -> <decoy>, an absolute path that exists on the host only. */
 	ASSERT_EQ(0, symlink(self->decoy, tu_path(link, "%s/data", self->rootfs)));
-	struct lcvol v[] = {{.name = "v", .path = "/data/vol"}};
+	struct lcvol v[] = { { .name = "v", .path = "/data/vol" } };
 	start_and_prepare(_metadata, self, variant, v, 1, &r);
 	expect_mounted_inside(_metadata, self, variant, &r, tu_path(inner, "%s/vol", self->decoy),
 			      tu_path(host, "%s/vol", self->decoy));
@@ -248,7 +248,7 @@ TEST_F(rootfs, dangling_symlink_target_is_created_inside)
 
 	ASSERT_EQ(0, symlink("/opt/dvmount-appdata", tu_path(link, "%s/data", self->rootfs)));
 	ASSERT_NE(0, lstat("/opt/dvmount-appdata", &st));
-	struct lcvol v[] = {{.name = "v", .path = "/data"}};
+	struct lcvol v[] = { { .name = "v", .path = "/data" } };
 	start_and_prepare(_metadata, self, variant, v, 1, &r);
 	expect_mounted_inside(_metadata, self, variant, &r, "/opt/dvmount-appdata",
 			      "/opt/dvmount-appdata");
@@ -265,10 +265,9 @@ TEST_F(rootfs, dangling_symlink_chain_is_followed_inside)
 
 	ASSERT_EQ(0, symlink("srv/../appdata", tu_path(link, "%s/data", self->rootfs)));
 	ASSERT_EQ(0, symlink(self->decoy, tu_path(link, "%s/appdata", self->rootfs)));
-	struct lcvol v[] = {{.name = "v", .path = "/data/sub"}};
+	struct lcvol v[] = { { .name = "v", .path = "/data/sub" } };
 	start_and_prepare(_metadata, self, variant, v, 1, &r);
-	expect_mounted_inside(_metadata, self, variant, &r,
-			      tu_path(link, "%s/sub", self->decoy),
+	expect_mounted_inside(_metadata, self, variant, &r, tu_path(link, "%s/sub", self->decoy),
 			      tu_path(host, "%s/sub", self->decoy));
 	run_result_free(&r);
 }
@@ -284,7 +283,7 @@ static int prepare_with_policy(struct __test_metadata *_metadata, FIXTURE_DATA(r
 		 "[dvmount]\ncallers = uid:0\n%s\n[driver tp]\nhost-paths = %s\nmodes = RW RO\n",
 		 rules, self->e.tproot);
 	EXPECT_EQ(0, lcenv_write_policy(&self->e, text));
-	struct lcvol v[] = {{.name = "v", .path = path}};
+	struct lcvol v[] = { { .name = "v", .path = path } };
 	return start_and_prepare(_metadata, self, variant, v, 1, r);
 }
 
@@ -321,8 +320,8 @@ TEST_F(rootfs, symlink_out_of_allowed_paths_is_denied_where_it_lands)
 
 	ASSERT_EQ(0, tu_mkdirs(tu_path(link, "%s/data", self->rootfs), 0755));
 	ASSERT_EQ(0, symlink("/etc", tu_path(link, "%s/data/x", self->rootfs)));
-	EXPECT_EQ(3, prepare_with_policy(_metadata, self, variant,
-					 "allow-container-paths = /data", "/data/x", &r))
+	EXPECT_EQ(3, prepare_with_policy(_metadata, self, variant, "allow-container-paths = /data",
+					 "/data/x", &r))
 	OK_OR_LOG(r);
 	snprintf(want, sizeof(want),
 		 "container path '/data/x' resolves to '/etc' in the container, denied by %s:3: "
@@ -354,8 +353,7 @@ TEST_F(rootfs, symlink_within_allowed_paths_is_allowed)
  * as the reader sees it. A target through them is refused, whatever the
  * policy says of /proc, and nothing is mounted.
  */
-static void expect_proc_link_refused(struct __test_metadata *_metadata,
-				     FIXTURE_DATA(rootfs) * self,
+static void expect_proc_link_refused(struct __test_metadata *_metadata, FIXTURE_DATA(rootfs) * self,
 				     const FIXTURE_VARIANT(rootfs) * variant, const char *link_to)
 {
 	char p[PATH_MAX], want[PATH_MAX];
@@ -363,7 +361,7 @@ static void expect_proc_link_refused(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(0, mount("proc", tu_path(p, "%s/proc", self->rootfs), "proc", 0, NULL));
 	ASSERT_EQ(0, symlink(link_to, tu_path(p, "%s/data", self->rootfs)));
-	struct lcvol v[] = {{.name = "v", .path = "/data/vol"}};
+	struct lcvol v[] = { { .name = "v", .path = "/data/vol" } };
 	EXPECT_EQ(1, start_and_prepare(_metadata, self, variant, v, 1, &r)) OK_OR_LOG(r);
 	snprintf(want, sizeof(want),
 		 "volume 'v': container path '/data/vol' leads through a link in /proc, which "

@@ -395,7 +395,8 @@ TEST_F(suid, version_and_help_need_nothing)
  * secret's path is compared with the same run on a path that does not
  * exist: the same exit status and the same words, nothing of the secret.
  */
-#define SECRET_TEXT "callers = uid:0 hunter2-private-key\n[driver leak]\nhost-paths = MIIEvQIBADANBg\n"
+#define SECRET_TEXT                                                                                \
+	"callers = uid:0 hunter2-private-key\n[driver leak]\nhost-paths = MIIEvQIBADANBg\n"
 
 static void make_secrets(struct __test_metadata *_metadata, FIXTURE_DATA(suid) * self,
 			 char hidden[static PATH_MAX], char listed[static PATH_MAX])
@@ -492,16 +493,17 @@ TEST_F(suid, policy_check_reads_only_what_the_caller_can)
 TEST_F(suid, volumes_file_is_read_only_if_the_caller_can)
 {
 	char mine[PATH_MAX + 8];
-	char *args[] = { "prepare", "--container-id", "c", "--volumes", "SECRET", "--rootfs", mine,
-			 NULL };
+	char *args[] = { "prepare", "--container-id", "c",  "--volumes",
+			 "SECRET",  "--rootfs",	      mine, NULL };
 
 	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
 	ASSERT_EQ(0, mkdir(mine, 0755));
 	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
 	install_policy(_metadata, self, CALLER_POLICY);
-	expect_no_secret(_metadata, self, args, NULL, 1,
-			 "dvmount: container 'c': cannot open 'PATH': not found, or not readable by "
-			 "the caller");
+	expect_no_secret(
+	    _metadata, self, args, NULL, 1,
+	    "dvmount: container 'c': cannot open 'PATH': not found, or not readable by "
+	    "the caller");
 }
 
 TEST_F(suid, known_file_is_read_only_if_the_caller_can)
@@ -520,11 +522,13 @@ TEST_F(suid, oci_bundle_is_opened_as_the_caller)
 
 	install_policy(_metadata, self, CALLER_POLICY);
 	/* The secret file stands as the bundle directory: not one the caller can open. */
-	expect_no_secret(_metadata, self, args,
-			 "{\"ociVersion\":\"1.0.2\",\"id\":\"c\",\"status\":\"created\","
-			 "\"pid\":1,\"bundle\":\"%s\"}",
-			 1, "dvmount: oci-hook: container 'c': bundle 'PATH': not found, or not readable "
-			 "by the caller");
+	expect_no_secret(
+	    _metadata, self, args,
+	    "{\"ociVersion\":\"1.0.2\",\"id\":\"c\",\"status\":\"created\","
+	    "\"pid\":1,\"bundle\":\"%s\"}",
+	    1,
+	    "dvmount: oci-hook: container 'c': bundle 'PATH': not found, or not readable "
+	    "by the caller");
 }
 
 TEST_F(suid, oci_config_json_is_opened_as_the_caller)
@@ -569,10 +573,10 @@ TEST_F(suid, oci_config_json_is_opened_as_the_caller)
 TEST_F(suid, rootfs_and_sandbox_the_caller_cannot_reach_are_refused)
 {
 	char hidden[PATH_MAX + 16], mine[PATH_MAX + 16], msg[3 * PATH_MAX];
-	char *rootfs[] = { "prepare", "--container-id", "c", "--volumes", "-", "--rootfs", hidden,
-			   NULL };
-	char *sandbox[] = { "prepare", "--container-id", "c", "--volumes", "-", "--rootfs", mine,
-			    "--sandbox", hidden, NULL };
+	char *rootfs[] = { "prepare", "--container-id", "c",	"--volumes",
+			   "-",	      "--rootfs",	hidden, NULL };
+	char *sandbox[] = { "prepare", "--container-id", "c",	 "--volumes", "-", "--rootfs",
+			    mine,      "--sandbox",	 hidden, NULL };
 	struct run_result r;
 
 	install_policy(_metadata, self, CALLER_POLICY);
@@ -584,8 +588,10 @@ TEST_F(suid, rootfs_and_sandbox_the_caller_cannot_reach_are_refused)
 	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
 	ASSERT_EQ(0, mkdir(mine, 0755));
 	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
-	snprintf(msg, sizeof(msg), "dvmount: container 'c': '%s': not a directory of the caller "
-				   "(uid 65534)", hidden);
+	snprintf(msg, sizeof(msg),
+		 "dvmount: container 'c': '%s': not a directory of the caller "
+		 "(uid 65534)",
+		 hidden);
 	run_as_nobody_in(&r, self, NULL, "[]", rootfs);
 	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
 	EXPECT_NE(NULL, strstr(r.err, msg)) TH_LOG("%s", r.err);
@@ -606,8 +612,8 @@ TEST_F(suid, rootfs_and_sandbox_the_caller_cannot_reach_are_refused)
 TEST_F(suid, rootfs_is_the_directory_that_was_checked)
 {
 	char mine[PATH_MAX + 8], roots[PATH_MAX + 8], pid[16], msg[2 * PATH_MAX];
-	char *args[] = { "prepare", "--container-id", "c", "--volumes", "-", "--pid", pid,
-			 "--rootfs", mine, NULL };
+	char *args[] = { "prepare", "--container-id", "c",  "--volumes", "-", "--pid",
+			 pid,	    "--rootfs",	      mine, NULL };
 	struct run_result r;
 	int ready[2];
 	pid_t ct;
@@ -624,7 +630,8 @@ TEST_F(suid, rootfs_is_the_directory_that_was_checked)
 	ASSERT_LE(0, ct);
 	if (ct == 0) {
 		/* The caller's container: its own namespace, root's directory at "mine". */
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 		    mount(roots, mine, NULL, MS_BIND, NULL) < 0 || setgroups(0, NULL) < 0 ||
 		    setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
 			_exit(1);
@@ -637,10 +644,11 @@ TEST_F(suid, rootfs_is_the_directory_that_was_checked)
 	ASSERT_EQ(1, read(ready[0], &c, 1));
 	close(ready[0]);
 	snprintf(pid, sizeof(pid), "%d", (int)ct);
-	run_as_nobody_in(&r, self, NULL,
-			 "[{\"container_path\":\"/data\",\"mode\":\"RW\",\"source\":{\"type\":"
-			 "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
-			 args);
+	run_as_nobody_in(
+	    &r, self, NULL,
+	    "[{\"container_path\":\"/data\",\"mode\":\"RW\",\"source\":{\"type\":"
+	    "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
+	    args);
 	kill(ct, SIGKILL);
 	waitpid(ct, NULL, 0);
 	snprintf(msg, sizeof(msg),

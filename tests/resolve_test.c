@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ns_resolve_real: the container's path walk done one component at a time,
+ * so that where a target really leads is known as a path (issue 10 item 2,
+ * issue 9 item 5). No mounts: a plain directory stands as the root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "ns/ns.h"
+#include "tests/lib/run.h"
+#include "tests/lib/testutil.h"
+
+FIXTURE(walk)
+{
+	char *dir;
+	char root[PATH_MAX];
+	int rootfd;
+};
+
+FIXTURE_SETUP(walk)
+{
+	self->rootfd = -1;
+	self->dir = make_tmpdir("resolve");
+	ASSERT_NE(NULL, self->dir);
+	tu_path(self->root, "%s/root", self->dir);
+	ASSERT_EQ(0, tu_mkdirs(self->root, 0755));
+	self->rootfd = open(self->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, self->rootfd);
+}
+
+FIXTURE_TEARDOWN(walk)
+{
+	if (self->rootfd >= 0)
+		close(self->rootfd);
+	if (self->dir) {
+		remove_tree(self->dir);
+		free(self->dir);
+	}
+}
+
+/* path under the root, made from parts */
+static char *in_root(char buf[static PATH_MAX], FIXTURE_DATA(walk) * self, const char *path)
+{
+	return tu_path(buf, "%s%s", self->root, path);
+}
+
+TEST_F(walk, links_are_followed_inside_and_the_path_is_told)
+{
+	char p[PATH_MAX], real[PATH_MAX];
+	struct stat a, b;
+	int fd = -1;
+
+	/* /a -> /b/c (absolute: from the root), /b/c/up -> ../.. (stops at the root). */
+	ASSERT_EQ(0, tu_mkdirs(in_root(p, self, "/b/c"), 0755));
+	ASSERT_EQ(0, symlink("/b/c", in_root(p, self, "/a")));
+	ASSERT_EQ(0, symlink("../../../..", in_root(p, self, "/b/c/up")));
+	ASSERT_EQ(0, ns_resolve_real(self->rootfd, "/a/./up/b//c/", 0, 0, real, &fd));
+	EXPECT_STREQ("/b/c", real);
+	EXPECT_EQ(0, fstat(fd, &a));
+	EXPECT_EQ(0, stat(in_root(p, self, "/b/c"), &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	close(fd);
+}
+
+TEST_F(walk, dangling_link_target_is_created_inside)
+{
+	char p[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+	int fd = -1;
+
+	/* Absolute, naming a place that exists on the host but not in the root. */
+	ASSERT_EQ(0, symlink(self->dir, in_root(p, self, "/data")));
+	EXPECT_EQ(-ENOENT, ns_resolve_real(self->rootfd, "/data/x", 0, 0, real, &fd));
+	ASSERT_EQ(0, ns_resolve_real(self->rootfd, "/data/x", NS_CREATE, 0755, real, &fd));
+	close(fd);
+	snprintf(p, sizeof(p), "%s/x", self->dir);
+	EXPECT_STREQ(p, real);
+	EXPECT_EQ(0, stat(in_root(p, self, real), &st));
+	EXPECT_TRUE(S_ISDIR(st.st_mode));
+	/* Nothing at the host's place the link names. */
+	EXPECT_NE(0, access(tu_path(p, "%s/x", self->dir), F_OK));
+	EXPECT_EQ(0, lstat(in_root(p, self, "/data"), &st));
+	EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
+TEST_F(walk, refusals_are_exact)
+{
+	char p[PATH_MAX], real[PATH_MAX];
+	int fd = -1;
+
+	ASSERT_EQ(0, symlink("l2", in_root(p, self, "/l1")));
+	ASSERT_EQ(0, symlink("l1", in_root(p, self, "/l2")));
+	EXPECT_EQ(-ELOOP, ns_resolve_real(self->rootfd, "/l1/x", NS_CREATE, 0755, real, &fd));
+	ASSERT_EQ(0, tu_mkdirs(in_root(p, self, "/d"), 0755));
+	ASSERT_EQ(0, symlink("d", in_root(p, self, "/ln")));
+	EXPECT_EQ(-ELOOP, ns_resolve_real(self->rootfd, "/ln", NS_NO_SYMLINKS, 0, real, &fd));
+	ASSERT_EQ(0, tu_write_file(in_root(p, self, "/file"), "x"));
+	EXPECT_EQ(-ENOTDIR, ns_resolve_real(self->rootfd, "/file/x", NS_CREATE, 0755, real, &fd));
+	EXPECT_EQ(-EINVAL, ns_resolve_real(self->rootfd, "", 0, 0, real, &fd));
+	/* A link on procfs is never followed, whatever it names. */
+	int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	ASSERT_LE(0, proc);
+	EXPECT_EQ(-EXDEV, ns_resolve_real(proc, "/self/root", 0, 0, real, &fd));
+	EXPECT_EQ(-EXDEV, ns_resolve_real(proc, "/self/fd/0", 0, 0, real, &fd));
+	close(proc);
+}
+
+TEST_HARNESS_MAIN
