@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 
 #include "helper/caps.h"
+#include "ns/ns.h"
 
 #ifdef DVMOUNT_TEST_PAUSE
 /*
@@ -19,17 +20,22 @@
  */
 static char pause_at[64];
 
+static void test_pause(const char *phase);
+
 __attribute__((constructor)) static void read_pause_at(void)
 {
 	const char *v = getenv("DVMOUNT_PAUSE_AT");
 
 	if (v && strlen(v) < sizeof(pause_at))
 		strcpy(pause_at, v);
+	/* The attach child's point too (ns/ns.h). */
+	ns_child_pause_hook = test_pause;
 }
 
 static void test_pause(const char *phase)
 {
-	if (!pause_at[0] || (strcmp(pause_at, "all") && strcmp(pause_at, phase)))
+	/* "all": every phase of the process itself; its child only by name. */
+	if (strcmp(pause_at, phase) && (strcmp(pause_at, "all") || !strcmp(phase, "attach-child")))
 		return;
 	prctl(PR_SET_NAME, phase);
 	raise(SIGSTOP);

@@ -19,7 +19,8 @@
  * names the point, for the test build: built with DVMOUNT_TEST_PAUSE, the
  * process stops itself there (SIGSTOP, its comm set to phase) when the
  * environment it started with had DVMOUNT_PAUSE_AT=phase or =all, so that a
- * test reads CapEff and CapPrm from /proc/PID/status. A process without
+ * test reads CapEff and CapPrm from /proc/PID/status; the attach child stops
+ * likewise at "attach-child" (ns_child_pause_hook). A process without
  * capabilities has nothing to drop: 0. Returns 0 or -EPERM (the drop did
  * not take: the caller must stop).
  */

@@ -39,6 +39,8 @@
 #include "common/macro.h"
 #include "ns/ns.h"
 
+void (*ns_child_pause_hook)(const char *point);
+
 /* A hung FUSE mount in the container must not hang us forever. */
 #define NS_CHILD_TIMEOUT_MS 30000
 /* Child exit status for "died without telling why". */
@@ -377,6 +379,8 @@ static int attach_child(int pidfd, int procroot, const char *root, struct ns_mou
 		send_record(wfd, RECORD_SETUP, r, 0);
 		return r;
 	}
+	if (ns_child_pause_hook)
+		ns_child_pause_hook("attach-child");
 
 	/* mounts is the child's own copy: results are kept there for the undo. */
 	for (size_t i = 0; i < n && !(failed && all_or_nothing); i++) {

@@ -72,6 +72,13 @@ struct ns_unmount {
 };
 
 /*
+ * Test builds only (helper/caps.h): called in the attach child once it closed
+ * what it does not keep and entered the namespace, so that a test can read
+ * its /proc/PID/fd there. NULL in dvmount. It may make syscalls only.
+ */
+extern void (*ns_child_pause_hook)(const char *point);
+
+/*
  * pidfd_open(pid) checked against pid reuse: the start time (field 22 of
  * /proc/PID/stat) is read before and after opening and must match, and match
  * expect_start unless that is 0. A gone or reused pid: -ESRCH.

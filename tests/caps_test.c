@@ -7,6 +7,7 @@
  * there, for a root start, a setuid-root start and a start with file
  * capabilities, and checks the exact sets and the order of the phases.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -165,6 +166,44 @@ static uint64_t status_hex(pid_t pid, const char *key)
 	return v;
 }
 
+/*
+ * The pausing dvmount, as uid, preparing one volume at self->target into
+ * self->ct with env (e.g. "DVMOUNT_PAUSE_AT=all"); its pid, or -1.
+ */
+static pid_t spawn_prepare(FIXTURE_DATA(caps) * self, uid_t uid, const char *env)
+{
+	char pid[16], spec[2 * PATH_MAX];
+	int in[2];
+	pid_t child;
+
+	snprintf(pid, sizeof(pid), "%d", (int)self->ct);
+	snprintf(spec, sizeof(spec),
+		 "[{\"container_path\":\"%s\",\"mode\":\"RW\",\"source\":{\"type\":"
+		 "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
+		 self->target);
+	if (pipe(in) < 0 || write(in[1], spec, strlen(spec)) < 0)
+		return -1;
+	close(in[1]);
+	child = fork();
+	if (child == 0) {
+		char *argv[] = { self->bin, "prepare",	 "--container-id",
+				 "caps",    "--volumes", "-",
+				 "--pid",   pid,	 NULL };
+		char *envp[] = { (char *)env, NULL };
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(in[0], 0);
+		dup2(null, 1);
+		if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(126);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	close(in[0]);
+	return child;
+}
+
 struct phase {
 	char name[16];
 	uint64_t eff, prm;
@@ -189,39 +228,15 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 	};
 	struct phase seen[16];
 	size_t n = 0;
-	char pid[16], spec[2 * PATH_MAX], comm[64];
-	int in[2], status;
+	char comm[64];
+	int status;
 	uid_t uid = variant->start ? NOBODY : 0;
 	pid_t child;
 
 	self->ct = start_container(uid);
 	ASSERT_LT(0, self->ct);
-	snprintf(pid, sizeof(pid), "%d", (int)self->ct);
-	snprintf(spec, sizeof(spec),
-		 "[{\"container_path\":\"%s\",\"mode\":\"RW\",\"source\":{\"type\":"
-		 "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
-		 self->target);
-	ASSERT_EQ(0, pipe(in));
-	ASSERT_LT(0, write(in[1], spec, strlen(spec)));
-	close(in[1]);
-	child = fork();
-	ASSERT_LE(0, child);
-	if (child == 0) {
-		char *argv[] = { self->bin, "prepare",	 "--container-id",
-				 "caps",    "--volumes", "-",
-				 "--pid",   pid,	 NULL };
-		char *envp[] = { "DVMOUNT_PAUSE_AT=all", NULL };
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(in[0], 0);
-		dup2(null, 1);
-		if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
-		    setresuid(uid, uid, uid) < 0)
-			_exit(126);
-		execve(argv[0], argv, envp);
-		_exit(127);
-	}
-	close(in[0]);
+	child = spawn_prepare(self, uid, "DVMOUNT_PAUSE_AT=all");
+	ASSERT_LT(0, child);
 	for (;;) {
 		char path[64];
 		FILE *f;
@@ -254,6 +269,94 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 		TH_LOG("%s: CapPrm %#" PRIx64 ", want %#" PRIx64, seen[i].name, seen[i].prm,
 		       want[i].held);
 	}
+}
+
+/* The stopped child of parent (state T in /proc/PID/stat), waiting up to 10 s; 0 if none. */
+static pid_t stopped_child(pid_t parent)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		pid_t found = 0;
+
+		while (d && (de = readdir(d))) {
+			char path[300], buf[512], *p;
+			int ppid;
+			FILE *f;
+
+			if (de->d_name[0] < '1' || de->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+			f = fopen(path, "re");
+			if (!f)
+				continue;
+			p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+			fclose(f);
+			if (p && sscanf(p, ") T %d", &ppid) == 1 && ppid == parent)
+				found = atoi(de->d_name);
+		}
+		if (d)
+			closedir(d);
+		if (found)
+			return found;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/*
+ * fd hygiene (issue 10 item 5; CVE-2024-21626): the child that enters the
+ * container's mount namespace holds only what it uses there: the pidfd, the
+ * process's root and the resolved root, the pipe back, its own /proc/self/fd,
+ * the volume's tree and its target. No state file, lock, policy, plugin
+ * socket, ring or standard stream of dvmount's.
+ */
+TEST_F(caps, attach_child_holds_only_its_own_fds)
+{
+	uid_t uid = variant->start ? NOBODY : 0;
+	int status, n = 0, pidfds = 0, pipes = 0;
+	char dir[64], out[4096] = "";
+	pid_t child, grandchild;
+	struct dirent *de;
+	DIR *d;
+
+	self->ct = start_container(uid);
+	ASSERT_LT(0, self->ct);
+	child = spawn_prepare(self, uid, "DVMOUNT_PAUSE_AT=attach-child");
+	ASSERT_LT(0, child);
+	grandchild = stopped_child(child);
+	ASSERT_LT(0, grandchild);
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)grandchild);
+	d = opendir(dir);
+	ASSERT_NE(NULL, d);
+	while ((de = readdir(d))) {
+		char path[128], target[PATH_MAX];
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		target[len < 0 ? 0 : len] = '\0';
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s -> %s\n", de->d_name,
+			 target);
+		n++;
+		pidfds += !strcmp(target, "anon_inode:[pidfd]");
+		pipes += !strncmp(target, "pipe:", 5);
+		EXPECT_EQ(NULL, strstr(target, "socket:")) TH_LOG("%s", target);
+		EXPECT_EQ(NULL, strstr(target, "io_uring")) TH_LOG("%s", target);
+		EXPECT_EQ(NULL, strstr(target, "/var/lib/dvmount")) TH_LOG("%s", target);
+		EXPECT_EQ(NULL, strstr(target, "/etc/dvmount")) TH_LOG("%s", target);
+		EXPECT_EQ(NULL, strstr(target, "/dev/null")) TH_LOG("%s", target);
+	}
+	closedir(d);
+	kill(grandchild, SIGCONT);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	/* pidfd, proc root, pipe, tree, target, /proc/self/fd, resolved root. */
+	EXPECT_EQ(7, n) TH_LOG("%s", out);
+	EXPECT_EQ(1, pidfds) TH_LOG("%s", out);
+	EXPECT_EQ(1, pipes) TH_LOG("%s", out);
 }
 
 TEST_HARNESS_MAIN
