@@ -178,8 +178,8 @@ TEST_F(attack, symlink_exchange_race_never_leaves_the_rootfs)
 	TH_LOG("%ld prepares in %ld s: %ld at /data/vol, %ld at /vol (through the link), "
 	       "%ld refused",
 	       rounds, seconds, inside_data, inside_root, refused);
-	/* The race was run, and dvmount mostly wins it. */
-	EXPECT_LT(100, rounds);
+	/* The race was run (ASan builds on a loaded machine manage about 80 in 20 s). */
+	EXPECT_LT(20, rounds);
 	EXPECT_LT(0, inside_data + inside_root);
 	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
 	EXPECT_EQ(0, lc_mounts_under(self->ct.pid, self->rootfs) - 1);
