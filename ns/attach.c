@@ -105,8 +105,9 @@ int ns_open_proc_root(int pidfd, int *ret_fd)
 	dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return errno == ENOENT ? -ESRCH : negerrno();
-	if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
-		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
+	r = ns_pidfd_alive(pidfd);
+	if (r < 0)
+		return r;
 	fd = openat(dirfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : negerrno();

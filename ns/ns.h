@@ -85,6 +85,11 @@ extern void (*ns_child_pause_hook)(const char *point);
  */
 int ns_pidfd_open(pid_t pid, unsigned long long expect_start, int *ret_pidfd,
 		  unsigned long long *ret_start);
+/*
+ * 0 while the process behind pidfd runs (or is a zombie not yet reaped),
+ * -ESRCH once it has exited. A process we may not signal (EPERM) is alive.
+ */
+int ns_pidfd_alive(int pidfd);
 /* Start time of pid (clock ticks since boot): -ESRCH if there is none. */
 int ns_process_start(pid_t pid, unsigned long long *ret_start);
 /* For recovery: pid runs (not a zombie) and started at start. */

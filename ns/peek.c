@@ -135,8 +135,9 @@ static int open_view(int pidfd, int *ret_rootfd, bool *ret_other_root, bool *ret
 		  &theirs) < 0 ||
 	    statx(AT_FDCWD, "/", AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID, &ours) < 0)
 		return negerrno();
-	if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
-		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
+	r = ns_pidfd_alive(pidfd);
+	if (r < 0)
+		return r;
 	*ret_other_ns = ns_ours.st_ino != ns_theirs.st_ino || ns_ours.st_dev != ns_theirs.st_dev;
 	*ret_other_root = *ret_other_ns || !same_file(&ours, &theirs);
 	*ret_rootfd = TAKE_FD(rootfd);
@@ -497,8 +498,8 @@ int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
 	debug(DEBUG_NS, "ns", "peek at %zu paths (%s view): %d", n,
 	      other_ns ? "another namespace's" : other_root ? "another root's" : "our", r);
 	/* What was opened is the plugin's only if the plugin is still there now. */
-	if (r == 0 && pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
-		r = negerrno();
+	if (r == 0 && pidfd >= 0)
+		r = ns_pidfd_alive(pidfd);
 	if (r < 0)
 		for (size_t i = 0; i < n; i++) {
 			if (pk[i].tree_fd >= 0)

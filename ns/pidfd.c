@@ -116,3 +116,16 @@ int ns_pidfd_open(pid_t pid, unsigned long long expect_start, int *ret_pidfd,
 		*ret_start = after;
 	return 0;
 }
+
+int ns_pidfd_alive(int pidfd)
+{
+	if (pidfd_send_signal(pidfd, 0, NULL, 0) == 0)
+		return 0;
+	/*
+	 * EPERM: not ours to signal (a start with file capabilities runs as
+	 * the caller, without CAP_KILL, and the plugin is root's), yet alive.
+	 */
+	if (errno == EPERM)
+		return 0;
+	return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
+}
