@@ -830,50 +830,82 @@ static int depth_order(const struct pvol *v, size_t n, bool deepest_first, size_
 	return 0;
 }
 
+/* path is base or lies below it (whole components). */
+static bool path_at_or_under(const char *path, const char *base)
+{
+	size_t len = strlen(base);
+
+	if (!strcmp(base, "/"))
+		return true;
+	return !strncmp(path, base, len) && (path[len] == '\0' || path[len] == '/');
+}
+
+static int resolve_targets(struct lc *lc, const struct args *a, int pidfd, struct pvol *v,
+			   const size_t *idx, size_t k);
+
+/*
+ * Attach in rounds of nesting: first the targets under no other target of
+ * this prepare, then those under one of them, and so on (parents first: a
+ * child attached first would be hidden under its parent). A nested target was
+ * resolved before its parent volume covered it: it is resolved and judged
+ * again once the parent is attached, inside the parent volume, as the
+ * container will see it.
+ */
 static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v, size_t n)
 {
-	_cleanup_free_ struct ns_mount *sorted = calloc(n + 1, sizeof(*sorted));
 	_cleanup_free_ struct ns_mount *m = calloc(n + 1, sizeof(*m));
-	_cleanup_free_ size_t *order = NULL;
-	int failed = 0, r;
+	_cleanup_free_ size_t *level = calloc(n + 1, sizeof(*level));
+	_cleanup_free_ size_t *idx = calloc(n + 1, sizeof(*idx));
+	size_t max = 0;
+	int failed = 0, r = 0;
 
-	if (!m || !sorted)
+	if (!m || !level || !idx)
 		return -ENOMEM;
-	if (n == 0)
-		return 0;
-	/* Parents first: a child attached first would be hidden under its parent. */
-	r = depth_order(v, n, false, &order);
-	if (r < 0)
-		return r;
-	for (size_t k = 0; k < n; k++) {
-		size_t i = order[k];
-
-		sorted[k] = (struct ns_mount){ .tree_fd = v[i].tree_fd,
-					       .target = v[i].target,
-					       .target_fd = v[i].target_fd,
-					       .flags = NS_ALL_OR_NOTHING | NS_TARGET_FD };
-	}
-	r = ns_attach(pidfd, a->rootfs ? a->rootfs : "/", sorted, n);
-	for (size_t k = 0; k < n; k++)
-		m[order[k]] = sorted[k];
 	for (size_t i = 0; i < n; i++) {
-		if (m[i].result == 0 || m[i].result == -ECANCELED)
-			continue;
-		failed++;
-		if (m[i].result == -EXDEV)
-			lc_fail(lc,
-				"volume '%s' of driver '%s': target '%s' in pid %d lies on a shared "
-				"mount: the volume would propagate out of the container to the "
-				"mount's peers; refused (make the container's mounts private or "
-				"slave)",
-				v[i].sv->name, v[i].sv->driver, v[i].where, (int)a->pid);
-		else
-			lc_fail(lc, "volume '%s': attaching at '%s' in pid %d: %s", v[i].sv->name,
-				v[i].where, (int)a->pid, strerror(-m[i].result));
+		for (size_t j = 0; j < n; j++)
+			if (j != i && path_at_or_under(v[i].target, v[j].target) &&
+			    (strcmp(v[i].target, v[j].target) || j < i))
+				level[i]++;
+		max = level[i] > max ? level[i] : max;
 	}
-	if (r < 0 && !failed) {
-		lc_fail(lc, "attaching into pid %d: %s", (int)a->pid, strerror(-r));
-		failed++;
+	for (size_t lvl = 0; lvl <= max && n && !failed; lvl++) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (level[i] == lvl)
+				idx[k++] = i;
+		if (!k)
+			continue;
+		if (lvl > 0 && resolve_targets(lc, a, pidfd, v, idx, k) < 0)
+			return (int)k;
+		for (size_t j = 0; j < k; j++)
+			m[j] = (struct ns_mount){ .tree_fd = v[idx[j]].tree_fd,
+						  .target = v[idx[j]].target,
+						  .target_fd = v[idx[j]].target_fd,
+						  .flags = NS_ALL_OR_NOTHING | NS_TARGET_FD };
+		r = ns_attach(pidfd, a->rootfs ? a->rootfs : "/", m, k);
+		for (size_t j = 0; j < k; j++) {
+			const struct pvol *p = &v[idx[j]];
+
+			if (m[j].result == 0 || m[j].result == -ECANCELED)
+				continue;
+			failed++;
+			if (m[j].result == -EXDEV)
+				lc_fail(
+				    lc,
+				    "volume '%s' of driver '%s': target '%s' in pid %d lies on a "
+				    "shared mount: the volume would propagate out of the "
+				    "container to the mount's peers; refused (make the "
+				    "container's mounts private or slave)",
+				    p->sv->name, p->sv->driver, p->where, (int)a->pid);
+			else
+				lc_fail(lc, "volume '%s': attaching at '%s' in pid %d: %s",
+					p->sv->name, p->where, (int)a->pid, strerror(-m[j].result));
+		}
+		if (r < 0 && !failed) {
+			lc_fail(lc, "attaching into pid %d: %s", (int)a->pid, strerror(-r));
+			failed++;
+		}
 	}
 	return failed;
 }
@@ -924,8 +956,9 @@ static int open_target_root(struct lc *lc, const struct args *a, int pidfd, int 
 		if (fstat(a->rootfs_fd, &checked) < 0 || fstat(fd, &found) < 0)
 			return -errno;
 		if (checked.st_dev != found.st_dev || checked.st_ino != found.st_ino) {
-			lc_fail(lc, "--rootfs '%s': in process %d's root, not the directory that "
-				    "was checked",
+			lc_fail(lc,
+				"--rootfs '%s': in process %d's root, not the directory that "
+				"was checked",
 				a->rootfs, (int)a->pid);
 			lc->denied = true;
 			return -EPERM;
@@ -942,8 +975,56 @@ static int open_target_root(struct lc *lc, const struct args *a, int pidfd, int 
  * again: a link in the image must not carry a volume onto a denied path. The
  * fd kept is what attach mounts onto, so the place judged is the place used.
  */
+/* Resolve and judge one target beneath rootfd; 0 or -errno, reported. */
+static int resolve_one(struct lc *lc, const struct args *a, int rootfd, int pidfd, struct pvol *v)
+{
+	const struct spec_volume *sv = v->sv;
+	_cleanup_close_ int fd = -EBADF;
+	struct policy_denial d;
+	char real[PATH_MAX];
+	int r;
+
+	r = ns_resolve_real(rootfd, v->target, v->create ? NS_CREATE : 0, 0755, real, &fd);
+	if (r == -ENOENT && !v->create) {
+		/* Mesos' words for this case. */
+		lc_fail(lc, "volume '%s': Absolute container path '%s' does not exist", sv->name,
+			v->target);
+	} else if (r == -EXDEV) {
+		lc_fail(lc,
+			"volume '%s': container path '%s' leads through a link in /proc, which is "
+			"never followed",
+			sv->name, v->target);
+	} else if (r < 0) {
+		lc_fail(lc, "volume '%s': target '%s': %s", sv->name, v->where, strerror(-r));
+	} else if (policy_check_resolved_target(lc->policy, real, &d) < 0) {
+		lc_fail(lc,
+			"volume %zu ('%s' of driver '%s'): container path '%s' resolves to '%s' in "
+			"the container, denied by %s: %s",
+			sv->index, sv->name, sv->driver, v->target, real, d.rule, d.reason);
+		lc->denied = true;
+		r = -EACCES;
+	}
+	if (r < 0)
+		return r;
+	memcpy(v->target, real, sizeof(real));
+	set_where(a, v);
+	if (pidfd < 0 && fd_path(fd, v->where) < 0) {
+		r = -errno;
+		lc_fail(lc, "volume '%s': target '%s': %s", sv->name, v->target, strerror(-r));
+		return r;
+	}
+	if (v->target_fd >= 0)
+		close(v->target_fd);
+	v->target_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/*
+ * Resolve and judge the targets of idx[0..k) (all of them: idx NULL, k = n)
+ * beneath the process's root (or ours).
+ */
 static int resolve_targets(struct lc *lc, const struct args *a, int pidfd, struct pvol *v,
-			   size_t n)
+			   const size_t *idx, size_t k)
 {
 	_cleanup_close_ int rootfd = -EBADF;
 	int failed = 0, r;
@@ -951,43 +1032,9 @@ static int resolve_targets(struct lc *lc, const struct args *a, int pidfd, struc
 	r = open_target_root(lc, a, pidfd, &rootfd);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n; i++) {
-		const struct spec_volume *sv = v[i].sv;
-		struct policy_denial d;
-		char real[PATH_MAX];
-
-		r = ns_resolve_real(rootfd, v[i].target, v[i].create ? NS_CREATE : 0, 0755, real,
-				    &v[i].target_fd);
-		if (r == -ENOENT && !v[i].create) {
-			/* Mesos' words for this case. */
-			lc_fail(lc, "volume '%s': Absolute container path '%s' does not exist",
-				sv->name, v[i].target);
-		} else if (r == -EXDEV) {
-			lc_fail(lc, "volume '%s': container path '%s' leads through a link in "
-				    "/proc, which is never followed",
-				sv->name, v[i].target);
-		} else if (r < 0) {
-			lc_fail(lc, "volume '%s': target '%s': %s", sv->name, v[i].where,
-				strerror(-r));
-		} else if (policy_check_resolved_target(lc->policy, real, &d) < 0) {
-			lc_fail(lc, "volume %zu ('%s' of driver '%s'): container path '%s' resolves to "
-				    "'%s' in the container, denied by %s: %s",
-				sv->index, sv->name, sv->driver, v[i].target, real, d.rule, d.reason);
-			lc->denied = true;
-			r = -EACCES;
-		}
-		if (r < 0) {
+	for (size_t j = 0; j < k; j++)
+		if (resolve_one(lc, a, rootfd, pidfd, &v[idx ? idx[j] : j]) < 0)
 			failed++;
-			continue;
-		}
-		memcpy(v[i].target, real, sizeof(real));
-		set_where(a, &v[i]);
-		if (pidfd < 0 && fd_path(v[i].target_fd, v[i].where) < 0) {
-			lc_fail(lc, "volume '%s': target '%s': %s", sv->name, v[i].target,
-				strerror(errno));
-			failed++;
-		}
-	}
 	return failed ? (lc->denied ? -EACCES : -EIO) : 0;
 }
 
@@ -1188,7 +1235,7 @@ static int run(struct lc *lc, struct args *a)
 	if (lc->n_failures)
 		return -EACCES;
 	/* Before any plugin call too: where each volume really lands. */
-	r = resolve_targets(lc, a, pidfd, v, n);
+	r = resolve_targets(lc, a, pidfd, v, NULL, n);
 	if (r < 0)
 		return r;
 	/* Caller paths and targets opened: CAP_CHOWN is for --user only. */
@@ -1238,10 +1285,10 @@ static int run(struct lc *lc, struct args *a)
 	 * without --pid nothing is mounted or entered from here on.
 	 */
 	if (failed == 0 &&
-	    caps_drop("mounted", CAPS(CAP_CHOWN) | (a->pid ? 0
-							     : CAPS(CAP_SYS_ADMIN) |
-								       CAPS(CAP_SYS_CHROOT) |
-								       CAPS(CAP_SYS_PTRACE))) < 0) {
+	    caps_drop("mounted",
+		      CAPS(CAP_CHOWN) | (a->pid ? 0
+						: CAPS(CAP_SYS_ADMIN) | CAPS(CAP_SYS_CHROOT) |
+						      CAPS(CAP_SYS_PTRACE))) < 0) {
 		lc_fail(lc, "cannot drop capabilities");
 		failed++;
 	}
@@ -1266,7 +1313,7 @@ static int run(struct lc *lc, struct args *a)
 	lc_crash_point("after-commit");
 	/* Committed: no undo can need a mount, the namespace or /proc/PID again. */
 	r = caps_drop("attached", CAPS(CAP_SYS_ADMIN) | CAPS(CAP_SYS_CHROOT) |
-					  CAPS(CAP_SYS_PTRACE) | CAPS(CAP_CHOWN));
+				      CAPS(CAP_SYS_PTRACE) | CAPS(CAP_CHOWN));
 	state_unlock(TAKE_PTR(locks));
 	state_unlock_container(lc->st, cfd);
 	if (r == 0)

@@ -345,8 +345,8 @@ static int attach_one(int rootfd, int fddir, const struct ns_mount *m, uint64_t 
 	r = mount_is_shared(fddir, target);
 	if (r != 0)
 		return r > 0 ? -EXDEV : r;
-	if (move_mount(m->tree_fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
-	    0)
+	if (move_mount(m->tree_fd, "", target, "",
+		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
 	/*
 	 * The tree fd now refers to the attached mount: its id is ours. The

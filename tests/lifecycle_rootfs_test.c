@@ -349,6 +349,47 @@ TEST_F(rootfs, symlink_within_allowed_paths_is_allowed)
 }
 
 /*
+ * Nested targets: /data/sub is resolved again once the volume at /data
+ * covers it, inside that volume, and judged there. A link in the parent
+ * volume (sub -> /etc) must not carry the child out of allow-container-paths;
+ * the whole prepare is undone.
+ */
+TEST_F(rootfs, nested_target_is_judged_inside_its_parent_volume)
+{
+	char p[PATH_MAX], vols[PATH_MAX], text[3 * PATH_MAX], want[PATH_MAX];
+	struct run_result r;
+
+	ASSERT_EQ(0, tu_mkdirs(tu_path(p, "%s/volumes/parent/data", self->e.tproot), 0755));
+	ASSERT_EQ(0, symlink("/etc", tu_path(p, "%s/volumes/parent/data/sub", self->e.tproot)));
+	snprintf(text, sizeof(text),
+		 "[dvmount]\ncallers = uid:0\nallow-container-paths = /data\n"
+		 "[driver tp]\nhost-paths = %s\nmodes = RW RO\n",
+		 self->e.tproot);
+	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
+	struct lcvol v[] = { { .name = "child", .path = "/data/sub" },
+			     { .name = "parent", .path = "/data" } };
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
+	ASSERT_EQ(0,
+		  tu_container_start(&self->ct, self->rootfs, variant->pivoted ? TU_CT_PIVOT : 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(self->pid, self->ct.pid), "--rootfs",
+		  variant->pivoted ? "/" : self->rootfs, NULL);
+	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
+	snprintf(want, sizeof(want),
+		 "volume 0 ('child' of driver 'tp'): container path '/data/sub' resolves to '/etc' "
+		 "in the container, denied by %s:3: container path '/etc' is not under any "
+		 "allow-container-paths entry",
+		 self->e.policy);
+	EXPECT_NE(NULL, strstr(r.err, want)) TH_LOG("want %s in %s", want, r.err);
+	run_result_free(&r);
+	/* All or nothing: the parent was detached again, both Mounts undone. */
+	EXPECT_EQ(0, lc_mounts_under(self->ct.pid, ct_ns_path(p, self, variant, "/data")));
+	EXPECT_EQ(0, lc_mounts_under(self->ct.pid, ct_ns_path(p, self, variant, "/etc")));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+}
+
+/*
  * Magic links: /proc/self/root and /proc/self/fd/N name what they point at
  * as the reader sees it. A target through them is refused, whatever the
  * policy says of /proc, and nothing is mounted.
