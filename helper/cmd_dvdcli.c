@@ -231,9 +231,10 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	/* Freed after the client that borrows it. */
+	_cleanup_(policy_freep) struct policy *limits = NULL;
 	_cleanup_(plugin_client_freep) struct plugin_client *pc = NULL;
 	struct plugin_opt opts[MAX_OPTS];
-	struct plugin_config cfg;
 	const char *driver = NULL, *name = NULL, *sub;
 	bool explicit_create = false;
 	size_t n_opts = 0;
@@ -298,8 +299,8 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 
-	globals_plugin_config(g, &cfg);
-	r = plugin_client_new(&cfg, &pc);
+	limits = lc_limits_policy(g);
+	r = lc_plugin_client(g, NULL, limits, &pc);
 	if (r < 0) {
 		log_error(g, "cannot start the plugin client: %s", strerror(-r));
 		return EXIT_FAIL;

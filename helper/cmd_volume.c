@@ -9,6 +9,7 @@
 
 #include "common/jsonutil.h"
 #include "helper/dvmount.h"
+#include "helper/lifecycle.h"
 #include "helper/plugin.h"
 
 #define MAX_OPTS 64
@@ -87,9 +88,10 @@ int cmd_volume(struct globals *g, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },	    { "help", no_argument, NULL, 'h' },
 		{}
 	};
+	/* Freed after the client that borrows it. */
+	_cleanup_(policy_freep) struct policy *limits = NULL;
 	_cleanup_(plugin_client_freep) struct plugin_client *pc = NULL;
 	struct plugin_opt opts[MAX_OPTS];
-	struct plugin_config cfg;
 	struct plugin_req q = { 0 };
 	const char *sub;
 	size_t s;
@@ -161,8 +163,8 @@ int cmd_volume(struct globals *g, int argc, char **argv)
 	}
 	q.opts = opts;
 
-	globals_plugin_config(g, &cfg);
-	r = plugin_client_new(&cfg, &pc);
+	limits = lc_limits_policy(g);
+	r = lc_plugin_client(g, NULL, limits, &pc);
 	if (r < 0) {
 		log_error(g, "cannot start the plugin client: %s", strerror(-r));
 		return EXIT_FAIL;

@@ -32,6 +32,7 @@ struct globals {
 	unsigned plugin_retry_ms;   /* budget for waiting on an absent plugin */
 	unsigned timeout_mount_ms;  /* Create and Mount */
 	unsigned timeout_other_ms;  /* every other call */
+	unsigned max_in_flight;	    /* --max-in-flight: every plugin; 0: the policy's, or 1 */
 	const char *prog;	    /* "dvmount" or "dvdcli", for messages */
 };
 

@@ -34,6 +34,8 @@ static const struct help {
 	  "  --plugin-retry SEC   how long to wait for a plugin's socket (default 15)\n"
 	  "  --timeout SEC        timeout of plugin calls other than Mount (default 60)\n"
 	  "  --timeout-mount SEC  timeout of a plugin's Mount (default 120)\n"
+	  "  --max-in-flight N    Create/Remove/Mount/Unmount in flight to one plugin\n"
+	  "                       (default: the policy's max-in-flight, else 1)\n"
 	  "  -h, --help           this help; `dvmount COMMAND --help` for a command's\n"
 	  "\n"
 	  "exit status: 0 success, 1 failure, 2 usage error, 3 denied by policy\n"

@@ -21,9 +21,45 @@
 #include "helper/mountpoint.h"
 #include "ns/ns.h"
 
+struct policy *lc_limits_policy(const struct globals *g)
+{
+	struct policy *p = NULL;
+	struct policy_error err;
+
+	return policy_load(g->policy_file, NULL, &p, &err) == 0 ? p : NULL;
+}
+
+static unsigned policy_limit(const char *driver, void *userdata)
+{
+	return policy_max_in_flight(userdata, driver);
+}
+
+int lc_plugin_client(const struct globals *g, struct state *st, const struct policy *policy,
+		     struct plugin_client **ret)
+{
+	_cleanup_(plugin_client_freep) struct plugin_client *pc = NULL;
+	_cleanup_state_ struct state *own = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct plugin_config cfg;
+	int r;
+
+	globals_plugin_config(g, &cfg);
+	cfg.max_in_flight_for = policy_limit;
+	cfg.limit_userdata = (void *)policy;
+	r = plugin_client_new(&cfg, &pc);
+	if (r < 0)
+		return r;
+	if (!st && state_open(g->state_dir, &own) == 0)
+		st = own;
+	/* Without the slot dir the limit still holds within this process. */
+	if (st && state_slot_dir(st, &fd) == 0)
+		plugin_client_set_slot_dir(pc, fd);
+	*ret = TAKE_PTR(pc);
+	return 0;
+}
+
 int lc_open(struct globals *g, bool with_policy, struct lc *ret)
 {
-	struct plugin_config cfg;
 	int r;
 
 	*ret = (struct lc){ .g = g };
@@ -53,8 +89,9 @@ int lc_open(struct globals *g, bool with_policy, struct lc *ret)
 			return r;
 		}
 	}
-	globals_plugin_config(g, &cfg);
-	r = plugin_client_new(&cfg, &ret->pc);
+	if (!with_policy)
+		ret->limits = lc_limits_policy(g);
+	r = lc_plugin_client(g, ret->st, ret->policy ? ret->policy : ret->limits, &ret->pc);
 	if (r < 0) {
 		lc_fail(ret, "cannot start the plugin client: %s", strerror(-r));
 		return r;
@@ -69,6 +106,7 @@ void lc_close(struct lc *lc)
 	if (lc->view_pidfd_1 > 0)
 		close(lc->view_pidfd_1 - 1);
 	policy_free(lc->policy);
+	policy_free(lc->limits);
 	for (size_t i = 0; i < lc->n_failures; i++)
 		free(lc->failures[i]);
 	*lc = (struct lc){ 0 };

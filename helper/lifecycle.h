@@ -32,6 +32,7 @@ struct lc {
 	struct state *st;
 	struct plugin_client *pc;
 	struct policy *policy;
+	struct policy *limits; /* without with_policy: the policy if it loads, for max-in-flight */
 	const char *cid; /* the container being worked on, for messages */
 	/* Failures to report, one line each, in order. */
 	char *failures[LC_FAILURES_MAX];
@@ -43,9 +44,29 @@ struct lc {
 	unsigned long long view_start;
 };
 
-/* Open the state (and the plugin client; the policy when with_policy). */
+/*
+ * Open the state (and the plugin client; the policy when with_policy). Without
+ * with_policy the policy is still read, quietly, for its max-in-flight only: a
+ * missing or broken one means 1 (taking volumes away never needs a policy).
+ */
 int lc_open(struct globals *g, bool with_policy, struct lc *ret);
 void lc_close(struct lc *lc);
+
+/*
+ * The policy for max-in-flight only: NULL when there is none or it does not
+ * load (nothing is said: every plugin then gets 1). The caller frees it.
+ */
+struct policy *lc_limits_policy(const struct globals *g);
+
+/*
+ * A plugin client for G whose Create/Remove/Mount/Unmount slots are counted
+ * host-wide in ST's slot dir (ST may be NULL: G's state dir is opened for it;
+ * where that fails, this process only), with POLICY's max-in-flight (borrowed:
+ * it must outlive the client; NULL: 1) unless --max-in-flight is given.
+ * Returns 0 or -errno from plugin_client_new().
+ */
+int lc_plugin_client(const struct globals *g, struct state *st, const struct policy *policy,
+		     struct plugin_client **ret);
 
 /* Record one failure line (printed by lc_report). */
 void lc_fail(struct lc *lc, const char *fmt, ...) _printf_(2, 3);

@@ -15,6 +15,7 @@
 #include "helper/harden.h"
 #include "helper/help.h"
 #include "helper/plugin.h"
+#include "helper/plugin_slot.h"
 #include "policy/policy.h"
 
 static const struct command {
@@ -80,7 +81,22 @@ void globals_plugin_config(const struct globals *g, struct plugin_config *ret)
 		.timeout_mount_ms = g->timeout_mount_ms,
 		.timeout_other_ms = g->timeout_other_ms,
 		.no_uring = g->no_uring,
+		.max_in_flight = g->max_in_flight,
 	};
+}
+
+/* 1..PLUGIN_SLOT_MAX calls in flight to one plugin. */
+static int parse_max_in_flight(const char *s, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < 1 || v > PLUGIN_SLOT_MAX)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
 }
 
 /*
@@ -104,6 +120,10 @@ static void read_environment(struct globals *g)
 	v = secure_getenv("DVMOUNT_STATE_DIR");
 	if (v && *v)
 		g->state_dir = v;
+	v = secure_getenv("DVMOUNT_MAX_IN_FLIGHT");
+	if (v && *v && parse_max_in_flight(v, &g->max_in_flight) < 0)
+		log_warn(g, "DVMOUNT_MAX_IN_FLIGHT='%s' ignored: expected 1 to %d", v,
+			 PLUGIN_SLOT_MAX);
 }
 
 /* Seconds as a decimal with up to millisecond precision ("0.5", "120"). */
@@ -130,6 +150,7 @@ enum {
 	OPT_PLUGIN_RETRY,
 	OPT_TIMEOUT,
 	OPT_TIMEOUT_MOUNT,
+	OPT_MAX_IN_FLIGHT,
 	OPT_HELP,
 };
 
@@ -143,15 +164,22 @@ static const struct option global_options[] = {
 	{ "plugin-retry", required_argument, NULL, OPT_PLUGIN_RETRY },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "timeout-mount", required_argument, NULL, OPT_TIMEOUT_MOUNT },
+	{ "max-in-flight", required_argument, NULL, OPT_MAX_IN_FLIGHT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{}
 };
 
-/* Options that redirect where dvmount reads trust from: root callers only. */
+/*
+ * Options that redirect where dvmount reads trust from, or override the
+ * policy's max-in-flight (a plugin that deadlocks on overlapping calls would
+ * stop for every user on the host): root callers only.
+ */
 static bool option_needs_root(int opt)
 {
-	return opt == OPT_STATE_DIR || opt == OPT_POLICY || opt == OPT_PLUGIN_PATH;
+	return opt == OPT_STATE_DIR || opt == OPT_POLICY || opt == OPT_PLUGIN_PATH ||
+	       opt == OPT_MAX_IN_FLIGHT;
 }
+
 
 /*
  * A caller that is not root (dvmount installed setuid or with file
@@ -233,6 +261,13 @@ static int run_dvmount(struct globals *g, int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_MAX_IN_FLIGHT:
+			if (parse_max_in_flight(optarg, &g->max_in_flight) < 0) {
+				log_error(g, "invalid --max-in-flight '%s': expected 1 to %d", optarg,
+					  PLUGIN_SLOT_MAX);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 		case OPT_HELP:
 			usage(stdout);

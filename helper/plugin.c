@@ -3,6 +3,7 @@
  * The VolumeDriver API over the uring/ engine: request bodies, activation,
  * the engine's error rule, and waiting for a plugin that is not there yet.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "common/jsonutil.h"
 #include "helper/plugin.h"
 #include "helper/plugin_discovery.h"
+#include "helper/plugin_slot.h"
 
 /* Go's decoder nests at most this deep in practice; answers deeper are hostile. */
 #define JSON_DEPTH 16
@@ -29,11 +31,14 @@ struct plugin {
 	enum { GET_UNKNOWN, GET_YES, GET_NO } has_get;
 	struct plugin_client *pc;
 	pid_t peer_pid; /* the socket's listener at the last call; 0: unknown, TCP */
+	struct plugin_slots slots; /* held during one wave of run_gated() */
+	size_t n_want, n_used;	   /* run_gated()'s counts for the current wave */
 };
 
 struct plugin_client {
 	struct plugin_config cfg;
 	struct rpc_engine *engine;
+	int slot_dir_fd;
 	struct plugin plugins[MAX_PLUGINS];
 	size_t n_plugins;
 };
@@ -83,6 +88,7 @@ int plugin_client_new(const struct plugin_config *cfg, struct plugin_client **re
 	if (!pc)
 		return -ENOMEM;
 	pc->cfg = *cfg;
+	pc->slot_dir_fd = -EBADF;
 	r = rpc_engine_new(cfg->no_uring ? RPC_NO_URING : 0, NULL, &pc->engine);
 	if (r < 0) {
 		free(pc);
@@ -97,7 +103,21 @@ void plugin_client_free(struct plugin_client *pc)
 	if (!pc)
 		return;
 	rpc_engine_free(pc->engine);
+	if (pc->slot_dir_fd >= 0)
+		close(pc->slot_dir_fd);
 	free(pc);
+}
+
+int plugin_client_set_slot_dir(struct plugin_client *pc, int dirfd)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+
+	if (fd < 0)
+		return negerrno();
+	if (pc->slot_dir_fd >= 0)
+		close(pc->slot_dir_fd);
+	pc->slot_dir_fd = fd;
+	return 0;
 }
 
 bool plugin_client_uses_uring(const struct plugin_client *pc)
@@ -299,10 +319,18 @@ static int extract_mountpoint(struct plugin_req *r)
 	return r->mountpoint ? 0 : -ENOMEM;
 }
 
-struct slot {
+struct outgoing {
 	struct rpc_call call;
 	json_object *body;
 	char path[32]; /* "/VolumeDriver.Capabilities" is the longest */
+	struct plugin *p;
+	bool gated;	     /* needs a call slot: Create, Remove, Mount, Unmount */
+	bool pending;	     /* not sent yet */
+	bool failed;	     /* ended before it was sent; its request says why */
+	int error;	     /* the engine failed under it */
+	unsigned timeout_ms; /* the whole call, slot wait included */
+	unsigned waited_ms;  /* for a slot, before it was sent */
+	unsigned limit;	     /* its plugin's max-in-flight */
 };
 
 static unsigned timeout_for(const struct plugin_client *pc, enum plugin_method m)
@@ -541,10 +569,143 @@ int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid)
 	return 0;
 }
 
+static bool changes_mounts(enum plugin_method m)
+{
+	return m == PLUGIN_CREATE || m == PLUGIN_REMOVE || m == PLUGIN_MOUNT || m == PLUGIN_UNMOUNT;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static unsigned limit_of(const struct plugin_client *pc, const struct plugin *p)
+{
+	unsigned n = pc->cfg.max_in_flight;
+
+	if (!n && pc->cfg.max_in_flight_for)
+		n = pc->cfg.max_in_flight_for(p->name, pc->cfg.limit_userdata);
+	return MIN(MAX(n, 1U), (unsigned)PLUGIN_SLOT_MAX);
+}
+
+static struct outgoing *container_of_call(struct rpc_call *c)
+{
+	return (struct outgoing *)((char *)c - offsetof(struct outgoing, call));
+}
+
+/* A gated call that got no slot before its deadline: never sent. */
+static void fail_no_slot(struct plugin_req *q, const struct outgoing *o)
+{
+	char text[PLUGIN_ERR_MAX];
+
+	snprintf(text, sizeof(text),
+		 "%s: timed out after %.1f s waiting for a call slot: max-in-flight %u "
+		 "Create/Remove/Mount/Unmount calls to this plugin were in flight all along; "
+		 "not sent",
+		 o->p->addr.text, o->timeout_ms / 1000.0, o->limit);
+	fail_req(q, -EBUSY, text);
+}
+
+/*
+ * Send the calls in waves: read-only calls all in the first one, and of each
+ * plugin's Create/Remove/Mount/Unmount calls as many as it got call slots for.
+ * Slots are taken without waiting and given back after every wave, so that
+ * other dvmount processes get their turn; when no call can go, wait a little
+ * (at most until the nearest deadline) and try again. A process never waits
+ * while it holds a slot, so slot waits cannot deadlock. Each call keeps its
+ * deadline from the start: what it waited is taken from its timeout.
+ */
+static void run_gated(struct plugin_client *pc, struct plugin_req *reqs, const size_t *index,
+		      struct outgoing *out, size_t k, struct rpc_call **ptrs)
+{
+	const uint64_t start = now_ms();
+	unsigned backoff_ms = 2;
+	size_t left = k;
+
+	for (size_t j = 0; j < k; j++) {
+		out[j].pending = true;
+		if (out[j].gated)
+			out[j].limit = limit_of(pc, out[j].p);
+	}
+	while (left) {
+		uint64_t now, wake = UINT64_MAX;
+		size_t w = 0;
+		int r;
+
+		for (size_t j = 0; j < k; j++)
+			out[j].p->n_want = out[j].p->n_used = 0;
+		for (size_t j = 0; j < k; j++)
+			out[j].p->n_want += out[j].pending && out[j].gated;
+		for (size_t j = 0; j < k; j++) {
+			struct plugin *p = out[j].p;
+
+			if (!out[j].pending || !out[j].gated || p->slots.n >= p->n_want)
+				continue;
+			r = plugin_slots_take(pc->slot_dir_fd, p->name, out[j].limit, p->n_want,
+					      &p->slots);
+			if (r < 0) {
+				char text[PLUGIN_ERR_MAX];
+
+				snprintf(text, sizeof(text), "cannot take a call slot: %s",
+					 strerror(-r));
+				for (size_t i = j; i < k; i++)
+					if (out[i].pending && out[i].p == p) {
+						fail_req(&reqs[index[i]], r, text);
+						out[i].failed = true;
+						out[i].pending = false;
+						left--;
+					}
+			}
+		}
+
+		now = now_ms();
+		for (size_t j = 0; j < k; j++) {
+			struct outgoing *o = &out[j];
+			uint64_t deadline = start + o->timeout_ms;
+
+			if (!o->pending)
+				continue;
+			if (now >= deadline) {
+				fail_no_slot(&reqs[index[j]], o);
+				o->failed = true;
+			} else if (!o->gated || o->p->n_used < o->p->slots.n) {
+				o->p->n_used += o->gated;
+				o->waited_ms = (unsigned)(now - start);
+				o->call.timeout_ms = (unsigned)(deadline - now);
+				ptrs[w++] = &o->call;
+			} else {
+				wake = MIN(wake, deadline);
+				continue;
+			}
+			o->pending = false;
+			left--;
+		}
+		if (w) {
+			r = rpc_run(pc->engine, ptrs, w);
+			for (size_t i = 0; r < 0 && i < w; i++)
+				container_of_call(ptrs[i])->error = r;
+			backoff_ms = 2;
+		} else if (left) {
+			unsigned ms = (unsigned)MIN((uint64_t)backoff_ms, wake - now);
+			struct timespec ts = { .tv_sec = ms / 1000,
+					       .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+			backoff_ms = MIN(backoff_ms * 2, 50U);
+		}
+		for (size_t j = 0; j < k; j++)
+			plugin_slots_release(&out[j].p->slots);
+	}
+}
+
 int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n)
 {
 	_cleanup_free_ struct plugin **todo = NULL;
-	_cleanup_free_ struct slot *slots = NULL;
+	_cleanup_free_ struct outgoing *out = NULL;
 	_cleanup_free_ struct rpc_call **ptrs = NULL;
 	_cleanup_free_ size_t *index = NULL;
 	size_t n_todo = 0, k = 0;
@@ -553,10 +714,10 @@ int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n
 	if (n > MAX_CALLS)
 		return -E2BIG;
 	todo = calloc(n + 1, sizeof(*todo));
-	slots = calloc(n + 1, sizeof(*slots));
+	out = calloc(n + 1, sizeof(*out));
 	ptrs = calloc(n + 1, sizeof(*ptrs));
 	index = calloc(n + 1, sizeof(*index));
-	if (!todo || !slots || !ptrs || !index)
+	if (!todo || !out || !ptrs || !index)
 		return -ENOMEM;
 
 	for (size_t i = 0; i < n; i++) {
@@ -590,16 +751,16 @@ int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n
 			fail_req(q, p->error, p->err);
 			continue;
 		}
-		slots[k].body = request_body(q);
-		if (!slots[k].body) {
+		out[k].body = request_body(q);
+		if (!out[k].body) {
 			fail_req(q, -ENOMEM, "out of memory");
 			continue;
 		}
-		body = json_object_to_json_string_ext(slots[k].body, JSON_C_TO_STRING_PLAIN);
-		snprintf(slots[k].path, sizeof(slots[k].path), "/%s", method_names[q->method]);
-		slots[k].call = (struct rpc_call){
+		body = json_object_to_json_string_ext(out[k].body, JSON_C_TO_STRING_PLAIN);
+		snprintf(out[k].path, sizeof(out[k].path), "/%s", method_names[q->method]);
+		out[k].call = (struct rpc_call){
 			.addr = &p->addr,
-			.path = slots[k].path,
+			.path = out[k].path,
 			.body = body,
 			.body_len = strlen(body),
 			.timeout_ms = timeout_for(pc, q->method),
@@ -609,25 +770,35 @@ int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n
 			.check_peer = peer_check,
 			.check_userdata = p,
 		};
-		ptrs[k] = &slots[k].call;
+		out[k].p = p;
+		out[k].gated = changes_mounts(q->method);
+		out[k].timeout_ms = out[k].call.timeout_ms;
 		index[k++] = i;
 	}
 
-	r = rpc_run(pc->engine, ptrs, k);
+	run_gated(pc, reqs, index, out, k, ptrs);
 
 	for (size_t j = 0; j < k; j++) {
 		struct plugin_req *q = &reqs[index[j]];
-		struct rpc_call *c = &slots[j].call;
-		struct plugin *p = plugin_lookup(pc, q->driver);
+		struct rpc_call *c = &out[j].call;
+		struct plugin *p = out[j].p;
 
-		if (r < 0 || c->result < 0) {
+		if (out[j].failed) {
+			/* Never sent: fail_req() said why. */
+		} else if (out[j].error < 0 || c->result < 0) {
 			char text[PLUGIN_ERR_MAX];
-			int e = r < 0 ? r : c->result;
+			int e = out[j].error < 0 ? out[j].error : c->result;
 
-			if (e == -ETIMEDOUT)
+			if (e == -ETIMEDOUT && out[j].waited_ms)
+				snprintf(text, sizeof(text),
+					 "%s: timed out after %.1f s, %.1f s of it waiting for a "
+					 "call slot (max-in-flight %u)",
+					 p->addr.text, out[j].timeout_ms / 1000.0,
+					 out[j].waited_ms / 1000.0, out[j].limit);
+			else if (e == -ETIMEDOUT)
 				snprintf(text, sizeof(text), "%s: timed out after %.1f s",
-					 p->addr.text, c->timeout_ms / 1000.0);
-			else if (e == -EACCES && r >= 0)
+					 p->addr.text, out[j].timeout_ms / 1000.0);
+			else if (e == -EACCES && out[j].error == 0)
 				snprintf(text, sizeof(text), "%s", p->err);
 			else
 				snprintf(text, sizeof(text), "%s: %s", p->addr.text,
@@ -647,7 +818,7 @@ int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n
 				p->has_get = q->unsupported ? GET_NO : GET_YES;
 		}
 		rpc_call_reset(c);
-		json_object_put(slots[j].body);
+		json_object_put(out[j].body);
 	}
 	for (size_t i = 0; i < n; i++)
 		failed += reqs[i].result < 0;

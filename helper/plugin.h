@@ -48,7 +48,8 @@ struct plugin_req {
 	/*
 	 * out: result 0, or -errno: -EREMOTEIO when the plugin answered an error
 	 * (its text in err), -ENOENT/-ECONNREFUSED when the plugin is absent,
-	 * -ETIMEDOUT, -EBADMSG for an answer that is not the protocol.
+	 * -ETIMEDOUT, -EBADMSG for an answer that is not the protocol, -EBUSY
+	 * when no call slot came free in time (the call was never sent).
 	 * err always says what happened, naming plugin, endpoint and volume.
 	 */
 	int result;
@@ -76,6 +77,17 @@ struct plugin_config {
 	int (*check_owner)(const char *driver, uid_t owner, char *why, size_t why_len,
 			   void *userdata);
 	void *check_userdata;
+	/*
+	 * Create, Remove, Mount and Unmount calls in flight to one plugin at
+	 * once (DESIGN.md "Plugin calls in flight"): max_in_flight for every
+	 * plugin when not 0 (the --max-in-flight flag); else what
+	 * max_in_flight_for says for the driver (the policy's max-in-flight);
+	 * else 1, what the Docker engine does and what rclone's plugin survives.
+	 * Capped at PLUGIN_SLOT_MAX. Read-only calls are never limited.
+	 */
+	unsigned max_in_flight;
+	unsigned (*max_in_flight_for)(const char *driver, void *userdata);
+	void *limit_userdata;
 };
 
 struct plugin_client;
@@ -91,6 +103,14 @@ void plugin_client_set_owner_check(struct plugin_client *pc,
 				   int (*check)(const char *driver, uid_t owner, char *why,
 						size_t why_len, void *userdata),
 				   void *userdata);
+
+/*
+ * Count the call slots host-wide: DIRFD (borrowed; the client keeps a dup of
+ * it) holds one lock file per slot (helper/plugin_slot.h), shared by every
+ * dvmount process using the same state dir. Without it the limit holds within
+ * this client only. Returns 0 or -errno from fcntl(F_DUPFD_CLOEXEC).
+ */
+int plugin_client_set_slot_dir(struct plugin_client *pc, int dirfd);
 
 /* Where a plugin's socket or spec was found (for messages and tests). */
 int plugin_address(struct plugin_client *pc, const char *driver, const char **ret_addr);
@@ -108,6 +128,10 @@ int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid);
 /*
  * Run all requests at once (discovering and activating each plugin first) and
  * return the number that failed; each request carries its own result.
+ * Create/Remove/Mount/Unmount calls wait for a call slot of their plugin
+ * first, and that wait counts against the call's timeout: a call that got no
+ * slot in time fails with -EBUSY and was never sent; one that timed out after
+ * waiting says how long it waited.
  */
 int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n);
 

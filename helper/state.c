@@ -123,6 +123,14 @@ int state_open(const char *dir, struct state **ret)
 	return 0;
 }
 
+int state_slot_dir(struct state *st, int *ret_fd)
+{
+	bool created;
+
+	/* Lock files only, never fsync()ed: a lost one is recreated empty. */
+	return open_subdir(st->dir_fd, "slots", &created, ret_fd);
+}
+
 int state_container_id_valid(const char *cid)
 {
 	size_t n;

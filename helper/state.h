@@ -13,6 +13,7 @@
  *   volumes/<key>/users/<cid>    one empty file per container using the volume,
  *                                so a count costs O(users of that volume)
  *   volumes/<key>/lock           flock of the volume
+ *   slots/<i>@<driver>           flock: call slot i of a plugin (helper/plugin_slot.h)
  *   quarantine/<origin>.<sec>.<nsec>
  *                                empty, truncated or invalid records, set aside
  *                                (Mesos aborted recovery on one: never again)
@@ -67,6 +68,13 @@ int state_open(const char *dir, struct state **ret);
 void state_close(struct state *st);
 void state_closep(struct state **st);
 #define _cleanup_state_ _cleanup_(state_closep)
+
+/*
+ * Open (creating it, 0700) slots/, where the plugin client keeps its host-wide
+ * call slots. ret_fd is the caller's to close. -EPERM when it is a symlink or
+ * not owned by root or the euid.
+ */
+int state_slot_dir(struct state *st, int *ret_fd);
 
 /* [A-Za-z0-9._:-]{1,128}, not starting with '.': 0 or -EINVAL. */
 int state_container_id_valid(const char *cid);

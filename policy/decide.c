@@ -403,3 +403,10 @@ int policy_mount_attrs(const struct policy *p, const char *driver, enum policy_m
 	};
 	return 0;
 }
+
+unsigned policy_max_in_flight(const struct policy *p, const char *driver)
+{
+	const struct policy_driver *drv = p && driver ? policy_find_driver(p, driver) : NULL;
+
+	return drv && drv->max_in_flight_loc.line ? (unsigned)drv->max_in_flight : 1;
+}

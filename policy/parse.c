@@ -689,6 +689,12 @@ static int k_socket_owner(struct parser *ps, const char *key, char *value)
 	return 0;
 }
 
+static int k_max_in_flight(struct parser *ps, const char *key, char *value)
+{
+	return parse_uint(ps, key, value, 1, POLICY_MAX_IN_FLIGHT, &ps->drv->max_in_flight,
+			  &ps->drv->max_in_flight_loc);
+}
+
 static int k_option_glob(struct parser *ps, const char *key, char *value)
 {
 	struct policy_driver *drv = ps->drv;
@@ -757,6 +763,7 @@ static const struct key_def {
 	{ "force-readonly", k_force_readonly },
 	{ "socket-owner", k_socket_owner },
 	{ "mount-options", k_mount_options },
+	{ "max-in-flight", k_max_in_flight },
 };
 
 /* ---- lines ---- */

@@ -65,6 +65,8 @@ struct policy_driver {
 	struct policy_loc mount_flags_loc;
 	unsigned long max_option_length;
 	struct policy_loc max_option_length_loc;
+	unsigned long max_in_flight; /* 0: not set (1) */
+	struct policy_loc max_in_flight_loc;
 };
 
 enum {

@@ -196,4 +196,16 @@ size_t policy_forced_options(const struct policy *p, const char *driver,
 int policy_mount_attrs(const struct policy *p, const char *driver, enum policy_mode mode,
 		       struct policy_mount_attrs *ret_attrs);
 
+/* Highest `max-in-flight` a policy accepts (calls held by one plugin at once). */
+#define POLICY_MAX_IN_FLIGHT 256
+
+/*
+ * How many of the calls that change a plugin's volumes or mounts (Create,
+ * Remove, Mount, Unmount) may be in flight to DRIVER at once, host-wide: its
+ * section's `max-in-flight`, else 1 (DESIGN.md "Plugin calls in flight": the
+ * Docker engine sends them one after another, and rclone's plugin deadlocks
+ * when they overlap). P may be NULL (no policy: 1). Returns 1..POLICY_MAX_IN_FLIGHT.
+ */
+unsigned policy_max_in_flight(const struct policy *p, const char *driver);
+
 #endif

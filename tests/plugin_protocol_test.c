@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -240,12 +243,212 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A client of the fixture's plugin with its own limit, slot dir and timeouts. */
+static struct plugin_client *client(FIXTURE_DATA(tp) * self, bool no_uring,
+				    unsigned max_in_flight, int slot_dir, unsigned timeout_ms)
+{
+	struct plugin_config cfg = { .plugin_path = self->plugins,
+				     .timeout_mount_ms = timeout_ms,
+				     .timeout_other_ms = timeout_ms,
+				     .no_uring = no_uring,
+				     .max_in_flight = max_in_flight };
+	struct plugin_client *pc = NULL;
+
+	if (plugin_client_new(&cfg, &pc) < 0)
+		return NULL;
+	if (slot_dir >= 0 && plugin_client_set_slot_dir(pc, slot_dir) < 0) {
+		plugin_client_free(pc);
+		return NULL;
+	}
+	return pc;
+}
+
+/* The most Create/Remove/Mount/Unmount calls the plugin handled at once. */
+static int max_busy(FIXTURE_DATA(tp) * self)
+{
+	char *log = read_file(self->log);
+	int most = 0;
+
+	for (char *p = log; p && (p = strstr(p, "\"busy\":")); p++)
+		most = atoi(p + 7) > most ? atoi(p + 7) : most;
+	free(log);
+	return most;
+}
+
+static void make_volumes(struct __test_metadata *_metadata, struct plugin_client *pc,
+			 struct plugin_req *q, char (*names)[8], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "v%zu", i);
+		q[i] = (struct plugin_req){ .driver = "tp", .name = names[i],
+					    .method = PLUGIN_CREATE };
+	}
+	ASSERT_EQ(0, plugin_call_many(pc, q, n));
+	for (size_t i = 0; i < n; i++) {
+		plugin_req_clear(&q[i]);
+		q[i].method = PLUGIN_MOUNT;
+		q[i].id = "x";
+	}
+}
+
+TEST_F(tp, changing_calls_go_one_at_a_time_by_default)
+{
+	enum { N = 6 };
+	struct plugin_req q[N];
+	char names[N][8];
+	double t0, secs;
+
+	make_volumes(_metadata, self->pc, q, names, N);
+	ASSERT_EQ(0, write_file(self->faults, "Mount latency 100\nGet latency 300\n"));
+	t0 = now();
+	ASSERT_EQ(0, plugin_call_many(self->pc, q, N));
+	secs = now() - t0;
+	/* What the Docker engine does, and what rclone's plugin survives. */
+	EXPECT_EQ(1, max_busy(self));
+	EXPECT_LE(0.1 * N, secs);
+	for (int i = 0; i < N; i++) {
+		EXPECT_EQ(0, q[i].result) TH_LOG("%s", q[i].err);
+		plugin_req_clear(&q[i]);
+		q[i].method = PLUGIN_GET;
+	}
+	/* Reads are never limited: N Gets of 300 ms overlap. */
+	t0 = now();
+	ASSERT_EQ(0, plugin_call_many(self->pc, q, N));
+	secs = now() - t0;
+	EXPECT_GT(0.3 * N - 0.1, secs);
+	for (int i = 0; i < N; i++)
+		plugin_req_clear(&q[i]);
+	EXPECT_EQ(N, logged(self, "VolumeDriver.Mount", "\"busy\":1,"));
+}
+
+/* Several processes share the limit through the slot dir, as dvmount processes do. */
+TEST_F(tp, the_limit_holds_across_processes)
+{
+	enum { PROCS = 3, N = 4, LIMIT = 2 };
+	char slots[PATH_MAX];
+	pid_t pids[PROCS];
+	int dirfd;
+
+	snprintf(slots, sizeof(slots), "%s/slots", self->dir);
+	ASSERT_EQ(0, mkdir(slots, 0700));
+	dirfd = open(slots, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, dirfd);
+	ASSERT_EQ(0, write_file(self->faults, "Mount latency 150\n"));
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		ASSERT_LE(0, pids[p]);
+		if (pids[p] == 0) {
+			struct plugin_client *pc = client(self, variant->no_uring, LIMIT, dirfd,
+							  20000);
+			struct plugin_req q[N];
+			char names[N][8];
+			int failed;
+
+			for (int i = 0; i < N; i++) {
+				snprintf(names[i], sizeof(names[i]), "p%dv%d", p, i);
+				q[i] = (struct plugin_req){ .driver = "tp", .name = names[i],
+							    .method = PLUGIN_CREATE };
+			}
+			failed = pc ? plugin_call_many(pc, q, N) : -1;
+			for (int i = 0; i < N; i++) {
+				plugin_req_clear(&q[i]);
+				q[i].method = PLUGIN_MOUNT;
+				q[i].id = "x";
+			}
+			if (failed == 0)
+				failed = plugin_call_many(pc, q, N);
+			for (int i = 0; i < N; i++)
+				if (q[i].result < 0)
+					fprintf(stderr, "%s\n", q[i].err);
+			_exit(failed == 0 ? 0 : 1);
+		}
+	}
+	for (int p = 0; p < PROCS; p++) {
+		int status;
+
+		ASSERT_EQ(pids[p], waitpid(pids[p], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	close(dirfd);
+	/* Never more than the limit; and the limit itself is used. */
+	EXPECT_EQ(LIMIT, max_busy(self));
+	EXPECT_EQ(PROCS * N, logged(self, "VolumeDriver.Mount", "latency"));
+}
+
+TEST_F(tp, waiting_for_a_slot_counts_against_the_timeout)
+{
+	struct plugin_req q = { .driver = "tp", .name = "v", .method = PLUGIN_CREATE };
+	char slots[PATH_MAX], slot0[PATH_MAX + 8];
+	struct plugin_client *pc;
+	int dirfd, held;
+	double t0;
+
+	ASSERT_EQ(0, call1(self, &q));
+	plugin_req_clear(&q);
+	snprintf(slots, sizeof(slots), "%s/slots", self->dir);
+	ASSERT_EQ(0, mkdir(slots, 0700));
+	dirfd = open(slots, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, dirfd);
+	pc = client(self, variant->no_uring, 0, dirfd, 800);
+	ASSERT_NE(NULL, pc);
+
+	/* Another process's Mount holds the plugin's only slot all along. */
+	snprintf(slot0, sizeof(slot0), "%s/0@tp", slots);
+	held = open(slot0, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_LE(0, held);
+	ASSERT_EQ(0, flock(held, LOCK_EX));
+	q.method = PLUGIN_MOUNT;
+	q.id = "x";
+	t0 = now();
+	EXPECT_EQ(1, plugin_call_many(pc, &q, 1));
+	/* The client's clock counts whole milliseconds. */
+	EXPECT_LE(0.79, now() - t0);
+	EXPECT_GT(1.5, now() - t0);
+	EXPECT_EQ(-EBUSY, q.result);
+	EXPECT_NE(NULL, strstr(q.err, "timed out after 0.8 s waiting for a call slot: "
+				       "max-in-flight 1"))
+	TH_LOG("%s", q.err);
+	plugin_req_clear(&q);
+	/* Never sent: nothing to undo at the plugin. */
+	EXPECT_EQ(0, logged(self, "VolumeDriver.Mount", NULL));
+	/* Reads do not wait. */
+	q.method = PLUGIN_GET;
+	EXPECT_EQ(0, plugin_call_many(pc, &q, 1)) TH_LOG("%s", q.err);
+	plugin_req_clear(&q);
+
+	/* Freed after 0.4 s: the Mount goes, with what is left of its 0.8 s. */
+	ASSERT_EQ(0, write_file(self->faults, "Mount latency 600\n"));
+	pid_t child = fork();
+
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		usleep(400 * 1000);
+		_exit(0); /* the lock goes with the process */
+	}
+	close(held);
+	q.method = PLUGIN_MOUNT;
+	EXPECT_EQ(1, plugin_call_many(pc, &q, 1));
+	EXPECT_EQ(-ETIMEDOUT, q.result);
+	EXPECT_NE(NULL, strstr(q.err, "timed out after 0.8 s, 0.4 s of it waiting for a call "
+				       "slot (max-in-flight 1)"))
+	TH_LOG("%s", q.err);
+	plugin_req_clear(&q);
+	waitpid(child, NULL, 0);
+	plugin_client_free(pc);
+	close(dirfd);
+}
+
 TEST_F(tp, calls_in_flight_overlap)
 {
 	enum { N = 24 };
 	struct plugin_req q[N];
 	char names[N][8];
 	double t0, secs;
+
+	/* A plugin known to be safe with overlapping calls: max-in-flight = N. */
+	plugin_client_free(self->pc);
+	self->pc = client(self, variant->no_uring, N, -1, 2000);
+	ASSERT_NE(NULL, self->pc);
 
 	for (int i = 0; i < N; i++) {
 		snprintf(names[i], sizeof(names[i]), "v%d", i);
@@ -273,6 +476,7 @@ TEST_F(tp, calls_in_flight_overlap)
 		plugin_req_clear(&q[i]);
 	}
 	EXPECT_EQ(N, logged(self, "VolumeDriver.Mount", "latency"));
+	EXPECT_EQ(N, max_busy(self));
 }
 
 TEST_F(tp, dvdcli_as_mesos_execs_it)

@@ -474,6 +474,39 @@ TEST(mount_attrs_defaults_and_overrides)
 	EXPECT_FALSE(a.nosuid || a.nodev);
 }
 
+TEST(max_in_flight_is_one_unless_the_driver_raises_it)
+{
+	_cleanup_(policy_freep) struct policy *p =
+		parse_ok(_metadata, "[driver rclone]\n"
+				    "[driver fast]\nmax-in-flight = 64\n"
+				    "[driver fast-*]\nmax-in-flight = 256\n");
+	struct policy_error err = {};
+	struct policy *bad = NULL;
+	const char *bad_values[] = { "0", "257", "-1", "x", "" };
+
+	/* Default 1: what the Docker engine does, and what rclone's plugin survives. */
+	EXPECT_EQ(1, policy_max_in_flight(p, "rclone"));
+	EXPECT_EQ(1, policy_max_in_flight(p, "no-section"));
+	EXPECT_EQ(1, policy_max_in_flight(NULL, "rclone"));
+	EXPECT_EQ(64, policy_max_in_flight(p, "fast"));
+	EXPECT_EQ(256, policy_max_in_flight(p, "fast-nfs"));
+	for (size_t i = 0; i < ARRAY_SIZE(bad_values); i++) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "[driver a]\nmax-in-flight = %s\n", bad_values[i]);
+		EXPECT_EQ(-EINVAL, policy_parse_buffer("t.conf", text, strlen(text), &bad, &err))
+			TH_LOG("value '%s' was accepted", bad_values[i]);
+		EXPECT_EQ(2, err.line);
+		policy_free(bad);
+		bad = NULL;
+	}
+	/* A [dvmount] key it is not: host-wide per plugin, never global. */
+	const char *global = "[dvmount]\nmax-in-flight = 2\n";
+
+	EXPECT_EQ(-EINVAL, policy_parse_buffer("t.conf", global, strlen(global), &bad, &err));
+	policy_free(bad);
+}
+
 /* ---- container paths ---- */
 
 TEST(container_paths)

@@ -77,9 +77,13 @@ int bench_cli_start(struct bench_ctx *ctx, const char *driver, struct bench_cli 
 	if ((size_t)snprintf(ret->policy, sizeof(ret->policy), "%s/policy.conf", dir) >=
 	    sizeof(ret->policy))
 		return bench_fail(ctx, -ENAMETOOLONG, "policy path too long");
-	/* dvmount refuses a policy that is not root's or that others may write. */
+	/*
+	 * dvmount refuses a policy that is not root's or that others may write.
+	 * The testplugin is safe with overlapping calls: all of them at once.
+	 */
 	snprintf(text, sizeof(text),
-		 "[dvmount]\ncallers = uid:0\n\n[driver %s]\nhost-paths = %s\nmodes = RW RO\n",
+		 "[dvmount]\ncallers = uid:0\n\n[driver %s]\nhost-paths = %s\nmodes = RW RO\n"
+		 "max-in-flight = 64\n",
 		 driver, ret->root);
 	r = write_new_file(ret->policy, text, 0644);
 	if (r < 0)

@@ -216,8 +216,14 @@ static void sleep_ms(long ms)
 		;
 }
 
+/*
+ * Create/Remove/Mount/Unmount calls being handled right now: logged as "busy"
+ * (this call included) so that tests see how many a client had in flight.
+ */
+static long changing_calls;
+
 static void write_log(const char *endpoint, const struct decoded *d, const struct api_answer *a,
-		      const char *err)
+		      const char *err, long busy)
 {
 	_cleanup_json_ json_object *o = NULL;
 	_cleanup_free_ char *line = NULL;
@@ -237,6 +243,8 @@ static void write_log(const char *endpoint, const struct decoded *d, const struc
 		json_object_object_add(o, "status", json_object_new_int(a->status));
 	if (err && *err)
 		json_object_object_add(o, "err", json_object_new_string(err));
+	if (busy)
+		json_object_object_add(o, "busy", json_object_new_int64(busy));
 	if (a->fault.kind != FAULT_NONE)
 		json_object_object_add(o, "fault",
 				       json_object_new_string(fault_kind_name(a->fault.kind)));
@@ -308,6 +316,7 @@ void api_handle(const struct api_request *req, struct api_answer *ret)
 	const char *method = NULL;
 	bool has_body = false;
 	char err[1024] = "";
+	long busy = 0;
 
 	*ret = (struct api_answer){ 0 };
 	for (size_t i = 0; i < ARRAY_SIZE(endpoints); i++)
@@ -316,6 +325,8 @@ void api_handle(const struct api_request *req, struct api_answer *ret)
 			method = endpoints[i].method;
 			has_body = endpoints[i].has_body;
 		}
+	if (ep == EP_CREATE || ep == EP_REMOVE || ep == EP_MOUNT || ep == EP_UNMOUNT)
+		busy = __atomic_add_fetch(&changing_calls, 1, __ATOMIC_SEQ_CST);
 	if (ep != EP_UNKNOWN && !req->is_post) {
 		set_body(ret, 405, CT_TEXT, "Method Not Allowed\n");
 		goto out;
@@ -370,7 +381,9 @@ out:
 	if (!ret->body && ret->fault.kind != FAULT_HANG && ret->fault.kind != FAULT_GARBAGE &&
 	    ret->fault.kind != FAULT_NOBODY)
 		set_body(ret, 500, CT_TEXT, "out of memory\n");
-	write_log(req->path + (req->path[0] == '/'), &d, ret, err);
+	if (busy)
+		__atomic_sub_fetch(&changing_calls, 1, __ATOMIC_SEQ_CST);
+	write_log(req->path + (req->path[0] == '/'), &d, ret, err, busy);
 	json_object_put(d.root);
 }
 
@@ -378,7 +391,7 @@ void api_bad_request(const char *why, struct api_answer *ret)
 {
 	*ret = (struct api_answer){ 0 };
 	set_body(ret, 400, CT_TEXT, "400 Bad Request\n");
-	write_log("", NULL, ret, why);
+	write_log("", NULL, ret, why, 0);
 }
 
 void api_answer_done(struct api_answer *a)

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host-wide call slots: at most N of the calls that change a plugin's volumes
+ * or mounts (Create, Remove, Mount, Unmount) in flight to one plugin, counted
+ * across every dvmount process that shares a state dir (DESIGN.md "Plugin
+ * calls in flight"). Slot i of plugin P is an flock() on the file
+ * "<i>@<P escaped>" in the slot directory; the kernel drops a lock when its
+ * holder dies, so a crashed dvmount never keeps a slot.
+ *
+ * Only non-blocking attempts are made here: a caller that got none waits and
+ * tries again (flock() cannot wait with a deadline, and the wait must count
+ * against the call's timeout).
+ */
+#ifndef DVMOUNT_HELPER_PLUGIN_SLOT_H
+#define DVMOUNT_HELPER_PLUGIN_SLOT_H
+
+#include <stddef.h>
+
+/* The most slots one plugin can have (policy/policy.h POLICY_MAX_IN_FLIGHT). */
+#define PLUGIN_SLOT_MAX 256
+
+struct plugin_slots {
+	int fds[PLUGIN_SLOT_MAX]; /* held locks, fds[0..n) */
+	size_t n;
+};
+
+/*
+ * Take free slots of DRIVER among 0..limit-1 (limit at most PLUGIN_SLOT_MAX)
+ * without waiting until S holds WANT of them (want <= limit). DIRFD is the
+ * slot directory (borrowed); -EBADF: no directory, slots are then counted in
+ * this process only and always granted. Returns the number of slots S holds
+ * (0 when every slot is taken by someone else), or -errno: -ENAMETOOLONG for
+ * a driver name that makes no file name, or what openat()/flock() failed with.
+ */
+int plugin_slots_take(int dirfd, const char *driver, unsigned limit, size_t want,
+		      struct plugin_slots *s);
+
+/* Release every slot S holds (S may hold none). */
+void plugin_slots_release(struct plugin_slots *s);
+
+#endif
