@@ -610,6 +610,33 @@ static void fail_no_slot(struct plugin_req *q, const struct outgoing *o)
 }
 
 /*
+ * rclone's plugin (Debian's 1.60, unchanged upstream) sends on a one-slot
+ * channel after every mount change while it holds its driver mutex, and the
+ * goroutine that drains the channel must take that mutex first: a next
+ * Mount/Unmount that gets the mutex before that goroutine does deadlocks the
+ * plugin, even when the calls come strictly one after another (3 runs of 4
+ * hung in the 8-volume test). So under the default max-in-flight of 1, a slot
+ * is held this much longer after its call ended, which gives the plugin's own
+ * threads their turn. Plugins allowed more calls are taken at their word.
+ */
+#define PLUGIN_SETTLE_MS 20
+
+static void settle(struct rpc_call *const *ptrs, size_t w)
+{
+	struct timespec ts = { .tv_nsec = PLUGIN_SETTLE_MS * 1000000L };
+
+	for (size_t i = 0; i < w; i++) {
+		const struct outgoing *o = container_of_call(ptrs[i]);
+
+		if (o->gated && o->limit == 1) {
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+			return;
+		}
+	}
+}
+
+/*
  * Send the calls in waves: read-only calls all in the first one, and of each
  * plugin's Create/Remove/Mount/Unmount calls as many as it got call slots for.
  * Slots are taken without waiting and given back after every wave, so that
@@ -697,6 +724,8 @@ static void run_gated(struct plugin_client *pc, struct plugin_req *reqs, const s
 				;
 			backoff_ms = MIN(backoff_ms * 2, 50U);
 		}
+		if (w)
+			settle(ptrs, w);
 		for (size_t j = 0; j < k; j++)
 			plugin_slots_release(&out[j].p->slots);
 	}

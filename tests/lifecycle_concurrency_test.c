@@ -426,4 +426,67 @@ TEST_F_TIMEOUT(rclone, hung_fuse_volume_fails_prepare_within_timeout, 90)
 	EXPECT_EQ(0, fuse_mounts_under(0, self->base));
 }
 
+/*
+ * rclone's plugin deadlocks when Mount/Unmount calls overlap (it holds its
+ * driver mutex while sending on a one-slot channel): with 2-3 volumes a
+ * prepare or cleanup hung every time before calls were limited. With the
+ * default max-in-flight (1) 8 volumes go through 5 rounds, each run well
+ * inside its timeouts, and every write reaches rclone's remote.
+ */
+TEST_F_TIMEOUT(rclone, eight_volumes_five_rounds_never_hang, 300)
+{
+	enum { N = 8, ROUNDS = 5 };
+	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16], buf[64];
+	char names[N][16], paths[N][16], text[32];
+	struct lcvol vol[N];
+	struct run_result r;
+	int c, v;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "rvol%d", i);
+		snprintf(paths[i], sizeof(paths[i]), "d%d", i);
+		vol[i] = (struct lcvol){ .name = names[i],
+					 .path = paths[i],
+					 .driver = "rclone",
+					 .opt_key = "remote",
+					 .opt_val = self->remote + strlen("remote=") };
+	}
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, N, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	for (int round = 0; round < ROUNDS; round++) {
+		/* A hung plugin would take the 20 s timeouts; a good run takes about 1 s. */
+		lcenv_run(&self->e, &r, "--plugin-retry=15", "--timeout=20", "--timeout-mount=20",
+			  "prepare", "--container-id", "rc", "--volumes", vols, "--pid",
+			  lc_pidstr(pid, self->ct.pid), "--sandbox", sandbox, NULL);
+		ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+		EXPECT_GT(15.0, r.secs) TH_LOG("round %d: prepare took %.1f s", round, r.secs);
+		run_result_free(&r);
+		EXPECT_EQ(N, fuse_mounts_under(self->ct.pid, sandbox)) TH_LOG("round %d", round);
+		for (int i = 0; i < N; i++) {
+			snprintf(text, sizeof(text), "r%dv%d", round, i);
+			EXPECT_EQ(0, lc_ct_write(self->ct.pid, 0, 0,
+						 tu_path(p, "%s/d%d/%s", sandbox, i, text), text));
+		}
+
+		lcenv_run(&self->e, &r, "--timeout=20", "cleanup", "--container-id", "rc", NULL);
+		ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+		EXPECT_GT(15.0, r.secs) TH_LOG("round %d: cleanup took %.1f s", round, r.secs);
+		run_result_free(&r);
+		EXPECT_EQ(0, fuse_mounts_under(self->ct.pid, sandbox));
+		EXPECT_EQ(0, fuse_mounts_under(0, self->base));
+		for (int i = 0; i < N; i++) {
+			snprintf(text, sizeof(text), "r%dv%d", round, i);
+			EXPECT_EQ((ssize_t)strlen(text),
+				  tu_read_file(tu_path(p, "%s/%s", self->data, text), buf,
+					       sizeof(buf)))
+			TH_LOG("%s did not reach the remote", text);
+		}
+	}
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
 TEST_HARNESS_MAIN
