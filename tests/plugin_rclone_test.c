@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -224,6 +225,81 @@ TEST_F(rclone, dvdcli_mount_the_caller_cannot_see_is_refused)
 	EXPECT_NE(NULL, strstr(r.err, "'hidden'")) TH_LOG("%s", r.err);
 	run_result_free(&r);
 	EXPECT_EQ(0, fuse_mounts_under(self->base));
+}
+
+/* Run `dvmount dvdcli SUB --volumedriver=rclone --volumename=NAME [opt]` in N processes at once. */
+static void dvdcli_at_once(struct __test_metadata *_metadata, FIXTURE_DATA(rclone) * self,
+			   bool no_uring, const char *sub, int n, char (*out)[PATH_MAX])
+{
+	int fds[8][2];
+	pid_t pids[8];
+
+	ASSERT_GE(8, n);
+	for (int i = 0; i < n; i++) {
+		ASSERT_EQ(0, pipe(fds[i]));
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (pids[i] == 0) {
+			char name[64], opt[PATH_MAX + 32];
+			char *argv[] = { (char *)build_path("dvmount"), "--plugin-path", self->plugins,
+					 no_uring ? "--no-uring" : "--plugin-retry=15",
+					 "--timeout-mount=20", "--timeout=20", "dvdcli", (char *)sub,
+					 "--volumedriver=rclone", name, opt, NULL };
+			struct run_result r;
+
+			close(fds[i][0]);
+			snprintf(name, sizeof(name), "--volumename=mesos%d", i);
+			snprintf(opt, sizeof(opt), "--volumeopts=%s", self->remote);
+			if (strcmp(sub, "mount"))
+				argv[10] = NULL;
+			run_argv(&r, argv, 60000);
+			if (r.status != 0)
+				fprintf(stderr, "dvdcli %s mesos%d: %s", sub, i, r.err);
+			if (write(fds[i][1], r.out, strlen(r.out)) < 0)
+				_exit(2);
+			_exit(r.status == 0 && r.secs < 15 ? 0 : 1);
+		}
+		close(fds[i][1]);
+	}
+	for (int i = 0; i < n; i++) {
+		int status;
+		ssize_t len;
+
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("dvdcli %s mesos%d failed or took 15 s or more", sub, i);
+		len = read(fds[i][0], out[i], PATH_MAX - 1);
+		out[i][len > 0 ? len : 0] = '\0';
+		close(fds[i][0]);
+	}
+}
+
+/*
+ * Mesos runs one dvdcli per volume at the same time. rclone's plugin
+ * deadlocks on overlapping Mount/Unmount calls: separate dvmount processes
+ * share its one call slot, so all finish (a hang would take the 20 s timeout).
+ */
+TEST_F_TIMEOUT(rclone, dvdcli_mounts_and_unmounts_at_once, 180)
+{
+	enum { N = 4 };
+	char out[N][PATH_MAX], file[PATH_MAX + 16], name[32];
+
+	dvdcli_at_once(_metadata, self, variant->no_uring, "mount", N, out);
+	for (int i = 0; i < N; i++) {
+		EXPECT_EQ(0, strncmp(out[i], self->base, strlen(self->base))) TH_LOG("%s", out[i]);
+		EXPECT_EQ(1, count_str(out[i], "\n"));
+		out[i][strcspn(out[i], "\n")] = '\0';
+		snprintf(file, sizeof(file), "%s/f%d", out[i], i);
+		EXPECT_EQ(0, write_file(file, "x"));
+	}
+	dvdcli_at_once(_metadata, self, variant->no_uring, "unmount", N, out);
+	for (int i = 0; i < N; i++) {
+		EXPECT_STREQ("", out[i]);
+		/* Written through the mount, kept by rclone's remote. */
+		snprintf(name, sizeof(name), "/f%d", i);
+		snprintf(file, sizeof(file), "%s%s", self->data, name);
+		EXPECT_EQ(0, access(file, R_OK)) TH_LOG("%s", file);
+	}
 }
 
 TEST_HARNESS_MAIN
