@@ -138,8 +138,10 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	if (r < 0 || m->result < 0) {
 		lc_fail(lc, "%s", r < 0 ? strerror(-r) : m->err);
 		/* A refusal: nothing to Unmount. A timeout: it may have happened. */
-		if (r < 0 || !lc_mount_uncertain(m->result))
+		if (r < 0 || !m->mount_sent || !lc_mount_uncertain(m->result))
 			json_object_object_add(entry, "mounting", json_object_new_boolean(0));
+		else
+			lc_mark_in_flight(entry, lc->g->timeout_mount_ms);
 		state_volume_save(lc->st, key, entry);
 		state_user_remove(lc->st, key, LC_DVDCLI_USER);
 		lc_release_unused(lc, &k, 1);

@@ -594,9 +594,11 @@ static int do_mounts(struct lc *lc, struct pvol *v, size_t n)
 			 * timeout or a cut connection: it may still happen, so the
 			 * entry stays "mounting" and the undo sends an Unmount.
 			 */
-			if (!lc_mount_uncertain(m[j].result))
+			if (!m[j].mount_sent || !lc_mount_uncertain(m[j].result))
 				json_object_object_add(p->entry, "mounting",
 						       json_object_new_boolean(0));
+			else
+				lc_mark_in_flight(p->entry, lc->g->timeout_mount_ms);
 		} else {
 			p->host_path = TAKE_PTR(m[j].mountpoint);
 			json_object_object_add(p->entry, "mounted", json_object_new_boolean(1));

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "common/debug.h"
 #include "common/jsonutil.h"
@@ -183,13 +184,80 @@ bool lc_json_bool(json_object *o, const char *key)
 	return json_object_get_boolean(json_object_object_get(o, key));
 }
 
-/* An entry whose Mount or Unmount was cut short by a crash, with no failure recorded. */
-static bool interrupted(json_object *vol)
+void lc_mark_in_flight(json_object *entry, unsigned timeout_ms)
 {
-	if (lc_json_bool(vol, "pending_unmount"))
+	long long until = (long long)time(NULL) + 2 * (((long long)timeout_ms + 999) / 1000);
+
+	json_object_object_add(entry, "in_flight_until", json_object_new_int64(until));
+}
+
+/*
+ * Is the plugin's mountpoint for this entry not mounted? The recorded host
+ * path; for a Mount that never answered, what Get (or, without Get, Path)
+ * says now: a volume the plugin does not have is mounted nowhere. Not a
+ * directory any more, or no longer the root of a mount, is evidence; a
+ * mountpoint that was never the root of a mount (a directory inside it, as
+ * REX-Ray answers) tells nothing.
+ */
+static bool host_path_unmounted(struct lc *lc, json_object *vol)
+{
+	_cleanup_close_ int pidfd = -EBADF;
+	_cleanup_free_ char *asked = NULL;
+	struct policy_mountpoint_facts f;
+	struct ns_peek pk = { 0 };
+	pid_t pid = 0;
+	const char *hp = lc_json_str(vol, "host_path");
+	json_object *root = json_object_object_get(vol, "mount_root");
+
+	if (!hp) {
+		struct plugin_req q = { .driver = lc_json_str(vol, "driver"),
+					.method = PLUGIN_GET,
+					.name = lc_json_str(vol, "name") };
+		bool gone;
+
+		plugin_call_many(lc->pc, &q, 1);
+		if (q.result == -EREMOTEIO && q.unsupported) {
+			plugin_req_clear(&q);
+			q.method = PLUGIN_PATH;
+			plugin_call_many(lc->pc, &q, 1);
+		}
+		gone = q.method == PLUGIN_GET && q.result == -EREMOTEIO;
+		if (q.result == 0 && q.mountpoint && *q.mountpoint)
+			asked = TAKE_PTR(q.mountpoint);
+		plugin_req_clear(&q);
+		if (gone)
+			return true;
+		hp = asked;
+	}
+	if (!hp || *hp != '/')
 		return false;
-	return lc_json_bool(vol, "unmounting") ||
-	       (lc_json_bool(vol, "mounting") && !lc_json_bool(vol, "mounted"));
+	/* As the plugin sees it: its mounts may not reach our namespace. */
+	pk.path = hp;
+	if (lc_plugin_view(lc, vol, lc_json_str(vol, "driver"), &pidfd, &pid) < 0 ||
+	    mountpoint_inspect(pidfd, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f) < 0 ||
+	    pk.result < 0)
+		return false;
+	if (!f.exists || !f.is_directory)
+		return true;
+	if (root && !json_object_get_boolean(root))
+		return false;
+	return !f.is_mount_point;
+}
+
+/*
+ * The rule for dropping an entry whose Unmount failed (DESIGN.md "State"):
+ * only on evidence that the plugin holds nothing. A refusal is the plugin's
+ * word about this ID; a timeout, a cut connection or a call never sent is no
+ * word at all. A Mount or Unmount of ours that timed out may still be running
+ * in the plugin (its Unmount then overtook it) until "in_flight_until".
+ */
+static bool plugin_holds_nothing(struct lc *lc, json_object *vol, const struct plugin_req *q)
+{
+	if (q->result != -EREMOTEIO || q->unsupported)
+		return false;
+	if (lc_json_int(vol, "in_flight_until") > (long long)time(NULL))
+		return false;
+	return host_path_unmounted(lc, vol);
 }
 
 int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
@@ -197,12 +265,11 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 	_cleanup_free_ struct plugin_req *q = calloc(n + 1, sizeof(*q));
 	_cleanup_free_ json_object **vol = calloc(n + 1, sizeof(*vol));
 	_cleanup_free_ size_t *idx = calloc(n + 1, sizeof(*idx));
-	_cleanup_free_ bool *was_interrupted = calloc(n + 1, sizeof(bool));
 	char (*ids)[STATE_MOUNT_ID_LEN + 1] = calloc(n + 1, sizeof(*ids));
 	size_t k = 0;
 	int r, failed = 0;
 
-	if (!q || !vol || !idx || !ids || !was_interrupted) {
+	if (!q || !vol || !idx || !ids) {
 		free(ids);
 		return -ENOMEM;
 	}
@@ -235,8 +302,6 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			failed++;
 			continue;
 		}
-		/* Judged on what an earlier run left, before this run marks its own call. */
-		was_interrupted[k] = interrupted(vol[k]);
 		/* Said before the call: a crash after it leaves an Unmount that may have happened. */
 		if (!lc_json_bool(vol[k], "pending_unmount")) {
 			json_object_object_add(vol[k], "unmounting", json_object_new_boolean(1));
@@ -273,23 +338,31 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 				lc_fail(lc, "volume entry '%s' not removed: %s", key, strerror(-r));
 				failed++;
 			}
-		} else if (was_interrupted[j]) {
-			/*
-			 * A crash interrupted the Mount or the Unmount (the marker was
-			 * written, no failure ever was): the plugin's refusal now means
-			 * it holds nothing under this ID.
-			 */
-			state_volume_remove(lc->st, key);
-			log_warn(lc->g, "volume '%s': plugin refused the Unmount of an interrupted "
-					"operation (%s); entry released",
-				 lc_json_str(vol[j], "name"), q[j].err);
+		} else if (plugin_holds_nothing(lc, vol[j], &q[j])) {
+			/* Said once: the entry is gone, later runs have nothing to retry. */
+			r = state_volume_remove(lc->st, key);
+			log_warn(lc->g, "volume '%s' of driver '%s': the plugin refused the Unmount "
+					"(%s) and its mountpoint is not mounted: it holds nothing; "
+					"entry released",
+				 lc_json_str(vol[j], "name"), lc_json_str(vol[j], "driver"), q[j].err);
+			if (r < 0) {
+				lc_fail(lc, "volume entry '%s' not removed: %s", key, strerror(-r));
+				failed++;
+			}
 		} else {
+			bool in_flight = lc_json_int(vol[j], "in_flight_until") > (long long)time(NULL);
+
 			/* Keep the entry: recover retries; other users are never held up. */
+			if (lc_mount_uncertain(q[j].result))
+				lc_mark_in_flight(vol[j], lc->g->timeout_other_ms);
 			json_object_object_add(vol[j], "pending_unmount", json_object_new_boolean(1));
 			json_object_object_add(vol[j], "unmounting", json_object_new_boolean(0));
 			json_object_object_add(vol[j], "last_error", json_object_new_string(q[j].err));
 			state_volume_save(lc->st, key, vol[j]);
-			lc_fail(lc, "%s (kept for retry)", q[j].err);
+			lc_fail(lc, "%s (kept for retry%s)", q[j].err,
+				in_flight && q[j].result == -EREMOTEIO
+					? ": a call that timed out may still be under way in the plugin"
+					: "");
 			failed++;
 		}
 		plugin_req_clear(&q[j]);

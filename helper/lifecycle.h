@@ -75,9 +75,14 @@ int lc_report(struct lc *lc);
 
 /*
  * Release the plugin mount of every volume whose last user was just removed:
- * Unmount with the host-stable ID, then drop the entry; a failed Unmount keeps
- * the entry with "pending_unmount" for a later retry. The volume locks must be
- * held. keys[i] whose state_user_count() is 0 are the candidates.
+ * Unmount with the host-stable ID, then drop the entry. A failed Unmount
+ * drops it only on evidence that the plugin holds nothing (DESIGN.md "State"):
+ * the plugin refused, no call of ours can still be under way in it (see
+ * lc_mark_in_flight()), and its mountpoint is not mounted; that is said once
+ * as a warning and is no failure. Otherwise the entry stays with
+ * "pending_unmount" for a later retry, and the failure is recorded. The volume
+ * locks must be held. keys[i] whose state_user_count() is 0 are the
+ * candidates. Returns the number of failures, or -ENOMEM.
  */
 int lc_release_unused(struct lc *lc, const char *const *keys, size_t n);
 
@@ -146,6 +151,15 @@ static inline bool lc_mount_uncertain(int result)
 	return result == -ETIMEDOUT || result == -ECONNRESET || result == -EBADMSG ||
 	       result == -EMSGSIZE;
 }
+
+/*
+ * A Mount or Unmount of this entry ended without an answer (timed out, cut):
+ * the plugin may still be doing it, and a refusal of the Unmount that
+ * follows proves nothing until then. Records "in_flight_until" (wall-clock
+ * seconds) as twice the call's timeout_ms from now: a bound, not a proof,
+ * past which dvmount takes the plugin's refusal at its word.
+ */
+void lc_mark_in_flight(json_object *entry, unsigned timeout_ms);
 
 /* The user entry the dvdcli drop-in holds for Mesos (not a valid container of ours). */
 #define LC_DVDCLI_USER "dvdcli:mesos"

@@ -77,6 +77,7 @@ void plugin_req_clear(struct plugin_req *r)
 	r->result = 0;
 	r->status = 0;
 	r->unsupported = false;
+	r->sent = false;
 	r->err[0] = '\0';
 }
 
@@ -702,6 +703,7 @@ static void run_gated(struct plugin_client *pc, struct plugin_req *reqs, const s
 				o->p->n_used += o->gated;
 				o->waited_ms = (unsigned)(now - start);
 				o->call.timeout_ms = (unsigned)(deadline - now);
+				reqs[index[j]].sent = true;
 				ptrs[w++] = &o->call;
 			} else {
 				wake = MIN(wake, deadline);
@@ -837,6 +839,17 @@ int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n
 			q->result = decode_answer(c, q);
 			if (q->result == 0)
 				q->result = extract_mountpoint(q);
+			/*
+			 * A Get answered 200 with no volume in it (no body, "{}",
+			 * "Volume": null): the engine's volume store takes any Get
+			 * failure for "no such volume" and Creates; so do we.
+			 */
+			if (q->method == PLUGIN_GET && c->status == 200 && q->result == -EBADMSG &&
+			    !json_object_is_type(json_get_ci(q->reply, "Volume"), json_type_object)) {
+				q->result = -EREMOTEIO;
+				snprintf(q->err, sizeof(q->err),
+					 "no such volume (answered 200 without a volume)");
+			}
 			if (q->result < 0) {
 				char text[PLUGIN_ERR_MAX];
 
@@ -861,6 +874,7 @@ void plugin_mount_clear(struct plugin_mount *m)
 	m->result = 0;
 	m->err[0] = '\0';
 	m->created = false;
+	m->mount_sent = false;
 }
 
 static bool plugin_lacks_get(struct plugin_client *pc, const char *driver)
@@ -957,6 +971,7 @@ int plugin_mount_many(struct plugin_client *pc, struct plugin_mount *m, size_t n
 	for (size_t j = 0; j < k; j++) {
 		size_t i = idx[j];
 
+		m[i].mount_sent = q[j].sent;
 		if (q[j].result == 0) {
 			m[i].mountpoint = TAKE_PTR(q[j].mountpoint);
 		} else {

@@ -47,7 +47,7 @@ struct plugin_req {
 
 	/*
 	 * out: result 0, or -errno: -EREMOTEIO when the plugin answered an error
-	 * (its text in err), -ENOENT/-ECONNREFUSED when the plugin is absent,
+	 * (its text in err; for Get also a 200 without a volume: "no such volume"), -ENOENT/-ECONNREFUSED when the plugin is absent,
 	 * -ETIMEDOUT, -EBADMSG for an answer that is not the protocol, -EBUSY
 	 * when no call slot came free in time (the call was never sent).
 	 * err always says what happened, naming plugin, endpoint and volume.
@@ -55,6 +55,7 @@ struct plugin_req {
 	int result;
 	int status;	    /* HTTP status, 0 if none arrived */
 	bool unsupported;   /* 404: the plugin lacks this endpoint (pre-1.10 plugins) */
+	bool sent;	    /* went to the plugin (false: failed before, as a slot wait) */
 	char err[PLUGIN_ERR_MAX];
 	char *mountpoint;   /* Mount, Path, Get */
 	json_object *reply; /* the decoded answer */
@@ -153,6 +154,11 @@ struct plugin_mount {
 	char err[PLUGIN_ERR_MAX];
 	char *mountpoint;
 	bool created; /* this call created the volume */
+	/*
+	 * The Mount itself went out: only then can a failed one have happened
+	 * (no Unmount ever follows a Mount that was never sent).
+	 */
+	bool mount_sent;
 };
 
 int plugin_mount_many(struct plugin_client *pc, struct plugin_mount *m, size_t n);

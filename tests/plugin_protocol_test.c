@@ -479,6 +479,74 @@ TEST_F(tp, calls_in_flight_overlap)
 	EXPECT_EQ(N, max_busy(self));
 }
 
+/*
+ * Some plugins answer a Get for a volume they do not have with 200 and no
+ * volume. The engine's volume store takes any Get failure for "not there" and
+ * Creates: every such shape must lead to Get, Create, Mount, and no Unmount.
+ */
+TEST_F(tp, get_200_without_a_volume_means_no_such_volume)
+{
+	static const char *const shapes[] = {
+		"Get nobody",
+		"Get answer {}",
+		"Get answer {\"Volume\":null}",
+		"Get answer {\"Volume\":null,\"Err\":\"\"}",
+		"Get answer {\"Volume\":\"a1\"}",
+		"Get answer {\"volume\":[]}",
+		"Get answer null",
+	};
+	struct plugin_req q = { .driver = "tp", .name = "zz", .method = PLUGIN_GET };
+	struct run_result r;
+	char name[32], faults[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(shapes); i++) {
+		snprintf(faults, sizeof(faults), "%s\n", shapes[i]);
+		ASSERT_EQ(0, write_file(self->faults, faults));
+		snprintf(name, sizeof(name), "--volumename=a%zu", i);
+		run_dvmount(&r, "--plugin-path", self->plugins, variant->no_uring ? "--no-uring" :
+			    "--plugin-retry=0", "dvdcli", "mount", "--volumedriver=tp", name, NULL);
+		EXPECT_EQ(0, r.status) TH_LOG("%s: %s", shapes[i], r.err);
+		snprintf(name, sizeof(name), "/volumes/a%zu/data\n", i);
+		EXPECT_NE(NULL, strstr(r.out, name)) TH_LOG("%s: %s", shapes[i], r.out);
+		run_result_free(&r);
+		snprintf(name, sizeof(name), "\"name\":\"a%zu\"", i);
+		EXPECT_EQ(1, logged(self, "VolumeDriver.Get", name)) TH_LOG("%s", shapes[i]);
+		EXPECT_EQ(1, logged(self, "VolumeDriver.Create", name)) TH_LOG("%s", shapes[i]);
+		EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", name)) TH_LOG("%s", shapes[i]);
+
+		/* In process: a refusal that says what it was. */
+		EXPECT_EQ(1, call1(self, &q));
+		EXPECT_EQ(-EREMOTEIO, q.result);
+		EXPECT_NE(NULL, strstr(q.err, "no such volume (answered 200 without a volume)"))
+		TH_LOG("%s: %s", shapes[i], q.err);
+		plugin_req_clear(&q);
+	}
+	EXPECT_EQ(0, logged(self, "VolumeDriver.Unmount", NULL));
+}
+
+/* A mount that failed before its Mount went out has nothing to Unmount. */
+TEST_F(tp, no_unmount_for_a_mount_never_sent)
+{
+	static const char *const faults[] = {
+		"Get garbage\n", "Get hang\n", "Get close\n", "Create hang\n", "Create close\n",
+	};
+	struct run_result r;
+	char name[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(faults); i++) {
+		ASSERT_EQ(0, write_file(self->faults, faults[i]));
+		snprintf(name, sizeof(name), "--volumename=b%zu", i);
+		run_dvmount(&r, "--plugin-path", self->plugins, "--timeout=1", "--timeout-mount=1",
+			    variant->no_uring ? "--no-uring" : "--plugin-retry=0", "dvdcli", "mount",
+			    "--volumedriver=tp", name, NULL);
+		EXPECT_EQ(1, r.status) TH_LOG("%s", faults[i]);
+		EXPECT_STREQ("", r.out);
+		run_result_free(&r);
+	}
+	EXPECT_EQ(0, logged(self, "VolumeDriver.Mount", NULL));
+	EXPECT_EQ(0, logged(self, "VolumeDriver.Unmount", NULL));
+}
+
 TEST_F(tp, dvdcli_as_mesos_execs_it)
 {
 	struct run_result r;

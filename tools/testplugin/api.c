@@ -355,6 +355,14 @@ void api_handle(const struct api_request *req, struct api_answer *ret)
 	case FAULT_NOBODY:
 		set_body(ret, 200, CT_PLUGIN, "");
 		goto out;
+	case FAULT_ANSWER: {
+		char text[sizeof(ret->fault.msg) + 1];
+
+		/* Bodies end with a newline, as Go's encoder writes them. */
+		snprintf(text, sizeof(text), "%s\n", ret->fault.msg);
+		set_body(ret, 200, CT_PLUGIN, text);
+		goto out;
+	}
 	case FAULT_HANG:
 	case FAULT_GARBAGE:
 		/* nothing is done: the client never learns an answer */

@@ -50,7 +50,7 @@ static const struct {
 	{ "notfound", FAULT_NOTFOUND, false }, { "hang", FAULT_HANG, false },
 	{ "close", FAULT_CLOSE, false },	  { "garbage", FAULT_GARBAGE, false },
 	{ "oversized", FAULT_OVERSIZED, true }, { "chunked", FAULT_CHUNKED, false },
-	{ "nobody", FAULT_NOBODY, false },
+	{ "nobody", FAULT_NOBODY, false },	  { "answer", FAULT_ANSWER, true },
 };
 
 const char *fault_kind_name(enum fault_kind kind)
@@ -93,8 +93,8 @@ static int parse_method(const char *tok, char *method, size_t len)
 }
 
 /*
- * Words are split on blanks; the message of `error` and `err200` is every
- * word between KIND and the volume=/count= options, joined by one space.
+ * Words are split on blanks; the message of `error`, `err200` and `answer` is
+ * every word between KIND and the volume=/count= options, joined by one space.
  */
 static int parse_spec(const char *text, struct fault_spec *ret, char *errbuf, size_t errlen)
 {
@@ -163,7 +163,8 @@ static int parse_spec(const char *text, struct fault_spec *ret, char *errbuf, si
 	}
 	switch (s.action.kind) {
 	case FAULT_ERROR:
-	case FAULT_ERR200: {
+	case FAULT_ERR200:
+	case FAULT_ANSWER: {
 		size_t off = 0;
 
 		for (size_t k = 2; k < n; k++)

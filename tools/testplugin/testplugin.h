@@ -75,6 +75,7 @@ enum fault_kind {
 	FAULT_OVERSIZED,
 	FAULT_CHUNKED,
 	FAULT_NOBODY,
+	FAULT_ANSWER, /* 200 with the spec's text as the body, verbatim */
 };
 
 struct fault_action {
