@@ -186,7 +186,8 @@ bool lc_json_bool(json_object *o, const char *key)
 
 void lc_mark_in_flight(json_object *entry, unsigned timeout_ms)
 {
-	long long until = (long long)time(NULL) + 2 * (((long long)timeout_ms + 999) / 1000);
+	long long window = MAX(2 * (((long long)timeout_ms + 999) / 1000), LC_IN_FLIGHT_MIN_S);
+	long long until = (long long)time(NULL) + window;
 
 	json_object_object_add(entry, "in_flight_until", json_object_new_int64(until));
 }

@@ -156,9 +156,12 @@ static inline bool lc_mount_uncertain(int result)
  * A Mount or Unmount of this entry ended without an answer (timed out, cut):
  * the plugin may still be doing it, and a refusal of the Unmount that
  * follows proves nothing until then. Records "in_flight_until" (wall-clock
- * seconds) as twice the call's timeout_ms from now: a bound, not a proof,
- * past which dvmount takes the plugin's refusal at its word.
+ * seconds): twice the call's timeout_ms from now, at least LC_IN_FLIGHT_MIN_S
+ * (a short --timeout-mount must not make a busy plugin's slow Mount look
+ * over). A bound, not a proof, past which dvmount takes the plugin's refusal
+ * at its word.
  */
+#define LC_IN_FLIGHT_MIN_S 30
 void lc_mark_in_flight(json_object *entry, unsigned timeout_ms);
 
 /* The user entry the dvdcli drop-in holds for Mesos (not a valid container of ours). */

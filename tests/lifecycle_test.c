@@ -318,6 +318,60 @@ TEST_F(mesos, failed_unmount_does_not_stick)
 	EXPECT_EQ(0, v);
 }
 
+/*
+ * Dropped only on evidence that the plugin holds nothing: a Mount that timed
+ * out and completed later is kept until its Unmount succeeds; an Unmount that
+ * timed out is kept until one succeeds. Nothing is leaked on the host.
+ */
+TEST_F(mesos, timeouts_never_drop_an_entry)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX];
+	struct run_result r;
+	int c, v;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol vol[] = {{.name = "slow", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+
+	/* The Mount answers after 3 s; prepare gives up after 1 s and undoes. */
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 3000 count=1\n"));
+	lcenv_run(&self->e, &r, "--timeout-mount=1", "prepare", "--container-id", "t1",
+		  "--volumes", vols, NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "timed out after 1.0 s")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_status_refcount(&self->e, "slow"));
+	usleep(2500 * 1000);
+	/* Mounted by now, under the ID dvmount kept: recover releases it. */
+	EXPECT_EQ(1, lc_mounts_under(0, self->e.tproot));
+	lcenv_run(&self->e, &r, "recover", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+
+	/* An Unmount that times out: no word from the plugin, the entry stays. */
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount hang count=1\n"));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "t2", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "--timeout=1", "cleanup", "--container-id", "t2", NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "kept for retry")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_status_refcount(&self->e, "slow"));
+	EXPECT_EQ(1, lc_mounts_under(0, self->e.tproot));
+	lcenv_run(&self->e, &r, "recover", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
 LC_FIXTURE(attach);
 
 /* prepare --pid into a running process: writes go through to the plugin's backend. */

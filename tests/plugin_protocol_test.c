@@ -547,6 +547,65 @@ TEST_F(tp, no_unmount_for_a_mount_never_sent)
 	EXPECT_EQ(0, logged(self, "VolumeDriver.Unmount", NULL));
 }
 
+/*
+ * A Mount that timed out but completed later: the rollback Unmount overtakes
+ * it and is refused ("not mounted by this id"). That is no evidence while the
+ * Mount may still run: the entry stays, and the retry after it completed
+ * releases the plugin's mount. Nothing is leaked, nothing pends forever.
+ */
+TEST_F(tp, mount_that_timed_out_but_completed_is_released_later)
+{
+	struct plugin_req q = { .driver = "tp", .name = "slow", .method = PLUGIN_GET };
+	struct run_result r;
+	json_object *mounts;
+
+	ASSERT_EQ(0, write_file(self->faults, "Mount latency 3000 count=1\n"));
+	run_dvmount(&r, "--plugin-path", self->plugins, "--timeout-mount", "1",
+		    variant->no_uring ? "--no-uring" : "--plugin-retry=0", "dvdcli", "mount",
+		    "--volumedriver=tp", "--volumename=slow", NULL);
+	EXPECT_EQ(1, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "timed out after 1.0 s")) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "kept for retry: a call that timed out may still be under "
+				      "way in the plugin"))
+	TH_LOG("%s", r.err);
+	run_result_free(&r);
+	/* The rollback went out and was refused: the Mount had not happened yet. */
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Unmount", "\"status\":500"));
+	run_dvmount(&r, "status", NULL);
+	EXPECT_NE(NULL, strstr(r.out, "slow")) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "PENDING UNMOUNT RETRY")) TH_LOG("%s", r.out);
+	run_result_free(&r);
+
+	/* Recover while the Mount may still run: refused again, kept again. */
+	run_dvmount(&r, "--plugin-path", self->plugins, "recover", NULL);
+	EXPECT_EQ(1, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	/* The slow Mount is done by now (3 s): the plugin holds it... */
+	usleep(2500 * 1000);
+	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
+	mounts = json_object_object_get(
+		json_object_object_get(json_object_object_get(q.reply, "Volume"), "Status"),
+		"mounts");
+	EXPECT_EQ(1, json_object_get_int(mounts));
+	plugin_req_clear(&q);
+	/* ...and recover gives it back. */
+	run_dvmount(&r, "--plugin-path", self->plugins, "recover", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.err);
+	run_result_free(&r);
+	EXPECT_EQ(1, logged(self, "VolumeDriver.Unmount", "\"status\":200"));
+	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
+	mounts = json_object_object_get(
+		json_object_object_get(json_object_object_get(q.reply, "Volume"), "Status"),
+		"mounts");
+	EXPECT_EQ(0, json_object_get_int(mounts));
+	plugin_req_clear(&q);
+	run_dvmount(&r, "status", NULL);
+	EXPECT_EQ(NULL, strstr(r.out, "slow")) TH_LOG("%s", r.out);
+	run_result_free(&r);
+}
+
 TEST_F(tp, dvdcli_as_mesos_execs_it)
 {
 	struct run_result r;

@@ -38,10 +38,25 @@ FIXTURE_VARIANT_ADD(rclone, plain_syscalls)
 	.no_uring = true,
 };
 
-FIXTURE_SETUP(rclone)
+/* rclone serve docker on <dir>/plugins/rclone.sock; 0 once it listens. */
+static int start_rclone(FIXTURE_DATA(rclone) * self)
 {
 	char sock[PATH_MAX + 16], cache[PATH_MAX + 16];
 
+	snprintf(sock, sizeof(sock), "%s/rclone.sock", self->plugins);
+	snprintf(cache, sizeof(cache), "%s/cache", self->dir);
+	/* Its own cache dir: rclone keeps the plugin's state there between runs. */
+	char *argv[] = { "rclone",    "serve",	     "docker", "--base-dir", self->base,
+			 "--socket-addr", sock,	     "--config", "/dev/null",  "--cache-dir",
+			 cache,	      NULL };
+	self->pid = spawn(argv, NULL);
+	if (self->pid <= 0)
+		return -1;
+	return wait_socket(sock, 15000);
+}
+
+FIXTURE_SETUP(rclone)
+{
 	if (access("/usr/bin/rclone", X_OK) != 0 || access("/dev/fuse", R_OK) != 0)
 		SKIP(return, "rclone or /dev/fuse missing (tools/install-deps installs them)");
 	ASSERT_EQ(0, private_mount_ns());
@@ -54,18 +69,10 @@ FIXTURE_SETUP(rclone)
 	ASSERT_EQ(0, mkdir(self->plugins, 0700));
 	ASSERT_EQ(0, mkdir(self->base, 0700));
 	ASSERT_EQ(0, mkdir(self->data, 0700));
-	snprintf(sock, sizeof(sock), "%s/rclone.sock", self->plugins);
-	snprintf(cache, sizeof(cache), "%s/cache", self->dir);
 	snprintf(self->state, sizeof(self->state), "%s/state", self->dir);
 	ASSERT_EQ(0, setenv("DVMOUNT_STATE_DIR", self->state, 1));
 
-	/* Its own cache dir: rclone keeps the plugin's state there between runs. */
-	char *argv[] = { "rclone",    "serve",	     "docker", "--base-dir", self->base,
-			 "--socket-addr", sock,	     "--config", "/dev/null",  "--cache-dir",
-			 cache,	      NULL };
-	self->pid = spawn(argv, NULL);
-	ASSERT_LT(0, self->pid);
-	ASSERT_EQ(0, wait_socket(sock, 15000));
+	ASSERT_EQ(0, start_rclone(self));
 }
 
 FIXTURE_TEARDOWN(rclone)
@@ -300,6 +307,60 @@ TEST_F_TIMEOUT(rclone, dvdcli_mounts_and_unmounts_at_once, 180)
 		snprintf(file, sizeof(file), "%s%s", self->data, name);
 		EXPECT_EQ(0, access(file, R_OK)) TH_LOG("%s", file);
 	}
+}
+
+/*
+ * rclone forgets every Mount ID when it stops (it unmounts all at exit), so
+ * after a restart it refuses the Unmount ("volume is not mounted"). Refused,
+ * and its mountpoint not mounted: the plugin holds nothing. The entry goes,
+ * said once as a warning, and nothing is left for recover to fail on.
+ */
+TEST_F_TIMEOUT(rclone, unmount_after_a_plugin_restart_releases_on_evidence, 120)
+{
+	char *mount[] = { (char *)build_path("dvmount"), "--plugin-path", self->plugins,
+			  variant->no_uring ? "--no-uring" : "--plugin-retry=15", "dvdcli", "mount",
+			  "--volumedriver=rclone", "--volumename=restarted", NULL, NULL };
+	char *unmount[] = { (char *)build_path("dvmount"), "--plugin-path", self->plugins,
+			    "--plugin-retry=15", "dvdcli", "unmount", "--volumedriver=rclone",
+			    "--volumename=restarted", NULL };
+	char opt[PATH_MAX + 32];
+	struct run_result r;
+
+	snprintf(opt, sizeof(opt), "--volumeopts=%s", self->remote);
+	mount[8] = opt;
+	run_argv(&r, mount, 60000);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	stop_process(self->pid, 5000);
+	ASSERT_EQ(0, start_rclone(self));
+
+	run_argv(&r, unmount, 60000);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(1, count_str(r.err, "\n")) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "volume is not mounted")) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "not mounted: it holds nothing; entry released"))
+	TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	/* Nothing pending: recover and status have nothing to say. */
+	run_dvmount(&r, "--plugin-path", self->plugins, "recover", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.err);
+	run_result_free(&r);
+	run_dvmount(&r, "status", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(NULL, strstr(r.out, "restarted")) TH_LOG("%s", r.out);
+	run_result_free(&r);
+
+	/* And mounting it again works: a fresh ID. */
+	run_argv(&r, mount, 60000);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	run_argv(&r, unmount, 60000);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.err);
+	run_result_free(&r);
 }
 
 TEST_HARNESS_MAIN
