@@ -6,8 +6,8 @@
  *
  * Same command line and output as dvdcli 0.2: mount and path print only the
  * mountpoint and a newline on stdout; errors are one line on stderr and exit 1.
- * Fixed on purpose: an option value keeps everything after its first '=', an
- * unknown flag is an error, every call has a timeout, and plugins without Get
+ * Fixed on purpose: an option value keeps everything after its first '=',
+ * commas and quotes included, an unknown flag is an error, every call has a timeout, and plugins without Get
  * (pre-Docker 1.10, which made the seed pin dvdcli 0.1) work.
  */
 #include <getopt.h>
@@ -32,35 +32,19 @@ static void usage(FILE *f)
 }
 
 /*
- * dvdcli's --volumeopts is a pflag string slice: one flag may carry a comma-
- * separated list ("a=1,b=2"), double quotes protect commas inside a value.
+ * One --volumeopts is one KEY=VALUE, and everything after the first '=' is
+ * the value, verbatim: Mesos emits one flag per parameter, and values carry
+ * commas and quotes of their own (rclone's ":s3,provider=AWS:bucket",
+ * NFS-style "addr=10.0.0.1,rw"). dvdcli 0.2 split a flag at commas and
+ * stripped quotes (a pflag string slice): that broke such values, so it is
+ * not copied; `prepare` and `volume create --opt` take options the same way.
  */
-static int split_opts(char *arg, struct plugin_opt *opts, size_t *n)
+static int add_opt(char *arg, struct plugin_opt *opts, size_t *n)
 {
-	char *item = arg, *w = arg;
-	bool quoted = false;
-
-	for (char *p = arg;; p++) {
-		if (*p == '"') {
-			quoted = !quoted;
-			continue;
-		}
-		if ((*p == ',' && !quoted) || *p == '\0') {
-			bool end = *p == '\0';
-
-			*w = '\0';
-			if (*item) {
-				if (*n == MAX_OPTS || plugin_opt_parse(item, &opts[*n]) < 0)
-					return -EINVAL;
-				(*n)++;
-			}
-			if (end)
-				return quoted ? -EINVAL : 0;
-			item = w = p + 1;
-			continue;
-		}
-		*w++ = *p;
-	}
+	if (*n == MAX_OPTS || plugin_opt_parse(arg, &opts[*n]) < 0)
+		return -EINVAL;
+	(*n)++;
+	return 0;
 }
 
 /* Mount, or reuse the plugin mount this host already holds, and count Mesos as a user. */
@@ -270,8 +254,8 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 			name = optarg;
 			break;
 		case 'o':
-			if (split_opts(optarg, opts, &n_opts) < 0) {
-				log_error(g, "--volumeopts '%s': expected KEY=VALUE[,KEY=VALUE] "
+			if (add_opt(optarg, opts, &n_opts) < 0) {
+				log_error(g, "--volumeopts '%s': expected KEY=VALUE, one per flag "
 					     "(at most %d)",
 					  optarg, MAX_OPTS);
 				return EXIT_FAIL;

@@ -606,6 +606,50 @@ TEST_F(tp, mount_that_timed_out_but_completed_is_released_later)
 	run_result_free(&r);
 }
 
+/* One --volumeopts is one option; its value is everything after the first '='. */
+TEST_F(tp, dvdcli_option_values_reach_the_plugin_verbatim)
+{
+	static const struct {
+		const char *flag, *logged;
+	} cases[] = {
+		{ "--volumeopts=remote=:s3,provider=AWS,env_auth=true:bucket/dir",
+		  "\"remote\":\":s3,provider=AWS,env_auth=true:bucket/dir\"" },
+		{ "--volumeopts=o=addr=10.0.0.1,rw", "\"o\":\"addr=10.0.0.1,rw\"" },
+		{ "--volumeopts=label=\"a,b\"", "\"label\":\"\\\"a,b\\\"\"" },
+		{ "--volumeopts=empty=", "\"empty\":\"\"" },
+		{ "--volumeopts=k=,", "\"k\":\",\"" },
+	};
+	struct run_result r;
+	char name[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(name, sizeof(name), "--volumename=o%zu", i);
+		run_dvmount(&r, "--plugin-path", self->plugins, variant->no_uring ? "--no-uring" :
+			    "--plugin-retry=0", "dvdcli", "mount", "--volumedriver=tp", name,
+			    cases[i].flag, NULL);
+		EXPECT_EQ(0, r.status) TH_LOG("%s: %s", cases[i].flag, r.err);
+		run_result_free(&r);
+		snprintf(name, sizeof(name), "\"name\":\"o%zu\"", i);
+		EXPECT_EQ(1, logged(self, "VolumeDriver.Create", cases[i].logged))
+		TH_LOG("%s", cases[i].flag);
+		/* Exactly one option, nothing split off. */
+		EXPECT_EQ(1, logged(self, "VolumeDriver.Create", name));
+	}
+	char *log = read_file(self->log);
+
+	EXPECT_EQ(0, count_str(log, "\"provider\"")) TH_LOG("%s", log);
+	EXPECT_EQ(0, count_str(log, "\"rw\"")) TH_LOG("%s", log);
+	free(log);
+
+	/* Still one KEY=VALUE per flag: no '=' or an empty key is a usage error. */
+	run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "mount", "--volumedriver=tp",
+		    "--volumename=bad", "--volumeopts=novalue", NULL);
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "expected KEY=VALUE, one per flag")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	EXPECT_EQ(0, logged(self, "VolumeDriver.Get", "\"name\":\"bad\""));
+}
+
 TEST_F(tp, dvdcli_as_mesos_execs_it)
 {
 	struct run_result r;
