@@ -372,6 +372,87 @@ TEST_F(mesos, timeouts_never_drop_an_entry)
 	EXPECT_EQ(0, v);
 }
 
+/* The most Create/Remove/Mount/Unmount calls the plugin handled at once. */
+static int max_busy(struct lcenv *e)
+{
+	char *log = read_file(e->log);
+	int most = 0;
+
+	for (char *p = log; p && (p = strstr(p, "\"busy\":")); p++)
+		most = atoi(p + 7) > most ? atoi(p + 7) : most;
+	free(log);
+	return most;
+}
+
+/*
+ * A container's Mounts go to the plugin one at a time unless the policy's
+ * max-in-flight (or --max-in-flight) says the plugin takes them at once.
+ */
+TEST_F(mesos, max_in_flight_from_the_policy_or_the_flag)
+{
+	char vols[PATH_MAX], text[2 * PATH_MAX], dirs[4][PATH_MAX], names[4][8];
+	struct lcvol vol[4];
+	struct run_result r;
+
+	for (int i = 0; i < 4; i++) {
+		tu_path(dirs[i], "%s/hostdir%d", self->e.dir, i);
+		ASSERT_EQ(0, tu_mkdirs(dirs[i], 0755));
+		snprintf(names[i], sizeof(names[i]), "m%d", i);
+		vol[i] = (struct lcvol){ .name = names[i], .path = dirs[i] };
+	}
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 4, vols));
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 300\nUnmount latency 300\n"));
+
+	/* The default: one after another. */
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "t1", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_LE(1.2, r.secs);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "t1", NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, max_busy(&self->e));
+
+	/* The policy says this plugin takes 4: the container's Mounts go together. */
+	snprintf(text, sizeof(text),
+		 "[dvmount]\ncallers = uid:0\n\n"
+		 "[driver tp]\nhost-paths = %s\nmodes = RW RO\noptions = size\nmax-in-flight = 4\n",
+		 self->e.tproot);
+	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "t2", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* cleanup reads the policy for its limit too: the Unmounts go together. */
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "t2", NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_GT(1.0, r.secs);
+	run_result_free(&r);
+	EXPECT_EQ(4, max_busy(&self->e));
+
+	/* The flag overrides the policy, for every plugin. */
+	ASSERT_EQ(0, lcenv_log_reset(&self->e));
+	lcenv_run(&self->e, &r, "--max-in-flight=2", "prepare", "--container-id", "t3",
+		  "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(2, max_busy(&self->e));
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "t3", NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+
+	/* Out of range or not a number: a usage error. */
+	const char *bad[] = { "--max-in-flight=0", "--max-in-flight=257", "--max-in-flight=x",
+			      "--max-in-flight=-1" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		lcenv_run(&self->e, &r, bad[i], "status", NULL);
+		EXPECT_EQ(2, r.status) TH_LOG("%s", bad[i]);
+		EXPECT_NE(NULL, strstr(r.err, "expected 1 to 256")) OK_OR_LOG(r);
+		run_result_free(&r);
+	}
+}
+
 LC_FIXTURE(attach);
 
 /* prepare --pid into a running process: writes go through to the plugin's backend. */
