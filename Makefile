@@ -16,7 +16,7 @@ CFLAGS ?= -O2 -g
 O ?= build
 LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
 
-LIBS_PC := mount liburing libcap-ng libnl-3.0 json-c
+LIBS_PC := mount uuid liburing libcap-ng libnl-3.0 json-c
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror=format-security \
 	-Werror=implicit-function-declaration -Werror=missing-prototypes -Wshadow \
 	-Wno-format-truncation \

@@ -61,7 +61,9 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 		r = state_lock_volumes(lc->st, &k, 1, &locks);
 	if (r == 0) {
 		r = state_volume_load(lc->st, key, &entry);
-		if (r == -ENOENT)
+		if (r == 0)
+			r = state_volume_is(entry, m->driver, m->name);
+		else if (r == -ENOENT)
 			r = state_volume_new(m->driver, m->name, &entry);
 	}
 	if (r == 0)
@@ -182,6 +184,8 @@ static int tracked_unmount(struct lc *lc, struct plugin_mount *m)
 		r = state_lock_volumes(lc->st, &k, 1, &locks);
 	if (r == 0)
 		r = state_volume_load(lc->st, key, &entry);
+	if (r == 0)
+		r = state_volume_is(entry, m->driver, m->name);
 	if (r == -ENOENT) {
 		/* Not mounted through us (say, by dvdcli itself before): as dvdcli would. */
 		struct plugin_req q = { .driver = m->driver, .method = PLUGIN_UNMOUNT,

@@ -483,7 +483,9 @@ static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		r = state_volume_load(lc->st, v[i].key, &v[i].entry);
-		if (r == -ENOENT)
+		if (r == 0)
+			r = state_volume_is(v[i].entry, v[i].sv->driver, v[i].sv->name);
+		else if (r == -ENOENT)
 			r = state_volume_new(v[i].sv->driver, v[i].sv->name, &v[i].entry);
 		if (r < 0) {
 			lc_fail(lc, "volume '%s' of driver '%s': state entry: %s", v[i].sv->name,

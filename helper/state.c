@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <uuid/uuid.h>
 #include <time.h>
 
 #include "common/debug.h"
@@ -170,6 +171,31 @@ static int key_append(char *key, size_t *pos, const char *s)
 	return 0;
 }
 
+/*
+ * The derived key of a name too long to spell out: "h-" and the 32 hex digits
+ * of the name-based (SHA-1, RFC 4122 version 5) UUID of "driver\0name". It
+ * never contains '@', so it never equals a spelled-out key.
+ */
+static int key_hashed(const char *driver, const char *name, char ret_key[static STATE_KEY_MAX])
+{
+	/* A fixed namespace of dvmount's own: keys stay the same across hosts and versions. */
+	static const uuid_t ns = { 0x6b, 0x1e, 0x0c, 0x5d, 0x3a, 0x27, 0x4f, 0x4e,
+				   0x9d, 0x41, 0x64, 0x76, 0x6d, 0x6f, 0x75, 0x6e };
+	size_t dl = strlen(driver), nl = strlen(name);
+	_cleanup_free_ char *both = malloc(dl + nl + 2);
+	uuid_t u;
+
+	if (!both)
+		return -ENOMEM;
+	memcpy(both, driver, dl + 1);
+	memcpy(both + dl + 1, name, nl + 1);
+	uuid_generate_sha1(u, ns, both, dl + nl + 1);
+	snprintf(ret_key, STATE_KEY_MAX, "h-");
+	for (size_t i = 0; i < sizeof(u); i++)
+		snprintf(ret_key + 2 + 2 * i, STATE_KEY_MAX - 2 - 2 * i, "%02x", u[i]);
+	return 0;
+}
+
 int state_volume_key(const char *driver, const char *name, char ret_key[static STATE_KEY_MAX])
 {
 	char key[STATE_KEY_MAX];
@@ -178,18 +204,35 @@ int state_volume_key(const char *driver, const char *name, char ret_key[static S
 
 	if (!driver || !name || !*driver || !*name)
 		return -EINVAL;
+	if (strlen(driver) > STATE_NAME_MAX || strlen(name) > STATE_NAME_MAX)
+		return -ENAMETOOLONG;
 	/* '@' is never plain, so the one literal '@' splits the key back uniquely. */
 	r = key_append(key, &pos, driver);
-	if (r < 0)
-		return r;
-	if (pos + 1 > STATE_KEY_MAX - 1)
-		return -ENAMETOOLONG;
-	key[pos++] = '@';
-	r = key_append(key, &pos, name);
+	if (r == 0 && pos + 1 > STATE_KEY_MAX - 1)
+		r = -ENAMETOOLONG;
+	if (r == 0) {
+		key[pos++] = '@';
+		r = key_append(key, &pos, name);
+	}
+	/* Long names, and short ones that percent-encoding makes long (UTF-8). */
+	if (r == -ENAMETOOLONG)
+		return key_hashed(driver, name, ret_key);
 	if (r < 0)
 		return r;
 	key[pos] = '\0';
 	memcpy(ret_key, key, pos + 1);
+	return 0;
+}
+
+int state_volume_is(json_object *volume, const char *driver, const char *name)
+{
+	json_object *d = json_object_object_get(volume, "driver");
+	json_object *n = json_object_object_get(volume, "name");
+
+	if (!json_object_is_type(d, json_type_string) || !json_object_is_type(n, json_type_string))
+		return -EBADMSG;
+	if (strcmp(json_object_get_string(d), driver) || strcmp(json_object_get_string(n), name))
+		return -EEXIST;
 	return 0;
 }
 

@@ -80,11 +80,24 @@ int state_slot_dir(struct state *st, int *ret_fd);
 int state_container_id_valid(const char *cid);
 
 /*
- * An injective, filename-safe key for (driver, name): every byte outside
- * [A-Za-z0-9._-] percent-encoded, then "driver@name". Empty parts or a key
- * over 255 characters: -EINVAL / -ENAMETOOLONG.
+ * A filename-safe key for (driver, name): every byte outside [A-Za-z0-9._-]
+ * percent-encoded, then "driver@name" (injective, and readable). When that
+ * would exceed 255 characters (a long name, or a shorter non-ASCII one that
+ * encoding triples) the key is derived instead: "h-" and 32 hex digits of
+ * the name-based SHA-1 UUID of (driver, name). The real names stay in the
+ * entry: check them with state_volume_is() after loading it. Returns 0,
+ * -EINVAL for an empty part, -ENAMETOOLONG for a part over STATE_NAME_MAX
+ * bytes, -ENOMEM.
  */
+#define STATE_NAME_MAX 4096 /* bytes of a driver or volume name */
 int state_volume_key(const char *driver, const char *name, char ret_key[static STATE_KEY_MAX]);
+
+/*
+ * Is this loaded entry the one of (driver, name)? 0 yes; -EEXIST another
+ * volume's (two names whose derived keys collide: refuse, never share);
+ * -EBADMSG an entry without its names.
+ */
+int state_volume_is(json_object *volume, const char *driver, const char *name);
 
 /* Locks. state_lock_volumes() sorts and dedupes keys; flock(LOCK_EX) in that order. */
 int state_lock_volumes(struct state *st, const char *const *keys, size_t n,

@@ -650,6 +650,53 @@ TEST_F(tp, dvdcli_option_values_reach_the_plugin_verbatim)
 	EXPECT_EQ(0, logged(self, "VolumeDriver.Get", "\"name\":\"bad\""));
 }
 
+/*
+ * Any name the plugin takes works: 253 bytes (too long for "driver@name"),
+ * and a non-ASCII one far shorter that percent-encoding makes too long. The
+ * state key is derived; the entry keeps the real names.
+ */
+TEST_F(tp, long_and_non_ascii_names_work)
+{
+	char longname[254], utf8[200] = "", flag[300], *state;
+	const char *names[] = { longname, utf8 };
+	struct run_result r;
+
+	memset(longname, 'l', 253);
+	longname[253] = '\0';
+	/* 66 x "é" (2 bytes) = 132 bytes, 396 characters once percent-encoded. */
+	for (int i = 0; i < 66; i++)
+		strcat(utf8, "\xc3\xa9");
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(flag, sizeof(flag), "--volumename=%s", names[i]);
+		run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "mount",
+			    "--volumedriver=tp", flag, NULL);
+		EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+		EXPECT_NE(NULL, strstr(r.out, names[i]));
+		run_result_free(&r);
+		/* Tracked under the real name: status shows it, unmount finds it. */
+		run_dvmount(&r, "--json", "status", NULL);
+		EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+		EXPECT_NE(NULL, strstr(r.out, names[i])) TH_LOG("%s", r.out);
+		run_result_free(&r);
+		run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "mount",
+			    "--volumedriver=tp", flag, NULL);
+		EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+		run_result_free(&r);
+		EXPECT_EQ(1, logged(self, "VolumeDriver.Mount", names[i]));
+		run_dvmount(&r, "--plugin-path", self->plugins, "dvdcli", "unmount",
+			    "--volumedriver=tp", flag, NULL);
+		EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+		EXPECT_STREQ("", r.err);
+		run_result_free(&r);
+		EXPECT_EQ(1, logged(self, "VolumeDriver.Unmount", names[i]));
+	}
+	/* Nothing left behind under the derived keys. */
+	run_dvmount(&r, "--json", "status", NULL);
+	state = r.out;
+	EXPECT_EQ(NULL, strstr(state, "lll")) TH_LOG("%s", state);
+	run_result_free(&r);
+}
+
 TEST_F(tp, dvdcli_as_mesos_execs_it)
 {
 	struct run_result r;

@@ -231,12 +231,48 @@ TEST(volume_keys_are_injective)
 	name[253] = '\0';
 	EXPECT_EQ(0, state_volume_key("d", name, a));
 	EXPECT_EQ(255u, strlen(a));
+	/* One more, or 90 bytes that encoding triples: a derived key, as injective. */
 	name[253] = 'n';
 	name[254] = '\0';
-	EXPECT_EQ(-ENAMETOOLONG, state_volume_key("d", name, a));
+	EXPECT_EQ(0, state_volume_key("d", name, a));
+	EXPECT_EQ(34u, strlen(a));
+	EXPECT_EQ(0, strncmp(a, "h-", 2));
+	EXPECT_EQ(strlen(a), strspn(a, "h-0123456789abcdef"));
+	ASSERT_EQ(0, state_volume_key("d", name, b));
+	EXPECT_STREQ(a, b);
+	ASSERT_EQ(0, state_volume_key("e", name, b));
+	EXPECT_STRNE(a, b);
+	name[0] = 'm';
+	ASSERT_EQ(0, state_volume_key("d", name, b));
+	EXPECT_STRNE(a, b);
+	/* The driver and the name are not glued: "dn"+"..." is not "d"+"n...". */
+	ASSERT_EQ(0, state_volume_key("dm", name + 1, b));
+	EXPECT_STRNE(a, b);
 	memset(name, '/', 90);
 	name[90] = '\0';
-	EXPECT_EQ(-ENAMETOOLONG, state_volume_key("d", name, a));
+	EXPECT_EQ(0, state_volume_key("d", name, a));
+	EXPECT_EQ(NULL, strchr(a, '/'));
+	EXPECT_EQ(0, strncmp(a, "h-", 2));
+	/* Bounded all the same. */
+	char *huge = calloc(1, STATE_NAME_MAX + 2);
+
+	ASSERT_NE(NULL, huge);
+	memset(huge, 'x', STATE_NAME_MAX + 1);
+	EXPECT_EQ(-ENAMETOOLONG, state_volume_key("d", huge, a));
+	free(huge);
+}
+
+TEST(volume_entry_names_are_checked)
+{
+	json_object *v;
+
+	ASSERT_EQ(0, state_volume_new("d", "vol", &v));
+	EXPECT_EQ(0, state_volume_is(v, "d", "vol"));
+	EXPECT_EQ(-EEXIST, state_volume_is(v, "d", "other"));
+	EXPECT_EQ(-EEXIST, state_volume_is(v, "e", "vol"));
+	json_object_object_del(v, "name");
+	EXPECT_EQ(-EBADMSG, state_volume_is(v, "d", "vol"));
+	json_object_put(v);
 }
 
 TEST_F(state, atomic_write_replaces_and_leaves_no_temp)
