@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "common/debug.h"
@@ -31,6 +32,7 @@ struct plugin {
 	enum { GET_UNKNOWN, GET_YES, GET_NO } has_get;
 	struct plugin_client *pc;
 	pid_t peer_pid; /* the socket's listener at the last call; 0: unknown, TCP */
+	int dir_fd;		   /* O_PATH: a long socket path's directory, or -EBADF */
 	struct plugin_slots slots; /* held during one wave of run_gated() */
 	size_t n_want, n_used;	   /* run_gated()'s counts for the current wave */
 };
@@ -106,6 +108,9 @@ void plugin_client_free(struct plugin_client *pc)
 	rpc_engine_free(pc->engine);
 	if (pc->slot_dir_fd >= 0)
 		close(pc->slot_dir_fd);
+	for (size_t i = 0; i < pc->n_plugins; i++)
+		if (pc->plugins[i].dir_fd >= 0)
+			close(pc->plugins[i].dir_fd);
 	free(pc);
 }
 
@@ -147,6 +152,7 @@ static struct plugin *plugin_lookup(struct plugin_client *pc, const char *name)
 	memset(p, 0, sizeof(*p));
 	strcpy(p->name, name);
 	p->pc = pc;
+	p->dir_fd = -EBADF;
 	return p;
 }
 
@@ -387,6 +393,51 @@ static int peer_check(const struct rpc_call *c, void *userdata)
 	return 0;
 }
 
+/*
+ * A socket path of 108 bytes or more does not fit sun_path, yet discovery
+ * finds such sockets (Docker itself moved its plugin sockets to a short
+ * directory for that reason). Reach it through its directory instead:
+ * "/proc/self/fd/N/NAME", N an O_PATH fd of the directory that the client
+ * keeps open. A NAME too long even for that is refused, naming the limit.
+ */
+static int addr_long_unix(struct plugin *p, const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	char proxy[sizeof(((struct sockaddr_un *)0)->sun_path) + 32];
+	size_t len = strlen(path);
+	int r;
+
+	if (!slash)
+		return dir ? -EINVAL : -ENOMEM;
+	if (len < sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -EINVAL;
+	*slash = '\0';
+	if (p->dir_fd < 0) {
+		p->dir_fd = open(*dir ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (p->dir_fd < 0) {
+			r = negerrno();
+			snprintf(p->err, sizeof(p->err), "cannot open the directory of socket '%s': %s",
+				 path, strerror(-r));
+			return r;
+		}
+	}
+	snprintf(proxy, sizeof(proxy), "/proc/self/fd/%d/%s", p->dir_fd, slash + 1);
+	r = rpc_addr_unix(proxy, &p->addr);
+	if (r < 0) {
+		snprintf(p->err, sizeof(p->err),
+			 "socket path '%s' is %zu bytes: a unix socket address holds at most 107 "
+			 "(sun_path is 108 bytes), and its name '%s' is too long to reach "
+			 "through its directory either",
+			 path, len, slash + 1);
+		return -ENAMETOOLONG;
+	}
+	/* Messages name the socket, not the /proc path: its last part, marked cut. */
+	snprintf(p->addr.text, sizeof(p->addr.text), "unix://...%s",
+		 path + len - MIN(len, sizeof(p->addr.text) - 11));
+	return 0;
+}
+
 /* Activate every named plugin not yet active, all at once; one round. */
 static int activate_round(struct plugin_client *pc, struct plugin **todo, size_t n)
 {
@@ -409,6 +460,10 @@ static int activate_round(struct plugin_client *pc, struct plugin **todo, size_t
 		if (p->error < 0)
 			continue;
 		p->error = rpc_addr_parse(p->loc.url, &p->addr);
+		if (p->error == -EINVAL && !strncmp(p->loc.url, "unix://", 7))
+			p->error = addr_long_unix(p, p->loc.url + 7);
+		if (p->error == -ENAMETOOLONG)
+			continue;
 		if (p->error < 0) {
 			snprintf(p->err, sizeof(p->err), "bad address '%s' in '%s'", p->loc.url,
 				 p->loc.file);

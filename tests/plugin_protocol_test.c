@@ -5,6 +5,7 @@
  * the dvdcli drop-in as Mesos execs it. Runs on io_uring and on plain
  * syscalls; the call log shows what reached the plugin.
  */
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -695,6 +696,66 @@ TEST_F(tp, long_and_non_ascii_names_work)
 	state = r.out;
 	EXPECT_EQ(NULL, strstr(state, "lll")) TH_LOG("%s", state);
 	run_result_free(&r);
+}
+
+/*
+ * Discovery finds a socket whose path is 108 bytes or more (sun_path's size):
+ * it is reached through its directory. One whose name alone is too long for
+ * that gets an error that names the limit.
+ */
+TEST_F(tp, sockets_at_long_paths_are_reached)
+{
+	char deep[PATH_MAX], sock[PATH_MAX], moved[PATH_MAX + 300], drv[120], drvsock[300];
+	struct plugin_config cfg = { .plugin_path = deep, .timeout_mount_ms = 2000,
+				     .timeout_other_ms = 2000, .no_uring = variant->no_uring };
+	struct plugin_req q = { .driver = "tp", .name = "v", .method = PLUGIN_CREATE };
+	struct plugin_client *pc;
+	struct run_result r;
+
+	/* A socket keeps working when renamed: bind short, then move it deep. */
+	snprintf(deep, sizeof(deep), "%s/%s/%s", self->dir,
+		 "a-directory-with-a-long-name-for-plugins-0123456789",
+		 "and-another-one-below-it-0123456789-0123456789");
+	snprintf(sock, sizeof(sock), "%s", deep);
+	ASSERT_EQ(0, mkdir(dirname(sock), 0700));
+	ASSERT_EQ(0, mkdir(deep, 0700));
+	snprintf(sock, sizeof(sock), "%s/tp.sock", self->plugins);
+	snprintf(moved, sizeof(moved), "%s/tp.sock", deep);
+	ASSERT_LE(108, strlen(moved));
+	ASSERT_EQ(0, rename(sock, moved));
+
+	ASSERT_EQ(0, plugin_client_new(&cfg, &pc));
+	EXPECT_EQ(0, plugin_call_many(pc, &q, 1)) TH_LOG("%s", q.err);
+	q.method = PLUGIN_MOUNT;
+	q.id = "x";
+	EXPECT_EQ(0, plugin_call_many(pc, &q, 1)) TH_LOG("%s", q.err);
+	EXPECT_NE(NULL, strstr(q.mountpoint, "/volumes/v/data"));
+	plugin_req_clear(&q);
+	plugin_client_free(pc);
+	/* And from the command line. */
+	run_dvmount(&r, "--plugin-path", deep, variant->no_uring ? "--no-uring" :
+		    "--plugin-retry=0", "volume", "path", "--driver", "tp", "--name", "v", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "/volumes/v/data")) TH_LOG("%s", r.out);
+	run_result_free(&r);
+
+	/* A name that cannot fit even after /proc/self/fd/N/: one clear line. */
+	memset(drv, 'd', 100);
+	drv[100] = '\0';
+	snprintf(drvsock, sizeof(drvsock), "%s/%s.sock", deep, drv);
+	ASSERT_EQ(0, rename(moved, drvsock));
+	snprintf(drvsock, sizeof(drvsock), "--driver=%s", drv);
+	run_dvmount(&r, "--plugin-path", deep, "--plugin-retry=0", "volume", "path", drvsock,
+		    "--name", "v", NULL);
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "a unix socket address holds at most 107 (sun_path is "
+				      "108 bytes)"))
+	TH_LOG("%s", r.err);
+	EXPECT_EQ(1, count_str(r.err, "\n")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	/* Back where the fixture's teardown expects it. */
+	snprintf(drvsock, sizeof(drvsock), "%s/%s.sock", deep, drv);
+	ASSERT_EQ(0, rename(drvsock, sock));
 }
 
 TEST_F(tp, dvdcli_as_mesos_execs_it)
