@@ -735,7 +735,7 @@ static void run_gated(struct plugin_client *pc, struct plugin_req *reqs, const s
 				snprintf(text, sizeof(text), "cannot take a call slot: %s",
 					 strerror(-r));
 				for (size_t i = j; i < k; i++)
-					if (out[i].pending && out[i].p == p) {
+					if (out[i].pending && out[i].gated && out[i].p == p) {
 						fail_req(&reqs[index[i]], r, text);
 						out[i].failed = true;
 						out[i].pending = false;
@@ -751,15 +751,18 @@ static void run_gated(struct plugin_client *pc, struct plugin_req *reqs, const s
 
 			if (!o->pending)
 				continue;
-			if (now >= deadline) {
-				fail_no_slot(&reqs[index[j]], o);
-				o->failed = true;
-			} else if (!o->gated || o->p->n_used < o->p->slots.n) {
-				o->p->n_used += o->gated;
-				o->waited_ms = (unsigned)(now - start);
-				o->call.timeout_ms = (unsigned)(deadline - now);
+			if (!o->gated || (now < deadline && o->p->n_used < o->p->slots.n)) {
+				/* Read-only calls all go in the first wave, with their whole time. */
+				if (o->gated) {
+					o->p->n_used++;
+					o->waited_ms = (unsigned)(now - start);
+					o->call.timeout_ms = (unsigned)(deadline - now);
+				}
 				reqs[index[j]].sent = true;
 				ptrs[w++] = &o->call;
+			} else if (now >= deadline) {
+				fail_no_slot(&reqs[index[j]], o);
+				o->failed = true;
 			} else {
 				wake = MIN(wake, deadline);
 				continue;
@@ -875,7 +878,8 @@ int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n
 			char text[PLUGIN_ERR_MAX];
 			int e = out[j].error < 0 ? out[j].error : c->result;
 
-			if (e == -ETIMEDOUT && out[j].waited_ms)
+			/* A wait shorter than this is the wave before, not worth a word. */
+			if (e == -ETIMEDOUT && out[j].waited_ms >= 100)
 				snprintf(text, sizeof(text),
 					 "%s: timed out after %.1f s, %.1f s of it waiting for a "
 					 "call slot (max-in-flight %u)",
