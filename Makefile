@@ -38,6 +38,9 @@ DVMOUNT_SRCS := helper/main.c
 TESTPLUGIN_SRCS := $(sort $(wildcard tools/testplugin/*.c))
 BENCH_SRCS := $(sort $(wildcard tools/bench/*.c))
 RUN_SRCS := $(sort $(wildcard tools/run/*.c))
+FLOOR_SRCS := tools/bench/floor/floor.c
+# A deliberate regression for bench_test: one more fsync after every rename.
+REGRESS_SRCS := tests/bench/extra_fsync.c
 TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 TEST_SRCS := $(sort $(wildcard tests/*_test.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/*_fuzz.c))
@@ -48,11 +51,11 @@ HARNESS := $(O)/include/kselftest_harness.h
 # The test build of dvmount: stops at each capability phase on request (helper/caps.h).
 PAUSING := $(O)/tests/dvmount-pausing
 PROGS := $(O)/dvmount $(O)/dvdcli $(if $(TESTPLUGIN_SRCS),$(O)/dvmount-testplugin) \
-	$(if $(BENCH_SRCS),$(O)/dvmount-bench) $(O)/dvmount-run
+	$(if $(BENCH_SRCS),$(O)/dvmount-bench $(O)/dvmount-bench-floor) $(O)/dvmount-run
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 
-all: $(PROGS) $(TESTS) $(PAUSING)
+all: $(PROGS) $(TESTS) $(PAUSING) $(O)/tests/bench-extra-fsync.so
 
 $(O)/obj/%.o: %.c
 	$(call msg,CC,$@)
@@ -99,6 +102,16 @@ $(O)/dvmount-run: $(call obj,$(RUN_SRCS))
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
+# Only libc: the floor is what an attach costs without any of dvmount's libraries.
+$(O)/dvmount-bench-floor: $(call obj,$(FLOOR_SRCS))
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+$(O)/tests/bench-extra-fsync.so: $(REGRESS_SRCS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $^ -ldl
+
 $(O)/tests/%: $(O)/obj/tests/%.o $(call obj,$(TESTLIB_SRCS)) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@)
@@ -133,8 +146,10 @@ mutants: deps all
 demo: deps $(PROGS)
 	$(Q)O=$(O) tools/demo
 
+# Results under $(O)/bench: results.json, results.md and the plots (dvmount-bench(1)).
 bench: deps $(PROGS)
-	$(Q)$(O)/dvmount-bench
+	$(Q)$(O)/dvmount-bench --out $(O)/bench \
+		--commit "$$(git describe --always --dirty 2>/dev/null || echo unknown)" $(BENCH_ARGS)
 
 fuzz: $(LIB)
 	$(Q)mkdir -p $(O)/fuzz
@@ -155,6 +170,7 @@ UNITS := dist/systemd/dvmount-recover.service dist/systemd/dvmount-recover.timer
 SUBST = sed -e 's|@SBINDIR@|$(sbindir)|g'
 INSTALLED := $(sbindir)/dvmount $(sbindir)/dvdcli $(bindir)/dvmount-run \
 	$(libexecdir)/dvmount/dvmount-testplugin $(libexecdir)/dvmount/dvmount-bench \
+	$(libexecdir)/dvmount/dvmount-bench-floor \
 	$(foreach m,$(MAN_PAGES),$(mandir)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
 	$(addprefix $(hooksdir)/,$(notdir $(HOOKS))) $(addprefix $(unitdir)/,$(notdir $(UNITS))) \
 	$(docdir)/README.md $(docdir)/examples/policy.conf
@@ -165,7 +181,8 @@ install: $(PROGS)
 	install -m 0755 $(O)/dvmount $(DESTDIR)$(sbindir)/dvmount
 	ln -sfn dvmount $(DESTDIR)$(sbindir)/dvdcli
 	install -m 0755 $(O)/dvmount-run $(DESTDIR)$(bindir)/dvmount-run
-	install -m 0755 $(O)/dvmount-testplugin $(O)/dvmount-bench $(DESTDIR)$(libexecdir)/dvmount/
+	install -m 0755 $(O)/dvmount-testplugin $(O)/dvmount-bench $(O)/dvmount-bench-floor \
+		$(DESTDIR)$(libexecdir)/dvmount/
 	for m in $(MAN_PAGES); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(mandir)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(mandir)/man$$s/ || exit 1; \

@@ -35,34 +35,15 @@ int bench_cli_mkdirs(struct bench_ctx *ctx, const char *rel, char ret_path[stati
 	return 0;
 }
 
-/* Create path (it must not exist) with mode, whatever the umask, and write text. */
-static int write_new_file(const char *path, const char *text, mode_t mode)
+int bench_cli_start(struct bench_ctx *ctx, const char *driver, const char *fault,
+		    const char *driver_extra, struct bench_cli *ret)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-				      mode);
-	size_t len = strlen(text), done = 0;
-
-	if (fd < 0 || fchmod(fd, mode) < 0)
-		return negerrno();
-	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-
-		if (n < 0 && errno != EINTR)
-			return negerrno();
-		if (n > 0)
-			done += (size_t)n;
-	}
-	return 0;
-}
-
-int bench_cli_start(struct bench_ctx *ctx, const char *driver, struct bench_cli *ret)
-{
-	char rel[PATH_MAX], dir[PATH_MAX], text[2 * PATH_MAX];
+	char rel[PATH_MAX], dir[PATH_MAX], text[3 * PATH_MAX];
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->plugin.pidfd = -EBADF;
-	r = bench_plugin_start(ctx, driver, NULL, &ret->plugin);
+	r = bench_plugin_start(ctx, driver, fault, &ret->plugin);
 	if (r < 0)
 		return r;
 	/* The directory bench_plugin_start gave it as --root. */
@@ -79,13 +60,14 @@ int bench_cli_start(struct bench_ctx *ctx, const char *driver, struct bench_cli 
 		return bench_fail(ctx, -ENAMETOOLONG, "policy path too long");
 	/*
 	 * dvmount refuses a policy that is not root's or that others may write.
-	 * The testplugin is safe with overlapping calls: all of them at once.
+	 * The testplugin is safe with overlapping calls: all of them at once,
+	 * unless the scenario says otherwise (driver_extra).
 	 */
 	snprintf(text, sizeof(text),
-		 "[dvmount]\ncallers = uid:0\n\n[driver %s]\nhost-paths = %s\nmodes = RW RO\n"
-		 "max-in-flight = 64\n",
-		 driver, ret->root);
-	r = write_new_file(ret->policy, text, 0644);
+		 "[dvmount]\ncallers = uid:0\nmax-volumes = 1024\n\n[driver %s]\nhost-paths = %s\n"
+		 "modes = RW RO\n%s",
+		 driver, ret->root, driver_extra ? driver_extra : "max-in-flight = 64\n");
+	r = bench_write_file(ret->policy, text, 0644);
 	if (r < 0)
 		return bench_fail(ctx, r, "cannot write '%s': %s", ret->policy, strerror(-r));
 	return 0;
@@ -96,15 +78,13 @@ void bench_cli_stop(struct bench_cli *cli)
 	bench_plugin_stop(&cli->plugin);
 }
 
-int bench_cli_volumes_file(struct bench_ctx *ctx, const struct bench_cli *cli, const char *path,
-			   char *const *names, char *const *targets, size_t n)
+static json_object *volumes_array(const char *driver, char *const *names, char *const *targets,
+				  size_t n)
 {
 	_cleanup_json_ json_object *arr = json_object_new_array();
-	const char *text;
-	int r;
 
 	if (!arr)
-		return bench_fail(ctx, -ENOMEM, "out of memory");
+		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		json_object *v = json_object_new_object(), *src = json_object_new_object();
 		json_object *dv = json_object_new_object();
@@ -113,9 +93,9 @@ int bench_cli_volumes_file(struct bench_ctx *ctx, const struct bench_cli *cli, c
 			json_object_put(v);
 			json_object_put(src);
 			json_object_put(dv);
-			return bench_fail(ctx, -ENOMEM, "out of memory");
+			return NULL;
 		}
-		json_object_object_add(dv, "driver", json_object_new_string(cli->plugin.name));
+		json_object_object_add(dv, "driver", json_object_new_string(driver));
 		json_object_object_add(dv, "name", json_object_new_string(names[i]));
 		json_object_object_add(src, "type", json_object_new_string("DOCKER_VOLUME"));
 		json_object_object_add(src, "docker_volume", dv);
@@ -123,20 +103,53 @@ int bench_cli_volumes_file(struct bench_ctx *ctx, const struct bench_cli *cli, c
 		json_object_object_add(v, "mode", json_object_new_string("RW"));
 		json_object_object_add(v, "source", src);
 	}
+	return TAKE_PTR(arr);
+}
+
+char *bench_cli_volumes_json(const char *driver, char *const *names, char *const *targets,
+			     size_t n)
+{
+	_cleanup_json_ json_object *arr = volumes_array(driver, names, targets, n);
+	const char *text;
+
+	if (!arr)
+		return NULL;
 	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
 							   JSON_C_TO_STRING_NOSLASHESCAPE);
+	return text ? strdup(text) : NULL;
+}
+
+int bench_cli_volumes_file(struct bench_ctx *ctx, const char *driver, const char *path,
+			   char *const *names, char *const *targets, size_t n)
+{
+	_cleanup_free_ char *text = bench_cli_volumes_json(driver, names, targets, n);
+	int r;
+
 	if (!text)
 		return bench_fail(ctx, -ENOMEM, "out of memory");
-	r = write_new_file(path, text, 0600);
+	r = bench_write_file(path, text, 0600);
 	if (r < 0)
 		return bench_fail(ctx, r, "cannot write '%s': %s", path, strerror(-r));
 	return 0;
 }
 
-int bench_cli_run(struct bench_ctx *ctx, const struct bench_cli *cli, const char *state_dir,
-		  char *const *args, char out[static BENCH_OUT_MAX], double *ret_ms)
+char *const *bench_cli_env(const struct bench_ctx *ctx)
 {
-	char *argv[8 + CLI_ARGS_MAX];
+	static char preload[PATH_MAX + 16];
+	static char *env[2];
+
+	if (!ctx->preload)
+		return NULL;
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", ctx->preload);
+	env[0] = preload;
+	env[1] = NULL;
+	return env;
+}
+
+int bench_cli_run(struct bench_ctx *ctx, const struct bench_cli *cli, const char *state_dir,
+		  int part, char *const *args, char out[static BENCH_OUT_MAX], double *ret_ms)
+{
+	char *argv[9 + CLI_ARGS_MAX];
 	size_t n = 0;
 	double ms = 0;
 	int r;
@@ -148,6 +161,8 @@ int bench_cli_run(struct bench_ctx *ctx, const struct bench_cli *cli, const char
 	argv[n++] = (char *)cli->policy;
 	argv[n++] = "--plugin-path";
 	argv[n++] = (char *)cli->plugin.plugin_dir;
+	if (cli->global)
+		argv[n++] = (char *)cli->global;
 	for (size_t i = 0; args[i]; i++) {
 		if (i == CLI_ARGS_MAX)
 			return bench_fail(ctx, -E2BIG, "too many dvmount arguments");
@@ -155,7 +170,11 @@ int bench_cli_run(struct bench_ctx *ctx, const struct bench_cli *cli, const char
 	}
 	argv[n] = NULL;
 
-	r = bench_exec(argv, out, BENCH_OUT_MAX, &ms);
+	if (part >= 0)
+		r = bench_exec_part(ctx, (unsigned)part, argv, bench_cli_env(ctx), out,
+				    BENCH_OUT_MAX, &ms);
+	else
+		r = bench_exec_env(argv, bench_cli_env(ctx), out, BENCH_OUT_MAX, &ms);
 	if (r < 0)
 		return bench_fail(ctx, r, "dvmount %s: %s", args[0], strerror(-r));
 	if (r != 0)

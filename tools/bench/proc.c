@@ -14,6 +14,8 @@
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +29,13 @@
 
 /* The same environment for every exec: nothing of the caller's leaks in. */
 static char *const child_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
+#define ENV_MAX 4 /* extra variables of one exec */
+
+static void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
 
 /* In a fresh child: die with the bench, undo what the bench set for itself. */
 static void child_prepare(pid_t parent)
@@ -72,8 +81,10 @@ static ssize_t read_some(int fd, char *out, size_t out_size, size_t *len)
 	return n < 0 ? negerrno() : n;
 }
 
-int bench_exec(char *const argv[], char *out, size_t out_size, double *ret_ms)
+int bench_exec_env(char *const argv[], char *const env[], char *out, size_t out_size,
+		   double *ret_ms)
 {
+	char *envp[ENV_MAX + ARRAY_SIZE(child_env)];
 	_cleanup_close_ int null = -EBADF, rd = -EBADF, wr = -EBADF, pidfd = -EBADF;
 	pid_t parent = getpid(), pid;
 	int fds[2], status = 0, r;
@@ -81,9 +92,19 @@ int bench_exec(char *const argv[], char *out, size_t out_size, double *ret_ms)
 	size_t len = 0;
 	bool exited = false;
 
+	size_t k = 0;
+
 	if (!out || out_size == 0)
 		return -EINVAL;
 	out[0] = '\0';
+	for (size_t i = 0; child_env[i]; i++)
+		envp[k++] = child_env[i];
+	for (size_t i = 0; env && env[i]; i++) {
+		if (i == ENV_MAX)
+			return -E2BIG;
+		envp[k++] = env[i];
+	}
+	envp[k] = NULL;
 	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (null < 0 || pipe2(fds, O_CLOEXEC) < 0)
 		return negerrno();
@@ -102,7 +123,7 @@ int bench_exec(char *const argv[], char *out, size_t out_size, double *ret_ms)
 		if (dup2(null, STDIN_FILENO) < 0 || dup2(wr, STDOUT_FILENO) < 0 ||
 		    dup2(wr, STDERR_FILENO) < 0)
 			_exit(127);
-		execve(argv[0], argv, child_env);
+		execve(argv[0], argv, envp);
 		_exit(127);
 	}
 	pidfd = (int)pidfd_open(pid, 0);
@@ -146,6 +167,88 @@ int bench_exec(char *const argv[], char *out, size_t out_size, double *ret_ms)
 		;
 	*ret_ms = end - start;
 	return status;
+}
+
+int bench_exec(char *const argv[], char *out, size_t out_size, double *ret_ms)
+{
+	return bench_exec_env(argv, NULL, out, out_size, ret_ms);
+}
+
+/* Add the counts of strace's -c -U name,calls table in path to c. */
+static int counts_add(const char *path, struct bench_counts *c)
+{
+	_cleanup_(fclosep) FILE *f = fopen(path, "re");
+	char line[256], name[64];
+	unsigned long calls;
+	int rules = 0;
+
+	if (!f)
+		return negerrno();
+	/* "syscall calls", a rule, one line per syscall, a rule, "total N". */
+	while (fgets(line, sizeof(line), f) && rules < 2) {
+		size_t i;
+
+		if (!strncmp(line, "----", 4)) {
+			rules++;
+			continue;
+		}
+		if (rules != 1 || sscanf(line, "%63s %lu", name, &calls) != 2)
+			continue;
+		for (i = 0; i < c->n && strcmp(c->e[i].name, name); i++)
+			;
+		if (i == c->n) {
+			if (c->n == BENCH_SYSCALLS_MAX || strlen(name) >= sizeof(c->e[0].name))
+				return -E2BIG;
+			snprintf(c->e[c->n++].name, sizeof(c->e[0].name), "%s", name);
+			c->e[i].calls = 0;
+		}
+		c->e[i].calls += calls;
+	}
+	return rules == 2 ? 0 : -EBADMSG;
+}
+
+int bench_exec_part(struct bench_ctx *ctx, unsigned part, char *const argv[], char *const env[],
+		    char *out, size_t out_size, double *ret_ms)
+{
+	char table[PATH_MAX], *sargv[BENCH_ARGV_MAX + 16], estr[ENV_MAX][PATH_MAX + 32];
+	size_t n = 0, e = 0;
+	int r;
+
+	if (!ctx->counting || part >= BENCH_PARTS_MAX || !ctx->counts[part])
+		return bench_exec_env(argv, env, out, out_size, ret_ms);
+	snprintf(table, sizeof(table), "%s/strace.txt", ctx->tmpdir);
+	sargv[n++] = ctx->strace;
+	/* -f: every process the operation starts (a script's curl, the hook's dvmount). */
+	sargv[n++] = "-f";
+	sargv[n++] = "-c";
+	sargv[n++] = "-U";
+	sargv[n++] = "name,calls";
+	sargv[n++] = "-o";
+	sargv[n++] = table;
+	/* -E: for the traced program only, never for strace itself. */
+	for (; env && env[e] && e < ENV_MAX; e++) {
+		snprintf(estr[e], sizeof(estr[e]), "%s", env[e]);
+		sargv[n++] = "-E";
+		sargv[n++] = estr[e];
+	}
+	sargv[n++] = "--";
+	for (size_t i = 0; argv[i]; i++) {
+		if (n == ARRAY_SIZE(sargv) - 1)
+			return -E2BIG;
+		sargv[n++] = argv[i];
+	}
+	sargv[n] = NULL;
+	unlink(table);
+	r = bench_exec_env(sargv, NULL, out, out_size, ret_ms);
+	if (r < 0)
+		return r;
+	/* The program's status is what the caller judges; a missing table is ours. */
+	e = (size_t)-counts_add(table, ctx->counts[part]);
+	if (e)
+		return bench_fail(ctx, -(int)e, "strace's syscall table for '%s' (exit status %d): "
+				  "%s", argv[0], r, strerror((int)e));
+	unlink(table);
+	return r;
 }
 
 /* Read one line from fd within timeout_ms: 0, -ETIMEDOUT or -EPIPE (EOF). */
@@ -198,6 +301,34 @@ int bench_mkdirs(const struct bench_ctx *ctx, const char *rel, char ret_path[sta
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
 		return negerrno();
 	memcpy(ret_path, path, (size_t)n + 1);
+	return 0;
+}
+
+int bench_state_dir(struct bench_ctx *ctx, const char *name, char ret_path[static PATH_MAX])
+{
+	if ((size_t)snprintf(ret_path, PATH_MAX, "%s/%s", ctx->statedir, name) >= PATH_MAX)
+		return bench_fail(ctx, -ENAMETOOLONG, "state dir path too long");
+	if (mkdir(ret_path, 0700) < 0)
+		return bench_fail(ctx, negerrno(), "cannot create '%s': %m", ret_path);
+	return 0;
+}
+
+int bench_write_file(const char *path, const char *text, mode_t mode)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+				      mode);
+	size_t len = strlen(text), done = 0;
+
+	if (fd < 0 || fchmod(fd, mode) < 0)
+		return negerrno();
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+
+		if (n < 0 && errno != EINTR)
+			return negerrno();
+		if (n > 0)
+			done += (size_t)n;
+	}
 	return 0;
 }
 
@@ -272,6 +403,71 @@ int bench_plugin_start(struct bench_ctx *ctx, const char *name, const char *faul
 	ret->pid = pid;
 	ret->pidfd = TAKE_FD(pidfd);
 	snprintf(ret->name, sizeof(ret->name), "%s", name);
+	snprintf(ret->sock, sizeof(ret->sock), "%s", sock);
+	return 0;
+}
+
+/* 0 once a connect() to the unix socket path succeeds, within timeout_ms. */
+static int wait_socket(const char *path, unsigned timeout_ms)
+{
+	double deadline = bench_now_ms() + timeout_ms;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	while (bench_now_ms() < deadline && !bench_stop) {
+		_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return negerrno();
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return 0;
+		usleep(20 * 1000);
+	}
+	return bench_stop ? -EINTR : -ETIMEDOUT;
+}
+
+int bench_plugin_spawn(struct bench_ctx *ctx, char *const argv[], const char *sock,
+		       unsigned timeout_ms, struct bench_plugin *ret)
+{
+	_cleanup_close_ int pidfd = -EBADF, null = -EBADF;
+	pid_t parent = getpid(), pid;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->pidfd = -EBADF;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0)
+		return bench_fail(ctx, negerrno(), "/dev/null: %m");
+	pid = fork();
+	if (pid < 0)
+		return bench_fail(ctx, negerrno(), "fork: %m");
+	if (pid == 0) {
+		child_prepare(parent);
+		/* Its chatter is not ours; a plugin that fails is seen at its socket. */
+		if (dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+		    dup2(null, STDERR_FILENO) < 0)
+			_exit(127);
+		execve(argv[0], argv, child_env);
+		_exit(127);
+	}
+	pidfd = (int)pidfd_open(pid, 0);
+	if (pidfd < 0) {
+		r = negerrno();
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return bench_fail(ctx, r, "pidfd_open: %s", strerror(-r));
+	}
+	r = wait_socket(sock, timeout_ms);
+	if (r < 0) {
+		reap(pid, pidfd, 0, NULL);
+		return bench_fail(ctx, r, "'%s' did not listen on '%s': %s", argv[0], sock,
+				  strerror(-r));
+	}
+	ret->pid = pid;
+	ret->pidfd = TAKE_FD(pidfd);
+	snprintf(ret->sock, sizeof(ret->sock), "%s", sock);
 	return 0;
 }
 

@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What one `dvdcli mount` exec costs (Mesos' isolator execs it per volume per
- * container) against the same plugin calls made in-process, and against the
- * cheapest possible exec. The mountpoint is unmounted after each round, not
- * timed, so every round does the same Get + Mount. dvmount's dvdcli keeps a
- * state (one Mount ID per volume per host, Mesos counted as a user): it lives
- * in the run's directory, and `dvdcli unmount` undoes each mount.
+ * dvdcli: what one `dvdcli mount` and one `dvdcli unmount` exec cost, the
+ * price Mesos' isolator pays per volume per container, on dvmount-testplugin
+ * and on real rclone (`rclone serve docker`, FUSE mounts of a local
+ * directory), against the same plugin calls made in-process and against the
+ * cheapest possible exec. dvmount's dvdcli keeps a state (one Mount ID per
+ * volume per host, Mesos counted as a user) in a state dir on the real
+ * filesystem. rclone's plugin deadlocks on overlapping mount-changing calls:
+ * its calls are made one at a time, as every round here is.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/macro.h"
 #include "helper/plugin.h"
@@ -18,14 +22,22 @@
 #define DRIVER "bench"
 #define VOLUME "bench-dvdcli"
 #define TRUE_PATH "/bin/true"
+#define RCLONE "/usr/bin/rclone"
+#define RCLONE_READY_MS 20000
+
+struct dvdcli_argv {
+	char *mount[12];
+	char *unmount[12];
+	char opts[PATH_MAX + 32];
+};
 
 struct dvdcli_state {
 	struct bench_plugin plugin;
+	struct bench_plugin rclone;
 	struct plugin_config cfg;
 	struct plugin_client *pc; /* for the untimed Unmounts */
 	char state_dir[PATH_MAX];
-	char *mount_argv[10];
-	char *unmount_argv[10];
+	struct dvdcli_argv test, rc;
 };
 
 static void dvdcli_state_done(struct dvdcli_state *st)
@@ -33,6 +45,7 @@ static void dvdcli_state_done(struct dvdcli_state *st)
 	plugin_client_free(st->pc);
 	st->pc = NULL;
 	bench_plugin_stop(&st->plugin);
+	bench_plugin_stop(&st->rclone);
 }
 
 /* dvdcli sends no Mount ID: the plugin counts an anonymous mount; undo it. */
@@ -47,23 +60,22 @@ static int unmount_volume(struct bench_ctx *ctx, struct dvdcli_state *st)
 	return r;
 }
 
-static int round_dvdcli(struct bench_ctx *ctx, void *state, double *ret_ms)
+static int round_dvdcli(struct bench_ctx *ctx, void *state, double ms[BENCH_PARTS_MAX])
 {
-	struct dvdcli_state *st = state;
+	struct dvdcli_argv *a = state;
 	char out[BENCH_OUT_MAX];
-	double untimed;
 	size_t len;
 	int r;
 
-	r = bench_exec(st->mount_argv, out, sizeof(out), ret_ms);
+	r = bench_exec_part(ctx, 0, a->mount, NULL, out, sizeof(out), &ms[0]);
 	if (r < 0)
-		return bench_fail(ctx, r, "'%s': %s", st->mount_argv[0], strerror(-r));
+		return bench_fail(ctx, r, "'%s': %s", a->mount[0], strerror(-r));
 	len = strlen(out);
 	/* dvdcli's contract: exit 0 and exactly the mountpoint and a newline. */
 	if (r != 0 || out[0] != '/' || len < 2 || strchr(out, '\n') != &out[len - 1])
 		return bench_fail(ctx, -EPROTO, "dvdcli mount exited %d: %.200s", r, out);
 	/* Mounted under dvmount's own Mount ID: only its unmount can give it back. */
-	r = bench_exec(st->unmount_argv, out, sizeof(out), &untimed);
+	r = bench_exec_part(ctx, 1, a->unmount, NULL, out, sizeof(out), &ms[1]);
 	if (r != 0)
 		return bench_fail(ctx, r < 0 ? r : -EPROTO, "dvdcli unmount exited %d: %.200s", r,
 				  out);
@@ -71,7 +83,7 @@ static int round_dvdcli(struct bench_ctx *ctx, void *state, double *ret_ms)
 }
 
 /* A fresh client each round: activation and connecting are part of the cost. */
-static int round_rpc_raw(struct bench_ctx *ctx, void *state, double *ret_ms)
+static int round_rpc_raw(struct bench_ctx *ctx, void *state, double ret_ms[BENCH_PARTS_MAX])
 {
 	struct dvdcli_state *st = state;
 	struct plugin_mount m = { .driver = DRIVER, .name = VOLUME };
@@ -96,27 +108,87 @@ static int round_rpc_raw(struct bench_ctx *ctx, void *state, double *ret_ms)
 	return unmount_volume(ctx, st);
 }
 
-static int round_true(struct bench_ctx *ctx, void *state, double *ret_ms)
+static int round_true(struct bench_ctx *ctx, void *state, double ret_ms[BENCH_PARTS_MAX])
 {
 	char *argv[] = { TRUE_PATH, NULL };
 	char out[BENCH_OUT_MAX];
 	int r;
 
 	(void)state;
-	r = bench_exec(argv, out, sizeof(out), ret_ms);
+	r = bench_exec_part(ctx, 0, argv, NULL, out, sizeof(out), &ret_ms[0]);
 	if (r != 0)
 		return bench_fail(ctx, r < 0 ? r : -EPROTO, "'%s' failed (%d)", TRUE_PATH, r);
 	return 0;
 }
 
+static void dvdcli_argv(struct dvdcli_argv *a, struct bench_ctx *ctx, const char *state_dir,
+			const char *plugin_dir, const char *driver, const char *opts)
+{
+	for (size_t i = 0; i < 2; i++) {
+		char **argv = i ? a->unmount : a->mount;
+		size_t n = 0;
+
+		argv[n++] = ctx->dvmount;
+		argv[n++] = "--state-dir";
+		argv[n++] = (char *)state_dir;
+		argv[n++] = "--plugin-path";
+		argv[n++] = (char *)plugin_dir;
+		argv[n++] = "dvdcli";
+		argv[n++] = i ? "unmount" : "mount";
+		argv[n++] = (char *)driver;
+		argv[n++] = "--volumename=" VOLUME;
+		if (!i && opts) {
+			snprintf(a->opts, sizeof(a->opts), "--volumeopts=%s", opts);
+			argv[n++] = a->opts;
+		}
+		argv[n] = NULL;
+	}
+}
+
+/* rclone's plugin on a directory of its own, serving a local directory as its remote. */
+static int rclone_start(struct bench_ctx *ctx, struct dvdcli_state *st, char *remote,
+			size_t size)
+{
+	char dir[PATH_MAX], base[PATH_MAX], cache[PATH_MAX], data[PATH_MAX], sock[PATH_MAX + 16];
+	char *argv[] = { RCLONE,	 "serve",    "docker", "--base-dir", base, "--socket-addr",
+			 sock,		 "--config", "/dev/null", "--cache-dir", cache, NULL };
+	int r;
+
+	r = bench_mkdirs(ctx, "rclone/plugins", dir);
+	if (r == 0)
+		r = bench_mkdirs(ctx, "rclone/base", base);
+	if (r == 0)
+		r = bench_mkdirs(ctx, "rclone/cache", cache);
+	if (r == 0)
+		r = bench_mkdirs(ctx, "rclone/data", data);
+	if (r < 0)
+		return bench_fail(ctx, r, "cannot create rclone's directories below '%s': %s",
+				  ctx->tmpdir, strerror(-r));
+	snprintf(sock, sizeof(sock), "%s/rclone.sock", dir);
+	snprintf(remote, size, "remote=:local:%s", data);
+	r = bench_plugin_spawn(ctx, argv, sock, RCLONE_READY_MS, &st->rclone);
+	if (r < 0)
+		return r;
+	snprintf(st->rclone.plugin_dir, sizeof(st->rclone.plugin_dir), "%s", dir);
+	return 0;
+}
+
 static int run_dvdcli(struct bench_ctx *ctx, struct bench_report *report)
 {
-	_cleanup_(dvdcli_state_done) struct dvdcli_state st = { .plugin.pidfd = -EBADF };
-	const struct bench_case cases[] = {
-		{ .name = "dvdcli-mount", .round = round_dvdcli, .state = &st },
+	_cleanup_(dvdcli_state_done) struct dvdcli_state st = { .plugin.pidfd = -EBADF,
+							       .rclone.pidfd = -EBADF };
+	struct bench_case cases[4] = {
+		{ .name = "testplugin",
+		  .gated = true,
+		  .counted = true,
+		  .parts = { "mount", "unmount" },
+		  .round = round_dvdcli,
+		  .state = &st.test },
 		{ .name = "rpc-raw", .round = round_rpc_raw, .state = &st },
-		{ .name = "true", .round = round_true, .state = &st },
+		{ .name = "true", .counted = true, .round = round_true, .state = &st },
 	};
+	char remote[PATH_MAX + 16];
+	size_t n = 3;
 	int r;
 
 	r = bench_plugin_start(ctx, DRIVER, NULL, &st.plugin);
@@ -130,38 +202,44 @@ static int run_dvdcli(struct bench_ctx *ctx, struct bench_report *report)
 	r = plugin_client_new(&st.cfg, &st.pc);
 	if (r < 0)
 		return bench_fail(ctx, r, "plugin client: %s", strerror(-r));
-	/* Never the host's default state dir. */
-	r = bench_mkdirs(ctx, "dvdcli-state", st.state_dir);
-	if (r < 0)
-		return bench_fail(ctx, r, "cannot create the state dir below '%s': %s",
-				  ctx->tmpdir, strerror(-r));
-	for (size_t i = 0; i < 2; i++) {
-		char **argv = i ? st.unmount_argv : st.mount_argv;
-
-		argv[0] = ctx->dvmount;
-		argv[1] = "--state-dir";
-		argv[2] = st.state_dir;
-		argv[3] = "--plugin-path";
-		argv[4] = st.plugin.plugin_dir;
-		argv[5] = "dvdcli";
-		argv[6] = i ? "unmount" : "mount";
-		argv[7] = "--volumedriver=" DRIVER;
-		argv[8] = "--volumename=" VOLUME;
-		argv[9] = NULL;
-	}
-
-	r = bench_group_run(ctx, cases, ARRAY_SIZE(cases), report);
+	r = bench_state_dir(ctx, "dvdcli", st.state_dir);
 	if (r < 0)
 		return r;
-	bench_report_ratio(report, "exec-overhead", "dvdcli-mount", "rpc-raw");
-	bench_report_ratio(report, "exec-floor", "dvdcli-mount", "true");
+	dvdcli_argv(&st.test, ctx, st.state_dir, st.plugin.plugin_dir, "--volumedriver=" DRIVER,
+		    NULL);
+
+	if (access(RCLONE, X_OK) == 0 && access("/dev/fuse", R_OK) == 0) {
+		r = rclone_start(ctx, &st, remote, sizeof(remote));
+		if (r < 0)
+			return r;
+		dvdcli_argv(&st.rc, ctx, st.state_dir, st.rclone.plugin_dir,
+			    "--volumedriver=rclone", remote);
+		cases[n++] = (struct bench_case){ .name = "rclone",
+						  .gated = true,
+						  .counted = true,
+						  .parts = { "mount", "unmount" },
+						  .round = round_dvdcli,
+						  .state = &st.rc };
+	} else {
+		bench_report_skip(report, "dvdcli.rclone", "no " RCLONE " or /dev/fuse "
+				  "(tools/install-deps installs them)");
+	}
+
+	r = bench_group_run(ctx, "dvdcli", cases, n, 0, report);
+	if (r < 0)
+		return r;
+	bench_report_ratio(report, "dvdcli.exec-overhead", "dvdcli.testplugin.mount",
+			   "dvdcli.rpc-raw", 1);
+	bench_report_ratio(report, "dvdcli.exec-floor", "dvdcli.testplugin.mount", "dvdcli.true",
+			   1);
+	bench_report_ratio(report, "dvdcli.rclone-vs-testplugin", "dvdcli.rclone.mount",
+			   "dvdcli.testplugin.mount", 1);
 	return 0;
 }
 
-static const char *const dvdcli_cases[] = { "dvdcli-mount", "rpc-raw", "true", NULL };
-
-const struct bench_group bench_group_dvdcli = {
+const struct bench_scenario bench_scenario_dvdcli = {
 	.name = "dvdcli",
-	.cases = dvdcli_cases,
+	.what = "dvdcli mount + unmount on the test plugin and on real rclone",
+	.needs_mount_ns = true,
 	.run = run_dvdcli,
 };

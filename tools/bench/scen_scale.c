@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What a full state dir costs: one container's whole stay, `dvmount prepare`
- * (1 volume, no --pid) plus `dvmount cleanup`, both exec'd and timed
- * together, in a state dir holding 10 other containers' records and in one
- * holding 10000. The design wants no difference: a reference count costs
+ * scale: what a full state dir costs. One container's whole stay, `dvmount
+ * prepare` (1 volume, no --pid) and `dvmount cleanup`, both exec'd and timed
+ * apart, in a state dir holding 10, 1000 and 10000 other containers' records. The design wants no difference: a reference count costs
  * O(users of that volume), never O(all containers on the host). The timed
  * container's volume is its own, so each round does a real plugin Mount and,
  * at the last user's cleanup, a real Unmount.
@@ -14,12 +13,15 @@
  * those 10 under new ids, each a user of its record's pool volume, which is
  * what 9990 more prepares of those volumes leave (the plugin is not called
  * for a volume already in use: one Mount per volume per host), minus 9990
- * execs.
+ * execs. They are made on the run's tmpfs and then copied, with one syncfs,
+ * into a state dir on the filesystem of the user's: the timed commands see
+ * the real filesystem, and 20000 durable writes of set-up cost nothing.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "common/jsonutil.h"
@@ -29,8 +31,10 @@
 
 #define DRIVER "bench-state"
 #define POOL 10 /* volumes the others use, each prepared for real */
-#define OTHERS_FEW 10
-#define OTHERS_MANY 10000
+#define CP "/bin/cp"
+
+static const unsigned others_full[] = { 10, 1000, 10000 };
+static const unsigned others_quick[] = { 10, 100 };
 
 struct state_shared {
 	struct bench_cli cli;
@@ -41,7 +45,8 @@ struct state_case {
 	struct state_shared *sh;
 	unsigned others;
 	char dir[PATH_MAX];	  /* this case's files */
-	char state_dir[PATH_MAX];
+	char state_dir[PATH_MAX]; /* on the tmpfs while populating, then the real one */
+	char name[BENCH_NAME_MAX];
 	char volumes[PATH_MAX];	  /* the timed container's --volumes file */
 	char key[STATE_KEY_MAX];  /* the key of its volume */
 	unsigned seq;		  /* container ids are never reused */
@@ -52,39 +57,36 @@ static void state_shared_done(struct state_shared *sh)
 	bench_cli_stop(&sh->cli);
 }
 
-/* One container's life, prepare + cleanup; the two execs' times go to *ret_ms. */
+/* One container's life, prepare + cleanup; the two execs' times go to ms (timed: parts 0, 1). */
 static int prepare_cleanup(struct bench_ctx *ctx, struct state_case *c, const char *cid,
-			   const char *volumes, double *ret_ms)
+			   const char *volumes, bool timed, double ms[BENCH_PARTS_MAX])
 {
 	char *prepare[] = { "prepare", "--container-id", (char *)cid, "--volumes",
 			    (char *)volumes, NULL };
 	char *cleanup[] = { "cleanup", "--container-id", (char *)cid, NULL };
 	char out[BENCH_OUT_MAX];
-	double a = 0, b = 0;
+	double unused[BENCH_PARTS_MAX];
 	int r;
 
-	r = bench_cli_run(ctx, &c->sh->cli, c->state_dir, prepare, out, &a);
+	if (!ms)
+		ms = unused;
+	r = bench_cli_run(ctx, &c->sh->cli, c->state_dir, timed ? 0 : -1, prepare, out, &ms[0]);
 	if (r < 0)
 		return r;
 	r = bench_cli_check_prepared(ctx, out, cid);
 	if (r < 0)
 		return r;
-	r = bench_cli_run(ctx, &c->sh->cli, c->state_dir, cleanup, out, &b);
-	if (r < 0)
-		return r;
-	if (ret_ms)
-		*ret_ms = a + b;
-	return 0;
+	return bench_cli_run(ctx, &c->sh->cli, c->state_dir, timed ? 1 : -1, cleanup, out, &ms[1]);
 }
 
-static int round_state(struct bench_ctx *ctx, void *state, double *ret_ms)
+static int round_state(struct bench_ctx *ctx, void *state, double ms[BENCH_PARTS_MAX])
 {
 	struct state_case *c = state;
 	char cid[32], path[2 * PATH_MAX];
 	int r;
 
 	snprintf(cid, sizeof(cid), "bench-state-%u", c->seq++);
-	r = prepare_cleanup(ctx, c, cid, c->volumes, ret_ms);
+	r = prepare_cleanup(ctx, c, cid, c->volumes, true, ms);
 	if (r < 0)
 		return r;
 	/* The last user left: the volume was Unmounted and its entry removed. */
@@ -103,7 +105,7 @@ static int volumes_file(struct bench_ctx *ctx, struct state_case *c, const char 
 
 	if ((size_t)snprintf(ret_path, PATH_MAX, "%s/%s.json", c->dir, name) >= PATH_MAX)
 		return bench_fail(ctx, -ENAMETOOLONG, "path too long below '%s'", c->dir);
-	return bench_cli_volumes_file(ctx, &c->sh->cli, ret_path, names, targets, 1);
+	return bench_cli_volumes_file(ctx, DRIVER, ret_path, names, targets, 1);
 }
 
 static void json_put_all(json_object *(*o)[POOL])
@@ -177,6 +179,11 @@ static int populate(struct bench_ctx *ctx, struct state_case *c)
 	char *prepare[] = { "prepare", "--container-id", cid, "--volumes", path, NULL };
 	int r;
 
+	char tmpstate[PATH_MAX + 8];
+	char *cp[] = { CP, "-a", tmpstate, c->state_dir, NULL };
+	_cleanup_close_ int fd = -EBADF;
+	double ms;
+
 	snprintf(rel, sizeof(rel), "state/others%u", c->others);
 	r = bench_cli_mkdirs(ctx, rel, c->dir);
 	if (r == 0) {
@@ -190,7 +197,7 @@ static int populate(struct bench_ctx *ctx, struct state_case *c)
 		snprintf(cid, sizeof(cid), "other-%u", k);
 		r = volumes_file(ctx, c, name, path);
 		if (r == 0)
-			r = bench_cli_run(ctx, &c->sh->cli, c->state_dir, prepare, out, NULL);
+			r = bench_cli_run(ctx, &c->sh->cli, c->state_dir, -1, prepare, out, NULL);
 		if (r == 0)
 			r = bench_cli_check_prepared(ctx, out, cid);
 		if (r < 0)
@@ -202,6 +209,20 @@ static int populate(struct bench_ctx *ctx, struct state_case *c)
 			return r;
 	}
 
+	/* Onto the real filesystem: one copy, one syncfs, the layout unchanged. */
+	snprintf(tmpstate, sizeof(tmpstate), "%s/.", c->state_dir);
+	snprintf(rel, sizeof(rel), "scale-others%u", c->others);
+	r = bench_state_dir(ctx, rel, c->state_dir);
+	if (r < 0)
+		return r;
+	r = bench_exec(cp, out, sizeof(out), &ms);
+	if (r != 0)
+		return bench_fail(ctx, r < 0 ? r : -EPROTO, "cp -a '%s' '%s' exited %d: %.200s",
+				  tmpstate, c->state_dir, r, out);
+	fd = open(c->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) < 0)
+		return bench_fail(ctx, negerrno(), "syncfs '%s': %m", c->state_dir);
+
 	snprintf(name, sizeof(name), "o%u-own", c->others);
 	r = state_volume_key(DRIVER, name, c->key);
 	if (r < 0)
@@ -210,47 +231,60 @@ static int populate(struct bench_ctx *ctx, struct state_case *c)
 	if (r < 0)
 		return r;
 	/* Not timed: the plugin Creates the volume now, so every round does Get + Mount. */
-	return prepare_cleanup(ctx, c, "bench-state-create", c->volumes, NULL);
+	return prepare_cleanup(ctx, c, "bench-state-create", c->volumes, false, NULL);
 }
 
-static int run_state(struct bench_ctx *ctx, struct bench_report *report)
+static int run_scale(struct bench_ctx *ctx, struct bench_report *report)
 {
 	_cleanup_(state_shared_done) struct state_shared sh = { .cli.plugin.pidfd = -EBADF };
-	/* Two cases of several paths each: too big for the stack. */
-	_cleanup_free_ struct state_case *c = calloc(2, sizeof(*c));
-	struct bench_case cases[2];
+	const unsigned *others = ctx->quick ? others_quick : others_full;
+	size_t n = ctx->quick ? ARRAY_SIZE(others_quick) : ARRAY_SIZE(others_full);
+	/* Cases of several paths each: too big for the stack. */
+	_cleanup_free_ struct state_case *c = calloc(n, sizeof(*c));
+	struct bench_case cases[ARRAY_SIZE(others_full)];
+	char num[BENCH_NAME_MAX], den[BENCH_NAME_MAX], name[BENCH_NAME_MAX];
 	int r;
 
 	if (!c)
 		return bench_fail(ctx, -ENOMEM, "out of memory");
-	r = bench_cli_start(ctx, DRIVER, &sh.cli);
+	r = bench_cli_start(ctx, DRIVER, NULL, NULL, &sh.cli);
 	if (r == 0)
 		r = bench_cli_mkdirs(ctx, "state/dst", sh.dst);
 	if (r < 0)
 		return r;
-	c[0] = (struct state_case){ .sh = &sh, .others = OTHERS_FEW };
-	c[1] = (struct state_case){ .sh = &sh, .others = OTHERS_MANY };
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < n; i++) {
+		c[i] = (struct state_case){ .sh = &sh, .others = others[i] };
+		snprintf(c[i].name, sizeof(c[i].name), "others%u", others[i]);
 		r = populate(ctx, &c[i]);
 		if (r < 0)
 			return r;
+		cases[i] = (struct bench_case){ .name = c[i].name,
+						.x = others[i],
+						.gated = true,
+						.counted = true,
+						.parts = { "prepare", "cleanup" },
+						.round = round_state,
+						.state = &c[i] };
 	}
-
-	cases[0] = (struct bench_case){ "others10", 0, round_state, &c[0] };
-	cases[1] = (struct bench_case){ "others10000", 0, round_state, &c[1] };
-	r = bench_group_run(ctx, cases, ARRAY_SIZE(cases), report);
+	r = bench_group_run(ctx, "scale", cases, n, 0, report);
 	if (r < 0)
 		return r;
-	bench_report_ratio(report, "state-scaling", "others10000", "others10");
+	for (size_t p = 0; p < 2; p++) {
+		const char *part = p ? "cleanup" : "prepare";
+
+		snprintf(num, sizeof(num), "scale.others%u.%s", others[n - 1], part);
+		snprintf(den, sizeof(den), "scale.others%u.%s", others[0], part);
+		snprintf(name, sizeof(name), "scale.%s.others%u-vs-%u", part, others[n - 1],
+			 others[0]);
+		bench_report_ratio(report, name, num, den, 1);
+	}
 	return 0;
 }
 
-static const char *const state_cases[] = { "others10", "others10000", NULL };
-
-/* Mount namespace: the 10000 durable writes go to the run's tmpfs, not to a disk. */
-const struct bench_group bench_group_state = {
-	.name = "state",
-	.cases = state_cases,
+/* Mount namespace: the test plugin's files live on the run's tmpfs. */
+const struct bench_scenario bench_scenario_scale = {
+	.name = "scale",
+	.what = "prepare + cleanup of one container with 10, 1000, 10000 others in the state",
 	.needs_mount_ns = true,
-	.run = run_state,
+	.run = run_scale,
 };

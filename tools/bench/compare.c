@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * --compare: the regression gate. Counts come first: they are the same on a
+ * quiet and on a busy machine, so any growth of fsync-type calls, renames or
+ * opens is a regression. Times gate only beyond the threshold plus the noise
+ * that both runs show, so that a rerun against one's own fresh results passes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "common/macro.h"
+#include "tools/bench/bench.h"
+
+/*
+ * The total may move by a few calls between identical runs: poll and futex
+ * wake-ups, a read that returns short, a plugin answer split in two. A real
+ * regression (one more durable write) moves the named counts, which gate exactly.
+ */
+#define BENCH_TOTAL_SLACK_PCT 3.0
+#define BENCH_TOTAL_SLACK_CALLS 16
+
+static const char *const gated_counts[] = { "fsync_type", "renames", "opens" };
+
+static double num(json_object *o, const char *key)
+{
+	return json_object_get_double(json_object_object_get(o, key));
+}
+
+static bool selected(const char *scenario, const char *const *scenarios)
+{
+	if (!scenarios || !scenarios[0])
+		return true;
+	for (size_t i = 0; scenarios[i]; i++)
+		if (!strcmp(scenarios[i], scenario))
+			return true;
+	return false;
+}
+
+/* How much the median moves between rounds of one run: its p90 above it. */
+static double noise(json_object *r)
+{
+	double d = num(r, "p90_ms") - num(r, "median_ms");
+
+	return d > 0 ? d : 0;
+}
+
+static int compare_counts(const char *name, json_object *b, json_object *c, char *cell,
+			  size_t size)
+{
+	json_object *bs = json_object_object_get(b, "syscalls");
+	json_object *cs = json_object_object_get(c, "syscalls");
+	int64_t bt, ct;
+	int bad = 0;
+
+	snprintf(cell, size, "-");
+	if (!bs || !cs)
+		return 0;
+	bt = json_object_get_int64(json_object_object_get(bs, "total"));
+	ct = json_object_get_int64(json_object_object_get(cs, "total"));
+	snprintf(cell, size, "%lld/%lld -> %lld/%lld",
+		 (long long)json_object_get_int64(json_object_object_get(bs, "fsync_type")),
+		 (long long)bt,
+		 (long long)json_object_get_int64(json_object_object_get(cs, "fsync_type")),
+		 (long long)ct);
+	for (size_t i = 0; i < ARRAY_SIZE(gated_counts); i++) {
+		int64_t x = json_object_get_int64(json_object_object_get(bs, gated_counts[i]));
+		int64_t y = json_object_get_int64(json_object_object_get(cs, gated_counts[i]));
+
+		if (y > x) {
+			fprintf(stderr, "dvmount-bench: regression: %s: %s grew from %lld to %lld "
+					"per operation\n",
+				name, gated_counts[i], (long long)x, (long long)y);
+			bad++;
+		}
+	}
+	if ((double)ct > (double)bt * (1 + BENCH_TOTAL_SLACK_PCT / 100) + BENCH_TOTAL_SLACK_CALLS) {
+		fprintf(stderr, "dvmount-bench: regression: %s: syscalls grew from %lld to %lld "
+				"per operation\n",
+			name, (long long)bt, (long long)ct);
+		bad++;
+	}
+	return bad;
+}
+
+int bench_compare(json_object *base, json_object *cur, double threshold_pct,
+		  const char *const *scenarios)
+{
+	json_object *bsc = json_object_object_get(base, "scenarios");
+	json_object *csc = json_object_object_get(cur, "scenarios");
+	int bad = 0, compared = 0;
+
+	if (!json_object_is_type(bsc, json_type_object) ||
+	    !json_object_is_type(csc, json_type_object))
+		return -EBADMSG;
+	printf("%-40s %10s %10s %8s %9s  %-28s %s\n", "result", "base ms", "now ms", "change",
+	       "noise ms", "fsync/syscalls base -> now", "verdict");
+	json_object_object_foreach(csc, name, c)
+	{
+		json_object *b = json_object_object_get(bsc, name);
+		const char *scenario = json_object_get_string(json_object_object_get(c, "scenario"));
+		bool gated = json_object_get_boolean(json_object_object_get(c, "gated"));
+		double bm, cm, nz;
+		char cell[96];
+		int worse = 0;
+
+		if (!b || !scenario || !selected(scenario, scenarios))
+			continue;
+		bm = num(b, "median_ms");
+		cm = num(c, "median_ms");
+		nz = MAX(noise(b), noise(c));
+		if (gated) {
+			worse = compare_counts(name, b, c, cell, sizeof(cell));
+			if (cm > bm * (1 + threshold_pct / 100) + nz) {
+				fprintf(stderr, "dvmount-bench: regression: %s: median %.3f ms -> "
+						"%.3f ms (+%.1f%%; threshold %g%%, noise %.3f ms)\n",
+					name, bm, cm, bm > 0 ? (cm / bm - 1) * 100 : 0,
+					threshold_pct, nz);
+				worse++;
+			}
+			compared++;
+		} else {
+			snprintf(cell, sizeof(cell), "-");
+		}
+		printf("%-40s %10.3f %10.3f %+7.1f%% %9.3f  %-28s %s\n", name, bm, cm,
+		       bm > 0 ? (cm / bm - 1) * 100 : 0, nz, cell,
+		       !gated ? "baseline" : worse ? "REGRESSION" : "ok");
+		bad += worse;
+	}
+	fflush(stdout);
+	/* A gate that compared nothing must not pass. */
+	return compared ? bad : -ENODATA;
+}
