@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * dvmount-bench, smoke-tested: with tiny counts it runs every group, prints
- * only lines of its three formats (or one JSON document) whose numbers agree
- * with each other, and leaves no process or file behind. Nothing here looks
- * at how fast anything is: timings belong to `make bench`.
+ * dvmount-bench as a regression run: --quick runs every scenario of issue 12
+ * with its baselines and writes results.json, results.md and the plots; the
+ * syscall counts are exact (the floor program's open_tree, setns and
+ * move_mount per volume); --compare catches a deliberate regression (one more
+ * fsync per durable write, through an LD_PRELOAD shim) and passes a rerun;
+ * the time gate's rule is checked on documents made here. Nothing is left
+ * behind: no process, no file in TMPDIR or beside the state dir. Nothing here
+ * judges how fast anything is: timings belong to `make bench`.
  */
 #include <errno.h>
 #include <dirent.h>
@@ -11,101 +15,52 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <linux/magic.h>
 
 #include "kselftest_harness.h"
 #include "tests/lib/run.h"
 
-#define BENCH_TIMEOUT_MS 60000
-#define NAME_MAX_LEN 32
-#define MAX_LINES 64
+#define BENCH_TIMEOUT_MS 180000
 
-struct scenario_line {
-	char name[NAME_MAX_LEN];
-	double median, p90;
-	size_t n;
-};
-
-struct per_volume_line {
-	char name[NAME_MAX_LEN];
-	double us;
-	unsigned volumes;
-};
-
-struct ratio_line {
-	char name[NAME_MAX_LEN], num[NAME_MAX_LEN], den[NAME_MAX_LEN];
-	double ratio;
-};
-
-struct parsed {
-	struct scenario_line s[MAX_LINES];
-	struct per_volume_line v[MAX_LINES];
-	struct ratio_line q[MAX_LINES];
-	size_t n_s, n_v, n_q;
-	char bad[256]; /* the first line that matched no format */
-};
-
-/* Each line must match one format in full; 0, or -1 with the line in bad. */
-static int parse_output(char *out, struct parsed *p)
+FIXTURE(bench)
 {
-	memset(p, 0, sizeof(*p));
-	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
-		int end = -1;
+	char *dir;
+	char tmp[PATH_MAX], state[PATH_MAX], out[PATH_MAX], base[PATH_MAX];
+	struct run_result run;
+};
 
-		if (!strncmp(line, "scenario ", 9) && p->n_s < MAX_LINES) {
-			struct scenario_line *s = &p->s[p->n_s];
+FIXTURE_SETUP(bench)
+{
+	if (geteuid() != 0)
+		SKIP(return, "needs root: dvmount takes --plugin-path from root only");
+	self->dir = make_tmpdir("bench");
+	ASSERT_NE(NULL, self->dir);
+	snprintf(self->tmp, sizeof(self->tmp), "%s/tmp", self->dir);
+	snprintf(self->state, sizeof(self->state), "%s/state", self->dir);
+	snprintf(self->out, sizeof(self->out), "%s/out", self->dir);
+	snprintf(self->base, sizeof(self->base), "%s/base", self->dir);
+	ASSERT_EQ(0, mkdir(self->tmp, 0755));
+	ASSERT_EQ(0, mkdir(self->state, 0755));
+	/* The bench makes its run directory here: the test can see it is gone after. */
+	ASSERT_EQ(0, setenv("TMPDIR", self->tmp, 1));
+	/* Orphans of the bench become our children: the test can see there are none. */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+}
 
-			if (sscanf(line, "scenario %31[^:]: median %lf ms, p90 %lf ms (n=%zu)%n",
-				   s->name, &s->median, &s->p90, &s->n, &end) == 4 &&
-			    line[end] == '\0') {
-				p->n_s++;
-				continue;
-			}
-		} else if (!strncmp(line, "per-volume ", 11) && p->n_v < MAX_LINES) {
-			struct per_volume_line *v = &p->v[p->n_v];
-
-			if (sscanf(line, "per-volume %31[^:]: median %lf us (volumes=%u)%n", v->name,
-				   &v->us, &v->volumes, &end) == 3 &&
-			    line[end] == '\0') {
-				p->n_v++;
-				continue;
-			}
-		} else if (!strncmp(line, "ratio ", 6) && p->n_q < MAX_LINES) {
-			struct ratio_line *q = &p->q[p->n_q];
-
-			if (sscanf(line, "ratio %31[^:]: %31[^/]/%31[^ ] = %lfx%n", q->name, q->num,
-				   q->den, &q->ratio, &end) == 4 &&
-			    line[end] == '\0') {
-				p->n_q++;
-				continue;
-			}
-		}
-		snprintf(p->bad, sizeof(p->bad), "%s", line);
-		return -1;
+FIXTURE_TEARDOWN(bench)
+{
+	unsetenv("DVMOUNT_BENCH_PRELOAD");
+	run_result_free(&self->run);
+	if (self->dir) {
+		remove_tree(self->dir);
+		free(self->dir);
 	}
-	return 0;
-}
-
-static const struct scenario_line *find_scenario(const struct parsed *p, const char *name)
-{
-	for (size_t i = 0; i < p->n_s; i++)
-		if (!strcmp(p->s[i].name, name))
-			return &p->s[i];
-	return NULL;
-}
-
-static double absd(double x)
-{
-	return x < 0 ? -x : x;
-}
-
-/* Equal up to abs_tol (the printed rounding) and 1% of b. */
-static bool near(double a, double b, double abs_tol)
-{
-	return absd(a - b) <= abs_tol + 0.01 * absd(b);
 }
 
 static int count_entries(const char *dir)
@@ -122,61 +77,18 @@ static int count_entries(const char *dir)
 	return n;
 }
 
-/* The scenarios that report per-volume figures, and their volume counts. */
-static const struct {
-	const char *name;
-	unsigned volumes;
-} per_volume[] = {
-	{ "attach1", 1 },	    { "attach64", 64 },		   { "nsenter-bind64", 64 },
-	{ "prepare1", 1 },	    { "prepare64", 64 },	   { "nsenter-mkdir-bind1", 1 },
-	{ "nsenter-mkdir-bind64", 64 },
-};
-
-/* 0 for a scenario without per-volume figures. */
-static unsigned expected_volumes(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(per_volume); i++)
-		if (!strcmp(per_volume[i].name, name))
-			return per_volume[i].volumes;
-	return 0;
-}
-
-FIXTURE(bench)
-{
-	char *tmpdir;
-	struct run_result run;
-};
-
-FIXTURE_SETUP(bench)
-{
-	if (geteuid() != 0)
-		SKIP(return, "needs root: dvmount takes --plugin-path from root only");
-	self->tmpdir = make_tmpdir("bench");
-	ASSERT_NE(NULL, self->tmpdir);
-	/* The bench makes its run directory here: the test can see it is gone after. */
-	ASSERT_EQ(0, setenv("TMPDIR", self->tmpdir, 1));
-	/* Orphans of the bench become our children: the test can see there are none. */
-	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
-}
-
-FIXTURE_TEARDOWN(bench)
-{
-	run_result_free(&self->run);
-	if (self->tmpdir) {
-		remove_tree(self->tmpdir);
-		free(self->tmpdir);
-	}
-}
-
 /* Run the bench; then nothing of it may be left: no descendant, no file. */
 static void run_bench(struct __test_metadata *_metadata, FIXTURE_DATA(bench) *self,
 		      char *const *args)
 {
-	char *argv[16];
+	char *argv[24];
 	size_t n = 0;
 
+	run_result_free(&self->run);
 	argv[n++] = (char *)build_path("dvmount-bench");
-	while (*args && n < 15)
+	argv[n++] = "--state-dir";
+	argv[n++] = self->state;
+	while (*args && n < 23)
 		argv[n++] = *args++;
 	argv[n] = NULL;
 	ASSERT_EQ(0, run_argv(&self->run, argv, BENCH_TIMEOUT_MS));
@@ -187,222 +99,327 @@ static void run_bench(struct __test_metadata *_metadata, FIXTURE_DATA(bench) *se
 
 	EXPECT_EQ(-1, left) TH_LOG("process %d outlived the bench", (int)left);
 	EXPECT_EQ(ECHILD, e);
-	EXPECT_EQ(0, count_entries(self->tmpdir));
+	EXPECT_EQ(0, count_entries(self->tmp));
+	EXPECT_EQ(0, count_entries(self->state));
 }
 
-TEST_F(bench, every_group_prints_consistent_lines)
+static json_object *get(json_object *o, const char *path)
 {
-	static const char *const expected[] = {
-		"dvdcli-mount",		  "rpc-raw",	       "true",
-		"mount64-inflight",	  "mount64-serial",    "mount64-inflight-nouring",
-		"mount64-serial-nouring", "attach1",	       "attach64",
-		"nsenter-bind64",	  "prepare1",	       "prepare64",
-		"nsenter-mkdir-bind1",	  "nsenter-mkdir-bind64", "others10",
-		"others10000",
-	};
-	static const char *const ratios[] = { "exec-overhead",	  "exec-floor",
-					      "inflight-speedup", "inflight-speedup-nouring",
-					      "nouring-vs-uring", "attach-speedup",
-					      "prepare-speedup1", "prepare-speedup64",
-					      "state-scaling" };
-	char *args[] = { "--rounds", "1", "--warmup", "0", NULL };
-	static struct parsed p;
+	char key[128];
+
+	while (o && *path) {
+		size_t len = strcspn(path, "/");
+
+		snprintf(key, sizeof(key), "%.*s", (int)len, path);
+		o = json_object_object_get(o, key);
+		path += len + (path[len] == '/');
+	}
+	return o;
+}
+
+/* scenarios[name][key] */
+static double field(json_object *doc, const char *name, const char *key)
+{
+	json_object *r = json_object_object_get(json_object_object_get(doc, "scenarios"), name);
+
+	return json_object_get_double(json_object_object_get(r, key));
+}
+
+static int64_t count(json_object *doc, const char *name, const char *key)
+{
+	json_object *r = json_object_object_get(json_object_object_get(doc, "scenarios"), name);
+
+	return json_object_get_int64(get(r, key));
+}
+
+/* Equal but for the last bits: JSON keeps doubles to 17 digits. */
+static bool same(double a, double b)
+{
+	double d = a > b ? a - b : b - a;
+
+	return d <= 1e-9 * (a > 0 ? a : -a) + 1e-12;
+}
+
+static bool is_png(const char *path)
+{
+	static const unsigned char magic[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	unsigned char buf[8];
+	FILE *f = fopen(path, "re");
+	bool ok = f && fread(buf, 1, 8, f) == 8 && !memcmp(buf, magic, 8);
+
+	if (f)
+		fclose(f);
+	return ok;
+}
+
+/* The results of every scenario in --quick: N = 1 and 8, 10 and 100 others, P = 2. */
+static const char *const quick_results[] = {
+	"attach.dvmount.n1.prepare",	     "attach.dvmount.n1.cleanup",
+	"attach.floor.n8.prepare",	     "attach.floor.n8.cleanup",
+	"attach.script.n8.prepare",	     "attach.script.n8.cleanup",
+	"attach.dvmount.n8.prepare",	     "attach.dvmount.n8.cleanup",
+	"first-mount.dvmount.n8.prepare",    "first-mount.floor.n8.prepare",
+	"first-mount.script.n8.cleanup",     "concurrency.dvmount.n1",
+	"concurrency.dvmount.mif1.n8",	     "scale.others10.prepare",
+	"scale.others100.cleanup",
+	"dvdcli.testplugin.mount",	     "dvdcli.testplugin.unmount",
+	"dvdcli.rpc-raw",		     "dvdcli.true",
+	"transport.dvmount.attach.uring.n8.prepare", "transport.dvmount.attach.nouring.n8.prepare",
+	"oci-hook.hook.n1",		     "oci-hook.bind.n1",
+	"oci-hook.hook.n0",
+};
+
+/* A whole --quick run: about 15 s alone, more under load. */
+TEST_F_TIMEOUT(bench, quick_run_writes_results_table_and_plots_for_every_scenario, 240)
+{
+	char *args[] = { "--quick", "--out", self->out, "--commit", "test-commit", NULL };
+	char path[PATH_MAX + 32];
+	json_object *doc, *scenarios, *skipped;
+	struct statfs sf;
+	char *md;
 
 	run_bench(_metadata, self, args);
 	ASSERT_EQ(0, self->run.status);
-	ASSERT_EQ(0, parse_output(self->run.out, &p))
-		TH_LOG("unparsable line: '%s'", p.bad);
 
-	EXPECT_EQ(ARRAY_SIZE(expected), p.n_s);
-	for (size_t i = 0; i < ARRAY_SIZE(expected); i++) {
-		const struct scenario_line *s = find_scenario(&p, expected[i]);
+	snprintf(path, sizeof(path), "%s/results.json", self->out);
+	doc = json_object_from_file(path);
+	ASSERT_NE(NULL, doc);
+	EXPECT_STREQ("test-commit", json_object_get_string(get(doc, "commit")));
+	EXPECT_TRUE(json_object_get_boolean(get(doc, "quick")));
+	EXPECT_LT(0, json_object_get_int(get(doc, "machine/cores")));
+	EXPECT_NE(NULL, get(doc, "machine/cpu"));
+	EXPECT_NE(NULL, get(doc, "machine/kernel"));
+	/* The state lived where we said (the filesystem of --state-dir), not on the run's tmpfs. */
+	ASSERT_EQ(0, statfs(self->state, &sf));
+	if (sf.f_type == TMPFS_MAGIC || sf.f_type == EXT4_SUPER_MAGIC)
+		EXPECT_STREQ(sf.f_type == TMPFS_MAGIC ? "tmpfs" : "ext4",
+			     json_object_get_string(get(doc, "machine/state_fs")));
 
-		EXPECT_NE(NULL, s) TH_LOG("no line for scenario %s", expected[i]);
-		if (!s)
-			continue;
-		EXPECT_EQ(1, s->n);
-		EXPECT_LT(0, s->median);
-		/* One sample: it is both the median and the p90. */
-		EXPECT_TRUE(near(s->p90, s->median, 0.0015)) TH_LOG("%s", s->name);
+	scenarios = get(doc, "scenarios");
+	ASSERT_TRUE(json_object_is_type(scenarios, json_type_object));
+	for (size_t i = 0; i < ARRAY_SIZE(quick_results); i++) {
+		const char *n = quick_results[i];
+		double med = field(doc, n, "median_ms");
+
+		EXPECT_NE(NULL, json_object_object_get(scenarios, n)) TH_LOG("no result %s", n);
+		EXPECT_EQ(1, field(doc, n, "n")) TH_LOG("%s", n);
+		EXPECT_LT(0, med) TH_LOG("%s", n);
+		/* One sample: it is every statistic. */
+		EXPECT_EQ(med, field(doc, n, "min_ms")) TH_LOG("%s", n);
+		EXPECT_EQ(med, field(doc, n, "p90_ms")) TH_LOG("%s", n);
+		EXPECT_EQ(med, field(doc, n, "p99_ms")) TH_LOG("%s", n);
+		EXPECT_EQ(med, field(doc, n, "max_ms")) TH_LOG("%s", n);
 	}
 
-	/* Exactly the attach and prepare scenarios have per-volume figures, median / volumes. */
-	EXPECT_EQ(ARRAY_SIZE(per_volume), p.n_v);
-	for (size_t i = 0; i < p.n_v; i++) {
-		const struct scenario_line *s = find_scenario(&p, p.v[i].name);
+	/* Counted in their own run, exactly: the floor's syscalls are its definition. */
+	EXPECT_EQ(8, count(doc, "attach.floor.n8.prepare", "syscalls/by_name/open_tree"));
+	EXPECT_EQ(8, count(doc, "attach.floor.n8.prepare", "syscalls/by_name/move_mount"));
+	EXPECT_EQ(1, count(doc, "attach.floor.n8.prepare", "syscalls/by_name/setns"));
+	EXPECT_EQ(1, count(doc, "attach.floor.n8.prepare", "syscalls/by_name/execve"));
+	EXPECT_EQ(8, count(doc, "attach.floor.n8.cleanup", "syscalls/by_name/umount2"));
+	EXPECT_EQ(0, count(doc, "attach.floor.n8.prepare", "syscalls/fsync_type"));
+	/* The script execs sh once, then the same programs per volume (curl, sed, nsenter, mount). */
+	EXPECT_EQ(8 * (count(doc, "attach.script.n1.prepare", "syscalls/by_name/execve") - 1),
+		  count(doc, "attach.script.n8.prepare", "syscalls/by_name/execve") - 1);
+	EXPECT_LE(1 + 8 * 4, count(doc, "attach.script.n8.prepare", "syscalls/by_name/execve"));
+	/* dvmount's state writes are durable (DESIGN.md: fsync, rename, fsync of the dir). */
+	EXPECT_LT(0, count(doc, "attach.dvmount.n8.prepare", "syscalls/fsync_type"));
+	EXPECT_LT(0, count(doc, "attach.dvmount.n8.prepare", "syscalls/renames"));
+	EXPECT_LE(count(doc, "attach.dvmount.n8.prepare", "syscalls/opens") +
+			  count(doc, "attach.dvmount.n8.prepare", "syscalls/fsync_type"),
+		  count(doc, "attach.dvmount.n8.prepare", "syscalls/total"));
+	/* In-process: nothing to count; and a contention burst is not counted. */
+	EXPECT_EQ(NULL, get(scenarios, "dvdcli.rpc-raw/syscalls"));
+	EXPECT_EQ(NULL, get(scenarios, "contention.p2/syscalls"));
+	EXPECT_LT(0, field(doc, "contention.p2", "ops_per_s"));
+	EXPECT_EQ(4, field(doc, "contention.p2", "n")) TH_LOG("2 workers, 2 operations each");
+	EXPECT_LE(field(doc, "contention.p2", "min_ms"), field(doc, "contention.p2", "median_ms"));
+	EXPECT_LE(field(doc, "contention.p2", "median_ms"), field(doc, "contention.p2", "p90_ms"));
+	EXPECT_LE(field(doc, "contention.p2", "p90_ms"), field(doc, "contention.p2", "p99_ms"));
+	EXPECT_EQ(field(doc, "contention.p2", "p99_ms"), field(doc, "contention.p2", "max_ms"));
+	EXPECT_EQ(8, field(doc, "attach.dvmount.n8.prepare", "volumes"));
+	EXPECT_TRUE(same(field(doc, "attach.dvmount.n8.prepare", "median_ms") * 1000 / 8,
+			 field(doc, "attach.dvmount.n8.prepare", "per_volume_us")));
+	/* Only dvmount's own results are gated; baselines are not. */
+	EXPECT_TRUE(json_object_get_boolean(get(scenarios, "attach.dvmount.n8.prepare/gated")));
+	EXPECT_FALSE(json_object_get_boolean(get(scenarios, "attach.floor.n8.prepare/gated")));
+	EXPECT_FALSE(json_object_get_boolean(get(scenarios, "oci-hook.bind.n1/gated")));
 
-		ASSERT_NE(NULL, s) TH_LOG("per-volume line for unknown %s", p.v[i].name);
-		EXPECT_EQ(expected_volumes(s->name), p.v[i].volumes) TH_LOG("%s", s->name);
-		EXPECT_TRUE(near(p.v[i].us, s->median * 1000 / p.v[i].volumes, 1.5 / p.v[i].volumes))
-			TH_LOG("%s: %f us vs %f ms", s->name, p.v[i].us, s->median);
+	/* Ratios of medians, unrounded. */
+	EXPECT_TRUE(same(field(doc, "attach.dvmount.n8.prepare", "median_ms") /
+				 field(doc, "attach.floor.n8.prepare", "median_ms"),
+			 json_object_get_double(get(doc, "ratios/attach.n8.dvmount-vs-floor/ratio"))));
+	EXPECT_TRUE(same(field(doc, "concurrency.dvmount.mif1.n8", "median_ms") /
+				 (field(doc, "concurrency.dvmount.n1", "median_ms") * 8),
+			 json_object_get_double(get(doc, "ratios/concurrency.mif1.n8.vs-serial/ratio"))));
+
+	/* max-in-flight (issue 8): measured when this dvmount knows it, else said why not. */
+	skipped = get(doc, "skipped");
+	EXPECT_NE(!get(scenarios, "concurrency.dvmount.mif64.n8"),
+		  !json_object_object_get(skipped, "concurrency"));
+	if (access("/usr/bin/rclone", X_OK) == 0 && access("/dev/fuse", R_OK) == 0) {
+		EXPECT_NE(NULL, get(scenarios, "dvdcli.rclone.mount"));
+		EXPECT_NE(NULL, get(scenarios, "dvdcli.rclone.unmount"));
 	}
 
-	EXPECT_EQ(ARRAY_SIZE(ratios), p.n_q);
-	for (size_t i = 0; i < p.n_q; i++) {
-		const struct scenario_line *a = find_scenario(&p, p.q[i].num);
-		const struct scenario_line *b = find_scenario(&p, p.q[i].den);
-		bool known = false;
+	snprintf(path, sizeof(path), "%s/results.md", self->out);
+	md = read_file(path);
+	ASSERT_NE(NULL, md);
+	EXPECT_NE(NULL, strstr(md, "| result | median ms | p90 | p99 | min | max | n |"));
+	EXPECT_NE(NULL, strstr(md, "| attach.dvmount.n8.prepare | "));
+	EXPECT_NE(NULL, strstr(md, "| attach.floor.n8.prepare (baseline) | "));
+	EXPECT_NE(NULL, strstr(md, "| attach.n8.dvmount-vs-floor | "));
+	free(md);
+	if (access("/usr/bin/gnuplot", X_OK) == 0) {
+		static const char *const plots[] = { "latency-vs-n", "scale", "contention" };
 
-		for (size_t j = 0; j < ARRAY_SIZE(ratios); j++)
-			known |= !strcmp(ratios[j], p.q[i].name);
-		EXPECT_TRUE(known) TH_LOG("unexpected ratio %s", p.q[i].name);
-		ASSERT_NE(NULL, a) TH_LOG("ratio %s names %s", p.q[i].name, p.q[i].num);
-		ASSERT_NE(NULL, b) TH_LOG("ratio %s names %s", p.q[i].name, p.q[i].den);
-		/* Printed medians are rounded to 1 us: allow for that, nothing more. */
-		EXPECT_TRUE(near(p.q[i].ratio, a->median / b->median,
-				 0.006 + 0.001 * (1 / b->median + a->median / (b->median * b->median))))
-			TH_LOG("%s: %f vs %f/%f", p.q[i].name, p.q[i].ratio, a->median, b->median);
-	}
-}
-
-TEST_F(bench, json_report_parses_and_agrees_with_its_samples)
-{
-	static const char *const names[] = { "dvdcli-mount", "rpc-raw", "true" };
-	char *args[] = { "--json", "--rounds", "3", "--warmup", "0", "rpc-raw", NULL };
-	json_object *doc, *scenarios, *ratios;
-	double medians[3];
-
-	run_bench(_metadata, self, args);
-	ASSERT_EQ(0, self->run.status);
-	doc = json_tokener_parse(self->run.out);
-	ASSERT_NE(NULL, doc) TH_LOG("not JSON: %s", self->run.out);
-	EXPECT_EQ(3, json_object_get_int(json_object_object_get(doc, "rounds")));
-	EXPECT_EQ(0, json_object_get_int(json_object_object_get(doc, "warmup")));
-	scenarios = json_object_object_get(doc, "scenarios");
-	ratios = json_object_object_get(doc, "ratios");
-	ASSERT_TRUE(json_object_is_type(scenarios, json_type_array));
-	ASSERT_TRUE(json_object_is_type(ratios, json_type_array));
-
-	/* Naming one scenario runs its whole group: the baselines come along. */
-	ASSERT_EQ(3, json_object_array_length(scenarios));
-	for (size_t i = 0; i < 3; i++) {
-		json_object *s = json_object_array_get_idx(scenarios, i);
-		json_object *samples = json_object_object_get(s, "samples_ms");
-		double median = json_object_get_double(json_object_object_get(s, "median_ms"));
-		double p90 = json_object_get_double(json_object_object_get(s, "p90_ms"));
-		double v[3], lo, mid, hi;
-
-		EXPECT_STREQ(names[i], json_object_get_string(json_object_object_get(s, "name")));
-		EXPECT_EQ(3, json_object_get_int(json_object_object_get(s, "n")));
-		ASSERT_EQ(3, json_object_array_length(samples));
-		for (size_t j = 0; j < 3; j++)
-			v[j] = json_object_get_double(json_object_array_get_idx(samples, j));
-		lo = v[0] < v[1] ? v[0] : v[1];
-		lo = lo < v[2] ? lo : v[2];
-		hi = v[0] > v[1] ? v[0] : v[1];
-		hi = hi > v[2] ? hi : v[2];
-		mid = v[0] + v[1] + v[2] - lo - hi;
-		EXPECT_LT(0, lo);
-		/* Three samples: the median is the middle one, the p90 the largest. */
-		EXPECT_TRUE(near(median, mid, 1e-9));
-		medians[i] = median;
-		EXPECT_TRUE(near(p90, hi, 1e-9));
-		EXPECT_EQ(NULL, json_object_object_get(s, "per_volume_us"));
-	}
-
-	ASSERT_EQ(2, json_object_array_length(ratios));
-	for (size_t i = 0; i < 2; i++) {
-		json_object *q = json_object_array_get_idx(ratios, i);
-		double ratio = json_object_get_double(json_object_object_get(q, "ratio"));
-
-		EXPECT_STREQ(i ? "exec-floor" : "exec-overhead",
-			     json_object_get_string(json_object_object_get(q, "name")));
-		EXPECT_STREQ("dvdcli-mount",
-			     json_object_get_string(json_object_object_get(q, "numerator")));
-		EXPECT_STREQ(i ? "true" : "rpc-raw",
-			     json_object_get_string(json_object_object_get(q, "denominator")));
-		/* Unrounded in JSON: exactly median(numerator) / median(denominator). */
-		EXPECT_TRUE(near(ratio, medians[0] / medians[i ? 2 : 1], 1e-9))
-			TH_LOG("%f vs %f/%f", ratio, medians[0], medians[i ? 2 : 1]);
+		for (size_t i = 0; i < ARRAY_SIZE(plots); i++) {
+			snprintf(path, sizeof(path), "%s/%s.png", self->out, plots[i]);
+			EXPECT_TRUE(is_png(path)) TH_LOG("%s", path);
+		}
+	} else {
+		EXPECT_NE(NULL, strstr(self->run.err, "no plots"));
 	}
 	json_object_put(doc);
 }
 
-TEST_F(bench, selecting_a_group_runs_only_that_group)
+/*
+ * The gate's purpose: a change that adds one fsync per durable write (the
+ * shim) is caught by the counts alone, on any machine, even in --quick; the
+ * same build run again passes.
+ */
+TEST_F_TIMEOUT(bench, compare_catches_an_extra_fsync_per_durable_write, 120)
 {
-	char *args[] = { "--rounds", "1", "--warmup", "0", "attach", NULL };
-	static struct parsed p;
+	char base_json[PATH_MAX + 16], shim[PATH_MAX], expect[256];
+	char *first[] = { "--quick", "--out", self->base, "attach", NULL };
+	char *again[] = { "--quick", "--compare", base_json, "attach", NULL };
+	json_object *base;
+	int64_t fsyncs, renames;
 
-	run_bench(_metadata, self, args);
+	run_bench(_metadata, self, first);
 	ASSERT_EQ(0, self->run.status);
-	ASSERT_EQ(0, parse_output(self->run.out, &p)) TH_LOG("unparsable line: '%s'", p.bad);
-	EXPECT_EQ(3, p.n_s);
-	EXPECT_NE(NULL, find_scenario(&p, "attach1"));
-	EXPECT_NE(NULL, find_scenario(&p, "attach64"));
-	EXPECT_NE(NULL, find_scenario(&p, "nsenter-bind64"));
-	EXPECT_EQ(1, p.n_q);
+	snprintf(base_json, sizeof(base_json), "%s/results.json", self->base);
+	base = json_object_from_file(base_json);
+	ASSERT_NE(NULL, base);
+	fsyncs = count(base, "attach.dvmount.n8.prepare", "syscalls/fsync_type");
+	renames = count(base, "attach.dvmount.n8.prepare", "syscalls/renames");
+	json_object_put(base);
+	ASSERT_LT(0, renames);
+
+	/* Unchanged: passes, and prints both runs. */
+	run_bench(_metadata, self, again);
+	EXPECT_EQ(0, self->run.status) TH_LOG("%s", self->run.err);
+	EXPECT_NE(NULL, strstr(self->run.out, "attach.dvmount.n8.prepare"));
+	EXPECT_EQ(NULL, strstr(self->run.out, "REGRESSION"));
+
+	snprintf(shim, sizeof(shim), "%s", build_path("tests/bench-extra-fsync.so"));
+	ASSERT_EQ(0, access(shim, R_OK));
+	ASSERT_EQ(0, setenv("DVMOUNT_BENCH_PRELOAD", shim, 1));
+	run_bench(_metadata, self, again);
+	EXPECT_EQ(1, self->run.status);
+	/* One more fsync for each rename of the state store, named with both counts. */
+	snprintf(expect, sizeof(expect),
+		 "dvmount-bench: regression: attach.dvmount.n8.prepare: fsync_type grew from %lld "
+		 "to %lld per operation\n",
+		 (long long)fsyncs, (long long)(fsyncs + renames));
+	EXPECT_NE(NULL, strstr(self->run.err, expect)) TH_LOG("want: %s", expect);
+	EXPECT_NE(NULL, strstr(self->run.out, "REGRESSION"));
+	/* The baselines are not dvmount's: never a regression. */
+	EXPECT_EQ(NULL, strstr(self->run.err, "attach.floor"));
 }
 
-/* Selecting by a scenario's name runs its group, baselines and ratios included. */
-TEST_F(bench, selecting_a_scenario_of_the_state_group)
+/* A results document with one result, as the bench writes it. */
+static void write_doc(const char *path, const char *name, bool gated, int n, double median,
+		      double p90, double min, long fsyncs, long total)
 {
-	char *args[] = { "--rounds", "2", "--warmup", "0", "others10000", NULL };
-	static struct parsed p;
+	FILE *f = fopen(path, "we");
 
-	run_bench(_metadata, self, args);
-	ASSERT_EQ(0, self->run.status);
-	ASSERT_EQ(0, parse_output(self->run.out, &p)) TH_LOG("unparsable line: '%s'", p.bad);
-	ASSERT_EQ(2, p.n_s);
-	EXPECT_STREQ("others10", p.s[0].name);
-	EXPECT_STREQ("others10000", p.s[1].name);
-	for (size_t i = 0; i < 2; i++) {
-		EXPECT_EQ(2, p.s[i].n);
-		EXPECT_LT(0, p.s[i].median);
-		/* Two samples: the median is their mean, the p90 the larger one. */
-		EXPECT_LE(p.s[i].median, p.s[i].p90 + 0.0015);
-	}
-	EXPECT_EQ(0, p.n_v);
-	ASSERT_EQ(1, p.n_q);
-	EXPECT_STREQ("state-scaling", p.q[0].name);
-	EXPECT_STREQ("others10000", p.q[0].num);
-	EXPECT_STREQ("others10", p.q[0].den);
+	fprintf(f,
+		"{\"scenarios\": {\"%s\": {\"scenario\": \"attach\", \"gated\": %s, \"n\": %d, "
+		"\"median_ms\": %g, \"p90_ms\": %g, \"min_ms\": %g, \"syscalls\": {\"total\": %ld, "
+		"\"fsync_type\": %ld, \"renames\": 1, \"opens\": 3}}}}\n",
+		name, gated ? "true" : "false", n, median, p90, min, total, fsyncs);
+	fclose(f);
 }
 
-TEST_F(bench, json_per_volume_figures_of_the_prepare_group)
+static int compare_docs(struct run_result *r, const char *base, const char *cur,
+			const char *threshold)
 {
-	static const char *const names[] = { "prepare1", "prepare64", "nsenter-mkdir-bind1",
-					     "nsenter-mkdir-bind64" };
-	char *args[] = { "--json", "--rounds", "1", "--warmup", "0", "prepare", NULL };
-	json_object *doc, *scenarios, *ratios;
-	double medians[4];
+	char *argv[] = { (char *)build_path("dvmount-bench"), "--compare", (char *)base,
+			 "--against", (char *)cur, threshold ? "--threshold" : NULL,
+			 (char *)threshold, NULL };
 
-	run_bench(_metadata, self, args);
-	ASSERT_EQ(0, self->run.status);
-	doc = json_tokener_parse(self->run.out);
-	ASSERT_NE(NULL, doc) TH_LOG("not JSON: %s", self->run.out);
-	scenarios = json_object_object_get(doc, "scenarios");
-	ratios = json_object_object_get(doc, "ratios");
-	ASSERT_EQ(4, json_object_array_length(scenarios));
-	for (size_t i = 0; i < 4; i++) {
-		json_object *s = json_object_array_get_idx(scenarios, i);
-		double median = json_object_get_double(json_object_object_get(s, "median_ms"));
-		double us = json_object_get_double(json_object_object_get(s, "per_volume_us"));
-		json_object *name = json_object_object_get(s, "name");
-		unsigned volumes =
-			(unsigned)json_object_get_int(json_object_object_get(s, "volumes"));
+	return run_argv(r, argv, BENCH_TIMEOUT_MS);
+}
 
-		EXPECT_STREQ(names[i], json_object_get_string(name));
-		EXPECT_EQ(expected_volumes(names[i]), volumes);
-		EXPECT_LT(0, median);
-		ASSERT_LT(0, volumes);
-		/* Unrounded in JSON: exactly median / volumes, in microseconds. */
-		EXPECT_TRUE(near(us, median * 1000 / volumes, 1e-9)) TH_LOG("%s", names[i]);
-		medians[i] = median;
-	}
-	ASSERT_EQ(2, json_object_array_length(ratios));
-	for (size_t i = 0; i < 2; i++) {
-		json_object *q = json_object_array_get_idx(ratios, i);
-		double ratio = json_object_get_double(json_object_object_get(q, "ratio"));
+/*
+ * Times gate beyond threshold + noise (the larger p90 - min of both runs), and
+ * only with 5 samples or more in each; counts always; baselines never.
+ */
+TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
+{
+	char base[PATH_MAX + 16], cur[PATH_MAX + 16];
+	struct run_result r;
 
-		EXPECT_STREQ(i ? "prepare-speedup64" : "prepare-speedup1",
-			     json_object_get_string(json_object_object_get(q, "name")));
-		EXPECT_STREQ(names[i + 2],
-			     json_object_get_string(json_object_object_get(q, "numerator")));
-		EXPECT_STREQ(names[i],
-			     json_object_get_string(json_object_object_get(q, "denominator")));
-		EXPECT_TRUE(near(ratio, medians[i + 2] / medians[i], 1e-9));
-	}
-	json_object_put(doc);
+	snprintf(base, sizeof(base), "%s/base.json", self->dir);
+	snprintf(cur, sizeof(cur), "%s/cur.json", self->dir);
+	/* base: median 10, spread 11 - 9.5 = 1.5: the gate is at 10 * 1.1 + 1.5 = 12.5. */
+	write_doc(base, "a", true, 5, 10, 11, 9.5, 4, 300);
+
+	write_doc(cur, "a", true, 5, 12.4, 12.9, 12.2, 4, 300);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	write_doc(cur, "a", true, 5, 12.6, 12.9, 12.2, 4, 300);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "regression: a: median 10.000 ms -> 12.600 ms (+26.0%; "
+				      "threshold 10%, noise 1.500 ms)"))
+		TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	/* A noisier new run raises the bar: spread 3.5, gate at 14.5. */
+	write_doc(cur, "a", true, 5, 14, 14.5, 11, 4, 300);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	/* --threshold 40: the gate is at 15.5. */
+	write_doc(cur, "a", true, 5, 15, 15.2, 14.9, 4, 300);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, "40"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	/* One sample (--quick): the time is not judged... */
+	write_doc(base, "a", true, 1, 10, 10, 10, 4, 300);
+	write_doc(cur, "a", true, 1, 30, 30, 30, 4, 300);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	/* ... the counts are: one fsync more fails; a total within its slack does not. */
+	write_doc(cur, "a", true, 1, 10, 10, 10, 5, 301);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "regression: a: fsync_type grew from 4 to 5 per operation"))
+		TH_LOG("%s", r.err);
+	EXPECT_EQ(NULL, strstr(r.err, "syscalls grew"));
+	run_result_free(&r);
+	write_doc(cur, "a", true, 1, 10, 10, 10, 4, 400);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "regression: a: syscalls grew from 300 to 400"));
+	run_result_free(&r);
+
+	/* A baseline is shown, never judged. */
+	write_doc(base, "a", false, 5, 10, 11, 9.5, 4, 300);
+	write_doc(cur, "a", false, 5, 50, 51, 49, 9, 900);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(1, r.status) TH_LOG("nothing of dvmount's was compared: must not pass");
+	EXPECT_NE(NULL, strstr(r.err, "no result of dvmount's"));
+	EXPECT_NE(NULL, strstr(r.out, "baseline"));
+	run_result_free(&r);
 }
 
 static int run_usage(struct run_result *r, char *a1, char *a2)
@@ -431,6 +448,19 @@ TEST(usage_errors_exit_2_and_run_nothing)
 	EXPECT_EQ(2, r.status);
 	run_result_free(&r);
 
+	ASSERT_EQ(0, run_usage(&r, "--threshold", "-5"));
+	EXPECT_EQ(2, r.status);
+	run_result_free(&r);
+
+	ASSERT_EQ(0, run_usage(&r, "--compare", "/nonexistent/results.json"));
+	EXPECT_EQ(2, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "is not a results.json"));
+	run_result_free(&r);
+
+	ASSERT_EQ(0, run_usage(&r, "--state-dir", "relative"));
+	EXPECT_EQ(2, r.status);
+	run_result_free(&r);
+
 	ASSERT_EQ(0, run_usage(&r, "--bogus", NULL));
 	EXPECT_EQ(2, r.status);
 	run_result_free(&r);
@@ -445,15 +475,18 @@ TEST(help_and_list)
 	EXPECT_EQ(0, strncmp(r.out, "usage: dvmount-bench", 20));
 	run_result_free(&r);
 
+	/* The eight scenarios of issue 12, in its order. */
 	ASSERT_EQ(0, run_usage(&r, "--list", NULL));
 	EXPECT_EQ(0, r.status);
-	EXPECT_STREQ("dvdcli: dvdcli-mount rpc-raw true\n"
-		     "mount64: mount64-inflight mount64-serial mount64-inflight-nouring "
-		     "mount64-serial-nouring\n"
-		     "attach: attach1 attach64 nsenter-bind64\n"
-		     "prepare: prepare1 prepare64 nsenter-mkdir-bind1 nsenter-mkdir-bind64\n"
-		     "state: others10 others10000\n",
-		     r.out);
+	EXPECT_EQ(8, count_str(r.out, "\n"));
+	EXPECT_EQ(0, strncmp(r.out, "attach: ", 8));
+	EXPECT_NE(NULL, strstr(r.out, "\nfirst-mount: "));
+	EXPECT_NE(NULL, strstr(r.out, "\nconcurrency: "));
+	EXPECT_NE(NULL, strstr(r.out, "\nscale: "));
+	EXPECT_NE(NULL, strstr(r.out, "\ncontention: "));
+	EXPECT_NE(NULL, strstr(r.out, "\ndvdcli: "));
+	EXPECT_NE(NULL, strstr(r.out, "\ntransport: "));
+	EXPECT_NE(NULL, strstr(r.out, "\noci-hook: "));
 	run_result_free(&r);
 }
 

@@ -171,8 +171,9 @@ int bench_report_write(struct bench_ctx *ctx, const struct bench_report *report,
  * stdout and one line per regression on stderr. Only gated results in both
  * documents and of the selected scenarios (NULL-terminated names; NULL or
  * empty: all) are judged. A regression is a syscall count that grew (total
- * beyond BENCH_TOTAL_SLACK, see compare.c) or a median worse than base's by
- * more than threshold_pct percent plus the noise both runs show. Returns the
+ * beyond a small slack, see compare.c) or, when both runs have at least 5
+ * samples, a median worse than base's by more than threshold_pct percent plus
+ * the larger spread (p90 - min) of the two runs. Returns the
  * number of regressions; -EBADMSG when a document is not a results document,
  * -ENODATA when no gated result is in both.
  */
