@@ -244,6 +244,10 @@ TEST_F_TIMEOUT(bench, quick_run_writes_results_table_and_plots_for_every_scenari
 	EXPECT_TRUE(json_object_get_boolean(get(scenarios, "attach.dvmount.n8.prepare/gated")));
 	EXPECT_FALSE(json_object_get_boolean(get(scenarios, "attach.floor.n8.prepare/gated")));
 	EXPECT_FALSE(json_object_get_boolean(get(scenarios, "oci-hook.bind.n1/gated")));
+	/* runc's calls are in the hook's counts: marked, so the gate judges only durable writes. */
+	EXPECT_TRUE(json_object_get_boolean(get(scenarios, "oci-hook.hook.n1/counts_foreign")));
+	EXPECT_FALSE(json_object_get_boolean(
+		get(scenarios, "attach.dvmount.n8.prepare/counts_foreign")));
 
 	/* Ratios of medians, unrounded. */
 	EXPECT_TRUE(same(field(doc, "attach.dvmount.n8.prepare", "median_ms") /
@@ -342,6 +346,34 @@ static void write_doc(const char *path, const char *name, bool gated, int n, dou
 	fclose(f);
 }
 
+/* dvmount's "a" (spread 1.5) and a baseline "fl" of the same scenario, 5 samples each. */
+static void write_pair(const char *path, double a_median, double fl_median)
+{
+	FILE *f = fopen(path, "we");
+
+	fprintf(f,
+		"{\"scenarios\": {\"a\": {\"scenario\": \"attach\", \"gated\": true, \"n\": 5, "
+		"\"median_ms\": %g, \"p90_ms\": %g, \"min_ms\": %g}, "
+		"\"fl\": {\"scenario\": \"attach\", \"gated\": false, \"n\": 5, "
+		"\"median_ms\": %g, \"p90_ms\": %g, \"min_ms\": %g}}}\n",
+		a_median, a_median + 1, a_median - 0.5, fl_median, fl_median, fl_median);
+	fclose(f);
+}
+
+/* One oci-hook-like result "h" whose counts include another program's. */
+static void write_foreign(const char *path, long fsyncs, long renames, long opens, long total)
+{
+	FILE *f = fopen(path, "we");
+
+	fprintf(f,
+		"{\"scenarios\": {\"h\": {\"scenario\": \"oci-hook\", \"gated\": true, \"n\": 1, "
+		"\"median_ms\": 10, \"p90_ms\": 10, \"min_ms\": 10, \"counts_foreign\": true, "
+		"\"syscalls\": {\"total\": %ld, \"fsync_type\": %ld, \"renames\": %ld, "
+		"\"opens\": %ld}}}}\n",
+		total, fsyncs, renames, opens);
+	fclose(f);
+}
+
 static int compare_docs(struct run_result *r, const char *base, const char *cur,
 			const char *threshold)
 {
@@ -353,8 +385,9 @@ static int compare_docs(struct run_result *r, const char *base, const char *cur,
 }
 
 /*
- * Times gate beyond threshold + noise (the larger p90 - min of both runs), and
- * only with 5 samples or more in each; counts always; baselines never.
+ * Times gate beyond threshold + noise (the larger p90 - min of both runs),
+ * scaled by the baselines' slow-down, and only with 5 samples or more in
+ * each; counts always; baselines never.
  */
 TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 {
@@ -375,7 +408,7 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "regression: a: median 10.000 ms -> 12.600 ms (+26.0%; "
-				      "threshold 10%, noise 1.500 ms)"))
+				      "threshold 10%, noise 1.500 ms, baselines x1.00)"))
 		TH_LOG("%s", r.err);
 	run_result_free(&r);
 
@@ -389,6 +422,26 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	write_doc(cur, "a", true, 5, 15, 15.2, 14.9, 4, 300);
 	ASSERT_EQ(0, compare_docs(&r, base, cur, "40"));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	/*
+	 * The same run's baselines 1.5 times slower (the machine, not dvmount): the
+	 * gate moves to 10 * 1.5 * 1.1 + 1.5 = 18. Faster baselines never lower it.
+	 */
+	write_pair(base, 10, 100);
+	write_pair(cur, 17.9, 150);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	write_pair(cur, 18.1, 150);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "baselines x1.50)")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	write_pair(cur, 12.6, 50);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "baselines x1.00)")) TH_LOG("%s", r.err);
 	run_result_free(&r);
 
 	/* One sample (--quick): the time is not judged... */
@@ -410,6 +463,19 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "regression: a: syscalls grew from 300 to 400"));
+	run_result_free(&r);
+
+	/* Counts mixed with runc's (oci-hook): only the durable writes gate. */
+	write_foreign(base, 4, 1, 200, 4000);
+	write_foreign(cur, 4, 1, 210, 4400);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	write_foreign(cur, 4, 2, 200, 4000);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "regression: h: renames grew from 1 to 2 per operation"))
+		TH_LOG("%s", r.err);
 	run_result_free(&r);
 
 	/* A baseline is shown, never judged. */

@@ -83,6 +83,7 @@ struct bench_case {
 	unsigned volumes;		    /* > 0: also report per-volume microseconds */
 	bool gated;			    /* dvmount's own: --compare gates on it, not on baselines */
 	bool counted;			    /* run the counting round */
+	bool foreign;			    /* counts include another program (runc): see compare.c */
 	const char *parts[BENCH_PARTS_MAX]; /* names of the timed parts; NULL: one, unnamed */
 	int (*round)(struct bench_ctx *ctx, void *state, double ret_ms[BENCH_PARTS_MAX]);
 	void *state;
@@ -94,6 +95,7 @@ struct bench_result {
 	unsigned x;
 	unsigned volumes;
 	bool gated;
+	bool foreign;
 	size_t n;
 	double *samples_ms; /* n samples in run order */
 	double median_ms, p90_ms, p99_ms, min_ms, max_ms;
@@ -172,8 +174,9 @@ int bench_report_write(struct bench_ctx *ctx, const struct bench_report *report,
  * documents and of the selected scenarios (NULL-terminated names; NULL or
  * empty: all) are judged. A regression is a syscall count that grew (total
  * beyond a small slack, see compare.c) or, when both runs have at least 5
- * samples, a median worse than base's by more than threshold_pct percent plus
- * the larger spread (p90 - min) of the two runs. Returns the
+ * samples, a median worse than base's times the baselines' slow-down (the
+ * median of their cur/base, at least 1) by more than threshold_pct percent
+ * plus the larger spread (p90 - min) of the two runs. Returns the
  * number of regressions; -EBADMSG when a document is not a results document,
  * -ENODATA when no gated result is in both.
  */

@@ -207,6 +207,7 @@ int bench_group_run(struct bench_ctx *ctx, const char *scenario, const struct be
 				return bench_fail(ctx, r, "%s", strerror(-r));
 			}
 			res->volumes = cases[i].volumes;
+			res->foreign = cases[i].foreign;
 			res->counts = counts[i * BENCH_PARTS_MAX + p];
 		}
 	return 0;

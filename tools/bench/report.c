@@ -107,8 +107,10 @@ static json_object *result_json(const struct bench_result *res)
 	}
 	if (res->ops_per_s > 0)
 		json_object_object_add(o, "ops_per_s", json_object_new_double(res->ops_per_s));
-	if (res->counts.valid)
+	if (res->counts.valid) {
 		json_object_object_add(o, "syscalls", counts_json(&res->counts));
+		json_object_object_add(o, "counts_foreign", json_object_new_boolean(res->foreign));
+	}
 	json_object_object_add(o, "samples_ms", s);
 	return o;
 }
@@ -249,36 +251,39 @@ static int write_md(const struct bench_report *report, const struct bench_ctx *c
 	return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
 }
 
+enum value { VALUE_MEDIAN, VALUE_P99, VALUE_OPS };
+
 /* A line of a plot: the results named PREFIX<x>SUFFIX, in order of x. */
 struct series {
 	const char *title;
 	const char *prefix; /* up to the number */
 	const char *suffix; /* after it */
-	bool ops;	    /* plot ops/s instead of the median */
+	enum value value;
+	bool y2; /* on the right-hand axis */
 };
 
 struct plot {
 	const char *file; /* without .png */
-	const char *title, *xlabel, *ylabel;
+	const char *title, *xlabel, *ylabel, *y2label;
 	bool logy;
 	struct series s[SERIES_MAX];
 };
 
 static const struct plot plots[] = {
 	{ "latency-vs-n", "attach N volumes into a running container", "volumes (N)",
-	  "median ms", true,
-	  { { "dvmount prepare --pid", "attach.dvmount.n", ".prepare", false },
-	    { "dvmount cleanup", "attach.dvmount.n", ".cleanup", false },
-	    { "floor program (attach)", "attach.floor.n", ".prepare", false },
-	    { "operator script (curl + nsenter)", "attach.script.n", ".prepare", false },
-	    { "dvmount prepare, first mount", "first-mount.dvmount.n", ".prepare", false } } },
+	  "median ms", NULL, true,
+	  { { "dvmount prepare --pid", "attach.dvmount.n", ".prepare", VALUE_MEDIAN, false },
+	    { "dvmount cleanup", "attach.dvmount.n", ".cleanup", VALUE_MEDIAN, false },
+	    { "floor program (attach)", "attach.floor.n", ".prepare", VALUE_MEDIAN, false },
+	    { "operator script (curl + nsenter)", "attach.script.n", ".prepare", VALUE_MEDIAN, false },
+	    { "dvmount prepare, first mount", "first-mount.dvmount.n", ".prepare", VALUE_MEDIAN, false } } },
 	{ "scale", "one container: prepare and cleanup, against the other containers in the state",
-	  "other containers", "median ms", false,
-	  { { "prepare", "scale.others", ".prepare", false },
-	    { "cleanup", "scale.others", ".cleanup", false } } },
+	  "other containers", "median ms", NULL, false,
+	  { { "prepare", "scale.others", ".prepare", VALUE_MEDIAN, false }, { "cleanup", "scale.others", ".cleanup", VALUE_MEDIAN, false } } },
 	{ "contention", "P processes preparing and cleaning containers sharing 4 volumes",
-	  "processes (P)", "operations per second", false,
-	  { { "ops/s", "contention.p", "", true } } },
+	  "processes (P)", "operations per second", "p99 of one operation, ms", false,
+	  { { "operations per second", "contention.p", "", VALUE_OPS, false },
+	    { "p99 ms (right)", "contention.p", "", VALUE_P99, true } } },
 };
 
 /* "x y" lines of one series, sorted by x; the number of points. */
@@ -307,7 +312,9 @@ static size_t write_series(FILE *f, const struct bench_report *report, const str
 		}
 		if (!next)
 			return n;
-		fprintf(f, "%u %.6f\n", next->x, s->ops ? next->ops_per_s : next->median_ms);
+		fprintf(f, "%u %.6f\n", next->x,
+			s->value == VALUE_OPS ? next->ops_per_s :
+			s->value == VALUE_P99 ? next->p99_ms : next->median_ms);
 		done = next->x;
 		n++;
 	}
@@ -346,13 +353,17 @@ static int write_plot(struct bench_ctx *ctx, const struct bench_report *report, 
 	fprintf(g, "set terminal pngcairo size 900,560\nset output '%s'\n"
 		   "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset key top left\n"
 		   "set grid\nset logscale x 2\n%s",
-		png, p->title, p->xlabel, p->ylabel, p->logy ? "set logscale y 10\n" : "");
+		png, p->title, p->xlabel, p->ylabel,
+		p->logy ? "set logscale y 10\n" : "set yrange [0:*]\n");
+	if (p->y2label)
+		fprintf(g, "set y2label '%s'\nset y2tics\nset ytics nomirror\nset y2range [0:*]\n",
+			p->y2label);
 	fprintf(g, "plot ");
 	for (size_t i = 0, k = 0; i < blocks; i++) {
 		if (!idx[i])
 			continue;
-		fprintf(g, "%s'%s' index %zu using 1:2 with linespoints title '%s'", k++ ? ", " : "",
-			data, i, p->s[i].title);
+		fprintf(g, "%s'%s' index %zu using 1:2 axes x1y%d with linespoints title '%s'",
+			k++ ? ", " : "", data, i, p->s[i].y2 ? 2 : 1, p->s[i].title);
 	}
 	fprintf(g, "\n");
 	fclose(TAKE_PTR(g));

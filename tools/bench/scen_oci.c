@@ -268,6 +268,7 @@ static int run_oci(struct bench_ctx *ctx, struct bench_report *report)
 							  .x = sizes[k],
 							  .gated = !h,
 							  .counted = true,
+							  .foreign = true,
 							  .round = round_oci,
 							  .state = oc };
 		}
