@@ -488,6 +488,28 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	run_result_free(&r);
 }
 
+/*
+ * The state dirs go beside the state dir the user names (its nearest existing
+ * parent), never anywhere else: where that cannot be, the run stops.
+ */
+TEST_F(bench, state_dirs_go_beside_the_named_state_dir)
+{
+	char file[PATH_MAX + 16], named[PATH_MAX + 32];
+	char *argv[] = { (char *)build_path("dvmount-bench"), "--quick", "--state-dir", named,
+			 "attach", NULL };
+
+	snprintf(file, sizeof(file), "%s/not-a-dir", self->dir);
+	ASSERT_EQ(0, write_file(file, "x"));
+	snprintf(named, sizeof(named), "%s/dvmount", file);
+	ASSERT_EQ(0, run_argv(&self->run, argv, BENCH_TIMEOUT_MS));
+	EXPECT_EQ(1, self->run.status);
+	EXPECT_NE(NULL, strstr(self->run.err, "cannot make a state dir beside"))
+		TH_LOG("%s", self->run.err);
+	EXPECT_NE(NULL, strstr(self->run.err, named));
+	EXPECT_STREQ("", self->run.out);
+	EXPECT_EQ(0, count_entries(self->tmp));
+}
+
 static int run_usage(struct run_result *r, char *a1, char *a2)
 {
 	char *argv[] = { (char *)build_path("dvmount-bench"), a1, a2, NULL };

@@ -212,7 +212,7 @@ int bench_exec_part(struct bench_ctx *ctx, unsigned part, char *const argv[], ch
 {
 	char table[PATH_MAX], *sargv[BENCH_ARGV_MAX + 16], estr[ENV_MAX][PATH_MAX + 32];
 	size_t n = 0, e = 0;
-	int r;
+	int r, c;
 
 	if (!ctx->counting || part >= BENCH_PARTS_MAX || !ctx->counts[part])
 		return bench_exec_env(argv, env, out, out_size, ret_ms);
@@ -243,10 +243,10 @@ int bench_exec_part(struct bench_ctx *ctx, unsigned part, char *const argv[], ch
 	if (r < 0)
 		return r;
 	/* The program's status is what the caller judges; a missing table is ours. */
-	e = (size_t)-counts_add(table, ctx->counts[part]);
-	if (e)
-		return bench_fail(ctx, -(int)e, "strace's syscall table for '%s' (exit status %d): "
-				  "%s", argv[0], r, strerror((int)e));
+	c = counts_add(table, ctx->counts[part]);
+	if (c < 0)
+		return bench_fail(ctx, c, "strace's syscall table for '%s' (exit status %d): %s",
+				  argv[0], r, strerror(-c));
 	unlink(table);
 	return r;
 }
