@@ -167,6 +167,9 @@ static const char *const quick_results[] = {
 	"transport.dvmount.attach.uring.n8.prepare", "transport.dvmount.attach.nouring.n8.prepare",
 	"oci-hook.hook.n1",		     "oci-hook.bind.n1",
 	"oci-hook.hook.n0",
+	/* Where a scenario has no baseline of its own, an exec of /bin/true in each group. */
+	"scale.exec-true",		     "concurrency.exec-true",
+	"transport.exec-true.attach",	     "transport.exec-true.concurrency",
 };
 
 /* A whole --quick run: about 15 s alone, more under load. */
@@ -244,6 +247,9 @@ TEST_F_TIMEOUT(bench, quick_run_writes_results_table_and_plots_for_every_scenari
 	EXPECT_TRUE(json_object_get_boolean(get(scenarios, "attach.dvmount.n8.prepare/gated")));
 	EXPECT_FALSE(json_object_get_boolean(get(scenarios, "attach.floor.n8.prepare/gated")));
 	EXPECT_FALSE(json_object_get_boolean(get(scenarios, "oci-hook.bind.n1/gated")));
+	EXPECT_FALSE(json_object_get_boolean(get(scenarios, "scale.exec-true/gated")));
+	EXPECT_FALSE(json_object_get_boolean(get(scenarios, "contention.exec-true.p2/gated")));
+	EXPECT_EQ(4, field(doc, "contention.exec-true.p2", "n"));
 	/* runc's calls are in the hook's counts: marked, so the gate judges only durable writes. */
 	EXPECT_TRUE(json_object_get_boolean(get(scenarios, "oci-hook.hook.n1/counts_foreign")));
 	EXPECT_FALSE(json_object_get_boolean(
@@ -360,6 +366,20 @@ static void write_pair(const char *path, double a_median, double fl_median)
 	fclose(f);
 }
 
+/* "a" with total calls of which waits are poll and recvfrom, half each. */
+static void write_waits(const char *path, long total, long waits)
+{
+	FILE *f = fopen(path, "we");
+
+	fprintf(f,
+		"{\"scenarios\": {\"a\": {\"scenario\": \"concurrency\", \"gated\": true, "
+		"\"n\": 1, \"median_ms\": 10, \"p90_ms\": 10, \"min_ms\": 10, \"syscalls\": "
+		"{\"total\": %ld, \"fsync_type\": 4, \"renames\": 1, \"opens\": 3, \"by_name\": "
+		"{\"poll\": %ld, \"recvfrom\": %ld, \"read\": 10}}}}}\n",
+		total, waits / 2, waits - waits / 2);
+	fclose(f);
+}
+
 /* One oci-hook-like result "h" whose counts include another program's. */
 static void write_foreign(const char *path, long fsyncs, long renames, long opens, long total)
 {
@@ -462,7 +482,20 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	write_doc(cur, "a", true, 1, 10, 10, 10, 4, 400);
 	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
 	EXPECT_EQ(1, r.status);
-	EXPECT_NE(NULL, strstr(r.err, "regression: a: syscalls grew from 300 to 400"));
+	EXPECT_NE(NULL, strstr(r.err, "regression: a: syscalls (less waits) grew from 300 to 400"));
+	run_result_free(&r);
+
+	/* Waits and receives follow timing, not code: 200 more of them pass. */
+	write_waits(base, 1000, 100);
+	write_waits(cur, 1200, 300);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+	write_waits(cur, 1200, 100);
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "regression: a: syscalls (less waits) grew from 900 to 1100"))
+		TH_LOG("%s", r.err);
 	run_result_free(&r);
 
 	/* Counts mixed with runc's (oci-hook): only the durable writes gate. */

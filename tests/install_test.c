@@ -71,6 +71,7 @@ TEST(install_then_uninstall_leaves_destdir_empty)
 		"/usr/local/lib/systemd/system/dvmount-recover.service\n"
 		"/usr/local/lib/systemd/system/dvmount-recover.timer\n"
 		"/usr/local/libexec/dvmount/dvmount-bench\n"
+		"/usr/local/libexec/dvmount/dvmount-bench-floor\n"
 		"/usr/local/libexec/dvmount/dvmount-testplugin\n"
 		"/usr/local/sbin/dvdcli\n"
 		"/usr/local/sbin/dvmount\n"

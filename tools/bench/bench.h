@@ -204,6 +204,15 @@ int bench_exec(char *const argv[], char *out, size_t out_size, double *ret_ms);
 int bench_exec_part(struct bench_ctx *ctx, unsigned part, char *const argv[], char *const env[],
 		    char *out, size_t out_size, double *ret_ms);
 
+/*
+ * A round that execs /bin/true (part 0): the cheapest exec, a baseline every
+ * group without one of its own carries, so that --compare sees how busy the
+ * machine was while that group ran. state is unused.
+ */
+int bench_round_exec_true(struct bench_ctx *ctx, void *state, double ret_ms[BENCH_PARTS_MAX]);
+#define BENCH_EXEC_TRUE(case_name)                                                              \
+	((struct bench_case){ .name = (case_name), .round = bench_round_exec_true })
+
 /* A dvmount-testplugin serving DIR/NAME.sock (DIR = tmpdir/plugins). */
 struct bench_plugin {
 	pid_t pid;

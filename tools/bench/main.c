@@ -84,9 +84,13 @@ static void on_signal(int sig)
 	bench_stop = 1;
 }
 
-/* name next to our own binary; for dvmount also the sbin of an installed tree. */
-static int find_program(const char *name, const char *alt_dir, char ret[static PATH_MAX])
+/*
+ * name next to our own binary; for dvmount also the sbin of an installed
+ * tree (make install puts the bench in PREFIX/libexec/dvmount).
+ */
+static int find_program(const char *name, bool installed, char ret[static PATH_MAX])
 {
+	static const char *const alt_dirs[] = { "../../sbin", "../sbin" };
 	char self[PATH_MAX], *dir;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
@@ -97,10 +101,12 @@ static int find_program(const char *name, const char *alt_dir, char ret[static P
 	snprintf(ret, PATH_MAX, "%s/%s", dir, name);
 	if (access(ret, X_OK) == 0)
 		return 0;
-	if (!alt_dir)
-		return -ENOENT;
-	snprintf(ret, PATH_MAX, "%s/%s/%s", dir, alt_dir, name);
-	return access(ret, X_OK) == 0 ? 0 : -ENOENT;
+	for (size_t i = 0; installed && i < ARRAY_SIZE(alt_dirs); i++) {
+		snprintf(ret, PATH_MAX, "%s/%s/%s", dir, alt_dirs[i], name);
+		if (access(ret, X_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
 }
 
 static int set_program(const char *arg, char ret[static PATH_MAX])
@@ -410,17 +416,17 @@ int main(int argc, char **argv)
 			selected[g] = in_base;
 		}
 
-	if (!ctx.dvmount[0] && find_program("dvmount", "../sbin", ctx.dvmount) < 0) {
+	if (!ctx.dvmount[0] && find_program("dvmount", true, ctx.dvmount) < 0) {
 		fprintf(stderr, "dvmount-bench: dvmount not found next to this program: "
 				"use --dvmount PATH\n");
 		return 2;
 	}
-	if (!ctx.testplugin[0] && find_program("dvmount-testplugin", NULL, ctx.testplugin) < 0) {
+	if (!ctx.testplugin[0] && find_program("dvmount-testplugin", false, ctx.testplugin) < 0) {
 		fprintf(stderr, "dvmount-bench: dvmount-testplugin not found next to this "
 				"program: use --testplugin PATH\n");
 		return 2;
 	}
-	if (!ctx.floor[0] && find_program("dvmount-bench-floor", NULL, ctx.floor) < 0) {
+	if (!ctx.floor[0] && find_program("dvmount-bench-floor", false, ctx.floor) < 0) {
 		fprintf(stderr, "dvmount-bench: dvmount-bench-floor not found next to this "
 				"program: use --floor PATH\n");
 		return 2;

@@ -30,6 +30,7 @@
 /* The same environment for every exec: nothing of the caller's leaks in. */
 static char *const child_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
 #define ENV_MAX 4 /* extra variables of one exec */
+#define TRUE_PATH "/bin/true"
 
 static void fclosep(FILE **f)
 {
@@ -172,6 +173,19 @@ int bench_exec_env(char *const argv[], char *const env[], char *out, size_t out_
 int bench_exec(char *const argv[], char *out, size_t out_size, double *ret_ms)
 {
 	return bench_exec_env(argv, NULL, out, out_size, ret_ms);
+}
+
+int bench_round_exec_true(struct bench_ctx *ctx, void *state, double ret_ms[BENCH_PARTS_MAX])
+{
+	char *argv[] = { TRUE_PATH, NULL };
+	char out[BENCH_OUT_MAX];
+	int r;
+
+	(void)state;
+	r = bench_exec_part(ctx, 0, argv, NULL, out, sizeof(out), &ret_ms[0]);
+	if (r != 0)
+		return bench_fail(ctx, r < 0 ? r : -EPROTO, "'%s' failed (%d)", TRUE_PATH, r);
+	return 0;
 }
 
 /* Add the counts of strace's -c -U name,calls table in path to c. */

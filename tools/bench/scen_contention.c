@@ -6,8 +6,10 @@
  * Unmount of the first and last user are contended. One operation is one
  * container's prepare (no --pid) plus its cleanup, both exec'd; reported are
  * the operations per second of the whole burst and the latency of each
- * operation (median, p99). Every worker is a child of the bench that dies
- * with it; the state dir is on the filesystem of the user's.
+ * operation (median, p99). Before each burst, the same P processes exec
+ * /bin/true as often: a baseline of how busy the machine is (exec-true.pP).
+ * Every worker is a child of the bench that dies with it; the state dir is on
+ * the filesystem of the user's.
  */
 #include <errno.h>
 #include <signal.h>
@@ -49,7 +51,7 @@ static void contention_env_done(struct contention_env *e)
 }
 
 static _noreturn_ void worker(struct bench_ctx *ctx, struct contention_env *e, struct burst *b,
-			      unsigned w, unsigned ops, pid_t parent)
+			      unsigned w, unsigned ops, bool baseline, pid_t parent)
 {
 	char cid[48], out[BENCH_OUT_MAX];
 	char *prepare[] = { "prepare", "--container-id", cid, "--volumes", e->volumes, NULL };
@@ -62,6 +64,12 @@ static _noreturn_ void worker(struct bench_ctx *ctx, struct contention_env *e, s
 		double a = 0, c = 0;
 		int r;
 
+		if (baseline) {
+			r = bench_round_exec_true(ctx, NULL, &b->ms[w * ops + i]);
+			if (r < 0)
+				_exit(1);
+			continue;
+		}
 		snprintf(cid, sizeof(cid), "bench-contention-%u-%u", w, i);
 		r = bench_cli_run(ctx, &e->cli, e->state_dir, -1, prepare, out, &a);
 		if (r == 0)
@@ -78,9 +86,12 @@ static _noreturn_ void worker(struct bench_ctx *ctx, struct contention_env *e, s
 	_exit(0);
 }
 
-/* P workers of ops operations each; the burst's wall time to *ret_ms. */
+/*
+ * P workers of ops operations each (with baseline, execs of /bin/true: how
+ * busy the machine is for P processes); the burst's wall time to *ret_ms.
+ */
 static int burst_run(struct bench_ctx *ctx, struct contention_env *e, struct burst *b,
-		     unsigned procs, unsigned ops, double *ret_ms)
+		     unsigned procs, unsigned ops, bool baseline, double *ret_ms)
 {
 	pid_t pids[WORKERS_MAX], parent = getpid();
 	double start = bench_now_ms();
@@ -93,7 +104,7 @@ static int burst_run(struct bench_ctx *ctx, struct contention_env *e, struct bur
 		if (pids[started] < 0)
 			break;
 		if (pids[started] == 0)
-			worker(ctx, e, b, started, ops, parent);
+			worker(ctx, e, b, started, ops, baseline, parent);
 	}
 	for (unsigned w = 0; w < started; w++) {
 		int status;
@@ -152,21 +163,24 @@ static int run_contention(struct bench_ctx *ctx, struct bench_report *report)
 		char name[BENCH_NAME_MAX];
 		double wall;
 
-		/* A warm-up burst, when asked for, then the measured one. */
+		/* A warm-up burst, when asked for, then the baseline's and the measured one. */
 		if (ctx->warmup)
-			r = burst_run(ctx, &e, b, procs[k], 1, &wall);
-		if (r == 0)
-			r = burst_run(ctx, &e, b, procs[k], ops, &wall);
+			r = burst_run(ctx, &e, b, procs[k], 1, false, &wall);
+		for (int base = 1; base >= 0 && r == 0; base--) {
+			r = burst_run(ctx, &e, b, procs[k], ops, base, &wall);
+			if (r < 0)
+				break;
+			snprintf(name, sizeof(name), "%sp%u", base ? "exec-true." : "", procs[k]);
+			r = bench_report_add(report, "contention", name, procs[k], !base, b->ms,
+					     (size_t)procs[k] * ops, &res);
+			if (r < 0) {
+				bench_fail(ctx, r, "%s", strerror(-r));
+				break;
+			}
+			res->ops_per_s = procs[k] * ops / (wall / 1e3);
+		}
 		if (r < 0)
 			break;
-		snprintf(name, sizeof(name), "p%u", procs[k]);
-		r = bench_report_add(report, "contention", name, procs[k], true, b->ms,
-				     (size_t)procs[k] * ops, &res);
-		if (r < 0) {
-			bench_fail(ctx, r, "%s", strerror(-r));
-			break;
-		}
-		res->ops_per_s = procs[k] * ops / (wall / 1e3);
 	}
 	munmap(b, sizeof(*b));
 	return r;

@@ -21,7 +21,6 @@
 
 #define DRIVER "bench"
 #define VOLUME "bench-dvdcli"
-#define TRUE_PATH "/bin/true"
 #define RCLONE "/usr/bin/rclone"
 #define RCLONE_READY_MS 20000
 
@@ -108,19 +107,6 @@ static int round_rpc_raw(struct bench_ctx *ctx, void *state, double ret_ms[BENCH
 	return unmount_volume(ctx, st);
 }
 
-static int round_true(struct bench_ctx *ctx, void *state, double ret_ms[BENCH_PARTS_MAX])
-{
-	char *argv[] = { TRUE_PATH, NULL };
-	char out[BENCH_OUT_MAX];
-	int r;
-
-	(void)state;
-	r = bench_exec_part(ctx, 0, argv, NULL, out, sizeof(out), &ret_ms[0]);
-	if (r != 0)
-		return bench_fail(ctx, r < 0 ? r : -EPROTO, "'%s' failed (%d)", TRUE_PATH, r);
-	return 0;
-}
-
 static void dvdcli_argv(struct dvdcli_argv *a, struct bench_ctx *ctx, const char *state_dir,
 			const char *plugin_dir, const char *driver, const char *opts)
 {
@@ -185,7 +171,7 @@ static int run_dvdcli(struct bench_ctx *ctx, struct bench_report *report)
 		  .round = round_dvdcli,
 		  .state = &st.test },
 		{ .name = "rpc-raw", .round = round_rpc_raw, .state = &st },
-		{ .name = "true", .counted = true, .round = round_true, .state = &st },
+		{ .name = "true", .counted = true, .round = bench_round_exec_true },
 	};
 	char remote[PATH_MAX + 16];
 	size_t n = 3;

@@ -443,7 +443,7 @@ static int run_concurrency_like(struct bench_ctx *ctx, struct bench_report *repo
 {
 	_cleanup_(vol_env_freep) struct vol_env *e = calloc(1, sizeof(*e));
 	struct bench_cli mif64, nouring, nouring64;
-	struct vol_case vc[8];
+	struct vol_case vc[7];
 	struct bench_case cases[8];
 	bool have_mif;
 	size_t n = 0;
@@ -492,7 +492,9 @@ static int run_concurrency_like(struct bench_ctx *ctx, struct bench_report *repo
 		cases[i] = bench_case_of(&vc[i], false);
 		cases[i].volumes = 0;
 	}
-	r = bench_group_run(ctx, scenario, cases, n, ctx->quick ? 1 : MIN(ctx->rounds, 5), report);
+	cases[n] = BENCH_EXEC_TRUE(transport ? "exec-true.concurrency" : "exec-true");
+	r = bench_group_run(ctx, scenario, cases, n + 1, ctx->quick ? 1 : MIN(ctx->rounds, 5),
+			    report);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && !transport; i++) {
@@ -522,7 +524,7 @@ static int run_transport(struct bench_ctx *ctx, struct bench_report *report)
 {
 	_cleanup_(vol_env_freep) struct vol_env *e = calloc(1, sizeof(*e));
 	struct bench_cli nouring;
-	struct vol_case vc[8];
+	struct vol_case vc[7];
 	struct bench_case cases[8];
 	size_t n = 0;
 	int r;
@@ -543,7 +545,8 @@ static int run_transport(struct bench_ctx *ctx, struct bench_report *report)
 	}
 	for (size_t i = 0; i < n; i++)
 		cases[i] = bench_case_of(&vc[i], true);
-	r = bench_group_run(ctx, "transport", cases, n, 0, report);
+	cases[n] = BENCH_EXEC_TRUE("exec-true.attach");
+	r = bench_group_run(ctx, "transport", cases, n + 1, 0, report);
 	if (r < 0)
 		return r;
 	vol_env_freep(&e);
