@@ -78,7 +78,7 @@ static int count_entries(const char *dir)
 }
 
 /* Run the bench; then nothing of it may be left: no descendant, no file. */
-static void run_bench(struct __test_metadata *_metadata, FIXTURE_DATA(bench) *self,
+static void run_bench(struct __test_metadata *_metadata, FIXTURE_DATA(bench) * self,
 		      char *const *args)
 {
 	char *argv[24];
@@ -154,22 +154,35 @@ static bool is_png(const char *path)
 
 /* The results of every scenario in --quick: N = 1 and 8, 10 and 100 others, P = 2. */
 static const char *const quick_results[] = {
-	"attach.dvmount.n1.prepare",	     "attach.dvmount.n1.cleanup",
-	"attach.floor.n8.prepare",	     "attach.floor.n8.cleanup",
-	"attach.script.n8.prepare",	     "attach.script.n8.cleanup",
-	"attach.dvmount.n8.prepare",	     "attach.dvmount.n8.cleanup",
-	"first-mount.dvmount.n8.prepare",    "first-mount.floor.n8.prepare",
-	"first-mount.script.n8.cleanup",     "concurrency.dvmount.n1",
-	"concurrency.dvmount.mif1.n8",	     "scale.others10.prepare",
+	"attach.dvmount.n1.prepare",
+	"attach.dvmount.n1.cleanup",
+	"attach.floor.n8.prepare",
+	"attach.floor.n8.cleanup",
+	"attach.script.n8.prepare",
+	"attach.script.n8.cleanup",
+	"attach.dvmount.n8.prepare",
+	"attach.dvmount.n8.cleanup",
+	"first-mount.dvmount.n8.prepare",
+	"first-mount.floor.n8.prepare",
+	"first-mount.script.n8.cleanup",
+	"concurrency.dvmount.n1",
+	"concurrency.dvmount.mif1.n8",
+	"scale.others10.prepare",
 	"scale.others100.cleanup",
-	"dvdcli.testplugin.mount",	     "dvdcli.testplugin.unmount",
-	"dvdcli.rpc-raw",		     "dvdcli.true",
-	"transport.dvmount.attach.uring.n8.prepare", "transport.dvmount.attach.nouring.n8.prepare",
-	"oci-hook.hook.n1",		     "oci-hook.bind.n1",
+	"dvdcli.testplugin.mount",
+	"dvdcli.testplugin.unmount",
+	"dvdcli.rpc-raw",
+	"dvdcli.true",
+	"transport.dvmount.attach.uring.n8.prepare",
+	"transport.dvmount.attach.nouring.n8.prepare",
+	"oci-hook.hook.n1",
+	"oci-hook.bind.n1",
 	"oci-hook.hook.n0",
 	/* Where a scenario has no baseline of its own, an exec of /bin/true in each group. */
-	"scale.exec-true",		     "concurrency.exec-true",
-	"transport.exec-true.attach",	     "transport.exec-true.concurrency",
+	"scale.exec-true",
+	"concurrency.exec-true",
+	"transport.exec-true.attach",
+	"transport.exec-true.concurrency",
 };
 
 /* A whole --quick run: about 15 s alone, more under load. */
@@ -221,7 +234,8 @@ TEST_F_TIMEOUT(bench, quick_run_writes_results_table_and_plots_for_every_scenari
 	EXPECT_EQ(1, count(doc, "attach.floor.n8.prepare", "syscalls/by_name/execve"));
 	EXPECT_EQ(8, count(doc, "attach.floor.n8.cleanup", "syscalls/by_name/umount2"));
 	EXPECT_EQ(0, count(doc, "attach.floor.n8.prepare", "syscalls/fsync_type"));
-	/* The script execs sh once, then the same programs per volume (curl, sed, nsenter, mount). */
+	/* The script execs sh once, then the same programs per volume (curl, sed, nsenter, mount).
+	 */
 	EXPECT_EQ(8 * (count(doc, "attach.script.n1.prepare", "syscalls/by_name/execve") - 1),
 		  count(doc, "attach.script.n8.prepare", "syscalls/by_name/execve") - 1);
 	EXPECT_LE(1 + 8 * 4, count(doc, "attach.script.n8.prepare", "syscalls/by_name/execve"));
@@ -229,7 +243,7 @@ TEST_F_TIMEOUT(bench, quick_run_writes_results_table_and_plots_for_every_scenari
 	EXPECT_LT(0, count(doc, "attach.dvmount.n8.prepare", "syscalls/fsync_type"));
 	EXPECT_LT(0, count(doc, "attach.dvmount.n8.prepare", "syscalls/renames"));
 	EXPECT_LE(count(doc, "attach.dvmount.n8.prepare", "syscalls/opens") +
-			  count(doc, "attach.dvmount.n8.prepare", "syscalls/fsync_type"),
+		      count(doc, "attach.dvmount.n8.prepare", "syscalls/fsync_type"),
 		  count(doc, "attach.dvmount.n8.prepare", "syscalls/total"));
 	/* In-process: nothing to count; and a contention burst is not counted. */
 	EXPECT_EQ(NULL, get(scenarios, "dvdcli.rpc-raw/syscalls"));
@@ -252,16 +266,18 @@ TEST_F_TIMEOUT(bench, quick_run_writes_results_table_and_plots_for_every_scenari
 	EXPECT_EQ(4, field(doc, "contention.exec-true.p2", "n"));
 	/* runc's calls are in the hook's counts: marked, so the gate judges only durable writes. */
 	EXPECT_TRUE(json_object_get_boolean(get(scenarios, "oci-hook.hook.n1/counts_foreign")));
-	EXPECT_FALSE(json_object_get_boolean(
-		get(scenarios, "attach.dvmount.n8.prepare/counts_foreign")));
+	EXPECT_FALSE(
+	    json_object_get_boolean(get(scenarios, "attach.dvmount.n8.prepare/counts_foreign")));
 
 	/* Ratios of medians, unrounded. */
-	EXPECT_TRUE(same(field(doc, "attach.dvmount.n8.prepare", "median_ms") /
-				 field(doc, "attach.floor.n8.prepare", "median_ms"),
-			 json_object_get_double(get(doc, "ratios/attach.n8.dvmount-vs-floor/ratio"))));
-	EXPECT_TRUE(same(field(doc, "concurrency.dvmount.mif1.n8", "median_ms") /
-				 (field(doc, "concurrency.dvmount.n1", "median_ms") * 8),
-			 json_object_get_double(get(doc, "ratios/concurrency.mif1.n8.vs-serial/ratio"))));
+	EXPECT_TRUE(
+	    same(field(doc, "attach.dvmount.n8.prepare", "median_ms") /
+		     field(doc, "attach.floor.n8.prepare", "median_ms"),
+		 json_object_get_double(get(doc, "ratios/attach.n8.dvmount-vs-floor/ratio"))));
+	EXPECT_TRUE(
+	    same(field(doc, "concurrency.dvmount.mif1.n8", "median_ms") /
+		     (field(doc, "concurrency.dvmount.n1", "median_ms") * 8),
+		 json_object_get_double(get(doc, "ratios/concurrency.mif1.n8.vs-serial/ratio"))));
 
 	/* max-in-flight (issue 8): measured when this dvmount knows it, else said why not. */
 	skipped = get(doc, "skipped");
@@ -397,9 +413,14 @@ static void write_foreign(const char *path, long fsyncs, long renames, long open
 static int compare_docs(struct run_result *r, const char *base, const char *cur,
 			const char *threshold)
 {
-	char *argv[] = { (char *)build_path("dvmount-bench"), "--compare", (char *)base,
-			 "--against", (char *)cur, threshold ? "--threshold" : NULL,
-			 (char *)threshold, NULL };
+	char *argv[] = { (char *)build_path("dvmount-bench"),
+			 "--compare",
+			 (char *)base,
+			 "--against",
+			 (char *)cur,
+			 threshold ? "--threshold" : NULL,
+			 (char *)threshold,
+			 NULL };
 
 	return run_argv(r, argv, BENCH_TIMEOUT_MS);
 }
@@ -429,7 +450,7 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "regression: a: median 10.000 ms -> 12.600 ms (+26.0%; "
 				      "threshold 10%, noise 1.500 ms, baselines x1.00)"))
-		TH_LOG("%s", r.err);
+	TH_LOG("%s", r.err);
 	run_result_free(&r);
 
 	/* A noisier new run raises the bar: spread 3.5, gate at 14.5. */
@@ -476,7 +497,7 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "regression: a: fsync_type grew from 4 to 5 per operation"))
-		TH_LOG("%s", r.err);
+	TH_LOG("%s", r.err);
 	EXPECT_EQ(NULL, strstr(r.err, "syscalls grew"));
 	run_result_free(&r);
 	write_doc(cur, "a", true, 1, 10, 10, 10, 4, 400);
@@ -495,7 +516,7 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "regression: a: syscalls (less waits) grew from 900 to 1100"))
-		TH_LOG("%s", r.err);
+	TH_LOG("%s", r.err);
 	run_result_free(&r);
 
 	/* Counts mixed with runc's (oci-hook): only the durable writes gate. */
@@ -508,7 +529,7 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "regression: h: renames grew from 1 to 2 per operation"))
-		TH_LOG("%s", r.err);
+	TH_LOG("%s", r.err);
 	run_result_free(&r);
 
 	/* A baseline is shown, never judged. */
@@ -528,8 +549,9 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 TEST_F(bench, state_dirs_go_beside_the_named_state_dir)
 {
 	char file[PATH_MAX + 16], named[PATH_MAX + 32];
-	char *argv[] = { (char *)build_path("dvmount-bench"), "--quick", "--state-dir", named,
-			 "attach", NULL };
+	char *argv[] = {
+		(char *)build_path("dvmount-bench"), "--quick", "--state-dir", named, "attach", NULL
+	};
 
 	snprintf(file, sizeof(file), "%s/not-a-dir", self->dir);
 	ASSERT_EQ(0, write_file(file, "x"));
@@ -537,7 +559,7 @@ TEST_F(bench, state_dirs_go_beside_the_named_state_dir)
 	ASSERT_EQ(0, run_argv(&self->run, argv, BENCH_TIMEOUT_MS));
 	EXPECT_EQ(1, self->run.status);
 	EXPECT_NE(NULL, strstr(self->run.err, "cannot make a state dir beside"))
-		TH_LOG("%s", self->run.err);
+	TH_LOG("%s", self->run.err);
 	EXPECT_NE(NULL, strstr(self->run.err, named));
 	EXPECT_STREQ("", self->run.out);
 	EXPECT_EQ(0, count_entries(self->tmp));

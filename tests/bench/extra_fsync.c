@@ -42,8 +42,7 @@ int renameat(int olddir, const char *old, int newdir, const char *new)
 
 int renameat2(int olddir, const char *old, int newdir, const char *new, unsigned flags)
 {
-	int (*real)(int, const char *, int, const char *, unsigned) =
-		dlsym(RTLD_NEXT, "renameat2");
+	int (*real)(int, const char *, int, const char *, unsigned) = dlsym(RTLD_NEXT, "renameat2");
 	int r = real(olddir, old, newdir, new, flags);
 
 	if (r == 0)

@@ -23,7 +23,7 @@
 #define BENCH_RESULTS_MAX 160 /* results in one run */
 #define BENCH_RATIOS_MAX 48
 #define BENCH_SKIPS_MAX 16
-#define BENCH_SYSCALLS_MAX 200/* distinct syscall names counted for one result */
+#define BENCH_SYSCALLS_MAX 200 /* distinct syscall names counted for one result */
 #define BENCH_NAME_MAX 64
 #define BENCH_EXEC_TIMEOUT_MS 60000 /* one exec'd program (a 256-volume prepare on a slow disk) */
 #define BENCH_OUT_MAX 4096	    /* what we keep of its output */
@@ -78,12 +78,12 @@ double bench_now_ms(void);
  * bench_exec_part(), so the counting round can count them.
  */
 struct bench_case {
-	const char *name;		    /* "dvmount.n64": results are SCENARIO.NAME[.PART] */
-	unsigned x;			    /* the x of the plots: volumes, containers, processes */
-	unsigned volumes;		    /* > 0: also report per-volume microseconds */
-	bool gated;			    /* dvmount's own: --compare gates on it, not on baselines */
-	bool counted;			    /* run the counting round */
-	bool foreign;			    /* counts include another program (runc): see compare.c */
+	const char *name; /* "dvmount.n64": results are SCENARIO.NAME[.PART] */
+	unsigned x;	  /* the x of the plots: volumes, containers, processes */
+	unsigned volumes; /* > 0: also report per-volume microseconds */
+	bool gated;	  /* dvmount's own: --compare gates on it, not on baselines */
+	bool counted;	  /* run the counting round */
+	bool foreign;	  /* counts include another program (runc): see compare.c */
 	const char *parts[BENCH_PARTS_MAX]; /* names of the timed parts; NULL: one, unnamed */
 	int (*round)(struct bench_ctx *ctx, void *state, double ret_ms[BENCH_PARTS_MAX]);
 	void *state;
@@ -163,8 +163,7 @@ struct json_object *bench_report_json(const struct bench_report *report,
  * results.json, results.md and the plots (when gnuplot is installed; else a
  * note on stderr) in dir, created if missing. 0 or -errno (ctx->err).
  */
-int bench_report_write(struct bench_ctx *ctx, const struct bench_report *report,
-		       const char *dir);
+int bench_report_write(struct bench_ctx *ctx, const struct bench_report *report, const char *dir);
 
 /* --- comparing (compare.c) ----------------------------------------------------- */
 
@@ -210,7 +209,7 @@ int bench_exec_part(struct bench_ctx *ctx, unsigned part, char *const argv[], ch
  * machine was while that group ran. state is unused.
  */
 int bench_round_exec_true(struct bench_ctx *ctx, void *state, double ret_ms[BENCH_PARTS_MAX]);
-#define BENCH_EXEC_TRUE(case_name)                                                              \
+#define BENCH_EXEC_TRUE(case_name)                                                                 \
 	((struct bench_case){ .name = (case_name), .round = bench_round_exec_true })
 
 /* A dvmount-testplugin serving DIR/NAME.sock (DIR = tmpdir/plugins). */

@@ -18,7 +18,7 @@
 #include "common/macro.h"
 #include "tools/bench/bench.h"
 
-#define CLI_ARGS_MAX 16 /* command arguments after the global options */
+#define CLI_ARGS_MAX 16		/* command arguments after the global options */
 #define PREPARED_PREFIX_MAX 192 /* {"container_id":"ID", with an id of at most 128 */
 
 int bench_cli_mkdirs(struct bench_ctx *ctx, const char *rel, char ret_path[static PATH_MAX])
@@ -106,8 +106,7 @@ static json_object *volumes_array(const char *driver, char *const *names, char *
 	return TAKE_PTR(arr);
 }
 
-char *bench_cli_volumes_json(const char *driver, char *const *names, char *const *targets,
-			     size_t n)
+char *bench_cli_volumes_json(const char *driver, char *const *names, char *const *targets, size_t n)
 {
 	_cleanup_json_ json_object *arr = volumes_array(driver, names, targets, n);
 	const char *text;
@@ -115,7 +114,7 @@ char *bench_cli_volumes_json(const char *driver, char *const *names, char *const
 	if (!arr)
 		return NULL;
 	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
-							   JSON_C_TO_STRING_NOSLASHESCAPE);
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
 	return text ? strdup(text) : NULL;
 }
 

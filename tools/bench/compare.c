@@ -61,11 +61,11 @@ static double noise(json_object *r)
  * a socket that return EAGAIN or part of an answer until the plugin has sent
  * it all (a plugin with 50 ms Mounts makes dozens more or fewer per run).
  */
-static const char *const waiting_calls[] = { "poll",	    "ppoll",	    "epoll_wait",
-					     "epoll_pwait", "epoll_pwait2", "select",
-					     "pselect6",    "futex",	    "nanosleep",
-					     "clock_nanosleep", "sched_yield", "io_uring_enter",
-					     "recvfrom",    "recvmsg",	    NULL };
+static const char *const waiting_calls[] = {
+	"poll",	       "ppoll",		 "epoll_wait", "epoll_pwait", "epoll_pwait2",
+	"select",      "pselect6",	 "futex",      "nanosleep",   "clock_nanosleep",
+	"sched_yield", "io_uring_enter", "recvfrom",   "recvmsg",     NULL
+};
 
 /* The total less the waiting calls: what the code asks for, whatever the timing. */
 static int64_t steady_total(json_object *syscalls)
@@ -78,8 +78,7 @@ static int64_t steady_total(json_object *syscalls)
 	return t;
 }
 
-static int compare_counts(const char *name, json_object *b, json_object *c, char *cell,
-			  size_t size)
+static int compare_counts(const char *name, json_object *b, json_object *c, char *cell, size_t size)
 {
 	json_object *bs = json_object_object_get(b, "syscalls");
 	json_object *cs = json_object_object_get(c, "syscalls");
@@ -108,8 +107,9 @@ static int compare_counts(const char *name, json_object *b, json_object *c, char
 		int64_t y = json_object_get_int64(json_object_object_get(cs, gated_counts[i]));
 
 		if (y > x) {
-			fprintf(stderr, "dvmount-bench: regression: %s: %s grew from %lld to %lld "
-					"per operation\n",
+			fprintf(stderr,
+				"dvmount-bench: regression: %s: %s grew from %lld to %lld "
+				"per operation\n",
 				name, gated_counts[i], (long long)x, (long long)y);
 			bad++;
 		}
@@ -118,8 +118,9 @@ static int compare_counts(const char *name, json_object *b, json_object *c, char
 	ct = steady_total(cs);
 	if (!foreign &&
 	    (double)ct > (double)bt * (1 + BENCH_TOTAL_SLACK_PCT / 100) + BENCH_TOTAL_SLACK_CALLS) {
-		fprintf(stderr, "dvmount-bench: regression: %s: syscalls (less waits) grew from %lld "
-				"to %lld per operation\n",
+		fprintf(stderr,
+			"dvmount-bench: regression: %s: syscalls (less waits) grew from %lld "
+			"to %lld per operation\n",
 			name, (long long)bt, (long long)ct);
 		bad++;
 	}
@@ -149,9 +150,11 @@ static double machine_factor(json_object *bsc, json_object *csc, const char *sce
 		json_object_object_foreach(csc, name, c)
 		{
 			json_object *b = json_object_object_get(bsc, name);
-			const char *s = json_object_get_string(json_object_object_get(c, "scenario"));
+			const char *s =
+			    json_object_get_string(json_object_object_get(c, "scenario"));
 
-			if (!b || !s || json_object_get_boolean(json_object_object_get(c, "gated")) ||
+			if (!b || !s ||
+			    json_object_get_boolean(json_object_object_get(c, "gated")) ||
 			    (pass == 0 && strcmp(s, scenario)) || num(b, "median_ms") <= 0 ||
 			    n == ARRAY_SIZE(q))
 				continue;
@@ -179,7 +182,8 @@ int bench_compare(json_object *base, json_object *cur, double threshold_pct,
 	json_object_object_foreach(csc, name, c)
 	{
 		json_object *b = json_object_object_get(bsc, name);
-		const char *scenario = json_object_get_string(json_object_object_get(c, "scenario"));
+		const char *scenario =
+		    json_object_get_string(json_object_object_get(c, "scenario"));
 		bool gated = json_object_get_boolean(json_object_object_get(c, "gated"));
 		double bm, cm, nz, f;
 		char cell[96];
@@ -192,17 +196,18 @@ int bench_compare(json_object *base, json_object *cur, double threshold_pct,
 		nz = MAX(noise(b), noise(c));
 		if (gated) {
 			bool timed = json_object_get_int(json_object_object_get(b, "n")) >=
-					     BENCH_TIMED_MIN_N &&
+					 BENCH_TIMED_MIN_N &&
 				     json_object_get_int(json_object_object_get(c, "n")) >=
-					     BENCH_TIMED_MIN_N;
+					 BENCH_TIMED_MIN_N;
 
 			worse = compare_counts(name, b, c, cell, sizeof(cell));
 			f = machine_factor(bsc, csc, scenario);
 			/* One sample (--quick) shows no noise: only the counts are judged. */
 			if (timed && cm > bm * f * (1 + threshold_pct / 100) + nz) {
-				fprintf(stderr, "dvmount-bench: regression: %s: median %.3f ms -> "
-						"%.3f ms (+%.1f%%; threshold %g%%, noise %.3f ms, "
-						"baselines x%.2f)\n",
+				fprintf(stderr,
+					"dvmount-bench: regression: %s: median %.3f ms -> "
+					"%.3f ms (+%.1f%%; threshold %g%%, noise %.3f ms, "
+					"baselines x%.2f)\n",
 					name, bm, cm, bm > 0 ? (cm / bm - 1) * 100 : 0,
 					threshold_pct, nz, f);
 				worse++;
@@ -213,7 +218,9 @@ int bench_compare(json_object *base, json_object *cur, double threshold_pct,
 		}
 		printf("%-44s %10.3f %10.3f %+7.1f%% %9.3f  %-28s %s\n", name, bm, cm,
 		       bm > 0 ? (cm / bm - 1) * 100 : 0, nz, cell,
-		       !gated ? "baseline" : worse ? "REGRESSION" : "ok");
+		       !gated  ? "baseline"
+		       : worse ? "REGRESSION"
+			       : "ok");
 		bad += worse;
 	}
 	fflush(stdout);

@@ -41,20 +41,21 @@
 volatile sig_atomic_t bench_stop;
 
 static const struct bench_scenario *const scenarios[] = {
-	&bench_scenario_attach,	    &bench_scenario_first_mount, &bench_scenario_concurrency,
-	&bench_scenario_scale,	    &bench_scenario_contention,	 &bench_scenario_dvdcli,
+	&bench_scenario_attach,	   &bench_scenario_first_mount, &bench_scenario_concurrency,
+	&bench_scenario_scale,	   &bench_scenario_contention,	&bench_scenario_dvdcli,
 	&bench_scenario_transport, &bench_scenario_oci_hook,
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: dvmount-bench [--quick] [--rounds N] [--warmup N] [--out DIR] [--json]\n"
-		   "                     [--state-dir DIR] [--compare BASE.json [--against CUR.json]]\n"
-		   "                     [--threshold PCT] [--commit TEXT] [--no-counts] [--list]\n"
-		   "                     [--dvmount PATH] [--testplugin PATH] [--floor PATH]\n"
-		   "                     [SCENARIO...]\n"
-		   "Runs each selected scenario (default: all) with its baselines; with --compare,\n"
-		   "exits 1 when dvmount got worse than BASE.json. See dvmount-bench(1).\n");
+	fprintf(
+	    f, "usage: dvmount-bench [--quick] [--rounds N] [--warmup N] [--out DIR] [--json]\n"
+	       "                     [--state-dir DIR] [--compare BASE.json [--against CUR.json]]\n"
+	       "                     [--threshold PCT] [--commit TEXT] [--no-counts] [--list]\n"
+	       "                     [--dvmount PATH] [--testplugin PATH] [--floor PATH]\n"
+	       "                     [SCENARIO...]\n"
+	       "Runs each selected scenario (default: all) with its baselines; with --compare,\n"
+	       "exits 1 when dvmount got worse than BASE.json. See dvmount-bench(1).\n");
 }
 
 static const struct bench_scenario *find_scenario(const char *name)
@@ -230,8 +231,8 @@ static json_object *load_results(const char *path)
 {
 	json_object *doc = json_object_from_file(path);
 
-	if (doc && !json_object_is_type(json_object_object_get(doc, "scenarios"),
-					json_type_object)) {
+	if (doc &&
+	    !json_object_is_type(json_object_object_get(doc, "scenarios"), json_type_object)) {
 		json_object_put(doc);
 		return NULL;
 	}
@@ -240,8 +241,17 @@ static json_object *load_results(const char *path)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_QUICK = 256, OPT_OUT, OPT_STATE_DIR, OPT_COMPARE, OPT_AGAINST, OPT_THRESHOLD,
-	       OPT_COMMIT, OPT_FLOOR, OPT_NO_COUNTS };
+	enum {
+		OPT_QUICK = 256,
+		OPT_OUT,
+		OPT_STATE_DIR,
+		OPT_COMPARE,
+		OPT_AGAINST,
+		OPT_THRESHOLD,
+		OPT_COMMIT,
+		OPT_FLOOR,
+		OPT_NO_COUNTS
+	};
 	static const struct option options[] = {
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "warmup", required_argument, NULL, 'w' },
@@ -283,7 +293,8 @@ int main(int argc, char **argv)
 			if (parse_count(optarg, opt == 'r' ? 1 : 0,
 					opt == 'r' ? BENCH_ROUNDS_MAX : BENCH_WARMUP_MAX,
 					opt == 'r' ? &ctx.rounds : &ctx.warmup) < 0) {
-				fprintf(stderr, "dvmount-bench: --%s: expected %s to %u, not '%s'\n",
+				fprintf(stderr,
+					"dvmount-bench: --%s: expected %s to %u, not '%s'\n",
 					opt == 'r' ? "rounds" : "warmup", opt == 'r' ? "1" : "0",
 					opt == 'r' ? BENCH_ROUNDS_MAX : BENCH_WARMUP_MAX, optarg);
 				return 2;
@@ -298,8 +309,10 @@ int main(int argc, char **argv)
 			break;
 		case OPT_STATE_DIR:
 			if (optarg[0] != '/') {
-				fprintf(stderr, "dvmount-bench: --state-dir: '%s' is not an "
-						"absolute path\n", optarg);
+				fprintf(stderr,
+					"dvmount-bench: --state-dir: '%s' is not an "
+					"absolute path\n",
+					optarg);
 				return 2;
 			}
 			user_state = optarg;
@@ -314,8 +327,10 @@ int main(int argc, char **argv)
 			errno = 0;
 			threshold = strtod(optarg, &end);
 			if (errno || end == optarg || *end || threshold < 0 || threshold > 1000) {
-				fprintf(stderr, "dvmount-bench: --threshold: expected a percentage "
-						"from 0 to 1000, not '%s'\n", optarg);
+				fprintf(stderr,
+					"dvmount-bench: --threshold: expected a percentage "
+					"from 0 to 1000, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -335,9 +350,9 @@ int main(int argc, char **argv)
 		case 'd':
 		case 't':
 		case OPT_FLOOR:
-			if (set_program(optarg, opt == 'd'   ? ctx.dvmount :
-						opt == 't' ? ctx.testplugin :
-							     ctx.floor) < 0) {
+			if (set_program(optarg, opt == 'd'   ? ctx.dvmount
+						: opt == 't' ? ctx.testplugin
+							     : ctx.floor) < 0) {
 				fprintf(stderr, "dvmount-bench: '%s' is not an executable: %m\n",
 					optarg);
 				return 2;
@@ -387,8 +402,10 @@ int main(int argc, char **argv)
 		}
 		r = bench_compare(base, cur, threshold, names);
 		if (r == -ENODATA)
-			fprintf(stderr, "dvmount-bench: --compare: no result of dvmount's is in "
-					"both '%s' and '%s'\n", compare, against);
+			fprintf(stderr,
+				"dvmount-bench: --compare: no result of dvmount's is in "
+				"both '%s' and '%s'\n",
+				compare, against);
 		return r == 0 ? 0 : 1;
 	}
 	if (ctx.quick) {
@@ -407,7 +424,7 @@ int main(int argc, char **argv)
 				json_object_object_foreach(bsc, key, val)
 				{
 					const char *s = json_object_get_string(
-						json_object_object_get(val, "scenario"));
+					    json_object_object_get(val, "scenario"));
 
 					(void)key;
 					in_base |= s && !strcmp(s, scenarios[g]->name);
@@ -434,8 +451,10 @@ int main(int argc, char **argv)
 	if (!no_counts && access(STRACE, X_OK) == 0)
 		snprintf(ctx.strace, sizeof(ctx.strace), "%s", STRACE);
 	else if (!no_counts)
-		fprintf(stderr, "dvmount-bench: no %s (apt-get install strace): syscalls are not "
-				"counted\n", STRACE);
+		fprintf(stderr,
+			"dvmount-bench: no %s (apt-get install strace): syscalls are not "
+			"counted\n",
+			STRACE);
 	/* Test-only: the deliberate regression --compare must catch (bench_test). */
 	ctx.preload = secure_getenv("DVMOUNT_BENCH_PRELOAD");
 
@@ -468,8 +487,9 @@ int main(int argc, char **argv)
 		if (!selected[g])
 			continue;
 		if (scenarios[g]->needs_mount_ns && !ctx.private_ns) {
-			fprintf(stderr, "dvmount-bench: %s: skipped: needs a private mount "
-					"namespace (run as root)\n",
+			fprintf(stderr,
+				"dvmount-bench: %s: skipped: needs a private mount "
+				"namespace (run as root)\n",
 				scenarios[g]->name);
 			status = 1;
 			continue;
@@ -494,8 +514,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (json)
-		printf("%s\n", json_object_to_json_string_ext(cur, JSON_C_TO_STRING_PRETTY |
-							       JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n", json_object_to_json_string_ext(
+				   cur, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else if (!compare)
 		bench_report_print(&report);
 	if (out_dir) {
@@ -514,8 +534,10 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		r = bench_compare(base, cur, threshold, names);
 		if (r == -ENODATA)
-			fprintf(stderr, "dvmount-bench: --compare: no result of dvmount's is in "
-					"both '%s' and this run\n", compare);
+			fprintf(stderr,
+				"dvmount-bench: --compare: no result of dvmount's is in "
+				"both '%s' and this run\n",
+				compare);
 		if (r != 0)
 			status = 1;
 	}

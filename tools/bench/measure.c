@@ -13,8 +13,8 @@
 #include "common/macro.h"
 #include "tools/bench/bench.h"
 
-const char *const bench_fsync_calls[] = { "fsync", "fdatasync", "syncfs", "sync",
-					  "sync_file_range", "msync", NULL };
+const char *const bench_fsync_calls[] = { "fsync",	     "fdatasync", "syncfs", "sync",
+					  "sync_file_range", "msync",	  NULL };
 const char *const bench_rename_calls[] = { "rename", "renameat", "renameat2", NULL };
 /* Files opened; open_tree is counted under its own name. */
 const char *const bench_open_calls[] = { "open", "openat", "openat2", "creat", NULL };
@@ -167,7 +167,7 @@ int bench_group_run(struct bench_ctx *ctx, const char *scenario, const struct be
 				continue;
 			for (size_t p = 0; p < n_parts(&cases[i]); p++)
 				samples[(i * BENCH_PARTS_MAX + p) * rounds + round - ctx->warmup] =
-					ms[p];
+				    ms[p];
 		}
 
 	/* Counted apart, so strace's cost never reaches a timing. */

@@ -329,8 +329,8 @@ int bench_state_dir(struct bench_ctx *ctx, const char *name, char ret_path[stati
 
 int bench_write_file(const char *path, const char *text, mode_t mode)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-				      mode);
+	_cleanup_close_ int fd =
+	    open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	size_t len = strlen(text), done = 0;
 
 	if (fd < 0 || fchmod(fd, mode) < 0)

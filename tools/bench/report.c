@@ -67,15 +67,18 @@ static json_object *counts_json(const struct bench_counts *c)
 		json_object_put(by);
 		return NULL;
 	}
-	json_object_object_add(o, "total", json_object_new_int64((int64_t)bench_counts_sum(c, NULL)));
-	json_object_object_add(o, "fsync_type",
-			       json_object_new_int64((int64_t)bench_counts_sum(c, bench_fsync_calls)));
-	json_object_object_add(o, "renames",
-			       json_object_new_int64((int64_t)bench_counts_sum(c, bench_rename_calls)));
-	json_object_object_add(o, "opens",
-			       json_object_new_int64((int64_t)bench_counts_sum(c, bench_open_calls)));
+	json_object_object_add(o, "total",
+			       json_object_new_int64((int64_t)bench_counts_sum(c, NULL)));
+	json_object_object_add(
+	    o, "fsync_type",
+	    json_object_new_int64((int64_t)bench_counts_sum(c, bench_fsync_calls)));
+	json_object_object_add(
+	    o, "renames", json_object_new_int64((int64_t)bench_counts_sum(c, bench_rename_calls)));
+	json_object_object_add(
+	    o, "opens", json_object_new_int64((int64_t)bench_counts_sum(c, bench_open_calls)));
 	for (size_t i = 0; i < c->n; i++)
-		json_object_object_add(by, c->e[i].name, json_object_new_int64((int64_t)c->e[i].calls));
+		json_object_object_add(by, c->e[i].name,
+				       json_object_new_int64((int64_t)c->e[i].calls));
 	json_object_object_add(o, "by_name", by);
 	return o;
 }
@@ -154,7 +157,8 @@ json_object *bench_report_json(const struct bench_report *report, const struct b
 	cpu_model(cpu, sizeof(cpu));
 	uname(&u);
 	json_object_object_add(machine, "cpu", json_object_new_string(cpu));
-	json_object_object_add(machine, "cores", json_object_new_int64(sysconf(_SC_NPROCESSORS_ONLN)));
+	json_object_object_add(machine, "cores",
+			       json_object_new_int64(sysconf(_SC_NPROCESSORS_ONLN)));
 	json_object_object_add(machine, "kernel", json_object_new_string(u.release));
 	json_object_object_add(machine, "state_fs", json_object_new_string(ctx->state_fs));
 	json_object_object_add(doc, "machine", machine);
@@ -207,8 +211,9 @@ static int write_md(const struct bench_report *report, const struct bench_ctx *c
 		return negerrno();
 	cpu_model(cpu, sizeof(cpu));
 	uname(&u);
-	fprintf(f, "dvmount-bench%s, commit %s, %s (%ld cores), Linux %s, state dir on %s; "
-		   "%u rounds after %u warm-up.\n\n",
+	fprintf(f,
+		"dvmount-bench%s, commit %s, %s (%ld cores), Linux %s, state dir on %s; "
+		"%u rounds after %u warm-up.\n\n",
 		ctx->quick ? " --quick" : "", ctx->commit, cpu, sysconf(_SC_NPROCESSORS_ONLN),
 		u.release, ctx->state_fs, ctx->rounds, ctx->warmup);
 	fprintf(f, "| result | median ms | p90 | p99 | min | max | n | per volume us | fsync "
@@ -226,7 +231,8 @@ static int write_md(const struct bench_report *report, const struct bench_ctx *c
 		else if (r->ops_per_s > 0)
 			fprintf(f, "%.1f ops/s", r->ops_per_s);
 		if (c->valid)
-			fprintf(f, " | %lu | %lu | %lu | %lu |\n", bench_counts_sum(c, bench_fsync_calls),
+			fprintf(f, " | %lu | %lu | %lu | %lu |\n",
+				bench_counts_sum(c, bench_fsync_calls),
 				bench_counts_sum(c, bench_rename_calls),
 				bench_counts_sum(c, bench_open_calls), bench_counts_sum(c, NULL));
 		else
@@ -270,18 +276,33 @@ struct plot {
 };
 
 static const struct plot plots[] = {
-	{ "latency-vs-n", "attach N volumes into a running container", "volumes (N)",
-	  "median ms", NULL, true,
+	{ "latency-vs-n",
+	  "attach N volumes into a running container",
+	  "volumes (N)",
+	  "median ms",
+	  NULL,
+	  true,
 	  { { "dvmount prepare --pid", "attach.dvmount.n", ".prepare", VALUE_MEDIAN, false },
 	    { "dvmount cleanup", "attach.dvmount.n", ".cleanup", VALUE_MEDIAN, false },
 	    { "floor program (attach)", "attach.floor.n", ".prepare", VALUE_MEDIAN, false },
-	    { "operator script (curl + nsenter)", "attach.script.n", ".prepare", VALUE_MEDIAN, false },
-	    { "dvmount prepare, first mount", "first-mount.dvmount.n", ".prepare", VALUE_MEDIAN, false } } },
-	{ "scale", "one container: prepare and cleanup, against the other containers in the state",
-	  "other containers", "median ms", NULL, false,
-	  { { "prepare", "scale.others", ".prepare", VALUE_MEDIAN, false }, { "cleanup", "scale.others", ".cleanup", VALUE_MEDIAN, false } } },
-	{ "contention", "P processes preparing and cleaning containers sharing 4 volumes",
-	  "processes (P)", "operations per second", "p99 of one operation, ms", false,
+	    { "operator script (curl + nsenter)", "attach.script.n", ".prepare", VALUE_MEDIAN,
+	      false },
+	    { "dvmount prepare, first mount", "first-mount.dvmount.n", ".prepare", VALUE_MEDIAN,
+	      false } } },
+	{ "scale",
+	  "one container: prepare and cleanup, against the other containers in the state",
+	  "other containers",
+	  "median ms",
+	  NULL,
+	  false,
+	  { { "prepare", "scale.others", ".prepare", VALUE_MEDIAN, false },
+	    { "cleanup", "scale.others", ".cleanup", VALUE_MEDIAN, false } } },
+	{ "contention",
+	  "P processes preparing and cleaning containers sharing 4 volumes",
+	  "processes (P)",
+	  "operations per second",
+	  "p99 of one operation, ms",
+	  false,
 	  { { "operations per second", "contention.p", "", VALUE_OPS, false },
 	    { "p99 ms (right)", "contention.p", "", VALUE_P99, true } } },
 };
@@ -313,8 +334,9 @@ static size_t write_series(FILE *f, const struct bench_report *report, const str
 		if (!next)
 			return n;
 		fprintf(f, "%u %.6f\n", next->x,
-			s->value == VALUE_OPS ? next->ops_per_s :
-			s->value == VALUE_P99 ? next->p99_ms : next->median_ms);
+			s->value == VALUE_OPS	? next->ops_per_s
+			: s->value == VALUE_P99 ? next->p99_ms
+						: next->median_ms);
 		done = next->x;
 		n++;
 	}
@@ -350,9 +372,10 @@ static int write_plot(struct bench_ctx *ctx, const struct bench_report *report, 
 		blocks++;
 	}
 	fclose(TAKE_PTR(d));
-	fprintf(g, "set terminal pngcairo size 900,560\nset output '%s'\n"
-		   "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset key top left\n"
-		   "set grid\nset logscale x 2\n%s",
+	fprintf(g,
+		"set terminal pngcairo size 900,560\nset output '%s'\n"
+		"set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset key top left\n"
+		"set grid\nset logscale x 2\n%s",
 		png, p->title, p->xlabel, p->ylabel,
 		p->logy ? "set logscale y 10\n" : "set yrange [0:*]\n");
 	if (p->y2label)
@@ -394,8 +417,8 @@ int bench_report_write(struct bench_ctx *ctx, const struct bench_report *report,
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return bench_fail(ctx, negerrno(), "cannot create '%s': %m", dir);
 	snprintf(path, sizeof(path), "%s/results.json", dir);
-	if (json_object_to_file_ext(path, doc, JSON_C_TO_STRING_PRETTY |
-						       JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
+	if (json_object_to_file_ext(path, doc,
+				    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
 		return bench_fail(ctx, -EIO, "cannot write '%s'", path);
 	snprintf(path, sizeof(path), "%s/results.md", dir);
 	r = write_md(report, ctx, path);

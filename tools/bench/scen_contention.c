@@ -120,8 +120,9 @@ static int burst_run(struct bench_ctx *ctx, struct contention_env *e, struct bur
 		return bench_fail(ctx, -EAGAIN, "fork: only %u of %u workers started", started,
 				  procs);
 	if (failed)
-		return bench_fail(ctx, -EPROTO, "%s", b->err[failed - 1][0] ?
-				  b->err[failed - 1] : "a worker was killed");
+		return bench_fail(ctx, -EPROTO, "%s",
+				  b->err[failed - 1][0] ? b->err[failed - 1]
+							: "a worker was killed");
 	return 0;
 }
 

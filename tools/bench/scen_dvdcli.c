@@ -54,7 +54,8 @@ static int unmount_volume(struct bench_ctx *ctx, struct dvdcli_state *st)
 	int r = plugin_call_many(st->pc, &q, 1);
 
 	if (r != 0)
-		r = bench_fail(ctx, r < 0 ? r : q.result, "Unmount: %s", r < 0 ? strerror(-r) : q.err);
+		r = bench_fail(ctx, r < 0 ? r : q.result, "Unmount: %s",
+			       r < 0 ? strerror(-r) : q.err);
 	plugin_req_clear(&q);
 	return r;
 }
@@ -132,12 +133,11 @@ static void dvdcli_argv(struct dvdcli_argv *a, struct bench_ctx *ctx, const char
 }
 
 /* rclone's plugin on a directory of its own, serving a local directory as its remote. */
-static int rclone_start(struct bench_ctx *ctx, struct dvdcli_state *st, char *remote,
-			size_t size)
+static int rclone_start(struct bench_ctx *ctx, struct dvdcli_state *st, char *remote, size_t size)
 {
 	char dir[PATH_MAX], base[PATH_MAX], cache[PATH_MAX], data[PATH_MAX], sock[PATH_MAX + 16];
-	char *argv[] = { RCLONE,	 "serve",    "docker", "--base-dir", base, "--socket-addr",
-			 sock,		 "--config", "/dev/null", "--cache-dir", cache, NULL };
+	char *argv[] = { RCLONE, "serve",    "docker",	  "--base-dir",	 base,	"--socket-addr",
+			 sock,	 "--config", "/dev/null", "--cache-dir", cache, NULL };
 	int r;
 
 	r = bench_mkdirs(ctx, "rclone/plugins", dir);
@@ -162,7 +162,7 @@ static int rclone_start(struct bench_ctx *ctx, struct dvdcli_state *st, char *re
 static int run_dvdcli(struct bench_ctx *ctx, struct bench_report *report)
 {
 	_cleanup_(dvdcli_state_done) struct dvdcli_state st = { .plugin.pidfd = -EBADF,
-							       .rclone.pidfd = -EBADF };
+								.rclone.pidfd = -EBADF };
 	struct bench_case cases[4] = {
 		{ .name = "testplugin",
 		  .gated = true,
@@ -207,7 +207,8 @@ static int run_dvdcli(struct bench_ctx *ctx, struct bench_report *report)
 						  .round = round_dvdcli,
 						  .state = &st.rc };
 	} else {
-		bench_report_skip(report, "dvdcli.rclone", "no " RCLONE " or /dev/fuse "
+		bench_report_skip(report, "dvdcli.rclone",
+				  "no " RCLONE " or /dev/fuse "
 				  "(tools/install-deps installs them)");
 	}
 

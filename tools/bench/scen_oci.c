@@ -66,8 +66,14 @@ static int round_oci(struct bench_ctx *ctx, void *state, double ms[BENCH_PARTS_M
 {
 	struct oci_case *c = state;
 	char id[48], out[BENCH_OUT_MAX];
-	char *argv[] = { (char *)c->env->runc, "--root", c->env->runtime_root, "run", "--bundle",
-			 c->bundle, id, NULL };
+	char *argv[] = { (char *)c->env->runc,
+			 "--root",
+			 c->env->runtime_root,
+			 "run",
+			 "--bundle",
+			 c->bundle,
+			 id,
+			 NULL };
 	int r;
 
 	snprintf(id, sizeof(id), "bench-oci-%u", c->env->seq++);
@@ -81,8 +87,14 @@ static int round_oci(struct bench_ctx *ctx, void *state, double ms[BENCH_PARTS_M
 static json_object *hook(const struct bench_ctx *ctx, const struct oci_env *e, const char *stage)
 {
 	json_object *h = json_object_new_object(), *args = json_object_new_array();
-	const char *a[] = { "dvmount",	    "--state-dir",   e->state_dir,	     "--policy",
-			    e->cli.policy, "--plugin-path", e->cli.plugin.plugin_dir, "oci-hook",
+	const char *a[] = { "dvmount",
+			    "--state-dir",
+			    e->state_dir,
+			    "--policy",
+			    e->cli.policy,
+			    "--plugin-path",
+			    e->cli.plugin.plugin_dir,
+			    "oci-hook",
 			    stage };
 
 	for (size_t i = 0; i < ARRAY_SIZE(a); i++)
@@ -195,8 +207,8 @@ static int make_rootfs(struct bench_ctx *ctx, struct oci_env *e, const char *bus
 	snprintf(p, sizeof(p), "%s/bin/busybox", e->rootfs);
 	r = bench_exec(cp, out, sizeof(out), &ms);
 	if (r != 0)
-		return bench_fail(ctx, r < 0 ? r : -EPROTO, "cp '%s' exited %d: %.200s", busybox,
-				  r, out);
+		return bench_fail(ctx, r < 0 ? r : -EPROTO, "cp '%s' exited %d: %.200s", busybox, r,
+				  out);
 	snprintf(p, sizeof(p), "%s/bin/true", e->rootfs);
 	if (symlink("busybox", p) < 0)
 		return bench_fail(ctx, negerrno(), "symlink '%s': %m", p);
@@ -214,8 +226,9 @@ static int run_oci(struct bench_ctx *ctx, struct bench_report *report)
 	const char *busybox = first_executable(busybox_paths);
 	char file[PATH_MAX], dir[PATH_MAX], out[BENCH_OUT_MAX], *names[VOLUMES];
 	char *targets[VOLUMES];
-	char *holder[] = { "prepare", "--container-id", "bench-oci-holder", "--volumes", file,
-			   NULL };
+	char *holder[] = {
+		"prepare", "--container-id", "bench-oci-holder", "--volumes", file, NULL
+	};
 	size_t n = 0;
 	int r;
 
@@ -223,7 +236,8 @@ static int run_oci(struct bench_ctx *ctx, struct bench_report *report)
 		return bench_fail(ctx, -ENOMEM, "out of memory");
 	e.runc = first_executable(runc_paths);
 	if (!e.runc || !busybox) {
-		bench_report_skip(report, "oci-hook", "no runc or busybox (tools/install-deps "
+		bench_report_skip(report, "oci-hook",
+				  "no runc or busybox (tools/install-deps "
 				  "installs runc and busybox-static)");
 		return 0;
 	}
@@ -260,7 +274,8 @@ static int run_oci(struct bench_ctx *ctx, struct bench_report *report)
 			struct oci_case *oc = &c[n];
 
 			oc->env = &e;
-			snprintf(oc->name, sizeof(oc->name), "%s.n%u", h ? "bind" : "hook", sizes[k]);
+			snprintf(oc->name, sizeof(oc->name), "%s.n%u", h ? "bind" : "hook",
+				 sizes[k]);
 			r = make_bundle(ctx, &e, oc, sizes[k], !h);
 			if (r < 0)
 				return r;

@@ -2,10 +2,10 @@
 /*
  * scale: what a full state dir costs. One container's whole stay, `dvmount
  * prepare` (1 volume, no --pid) and `dvmount cleanup`, both exec'd and timed
- * apart, in a state dir holding 10, 1000 and 10000 other containers' records. The design wants no difference: a reference count costs
- * O(users of that volume), never O(all containers on the host). The timed
- * container's volume is its own, so each round does a real plugin Mount and,
- * at the last user's cleanup, a real Unmount.
+ * apart, in a state dir holding 10, 1000 and 10000 other containers' records. The design wants no
+ * difference: a reference count costs O(users of that volume), never O(all containers on the host).
+ * The timed container's volume is its own, so each round does a real plugin Mount and, at the last
+ * user's cleanup, a real Unmount.
  *
  * The others are honest state. 10 of them are real prepares, each mounting
  * one of 10 pool volumes. The other 9990 are written through the state API
@@ -47,9 +47,9 @@ struct state_case {
 	char dir[PATH_MAX];	  /* this case's files */
 	char state_dir[PATH_MAX]; /* on the tmpfs while populating, then the real one */
 	char name[BENCH_NAME_MAX];
-	char volumes[PATH_MAX];	  /* the timed container's --volumes file */
-	char key[STATE_KEY_MAX];  /* the key of its volume */
-	unsigned seq;		  /* container ids are never reused */
+	char volumes[PATH_MAX];	 /* the timed container's --volumes file */
+	char key[STATE_KEY_MAX]; /* the key of its volume */
+	unsigned seq;		 /* container ids are never reused */
 };
 
 static void state_shared_done(struct state_shared *sh)
@@ -61,8 +61,8 @@ static void state_shared_done(struct state_shared *sh)
 static int prepare_cleanup(struct bench_ctx *ctx, struct state_case *c, const char *cid,
 			   const char *volumes, bool timed, double ms[BENCH_PARTS_MAX])
 {
-	char *prepare[] = { "prepare", "--container-id", (char *)cid, "--volumes",
-			    (char *)volumes, NULL };
+	char *prepare[] = { "prepare",	 "--container-id", (char *)cid,
+			    "--volumes", (char *)volumes,  NULL };
 	char *cleanup[] = { "cleanup", "--container-id", (char *)cid, NULL };
 	char out[BENCH_OUT_MAX];
 	double unused[BENCH_PARTS_MAX];

@@ -46,30 +46,30 @@ static const unsigned sizes_quick[] = { 1, 8 };
 
 /* The operator's script: $1 the container's pid, $2 the plugin's socket, then NAME TARGET pairs. */
 static const char attach_sh[] =
-	"#!/bin/sh\n"
-	"set -e\n"
-	"pid=$1 sock=$2\n"
-	"shift 2\n"
-	"while [ $# -gt 0 ]; do\n"
-	"\tmp=$(" CURL " -sSf --unix-socket \"$sock\" -H 'Content-Type: application/json' \\\n"
-	"\t\t-d \"{\\\"Name\\\":\\\"$1\\\",\\\"ID\\\":\\\"" SCRIPT_ID "\\\"}\" "
-	"http://plugin/VolumeDriver.Mount |\n"
-	"\t\tsed -n 's/.*\"Mountpoint\":\"\\([^\"]*\\)\".*/\\1/p')\n"
-	"\t" NSENTER " -t \"$pid\" -m mount --bind \"$mp\" \"$2\"\n"
-	"\tshift 2\n"
-	"done\n";
+    "#!/bin/sh\n"
+    "set -e\n"
+    "pid=$1 sock=$2\n"
+    "shift 2\n"
+    "while [ $# -gt 0 ]; do\n"
+    "\tmp=$(" CURL " -sSf --unix-socket \"$sock\" -H 'Content-Type: application/json' \\\n"
+    "\t\t-d \"{\\\"Name\\\":\\\"$1\\\",\\\"ID\\\":\\\"" SCRIPT_ID "\\\"}\" "
+    "http://plugin/VolumeDriver.Mount |\n"
+    "\t\tsed -n 's/.*\"Mountpoint\":\"\\([^\"]*\\)\".*/\\1/p')\n"
+    "\t" NSENTER " -t \"$pid\" -m mount --bind \"$mp\" \"$2\"\n"
+    "\tshift 2\n"
+    "done\n";
 static const char detach_sh[] =
-	"#!/bin/sh\n"
-	"set -e\n"
-	"pid=$1 sock=$2\n"
-	"shift 2\n"
-	"while [ $# -gt 0 ]; do\n"
-	"\t" NSENTER " -t \"$pid\" -m umount \"$2\"\n"
-	"\t" CURL " -sSf --unix-socket \"$sock\" -H 'Content-Type: application/json' \\\n"
-	"\t\t-d \"{\\\"Name\\\":\\\"$1\\\",\\\"ID\\\":\\\"" SCRIPT_ID "\\\"}\" "
-	"http://plugin/VolumeDriver.Unmount >/dev/null\n"
-	"\tshift 2\n"
-	"done\n";
+    "#!/bin/sh\n"
+    "set -e\n"
+    "pid=$1 sock=$2\n"
+    "shift 2\n"
+    "while [ $# -gt 0 ]; do\n"
+    "\t" NSENTER " -t \"$pid\" -m umount \"$2\"\n"
+    "\t" CURL " -sSf --unix-socket \"$sock\" -H 'Content-Type: application/json' \\\n"
+    "\t\t-d \"{\\\"Name\\\":\\\"$1\\\",\\\"ID\\\":\\\"" SCRIPT_ID "\\\"}\" "
+    "http://plugin/VolumeDriver.Unmount >/dev/null\n"
+    "\tshift 2\n"
+    "done\n";
 
 struct vol_env {
 	const char *scenario;
@@ -135,9 +135,10 @@ static int check_attached(struct bench_ctx *ctx, const struct vol_case *c,
 	unsigned k = count_attached(c->env, ct, c->n);
 
 	if (k != want)
-		return bench_fail(ctx, -EPROTO, "%s: after the %s, %u of %u targets are mounts "
-				  "in pid %d (expected %u)", c->name, after, k, c->n, (int)ct->pid,
-				  want);
+		return bench_fail(ctx, -EPROTO,
+				  "%s: after the %s, %u of %u targets are mounts "
+				  "in pid %d (expected %u)",
+				  c->name, after, k, c->n, (int)ct->pid, want);
 	return 0;
 }
 
@@ -146,8 +147,8 @@ static int round_dvmount(struct bench_ctx *ctx, const struct vol_case *c, double
 	struct vol_env *e = c->env;
 	_cleanup_(container_stopp) struct bench_container ct = { .pidfd = -EBADF };
 	char cid[48], pid[16], out[BENCH_OUT_MAX];
-	char *prepare[] = { "prepare", "--container-id", cid, "--volumes", (char *)c->file,
-			    c->pid ? "--pid" : NULL, pid, NULL };
+	char *prepare[] = { "prepare",	     "--container-id",	      cid, "--volumes",
+			    (char *)c->file, c->pid ? "--pid" : NULL, pid, NULL };
 	char *cleanup[] = { "cleanup", "--container-id", cid, NULL };
 	int r;
 
@@ -249,8 +250,8 @@ static int vol_env_setup(struct bench_ctx *ctx, struct vol_env *e, const char *s
 {
 	char dir[PATH_MAX], rel[96], out[BENCH_OUT_MAX], driver[BENCH_NAME_MAX];
 	char *names[VOLUMES_MAX], *targets[VOLUMES_MAX];
-	char holder_id[64], *holder[] = { "prepare", "--container-id", holder_id, "--volumes",
-					  NULL, NULL };
+	char holder_id[64],
+	    *holder[] = { "prepare", "--container-id", holder_id, "--volumes", NULL, NULL };
 	char *unhold[] = { "cleanup", "--container-id", holder_id, NULL };
 	int r;
 
@@ -356,8 +357,8 @@ static unsigned rounds_for(const struct bench_ctx *ctx, unsigned n)
 	return n >= 256 && ctx->rounds > 3 ? (ctx->rounds + 1) / 2 : ctx->rounds;
 }
 
-static int run_attach_like(struct bench_ctx *ctx, struct bench_report *report,
-			   const char *scenario, bool premounted)
+static int run_attach_like(struct bench_ctx *ctx, struct bench_report *report, const char *scenario,
+			   bool premounted)
 {
 	_cleanup_(vol_env_freep) struct vol_env *e = calloc(1, sizeof(*e));
 	bool script = access(CURL, X_OK) == 0 && access(NSENTER, X_OK) == 0;
@@ -370,7 +371,8 @@ static int run_attach_like(struct bench_ctx *ctx, struct bench_report *report,
 	if (r < 0)
 		return r;
 	if (!script)
-		bench_report_skip(report, scenario, "no " CURL " or " NSENTER ": the operator's "
+		bench_report_skip(report, scenario,
+				  "no " CURL " or " NSENTER ": the operator's "
 				  "script is not measured");
 	for (size_t k = 0; k < e->n_sizes; k++) {
 		struct vol_case vc[3];
@@ -459,7 +461,8 @@ static int run_concurrency_like(struct bench_ctx *ctx, struct bench_report *repo
 	/* Scenario 3 of issue 12 needs the policy's max-in-flight (issue 8). */
 	have_mif = cli_with_policy(ctx, e, "mif64", "max-in-flight = 64", &mif64) == 0;
 	if (!have_mif)
-		bench_report_skip(report, scenario, "max-in-flight = 64: this dvmount's policy "
+		bench_report_skip(report, scenario,
+				  "max-in-flight = 64: this dvmount's policy "
 				  "refuses the key: only the default is measured");
 	nouring = e->cli;
 	nouring.global = "--no-uring";

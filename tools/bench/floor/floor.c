@@ -156,8 +156,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		const char *dst = argv[first + 2 * i + 1];
 
-		if (attach ? move_mount(fds[i], "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0 :
-			     umount2(dst, MNT_DETACH) < 0)
+		if (attach ? move_mount(fds[i], "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0
+			   : umount2(dst, MNT_DETACH) < 0)
 			return die(attach ? "move_mount" : "umount2", dst);
 	}
 	for (int i = 0; i < n && sock && !attach; i++)
