@@ -178,11 +178,19 @@ static const char *const quick_results[] = {
 	"oci-hook.hook.n1",
 	"oci-hook.bind.n1",
 	"oci-hook.hook.n0",
-	/* Where a scenario has no baseline of its own, an exec of /bin/true in each group. */
+	/* Baselines of the machine (an exec) and of the state's disk (a durable write). */
 	"scale.exec-true",
+	"scale.durable-write",
 	"concurrency.exec-true",
+	"concurrency.durable-write",
 	"transport.exec-true.attach",
+	"transport.durable-write.attach",
 	"transport.exec-true.concurrency",
+	"transport.durable-write.concurrency",
+	"attach.durable-write.n8",
+	"first-mount.durable-write.n1",
+	"dvdcli.durable-write",
+	"oci-hook.durable-write",
 };
 
 /* A whole --quick run: about 15 s alone, more under load. */
@@ -264,6 +272,8 @@ TEST_F_TIMEOUT(bench, quick_run_writes_results_table_and_plots_for_every_scenari
 	EXPECT_FALSE(json_object_get_boolean(get(scenarios, "scale.exec-true/gated")));
 	EXPECT_FALSE(json_object_get_boolean(get(scenarios, "contention.exec-true.p2/gated")));
 	EXPECT_EQ(4, field(doc, "contention.exec-true.p2", "n"));
+	EXPECT_EQ(4, field(doc, "contention.durable-write.p2", "n"));
+	EXPECT_FALSE(json_object_get_boolean(get(scenarios, "attach.durable-write.n8/gated")));
 	/* runc's calls are in the hook's counts: marked, so the gate judges only durable writes. */
 	EXPECT_TRUE(json_object_get_boolean(get(scenarios, "oci-hook.hook.n1/counts_foreign")));
 	EXPECT_FALSE(
@@ -466,7 +476,7 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	run_result_free(&r);
 
 	/*
-	 * The same run's baselines 1.5 times slower (the machine, not dvmount): the
+	 * The same run's baseline 1.5 times slower (the machine, not dvmount): the
 	 * gate moves to 10 * 1.5 * 1.1 + 1.5 = 18. Faster baselines never lower it.
 	 */
 	write_pair(base, 10, 100);

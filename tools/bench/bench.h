@@ -211,6 +211,15 @@ int bench_exec_part(struct bench_ctx *ctx, unsigned part, char *const argv[], ch
 int bench_round_exec_true(struct bench_ctx *ctx, void *state, double ret_ms[BENCH_PARTS_MAX]);
 #define BENCH_EXEC_TRUE(case_name)                                                                 \
 	((struct bench_case){ .name = (case_name), .round = bench_round_exec_true })
+/*
+ * A round of one durable write in ctx->statedir (write, fsync, rename, fsync
+ * of the directory: what dvmount's state store does per record), in-process:
+ * how fast the state's disk is right now. Every group that runs dvmount has
+ * one, for --compare. state is unused.
+ */
+int bench_round_durable_write(struct bench_ctx *ctx, void *state, double ret_ms[BENCH_PARTS_MAX]);
+#define BENCH_DURABLE_WRITE(case_name)                                                             \
+	((struct bench_case){ .name = (case_name), .round = bench_round_durable_write })
 
 /* A dvmount-testplugin serving DIR/NAME.sock (DIR = tmpdir/plugins). */
 struct bench_plugin {

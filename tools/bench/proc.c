@@ -188,6 +188,29 @@ int bench_round_exec_true(struct bench_ctx *ctx, void *state, double ret_ms[BENC
 	return 0;
 }
 
+int bench_round_durable_write(struct bench_ctx *ctx, void *state, double ret_ms[BENCH_PARTS_MAX])
+{
+	char tmp[64], name[64], data[256];
+	_cleanup_close_ int dir = -EBADF, fd = -EBADF;
+	double start;
+
+	(void)state;
+	/* Per process: the contention scenario runs this in P workers at once. */
+	snprintf(tmp, sizeof(tmp), "baseline-%d.tmp", (int)getpid());
+	snprintf(name, sizeof(name), "baseline-%d", (int)getpid());
+	memset(data, 'x', sizeof(data));
+	start = bench_now_ms();
+	dir = open(ctx->statedir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir >= 0)
+		fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || write(fd, data, sizeof(data)) != (ssize_t)sizeof(data) || fsync(fd) < 0 ||
+	    renameat(dir, tmp, dir, name) < 0 || fsync(dir) < 0)
+		return bench_fail(ctx, negerrno(), "durable write in '%s': %m", ctx->statedir);
+	ret_ms[0] = bench_now_ms() - start;
+	unlinkat(dir, name, 0);
+	return 0;
+}
+
 /* Add the counts of strace's -c -U name,calls table in path to c. */
 static int counts_add(const char *path, struct bench_counts *c)
 {

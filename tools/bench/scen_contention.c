@@ -7,7 +7,8 @@
  * container's prepare (no --pid) plus its cleanup, both exec'd; reported are
  * the operations per second of the whole burst and the latency of each
  * operation (median, p99). Before each burst, the same P processes exec
- * /bin/true as often: a baseline of how busy the machine is (exec-true.pP).
+ * /bin/true, then make a durable write, as often: baselines of how busy the
+ * machine and its disk are (exec-true.pP, durable-write.pP).
  * Every worker is a child of the bench that dies with it; the state dir is on
  * the filesystem of the user's.
  */
@@ -33,6 +34,9 @@
 static const unsigned procs_full[] = { 2, 8, 32 };
 static const unsigned procs_quick[] = { 2 };
 
+/* What a burst's workers do: dvmount's operation, or a baseline's. */
+enum base { BASE_NONE, BASE_EXEC, BASE_DURABLE };
+
 /* Shared with the workers (MAP_SHARED): their samples and first error. */
 struct burst {
 	double ms[WORKERS_MAX * OPS_TOTAL];
@@ -51,7 +55,7 @@ static void contention_env_done(struct contention_env *e)
 }
 
 static _noreturn_ void worker(struct bench_ctx *ctx, struct contention_env *e, struct burst *b,
-			      unsigned w, unsigned ops, bool baseline, pid_t parent)
+			      unsigned w, unsigned ops, enum base baseline, pid_t parent)
 {
 	char cid[48], out[BENCH_OUT_MAX];
 	char *prepare[] = { "prepare", "--container-id", cid, "--volumes", e->volumes, NULL };
@@ -64,8 +68,10 @@ static _noreturn_ void worker(struct bench_ctx *ctx, struct contention_env *e, s
 		double a = 0, c = 0;
 		int r;
 
-		if (baseline) {
-			r = bench_round_exec_true(ctx, NULL, &b->ms[w * ops + i]);
+		if (baseline != BASE_NONE) {
+			r = baseline == BASE_EXEC
+				? bench_round_exec_true(ctx, NULL, &b->ms[w * ops + i])
+				: bench_round_durable_write(ctx, NULL, &b->ms[w * ops + i]);
 			if (r < 0)
 				_exit(1);
 			continue;
@@ -87,11 +93,11 @@ static _noreturn_ void worker(struct bench_ctx *ctx, struct contention_env *e, s
 }
 
 /*
- * P workers of ops operations each (with baseline, execs of /bin/true: how
+ * P workers of ops operations each (with a baseline, its rounds instead: how
  * busy the machine is for P processes); the burst's wall time to *ret_ms.
  */
 static int burst_run(struct bench_ctx *ctx, struct contention_env *e, struct burst *b,
-		     unsigned procs, unsigned ops, bool baseline, double *ret_ms)
+		     unsigned procs, unsigned ops, enum base baseline, double *ret_ms)
 {
 	pid_t pids[WORKERS_MAX], parent = getpid();
 	double start = bench_now_ms();
@@ -164,14 +170,16 @@ static int run_contention(struct bench_ctx *ctx, struct bench_report *report)
 		char name[BENCH_NAME_MAX];
 		double wall;
 
-		/* A warm-up burst, when asked for, then the baseline's and the measured one. */
+		/* A warm-up burst, when asked for, then the baselines' and the measured one. */
 		if (ctx->warmup)
-			r = burst_run(ctx, &e, b, procs[k], 1, false, &wall);
-		for (int base = 1; base >= 0 && r == 0; base--) {
-			r = burst_run(ctx, &e, b, procs[k], ops, base, &wall);
+			r = burst_run(ctx, &e, b, procs[k], 1, BASE_NONE, &wall);
+		for (int base = BASE_DURABLE; base >= BASE_NONE && r == 0; base--) {
+			static const char *const prefix[] = { "", "exec-true.", "durable-write." };
+
+			r = burst_run(ctx, &e, b, procs[k], ops, (enum base)base, &wall);
 			if (r < 0)
 				break;
-			snprintf(name, sizeof(name), "%sp%u", base ? "exec-true." : "", procs[k]);
+			snprintf(name, sizeof(name), "%sp%u", prefix[base], procs[k]);
 			r = bench_report_add(report, "contention", name, procs[k], !base, b->ms,
 					     (size_t)procs[k] * ops, &res);
 			if (r < 0) {

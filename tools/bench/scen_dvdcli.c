@@ -163,7 +163,7 @@ static int run_dvdcli(struct bench_ctx *ctx, struct bench_report *report)
 {
 	_cleanup_(dvdcli_state_done) struct dvdcli_state st = { .plugin.pidfd = -EBADF,
 								.rclone.pidfd = -EBADF };
-	struct bench_case cases[4] = {
+	struct bench_case cases[5] = {
 		{ .name = "testplugin",
 		  .gated = true,
 		  .counted = true,
@@ -172,9 +172,10 @@ static int run_dvdcli(struct bench_ctx *ctx, struct bench_report *report)
 		  .state = &st.test },
 		{ .name = "rpc-raw", .round = round_rpc_raw, .state = &st },
 		{ .name = "true", .counted = true, .round = bench_round_exec_true },
+		BENCH_DURABLE_WRITE("durable-write"),
 	};
 	char remote[PATH_MAX + 16];
-	size_t n = 3;
+	size_t n = 4;
 	int r;
 
 	r = bench_plugin_start(ctx, DRIVER, NULL, &st.plugin);

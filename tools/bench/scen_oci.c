@@ -222,7 +222,7 @@ static int run_oci(struct bench_ctx *ctx, struct bench_report *report)
 	size_t n_sizes = ctx->quick ? ARRAY_SIZE(sizes_quick) : ARRAY_SIZE(sizes_full);
 	_cleanup_free_ struct oci_case *c = calloc(2 * n_sizes, sizeof(*c));
 	static char tgt[VOLUMES][PATH_MAX];
-	struct bench_case cases[2 * ARRAY_SIZE(sizes_full)];
+	struct bench_case cases[2 * ARRAY_SIZE(sizes_full) + 1];
 	const char *busybox = first_executable(busybox_paths);
 	char file[PATH_MAX], dir[PATH_MAX], out[BENCH_OUT_MAX], *names[VOLUMES];
 	char *targets[VOLUMES];
@@ -287,6 +287,7 @@ static int run_oci(struct bench_ctx *ctx, struct bench_report *report)
 							  .round = round_oci,
 							  .state = oc };
 		}
+	cases[n++] = BENCH_DURABLE_WRITE("durable-write");
 	r = bench_group_run(ctx, "oci-hook", cases, n, 0, report);
 	if (r < 0)
 		return r;

@@ -241,7 +241,7 @@ static int run_scale(struct bench_ctx *ctx, struct bench_report *report)
 	size_t n = ctx->quick ? ARRAY_SIZE(others_quick) : ARRAY_SIZE(others_full);
 	/* Cases of several paths each: too big for the stack. */
 	_cleanup_free_ struct state_case *c = calloc(n, sizeof(*c));
-	struct bench_case cases[ARRAY_SIZE(others_full) + 1];
+	struct bench_case cases[ARRAY_SIZE(others_full) + 2];
 	char num[BENCH_NAME_MAX], den[BENCH_NAME_MAX], name[BENCH_NAME_MAX];
 	int r;
 
@@ -267,7 +267,8 @@ static int run_scale(struct bench_ctx *ctx, struct bench_report *report)
 						.state = &c[i] };
 	}
 	cases[n] = BENCH_EXEC_TRUE("exec-true");
-	r = bench_group_run(ctx, "scale", cases, n + 1, 0, report);
+	cases[n + 1] = BENCH_DURABLE_WRITE("durable-write");
+	r = bench_group_run(ctx, "scale", cases, n + 2, 0, report);
 	if (r < 0)
 		return r;
 	for (size_t p = 0; p < 2; p++) {

@@ -376,7 +376,8 @@ static int run_attach_like(struct bench_ctx *ctx, struct bench_report *report, c
 				  "script is not measured");
 	for (size_t k = 0; k < e->n_sizes; k++) {
 		struct vol_case vc[3];
-		struct bench_case cases[3];
+		struct bench_case cases[4];
+		char dw[BENCH_NAME_MAX];
 		size_t n = 0;
 		char num[BENCH_NAME_MAX], den[BENCH_NAME_MAX], name[BENCH_NAME_MAX];
 
@@ -391,6 +392,9 @@ static int run_attach_like(struct bench_ctx *ctx, struct bench_report *report, c
 			cases[n] = bench_case_of(&vc[n], true);
 			n++;
 		}
+		/* The floor and the script make no durable write: this baseline does. */
+		snprintf(dw, sizeof(dw), "durable-write.n%u", e->sizes[k]);
+		cases[n++] = BENCH_DURABLE_WRITE(dw);
 		r = bench_group_run(ctx, scenario, cases, n, rounds_for(ctx, e->sizes[k]), report);
 		if (r < 0)
 			return r;
@@ -445,7 +449,7 @@ static int run_concurrency_like(struct bench_ctx *ctx, struct bench_report *repo
 {
 	_cleanup_(vol_env_freep) struct vol_env *e = calloc(1, sizeof(*e));
 	struct bench_cli mif64, nouring, nouring64;
-	struct vol_case vc[7];
+	struct vol_case vc[6];
 	struct bench_case cases[8];
 	bool have_mif;
 	size_t n = 0;
@@ -496,7 +500,9 @@ static int run_concurrency_like(struct bench_ctx *ctx, struct bench_report *repo
 		cases[i].volumes = 0;
 	}
 	cases[n] = BENCH_EXEC_TRUE(transport ? "exec-true.concurrency" : "exec-true");
-	r = bench_group_run(ctx, scenario, cases, n + 1, ctx->quick ? 1 : MIN(ctx->rounds, 5),
+	cases[n + 1] =
+	    BENCH_DURABLE_WRITE(transport ? "durable-write.concurrency" : "durable-write");
+	r = bench_group_run(ctx, scenario, cases, n + 2, ctx->quick ? 1 : MIN(ctx->rounds, 5),
 			    report);
 	if (r < 0)
 		return r;
@@ -527,7 +533,7 @@ static int run_transport(struct bench_ctx *ctx, struct bench_report *report)
 {
 	_cleanup_(vol_env_freep) struct vol_env *e = calloc(1, sizeof(*e));
 	struct bench_cli nouring;
-	struct vol_case vc[7];
+	struct vol_case vc[6];
 	struct bench_case cases[8];
 	size_t n = 0;
 	int r;
@@ -549,7 +555,8 @@ static int run_transport(struct bench_ctx *ctx, struct bench_report *report)
 	for (size_t i = 0; i < n; i++)
 		cases[i] = bench_case_of(&vc[i], true);
 	cases[n] = BENCH_EXEC_TRUE("exec-true.attach");
-	r = bench_group_run(ctx, "transport", cases, n + 1, 0, report);
+	cases[n + 1] = BENCH_DURABLE_WRITE("durable-write.attach");
+	r = bench_group_run(ctx, "transport", cases, n + 2, 0, report);
 	if (r < 0)
 		return r;
 	vol_env_freep(&e);
