@@ -285,8 +285,8 @@ static int vol_env_setup(struct bench_ctx *ctx, struct vol_env *e, const char *s
 		if (r < 0)
 			return r;
 		/* The test plugin's layout (dvmount-testplugin(1)). */
-		if ((size_t)snprintf(e->src[i], sizeof(e->src[i]), "%s/volumes/%s/data",
-				     e->cli.root, e->names[i]) >= sizeof(e->src[i]))
+		if ((size_t)snprintf(e->src[i], sizeof(e->src[i]), "%s/volumes/v%u/data",
+				     e->cli.root, i) >= sizeof(e->src[i]))
 			return bench_fail(ctx, -ENAMETOOLONG, "plugin root too long");
 		names[i] = e->names[i];
 		targets[i] = e->dst[i];
