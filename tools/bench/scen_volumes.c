@@ -246,7 +246,8 @@ static int round_vol(struct bench_ctx *ctx, void *state, double ms[BENCH_PARTS_M
  * volume mounted, else each volume created and left unmounted.
  */
 static int vol_env_setup(struct bench_ctx *ctx, struct vol_env *e, const char *scenario,
-			 const char *tag, const char *fault, bool premounted, unsigned limit)
+			 const char *tag, const char *fault, const char *policy_extra,
+			 bool premounted, unsigned limit)
 {
 	char dir[PATH_MAX], rel[96], out[BENCH_OUT_MAX], driver[BENCH_NAME_MAX];
 	char *names[VOLUMES_MAX], *targets[VOLUMES_MAX];
@@ -268,7 +269,7 @@ static int vol_env_setup(struct bench_ctx *ctx, struct vol_env *e, const char *s
 	e->max = e->sizes[e->n_sizes - 1];
 	/* tag: the scenario's own driver, state dir and files, apart from any other's. */
 	snprintf(driver, sizeof(driver), "b-%s", tag);
-	r = bench_cli_start(ctx, driver, fault, NULL, &e->cli);
+	r = bench_cli_start(ctx, driver, fault, policy_extra, &e->cli);
 	if (r < 0)
 		return r;
 	r = bench_state_dir(ctx, tag, e->state_dir);
@@ -367,7 +368,7 @@ static int run_attach_like(struct bench_ctx *ctx, struct bench_report *report, c
 	if (!e)
 		return bench_fail(ctx, -ENOMEM, "out of memory");
 	e->cli.plugin.pidfd = -EBADF;
-	r = vol_env_setup(ctx, e, scenario, scenario, NULL, premounted, VOLUMES_MAX);
+	r = vol_env_setup(ctx, e, scenario, scenario, NULL, NULL, premounted, VOLUMES_MAX);
 	if (r < 0)
 		return r;
 	if (!script)
@@ -459,7 +460,7 @@ static int run_concurrency_like(struct bench_ctx *ctx, struct bench_report *repo
 		return bench_fail(ctx, -ENOMEM, "out of memory");
 	e->cli.plugin.pidfd = -EBADF;
 	r = vol_env_setup(ctx, e, scenario, transport ? "transport-concurrency" : scenario,
-			  "Mount latency " STR(LATENCY_MS), false, 64);
+			  "Mount latency " STR(LATENCY_MS), "max-in-flight = 1\n", false, 64);
 	if (r < 0)
 		return r;
 	/* Scenario 3 of issue 12 needs the policy's max-in-flight (issue 8). */
@@ -541,7 +542,7 @@ static int run_transport(struct bench_ctx *ctx, struct bench_report *report)
 	if (!e)
 		return bench_fail(ctx, -ENOMEM, "out of memory");
 	e->cli.plugin.pidfd = -EBADF;
-	r = vol_env_setup(ctx, e, "transport", "transport", NULL, true, 64);
+	r = vol_env_setup(ctx, e, "transport", "transport", NULL, NULL, true, 64);
 	if (r < 0)
 		return r;
 	nouring = e->cli;
