@@ -887,7 +887,7 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 						  .target = v[idx[j]].target,
 						  .target_fd = v[idx[j]].target_fd,
 						  .flags = NS_ALL_OR_NOTHING | NS_TARGET_FD };
-		r = ns_attach(pidfd, a->rootfs ? a->rootfs : "/", m, k);
+		r = ns_attach(pidfd, a->rootfs ? a->rootfs : "/", m, k, lc->g->timeout_other_ms);
 		for (size_t j = 0; j < k; j++) {
 			const struct pvol *p = &v[idx[j]];
 
@@ -902,6 +902,14 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 				    "container to the mount's peers; refused (make the "
 				    "container's mounts private or slave)",
 				    p->sv->name, p->sv->driver, p->where, (int)a->pid);
+			else if (m[j].result == -ETIMEDOUT)
+				/* The attach child was killed at --timeout: a hung mount there. */
+				lc_fail(lc,
+					"volume '%s' of driver '%s': attaching at '%s' in pid %d: "
+					"the filesystem there did not answer within %.1f s "
+					"(--timeout): a hung volume in the container?",
+					p->sv->name, p->sv->driver, p->where, (int)a->pid,
+					lc->g->timeout_other_ms / 1000.0);
 			else
 				lc_fail(lc, "volume '%s': attaching at '%s' in pid %d: %s",
 					p->sv->name, p->where, (int)a->pid, strerror(-m[j].result));
@@ -1059,7 +1067,8 @@ static void detach_ours(struct lc *lc, const struct args *a, int pidfd, struct p
 			u[k++] = (struct ns_unmount){ .target = v[i].target, .mnt_id = v[i].mnt_id };
 	}
 	/* Recorded before attaching: "nothing of ours there" is the normal answer for some. */
-	if (k && ns_detach(pidfd, a->rootfs ? a->rootfs : "/", u, k) < 0)
+	if (k &&
+	    ns_detach(pidfd, a->rootfs ? a->rootfs : "/", u, k, lc->g->timeout_other_ms) < 0)
 		for (size_t j = 0; j < k; j++)
 			if (u[j].result < 0 && u[j].result != -ESRCH && u[j].result != -ENOENT &&
 			    u[j].result != -ESTALE)

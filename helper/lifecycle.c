@@ -651,7 +651,7 @@ static int detach_attached(struct lc *lc, json_object *record)
 	r = ns_pidfd_open((pid_t)pid, start, &pidfd, NULL);
 	if (r < 0)
 		return 0;
-	r = ns_detach(pidfd, root ? root : "/", u, n);
+	r = ns_detach(pidfd, root ? root : "/", u, n, lc->g->timeout_other_ms);
 	/*
 	 * A rootfs recorded before pivot_root (an OCI createRuntime hook) is "/"
 	 * once the container runs: look there too. The id check keeps it exact.
@@ -659,7 +659,7 @@ static int detach_attached(struct lc *lc, json_object *record)
 	if (r == -ENOENT && root && strcmp(root, "/")) {
 		for (size_t i = 0; i < n; i++)
 			u[i].result = 0;
-		r = ns_detach(pidfd, "/", u, n);
+		r = ns_detach(pidfd, "/", u, n, lc->g->timeout_other_ms);
 	}
 	if (r == -ESRCH)
 		return 0;

@@ -41,8 +41,6 @@
 
 void (*ns_child_pause_hook)(const char *point);
 
-/* A hung FUSE mount in the container must not hang us forever. */
-#define NS_CHILD_TIMEOUT_MS 30000
 /* Child exit status for "died without telling why". */
 #define CHILD_EXIT_UNKNOWN 255
 /* Record index of the child's own failure before any mount was tried. */
@@ -458,10 +456,11 @@ static long long now_ms(void)
  * reap it. apply() gets each record; the return value is the child's own
  * setup failure, if any.
  */
-static int collect(pid_t child, int rfd, size_t n, void (*apply)(void *, const struct record *),
-		   void *data)
+static int collect(pid_t child, int rfd, size_t n, unsigned timeout_ms,
+		   void (*apply)(void *, const struct record *), void *data)
 {
-	long long deadline = now_ms() + NS_CHILD_TIMEOUT_MS;
+	/* A hung FUSE mount in the container must not hang us past --timeout. */
+	long long deadline = now_ms() + timeout_ms;
 	struct record recs[64];
 	int status, setup = 0, r = 0;
 
@@ -583,13 +582,14 @@ static int spawn(int *ret_rfd, int *ret_wfd, pid_t *ret_pid)
 	return 0;
 }
 
-int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n)
+int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n,
+	      unsigned timeout_ms)
 {
 	_cleanup_close_ int procroot = -EBADF, rfd = -EBADF;
 	int wfd, r;
 	pid_t pid;
 
-	if (pidfd < 0 || (n && !mounts) || n > NS_MOUNTS_MAX)
+	if (pidfd < 0 || (n && !mounts) || n > NS_MOUNTS_MAX || timeout_ms == 0)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		if (mounts[i].tree_fd < 0 || !mounts[i].target ||
@@ -609,7 +609,7 @@ int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n)
 	if (pid == 0)
 		child_exit(attach_child(pidfd, procroot, root ? root : "/", mounts, n, wfd));
 
-	r = collect(pid, rfd, n, apply_attach, mounts);
+	r = collect(pid, rfd, n, timeout_ms, apply_attach, mounts);
 	debug(DEBUG_NS, "ns", "attach of %zu mounts: %d", n, r);
 	if (r < 0)
 		goto fail;
@@ -622,13 +622,14 @@ fail:
 	return r;
 }
 
-int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n)
+int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n,
+	      unsigned timeout_ms)
 {
 	_cleanup_close_ int procroot = -EBADF, rfd = -EBADF;
 	int wfd, r;
 	pid_t pid;
 
-	if (pidfd < 0 || (n && !targets) || n > NS_MOUNTS_MAX)
+	if (pidfd < 0 || (n && !targets) || n > NS_MOUNTS_MAX || timeout_ms == 0)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		if (!targets[i].target)
@@ -646,7 +647,7 @@ int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n)
 	if (pid == 0)
 		child_exit(detach_child(pidfd, procroot, root ? root : "/", targets, n, wfd));
 
-	r = collect(pid, rfd, n, apply_detach, targets);
+	r = collect(pid, rfd, n, timeout_ms, apply_detach, targets);
 	debug(DEBUG_NS, "ns", "detach of %zu mounts: %d", n, r);
 	if (r < 0)
 		goto fail;

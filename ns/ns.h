@@ -116,20 +116,28 @@ int ns_open_tree(int dirfd, const char *path, unsigned attrs, int *ret_fd);
  * root is the container root as that process sees it from its own root:
  * "/" once running, the rootfs path before pivot_root (OCI createRuntime).
  * Targets are resolved beneath root: symlinks and ".." never leave it.
+ * The child is SIGKILLed after timeout_ms (milliseconds, the whole batch;
+ * the caller's --timeout): a target reached through a hung FUSE or NFS
+ * mount in the container must not hold us (and the volumes' locks) longer.
  * Fills result and mnt_id of every mount; returns 0 when all succeeded, else
  * the first failure (-ESRCH: the process is gone; -EXDEV: the target lies on
  * a shared mount, from which the volume would propagate to the mount's peers
- * in other namespaces: refused, issue 9).
+ * in other namespaces: refused, issue 9; -ETIMEDOUT: the child was killed,
+ * mounts without a result keep mnt_id 0 or the id it reported; -EINVAL: a
+ * bad argument or timeout_ms 0).
  */
-int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n);
+int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n,
+	      unsigned timeout_ms);
 
 /*
  * Detach (MNT_DETACH) each target in the namespace of pidfd, only when the
  * mount found there is the one with the recorded id. -ESRCH: the process
- * and so its namespace are gone; nothing is left to do. Otherwise 0 or the
- * first per-target failure.
+ * and so its namespace are gone; nothing is left to do. -ETIMEDOUT: the
+ * child did not finish within timeout_ms (milliseconds, as for ns_attach)
+ * and was killed. Otherwise 0 or the first per-target failure.
  */
-int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n);
+int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n,
+	      unsigned timeout_ms);
 
 /*
  * Detach, in OUR mount namespace, each mount stacked at the absolute path

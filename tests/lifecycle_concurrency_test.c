@@ -489,4 +489,62 @@ TEST_F_TIMEOUT(rclone, eight_volumes_five_rounds_never_hang, 300)
 	EXPECT_EQ(0, v);
 }
 
+/*
+ * The attach child is bounded by --timeout too: a target that lies inside a
+ * volume whose daemon stopped answering (rclone SIGSTOPped) blocks the
+ * child's lookup in that FUSE mount. The prepare fails after --timeout (not
+ * after a fixed 30 s), naming the volume and the hung filesystem, attaches
+ * nothing, and holds no lock afterwards.
+ */
+TEST_F_TIMEOUT(rclone, target_inside_hung_volume_fails_attach_within_timeout, 150)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], vols2[PATH_MAX], pid[16];
+	struct run_result r;
+	long long t0, took;
+
+	tu_path(sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol vol[] = {{.name = "rvol",
+			       .path = "data",
+			       .driver = "rclone",
+			       .opt_key = "remote",
+			       .opt_val = self->remote + strlen("remote=")}};
+	struct lcvol inner[] = {{.name = "rvol",
+				 .path = "data/sub",
+				 .driver = "rclone",
+				 .opt_key = "remote",
+				 .opt_val = self->remote + strlen("remote=")}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "inner.json", inner, 1, vols2));
+	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	lcenv_run(&self->e, &r, "--plugin-retry=15", "prepare", "--container-id", "a", "--volumes",
+		  vols, "--pid", lc_pidstr(pid, self->ct.pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(1, fuse_mounts_under(self->ct.pid, sandbox));
+
+	ASSERT_EQ(0, kill(self->pid, SIGSTOP));
+	t0 = mono_ms();
+	lcenv_run(&self->e, &r, "--timeout=2", "prepare", "--container-id", "b", "--volumes",
+		  vols2, "--pid", pid, "--sandbox", sandbox, NULL);
+	took = mono_ms() - t0;
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "volume 'rvol'")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "/data/sub")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "did not answer within 2.0 s")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_GE(took, 2000);
+	EXPECT_LT(took, 6000) TH_LOG("prepare took %lld ms", took);
+	/* No lock left behind: a's cleanup is not queued behind anything. */
+	ASSERT_EQ(0, kill(self->pid, SIGCONT));
+	t0 = mono_ms();
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "a", NULL);
+	took = mono_ms() - t0;
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_LT(took, 4000) TH_LOG("cleanup took %lld ms", took);
+	EXPECT_EQ(0, fuse_mounts_under(self->ct.pid, sandbox));
+	EXPECT_EQ(0, fuse_mounts_under(0, self->base));
+}
+
 TEST_HARNESS_MAIN

@@ -31,6 +31,9 @@
 #include "ns/ns.h"
 #include "tests/lib/testutil.h"
 
+/* The attach and detach children's limit here: far above what a healthy one takes. */
+#define TEST_NS_TIMEOUT_MS 30000
+
 FIXTURE(ns)
 {
 	struct tu_scratch scratch;
@@ -96,7 +99,7 @@ static int attach_host(ns_fixture_t *self, const char *root, const char *target,
 	if (r < 0)
 		return r;
 	m.tree_fd = tree;
-	r = ns_attach(self->pidfd, root, &m, 1);
+	r = ns_attach(self->pidfd, root, &m, 1, TEST_NS_TIMEOUT_MS);
 	if (r != m.result)
 		return -EPROTO; /* the call and the record must agree */
 	if (ret_id)
@@ -205,7 +208,7 @@ TEST_F(ns, relative_target_lands_below_base)
 	ASSERT_EQ(0, start(self, true));
 	ASSERT_EQ(0, ns_open_tree(AT_FDCWD, self->host, 0, &tree));
 	m.tree_fd = tree;
-	ASSERT_EQ(0, ns_attach(self->pidfd, "/", &m, 1));
+	ASSERT_EQ(0, ns_attach(self->pidfd, "/", &m, 1, TEST_NS_TIMEOUT_MS));
 	EXPECT_TRUE(sees_volume(self, "/sandbox/vol"));
 	ASSERT_EQ(0, stat(tu_path(p, "%s/sandbox", self->rootfs), &st));
 	EXPECT_EQ(0700U, st.st_mode & 0777);
@@ -306,7 +309,7 @@ TEST_F(ns, all_or_nothing_undoes_the_batch)
 		ASSERT_EQ(0, ns_open_tree(AT_FDCWD, self->host, 0, &trees[i]));
 		m[i].tree_fd = trees[i];
 	}
-	EXPECT_EQ(-ENOENT, ns_attach(self->pidfd, "/", m, 3));
+	EXPECT_EQ(-ENOENT, ns_attach(self->pidfd, "/", m, 3, TEST_NS_TIMEOUT_MS));
 	EXPECT_EQ(-ECANCELED, m[0].result);
 	EXPECT_EQ(-ECANCELED, m[1].result);
 	EXPECT_EQ(-ENOENT, m[2].result);
@@ -332,7 +335,7 @@ TEST_F(ns, without_all_or_nothing_the_others_stay)
 		ASSERT_EQ(0, ns_open_tree(AT_FDCWD, self->host, 0, &trees[i]));
 		m[i].tree_fd = trees[i];
 	}
-	EXPECT_EQ(-ENOENT, ns_attach(self->pidfd, "/", m, 3));
+	EXPECT_EQ(-ENOENT, ns_attach(self->pidfd, "/", m, 3, TEST_NS_TIMEOUT_MS));
 	EXPECT_EQ(0, m[0].result);
 	EXPECT_EQ(-ENOENT, m[1].result);
 	EXPECT_EQ(0ULL, m[1].mnt_id);
@@ -353,11 +356,12 @@ TEST_F(ns, missing_root_fails_every_mount)
 	m.tree_fd = tree;
 	/* The answer comes over the pipe, not from an exit status we may lose. */
 	ASSERT_NE(SIG_ERR, signal(SIGCHLD, SIG_IGN));
-	EXPECT_EQ(-ENOENT, ns_attach(self->pidfd, "/no/such/rootfs", &m, 1));
+	EXPECT_EQ(-ENOENT,
+		  ns_attach(self->pidfd, "/no/such/rootfs", &m, 1, TEST_NS_TIMEOUT_MS));
 	EXPECT_EQ(-ENOENT, m.result);
 	EXPECT_FALSE(sees_volume(self, "/data"));
 	signal(SIGCHLD, SIG_DFL);
-	EXPECT_EQ(0, ns_attach(self->pidfd, "/", &m, 1));
+	EXPECT_EQ(0, ns_attach(self->pidfd, "/", &m, 1, TEST_NS_TIMEOUT_MS));
 }
 
 TEST_F(ns, detach_removes_exactly_that_mount)
@@ -368,12 +372,12 @@ TEST_F(ns, detach_removes_exactly_that_mount)
 	ASSERT_EQ(0, start(self, true));
 	ASSERT_EQ(0, attach_host(self, "/", "/data", NS_CREATE, 0, &u.mnt_id));
 	ASSERT_TRUE(sees_volume(self, "/data"));
-	EXPECT_EQ(0, ns_detach(self->pidfd, "/", &u, 1));
+	EXPECT_EQ(0, ns_detach(self->pidfd, "/", &u, 1, TEST_NS_TIMEOUT_MS));
 	EXPECT_EQ(0, u.result);
 	EXPECT_FALSE(sees_volume(self, "/data"));
 	EXPECT_EQ(0, ns_is_mounted(AT_FDCWD, tu_container_path(p, &self->ct, "/data"), NULL));
 	/* Again: nothing is mounted there any more. */
-	EXPECT_EQ(-ENOENT, ns_detach(self->pidfd, "/", &u, 1));
+	EXPECT_EQ(-ENOENT, ns_detach(self->pidfd, "/", &u, 1, TEST_NS_TIMEOUT_MS));
 }
 
 TEST_F(ns, detach_leaves_another_mount_alone)
@@ -383,11 +387,11 @@ TEST_F(ns, detach_leaves_another_mount_alone)
 
 	ASSERT_EQ(0, start(self, true));
 	ASSERT_EQ(0, attach_host(self, "/", "/data", NS_CREATE, 0, &u.mnt_id));
-	ASSERT_EQ(0, ns_detach(self->pidfd, "/", &u, 1));
+	ASSERT_EQ(0, ns_detach(self->pidfd, "/", &u, 1, TEST_NS_TIMEOUT_MS));
 	/* Somebody else's mount now sits at the same path. */
 	ASSERT_EQ(0, attach_host(self, "/", "/data", 0, 0, &other));
 	ASSERT_NE(u.mnt_id, other);
-	EXPECT_EQ(-ESTALE, ns_detach(self->pidfd, "/", &u, 1));
+	EXPECT_EQ(-ESTALE, ns_detach(self->pidfd, "/", &u, 1, TEST_NS_TIMEOUT_MS));
 	EXPECT_EQ(-ESTALE, u.result);
 	EXPECT_TRUE(sees_volume(self, "/data"));
 }
@@ -399,7 +403,7 @@ TEST_F(ns, gone_process_is_esrch)
 	ASSERT_EQ(0, start(self, true));
 	ASSERT_EQ(0, attach_host(self, "/", "/data", NS_CREATE, 0, &u.mnt_id));
 	tu_container_stop(&self->ct);
-	EXPECT_EQ(-ESRCH, ns_detach(self->pidfd, "/", &u, 1));
+	EXPECT_EQ(-ESRCH, ns_detach(self->pidfd, "/", &u, 1, TEST_NS_TIMEOUT_MS));
 	EXPECT_EQ(-ESRCH, u.result);
 	EXPECT_EQ(-ESRCH, attach_host(self, "/", "/data", 0, 0, NULL));
 }
@@ -481,7 +485,7 @@ TEST_F(ns, many_mounts_in_one_call_leak_no_fd)
 		ASSERT_EQ(0, ns_open_tree(AT_FDCWD, self->host, NS_ATTR_RDONLY, &m[i].tree_fd));
 	}
 	ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &t0));
-	r = ns_attach(self->pidfd, "/", m, N);
+	r = ns_attach(self->pidfd, "/", m, N, TEST_NS_TIMEOUT_MS);
 	ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &t1));
 	TH_LOG("ns_attach of %d mounts: %ld us", N,
 	       (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
@@ -499,7 +503,7 @@ TEST_F(ns, many_mounts_in_one_call_leak_no_fd)
 	EXPECT_TRUE(sees_volume(self, "/v/63"));
 	EXPECT_EQ(before, tu_count_fds());
 
-	EXPECT_EQ(0, ns_detach(self->pidfd, "/", u, N));
+	EXPECT_EQ(0, ns_detach(self->pidfd, "/", u, N, TEST_NS_TIMEOUT_MS));
 	for (int i = 0; i < N; i++)
 		EXPECT_EQ(0, u[i].result);
 	EXPECT_EQ(0, ns_is_mounted(AT_FDCWD, tu_container_path(p, &self->ct, "/v/63"), NULL));
