@@ -228,7 +228,10 @@ struct ns_peek {
  * since open_tree refuses another namespace's mounts. Everything that can
  * reach the filesystem at a path runs in ONE child killed after timeout_ms
  * (milliseconds, for the whole batch), so a hung FUSE or NFS volume costs at
- * most that (issue 9). A missing path, a symlink or a non-directory is a
+ * most that (issue 9). When the view is in our own mount namespace, no path
+ * is to be chowned and every lookup is answered from the dentry cache
+ * (RESOLVE_CACHED) with cached attributes, nothing can block and no child is
+ * forked. A missing path, a symlink or a non-directory is a
  * fact, not an error. With NS_PEEK_CHOWN or NS_PEEK_TREE, a directory's facts
  * are judged by decide(pk, i) (may be NULL) first: a negative return skips
  * the chown and clone of that path and becomes its result.

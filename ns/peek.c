@@ -51,6 +51,9 @@
 #ifndef STATX_ATTR_MOUNT_ROOT
 #define STATX_ATTR_MOUNT_ROOT 0x00002000
 #endif
+#ifndef RESOLVE_CACHED
+#define RESOLVE_CACHED 0x20
+#endif
 
 struct peek_msg {
 	uint32_t index;
@@ -343,6 +346,125 @@ static int peek_child(int pidfd, int rootfd, bool other_ns, const struct ns_peek
 	return 0;
 }
 
+static void set_facts(struct ns_peek *pk, const struct peek_msg *m, bool other_root);
+
+/*
+ * Phase one for one path from the kernel's caches alone, in this process:
+ * one component at a time with RESOLVE_CACHED (5.12: -EAGAIN where a lookup
+ * would need the filesystem or a revalidation, as a FUSE dentry past its
+ * timeout does), each component's mount-root bit from cached attributes, so
+ * nothing here can wait on a hung volume. The walk down gives the nearest
+ * mount root without the ".." walk (a ".." may revalidate an NFS dentry).
+ * -EAGAIN for anything but an existing directory reached that way: the
+ * child decides those.
+ */
+static int look_cached(int rootfd, const struct ns_peek *pk, struct peek_msg *m, int *ret_fd)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+			   RESOLVE_CACHED,
+	};
+	_cleanup_close_ int cur = -EBADF;
+	char name[NAME_MAX + 1];
+	uint32_t depth = 0, root_at = 0;
+	struct statx stx = {0};
+
+	cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+	if (cur < 0)
+		return negerrno();
+	for (const char *s = pk->path; *s;) {
+		size_t len = strcspn(s, "/");
+		long fd;
+
+		if (len == 0 || (len == 1 && s[0] == '.')) {
+			s += len;
+			s += *s == '/';
+			continue;
+		}
+		if (len > NAME_MAX || (len == 2 && s[0] == '.' && s[1] == '.'))
+			return -EAGAIN;
+		memcpy(name, s, len);
+		name[len] = '\0';
+		fd = syscall(SYS_openat2, cur, name, &how, sizeof(how));
+		if (fd < 0)
+			return -EAGAIN;
+		close(cur);
+		cur = (int)fd;
+		depth++;
+		if (statx(cur, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO,
+			  &stx) < 0 ||
+		    !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+			return -EAGAIN;
+		if (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT)
+			root_at = depth;
+		s += len;
+		s += *s == '/';
+	}
+	if (depth == 0 || !S_ISDIR(stx.stx_mode))
+		return -EAGAIN;
+	m->exists = 1;
+	m->is_directory = 1;
+	m->dev_major = stx.stx_dev_major;
+	m->dev_minor = stx.stx_dev_minor;
+	m->ino = stx.stx_ino;
+	/* As the child counts: components above the path to its nearest mount root. */
+	m->mount_root_up = root_at ? depth - root_at : depth;
+	m->is_mount_point = m->mount_root_up == 0;
+	*ret_fd = TAKE_FD(cur);
+	return 0;
+}
+
+/*
+ * Both phases without a child, for a view in OUR mount namespace (the clone
+ * can be made here) and no chown (a setattr goes to the filesystem): the
+ * same facts, the same judging of the whole batch before any clone. -EAGAIN
+ * when some path is not answered from the caches (then nothing was changed
+ * and the child does it all).
+ */
+static int peek_cached(int rootfd, bool other_root, struct ns_peek *pk, size_t n,
+		       int (*decide)(const struct ns_peek *pk, size_t i, void *userdata),
+		       void *userdata)
+{
+	_cleanup_free_ int *fds = calloc(n, sizeof(*fds));
+	int r = 0;
+
+	if (!fds)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		fds[i] = -EBADF;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct peek_msg m = {.index = (uint32_t)i};
+
+		r = look_cached(rootfd, &pk[i], &m, &fds[i]);
+		if (r == 0)
+			set_facts(&pk[i], &m, other_root);
+	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		if ((pk[i].flags & NS_PEEK_TREE) && decide) {
+			int d = decide(&pk[i], i, userdata);
+
+			if (d < 0)
+				pk[i].result = d;
+		}
+	for (size_t i = 0; i < n && r == 0; i++)
+		if ((pk[i].flags & NS_PEEK_TREE) && pk[i].result == 0)
+			pk[i].result = ns_open_tree(fds[i], "", pk[i].attrs, &pk[i].tree_fd);
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (r < 0)
+		for (size_t i = 0; i < n; i++)
+			pk[i] = (struct ns_peek){.path = pk[i].path,
+						 .flags = pk[i].flags,
+						 .attrs = pk[i].attrs,
+						 .uid = pk[i].uid,
+						 .gid = pk[i].gid,
+						 .result = -ECANCELED,
+						 .tree_fd = -EBADF};
+	return r;
+}
+
 /* Wait for one message of the child until the deadline; -ETIMEDOUT after it. */
 static int receive(int sock, long long deadline, size_t n, struct peek_msg *ret_msg, int *ret_fd)
 {
@@ -448,7 +570,7 @@ int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
 	    int (*decide)(const struct ns_peek *pk, size_t i, void *userdata), void *userdata)
 {
 	_cleanup_close_ int rootfd = -EBADF;
-	bool other_root = false, other_ns = false;
+	bool other_root = false, other_ns = false, chowns = false;
 	long long deadline = now_ms() + timeout_ms;
 	int sv[2], status, r;
 	pid_t child;
@@ -471,6 +593,15 @@ int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
 		rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (rootfd < 0)
 			return negerrno();
+	}
+	for (size_t i = 0; i < n; i++)
+		chowns |= pk[i].flags & NS_PEEK_CHOWN;
+	/* Our own namespace, all from the caches: no child to fork (issue 9's cost). */
+	r = other_ns || chowns ? -EAGAIN : peek_cached(rootfd, other_root, pk, n, decide, userdata);
+	if (r != -EAGAIN) {
+		debug(DEBUG_NS, "ns", "peek at %zu paths (%s view, cached): %d", n,
+		      other_root ? "another root's" : "our", r);
+		goto checked;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return negerrno();
@@ -497,6 +628,7 @@ int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
 		;
 	debug(DEBUG_NS, "ns", "peek at %zu paths (%s view): %d", n,
 	      other_ns ? "another namespace's" : other_root ? "another root's" : "our", r);
+checked:
 	/* What was opened is the plugin's only if the plugin is still there now. */
 	if (r == 0 && pidfd >= 0)
 		r = ns_pidfd_alive(pidfd);
