@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <signal.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "common/macro.h"
@@ -21,10 +24,11 @@ static bool path_has_dotdot(const char *path)
 int mountpoint_plugin_view(struct plugin_client *pc, const char *driver, int *ret_pidfd,
 			   pid_t *ret_pid, unsigned long long *ret_start)
 {
+	_cleanup_close_ int peer = -EBADF;
 	pid_t pid = 0;
 	int r;
 
-	r = plugin_peer(pc, driver, &pid);
+	r = plugin_peer(pc, driver, &pid, &peer);
 	if (r == -EAFNOSUPPORT) {
 		*ret_pidfd = -EBADF;
 		*ret_pid = 0;
@@ -36,9 +40,21 @@ int mountpoint_plugin_view(struct plugin_client *pc, const char *driver, int *re
 	if (pid <= 0)
 		return -ESRCH;
 	r = ns_pidfd_open(pid, 0, ret_pidfd, ret_start);
-	if (r == 0)
-		*ret_pid = pid;
-	return r;
+	if (r < 0)
+		return r;
+	/*
+	 * The listener may have exited since it was connected to, and its pid
+	 * gone to another process: the socket's own pidfd being alive now
+	 * proves the number still names it, so *ret_pidfd is that process.
+	 */
+	if (peer >= 0 && pidfd_send_signal(peer, 0, NULL, 0) < 0) {
+		r = negerrno();
+		close(*ret_pidfd);
+		*ret_pidfd = -EBADF;
+		return r;
+	}
+	*ret_pid = pid;
+	return 0;
 }
 
 struct judge {

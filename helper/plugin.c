@@ -35,6 +35,7 @@ struct plugin {
 	int dir_fd;		   /* O_PATH: a long socket path's directory, or -EBADF */
 	struct plugin_slots slots; /* held during one wave of run_gated() */
 	size_t n_want, n_used;	   /* run_gated()'s counts for the current wave */
+	int peer_pidfd_1; /* its SO_PEERPIDFD + 1 (0: none), owned */
 };
 
 struct plugin_client {
@@ -105,6 +106,9 @@ void plugin_client_free(struct plugin_client *pc)
 {
 	if (!pc)
 		return;
+	for (size_t i = 0; i < pc->n_plugins; i++)
+		if (pc->plugins[i].peer_pidfd_1 > 0)
+			close(pc->plugins[i].peer_pidfd_1 - 1);
 	rpc_engine_free(pc->engine);
 	if (pc->slot_dir_fd >= 0)
 		close(pc->slot_dir_fd);
@@ -389,7 +393,17 @@ static int peer_check(const struct rpc_call *c, void *userdata)
 	if (pc->cfg.check_owner && pc->cfg.check_owner(p->name, c->peer_uid, p->err,
 							sizeof(p->err), pc->cfg.check_userdata) < 0)
 		return -EACCES;
-	p->peer_pid = c->peer_pid;
+	/* A listener that is gone has no view to take: its pid may be another's. */
+	p->peer_pid = c->peer_pidfd == -ESRCH ? 0 : c->peer_pid;
+	if (p->peer_pidfd_1 > 0)
+		close(p->peer_pidfd_1 - 1);
+	p->peer_pidfd_1 = 0;
+	if (c->peer_pidfd >= 0) {
+		int fd = fcntl(c->peer_pidfd, F_DUPFD_CLOEXEC, 3);
+
+		if (fd >= 0)
+			p->peer_pidfd_1 = fd + 1;
+	}
 	return 0;
 }
 
@@ -605,7 +619,7 @@ static void fail_req(struct plugin_req *r, int error, const char *fmt_text)
 			 method_names[r->method], text);
 }
 
-int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid)
+int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid, int *ret_pidfd)
 {
 	struct plugin *p = plugin_lookup(pc, driver);
 	int r;
@@ -621,6 +635,15 @@ int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid)
 	}
 	if (p->addr.sa.ss_family != AF_UNIX)
 		return -EAFNOSUPPORT;
+	if (p->peer_pidfd_1 > 0) {
+		int fd = fcntl(p->peer_pidfd_1 - 1, F_DUPFD_CLOEXEC, 3);
+
+		if (fd < 0)
+			return negerrno();
+		*ret_pidfd = fd;
+	} else {
+		*ret_pidfd = -EBADF;
+	}
 	*ret_pid = p->peer_pid;
 	return 0;
 }

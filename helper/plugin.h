@@ -121,10 +121,15 @@ int plugin_address(struct plugin_client *pc, const char *driver, const char **re
  * told at the last connection (activating the plugin first if needed), for
  * opening its Mountpoints in its own mount namespace (DESIGN.md, "The
  * plugin's view of its mountpoint"). *ret_pid is 0 when the listener is in a
- * pid namespace we cannot see. Returns 0; -EAFNOSUPPORT for a TCP plugin
- * (there is no peer process to ask); the activation's -errno otherwise.
+ * pid namespace we cannot see, or (SO_PEERPIDFD tells) has exited and been
+ * reaped. *ret_pidfd is a new pidfd (O_CLOEXEC; the
+ * caller closes it) on that very process from SO_PEERPIDFD (Linux 6.5), or
+ * -EBADF on an older kernel: while it is alive, *ret_pid is still that
+ * process's and not a reused number's. Returns 0; -EAFNOSUPPORT for a TCP
+ * plugin (there is no peer process to ask); the activation's -errno
+ * otherwise.
  */
-int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid);
+int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid, int *ret_pidfd);
 
 /*
  * Run all requests at once (discovering and activating each plugin first) and

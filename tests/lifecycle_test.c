@@ -11,7 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -988,6 +995,157 @@ TEST_F(cleanup, is_idempotent)
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "never", NULL);
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
+}
+
+/*
+ * The plugin "tp" again, served by a process that did not listen(): a short
+ * lived listener binds the socket, hands it to the plugin (--listen-fd) and
+ * exits, as a socket-activating service manager might. Its pid, which
+ * SO_PEERCRED reports, goes in *ret_listener; the plugin's (our child: we
+ * are a subreaper) in e->plugin.
+ */
+static int restart_plugin_behind_dead_listener(struct lcenv *e, pid_t *ret_listener)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int p[2], status;
+	pid_t l, s = 0;
+
+	stop_process(e->plugin, 2000);
+	e->plugin = 0;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/tp.sock", e->plugins);
+	unlink(sa.sun_path);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	l = fork();
+	if (l < 0)
+		return -errno;
+	if (l == 0) {
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    listen(fd, 64) < 0 || dup2(fd, 3) < 0)
+			_exit(1);
+		s = fork();
+		if (s == 0) {
+			execl(build_path("dvmount-testplugin"), "dvmount-testplugin", "--socket",
+			      sa.sun_path, "--root", e->tproot, "--log", e->log, "--faults",
+			      e->faults, "--bind", "--listen-fd", "3", (char *)NULL);
+			_exit(127);
+		}
+		_exit(write(p[1], &s, sizeof(s)) == sizeof(s) && s > 0 ? 0 : 1);
+	}
+	close(p[1]);
+	if (read(p[0], &s, sizeof(s)) != sizeof(s))
+		s = 0;
+	close(p[0]);
+	if (waitpid(l, &status, 0) != l || !WIFEXITED(status) || WEXITSTATUS(status) || s <= 0)
+		return -ECHILD;
+	e->plugin = s;
+	*ret_listener = l;
+	return wait_socket(sa.sun_path, 5000);
+}
+
+/*
+ * A process that takes the pid number `want` (ns_last_pid, as CRIU does; a
+ * few tries, since the host's other processes take numbers too), in a mount
+ * namespace of its own where `dir` is a tmpfs holding sub/impostor. 0 and
+ * its pid in *ret; -EAGAIN when the number could not be had.
+ */
+static int impostor_at(pid_t want, const char *dir, pid_t *ret)
+{
+	char num[16];
+
+	snprintf(num, sizeof(num), "%d", (int)want - 1);
+	for (int tries = 0; tries < 200; tries++) {
+		int p[2], fd, status;
+		char ok = 0;
+		pid_t i;
+
+		fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (pipe2(p, O_CLOEXEC) < 0 || write(fd, num, strlen(num)) < 0) {
+			close(fd);
+			return -errno;
+		}
+		close(fd);
+		i = fork();
+		if (i == 0) {
+			char f[PATH_MAX];
+
+			close(p[0]);
+			if (getpid() != want)
+				_exit(0);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			snprintf(f, sizeof(f), "%s/sub/impostor", dir);
+			if (unshare(CLONE_NEWNS) < 0 ||
+			    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+			    mount("tmpfs", dir, "tmpfs", 0, NULL) < 0 ||
+			    tu_mkdirs(tu_path((char[PATH_MAX]){}, "%s/sub", dir), 0755) < 0 ||
+			    tu_write_file(f, "x") < 0 || write(p[1], "y", 1) != 1)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		close(p[1]);
+		if (i == want && read(p[0], &ok, 1) == 1 && ok == 'y') {
+			close(p[0]);
+			*ret = i;
+			return 0;
+		}
+		close(p[0]);
+		if (i > 0) {
+			kill(i, SIGKILL);
+			waitpid(i, &status, 0);
+		}
+	}
+	return -EAGAIN;
+}
+
+/*
+ * SO_PEERCRED names the process that listened, which may be gone and its
+ * pid number reused: here by a process whose own mount namespace has a
+ * tmpfs at the plugin's mountpoints. Taking the view by that number would
+ * attach the impostor's directory into the container with exit 0. The
+ * socket's SO_PEERPIDFD (6.5) tells the listener is gone: refused, nothing
+ * attached, the Mount undone.
+ */
+TEST_F(attach, listener_pid_reused_by_another_process_is_not_the_plugins_view)
+{
+	char vols[PATH_MAX], pid[16], target[PATH_MAX], mnt[PATH_MAX], seen[PATH_MAX];
+	struct run_result r;
+	pid_t listener = 0, impostor = 0;
+	int c, v, status;
+
+	ASSERT_EQ(0, restart_plugin_behind_dead_listener(&self->e, &listener));
+	tu_path(mnt, "%s/mnt", self->e.tproot);
+	ASSERT_EQ(0, tu_mkdirs(mnt, 0755));
+	r.status = impostor_at(listener, mnt, &impostor);
+	if (r.status == -EAGAIN)
+		SKIP(return, "pid %d was taken by another process before the test could", listener);
+	ASSERT_EQ(0, r.status);
+	tu_path(target, "%s/run/vol", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(target, 0755));
+	/* The plugin answers tp.root/mnt/sub for volume "sub". */
+	struct lcvol vol[] = {{.name = "sub", .path = target}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "cannot be proven to be the plugin's mount")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "volume 'sub' of driver 'tp'")) OK_OR_LOG(r);
+	run_result_free(&r);
+	snprintf(seen, sizeof(seen), "/proc/%d/root%s/impostor", (int)self->ct[0].pid, target);
+	EXPECT_EQ(-1, access(seen, F_OK));
+	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, target));
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "sub"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+	kill(impostor, SIGKILL);
+	waitpid(impostor, &status, 0);
 }
 
 TEST_HARNESS_MAIN

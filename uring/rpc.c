@@ -15,6 +15,10 @@
 #include "common/debug.h"
 #include "uring/flight.h"
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5, asm-generic/socket.h */
+#endif
+
 /* Idle keep-alive connections kept for reuse, per engine. */
 #define MAX_IDLE 64
 
@@ -117,6 +121,7 @@ void rpc_call_reset(struct rpc_call *c)
 	c->peer_pid = 0;
 	c->peer_uid = (uid_t)-1;
 	c->peer_gid = (gid_t)-1;
+	c->peer_pidfd = -EBADF;
 }
 
 /*
@@ -125,18 +130,38 @@ void rpc_call_reset(struct rpc_call *c)
  */
 static int check_peer(struct rpc_call *c, int fd)
 {
+	_cleanup_close_ int pidfd = -EBADF;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	int r = 0;
 
+	/* Nothing of a previous connection (or of a zeroed call) may pass for this one. */
+	c->peer_pid = 0;
+	c->peer_uid = (uid_t)-1;
+	c->peer_gid = (gid_t)-1;
 	if (c->addr->sa.ss_family == AF_UNIX &&
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred)) {
 		c->peer_pid = cred.pid;
 		c->peer_uid = cred.uid;
 		c->peer_gid = cred.gid;
+		len = sizeof(pidfd);
+		/*
+		 * Before 6.5 ENOPROTOOPT: the pid number is all there is. Any
+		 * other failure: the listener is gone (reaped), and its number
+		 * may be another process's by now.
+		 */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+			pidfd = errno == ENOPROTOOPT ? -EOPNOTSUPP : -ESRCH;
+		else if (len != sizeof(pidfd))
+			pidfd = -EOPNOTSUPP;
 	}
+	c->peer_pidfd = pidfd;
 	if (c->check_peer && c->check_peer(c, c->check_userdata) < 0)
-		return -EACCES;
-	return 0;
+		r = -EACCES;
+	c->peer_pidfd = -EBADF;
+	if (pidfd < 0)
+		pidfd = -EBADF;
+	return r;
 }
 
 int rpc_engine_new(unsigned flags, const struct rpc_limits *limits, struct rpc_engine **ret)

@@ -64,6 +64,16 @@ struct rpc_call {
 	pid_t peer_pid;
 	uid_t peer_uid;
 	gid_t peer_gid;
+	/*
+	 * SO_PEERPIDFD (6.5) of the same connection: a pidfd on that very
+	 * process, which a reused pid cannot stand in for. Valid only while
+	 * check_peer runs (dup it to keep it; rpc closes it afterwards).
+	 * Negative when there is none: -ESRCH, the listener has exited and
+	 * been reaped (its pid number may name another process now);
+	 * -EOPNOTSUPP, a kernel without SO_PEERPIDFD; -EBADF for TCP and
+	 * outside check_peer.
+	 */
+	int peer_pidfd;
 };
 
 void rpc_call_reset(struct rpc_call *c);

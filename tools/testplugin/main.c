@@ -27,7 +27,8 @@ struct tp_config tp_config = { .root_fd = -EBADF, .log_fd = -EBADF };
 
 static const char usage[] =
 	"Usage: " PROG " --socket PATH --root DIR [--log FILE] [--faults FILE]\n"
-	"       [--fault SPEC]... [--mode normal|old|rexray] [--bind] [--ready] [--help]\n"
+	"       [--fault SPEC]... [--mode normal|old|rexray] [--bind] [--ready]\n"
+	"       [--listen-fd N] [--help]\n"
 	"SPEC: ENDPOINT KIND [ARG] [volume=NAME] [count=N]; see " PROG "(1).\n";
 
 static _noreturn_ _printf_(2, 3) void die(int code, const char *fmt, ...)
@@ -84,6 +85,9 @@ static int signal_fd(void)
 	return r < 0 ? negerrno() : r;
 }
 
+/* A listening socket inherited as this fd (--listen-fd), or -1: bind --socket. */
+static int listen_fd = -1;
+
 static void parse_args(int argc, char **argv, bool *ret_ready)
 {
 	static const struct option opts[] = {
@@ -91,7 +95,8 @@ static void parse_args(int argc, char **argv, bool *ret_ready)
 		{ "log", required_argument, NULL, 'l' },    { "faults", required_argument, NULL, 'F' },
 		{ "fault", required_argument, NULL, 'f' },  { "mode", required_argument, NULL, 'm' },
 		{ "bind", no_argument, NULL, 'b' },	    { "ready", no_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },	    {},
+		{ "help", no_argument, NULL, 'h' },	    { "listen-fd", required_argument, NULL, 'L' },
+		{},
 	};
 	const char *log_path = NULL;
 	char errbuf[1024];
@@ -131,6 +136,11 @@ static void parse_args(int argc, char **argv, bool *ret_ready)
 			break;
 		case 'R':
 			*ret_ready = true;
+			break;
+		case 'L':
+			listen_fd = atoi(optarg);
+			if (listen_fd < 3 || fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0)
+				die(2, "--listen-fd '%s': not an open fd above 2", optarg);
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -173,7 +183,7 @@ int main(int argc, char **argv)
 	sfd = signal_fd();
 	if (sfd < 0)
 		die(1, "signalfd: %s", strerror(-sfd));
-	lfd = listen_on(tp_config.socket_path);
+	lfd = listen_fd >= 0 ? listen_fd : listen_on(tp_config.socket_path);
 	if (lfd < 0)
 		die(1, "listening on '%s': %s", tp_config.socket_path, strerror(-lfd));
 	if (ready) {
