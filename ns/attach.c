@@ -30,6 +30,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -269,10 +270,66 @@ static int line_shared(const char *line, size_t len, unsigned id)
 	return 0;
 }
 
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+#ifndef __NR_statmount
+#define __NR_statmount 457 /* Linux 6.8, the same number on every architecture */
+#endif
+#define STATMOUNT_MNT_BASIC 0x00000002U
+#define MNT_ID_REQ_SIZE_VER0 24
+
+/* The kernel's struct statmount up to mnt_propagation (uapi/linux/mount.h, 6.8). */
+struct dv_statmount {
+	uint32_t size;
+	uint32_t spare1;
+	uint64_t mask;
+	uint32_t sb_dev_major, sb_dev_minor;
+	uint64_t sb_magic;
+	uint32_t sb_flags, fs_type;
+	uint64_t mnt_id, mnt_parent_id;
+	uint32_t mnt_id_old, mnt_parent_id_old;
+	uint64_t mnt_attr;
+	uint64_t mnt_propagation; /* MS_SHARED, MS_SLAVE, MS_PRIVATE, MS_UNBINDABLE */
+};
+
+struct dv_mnt_id_req {
+	uint32_t size;
+	uint32_t spare;
+	uint64_t mnt_id;
+	uint64_t param;
+};
+
 /*
- * Is the mount that fd lies on a member of a peer group (mountinfo's
- * "shared:N")? Then a mount placed on it propagates to every peer: out of
- * the container into the host or sibling namespaces (issue 9). Read from
+ * Is fd's mount shared, asked of statmount (6.8) in this process's mount
+ * namespace: one call, where reading mountinfo costs the whole table per
+ * target (a prepare of 64 volumes read it 64 times). 1, 0, -EOPNOTSUPP
+ * before 6.8, -errno.
+ */
+static int statmount_shared(int fd)
+{
+	struct dv_mnt_id_req req = {.size = MNT_ID_REQ_SIZE_VER0, .param = STATMOUNT_MNT_BASIC};
+	struct dv_statmount sm = {0};
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
+		  STATX_MNT_ID_UNIQUE, &stx) < 0)
+		return negerrno();
+	if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE))
+		return -EOPNOTSUPP;
+	req.mnt_id = stx.stx_mnt_id;
+	if (syscall(__NR_statmount, &req, &sm, sizeof(sm), 0) < 0)
+		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
+	if (!(sm.mask & STATMOUNT_MNT_BASIC) || sm.size < sizeof(sm))
+		return -EOPNOTSUPP;
+	return (sm.mnt_propagation & MS_SHARED) ? 1 : 0;
+}
+
+/*
+ * Is the mount that fd lies on a member of a peer group (statmount's
+ * MS_SHARED; mountinfo's "shared:N" before 6.8)? Then a mount placed on it
+ * propagates to every peer: out of the container into the host or sibling
+ * namespaces (issue 9). Before 6.8, read from
  * this process's own mountinfo through the host procfs (fddir is its
  * /proc/self/fd, opened before setns): its contents follow the namespace
  * the reader is in when it opens the file. 1 shared, 0 not, -errno.
@@ -285,6 +342,9 @@ static int mount_is_shared(int fddir, int fd)
 	uint64_t id;
 	int r;
 
+	r = statmount_shared(fd);
+	if (r != -EOPNOTSUPP)
+		return r;
 	r = ns_mount_id_legacy(fd, "", &id);
 	if (r < 0)
 		return r;
