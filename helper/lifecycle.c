@@ -726,12 +726,17 @@ static void sweep_copies(struct lc *lc, json_object *record)
 		json_object *v = json_object_array_get_idx(vols, i);
 		long long dev = lc_json_int(v, "attached_dev"), ino = lc_json_int(v, "attached_ino");
 		const char *target = lc_json_str(v, "target");
+		const char *host_path = lc_json_str(v, "host_path");
+		uint64_t keep = 0;
 		int r;
 
 		if (ino <= 0 || !target || snprintf(path, sizeof(path), "%s/%s", root, target) >=
 						(int)sizeof(path))
 			continue;
-		r = ns_umount_copies(path, (dev_t)dev, (uint64_t)ino);
+		/* root + target may name the plugin's Mountpoint itself here. */
+		if (!host_path || ns_mount_id(AT_FDCWD, host_path, &keep) < 0)
+			keep = 0;
+		r = ns_umount_copies(path, (dev_t)dev, (uint64_t)ino, keep);
 		if (r < 0)
 			lc_fail(lc, "volume '%s': a copy of it that propagated to '%s': %s",
 				lc_json_str(v, "name"), path, strerror(-r));

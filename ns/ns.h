@@ -143,10 +143,12 @@ int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n,
  * Detach, in OUR mount namespace, each mount stacked at the absolute path
  * (no symlink followed) whose root is the directory dev:ino (statx, cached
  * attributes only): copies of an attached volume that propagated out of a
- * container through a shared mount (issue 9). Returns how many went, at most
- * a bounded number; -errno when a lookup or umount failed.
+ * container through a shared mount (issue 9); never the mount whose id
+ * (ns_mount_id()) is keep_id, the plugin's own mount when the path is its
+ * Mountpoint (0: none). Returns how many went, at most a bounded number;
+ * -errno when a lookup or umount failed.
  */
-int ns_umount_copies(const char *path, dev_t dev, uint64_t ino);
+int ns_umount_copies(const char *path, dev_t dev, uint64_t ino, uint64_t keep_id);
 /* The device and inode of the root of the tree fd (cached attributes only). */
 int ns_tree_identity(int fd, dev_t *ret_dev, uint64_t *ret_ino);
 

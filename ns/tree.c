@@ -177,13 +177,13 @@ int ns_tree_identity(int fd, dev_t *ret_dev, uint64_t *ret_ino)
 /* Copies stacked at one path: more than a few is not a propagation accident. */
 #define COPIES_MAX 16
 
-int ns_umount_copies(const char *path, dev_t dev, uint64_t ino)
+int ns_umount_copies(const char *path, dev_t dev, uint64_t ino, uint64_t keep_id)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_CLOEXEC,
 		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	int n = 0;
+	int n = 0, r;
 
 	if (!path || path[0] != '/')
 		return -EINVAL;
@@ -195,11 +195,14 @@ int ns_umount_copies(const char *path, dev_t dev, uint64_t ino)
 		fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
 		if (fd < 0)
 			return errno == ENOENT || errno == ELOOP || errno == ENOTDIR ? n : negerrno();
-		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &stx) < 0)
-			return negerrno();
+		r = do_statx(fd, "", &stx);
+		if (r < 0)
+			return r;
+		/* The plugin's own mount has the tree's root too: it is no copy. */
 		if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
 		    !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ||
-		    makedev(stx.stx_dev_major, stx.stx_dev_minor) != dev || stx.stx_ino != ino)
+		    makedev(stx.stx_dev_major, stx.stx_dev_minor) != dev || stx.stx_ino != ino ||
+		    (keep_id && stx.stx_mnt_id == keep_id))
 			return n;
 		/* Through the fd's magic link: exactly the mount that was checked. */
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);

@@ -1148,4 +1148,53 @@ TEST_F(attach, listener_pid_reused_by_another_process_is_not_the_plugins_view)
 	waitpid(impostor, &status, 0);
 }
 
+/*
+ * A container whose rootfs path plus container path is, in our namespace,
+ * the plugin's own Mountpoint (--rootfs DIR, container path /tp.root/mnt/v):
+ * its cleanup's sweep for propagated copies finds a mount with the attached
+ * tree's root there. It is the plugin's mount, not a copy: it stays, and the
+ * other container's volume keeps working; the Unmount comes with the last user.
+ */
+TEST_F(attach, cleanup_never_takes_the_plugins_own_mount_for_a_copy)
+{
+	char vols1[PATH_MAX], vols2[PATH_MAX], pid1[16], pid2[16], target[PATH_MAX];
+	char mp[PATH_MAX], p[PATH_MAX], buf[64];
+	struct run_result r;
+
+	tu_path(target, "%s/run/vol", self->e.dir);
+	tu_path(mp, "%s/mnt/v", self->e.tproot);
+	ASSERT_EQ(0, tu_mkdirs(target, 0755));
+	struct lcvol v1[] = {{.name = "v", .path = target}};
+	struct lcvol v2[] = {{.name = "v", .path = mp + strlen(self->e.dir)}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols1.json", v1, 1, vols1));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols2.json", v2, 1, vols2));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	ASSERT_EQ(0, tu_container_start(&self->ct[1], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols1, "--pid",
+		  lc_pidstr(pid1, self->ct[0].pid), NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c2", "--volumes", vols2, "--pid",
+		  lc_pidstr(pid2, self->ct[1].pid), "--rootfs", self->e.dir, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(1, lc_mounts_under(0, mp));
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c2", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(self->ct[1].pid, mp));
+	/* The plugin's mount is still there, and c1 still writes through it. */
+	EXPECT_EQ(1, lc_mounts_under(0, mp));
+	EXPECT_EQ(0, lcenv_log_count(&self->e, "Unmount", "v"));
+	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/hello", target), "still"));
+	EXPECT_EQ(5, tu_read_file(tu_path(p, "%s/hello", mp), buf, sizeof(buf)));
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c1", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(0, lc_mounts_under(0, mp));
+}
+
 TEST_HARNESS_MAIN
