@@ -492,7 +492,9 @@ int lc_volumes_live(struct lc *lc, json_object *const *entries, size_t n, int *r
 		for (size_t k = i; k < n; k++)
 			if (ret_live[k] == -EINPROGRESS && pid[k] == pid[i]) {
 				idx[m] = k;
-				pk[m++] = (struct ns_peek){.path = lc_json_str(entries[k], "host_path")};
+				/* Live or not needs no walk to the nearest mount root. */
+				pk[m] = (struct ns_peek){.flags = NS_PEEK_NO_ROOT_WALK};
+				pk[m++].path = lc_json_str(entries[k], "host_path");
 				ret_live[k] = -ECANCELED;
 			}
 		r = mountpoint_inspect(pidfd[i], pk, m, lc->g->timeout_other_ms, NULL, NULL, f);

@@ -195,6 +195,11 @@ int ns_is_mounted(int dirfd, const char *path, uint64_t *ret_id);
 enum {
 	NS_PEEK_TREE = 1 << 0,	/* clone the tree (ns_open_tree with attrs) */
 	NS_PEEK_CHOWN = 1 << 1, /* chown the directory to uid:gid first */
+	/*
+	 * Only whether the path is a mount root: no walk up to the nearest one
+	 * (mount_root_up is then 0 or 1), which costs a lookup per component.
+	 */
+	NS_PEEK_NO_ROOT_WALK = 1 << 2,
 };
 
 struct ns_peek {

@@ -281,7 +281,10 @@ static void look(int rootfd, const struct ns_peek *pk, struct peek_msg *m, int *
 	m->ino = stx.stx_ino;
 	if (!m->is_directory)
 		return;
-	r = mount_root_distance(*fd, count_components(pk->path), &m->mount_root_up);
+	/* NS_PEEK_NO_ROOT_WALK: only whether it is a mount root (up to 1). */
+	r = mount_root_distance(*fd, (pk->flags & NS_PEEK_NO_ROOT_WALK) ? 1
+								     : count_components(pk->path),
+				&m->mount_root_up);
 	if (r < 0)
 		m->result = r;
 	m->is_mount_point = m->mount_root_up == 0;
@@ -348,6 +351,57 @@ static int peek_child(int pidfd, int rootfd, bool other_ns, const struct ns_peek
 
 static void set_facts(struct ns_peek *pk, const struct peek_msg *m, bool other_root);
 
+/* Has path a ".." component? */
+static bool has_dotdot(const char *path)
+{
+	for (const char *s = path; *s;) {
+		size_t len = strcspn(s, "/");
+
+		if (len == 2 && s[0] == '.' && s[1] == '.')
+			return true;
+		s += len;
+		s += *s == '/';
+	}
+	return false;
+}
+
+/* look_cached() for NS_PEEK_NO_ROOT_WALK: the whole path in one lookup. */
+static int look_cached_whole(int rootfd, const struct ns_peek *pk, struct peek_msg *m,
+			     int *ret_fd)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+			   RESOLVE_CACHED,
+	};
+	_cleanup_close_ int fd = -EBADF;
+	const char *path = pk->path;
+	struct statx stx;
+
+	/* A ".." sets the walk's "jumped" state: NFS would revalidate at its end. */
+	if (has_dotdot(path))
+		return -EAGAIN;
+	while (*path == '/')
+		path++;
+	if (!*path)
+		return -EAGAIN;
+	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd < 0)
+		return -EAGAIN;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &stx) < 0 ||
+	    !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !S_ISDIR(stx.stx_mode))
+		return -EAGAIN;
+	m->exists = 1;
+	m->is_directory = 1;
+	m->dev_major = stx.stx_dev_major;
+	m->dev_minor = stx.stx_dev_minor;
+	m->ino = stx.stx_ino;
+	m->is_mount_point = !!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+	m->mount_root_up = m->is_mount_point ? 0 : 1;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 /*
  * Phase one for one path from the kernel's caches alone, in this process:
  * one component at a time with RESOLVE_CACHED (5.12: -EAGAIN where a lookup
@@ -370,6 +424,8 @@ static int look_cached(int rootfd, const struct ns_peek *pk, struct peek_msg *m,
 	uint32_t depth = 0, root_at = 0;
 	struct statx stx = {0};
 
+	if (pk->flags & NS_PEEK_NO_ROOT_WALK)
+		return look_cached_whole(rootfd, pk, m, ret_fd);
 	cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
 	if (cur < 0)
 		return negerrno();

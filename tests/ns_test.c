@@ -718,6 +718,18 @@ TEST_F(ns, peek_in_our_namespace_needs_no_child_and_tells_the_same)
 		EXPECT_EQ(pk[i].dev, slow[i].dev);
 		EXPECT_EQ(pk[i].ino, slow[i].ino);
 	}
+
+	/* Asked only whether each is a mount root: one lookup each, still no child. */
+	for (size_t i = 0; i < 3; i++)
+		slow[i] = (struct ns_peek){.path = pk[i].path, .flags = NS_PEEK_NO_ROOT_WALK};
+	ASSERT_EQ(0, ns_peek(ours, slow, 3, 5000, NULL, NULL));
+	EXPECT_FALSE(child_was_forked());
+	for (size_t i = 0; i < 3; i++) {
+		EXPECT_EQ(0, slow[i].result);
+		EXPECT_EQ(pk[i].is_mount_point, slow[i].is_mount_point);
+		EXPECT_EQ(pk[i].is_mount_point ? 0u : 1u, slow[i].mount_root_up);
+		EXPECT_EQ(pk[i].ino, slow[i].ino);
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(ours);
 }

@@ -95,7 +95,8 @@ static void parse_args(int argc, char **argv, bool *ret_ready)
 		{ "log", required_argument, NULL, 'l' },    { "faults", required_argument, NULL, 'F' },
 		{ "fault", required_argument, NULL, 'f' },  { "mode", required_argument, NULL, 'm' },
 		{ "bind", no_argument, NULL, 'b' },	    { "ready", no_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },	    { "listen-fd", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "listen-fd", required_argument, NULL, 'L' },
 		{},
 	};
 	const char *log_path = NULL;
