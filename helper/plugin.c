@@ -587,7 +587,8 @@ static int activate(struct plugin_client *pc, struct plugin **todo, size_t n)
 	}
 }
 
-int plugin_address(struct plugin_client *pc, const char *driver, const char **ret_addr)
+/* DRIVER's plugin, discovered and activated (once). */
+static int plugin_active(struct plugin_client *pc, const char *driver, struct plugin **ret)
 {
 	struct plugin *p = plugin_lookup(pc, driver);
 	int r;
@@ -598,9 +599,21 @@ int plugin_address(struct plugin_client *pc, const char *driver, const char **re
 		r = activate(pc, &p, 1);
 		if (r < 0)
 			return r;
-		if (!p->activated)
+		if (!p->activated && p->error < 0)
 			return p->error;
 	}
+	*ret = p;
+	return 0;
+}
+
+int plugin_address(struct plugin_client *pc, const char *driver, const char **ret_addr)
+{
+	struct plugin *p;
+	int r;
+
+	r = plugin_active(pc, driver, &p);
+	if (r < 0)
+		return r;
 	*ret_addr = p->addr.text;
 	return 0;
 }
@@ -621,18 +634,12 @@ static void fail_req(struct plugin_req *r, int error, const char *fmt_text)
 
 int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid, int *ret_pidfd)
 {
-	struct plugin *p = plugin_lookup(pc, driver);
+	struct plugin *p;
 	int r;
 
-	if (!p)
-		return -ENOMEM;
-	if (!p->activated) {
-		r = activate(pc, &p, 1);
-		if (r < 0)
-			return r;
-		if (!p->activated)
-			return p->error;
-	}
+	r = plugin_active(pc, driver, &p);
+	if (r < 0)
+		return r;
 	if (p->addr.sa.ss_family != AF_UNIX)
 		return -EAFNOSUPPORT;
 	if (p->peer_pidfd_1 > 0) {

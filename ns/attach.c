@@ -56,35 +56,6 @@ struct record {
 /* Records are written whole: one write of less than PIPE_BUF is atomic. */
 _Static_assert(sizeof(struct record) == 16, "record layout");
 
-/* The pid behind a pidfd, from its fdinfo ("Pid:\t-1" once it has exited). */
-static int pidfd_get_pid(int pidfd, pid_t *ret_pid)
-{
-	char path[64], buf[1024], *p, *end;
-	_cleanup_close_ int fd = -EBADF;
-	ssize_t len;
-	long pid;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -EBADF : negerrno();
-	len = read(fd, buf, sizeof(buf) - 1);
-	if (len < 0)
-		return negerrno();
-	buf[len] = '\0';
-	p = strstr(buf, "\nPid:");
-	if (!p)
-		return -EBADF; /* not a pidfd */
-	errno = 0;
-	pid = strtol(p + 5, &end, 10);
-	if (errno || end == p + 5)
-		return -EBADMSG;
-	if (pid <= 0)
-		return -ESRCH;
-	*ret_pid = (pid_t)pid;
-	return 0;
-}
-
 /*
  * /proc/PID/root of the process behind pidfd, as an O_PATH fd. The /proc/PID
  * directory is opened first and the pidfd checked afterwards: if the process
@@ -93,18 +64,9 @@ static int pidfd_get_pid(int pidfd, pid_t *ret_pid)
 int ns_open_proc_root(int pidfd, int *ret_fd)
 {
 	_cleanup_close_ int dirfd = -EBADF, fd = -EBADF;
-	char path[64];
-	pid_t pid;
 	int r;
 
-	r = pidfd_get_pid(pidfd, &pid);
-	if (r < 0)
-		return r;
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return errno == ENOENT ? -ESRCH : negerrno();
-	r = ns_pidfd_alive(pidfd);
+	r = ns_pidfd_proc_dir(pidfd, &dirfd);
 	if (r < 0)
 		return r;
 	fd = openat(dirfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);

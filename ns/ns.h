@@ -79,6 +79,21 @@ struct ns_unmount {
 extern void (*ns_child_pause_hook)(const char *point);
 
 /*
+ * The pid (in our pid namespace) of the process behind pidfd, from its
+ * fdinfo. -ESRCH: it has exited (or is not visible from here); -EBADF: not a
+ * pidfd; -EBADMSG: an fdinfo we cannot read.
+ */
+int ns_pidfd_pid(int pidfd, pid_t *ret_pid);
+
+/*
+ * /proc/PID of the process behind pidfd as an O_PATH directory fd (the
+ * caller closes it), opened first and the pidfd checked alive afterwards, so
+ * that it is that process's and not a reused pid's. -ESRCH: gone;
+ * -EOPNOTSUPP: no pidfd_send_signal (before 5.1); -errno of ns_pidfd_pid().
+ */
+int ns_pidfd_proc_dir(int pidfd, int *ret_dirfd);
+
+/*
  * pidfd_open(pid) checked against pid reuse: the start time (field 22 of
  * /proc/PID/stat) is read before and after opening and must match, and match
  * expect_start unless that is 0. A gone or reused pid: -ESRCH.

@@ -72,35 +72,6 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The pid behind a pidfd, from its fdinfo ("Pid:\t-1" once it has exited). */
-static int pidfd_pid(int pidfd, pid_t *ret_pid)
-{
-	char path[64], buf[1024], *p, *end;
-	_cleanup_close_ int fd = -EBADF;
-	ssize_t len;
-	long pid;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -EBADF : negerrno();
-	len = read(fd, buf, sizeof(buf) - 1);
-	if (len < 0)
-		return negerrno();
-	buf[len] = '\0';
-	p = strstr(buf, "\nPid:");
-	if (!p)
-		return -EBADF;
-	errno = 0;
-	pid = strtol(p + 5, &end, 10);
-	if (errno || end == p + 5)
-		return -EBADMSG;
-	if (pid <= 0)
-		return -ESRCH;
-	*ret_pid = (pid_t)pid;
-	return 0;
-}
-
 static bool same_file(const struct statx *a, const struct statx *b)
 {
 	return a->stx_ino == b->stx_ino && a->stx_dev_major == b->stx_dev_major &&
@@ -118,17 +89,11 @@ static int open_view(int pidfd, int *ret_rootfd, bool *ret_other_root, bool *ret
 	_cleanup_close_ int dirfd = -EBADF, rootfd = -EBADF;
 	struct statx ours, theirs;
 	struct stat ns_ours, ns_theirs;
-	char path[64];
-	pid_t pid;
 	int r;
 
-	r = pidfd_pid(pidfd, &pid);
+	r = ns_pidfd_proc_dir(pidfd, &dirfd);
 	if (r < 0)
 		return r;
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return errno == ENOENT ? -ESRCH : negerrno();
 	rootfd = openat(dirfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return errno == ENOENT ? -ESRCH : negerrno();
@@ -351,6 +316,18 @@ static int peek_child(int pidfd, int rootfd, bool other_ns, const struct ns_peek
 
 static void set_facts(struct ns_peek *pk, const struct peek_msg *m, bool other_root);
 
+/* The facts of a directory reached from the caches, up components below its mount root. */
+static void cached_facts(struct peek_msg *m, const struct statx *stx, uint32_t up)
+{
+	m->exists = 1;
+	m->is_directory = 1;
+	m->dev_major = stx->stx_dev_major;
+	m->dev_minor = stx->stx_dev_minor;
+	m->ino = stx->stx_ino;
+	m->mount_root_up = up;
+	m->is_mount_point = up == 0;
+}
+
 /* Has path a ".." component? */
 static bool has_dotdot(const char *path)
 {
@@ -391,13 +368,7 @@ static int look_cached_whole(int rootfd, const struct ns_peek *pk, struct peek_m
 	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &stx) < 0 ||
 	    !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !S_ISDIR(stx.stx_mode))
 		return -EAGAIN;
-	m->exists = 1;
-	m->is_directory = 1;
-	m->dev_major = stx.stx_dev_major;
-	m->dev_minor = stx.stx_dev_minor;
-	m->ino = stx.stx_ino;
-	m->is_mount_point = !!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
-	m->mount_root_up = m->is_mount_point ? 0 : 1;
+	cached_facts(m, &stx, (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 0 : 1);
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
@@ -459,14 +430,8 @@ static int look_cached(int rootfd, const struct ns_peek *pk, struct peek_msg *m,
 	}
 	if (depth == 0 || !S_ISDIR(stx.stx_mode))
 		return -EAGAIN;
-	m->exists = 1;
-	m->is_directory = 1;
-	m->dev_major = stx.stx_dev_major;
-	m->dev_minor = stx.stx_dev_minor;
-	m->ino = stx.stx_ino;
 	/* As the child counts: components above the path to its nearest mount root. */
-	m->mount_root_up = root_at ? depth - root_at : depth;
-	m->is_mount_point = m->mount_root_up == 0;
+	cached_facts(m, &stx, root_at ? depth - root_at : depth);
 	*ret_fd = TAKE_FD(cur);
 	return 0;
 }

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,4 +129,55 @@ int ns_pidfd_alive(int pidfd)
 	if (errno == EPERM)
 		return 0;
 	return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
+}
+
+/* Its fdinfo says "Pid:\t-1" once it has exited. */
+int ns_pidfd_pid(int pidfd, pid_t *ret_pid)
+{
+	char path[64], buf[1024], *p, *end;
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t len;
+	long pid;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -EBADF : negerrno();
+	len = read(fd, buf, sizeof(buf) - 1);
+	if (len < 0)
+		return negerrno();
+	buf[len] = '\0';
+	p = strstr(buf, "\nPid:");
+	if (!p)
+		return -EBADF; /* not a pidfd */
+	errno = 0;
+	pid = strtol(p + 5, &end, 10);
+	if (errno || end == p + 5)
+		return -EBADMSG;
+	if (pid <= 0)
+		return -ESRCH;
+	*ret_pid = (pid_t)pid;
+	return 0;
+}
+
+int ns_pidfd_proc_dir(int pidfd, int *ret_dirfd)
+{
+	_cleanup_close_ int dirfd = -EBADF;
+	char path[64];
+	pid_t pid;
+	int r;
+
+	r = ns_pidfd_pid(pidfd, &pid);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return errno == ENOENT ? -ESRCH : negerrno();
+	/* Alive after the open: the directory is its own, not a reused pid's. */
+	r = ns_pidfd_alive(pidfd);
+	if (r < 0)
+		return r;
+	*ret_dirfd = TAKE_FD(dirfd);
+	return 0;
 }
