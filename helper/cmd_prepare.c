@@ -988,16 +988,23 @@ static int open_target_root(struct lc *lc, const struct args *a, int pidfd, int 
  * fd kept is what attach mounts onto, so the place judged is the place used.
  */
 /* Resolve and judge one target beneath rootfd; 0 or -errno, reported. */
-static int resolve_one(struct lc *lc, const struct args *a, int rootfd, int pidfd, struct pvol *v)
+/* Judge one target as ns_resolve_real_bounded() resolved it (rs->fd is taken). */
+static int resolve_one(struct lc *lc, const struct args *a, int pidfd, struct pvol *v,
+		       struct ns_resolve *rs)
 {
 	const struct spec_volume *sv = v->sv;
-	_cleanup_close_ int fd = -EBADF;
+	_cleanup_close_ int fd = TAKE_FD(rs->fd);
 	struct policy_denial d;
-	char real[PATH_MAX];
-	int r;
+	char *real = rs->real;
+	int r = rs->result;
 
-	r = ns_resolve_real(rootfd, v->target, v->create ? NS_CREATE : 0, 0755, real, &fd);
-	if (r == -ENOENT && !v->create) {
+	if (r == -ETIMEDOUT) {
+		/* Killed at --timeout: a hung volume on the way (issue 9). */
+		lc_fail(lc,
+			"volume '%s' of driver '%s': target '%s': the filesystem there did not "
+			"answer within %.1f s (--timeout): a hung volume in the container?",
+			sv->name, sv->driver, v->where, lc->g->timeout_other_ms / 1000.0);
+	} else if (r == -ENOENT && !v->create) {
 		/* Mesos' words for this case. */
 		lc_fail(lc, "volume '%s': Absolute container path '%s' does not exist", sv->name,
 			v->target);
@@ -1018,7 +1025,7 @@ static int resolve_one(struct lc *lc, const struct args *a, int rootfd, int pidf
 	}
 	if (r < 0)
 		return r;
-	memcpy(v->target, real, sizeof(real));
+	memcpy(v->target, real, PATH_MAX);
 	set_where(a, v);
 	if (pidfd < 0 && fd_path(fd, v->where) < 0) {
 		r = -errno;
@@ -1038,14 +1045,31 @@ static int resolve_one(struct lc *lc, const struct args *a, int rootfd, int pidf
 static int resolve_targets(struct lc *lc, const struct args *a, int pidfd, struct pvol *v,
 			   const size_t *idx, size_t k)
 {
+	_cleanup_free_ struct ns_resolve *rs = calloc(k + 1, sizeof(*rs));
 	_cleanup_close_ int rootfd = -EBADF;
 	int failed = 0, r;
 
+	if (!rs)
+		return -ENOMEM;
 	r = open_target_root(lc, a, pidfd, &rootfd);
 	if (r < 0)
 		return r;
+	for (size_t j = 0; j < k; j++) {
+		const struct pvol *p = &v[idx ? idx[j] : j];
+
+		rs[j] = (struct ns_resolve){.path = p->target,
+					    .flags = p->create ? NS_CREATE : 0,
+					    .mode = 0755,
+					    .result = -ECANCELED,
+					    .fd = -EBADF};
+	}
+	/* Each result says what went wrong, a timeout included. */
+	r = ns_resolve_real_bounded(rootfd, rs, k, lc->g->timeout_other_ms);
+	for (size_t j = 0; j < k && r < 0; j++)
+		if (rs[j].result == -ECANCELED)
+			rs[j].result = r;
 	for (size_t j = 0; j < k; j++)
-		if (resolve_one(lc, a, rootfd, pidfd, &v[idx ? idx[j] : j]) < 0)
+		if (resolve_one(lc, a, pidfd, &v[idx ? idx[j] : j], &rs[j]) < 0)
 			failed++;
 	return failed ? (lc->denied ? -EACCES : -EIO) : 0;
 }

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <signal.h>
-#include <sys/pidfd.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -47,8 +45,7 @@ int mountpoint_plugin_view(struct plugin_client *pc, const char *driver, int *re
 	 * gone to another process: the socket's own pidfd being alive now
 	 * proves the number still names it, so *ret_pidfd is that process.
 	 */
-	if (peer >= 0 && pidfd_send_signal(peer, 0, NULL, 0) < 0) {
-		r = negerrno();
+	if (peer >= 0 && (r = ns_pidfd_alive(peer)) < 0) {
 		close(*ret_pidfd);
 		*ret_pidfd = -EBADF;
 		return r;

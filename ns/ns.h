@@ -264,6 +264,27 @@ struct ns_peek {
 int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
 	    int (*decide)(const struct ns_peek *pk, size_t i, void *userdata), void *userdata);
 
+struct ns_resolve {
+	/* in */
+	const char *path; /* inside the root */
+	unsigned flags;	  /* as ns_resolve_real() takes them */
+	mode_t mode;
+	/* out */
+	int result;	     /* ns_resolve_real()'s, -ETIMEDOUT, or -ECANCELED: not reached */
+	char real[PATH_MAX]; /* where it leads, inside the root */
+	int fd;		     /* O_PATH on it (the caller closes it); -EBADF on failure */
+};
+
+/*
+ * ns_resolve_real() for rs[0..n) (n at most NS_MOUNTS_MAX) beneath rootfd, in
+ * ONE child killed after timeout_ms (milliseconds, the whole batch; the
+ * caller's --timeout): the walk and NS_CREATE's mkdirs reach every
+ * filesystem on the way, and a target inside a hung FUSE or NFS volume
+ * would block them (issue 9). Returns 0 (then see each result); -ETIMEDOUT
+ * (those not answered get it; no fd is left open); -EINVAL; other -errno.
+ */
+int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigned timeout_ms);
+
 /*
  * The mount id /proc/PID/mountinfo shows (statx STATX_MNT_ID, not the unique
  * 64-bit one), and whether a mount with that id is in PID's mount table

@@ -197,10 +197,10 @@ static int mount_root_distance(int fd, size_t max, uint32_t *ret)
 	return 0;
 }
 
-static int send_msg(int sock, const struct peek_msg *m, int fd)
+static int send_msg(int sock, const void *m, size_t size, int fd)
 {
 	char control[CMSG_SPACE(sizeof(int))] = {0};
-	struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
+	struct iovec iov = {.iov_base = (void *)m, .iov_len = size};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
 	if (fd >= 0) {
@@ -279,7 +279,7 @@ static int peek_child(int pidfd, int rootfd, bool other_ns, const struct ns_peek
 			close(fds[i]);
 			fds[i] = -EBADF;
 		}
-		r = send_msg(sock, &m, -EBADF);
+		r = send_msg(sock, &m, sizeof(m), -EBADF);
 		if (r < 0)
 			return r;
 	}
@@ -307,7 +307,7 @@ static int peek_child(int pidfd, int rootfd, bool other_ns, const struct ns_peek
 		}
 		if (m.result == 0 && (pk[i].flags & NS_PEEK_TREE))
 			m.result = ns_open_tree(fds[i], "", pk[i].attrs, &tree);
-		r = send_msg(sock, &m, tree);
+		r = send_msg(sock, &m, sizeof(m), tree);
 		if (r < 0)
 			return r;
 	}
@@ -486,11 +486,14 @@ static int peek_cached(int rootfd, bool other_root, struct ns_peek *pk, size_t n
 	return r;
 }
 
-/* Wait for one message of the child until the deadline; -ETIMEDOUT after it. */
-static int receive(int sock, long long deadline, size_t n, struct peek_msg *ret_msg, int *ret_fd)
+/*
+ * Wait for one message of the child (size bytes, starting with its index,
+ * below n) until the deadline; -ETIMEDOUT after it.
+ */
+static int receive(int sock, long long deadline, size_t n, void *ret_msg, size_t size, int *ret_fd)
 {
 	char control[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = ret_msg, .iov_len = sizeof(*ret_msg)};
+	struct iovec iov = {.iov_base = ret_msg, .iov_len = size};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *c;
 	ssize_t len;
@@ -519,7 +522,7 @@ static int receive(int sock, long long deadline, size_t n, struct peek_msg *ret_
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 		    c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
-	if (len != sizeof(*ret_msg) || ret_msg->index >= n) {
+	if (len != (ssize_t)size || *(const uint32_t *)ret_msg >= n) {
 		if (*ret_fd >= 0)
 			close(*ret_fd);
 		*ret_fd = -EBADF;
@@ -552,7 +555,7 @@ static int talk(int sock, long long deadline, bool other_root, struct ns_peek *p
 	int fd, r;
 
 	for (size_t k = 0; k < n; k++) {
-		r = receive(sock, deadline, n, &m, &fd);
+		r = receive(sock, deadline, n, &m, sizeof(m), &fd);
 		if (fd >= 0)
 			close(fd);
 		if (r < 0)
@@ -576,7 +579,7 @@ static int talk(int sock, long long deadline, bool other_root, struct ns_peek *p
 	if (write(sock, go, n) != (ssize_t)n)
 		return negerrno();
 	for (size_t k = 0; k < two; k++) {
-		r = receive(sock, deadline, n, &m, &fd);
+		r = receive(sock, deadline, n, &m, sizeof(m), &fd);
 		if (r < 0)
 			return r;
 		pk[m.index].result = m.result;
@@ -659,6 +662,94 @@ checked:
 				close(pk[i].tree_fd);
 			pk[i].tree_fd = -EBADF;
 			pk[i].result = r;
+		}
+	return r;
+}
+
+struct resolve_msg {
+	uint32_t index; /* first: receive() checks it */
+	int32_t result;
+	char real[PATH_MAX];
+};
+
+static int resolve_child(int rootfd, const struct ns_resolve *rs, size_t n, int sock)
+{
+	static struct resolve_msg m;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_close_ int fd = -EBADF;
+
+		m.index = (uint32_t)i;
+		m.real[0] = '\0';
+		m.result = ns_resolve_real(rootfd, rs[i].path, rs[i].flags, rs[i].mode, m.real, &fd);
+		r = send_msg(sock, &m, sizeof(m), fd);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigned timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	static struct resolve_msg m;
+	int sv[2], status, r = 0;
+	pid_t child;
+
+	if ((n && !rs) || n > NS_MOUNTS_MAX || timeout_ms == 0 || rootfd < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!rs[i].path)
+			return -EINVAL;
+		rs[i].result = -ECANCELED;
+		rs[i].fd = -EBADF;
+		rs[i].real[0] = '\0';
+	}
+	if (!n)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return negerrno();
+	child = fork();
+	if (child < 0) {
+		r = negerrno();
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
+	if (child == 0) {
+		close(sv[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(resolve_child(rootfd, rs, n, sv[1]) < 0 ? 1 : 0);
+	}
+	close(sv[1]);
+	for (size_t k = 0; k < n && r == 0; k++) {
+		int fd;
+
+		r = receive(sv[0], deadline, n, &m, sizeof(m), &fd);
+		if (r < 0)
+			break;
+		rs[m.index].result = m.result;
+		memcpy(rs[m.index].real, m.real, sizeof(m.real));
+		rs[m.index].real[PATH_MAX - 1] = '\0';
+		rs[m.index].fd = fd;
+		if (m.result == 0 && fd < 0)
+			r = -EPROTO;
+	}
+	close(sv[0]);
+	/* A child stuck in a hung filesystem waits killably (FUSE, NFS): kill and reap it. */
+	if (r < 0)
+		kill(child, SIGKILL);
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	debug(DEBUG_NS, "ns", "resolve of %zu targets: %d", n, r);
+	if (r < 0)
+		for (size_t i = 0; i < n; i++) {
+			if (rs[i].fd >= 0)
+				close(rs[i].fd);
+			rs[i].fd = -EBADF;
+			if (rs[i].result == 0 || rs[i].result == -ECANCELED)
+				rs[i].result = r;
 		}
 	return r;
 }

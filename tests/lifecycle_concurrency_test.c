@@ -490,11 +490,12 @@ TEST_F_TIMEOUT(rclone, eight_volumes_five_rounds_never_hang, 300)
 }
 
 /*
- * The attach child is bounded by --timeout too: a target that lies inside a
- * volume whose daemon stopped answering (rclone SIGSTOPped) blocks the
- * child's lookup in that FUSE mount. The prepare fails after --timeout (not
- * after a fixed 30 s), naming the volume and the hung filesystem, attaches
- * nothing, and holds no lock afterwards.
+ * Reaching the target is bounded by --timeout too: a target that lies inside
+ * a volume whose daemon stopped answering (rclone SIGSTOPped) blocks every
+ * lookup in that FUSE mount, the target's resolution and the attach child's.
+ * The prepare fails after --timeout (not never, nor after a fixed 30 s),
+ * naming the volume and the hung filesystem, attaches nothing, and holds no
+ * lock afterwards.
  */
 TEST_F_TIMEOUT(rclone, target_inside_hung_volume_fails_attach_within_timeout, 150)
 {
