@@ -590,13 +590,40 @@ static int talk(int sock, long long deadline, bool other_root, struct ns_peek *p
 	return 0;
 }
 
+/*
+ * fork() with a SOCK_SEQPACKET pair: *ret_sock is the parent's end in the
+ * parent and the child's end in the child (*ret_child 0), which is SIGKILLed
+ * if we die first.
+ */
+static int spawn(int *ret_sock, pid_t *ret_child)
+{
+	int sv[2], r;
+	pid_t child;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return negerrno();
+	child = fork();
+	if (child < 0) {
+		r = negerrno();
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
+	if (child == 0)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close(sv[child == 0 ? 0 : 1]);
+	*ret_sock = sv[child == 0 ? 1 : 0];
+	*ret_child = child;
+	return 0;
+}
+
 int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
 	    int (*decide)(const struct ns_peek *pk, size_t i, void *userdata), void *userdata)
 {
 	_cleanup_close_ int rootfd = -EBADF;
 	bool other_root = false, other_ns = false, chowns = false;
 	long long deadline = now_ms() + timeout_ms;
-	int sv[2], status, r;
+	int sock, status, r;
 	pid_t child;
 
 	if ((n && !pk) || n > NS_MOUNTS_MAX || timeout_ms == 0)
@@ -627,23 +654,13 @@ int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
 		      other_root ? "another root's" : "our", r);
 		goto checked;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return negerrno();
-	child = fork();
-	if (child < 0) {
-		r = negerrno();
-		close(sv[0]);
-		close(sv[1]);
+	r = spawn(&sock, &child);
+	if (r < 0)
 		return r;
-	}
-	if (child == 0) {
-		close(sv[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(peek_child(pidfd, rootfd, other_ns, pk, n, sv[1]) < 0 ? 1 : 0);
-	}
-	close(sv[1]);
-	r = talk(sv[0], deadline, other_root, pk, n, decide, userdata);
-	close(sv[0]);
+	if (child == 0)
+		_exit(peek_child(pidfd, rootfd, other_ns, pk, n, sock) < 0 ? 1 : 0);
+	r = talk(sock, deadline, other_root, pk, n, decide, userdata);
+	close(sock);
 	/* A child stuck in a hung filesystem waits killably (FUSE, NFS): kill and reap it. */
 	if (r < 0)
 		kill(child, SIGKILL);
@@ -694,7 +711,7 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 {
 	long long deadline = now_ms() + timeout_ms;
 	static struct resolve_msg m;
-	int sv[2], status, r = 0;
+	int sock, status, r = 0;
 	pid_t child;
 
 	if ((n && !rs) || n > NS_MOUNTS_MAX || timeout_ms == 0 || rootfd < 0)
@@ -708,25 +725,15 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 	}
 	if (!n)
 		return 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return negerrno();
-	child = fork();
-	if (child < 0) {
-		r = negerrno();
-		close(sv[0]);
-		close(sv[1]);
+	r = spawn(&sock, &child);
+	if (r < 0)
 		return r;
-	}
-	if (child == 0) {
-		close(sv[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(resolve_child(rootfd, rs, n, sv[1]) < 0 ? 1 : 0);
-	}
-	close(sv[1]);
+	if (child == 0)
+		_exit(resolve_child(rootfd, rs, n, sock) < 0 ? 1 : 0);
 	for (size_t k = 0; k < n && r == 0; k++) {
 		int fd;
 
-		r = receive(sv[0], deadline, n, &m, sizeof(m), &fd);
+		r = receive(sock, deadline, n, &m, sizeof(m), &fd);
 		if (r < 0)
 			break;
 		rs[m.index].result = m.result;
@@ -736,7 +743,7 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 		if (m.result == 0 && fd < 0)
 			r = -EPROTO;
 	}
-	close(sv[0]);
+	close(sock);
 	/* A child stuck in a hung filesystem waits killably (FUSE, NFS): kill and reap it. */
 	if (r < 0)
 		kill(child, SIGKILL);
