@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -451,6 +452,79 @@ TEST_F(rclone, seed_tasks_without_and_with_rootfs)
 			       "myvolume", NULL));
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
+}
+
+/*
+ * Two rclone volumes in one container, at sibling paths and at nested paths,
+ * ten runs each: every run's cleanup Unmounts both and returns at once. On
+ * 5417d5d the second Unmount of a run overlapped rclone's monitor goroutine
+ * (which needs the driver mutex between calls) and hung until the 60 s
+ * timeout, leaving the plugin stuck for everyone; issue 8's per-plugin slot
+ * with its hold after each change is what keeps them apart.
+ */
+TEST_F_TIMEOUT(rclone, two_volumes_sibling_and_nested, 240)
+{
+	static const char *const layouts[][2] = { { "/a", "/b" }, { "/data", "/data/sub" } };
+	char rootfs[PATH_MAX], vols[PATH_MAX], remote[PATH_MAX + 16], dir[PATH_MAX];
+	char name[32], check[64];
+	struct run_result r;
+	int containers = -1, volumes = -1;
+
+	if (access("/bin/busybox", X_OK) != 0)
+		SKIP(return, "busybox-static missing (tools/install-deps installs it)");
+	ASSERT_EQ(0, lc_mkrootfs(tu_path(rootfs, "%s/rootfs", self->e.dir)));
+	for (int i = 0; i < 2; i++) {
+		const char *vname = i ? "vb" : "va";
+
+		ASSERT_EQ(0, tu_mkdirs(tu_path(dir, "%s/%s", self->data, vname), 0755));
+		snprintf(remote, sizeof(remote), "remote=:local:%s", dir);
+		ASSERT_EQ(0, lcenv_run(&self->e, &r, "volume", "create", "--driver", "rclone",
+				       "--name", vname, "--opt", remote, NULL));
+		ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+		run_result_free(&r);
+	}
+	ASSERT_EQ(0, tu_write_file(tu_path(dir, "%s/vb/mark", self->data), ""));
+	for (size_t l = 0; l < 2; l++) {
+		struct lcvol v[] = {
+			{ .name = "va", .driver = "rclone", .path = layouts[l][0] },
+			{ .name = "vb", .driver = "rclone", .path = layouts[l][1] },
+		};
+
+		ASSERT_EQ(0, lcenv_volumes(&self->e, "two.json", v, 2, vols));
+		/* Each volume shows its own backing directory: the mark file is vb's. */
+		snprintf(check, sizeof(check), "test -e %s/mark && ! test -e %s/mark",
+			 layouts[l][1], layouts[l][0]);
+		for (int run = 0; run < 10; run++) {
+			struct timespec t0, t1;
+			long ms;
+
+			snprintf(name, sizeof(name), "two%zu-%d", l, run);
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			ASSERT_EQ(0, dvrun(&self->e, &r, "--name", name, "--volumes", vols,
+					   "--rootfs", rootfs, "--", "sh", "-c", check, NULL));
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+			ASSERT_EQ(0, r.status) TH_LOG("%s run %d: exit %d\nstderr: %s",
+						      layouts[l][1], run, r.status, r.err);
+			/* About 0.15 s here; a hung Unmount took 60 s. */
+			EXPECT_GT(10000, ms) TH_LOG("%s run %d took %ld ms", layouts[l][1], run, ms);
+			run_result_free(&r);
+		}
+	}
+	EXPECT_EQ(0, lcenv_status_counts(&self->e, &containers, &volumes));
+	EXPECT_EQ(0, containers);
+	EXPECT_EQ(0, volumes);
+	char *mi = lc_mountinfo(0);
+
+	ASSERT_NE(NULL, mi);
+	EXPECT_EQ(0, count_str(mi, "fuse.rclone")) TH_LOG("%s", mi);
+	free(mi);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, lcenv_run(&self->e, &r, "volume", "remove", "--driver", "rclone",
+				       "--name", i ? "vb" : "va", NULL));
+		EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+		run_result_free(&r);
+	}
 }
 
 TEST_HARNESS_MAIN
