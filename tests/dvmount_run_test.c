@@ -350,6 +350,94 @@ TEST_F(run, sigterm_stops_command_and_cleans_up)
 	expect_released(_metadata, &self->e);
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* What a stopped or timed-out cleanup left, released once the plugin answers again. */
+static void release_leftover(struct __test_metadata *_metadata, struct lcenv *e)
+{
+	struct run_result r;
+
+	ASSERT_EQ(0, tu_write_file(e->faults, ""));
+	ASSERT_EQ(0, lcenv_run(e, &r, "recover", "--gc-dead", NULL));
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	expect_released(_metadata, e);
+}
+
+/*
+ * --timeout SEC bounds every plugin call of prepare and cleanup: a plugin that
+ * never answers an Unmount costs 1 s, not dvmount's default 60 s.
+ */
+TEST_F(run, timeout_bounds_a_hung_cleanup)
+{
+	struct lcvol v[] = { { .name = "v", .path = "vol" } };
+	char vols[PATH_MAX], sandbox[PATH_MAX];
+	struct run_result r;
+	struct timespec t0;
+	long ms;
+
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount hang count=1\n"));
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "t", "--volumes", vols, "--sandbox", sandbox,
+			   "--timeout", "1", "--", "true", NULL));
+	ms = ms_since(&t0);
+	EXPECT_EQ(125, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "VolumeDriver.Unmount 'v'")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "timed out after 1.0 s")) OK_OR_LOG(r);
+	EXPECT_LE(1000, ms);
+	EXPECT_GT(10000, ms) TH_LOG("took %ld ms", ms);
+	run_result_free(&r);
+
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "t", "--volumes", vols, "--timeout", "0",
+			   "--", "true", NULL));
+	EXPECT_EQ(2, r.status) OK_OR_LOG(r);
+	EXPECT_STREQ("dvmount-run: invalid --timeout '0' (seconds, above 0, at most 86400)\n",
+		     r.err);
+	run_result_free(&r);
+	release_leftover(_metadata, &self->e);
+}
+
+/*
+ * SIGTERM while cleanup waits on a plugin (timeout(1) around dvmount-run):
+ * dvmount-run stops the cleanup and exits at once, saying how to finish it.
+ */
+TEST_F(run, sigterm_during_cleanup_stops_waiting)
+{
+	struct lcvol v[] = { { .name = "v", .path = "vol" } };
+	char vols[PATH_MAX], sandbox[PATH_MAX], done[PATH_MAX];
+	struct timespec t0;
+	int status;
+	pid_t pid;
+	long ms;
+
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount hang count=1\n"));
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	tu_path(done, "%s/done", self->e.dir);
+	pid = dvrun_spawn(&self->e, "--name", "t", "--volumes", vols, "--sandbox", sandbox, "--",
+			  "touch", done, NULL);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, wait_file(done, 20000));
+	/* The command is done; cleanup now waits for the Unmount (60 s by default). */
+	usleep(500000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, kill(pid, SIGTERM));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ms = ms_since(&t0);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(125, WEXITSTATUS(status));
+	EXPECT_GT(3000, ms) TH_LOG("took %ld ms", ms);
+	release_leftover(_metadata, &self->e);
+}
+
 /*
  * The same against rclone's real plugin (FUSE mounts), one task at a time:
  * rclone's plugin deadlocks when mount-changing calls overlap.
@@ -495,15 +583,14 @@ TEST_F_TIMEOUT(rclone, two_volumes_sibling_and_nested, 240)
 		snprintf(check, sizeof(check), "test -e %s/mark && ! test -e %s/mark",
 			 layouts[l][1], layouts[l][0]);
 		for (int run = 0; run < 10; run++) {
-			struct timespec t0, t1;
+			struct timespec t0;
 			long ms;
 
 			snprintf(name, sizeof(name), "two%zu-%d", l, run);
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			ASSERT_EQ(0, dvrun(&self->e, &r, "--name", name, "--volumes", vols,
 					   "--rootfs", rootfs, "--", "sh", "-c", check, NULL));
-			clock_gettime(CLOCK_MONOTONIC, &t1);
-			ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+			ms = ms_since(&t0);
 			ASSERT_EQ(0, r.status) TH_LOG("%s run %d: exit %d\nstderr: %s",
 						      layouts[l][1], run, r.status, r.err);
 			/* About 0.15 s here; a hung Unmount took 60 s. */

@@ -22,6 +22,7 @@
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,17 +33,22 @@
 /* After SIGTERM to the container, how long before SIGKILL ends it. */
 #define RUN_STOP_GRACE_MS 10000
 #define RUN_NAME_MAX 64
+/* run_dvmount's answer when a signal stopped the child: above any exit status. */
+#define RUN_DVMOUNT_STOPPED 1000
 
 static const char usage_text[] =
 	"usage: dvmount-run --name NAME --volumes FILE|- [--rootfs DIR] [--sandbox DIR]\n"
-	"                   [--user UID[:GID]] [--keep] [--dvmount PATH] [--state-dir DIR]\n"
-	"                   [--policy FILE] [--plugin-path DIRS] [--debug] -- COMMAND [ARG...]\n"
+	"                   [--user UID[:GID]] [--keep] [--timeout SEC] [--dvmount PATH]\n"
+	"                   [--state-dir DIR] [--policy FILE] [--plugin-path DIRS] [--debug]\n"
+	"                   -- COMMAND [ARG...]\n"
 	"\n"
 	"Run COMMAND in new mount, PID and UTS namespaces with the Docker volumes of\n"
 	"FILE (Mesos' JSON) attached by `dvmount prepare --pid`; `dvmount cleanup`\n"
 	"releases them when it ends. Output goes to the terminal and to the sandbox's\n"
 	"stdout and stderr files. Exit status: the command's; 125 when dvmount-run,\n"
 	"prepare or cleanup failed; 126/127 when the command cannot run / is missing.\n"
+	"--timeout SEC bounds each plugin call of prepare and cleanup (dvmount's\n"
+	"--timeout and --timeout-mount); a signal during cleanup stops it at once.\n"
 	"\n"
 	"example:\n"
 	"  dvmount-run --name test --volumes myvolume.json -- touch /tmp/myvolume/myfile\n"
@@ -134,8 +140,23 @@ enum {
 	OPT_POLICY,
 	OPT_PLUGIN_PATH,
 	OPT_DEBUG,
+	OPT_TIMEOUT,
 	OPT_HELP,
 };
+
+/* The largest --timeout: a day, far above any plugin call worth waiting for. */
+#define RUN_TIMEOUT_MAX_S 86400.0
+
+static bool timeout_valid(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	/* dvmount parses the same text again; reject here what it would (usage, 2). */
+	return !errno && end != s && !*end && v > 0 && v <= RUN_TIMEOUT_MAX_S;
+}
 
 /* 0, or the exit status to leave with (2: usage). */
 static int parse_args(int argc, char **argv, struct run_opts *o)
@@ -152,6 +173,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "plugin-path", required_argument, NULL, OPT_PLUGIN_PATH },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{}
 	};
@@ -201,6 +223,22 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			o->dvmount_args[na++] = argv[optind - (opt == OPT_DEBUG ? 1 : 2)];
 			if (opt != OPT_DEBUG)
 				o->dvmount_args[na++] = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (!timeout_valid(optarg)) {
+				run_err(o, "invalid --timeout '%s' (seconds, above 0, at most %.0f)",
+				    optarg, RUN_TIMEOUT_MAX_S);
+				return 2;
+			}
+			if (na + 4 > RUN_DVMOUNT_ARGS_MAX) {
+				run_err(o, "too many dvmount options");
+				return 2;
+			}
+			/* Every plugin call, Mount included, gets the user's bound. */
+			o->dvmount_args[na++] = "--timeout";
+			o->dvmount_args[na++] = optarg;
+			o->dvmount_args[na++] = "--timeout-mount";
+			o->dvmount_args[na++] = optarg;
 			break;
 		case 'h':
 		case OPT_HELP:
@@ -314,11 +352,50 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 }
 
 /*
+ * The exit status of dvmount child pid, or RUN_DVMOUNT_STOPPED when a
+ * SIGINT/SIGTERM/SIGHUP came first: the child is then SIGKILLed (it inherited
+ * our blocked signals, so nothing else would stop it) and reaped. Killing it
+ * is safe: dvmount writes its intent before each plugin call and drops an
+ * entry only on evidence, so the record stays for `dvmount cleanup` or
+ * `dvmount recover`. -errno when waiting fails.
+ */
+static int wait_dvmount_or_signal(pid_t pid, int sigfd)
+{
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	bool stopped = false;
+	int status;
+
+	while (pidfd >= 0) {
+		struct pollfd p[2] = { { sigfd, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
+		struct signalfd_siginfo si;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if ((p[0].revents & POLLIN) && read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+			kill(pid, SIGKILL);
+			stopped = true;
+			break;
+		}
+	}
+	/* Without a pidfd (a kernel before 5.3) this waits as before. */
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return negerrno();
+	if (stopped)
+		return RUN_DVMOUNT_STOPPED;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
  * dvmount [global options] ARGS... with stdout to /dev/null (prepare's JSON is
  * for programs), stderr ours, stdin ours only when the volumes come from it.
- * Its exit status, or -errno when it could not be started.
+ * With sigfd >= 0 a signal read from it stops the child
+ * (wait_dvmount_or_signal). Its exit status, RUN_DVMOUNT_STOPPED, or -errno
+ * when it could not be started.
  */
-static int run_dvmount(const struct run_opts *o, char *const args[], bool pass_stdin)
+static int run_dvmount(const struct run_opts *o, char *const args[], bool pass_stdin, int sigfd)
 {
 	char *argv[RUN_DVMOUNT_ARGS_MAX + 16];
 	size_t n = 0;
@@ -346,6 +423,8 @@ static int run_dvmount(const struct run_opts *o, char *const args[], bool pass_s
 			o->container_id, argv[0]);
 		_exit(RUN_EXIT_NOT_FOUND);
 	}
+	if (sigfd >= 0)
+		return wait_dvmount_or_signal(pid, sigfd);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return negerrno();
@@ -554,7 +633,7 @@ int main(int argc, char **argv)
 		prepare[np++] = user_s;
 	}
 	prepare[np] = NULL;
-	r = run_dvmount(&o, prepare, !strcmp(o.volumes, "-"));
+	r = run_dvmount(&o, prepare, !strcmp(o.volumes, "-"), -EBADF);
 	int sig = r == 0 ? signal_pending(sigfd) : 0;
 
 	if (r != 0 || sig) {
@@ -568,7 +647,7 @@ int main(int argc, char **argv)
 			;
 		status = r == 0 ? 128 + sig : RUN_EXIT_FAILED;
 		/* prepare undoes itself on failure; a signal after it succeeded needs cleanup. */
-		if (r == 0 && run_dvmount(&o, cleanup, false) != 0)
+		if (r == 0 && run_dvmount(&o, cleanup, false, -EBADF) != 0)
 			status = RUN_EXIT_FAILED;
 		goto out;
 	}
@@ -583,9 +662,13 @@ int main(int argc, char **argv)
 		waitpid(c.pid, NULL, 0);
 		status = RUN_EXIT_FAILED;
 	}
-	r = run_dvmount(&o, cleanup, false);
+	r = run_dvmount(&o, cleanup, false, sigfd);
 	if (r != 0) {
-		if (r < 0)
+		if (r == RUN_DVMOUNT_STOPPED)
+			run_err(&o, "cleanup stopped by a signal; the volumes stay recorded until "
+			    "'dvmount cleanup --container-id %s' or 'dvmount recover'",
+			    o.container_id);
+		else if (r < 0)
 			run_err(&o, "running '%s cleanup': %s", o.dvmount, strerror(-r));
 		status = RUN_EXIT_FAILED;
 	}
