@@ -364,6 +364,7 @@ static int create_runtime(struct hook *h, const char *volumes)
 			 "--pid", pid_s, "--rootfs", root, NULL };
 
 	debug(DEBUG_ALL, "oci", "createRuntime '%s': pid %d, rootfs '%s'", h->id, (int)pid, root);
+	h->g->oci_hook = true;
 	return cmd_prepare(h->g, (int)ARRAY_SIZE(argv) - 1, argv);
 }
 

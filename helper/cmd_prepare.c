@@ -286,6 +286,17 @@ static int compute_target(struct lc *lc, const struct args *a, const char *sandb
 		snprintf(joined, sizeof(joined), "%s", cp);
 		v->create = a->rootfs != NULL;
 	} else {
+		/*
+		 * An OCI container has no sandbox, and runtime-spec mount
+		 * destinations are absolute ("MUST be an absolute path"): refuse
+		 * rather than guess a base, and say what an OCI user can write.
+		 */
+		if (!sandbox && lc->g->oci_hook) {
+			lc_fail(lc, "volume %zu ('%s'): relative container_path '%s' is refused in "
+				"an OCI hook (no sandbox there); write it absolute, e.g. '/%s'",
+				v->sv->index, v->sv->name, cp, cp);
+			return -EINVAL;
+		}
 		if (!sandbox) {
 			lc_fail(lc, "volume %zu ('%s'): relative container_path '%s' needs --sandbox",
 				v->sv->index, v->sv->name, cp);

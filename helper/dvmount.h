@@ -34,6 +34,7 @@ struct globals {
 	unsigned timeout_other_ms;  /* every other call */
 	unsigned max_in_flight;	    /* --max-in-flight: every plugin; 0: the policy's, or 1 */
 	const char *prog;	    /* "dvmount" or "dvdcli", for messages */
+	bool oci_hook;		    /* prepare runs for oci-hook: the user wrote config.json */
 };
 
 /* One line on stderr, prefixed with the program name. */

@@ -105,7 +105,7 @@ static const struct help {
 	  "usage: dvmount oci-hook createRuntime|poststop\n"
 	  "An OCI runtime hook: reads the container's state on stdin; its volumes come from\n"
 	  "config.json's annotations: org.dvmount.volumes (the JSON of --volumes), or one\n"
-	  "per volume, org.dvmount.volume.NAME=DRIVER:CONTAINER_PATH[:ro] with options\n"
+	  "per volume, org.dvmount.volume.NAME=DRIVER:CONTAINER_PATH[:ro|:rw] with options\n"
 	  "org.dvmount.volume.NAME.opt.KEY=VALUE. createRuntime prepares, poststop cleans up.\n"
 	  "example:\n"
 	  "  podman run --annotation org.dvmount.volume.data=rclone:/data IMAGE ls /data\n"

@@ -39,7 +39,9 @@ static const struct help_case cases[] = {
 	{ "policy", "usage: dvmount [--policy FILE] policy check", { "check" } },
 	{ "oci-hook",
 	  "usage: dvmount oci-hook ",
-	  { "createRuntime", "poststop", "org.dvmount.volumes", "org.dvmount.volume.NAME" } },
+	  /* The annotation's form as README and dvmount(8) write it. */
+	  { "createRuntime", "poststop", "org.dvmount.volumes",
+	    "org.dvmount.volume.NAME=DRIVER:CONTAINER_PATH[:ro|:rw]" } },
 	{ "dvdcli",
 	  "usage: dvmount dvdcli ",
 	  { "--volumedriver", "--volumename", "--volumeopts", "--explicitcreate" } },
@@ -100,7 +102,8 @@ TEST(dvmount_run_help)
 {
 	const char *const mentions[] = { "--name",	  "--volumes", "--rootfs", "--sandbox",
 					 "--user",	  "--keep",    "--dvmount", "--state-dir",
-					 "--policy",	  "--plugin-path", "--debug", "125",
+					 "--policy",	  "--plugin-path", "--debug", "--timeout",
+					 "125",
 					 "dvmount-run(1)", NULL };
 	char *argv[] = { (char *)build_path("dvmount-run"), "--help", NULL };
 	struct run_result r;
