@@ -321,6 +321,31 @@ TEST_F(run, keep_leaves_the_sandbox)
 	expect_released(_metadata, &self->e);
 }
 
+/* A rootfs without /proc: one line that says so; the plugin never hears of it. */
+TEST_F(run, rootfs_without_proc_is_named)
+{
+	struct lcvol v[] = { { .name = "v", .path = "/data" } };
+	char vols[PATH_MAX], rootfs[PATH_MAX], proc[PATH_MAX], want[2 * PATH_MAX];
+	struct run_result r;
+
+	if (access("/bin/busybox", X_OK) != 0)
+		SKIP(return, "busybox-static missing (tools/install-deps installs it)");
+	ASSERT_EQ(0, lc_mkrootfs(tu_path(rootfs, "%s/rootfs", self->e.dir)));
+	ASSERT_EQ(0, rmdir(tu_path(proc, "%s/proc", rootfs)));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "noproc", "--volumes", vols, "--rootfs", rootfs,
+			   "--", "true", NULL));
+	EXPECT_EQ(125, r.status) OK_OR_LOG(r);
+	snprintf(want, sizeof(want),
+		 "the rootfs '%s' has no /proc (a directory for the container's /proc; "
+		 "tools/mkrootfs makes one)\n", rootfs);
+	EXPECT_NE(NULL, strstr(r.err, want)) OK_OR_LOG(r);
+	EXPECT_EQ(1, count_str(r.err, "\n")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Mount"));
+	expect_released(_metadata, &self->e);
+}
+
 /* SIGTERM to dvmount-run: the command gets it, the volumes are released. */
 TEST_F(run, sigterm_stops_command_and_cleans_up)
 {

@@ -555,6 +555,19 @@ static int open_log(const struct run_opts *o, const char *name)
 	return fd;
 }
 
+/*
+ * The init mounts a new /proc in the rootfs after pivot_root; without the
+ * directory that would fail after prepare with a bare ENOENT, so say it first.
+ */
+static bool rootfs_has_proc(const char *rootfs)
+{
+	char path[PATH_MAX + 8];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/proc", rootfs);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* The signal already waiting (the user stopped us before the command started), or 0. */
 static int signal_pending(int sigfd)
 {
@@ -593,6 +606,11 @@ int main(int argc, char **argv)
 		return RUN_EXIT_FAILED;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (o.rootfs && !rootfs_has_proc(o.rootfs)) {
+		run_err(&o, "the rootfs '%s' has no /proc (a directory for the container's /proc; "
+		    "tools/mkrootfs makes one)", o.rootfs);
+		return RUN_EXIT_FAILED;
+	}
 	if (setup_sandbox(&o) < 0)
 		return RUN_EXIT_FAILED;
 	out_file = open_log(&o, "stdout");
