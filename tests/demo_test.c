@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -91,6 +92,10 @@ TEST(make_demo_twice_leaves_nothing_behind)
 		EXPECT_EQ(0, r.status) TH_LOG("round %d\n%s\n%s", round, r.out, r.err);
 		/* Task 2, on the terminal and in its sandbox's stdout; then in the rootfs. */
 		EXPECT_EQ(3, count_str(r.out, "\nmyfile\n")) TH_LOG("%s", r.out);
+		/* Step 7's command is printed quoted, so that pasting it runs the same. */
+		EXPECT_EQ(1, count_str(r.out, " -- sh -c 'echo \"in $(pwd), as pid $$ on host "
+					      "$(hostname):\"; ls myvolume; sleep 2'\n"))
+		TH_LOG("%s", r.out);
 		EXPECT_EQ(1, count_str(r.out, "Read-only file system") +
 				     count_str(r.err, "Read-only file system"));
 		EXPECT_EQ(1, count_str(r.out, "rclone mounts left: 0; dvmount records left: 0"))
@@ -107,6 +112,55 @@ TEST(make_demo_twice_leaves_nothing_behind)
 	free(mi);
 	remove_tree(tmp);
 	free(tmp);
+}
+
+/*
+ * README's "Try it: dvmount-run" block, as written, run in order in a private
+ * mount namespace: every directory it writes (/etc/dvmount, /run, /srv,
+ * /var/lib, /tmp) is a tmpfs there, so the host keeps none of it.
+ */
+static const char readme_runner[] =
+	"set -eu\n"
+	"readme=$1 build=$2\n"
+	"for d in /etc/dvmount /run /srv /var/lib /tmp; do mount -t tmpfs tmpfs \"$d\"; done\n"
+	"awk '/^## Try it: dvmount-run/ { s = 1 } s && b && /^```$/ { exit } b { print }\n"
+	"     s && /^```sh$/ { b = 1 }' \"$readme\" >/tmp/block.sh\n"
+	"cd /tmp\n"
+	"PATH=$build:$PATH bash -e /tmp/block.sh\n"
+	"echo \"backing: $(ls /srv/rclone/data); host dir entries: $(ls -A /tmp/myvolume | wc -l)\"\n"
+	"echo \"rclone mounts left: $(grep -c fuse.rclone /proc/self/mountinfo || true)\"\n";
+
+TEST(readme_try_it_block_runs)
+{
+	char build[PATH_MAX], readme[PATH_MAX];
+	bool made_etc = false;
+	struct run_result r;
+	char *mi;
+
+	if (access("/usr/bin/rclone", X_OK) != 0 || access("/dev/fuse", R_OK) != 0)
+		SKIP(return, "rclone or fuse missing (tools/install-deps installs them)");
+	ASSERT_NE(NULL, realpath(build_path(""), build));
+	snprintf(readme, sizeof(readme), "%s/README.md", DVMOUNT_SRCDIR);
+	/* The one mount point the host may lack; removed again below. */
+	if (access("/etc/dvmount", F_OK) != 0) {
+		ASSERT_EQ(0, mkdir("/etc/dvmount", 0755));
+		made_etc = true;
+	}
+	char *argv[] = { "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/bash", "-c",
+			 (char *)readme_runner, "readme", readme, build, NULL };
+
+	EXPECT_EQ(0, run_argv(&r, argv, 120000));
+	if (made_etc)
+		EXPECT_EQ(0, rmdir("/etc/dvmount"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s\n%s", r.out, r.err);
+	/* Task 2's ls, then its sandbox's stdout; the file is in the backing only. */
+	EXPECT_STREQ("myfile\nmyfile\nbacking: myfile; host dir entries: 0\n"
+		     "rclone mounts left: 0\n", r.out);
+	run_result_free(&r);
+	mi = read_file("/proc/self/mountinfo");
+	ASSERT_NE(NULL, mi);
+	EXPECT_EQ(0, count_str(mi, "/srv/rclone"));
+	free(mi);
 }
 
 TEST_HARNESS_MAIN
