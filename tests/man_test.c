@@ -2,8 +2,9 @@
 /*
  * Every man page renders without a warning from groff or man
  * (`man --warnings -l`), and every program that `make install` puts in bin
- * or sbin has one.
+ * or sbin has one; the docs name no file the tree does not have.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -59,6 +60,38 @@ TEST(every_installed_program_has_a_page)
 
 		snprintf(path, sizeof(path), "%s/man/%s", DVMOUNT_SRCDIR, pages[i]);
 		EXPECT_EQ(0, access(path, R_OK)) TH_LOG("missing %s", pages[i]);
+	}
+}
+
+/*
+ * README and the man pages are the user's contract: every file they name
+ * as NAME.md is in this tree, not in some other repository.
+ */
+TEST(readme_and_pages_name_only_files_in_the_tree)
+{
+	static const char *const docs[] = { "README.md", "man/dvmount.8", "man/dvmount-run.1",
+					    "man/dvmount-policy.5" };
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		char path[PATH_MAX];
+		char *text, *p;
+
+		snprintf(path, sizeof(path), "%s/%s", DVMOUNT_SRCDIR, docs[i]);
+		text = read_file(path);
+		ASSERT_NE(NULL, text) TH_LOG("%s", path);
+		for (p = strstr(text, ".md"); p; p = strstr(p + 3, ".md")) {
+			const char *b = p;
+			char name[PATH_MAX];
+
+			while (b > text && (isalnum((unsigned char)b[-1]) || strchr("_-/", b[-1])))
+				b--;
+			if (p == b || isalnum((unsigned char)p[3]))
+				continue;
+			snprintf(name, sizeof(name), "%s/%.*s", DVMOUNT_SRCDIR, (int)(p + 3 - b), b);
+			EXPECT_EQ(0, access(name, F_OK)) TH_LOG("%s names '%.*s'", docs[i],
+								 (int)(p + 3 - b), b);
+		}
+		free(text);
 	}
 }
 
