@@ -570,8 +570,21 @@ static int activate(struct plugin_client *pc, struct plugin **todo, size_t n)
 		for (size_t i = 0; i < n; i++)
 			if (!todo[i]->activated && activation_retryable(todo[i]->error))
 				todo[again++] = todo[i];
-		if (!again || waited_ms >= pc->cfg.retry_ms)
+		if (!again)
 			return 0;
+		if (waited_ms >= pc->cfg.retry_ms) {
+			/* The error says how long was waited: "not found" alone reads as instant. */
+			for (size_t i = 0; waited_ms > 0 && i < again; i++) {
+				size_t len = strlen(todo[i]->err);
+
+				snprintf(todo[i]->err + len, sizeof(todo[i]->err) - len,
+					 " (gave up after %.1f s)", (double)waited_ms / 1000);
+			}
+			return 0;
+		}
+		for (size_t i = 0; waited_ms == 0 && pc->cfg.on_wait && i < again; i++)
+			pc->cfg.on_wait(todo[i]->name, todo[i]->err, pc->cfg.retry_ms,
+					pc->cfg.wait_userdata);
 
 		/* The engine's back-off: 1, 2, 4, 8 s, within the budget. */
 		unsigned wait = (unsigned)MIN((uint64_t)backoff_ms, pc->cfg.retry_ms - waited_ms);

@@ -79,6 +79,15 @@ struct plugin_config {
 			   void *userdata);
 	void *check_userdata;
 	/*
+	 * When not NULL: called once per plugin when it is absent or refusing
+	 * (socket missing, ECONNREFUSED) and the client starts waiting for it,
+	 * up to retry_ms in total, with the engine's back-off; why is the
+	 * activation error (its lifetime: the call). A caller that prints
+	 * uses it to say that it waits rather than hangs silently.
+	 */
+	void (*on_wait)(const char *driver, const char *why, unsigned retry_ms, void *userdata);
+	void *wait_userdata;
+	/*
 	 * Create, Remove, Mount and Unmount calls in flight to one plugin at
 	 * once (DESIGN.md "Plugin calls in flight"): max_in_flight for every
 	 * plugin when not 0 (the --max-in-flight flag); else what

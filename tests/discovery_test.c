@@ -240,8 +240,36 @@ TEST_F(disc, missing_plugin_names_where_it_looked)
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "plugin 'ghost'")) TH_LOG("%s", r.err);
 	EXPECT_NE(NULL, strstr(r.err, self->d1)) TH_LOG("%s", r.err);
+	/* The one line says how long it waited: "not found" alone reads as instant. */
+	EXPECT_NE(NULL, strstr(r.err, " (gave up after 1.0 s)\n")) TH_LOG("%s", r.err);
 	EXPECT_EQ(1, count_str(r.err, "\n"));
 	EXPECT_LE(0.9, r.secs);
+	run_result_free(&r);
+
+	/* No budget, no wait: nothing to say about one. */
+	caps(&r, self, "ghost", "0");
+	EXPECT_EQ(1, r.status);
+	EXPECT_EQ(NULL, strstr(r.err, "gave up")) TH_LOG("%s", r.err);
+	run_result_free(&r);
+}
+
+/*
+ * With --debug (or stderr on a terminal) it says, once and before it waits,
+ * that it is waiting for the plugin's socket, as the engine's retry does.
+ */
+TEST_F(disc, missing_plugin_wait_is_announced_with_debug)
+{
+	char want[2 * PATH_MAX];
+	struct run_result r;
+
+	run_dvmount(&r, "--debug", "--plugin-path", self->path, "--plugin-retry", "1", "volume",
+		    "capabilities", "--driver", "ghost", NULL);
+	EXPECT_EQ(1, r.status);
+	snprintf(want, sizeof(want),
+		 "dvmount: plugin 'ghost' is not there yet (not found in %s); waiting up to "
+		 "1.0 s for its socket\n", self->path);
+	EXPECT_EQ(1, count_str(r.err, want)) TH_LOG("%s", r.err);
+	EXPECT_LT(strstr(r.err, want), strstr(r.err, "(gave up after 1.0 s)")) TH_LOG("%s", r.err);
 	run_result_free(&r);
 }
 
