@@ -570,10 +570,10 @@ TEST_F(rclone, seed_tasks_without_and_with_rootfs)
 /*
  * Two rclone volumes in one container, at sibling paths and at nested paths,
  * ten runs each: every run's cleanup Unmounts both and returns at once. On
- * 5417d5d the second Unmount of a run overlapped rclone's monitor goroutine
- * (which needs the driver mutex between calls) and hung until the 60 s
- * timeout, leaving the plugin stuck for everyone; issue 8's per-plugin slot
- * with its hold after each change is what keeps them apart.
+ * 5417d5d the second Unmount of the first run hung until the 60 s timeout and
+ * left rclone's plugin stuck for every later call (even its SIGTERM); since
+ * issue 8's per-plugin call slot (one mount-changing call at a time, with a
+ * hold after each) it no longer does.
  */
 TEST_F_TIMEOUT(rclone, two_volumes_sibling_and_nested, 240)
 {
