@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "helper/caps.h"
 #include "ns/ns.h"
@@ -67,5 +69,39 @@ int caps_drop(const char *phase, uint64_t mask)
 				return -EPERM;
 	}
 	test_pause(phase);
+	return 0;
+}
+
+int caps_leave_root(void)
+{
+	uid_t uid = getuid(), ru, eu, su;
+	gid_t gid = getgid(), rg, eg, sg;
+	int r = 0;
+
+	if (uid == 0 || getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+		return uid == 0 ? 0 : -EPERM;
+	if (eu == uid && su == uid && eg == gid && sg == gid)
+		return 0;
+	if (capng_get_caps_process() < 0)
+		return -EPERM;
+	/*
+	 * Leaving uid 0 clears the permitted set unless KEEPCAPS, and the
+	 * effective set always (capabilities(7)): keep the first, put the
+	 * second back from the state read above.
+	 */
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return -EPERM;
+	/* gid first: once euid is not 0 it could not change any more. */
+	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		r = -EPERM;
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	if (r == 0 && capng_apply(CAPNG_SELECT_CAPS) < 0)
+		r = -EPERM;
+	if (r < 0)
+		return r;
+	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != uid ||
+	    eu != uid || su != uid || rg != gid || eg != gid || sg != gid ||
+	    (uid_t)setfsuid((uid_t)-1) != uid || (gid_t)setfsgid((gid_t)-1) != gid)
+		return -EPERM;
 	return 0;
 }

@@ -26,4 +26,19 @@
  */
 int caps_drop(const char *phase, uint64_t mask);
 
+/*
+ * A setuid-root start gives up uid and gid 0 for good: real, effective,
+ * saved and filesystem ids all become the real (caller's) ones, with the
+ * capabilities still permitted kept (and effective). Dropping capabilities
+ * alone leaves euid and fsuid 0: a process that still owns every root file
+ * (/etc/shadow is 0640 root: read and write by owner, no CAP_DAC_OVERRIDE
+ * needed) and may signal every root process (kill(2) compares uids). Needs
+ * no CAP_SETUID: setresuid(2) lets any process take its real id. Call it once
+ * nothing left needs root's identity (prepare: after the state is written).
+ * A root caller, or a start with file capabilities (ids are the caller's
+ * already), has nothing to give up: 0. Returns 0, or -EPERM when an id or a
+ * capability did not come out as asked (the caller must stop).
+ */
+int caps_leave_root(void);
+
 #endif

@@ -1364,6 +1364,9 @@ static int run(struct lc *lc, struct args *a)
 				      CAPS(CAP_SYS_PTRACE) | CAPS(CAP_CHOWN));
 	state_unlock(TAKE_PTR(locks));
 	state_unlock_container(lc->st, cfd);
+	/* Nothing left needs root's identity either: no root-owned file, no signal. */
+	if (r == 0)
+		r = caps_leave_root();
 	if (r == 0)
 		r = caps_drop("committed", CAPS(CAP_DAC_OVERRIDE));
 	if (r < 0)

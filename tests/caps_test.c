@@ -208,7 +208,27 @@ static pid_t spawn_prepare(FIXTURE_DATA(caps) * self, uid_t uid, const char *env
 struct phase {
 	char name[16];
 	uint64_t eff, prm;
+	char uid[64], gid[64];
 };
+
+/* The value of key ("Uid:": real, effective, saved, filesystem) in /proc/PID/status. */
+static void status_ids(pid_t pid, const char *key, char *buf, size_t size)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(buf, size, "?");
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key))) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(buf, size, "%s", line + strlen(key) + strspn(line + strlen(key), "\t "));
+		}
+	fclose(f);
+}
 
 TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 {
@@ -216,17 +236,27 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 	const struct {
 		const char *name;
 		uint64_t held;
+		bool caller_ids; /* uid and gid 0 given up (setuid start) */
 	} want[] = {
-		{ "hardened", all },
+		{ "hardened", all, false },
 		/* No --user: CAP_CHOWN has nothing to do. */
-		{ "resolved", all & ~CAPS(CAP_CHOWN) },
-		{ "mounted", all & ~CAPS(CAP_CHOWN) },
+		{ "resolved", all & ~CAPS(CAP_CHOWN), false },
+		{ "mounted", all & ~CAPS(CAP_CHOWN), false },
 		/* Attached and committed: no mount, namespace or /proc/PID any more. */
-		{ "attached", CAPS(CAP_DAC_OVERRIDE) | CAPS(CAP_AUDIT_WRITE) },
-		/* The state is written: only the audit record is left. */
-		{ "committed", CAPS(CAP_AUDIT_WRITE) },
-		{ "done", 0 },
+		{ "attached", CAPS(CAP_DAC_OVERRIDE) | CAPS(CAP_AUDIT_WRITE), false },
+		/*
+		 * The state is written: only the audit record is left, and no
+		 * root identity (a root file's owner bits, kill(2) of root's
+		 * processes) for a setuid start.
+		 */
+		{ "committed", CAPS(CAP_AUDIT_WRITE), true },
+		{ "done", 0, true },
 	};
+	/* Real, effective, saved, filesystem: a setuid start is 0 but for the real id. */
+	const char *root_ids = variant->start == 0 ? "0\t0\t0\t0"
+				: variant->start == 1 ? "65534\t0\t0\t0"
+						      : "65534\t65534\t65534\t65534";
+	const char *caller_ids = variant->start ? "65534\t65534\t65534\t65534" : "0\t0\t0\t0";
 	struct phase seen[16];
 	size_t n = 0;
 	char comm[64];
@@ -256,6 +286,8 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 		snprintf(seen[n].name, sizeof(seen[n].name), "%s", comm);
 		seen[n].eff = status_hex(child, "CapEff:");
 		seen[n].prm = status_hex(child, "CapPrm:");
+		status_ids(child, "Uid:", seen[n].uid, sizeof(seen[n].uid));
+		status_ids(child, "Gid:", seen[n].gid, sizeof(seen[n].gid));
 		n++;
 		kill(child, SIGCONT);
 	}
@@ -269,6 +301,11 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 		EXPECT_EQ(want[i].held, seen[i].prm)
 		TH_LOG("%s: CapPrm %#" PRIx64 ", want %#" PRIx64, seen[i].name, seen[i].prm,
 		       want[i].held);
+		EXPECT_STREQ(want[i].caller_ids ? caller_ids : root_ids, seen[i].uid)
+		TH_LOG("%s: Uid %s", seen[i].name, seen[i].uid);
+		/* The copy is setuid, not setgid: the gids are the caller's throughout. */
+		EXPECT_STREQ(caller_ids, seen[i].gid)
+		TH_LOG("%s: Gid %s", seen[i].name, seen[i].gid);
 	}
 }
 
