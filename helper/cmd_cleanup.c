@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "helper/caps.h"
 #include "helper/lifecycle.h"
 
 int cmd_cleanup(struct globals *g, int argc, char **argv)
@@ -56,8 +57,14 @@ int cmd_cleanup(struct globals *g, int argc, char **argv)
 	 */
 	r = lc_open(g, false, &lc);
 	lc.cid = cid;
+	/* Taking volumes away never chowns (issue 10 item 4). */
+	if (r == 0 && (r = caps_drop("opened", CAPS(CAP_CHOWN))) < 0)
+		lc_fail(&lc, "cannot drop capabilities: %s", strerror(-r));
 	if (r == 0)
 		lc_cleanup_container(&lc, cid, NULL, NULL);
+	/* Detached, Unmounted, forgotten and audited: nothing privileged is left. */
+	if (caps_leave_root() < 0 || caps_drop("done", CAPS_KEPT) < 0)
+		lc_fail(&lc, "cannot drop capabilities");
 	r = lc_report(&lc);
 	lc_close(&lc);
 	return r;

@@ -18,6 +18,7 @@
 #include "common/fileio.h"
 #include "common/jsonutil.h"
 #include "helper/caller.h"
+#include "helper/caps.h"
 #include "helper/lifecycle.h"
 #include "ns/ns.h"
 
@@ -243,6 +244,9 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 	}
 
 	r = lc_open(g, false, &lc);
+	/* Taking volumes away never chowns (issue 10 item 4). */
+	if (r == 0 && (r = caps_drop("opened", CAPS(CAP_CHOWN))) < 0)
+		lc_fail(&lc, "cannot drop capabilities: %s", strerror(-r));
 	if (r == 0) {
 		s = (struct sweep){ .lc = &lc, .known = &known, .gc_dead = gc_dead,
 				    .cap = KNOWN_MAX };
@@ -266,6 +270,9 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 		if (g->caller_is_root)
 			state_volume_list(lc.st, retry_volume, &lc);
 		free(s.todo);
+		/* Cleaned up, retried and audited: nothing privileged is left. */
+		if (caps_leave_root() < 0 || caps_drop("done", CAPS_KEPT) < 0)
+			lc_fail(&lc, "cannot drop capabilities");
 		if (!g->json)
 			printf("recovered: %zu container(s) cleaned up, %zu corrupt record(s) set "
 			       "aside\n",

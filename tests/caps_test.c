@@ -309,6 +309,121 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 	}
 }
 
+/* The pausing dvmount, as uid, running argv (argv[0] is replaced); its pid, or -1. */
+static pid_t spawn_cmd(FIXTURE_DATA(caps) * self, uid_t uid, const char *env, char **argv)
+{
+	pid_t child = fork();
+
+	if (child == 0) {
+		char *envp[] = { (char *)env, "ASAN_OPTIONS=detect_leaks=0", NULL };
+		int null = open("/dev/null", O_RDWR);
+
+		argv[0] = self->bin;
+		dup2(null, 0);
+		dup2(null, 1);
+		if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(126);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	return child;
+}
+
+/*
+ * Run argv paused at every phase: the phases seen, with their capabilities
+ * and ids, into seen[0..*ret_n); the exit status.
+ */
+static int run_phases(FIXTURE_DATA(caps) * self, uid_t uid, char **argv, struct phase *seen,
+		      size_t max, size_t *ret_n)
+{
+	pid_t child = spawn_cmd(self, uid, "DVMOUNT_PAUSE_AT=all", argv);
+	size_t n = 0;
+	int status = -1;
+
+	while (child > 0 && waitpid(child, &status, WUNTRACED) == child && WIFSTOPPED(status)) {
+		char path[64], comm[64] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)child);
+		f = fopen(path, "re");
+		if (f && !fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		if (f)
+			fclose(f);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (n < max) {
+			snprintf(seen[n].name, sizeof(seen[n].name), "%s", comm);
+			seen[n].eff = status_hex(child, "CapEff:");
+			seen[n].prm = status_hex(child, "CapPrm:");
+			status_ids(child, "Uid:", seen[n].uid, sizeof(seen[n].uid));
+			status_ids(child, "Gid:", seen[n].gid, sizeof(seen[n].gid));
+			n++;
+		}
+		kill(child, SIGCONT);
+	}
+	*ret_n = n;
+	return status;
+}
+
+/*
+ * cleanup and recover drop by phase too (issue 10 item 4): CAP_CHOWN at
+ * once (taking volumes away never chowns), everything, uid 0 included, once
+ * the volumes are detached, Unmounted, forgotten and audited.
+ */
+TEST_F(caps, cleanup_and_recover_drop_what_they_no_longer_need)
+{
+	const uint64_t all = CAPS_KEPT;
+	const char *caller_ids = variant->start ? "65534\t65534\t65534\t65534" : "0\t0\t0\t0";
+	const char *root_ids = variant->start == 1 ? "65534\t0\t0\t0" : caller_ids;
+	const struct {
+		const char *name;
+		uint64_t held;
+		bool caller_ids;
+	} want[] = {
+		{ "hardened", all, false },
+		{ "opened", all & ~CAPS(CAP_CHOWN), false },
+		{ "done", 0, true },
+	};
+	char *cleanup[] = { NULL, "cleanup", "--container-id", "caps", NULL };
+	char *recover[] = { NULL, "recover", NULL };
+	char **cmds[] = { cleanup, recover };
+	uid_t uid = variant->start ? NOBODY : 0;
+
+	self->ct = start_container(uid);
+	ASSERT_LT(0, self->ct);
+	for (size_t c = 0; c < ARRAY_SIZE(cmds); c++) {
+		struct phase seen[16];
+		pid_t child;
+		size_t n;
+		int status;
+
+		/* Something to take away: a prepared container, its process gone for recover. */
+		child = spawn_prepare(self, uid, "DVMOUNT_PAUSE_AT=none");
+		ASSERT_LT(0, child);
+		ASSERT_EQ(child, waitpid(child, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		if (cmds[c] == recover) {
+			kill(self->ct, SIGKILL);
+			waitpid(self->ct, NULL, 0);
+			self->ct = 0;
+		}
+		status = run_phases(self, uid, cmds[c], seen, ARRAY_SIZE(seen), &n);
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("%s: status %#x", cmds[c][1], status);
+		ASSERT_EQ(ARRAY_SIZE(want), n) TH_LOG("%s: %zu phases", cmds[c][1], n);
+		for (size_t i = 0; i < n; i++) {
+			EXPECT_STREQ(want[i].name, seen[i].name);
+			EXPECT_EQ(want[i].held, seen[i].eff)
+			TH_LOG("%s %s: CapEff %#" PRIx64, cmds[c][1], seen[i].name, seen[i].eff);
+			EXPECT_EQ(want[i].held, seen[i].prm)
+			TH_LOG("%s %s: CapPrm %#" PRIx64, cmds[c][1], seen[i].name, seen[i].prm);
+			EXPECT_STREQ(want[i].caller_ids ? caller_ids : root_ids, seen[i].uid)
+			TH_LOG("%s %s: Uid %s", cmds[c][1], seen[i].name, seen[i].uid);
+		}
+	}
+}
+
 /* The stopped child of parent (state T in /proc/PID/stat), waiting up to 10 s; 0 if none. */
 static pid_t stopped_child(pid_t parent)
 {
