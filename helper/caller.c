@@ -23,6 +23,17 @@ int caller_fs_enter(const struct globals *g, struct caller_fs *ret_saved)
 	*ret_saved = (struct caller_fs){ .active = false };
 	if (g->caller_is_root)
 		return 0;
+	/*
+	 * The capabilities to put back, read before fsuid leaves 0: that
+	 * clears the filesystem ones (CAP_DAC_OVERRIDE, CAP_CHOWN) from the
+	 * effective set (capabilities(7)), and a state read after it would
+	 * restore them missing.
+	 */
+	if (capng_get_caps_process() < 0)
+		return -EPERM;
+	ret_saved->caps = capng_save_state();
+	if (!ret_saved->caps)
+		return -ENOMEM;
 	ret_saved->active = true;
 	/* setfsuid returns the previous value and never fails visibly: ask again. */
 	ret_saved->fsgid = (gid_t)setfsgid(gid);
@@ -32,19 +43,9 @@ int caller_fs_enter(const struct globals *g, struct caller_fs *ret_saved)
 		return -EPERM;
 	}
 	/*
-	 * Leaving fsuid 0 clears the filesystem capabilities from the effective
-	 * set (capabilities(7)); a start with file capabilities never had fsuid
-	 * 0, so clear the whole effective set here, and put it back after.
+	 * A start with file capabilities never had fsuid 0: clear the whole
+	 * effective set here, and put it back after.
 	 */
-	if (capng_get_caps_process() < 0) {
-		caller_fs_leave(ret_saved);
-		return -EPERM;
-	}
-	ret_saved->caps = capng_save_state();
-	if (!ret_saved->caps) {
-		caller_fs_leave(ret_saved);
-		return -ENOMEM;
-	}
 	/* Keep the permitted set: only the effective one goes. */
 	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
 		capng_update(CAPNG_DROP, CAPNG_EFFECTIVE, cap);
