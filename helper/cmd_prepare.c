@@ -1058,6 +1058,7 @@ static int resolve_targets(struct lc *lc, const struct args *a, int pidfd, struc
 {
 	_cleanup_free_ struct ns_resolve *rs = calloc(k + 1, sizeof(*rs));
 	_cleanup_close_ int rootfd = -EBADF;
+	struct caller_fs cfs;
 	int failed = 0, r;
 
 	if (!rs)
@@ -1074,8 +1075,21 @@ static int resolve_targets(struct lc *lc, const struct args *a, int pidfd, struc
 					    .result = -ECANCELED,
 					    .fd = -EBADF};
 	}
+	/*
+	 * As the caller, whose container this is: it may own the mount
+	 * namespace (a user namespace of its own) and bind root's directories
+	 * under a target's path; a missing target is made only where the
+	 * caller could make it itself (issue 10). The child inherits fsuid and
+	 * the emptied effective set. A root caller is unchanged.
+	 */
+	r = caller_fs_enter(lc->g, &cfs);
+	if (r < 0) {
+		lc_fail(lc, "cannot take the caller's identity: %s", strerror(-r));
+		return r;
+	}
 	/* Each result says what went wrong, a timeout included. */
 	r = ns_resolve_real_bounded(rootfd, rs, k, lc->g->timeout_other_ms);
+	caller_fs_leave(&cfs);
 	for (size_t j = 0; j < k && r < 0; j++)
 		if (rs[j].result == -ECANCELED)
 			rs[j].result = r;

@@ -669,4 +669,71 @@ TEST_F(suid, rootfs_is_the_directory_that_was_checked)
 	EXPECT_NE(0, access(msg, F_OK));
 }
 
+/*
+ * A caller's container is a mount namespace the caller may own (a user
+ * namespace of its own gives it mount rights there): it can bind any
+ * directory it can see, root's included, under the path of a target. The
+ * target's missing directories are made as the caller would make them
+ * itself, never with root's rights in root's directory (issue 10: nothing
+ * the caller could not reach itself).
+ */
+TEST_F(suid, targets_are_made_only_where_the_caller_could_make_them)
+{
+	char mine[PATH_MAX + 8], roots[PATH_MAX + 8], target[PATH_MAX + 16], pid[16];
+	char spec[3 * PATH_MAX], made[PATH_MAX + 16];
+	char rootfs[PATH_MAX + 8];
+	char *args[] = { "prepare", "--container-id", "c",  "--volumes", "-", "--pid",
+			 pid,	    "--rootfs",	      rootfs, NULL };
+	struct run_result r;
+	int ready[2];
+	pid_t ct;
+	char c;
+
+	install_policy(_metadata, self, CALLER_POLICY);
+	/* The caller's rootfs, with a directory of its own in it: "mine". */
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", self->dir);
+	ASSERT_EQ(0, mkdir(rootfs, 0755));
+	ASSERT_EQ(0, chown(rootfs, NOBODY, NOBODY));
+	snprintf(mine, sizeof(mine), "%s/mine", rootfs);
+	ASSERT_EQ(0, mkdir(mine, 0755));
+	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+	snprintf(roots, sizeof(roots), "%s/roots", self->dir);
+	ASSERT_EQ(0, mkdir(roots, 0755));
+	ASSERT_EQ(0, pipe(ready));
+	ct = fork();
+	ASSERT_LE(0, ct);
+	if (ct == 0) {
+		/* The caller's container: its own namespace, root's directory at "mine". */
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount(roots, mine, NULL, MS_BIND, NULL) < 0 || setgroups(0, NULL) < 0 ||
+		    setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
+			_exit(1);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	close(ready[0]);
+	snprintf(pid, sizeof(pid), "%d", (int)ct);
+	snprintf(target, sizeof(target), "/mine/data");
+	snprintf(spec, sizeof(spec),
+		 "[{\"container_path\":\"%s\",\"mode\":\"RW\",\"source\":{\"type\":"
+		 "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
+		 target);
+	run_as_nobody_in(&r, self, NULL, spec, args);
+	kill(ct, SIGKILL);
+	waitpid(ct, NULL, 0);
+	EXPECT_EQ(1, r.status) TH_LOG("%s", r.err);
+	snprintf(spec, sizeof(spec), "dvmount: container 'c': volume 'v': target '%s%s': %s\n",
+		 rootfs, target, strerror(EACCES));
+	EXPECT_STREQ(spec, r.err);
+	run_result_free(&r);
+	/* Nothing was made in root's directory. */
+	snprintf(made, sizeof(made), "%s/data", roots);
+	EXPECT_NE(0, access(made, F_OK));
+}
+
 TEST_HARNESS_MAIN
