@@ -897,7 +897,8 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 			m[j] = (struct ns_mount){ .tree_fd = v[idx[j]].tree_fd,
 						  .target = v[idx[j]].target,
 						  .target_fd = v[idx[j]].target_fd,
-						  .flags = NS_ALL_OR_NOTHING | NS_TARGET_FD };
+						  .flags = NS_ALL_OR_NOTHING | NS_TARGET_FD |
+							   (lc->g->caller_is_root ? 0 : NS_OWN_USERNS) };
 		r = ns_attach(pidfd, a->rootfs ? a->rootfs : "/", m, k, lc->g->timeout_other_ms);
 		for (size_t j = 0; j < k; j++) {
 			const struct pvol *p = &v[idx[j]];
@@ -913,7 +914,16 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 				    "container to the mount's peers; refused (make the "
 				    "container's mounts private or slave)",
 				    p->sv->name, p->sv->driver, p->where, (int)a->pid);
-			else if (m[j].result == -ETIMEDOUT)
+			else if (m[j].result == -EPERM && !lc->g->caller_is_root) {
+				/* NS_OWN_USERNS: the caller could undo the mount's attributes. */
+				lc_fail(lc,
+					"volume '%s' of driver '%s': attaching at '%s' in pid %d: "
+					"its mount namespace belongs to a user namespace other than "
+					"dvmount's, where the caller could make the volume writable, "
+					"dev and suid again; refused to callers other than root",
+					p->sv->name, p->sv->driver, p->where, (int)a->pid);
+				lc->denied = true;
+			} else if (m[j].result == -ETIMEDOUT)
 				/* The attach child was killed at --timeout: a hung mount there. */
 				lc_fail(lc,
 					"volume '%s' of driver '%s': attaching at '%s' in pid %d: "

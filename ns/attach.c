@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -180,10 +182,31 @@ static int umount_fd(int fddir, int fd)
 }
 
 /* The child's start: close what it does not need, enter the namespace. */
-static int child_enter(int pidfd, int procroot, const char *root, int *keep, size_t nkeep,
-		       int *ret_fddir, int *ret_rootfd)
+/*
+ * Is the mount namespace this process is in (fddir: its /proc/self/fd,
+ * opened before setns) owned by the user namespace own? 0, -EPERM, -errno.
+ */
+static int mntns_owned_by(int fddir, const struct stat *own)
+{
+	_cleanup_close_ int mnt = -EBADF, user = -EBADF;
+	struct stat st;
+
+	mnt = openat(fddir, "../ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (mnt < 0)
+		return negerrno();
+	user = ioctl(mnt, NS_GET_USERNS);
+	if (user < 0)
+		return negerrno();
+	if (fstat(user, &st) < 0)
+		return negerrno();
+	return st.st_dev == own->st_dev && st.st_ino == own->st_ino ? 0 : -EPERM;
+}
+
+static int child_enter(int pidfd, int procroot, const char *root, bool own_userns, int *keep,
+		       size_t nkeep, int *ret_fddir, int *ret_rootfd)
 {
 	_cleanup_close_ int fddir = -EBADF;
+	struct stat own;
 	int r;
 
 	r = close_all_but(keep, nkeep);
@@ -192,8 +215,20 @@ static int child_enter(int pidfd, int procroot, const char *root, int *keep, siz
 	fddir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fddir < 0)
 		return negerrno();
+	if (own_userns && stat("/proc/self/ns/user", &own) < 0)
+		return negerrno();
 	if (setns(pidfd, CLONE_NEWNS) < 0)
 		return negerrno();
+	/*
+	 * Judged on the namespace entered, not on the pid before: the process
+	 * may unshare a new one at any time, and move_mount onto a target fd
+	 * works only in the namespace that fd's mount is in.
+	 */
+	if (own_userns) {
+		r = mntns_owned_by(fddir, &own);
+		if (r < 0)
+			return r;
+	}
 	r = ns_resolve_in_root(procroot, root, 0, 0, ret_rootfd);
 	if (r < 0)
 		return r;
@@ -382,7 +417,7 @@ static int attach_child(int pidfd, int procroot, const char *root, struct ns_mou
 {
 	_cleanup_close_ int fddir = -EBADF, rootfd = -EBADF;
 	int keep[2 * NS_MOUNTS_MAX + 3];
-	bool all_or_nothing = false, failed = false;
+	bool all_or_nothing = false, failed = false, own_userns = false;
 	size_t nkeep = 0;
 	int r;
 
@@ -394,8 +429,9 @@ static int attach_child(int pidfd, int procroot, const char *root, struct ns_mou
 		if (mounts[i].flags & NS_TARGET_FD)
 			keep[nkeep++] = mounts[i].target_fd;
 		all_or_nothing |= !!(mounts[i].flags & NS_ALL_OR_NOTHING);
+		own_userns |= !!(mounts[i].flags & NS_OWN_USERNS);
 	}
-	r = child_enter(pidfd, procroot, root, keep, nkeep, &fddir, &rootfd);
+	r = child_enter(pidfd, procroot, root, own_userns, keep, nkeep, &fddir, &rootfd);
 	if (r < 0) {
 		send_record(wfd, RECORD_SETUP, r, 0);
 		return r;
@@ -455,7 +491,7 @@ static int detach_child(int pidfd, int procroot, const char *root, const struct 
 	int keep[3] = {pidfd, procroot, wfd};
 	int r;
 
-	r = child_enter(pidfd, procroot, root, keep, ARRAY_SIZE(keep), &fddir, &rootfd);
+	r = child_enter(pidfd, procroot, root, false, keep, ARRAY_SIZE(keep), &fddir, &rootfd);
 	if (r < 0) {
 		send_record(wfd, RECORD_SETUP, r, 0);
 		return r;

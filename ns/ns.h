@@ -47,6 +47,16 @@ enum {
 	 * the caller; it is mounted onto as it is, never looked up again.
 	 */
 	NS_TARGET_FD = 1 << 3,
+	/*
+	 * ns_attach: refuse (-EPERM, nothing attached) a mount namespace owned
+	 * by a user namespace other than ours. Whoever owns that user namespace
+	 * may mount_setattr() there and clear the volume's read-only, nodev and
+	 * nosuid attributes: the kernel locks them only on mounts copied into
+	 * such a namespace, never on one moved in (fs/namespace.c,
+	 * MNT_LOCK_READONLY). Set it on any mount of the batch: it applies to
+	 * the namespace. For callers that are not root (issue 10).
+	 */
+	NS_OWN_USERNS = 1 << 4,
 };
 
 struct ns_mount {
@@ -137,7 +147,8 @@ int ns_open_tree(int dirfd, const char *path, unsigned attrs, int *ret_fd);
  * Fills result and mnt_id of every mount; returns 0 when all succeeded, else
  * the first failure (-ESRCH: the process is gone; -EXDEV: the target lies on
  * a shared mount, from which the volume would propagate to the mount's peers
- * in other namespaces: refused, issue 9; -ETIMEDOUT: the child was killed,
+ * in other namespaces: refused, issue 9; -EPERM: NS_OWN_USERNS and the
+ * namespace belongs to another user namespace; -ETIMEDOUT: the child was killed,
  * mounts without a result keep mnt_id 0 or the id it reported; -EINVAL: a
  * bad argument or timeout_ms 0).
  */

@@ -424,6 +424,78 @@ TEST_F(caps, cleanup_and_recover_drop_what_they_no_longer_need)
 	}
 }
 
+/*
+ * A process of uid in a user namespace and a mount namespace of its own,
+ * as an unprivileged containerizer makes them: root in there, it may
+ * mount_setattr() every mount of that namespace.
+ */
+static pid_t start_userns_container(uid_t uid)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+		    setresuid(uid, uid, uid) < 0 || unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &c, 1) != 1)
+		pid = -1;
+	close(p[0]);
+	return pid;
+}
+
+/* Does /proc/PID/mountinfo list a mount at path? */
+static bool mounted_at(pid_t pid, const char *path)
+{
+	char file[64], line[4096], want[PATH_MAX + 4];
+	bool found = false;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "/proc/%d/mountinfo", (int)pid);
+	snprintf(want, sizeof(want), " %s ", path);
+	f = fopen(file, "re");
+	while (f && fgets(line, sizeof(line), f))
+		found |= strstr(line, want) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * A volume moved into a mount namespace owned by a user namespace of the
+ * caller's is not locked there (the kernel locks the attributes only of
+ * mounts copied into it): the caller, root in there, would remount it
+ * read-write, dev and suid (issue 10, reproduced with mode RO). Refused to
+ * a caller that is not root, with exit 3 and nothing attached; a root
+ * caller is trusted with it.
+ */
+TEST_F(caps, a_caller_cannot_attach_into_a_user_namespace_of_its_own)
+{
+	uid_t uid = variant->start ? NOBODY : 0;
+	pid_t child;
+	int status;
+
+	self->ct = start_userns_container(uid);
+	ASSERT_LT(0, self->ct);
+	child = spawn_prepare(self, uid, "DVMOUNT_PAUSE_AT=none");
+	ASSERT_LT(0, child);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(variant->start ? 3 : 0, WEXITSTATUS(status));
+	EXPECT_EQ(variant->start ? false : true, mounted_at(self->ct, self->target));
+}
+
 /* The stopped child of parent (state T in /proc/PID/stat), waiting up to 10 s; 0 if none. */
 static pid_t stopped_child(pid_t parent)
 {
