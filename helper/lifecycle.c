@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/debug.h"
 #include "common/jsonutil.h"
@@ -184,12 +185,47 @@ bool lc_json_bool(json_object *o, const char *key)
 	return json_object_get_boolean(json_object_object_get(o, key));
 }
 
+/* Seconds on CLOCK_BOOTTIME: never stepped, counts suspend, restarts at boot. */
+static long long boot_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (long long)ts.tv_sec;
+}
+
+/* This boot's id (36 characters and a newline in procfs), or "" when unreadable. */
+static void boot_id(char ret[static 40])
+{
+	_cleanup_close_ int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, ret, 39) : -1;
+
+	ret[n > 0 ? n : 0] = '\0';
+	ret[strcspn(ret, "\n")] = '\0';
+}
+
 void lc_mark_in_flight(json_object *entry, unsigned timeout_ms)
 {
 	long long window = MAX(2 * (((long long)timeout_ms + 999) / 1000), LC_IN_FLIGHT_MIN_S);
-	long long until = (long long)time(NULL) + window;
+	char id[40];
 
-	json_object_object_add(entry, "in_flight_until", json_object_new_int64(until));
+	boot_id(id);
+	json_object_object_add(entry, "in_flight_until",
+			       json_object_new_int64((long long)time(NULL) + window));
+	json_object_object_add(entry, "in_flight_boot_id", json_object_new_string(id));
+	json_object_object_add(entry, "in_flight_until_boottime",
+			       json_object_new_int64(boot_seconds() + window));
+}
+
+bool lc_in_flight(json_object *entry)
+{
+	const char *marked = lc_json_str(entry, "in_flight_boot_id");
+	char id[40];
+
+	boot_id(id);
+	if (marked && *id && !strcmp(marked, id))
+		return lc_json_int(entry, "in_flight_until_boottime") > boot_seconds();
+	return lc_json_int(entry, "in_flight_until") > (long long)time(NULL);
 }
 
 /*
@@ -250,13 +286,13 @@ static bool host_path_unmounted(struct lc *lc, json_object *vol)
  * only on evidence that the plugin holds nothing. A refusal is the plugin's
  * word about this ID; a timeout, a cut connection or a call never sent is no
  * word at all. A Mount or Unmount of ours that timed out may still be running
- * in the plugin (its Unmount then overtook it) until "in_flight_until".
+ * in the plugin (its Unmount then overtook it) while lc_in_flight() says so.
  */
 static bool plugin_holds_nothing(struct lc *lc, json_object *vol, const struct plugin_req *q)
 {
 	if (q->result != -EREMOTEIO || q->unsupported)
 		return false;
-	if (lc_json_int(vol, "in_flight_until") > (long long)time(NULL))
+	if (lc_in_flight(vol))
 		return false;
 	return host_path_unmounted(lc, vol);
 }
@@ -351,7 +387,7 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 				failed++;
 			}
 		} else {
-			bool in_flight = lc_json_int(vol[j], "in_flight_until") > (long long)time(NULL);
+			bool in_flight = lc_in_flight(vol[j]);
 
 			/* Keep the entry: recover retries; other users are never held up. */
 			if (lc_mount_uncertain(q[j].result))

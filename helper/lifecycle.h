@@ -155,14 +155,27 @@ static inline bool lc_mount_uncertain(int result)
 /*
  * A Mount or Unmount of this entry ended without an answer (timed out, cut):
  * the plugin may still be doing it, and a refusal of the Unmount that
- * follows proves nothing until then. Records "in_flight_until" (wall-clock
- * seconds): twice the call's timeout_ms from now, at least LC_IN_FLIGHT_MIN_S
- * (a short --timeout-mount must not make a busy plugin's slow Mount look
- * over). A bound, not a proof, past which dvmount takes the plugin's refusal
- * at its word.
+ * follows proves nothing until then. The window is twice the call's
+ * timeout_ms from now, at least LC_IN_FLIGHT_MIN_S (a short --timeout-mount
+ * must not make a busy plugin's slow Mount look over). A bound, not a proof,
+ * past which dvmount takes the plugin's refusal at its word.
+ *
+ * Recorded on CLOCK_BOOTTIME with this boot's id ("in_flight_boot_id",
+ * "in_flight_until_boottime", seconds): the wall clock jumps (NTP stepping a
+ * host that booted with a wrong RTC, an operator's date -s), and a jump
+ * forward would end the window while the call still runs. "in_flight_until"
+ * (wall-clock seconds) is kept for an entry read after a reboot, when the
+ * boot clock no longer compares.
  */
 #define LC_IN_FLIGHT_MIN_S 30
 void lc_mark_in_flight(json_object *entry, unsigned timeout_ms);
+
+/*
+ * Is a call of ours that lc_mark_in_flight() recorded on ENTRY possibly still
+ * under way in the plugin? Judged on the boot clock when the entry was marked
+ * in this boot, else on the wall clock. False for an entry never marked.
+ */
+bool lc_in_flight(json_object *entry);
 
 /* The user entry the dvdcli drop-in holds for Mesos (not a valid container of ours). */
 #define LC_DVDCLI_USER "dvdcli:mesos"

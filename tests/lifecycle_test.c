@@ -379,6 +379,63 @@ TEST_F(mesos, timeouts_never_drop_an_entry)
 	EXPECT_EQ(0, v);
 }
 
+/*
+ * The wall clock jumps (NTP steps a host that booted with a wrong RTC): a
+ * Mount that timed out is still under way in the plugin even when the wall
+ * clock says its window is long over. Here the clock jumped an hour forward.
+ */
+TEST_F(mesos, clock_jump_does_not_end_the_in_flight_window)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX], entry[PATH_MAX], text[2 * PATH_MAX];
+	struct run_result r;
+	json_object *o;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol vol[] = {{.name = "slow", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 3000 count=1\n"));
+	lcenv_run(&self->e, &r, "--timeout-mount=1", "prepare", "--container-id", "t1",
+		  "--volumes", vols, NULL);
+	ASSERT_EQ(1, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	tu_path(entry, "%s/volumes/tp@slow/volume.json", self->e.state);
+	o = json_object_from_file(entry);
+	ASSERT_NE(NULL, o);
+	json_object_object_add(
+		o, "in_flight_until",
+		json_object_new_int64(
+			json_object_get_int64(json_object_object_get(o, "in_flight_until")) - 3600));
+	ASSERT_EQ(0, tu_write_file(entry, json_object_to_json_string(o)));
+	json_object_put(o);
+
+	/*
+	 * The Mount is still running in the plugin: its refusal is no evidence,
+	 * even from a plugin whose Get names the mountpoint whether mounted or
+	 * not (rclone's does).
+	 */
+	snprintf(text, sizeof(text),
+		 "Get answer {\"Volume\":{\"Name\":\"slow\",\"Mountpoint\":\"%s/mnt/slow\"}}\n",
+		 self->e.tproot);
+	ASSERT_EQ(0, tu_write_file(self->e.faults, text));
+	lcenv_run(&self->e, &r, "recover", NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "kept for retry")) OK_OR_LOG(r);
+	EXPECT_EQ(NULL, strstr(r.err, "entry released")) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	/* Mounted by now under the kept ID: released, nothing leaked. */
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "\n"));
+	usleep(2500 * 1000);
+	lcenv_run(&self->e, &r, "recover", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+}
+
 /* The most Create/Remove/Mount/Unmount calls the plugin handled at once. */
 static int max_busy(struct lcenv *e)
 {
