@@ -111,6 +111,8 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	}
 	/* Counted before the Mount, so that a crash leaves recover something to undo. */
 	json_object_object_add(entry, "mounting", json_object_new_boolean(1));
+	/* Until the plugin answers: a Mount whose sender died may still happen. */
+	lc_mark_in_flight(entry, lc->g->timeout_mount_ms);
 	r = state_user_add(lc->st, key, LC_DVDCLI_USER);
 	if (r == 0)
 		r = state_volume_save(lc->st, key, entry);
@@ -121,19 +123,23 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	m->id = id;
 	r = plugin_mount_many(lc->pc, m, 1);
 	m->id = NULL;
+	lc_crash_point("after-mount");
 	if (r < 0 || m->result < 0) {
 		lc_fail(lc, "%s", r < 0 ? strerror(-r) : m->err);
 		/* A refusal: nothing to Unmount. A timeout: it may have happened. */
-		if (r < 0 || !m->mount_sent || !lc_mount_uncertain(m->result))
+		if (r < 0 || !m->mount_sent || !lc_mount_uncertain(m->result)) {
 			json_object_object_add(entry, "mounting", json_object_new_boolean(0));
-		else
+			lc_clear_in_flight(entry);
+		} else {
 			lc_mark_in_flight(entry, lc->g->timeout_mount_ms);
+		}
 		state_volume_save(lc->st, key, entry);
 		state_user_remove(lc->st, key, LC_DVDCLI_USER);
 		lc_release_unused(lc, &k, 1);
 		return -EIO;
 	}
 	json_object_object_add(entry, "mounting", json_object_new_boolean(0));
+	lc_clear_in_flight(entry);
 	json_object_object_add(entry, "mounted", json_object_new_boolean(1));
 	json_object_object_add(entry, "host_path", json_object_new_string(m->mountpoint));
 	/*

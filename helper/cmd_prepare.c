@@ -551,8 +551,13 @@ static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
 				json_object_object_del(v[i].entry, "host_path");
 			}
 			v[i].needs_mount = true;
-			/* A crash from here on leaves a Mount that may have happened: say so. */
+			/*
+			 * A crash from here on leaves a Mount that may have happened,
+			 * or may still happen (the plugin goes on with a call whose
+			 * sender died): say so, and for how long.
+			 */
 			json_object_object_add(v[i].entry, "mounting", json_object_new_boolean(1));
+			lc_mark_in_flight(v[i].entry, lc->g->timeout_mount_ms);
 		}
 		r = state_user_add(lc->st, v[i].key, lc->cid);
 		if (r == 0)
@@ -607,12 +612,15 @@ static int do_mounts(struct lc *lc, struct pvol *v, size_t n)
 			 * timeout or a cut connection: it may still happen, so the
 			 * entry stays "mounting" and the undo sends an Unmount.
 			 */
-			if (!m[j].mount_sent || !lc_mount_uncertain(m[j].result))
+			if (!m[j].mount_sent || !lc_mount_uncertain(m[j].result)) {
 				json_object_object_add(p->entry, "mounting",
 						       json_object_new_boolean(0));
-			else
+				lc_clear_in_flight(p->entry);
+			} else {
 				lc_mark_in_flight(p->entry, lc->g->timeout_mount_ms);
+			}
 		} else {
+			lc_clear_in_flight(p->entry);
 			p->host_path = TAKE_PTR(m[j].mountpoint);
 			json_object_object_add(p->entry, "mounted", json_object_new_boolean(1));
 			json_object_object_add(p->entry, "mounting", json_object_new_boolean(0));
@@ -1200,6 +1208,7 @@ static void undo(struct lc *lc, struct pvol *v, size_t n)
 		/* After a failed Mount no Unmount is sent: nor for one never asked for. */
 		if (v[i].entry && v[i].needs_mount && !v[i].mount_tried) {
 			json_object_object_add(v[i].entry, "mounting", json_object_new_boolean(0));
+			lc_clear_in_flight(v[i].entry);
 			state_volume_save(lc->st, v[i].key, v[i].entry);
 		}
 		state_user_remove(lc->st, v[i].key, lc->cid);

@@ -217,6 +217,13 @@ void lc_mark_in_flight(json_object *entry, unsigned timeout_ms)
 			       json_object_new_int64(boot_seconds() + window));
 }
 
+void lc_clear_in_flight(json_object *entry)
+{
+	json_object_object_del(entry, "in_flight_until");
+	json_object_object_del(entry, "in_flight_boot_id");
+	json_object_object_del(entry, "in_flight_until_boottime");
+}
+
 bool lc_in_flight(json_object *entry)
 {
 	const char *marked = lc_json_str(entry, "in_flight_boot_id");
@@ -234,9 +241,12 @@ bool lc_in_flight(json_object *entry)
  * says now: a volume the plugin does not have is mounted nowhere. Not a
  * directory any more, or no longer the root of a mount, is evidence; a
  * mountpoint that was never the root of a mount (a directory inside it, as
- * REX-Ray answers) tells nothing.
+ * REX-Ray answers) tells nothing. While a call of ours may still be under way
+ * (IN_FLIGHT) only Get's "no such volume" counts: a Mount still running can
+ * mount the path any moment, but not a volume the plugin does not have (our
+ * Mount is sent only after Get or Create said it exists).
  */
-static bool host_path_unmounted(struct lc *lc, json_object *vol)
+static bool host_path_unmounted(struct lc *lc, json_object *vol, bool in_flight)
 {
 	_cleanup_close_ int pidfd = -EBADF;
 	_cleanup_free_ char *asked = NULL;
@@ -246,7 +256,7 @@ static bool host_path_unmounted(struct lc *lc, json_object *vol)
 	const char *hp = lc_json_str(vol, "host_path");
 	json_object *root = json_object_object_get(vol, "mount_root");
 
-	if (!hp) {
+	if (!hp || in_flight) {
 		struct plugin_req q = { .driver = lc_json_str(vol, "driver"),
 					.method = PLUGIN_GET,
 					.name = lc_json_str(vol, "name") };
@@ -264,6 +274,8 @@ static bool host_path_unmounted(struct lc *lc, json_object *vol)
 		plugin_req_clear(&q);
 		if (gone)
 			return true;
+		if (in_flight)
+			return false;
 		hp = asked;
 	}
 	if (!hp || *hp != '/')
@@ -286,15 +298,15 @@ static bool host_path_unmounted(struct lc *lc, json_object *vol)
  * only on evidence that the plugin holds nothing. A refusal is the plugin's
  * word about this ID; a timeout, a cut connection or a call never sent is no
  * word at all. A Mount or Unmount of ours that timed out may still be running
- * in the plugin (its Unmount then overtook it) while lc_in_flight() says so.
+ * in the plugin (its Unmount then overtook it) while lc_in_flight() says so;
+ * so may a Mount whose sender was killed mid-call (the mark is written with
+ * the intent, before the Mount goes out).
  */
 static bool plugin_holds_nothing(struct lc *lc, json_object *vol, const struct plugin_req *q)
 {
 	if (q->result != -EREMOTEIO || q->unsupported)
 		return false;
-	if (lc_in_flight(vol))
-		return false;
-	return host_path_unmounted(lc, vol);
+	return host_path_unmounted(lc, vol, lc_in_flight(vol));
 }
 
 int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)

@@ -177,6 +177,12 @@ void lc_mark_in_flight(json_object *entry, unsigned timeout_ms);
  */
 bool lc_in_flight(json_object *entry);
 
+/*
+ * The plugin answered the Mount that the intent marked (mounted or refused):
+ * nothing of it is under way any more. Removes what lc_mark_in_flight() wrote.
+ */
+void lc_clear_in_flight(json_object *entry);
+
 /* The user entry the dvdcli drop-in holds for Mesos (not a valid container of ours). */
 #define LC_DVDCLI_USER "dvdcli:mesos"
 

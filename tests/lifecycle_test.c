@@ -436,6 +436,87 @@ TEST_F(mesos, clock_jump_does_not_end_the_in_flight_window)
 	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
 }
 
+/*
+ * dvmount killed while its Mount was in flight (a containerizer's own
+ * timeout, the OOM killer): the plugin goes on with the Mount, so recover
+ * takes no refusal for evidence until the Mount can no longer be running.
+ */
+TEST_F(mesos, killed_during_a_mount_keeps_the_entry_until_it_can_be_released)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX], text[2 * PATH_MAX];
+	struct run_result r;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol vol[] = {{.name = "slow", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+
+	/* Killed 1 s into a Mount that the plugin finishes 2 s later. */
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 3000 count=1\n"));
+	lcenv_run_crash(&self->e, &r, "after-mount", "--timeout-mount=1", "prepare",
+			"--container-id", "t1", "--volumes", vols, NULL);
+	ASSERT_EQ(128 + SIGKILL, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	/* Its Get names the mountpoint, mounted or not (as rclone's does). */
+	snprintf(text, sizeof(text),
+		 "Get answer {\"Volume\":{\"Name\":\"slow\",\"Mountpoint\":\"%s/mnt/slow\"}}\n",
+		 self->e.tproot);
+	ASSERT_EQ(0, tu_write_file(self->e.faults, text));
+	lcenv_run(&self->e, &r, "recover", NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "volume not mounted by this id")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "kept for retry")) OK_OR_LOG(r);
+	EXPECT_EQ(NULL, strstr(r.err, "entry released")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_status_refcount(&self->e, "slow"));
+
+	/* The Mount happened under the kept ID: recover releases it. */
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "\n"));
+	usleep(2500 * 1000);
+	EXPECT_EQ(1, lc_mounts_under(0, self->e.tproot));
+	lcenv_run(&self->e, &r, "recover", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "slow"));
+}
+
+/* The same for dvdcli mount, which Mesos kills at its own timeout. */
+TEST_F(mesos, killed_during_a_dvdcli_mount_keeps_the_entry_until_it_can_be_released)
+{
+	char text[2 * PATH_MAX];
+	struct run_result r;
+
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 3000 count=1\n"));
+	lcenv_run_crash(&self->e, &r, "after-mount", "--timeout-mount=1", "dvdcli", "mount",
+			"--volumedriver=tp", "--volumename=slow", NULL);
+	ASSERT_EQ(128 + SIGKILL, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	snprintf(text, sizeof(text),
+		 "Get answer {\"Volume\":{\"Name\":\"slow\",\"Mountpoint\":\"%s/mnt/slow\"}}\n",
+		 self->e.tproot);
+	ASSERT_EQ(0, tu_write_file(self->e.faults, text));
+	lcenv_run(&self->e, &r, "dvdcli", "unmount", "--volumedriver=tp", "--volumename=slow",
+		  NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "kept for retry")) OK_OR_LOG(r);
+	EXPECT_EQ(NULL, strstr(r.err, "entry released")) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "\n"));
+	usleep(2500 * 1000);
+	EXPECT_EQ(1, lc_mounts_under(0, self->e.tproot));
+	lcenv_run(&self->e, &r, "recover", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "slow"));
+}
+
 /* The most Create/Remove/Mount/Unmount calls the plugin handled at once. */
 static int max_busy(struct lcenv *e)
 {
