@@ -35,6 +35,9 @@ struct plugin {
 	int dir_fd;		   /* O_PATH: a long socket path's directory, or -EBADF */
 	struct plugin_slots slots; /* held during one wave of run_gated() */
 	size_t n_want, n_used;	   /* run_gated()'s counts for the current wave */
+	int wait_fd;		   /* our "waiting for a slot" mark, or -EBADF */
+	bool held_before;	   /* our last wave had slots: others first next time */
+	uint64_t yield_until;	   /* ms (CLOCK_MONOTONIC): letting waiters go until */
 	int peer_pidfd_1; /* its SO_PEERPIDFD + 1 (0: none), owned */
 };
 
@@ -112,9 +115,12 @@ void plugin_client_free(struct plugin_client *pc)
 	rpc_engine_free(pc->engine);
 	if (pc->slot_dir_fd >= 0)
 		close(pc->slot_dir_fd);
-	for (size_t i = 0; i < pc->n_plugins; i++)
+	for (size_t i = 0; i < pc->n_plugins; i++) {
 		if (pc->plugins[i].dir_fd >= 0)
 			close(pc->plugins[i].dir_fd);
+		if (pc->plugins[i].wait_fd >= 0)
+			close(pc->plugins[i].wait_fd);
+	}
 	free(pc);
 }
 
@@ -157,6 +163,7 @@ static struct plugin *plugin_lookup(struct plugin_client *pc, const char *name)
 	strcpy(p->name, name);
 	p->pc = pc;
 	p->dir_fd = -EBADF;
+	p->wait_fd = -EBADF;
 	return p;
 }
 
@@ -736,6 +743,38 @@ static void settle(struct rpc_call *const *ptrs, size_t w)
 }
 
 /*
+ * Let the processes that wait for a slot of P go first when our last wave had
+ * one (plugin_slots_others_wait()): without it a process with many calls
+ * takes the slot back within microseconds of giving it up, and the others,
+ * polling every few ms, time out behind it (a 64-volume prepare at
+ * max-in-flight 1 held a plugin for its whole run). At most PLUGIN_YIELD_MS,
+ * twice the longest poll interval below, so that two processes that each
+ * wait for the other never stall.
+ */
+#define PLUGIN_YIELD_MS 100
+
+static bool yield_turn(struct plugin_client *pc, struct plugin *p, uint64_t now)
+{
+	if (p->held_before) {
+		p->held_before = false;
+		p->yield_until = now + PLUGIN_YIELD_MS;
+	}
+	if (now >= p->yield_until)
+		return false;
+	if (plugin_slots_others_wait(pc->slot_dir_fd, p->name) > 0)
+		return true;
+	p->yield_until = 0;
+	return false;
+}
+
+static void drop_wait_mark(struct plugin *p)
+{
+	if (p->wait_fd >= 0)
+		close(p->wait_fd);
+	p->wait_fd = -EBADF;
+}
+
+/*
  * Send the calls in waves: read-only calls all in the first one, and of each
  * plugin's Create/Remove/Mount/Unmount calls as many as it got call slots for.
  * Slots are taken without waiting and given back after every wave, so that
@@ -770,8 +809,14 @@ static void run_gated(struct plugin_client *pc, struct plugin_req *reqs, const s
 
 			if (!out[j].pending || !out[j].gated || p->slots.n >= p->n_want)
 				continue;
+			if (yield_turn(pc, p, now_ms()))
+				continue;
 			r = plugin_slots_take(pc->slot_dir_fd, p->name, out[j].limit, p->n_want,
 					      &p->slots);
+			if (r == 0)
+				plugin_slots_wait_mark(pc->slot_dir_fd, p->name, &p->wait_fd);
+			else if (r > 0)
+				drop_wait_mark(p);
 			if (r < 0) {
 				char text[PLUGIN_ERR_MAX];
 
@@ -829,9 +874,14 @@ static void run_gated(struct plugin_client *pc, struct plugin_req *reqs, const s
 		}
 		if (w)
 			settle(ptrs, w);
-		for (size_t j = 0; j < k; j++)
+		for (size_t j = 0; j < k; j++) {
+			if (out[j].p->slots.n)
+				out[j].p->held_before = true;
 			plugin_slots_release(&out[j].p->slots);
+		}
 	}
+	for (size_t j = 0; j < k; j++)
+		drop_wait_mark(out[j].p);
 }
 
 int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n)

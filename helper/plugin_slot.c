@@ -12,11 +12,14 @@
 #include "common/macro.h"
 #include "helper/plugin_slot.h"
 
-/* "<i>@<driver>", bytes outside [A-Za-z0-9._-] as %XX: injective, one path component. */
-static int slot_name(const char *driver, unsigned i, char ret[static 256])
+/*
+ * "<prefix>@<driver>", bytes outside [A-Za-z0-9._-] as %XX: injective, one
+ * path component. The prefix is a slot number or "wait".
+ */
+static int file_name(const char *prefix, const char *driver, char ret[static 256])
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t off = (size_t)snprintf(ret, 256, "%u@", i);
+	size_t off = (size_t)snprintf(ret, 256, "%s@", prefix);
 
 	for (const unsigned char *p = (const unsigned char *)driver; *p; p++) {
 		bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -53,7 +56,10 @@ int plugin_slots_take(int dirfd, const char *driver, unsigned limit, size_t want
 		char name[256];
 		int r;
 
-		r = slot_name(driver, i, name);
+		char num[16];
+
+		snprintf(num, sizeof(num), "%u", i);
+		r = file_name(num, driver, name);
 		if (r < 0)
 			return r;
 		fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
@@ -80,4 +86,45 @@ void plugin_slots_release(struct plugin_slots *s)
 		if (s->fds[i] >= 0)
 			close(s->fds[i]);
 	s->n = 0;
+}
+
+static int open_wait_file(int dirfd, const char *driver)
+{
+	char name[256];
+	int r = file_name("wait", driver, name);
+
+	if (r < 0)
+		return r;
+	r = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	return r < 0 ? negerrno() : r;
+}
+
+int plugin_slots_wait_mark(int dirfd, const char *driver, int *fd)
+{
+	_cleanup_close_ int f = -EBADF;
+
+	if (dirfd < 0 || *fd >= 0)
+		return 0;
+	f = open_wait_file(dirfd, driver);
+	if (f < 0)
+		return f;
+	if (flock(f, LOCK_SH | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK || errno == EINTR ? 0 : negerrno();
+	*fd = TAKE_FD(f);
+	return 0;
+}
+
+int plugin_slots_others_wait(int dirfd, const char *driver)
+{
+	_cleanup_close_ int f = -EBADF;
+
+	if (dirfd < 0)
+		return 0;
+	f = open_wait_file(dirfd, driver);
+	if (f < 0)
+		return f;
+	/* Exclusive is refused while any waiter holds its shared mark; dropped on close. */
+	if (flock(f, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? 1 : errno == EINTR ? 0 : negerrno();
+	return 0;
 }

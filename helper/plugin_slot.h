@@ -38,4 +38,23 @@ int plugin_slots_take(int dirfd, const char *driver, unsigned limit, size_t want
 /* Release every slot S holds (S may hold none). */
 void plugin_slots_release(struct plugin_slots *s);
 
+/*
+ * Fairness between processes: flock() grants no turns, so a process that
+ * gives its slot back after each call and takes it again at once would keep
+ * a plugin to itself while others poll. A process that found no slot free
+ * says so with a shared lock on "wait@<driver>" (plugin_slots_wait_mark();
+ * *fd keeps it until closed: close it once a slot is got); one that held a
+ * slot asks plugin_slots_others_wait() before taking one again, and lets the
+ * waiters go first when they are there.
+ *
+ * plugin_slots_wait_mark() takes the mark when *FD holds none (-EBADF): 0,
+ * also when it cannot right now (another process is probing: it tries again
+ * at its next poll), or -errno from openat()/flock(); -ENAMETOOLONG as above.
+ * plugin_slots_others_wait() returns 1 when another process waits for a slot
+ * of DRIVER, 0 when none does (or DIRFD is -EBADF), or -errno. The caller must
+ * hold no mark of its own then (its shared lock would answer 1).
+ */
+int plugin_slots_wait_mark(int dirfd, const char *driver, int *fd);
+int plugin_slots_others_wait(int dirfd, const char *driver);
+
 #endif

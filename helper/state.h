@@ -14,6 +14,7 @@
  *                                so a count costs O(users of that volume)
  *   volumes/<key>/lock           flock of the volume
  *   slots/<i>@<driver>           flock: call slot i of a plugin (helper/plugin_slot.h)
+ *   slots/wait@<driver>          flock (shared): processes waiting for a slot
  *   quarantine/<origin>.<sec>.<nsec>
  *                                empty, truncated or invalid records, set aside
  *                                (Mesos aborted recovery on one: never again)

@@ -24,6 +24,7 @@
 
 #include "kselftest_harness.h"
 #include "tests/lib/lcenv.h"
+#include "tests/lib/run.h"
 
 #define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
 
@@ -596,6 +597,61 @@ TEST_F(mesos, max_in_flight_from_the_policy_or_the_flag)
 		EXPECT_NE(NULL, strstr(r.err, "expected 1 to 256")) OK_OR_LOG(r);
 		run_result_free(&r);
 	}
+}
+
+/*
+ * Slots take turns between processes: a container with many volumes does not
+ * keep the plugin to itself while another container's one volume waits (with
+ * flock() alone the long prepare took the slot back within microseconds of
+ * each call, and the other finished only after it).
+ */
+TEST_F(mesos, a_long_prepare_lets_another_process_take_turns)
+{
+	char vols_a[PATH_MAX], vols_b[PATH_MAX], dirs[11][PATH_MAX], names[11][8];
+	struct lcvol vol[11];
+	struct run_result r;
+	int status, out = -1;
+	pid_t a, done;
+
+	for (int i = 0; i < 11; i++) {
+		tu_path(dirs[i], "%s/hostdir%d", self->e.dir, i);
+		ASSERT_EQ(0, tu_mkdirs(dirs[i], 0755));
+		snprintf(names[i], sizeof(names[i]), "%c%d", i < 10 ? 'a' : 'b', i);
+		vol[i] = (struct lcvol){ .name = names[i], .path = dirs[i] };
+	}
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "a.json", vol, 10, vols_a));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "b.json", vol + 10, 1, vols_b));
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 300\n"));
+
+	/* Ten Mounts one after another: over 3 s. */
+	char *argv[] = { (char *)build_path("dvmount"), "--state-dir", self->e.state,
+			 "--policy", self->e.policy, "--plugin-path", self->e.plugins,
+			 "prepare", "--container-id", "t1", "--volumes", vols_a, NULL };
+	a = spawn(argv, &out);
+	ASSERT_LT(0, a);
+	usleep(500 * 1000);
+
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "t2", "--volumes", vols_b, NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* Done between two of the other's Mounts, not after all of them. */
+	done = waitpid(a, &status, WNOHANG);
+	EXPECT_EQ(0, done);
+
+	if (!done)
+		done = waitpid(a, &status, 0);
+	close(out);
+	ASSERT_EQ(a, done);
+	EXPECT_EQ(0, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	EXPECT_EQ(1, max_busy(&self->e));
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "t1", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "t2", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
 }
 
 LC_FIXTURE(attach);
