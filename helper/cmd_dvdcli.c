@@ -91,8 +91,12 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 		r = state_user_add(lc->st, key, LC_DVDCLI_USER);
 		if (r == 0)
 			r = state_volume_save(lc->st, key, entry);
+		/* No record backs dvdcli's use: its entries are made durable themselves. */
+		if (r == 0)
+			r = state_volume_sync(lc->st, key);
 		if (r < 0)
 			lc_fail(lc, "volume '%s': cannot record its use: %s", m->name, strerror(-r));
+		lc_crash_point("dvdcli-after-sync");
 		return r;
 	}
 	if (lc_json_bool(entry, "mounted")) {
@@ -116,10 +120,14 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	r = state_user_add(lc->st, key, LC_DVDCLI_USER);
 	if (r == 0)
 		r = state_volume_save(lc->st, key, entry);
+	/* Durable before the Mount: no record names this mount id. */
+	if (r == 0)
+		r = state_volume_sync(lc->st, key);
 	if (r < 0) {
 		lc_fail(lc, "volume '%s': cannot record its use: %s", m->name, strerror(-r));
 		return r;
 	}
+	lc_crash_point("dvdcli-after-sync");
 	m->id = id;
 	r = plugin_mount_many(lc->pc, m, 1);
 	m->id = NULL;

@@ -465,7 +465,7 @@ static json_object *record_volumes(struct pvol *v, size_t n)
 }
 
 static int save_record(struct lc *lc, const struct args *a, unsigned long long start,
-		       const char *phase, struct pvol *v, size_t n)
+		       const char *phase, struct pvol *v, size_t n, unsigned flags)
 {
 	_cleanup_json_ json_object *rec = json_object_new_object();
 
@@ -480,7 +480,7 @@ static int save_record(struct lc *lc, const struct args *a, unsigned long long s
 										     : "/"));
 	}
 	json_object_object_add(rec, "volumes", record_volumes(v, n));
-	return state_container_save(lc->st, a->cid, rec);
+	return state_container_save(lc->st, a->cid, rec, flags);
 }
 
 /* Volume entries: reuse a live plugin mount, or plan a Mount under a fresh ID. */
@@ -1341,8 +1341,12 @@ static int run(struct lc *lc, struct args *a)
 		state_unlock_container(lc->st, cfd);
 		return -EEXIST;
 	}
-	/* The intent, before any plugin call: a crash leaves recover something to undo. */
-	r = save_record(lc, a, start, "preparing", v, n);
+	/*
+	 * The intent, before any plugin call: a killed run leaves recover
+	 * something to undo. Not durable yet: the one durable write comes once
+	 * the mount ids are known (a power cut before it lost no Mount).
+	 */
+	r = save_record(lc, a, start, "preparing", v, n, 0);
 	if (r < 0) {
 		lc_fail(lc, "cannot write the record: %s", strerror(-r));
 		state_unlock_container(lc->st, cfd);
@@ -1358,6 +1362,16 @@ static int run(struct lc *lc, struct args *a)
 	if (r < 0)
 		goto fail;
 	lc_crash_point("after-users");
+	/*
+	 * The operation's one durable write: every mount id this prepare may
+	 * make the plugin hold, before any Mount under it (state.h).
+	 */
+	r = save_record(lc, a, start, "preparing", v, n, STATE_DURABLE);
+	if (r < 0) {
+		lc_fail(lc, "cannot write the record: %s", strerror(-r));
+		goto fail;
+	}
+	lc_crash_point("after-durable-intent");
 	failed = do_mounts(lc, v, n);
 	if (failed == 0)
 		failed = check_mountpoints(lc, a, v, n);
@@ -1375,7 +1389,7 @@ static int run(struct lc *lc, struct args *a)
 	}
 	/* What will be attached where, before it is: a crash leaves cleanup the ids. */
 	if (failed == 0 && a->pid) {
-		r = save_record(lc, a, start, "preparing", v, n);
+		r = save_record(lc, a, start, "preparing", v, n, 0);
 		if (r < 0) {
 			lc_fail(lc, "cannot write the record: %s", strerror(-r));
 			failed++;
@@ -1386,7 +1400,8 @@ static int run(struct lc *lc, struct args *a)
 	lc_crash_point("after-attach");
 	if (failed)
 		goto fail;
-	r = save_record(lc, a, start, "prepared", v, n);
+	/* Not durable: a power cut kills the container, and recover undoes "preparing". */
+	r = save_record(lc, a, start, "prepared", v, n, 0);
 	if (r < 0) {
 		lc_fail(lc, "cannot write the record: %s", strerror(-r));
 		goto fail;

@@ -186,7 +186,8 @@ static int retry_volume(const char *key, void *userdata)
 	_cleanup_(state_unlockp) struct state_locks *locks = NULL;
 	const char *k = key;
 
-	if (state_user_count(lc->st, key) != 0)
+	/* Live users only: an orphaned or torn entry must not keep it mounted. */
+	if (state_user_list_live(lc->st, key, NULL, NULL) != 0)
 		return 0;
 	if (state_lock_volumes(lc->st, &k, 1, &locks) < 0)
 		return 0;

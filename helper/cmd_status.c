@@ -46,7 +46,7 @@ static int add_volume(const char *key, void *userdata)
 		json_object_put(users);
 		return 0;
 	}
-	state_user_list(s->lc->st, key, add_user, users);
+	state_user_list_live(s->lc->st, key, add_user, users);
 	if (s->only) {
 		bool mine = false;
 

@@ -70,6 +70,9 @@ int lc_open(struct globals *g, bool with_policy, struct lc *ret)
 		return -errno;
 	}
 	r = state_open(g->state_dir, &ret->st);
+	/* dvdcli's use has no record: its entry counts by name (state.h). */
+	if (r == 0)
+		state_pin_user(ret->st, LC_DVDCLI_USER);
 	if (r < 0) {
 		lc_fail(ret, "cannot open the state dir '%s': %s", g->state_dir,
 			r == -EPERM ? "not owned by root, a symlink, or group/world writable"
@@ -323,7 +326,8 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (state_user_count(lc->st, keys[i]) != 0)
+		/* Entries without a record go here: they never keep a volume mounted. */
+		if (state_user_prune(lc->st, keys[i]) != 0)
 			continue;
 		r = state_volume_load(lc->st, keys[i], &vol[k]);
 		if (r == -ENOENT) {
@@ -407,7 +411,13 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			json_object_object_add(vol[j], "pending_unmount", json_object_new_boolean(1));
 			json_object_object_add(vol[j], "unmounting", json_object_new_boolean(0));
 			json_object_object_add(vol[j], "last_error", json_object_new_string(q[j].err));
-			state_volume_save(lc->st, key, vol[j]);
+			/*
+			 * Durable now, before the caller's record removal is: after
+			 * that no record names this mount id (state.h).
+			 */
+			if (state_volume_save(lc->st, key, vol[j]) == 0)
+				state_volume_sync(lc->st, key);
+			lc_crash_point("after-pending-sync");
 			lc_fail(lc, "%s (kept for retry%s)", q[j].err,
 				in_flight && q[j].result == -EREMOTEIO
 					? ": a call that timed out may still be under way in the plugin"
@@ -796,6 +806,45 @@ static void sweep_copies(struct lc *lc, json_object *record)
 	}
 }
 
+/*
+ * A volume entry that a power cut took (written without fsync, state.h)
+ * while the durable record still names its mount id: derive it again, so
+ * that the release sends the Unmount the plugin may be waiting for. Needs
+ * the volume locks of the record's volumes.
+ */
+static void rederive_entries(struct lc *lc, json_object *record)
+{
+	json_object *vols = json_object_object_get(record, "volumes");
+	size_t n = json_object_is_type(vols, json_type_array) ? json_object_array_length(vols) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *rv = json_object_array_get_idx(vols, i);
+		const char *key = lc_json_str(rv, "key"), *host = lc_json_str(rv, "host_path");
+		_cleanup_json_ json_object *entry = NULL;
+		char id[STATE_MOUNT_ID_LEN + 1];
+		int r;
+
+		if (state_volume_mount_id(rv, id) < 0)
+			continue; /* no Mount was sent under an id this record names */
+		r = state_volume_load(lc->st, key, &entry);
+		if (r != -ENOENT && r != -EBADMSG)
+			continue;
+		if (state_volume_new(lc_json_str(rv, "driver"), lc_json_str(rv, "name"), &entry) < 0)
+			continue;
+		json_object_object_add(entry, "mount_id", json_object_new_string(id));
+		/* With a host path the Mount answered; without, it may be in flight. */
+		json_object_object_add(entry, host ? "mounted" : "mounting",
+				       json_object_new_boolean(1));
+		if (host)
+			json_object_object_add(entry, "host_path", json_object_new_string(host));
+		if (state_volume_save(lc->st, key, entry) == 0)
+			log_warn(lc->g, "volume '%s' of driver '%s': its entry was lost (a power "
+					"cut?); derived again from container '%s' record",
+				 lc_json_str(rv, "name"), lc_json_str(rv, "driver"),
+				 lc_json_str(record, "container_id"));
+	}
+}
+
 int lc_cleanup_container(struct lc *lc, const char *cid,
 			 bool (*still_wanted)(json_object *record, void *userdata), void *userdata)
 {
@@ -862,6 +911,8 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 		lc_fail(lc, "cannot lock the volumes: %s", strerror(-r));
 		goto out;
 	}
+	if (record)
+		rederive_entries(lc, record);
 	for (size_t i = 0; i < n; i++) {
 		r = state_user_remove(lc->st, keys[i], cid);
 		if (r < 0 && r != -ENOENT)

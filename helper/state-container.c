@@ -26,7 +26,7 @@ static int file_name(const char *cid, const char *suffix, char name[static STATE
 	return 0;
 }
 
-int state_container_save(struct state *st, const char *cid, json_object *record)
+int state_container_save(struct state *st, const char *cid, json_object *record, unsigned flags)
 {
 	char name[STATE_CID_MAX + 8];
 	int r;
@@ -36,7 +36,7 @@ int state_container_save(struct state *st, const char *cid, json_object *record)
 		return r;
 	if (!state_held_container(st, cid))
 		return -ENOLCK;
-	r = state_save_json(st->containers_fd, name, record);
+	r = state_save_json(st->containers_fd, name, record, flags & STATE_DURABLE);
 	if (r == 0)
 		debug(DEBUG_STATE, "state", "saved container '%s'", cid);
 	return r;
@@ -60,6 +60,32 @@ int state_container_remove(struct state *st, const char *cid)
 	st->cid_removed = true;
 	debug(DEBUG_STATE, "state", "removed container '%s'", cid);
 	return 0;
+}
+
+/*
+ * Does cid have a record, or a quarantined one (whose volumes nobody can
+ * tell, so its user entries must keep counting)? Quarantine is empty but
+ * for damage from outside: listing it costs nothing in the common case.
+ */
+bool state_container_known(struct state *st, const char *cid)
+{
+	char name[STATE_CID_MAX + 8];
+	struct dirent *de;
+	size_t len;
+	bool found = false;
+	DIR *d;
+
+	if (file_name(cid, RECORD_SUFFIX, name) < 0)
+		return false;
+	if (faccessat(st->containers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return true;
+	if (state_opendir(st->quarantine_fd, &d) < 0)
+		return true; /* cannot tell: keep counting it */
+	len = strlen(name);
+	for (unsigned seen = 0; !found && (de = readdir(d)) && seen < STATE_LIST_MAX; seen++)
+		found = !strncmp(de->d_name, name, len) && de->d_name[len] == '.';
+	closedir(d);
+	return found;
 }
 
 static int read_record(struct state *st, const char *name, json_object **ret)

@@ -27,6 +27,8 @@ struct state {
 	ino_t cid_ino;
 	bool cid_removed; /* by state_container_remove(): the lock file goes at unlock */
 	char cid[STATE_CID_MAX + 1];
+	/* A user entry that counts without a container record (state_pin_user). */
+	char pinned[STATE_CID_MAX + 1];
 };
 
 struct state_lock_entry {
@@ -42,6 +44,9 @@ struct state_locks {
 	size_t n;
 	struct state_lock_entry e[];
 };
+
+/* Has cid a record, or a quarantined record? (A user entry of it counts.) */
+bool state_container_known(struct state *st, const char *cid);
 
 /* Release held volume locks without freeing l (state_close with locks held). */
 void state_release_locks(struct state_locks *l);
@@ -70,7 +75,10 @@ int state_remove_temps(int dirfd);
 /* A directory stream on dirfd's directory, for listings (dirfd stays open). */
 int state_opendir(int dirfd, DIR **ret);
 
-/* Serialize and write atomically. */
-int state_save_json(int dirfd, const char *name, json_object *obj);
+/* Serialize and write atomically; durably with STATE_DURABLE in flags. */
+int state_save_json(int dirfd, const char *name, json_object *obj, unsigned flags);
+/* state_write_atomic(), durable only with STATE_DURABLE in flags. */
+int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len,
+			  unsigned flags);
 
 #endif

@@ -48,17 +48,13 @@ static int cmp_key(const void *a, const void *b)
 		      ((const struct state_lock_entry *)b)->key);
 }
 
-/* Open volumes/<key>, creating it (durably) when it is new. */
+/* Open volumes/<key>, creating it when it is new (durable at state_volume_sync). */
 static int open_volume_dir(struct state *st, const char *key, int *ret_fd)
 {
 	_cleanup_close_ int fd = -EBADF;
 
-	if (mkdirat(st->volumes_fd, key, 0700) == 0) {
-		if (fsync(st->volumes_fd) < 0)
-			return negerrno();
-	} else if (errno != EEXIST) {
+	if (mkdirat(st->volumes_fd, key, 0700) < 0 && errno != EEXIST)
 		return negerrno();
-	}
 	fd = openat(st->volumes_fd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return negerrno();
@@ -84,12 +80,8 @@ static int lock_one_volume(struct state *st, struct state_lock_entry *e)
 		if (r < 0)
 			return r;
 		/* The lock is ours and linked, so its directory can no longer be removed. */
-		if (mkdirat(dir_fd, "users", 0700) == 0) {
-			if (fsync(dir_fd) < 0)
-				return negerrno();
-		} else if (errno != EEXIST) {
+		if (mkdirat(dir_fd, "users", 0700) < 0 && errno != EEXIST)
 			return negerrno();
-		}
 		users_fd = openat(dir_fd, "users", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (users_fd < 0)
 			return negerrno();
@@ -120,8 +112,7 @@ void state_release_locks(struct state_locks *l)
 		if (e->removed && st) {
 			unlinkat(e->dir_fd, "lock", 0);
 			/* A waiter that already opened the dir may have recreated "lock". */
-			if (unlinkat(st->volumes_fd, e->key, AT_REMOVEDIR) == 0)
-				fsync(st->volumes_fd);
+			unlinkat(st->volumes_fd, e->key, AT_REMOVEDIR);
 		}
 		closep(&e->users_fd);
 		closep(&e->dir_fd);

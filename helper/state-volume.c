@@ -124,7 +124,27 @@ int state_volume_save(struct state *st, const char *key, json_object *volume)
 		return -ENOLCK;
 	if (held->removed)
 		return -ESTALE;
-	return state_save_json(held->dir_fd, VOLUME_FILE, volume);
+	/* Not durable by itself: state_volume_sync(), or the records (state.h). */
+	return state_save_json(held->dir_fd, VOLUME_FILE, volume, 0);
+}
+
+int state_volume_sync(struct state *st, const char *key)
+{
+	struct state_lock_entry *held = state_held_volume(st, key);
+	_cleanup_close_ int fd = -EBADF;
+
+	if (!held)
+		return -ENOLCK;
+	if (held->removed)
+		return -ESTALE;
+	fd = openat(held->dir_fd, VOLUME_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		return negerrno();
+	/* File, then the directories up to volumes/: each one's entry is in its parent. */
+	if ((fd >= 0 && fsync(fd) < 0) || fsync(held->users_fd) < 0 || fsync(held->dir_fd) < 0 ||
+	    fsync(st->volumes_fd) < 0)
+		return negerrno();
+	return 0;
 }
 
 int state_volume_remove(struct state *st, const char *key)
@@ -147,8 +167,6 @@ int state_volume_remove(struct state *st, const char *key)
 	if (unlinkat(held->dir_fd, VOLUME_FILE, 0) < 0 && errno != ENOENT)
 		return negerrno();
 	if (unlinkat(held->dir_fd, "users", AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return negerrno();
-	if (fsync(held->dir_fd) < 0)
 		return negerrno();
 	/* The lock file and the directory go at unlock (state_release_locks). */
 	held->removed = true;
@@ -174,9 +192,6 @@ int state_user_add(struct state *st, const char *key, const char *cid)
 		    0600);
 	if (fd < 0)
 		return negerrno();
-	/* Always: an earlier add may have crashed before its directory fsync. */
-	if (fsync(held->users_fd) < 0)
-		return negerrno();
 	return 0;
 }
 
@@ -193,13 +208,75 @@ int state_user_remove(struct state *st, const char *key, const char *cid)
 		return -ENOLCK;
 	if (unlinkat(held->users_fd, cid, 0) < 0 && errno != ENOENT)
 		return negerrno();
-	if (fsync(held->users_fd) < 0)
-		return negerrno();
 	return 0;
 }
 
-int state_user_list(struct state *st, const char *key,
-		    int (*cb)(const char *cid, void *userdata), void *userdata)
+static int user_scan(struct state *st, const char *key, bool any,
+		     int (*cb)(const char *cid, void *userdata), void *userdata);
+
+void state_pin_user(struct state *st, const char *name)
+{
+	snprintf(st->pinned, sizeof(st->pinned), "%s", name ? name : "");
+}
+
+/* A user entry that holds its volume: its container is known, or it is pinned. */
+static bool user_live(struct state *st, const char *cid)
+{
+	return (st->pinned[0] && !strcmp(cid, st->pinned)) || state_container_known(st, cid);
+}
+
+struct live_scan {
+	struct state *st;
+	int (*cb)(const char *cid, void *userdata);
+	void *userdata;
+	int users_fd; /* prune: remove the dead entries here; else -EBADF */
+	int live;
+};
+
+static int live_one(const char *cid, void *userdata)
+{
+	struct live_scan *s = userdata;
+
+	if (!user_live(s->st, cid)) {
+		if (s->users_fd >= 0 && unlinkat(s->users_fd, cid, 0) == 0)
+			debug(DEBUG_STATE, "state", "removed user entry '%s' without a record",
+			      cid);
+		return 0;
+	}
+	s->live++;
+	return s->cb ? s->cb(cid, s->userdata) : 0;
+}
+
+int state_user_list_live(struct state *st, const char *key,
+			 int (*cb)(const char *cid, void *userdata), void *userdata)
+{
+	struct live_scan s = { .st = st, .cb = cb, .userdata = userdata, .users_fd = -EBADF };
+	int r = state_user_list(st, key, live_one, &s);
+
+	return r < 0 ? r : s.live;
+}
+
+int state_user_prune(struct state *st, const char *key)
+{
+	struct state_lock_entry *held = state_held_volume(st, key);
+	struct live_scan s = { .st = st };
+	int r;
+
+	if (!held)
+		return -ENOLCK;
+	if (held->removed)
+		return 0;
+	s.users_fd = held->users_fd;
+	r = user_scan(st, key, true, live_one, &s);
+	return r < 0 ? r : s.live;
+}
+
+/*
+ * Entries of volumes/<key>/users: empty files named by container ids; with
+ * any, also every other name but "." and ".." (a torn or foreign file).
+ */
+static int user_scan(struct state *st, const char *key, bool any,
+		     int (*cb)(const char *cid, void *userdata), void *userdata)
 {
 	_cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
 	struct dirent *de;
@@ -225,7 +302,8 @@ int state_user_list(struct state *st, const char *key,
 			break;
 		}
 		/* Not ours: a name no user entry can have. */
-		if (state_container_id_valid(de->d_name) < 0)
+		if (any ? !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")
+			: state_container_id_valid(de->d_name) < 0)
 			continue;
 		count++;
 		if (cb) {
@@ -236,6 +314,12 @@ int state_user_list(struct state *st, const char *key,
 	}
 	closedir(d);
 	return r < 0 ? r : count;
+}
+
+int state_user_list(struct state *st, const char *key,
+		    int (*cb)(const char *cid, void *userdata), void *userdata)
+{
+	return user_scan(st, key, false, cb, userdata);
 }
 
 int state_user_count(struct state *st, const char *key)

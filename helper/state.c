@@ -272,6 +272,12 @@ static int write_all(int fd, const void *buf, size_t len)
 
 int state_write_atomic(int dirfd, const char *name, const void *buf, size_t len)
 {
+	return state_write_atomic_at(dirfd, name, buf, len, STATE_DURABLE);
+}
+
+int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len,
+			  unsigned flags)
+{
 	_cleanup_close_ int fd = -EBADF;
 	char tmp[NAME_MAX + 1];
 	unsigned long long rnd;
@@ -289,7 +295,7 @@ int state_write_atomic(int dirfd, const char *name, const void *buf, size_t len)
 		return negerrno();
 	r = write_all(fd, buf, len);
 	/* Without this fsync a crash after the rename can leave an empty file (MESOS-9507). */
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && (flags & STATE_DURABLE) && fsync(fd) < 0)
 		r = negerrno();
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = negerrno();
@@ -297,7 +303,7 @@ int state_write_atomic(int dirfd, const char *name, const void *buf, size_t len)
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
-	if (fsync(dirfd) < 0)
+	if ((flags & STATE_DURABLE) && fsync(dirfd) < 0)
 		return negerrno();
 	return 0;
 }
@@ -387,7 +393,7 @@ int state_parse_object(const char *buf, size_t len, json_object **ret)
 	return 0;
 }
 
-int state_save_json(int dirfd, const char *name, json_object *obj)
+int state_save_json(int dirfd, const char *name, json_object *obj, unsigned flags)
 {
 	const char *text;
 	size_t len;
@@ -399,7 +405,7 @@ int state_save_json(int dirfd, const char *name, json_object *obj)
 		return -ENOMEM;
 	if (len > STATE_RECORD_MAX)
 		return -EFBIG;
-	return state_write_atomic(dirfd, name, text, len);
+	return state_write_atomic_at(dirfd, name, text, len, flags);
 }
 
 int state_quarantine(struct state *st, int dirfd, const char *name, const char *origin,

@@ -22,8 +22,30 @@
  * <key> is state_volume_key(driver, name). Names starting with '.' are temp
  * files of state_write_atomic(): listings ignore them, recover removes them.
  *
- * Every write is atomic and durable: temp file, fsync, rename, fsync of the
- * directory. Durable means the function returned 0.
+ * Every write is atomic (temp file, rename). Only the writes that recovery
+ * needs are durable (fsync of the file and of its directory): a constant
+ * number per operation, whatever its number of volumes (issue 11).
+ *
+ * Why this is crash-safe. The container records are the one durable intent
+ * log; volumes/ is an index of them, written without fsync.
+ *  - A killed process (kill -9, OOM, a crash of dvmount) loses nothing that
+ *    reached the page cache: every write, durable or not, is seen by the
+ *    next run exactly as if it had been fsync()ed.
+ *  - A power cut or a kernel crash loses writes that were not fsync()ed.
+ *    What survives it: each record that names a mount id the plugin may
+ *    hold, made durable (STATE_DURABLE) before the first plugin Mount under
+ *    that id; a record's removal, made durable only after its volumes were
+ *    released or their still-held entries made durable (state_volume_sync);
+ *    and the entries of a pinned user (state_pin_user), synced by their
+ *    writer. What may be lost is derivable: a volume entry comes back from
+ *    the mount id, driver, name and host path in the records that use it
+ *    (the lifecycle re-derives a missing or torn one before it releases a
+ *    volume), and a lost user entry can only be that of a container the
+ *    reboot killed.
+ *  - A user entry counts only while its container has a record (or a
+ *    quarantined one, whose volumes nobody can tell) or it is the pinned
+ *    user: an entry torn or orphaned by a crash, a lost record removal or
+ *    a bug never keeps a volume mounted (state_user_prune drops it).
  *
  * Locks, in this order only (so concurrent processes never deadlock):
  *   1. at most one container lock (state_lock_container);
@@ -114,7 +136,16 @@ void state_unlockp(struct state_locks **l);
 int state_lock_container(struct state *st, const char *cid, int *ret_fd);
 void state_unlock_container(struct state *st, int fd);
 
-/* Volumes. volume_save/remove need the volume lock. */
+/*
+ * Flags of writes. STATE_DURABLE: durable when the call returns 0 (fsync of
+ * the file and its directory); without it the write is atomic only.
+ */
+#define STATE_DURABLE 1u
+
+/*
+ * Volumes. volume_save/remove need the volume lock. Their writes are atomic,
+ * not durable: the records are the durable log (see the top).
+ */
 int state_volume_load(struct state *st, const char *key, json_object **ret);
 int state_volume_save(struct state *st, const char *key, json_object *volume);
 /*
@@ -123,6 +154,13 @@ int state_volume_save(struct state *st, const char *key, json_object *volume);
  * then; writes to the volume through the same locks then fail with -ESTALE.
  */
 int state_volume_remove(struct state *st, const char *key);
+/*
+ * Make the held volume's entry, its users and its directory durable: four
+ * fsyncs. For an entry that must outlive a power cut with no record naming
+ * it (a pinned user's, one kept pending an Unmount). -ENOLCK without the
+ * volume lock, -ESTALE after state_volume_remove().
+ */
+int state_volume_sync(struct state *st, const char *key);
 /* A fresh {"driver", "name", "mount_id", "mounted": false, "pending_unmount": false}. */
 int state_volume_new(const char *driver, const char *name, json_object **ret);
 /* A new host-stable mount id: 64 lowercase hex digits from getrandom(). */
@@ -130,7 +168,10 @@ int state_mount_id_new(char ret_id[static STATE_MOUNT_ID_LEN + 1]);
 /* The "mount_id" of a volume entry: -ENOENT absent, -EBADMSG not 64 hex digits. */
 int state_volume_mount_id(json_object *volume, char ret_id[static STATE_MOUNT_ID_LEN + 1]);
 
-/* Users of a volume; add and remove are idempotent and durable, and need the volume lock. */
+/*
+ * Users of a volume: the raw index. add and remove are idempotent and atomic
+ * (not durable: see the top), and need the volume lock.
+ */
 int state_user_add(struct state *st, const char *key, const char *cid);
 int state_user_remove(struct state *st, const char *key, const char *cid);
 /* Number of users (0 for an unknown volume). */
@@ -139,8 +180,32 @@ int state_user_count(struct state *st, const char *key);
 int state_user_list(struct state *st, const char *key,
 		    int (*cb)(const char *cid, void *userdata), void *userdata);
 
-/* Container records; save and remove need the container lock. */
-int state_container_save(struct state *st, const char *cid, json_object *record);
+/*
+ * The users that hold a volume: entries whose container has a record (or a
+ * quarantined one), and the pinned user. Calls cb for each (a negative return
+ * stops and is returned); returns their number (0 for an unknown volume).
+ */
+int state_user_list_live(struct state *st, const char *key,
+			 int (*cb)(const char *cid, void *userdata), void *userdata);
+/*
+ * Remove every entry of the held volume that is not a live user (an orphan
+ * left by a crash or a bug, a torn or foreign file), then return the number
+ * of live users. Needs the volume lock (-ENOLCK); 0 after state_volume_remove().
+ */
+int state_user_prune(struct state *st, const char *key);
+/*
+ * The one user name (at most STATE_CID_MAX bytes) that counts without a
+ * container record, e.g. dvdcli's: its writer makes its entries durable
+ * with state_volume_sync(). NULL or "" pins none.
+ */
+void state_pin_user(struct state *st, const char *name);
+
+/*
+ * Container records; save and remove need the container lock. save is
+ * durable with STATE_DURABLE in flags, atomic only without; remove is
+ * always durable (a lost removal would bring back a released container).
+ */
+int state_container_save(struct state *st, const char *cid, json_object *record, unsigned flags);
 /*
  * -ENOENT absent; -EBADMSG empty, truncated or not a JSON object; -EFBIG too
  * large. A record that is -EBADMSG or -EFBIG is moved to quarantine/ when no

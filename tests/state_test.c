@@ -203,7 +203,7 @@ TEST_F(state, bad_container_ids_are_rejected_everywhere)
 	int fd = -1;
 
 	EXPECT_EQ(-EINVAL, state_lock_container(self->st, "../x", &fd));
-	EXPECT_EQ(-EINVAL, state_container_save(self->st, "../x", o));
+	EXPECT_EQ(-EINVAL, state_container_save(self->st, "../x", o, STATE_DURABLE));
 	EXPECT_EQ(-EINVAL, state_container_load(self->st, ".x", &o, NULL));
 	EXPECT_EQ(-EINVAL, state_container_remove(self->st, ""));
 	EXPECT_FALSE(exists(self->tmp, "x.json"));
@@ -341,21 +341,21 @@ TEST_F(state, container_record_round_trip)
 
 	EXPECT_EQ(-ENOENT, state_container_load(self->st, "c1", &back, NULL));
 	/* Writes need the container's lock. */
-	EXPECT_EQ(-ENOLCK, state_container_save(self->st, "c1", o));
+	EXPECT_EQ(-ENOLCK, state_container_save(self->st, "c1", o, STATE_DURABLE));
 	ASSERT_EQ(0, state_lock_container(self->st, "c1", &fd));
-	ASSERT_EQ(0, state_container_save(self->st, "c1", o));
+	ASSERT_EQ(0, state_container_save(self->st, "c1", o, STATE_DURABLE));
 	ASSERT_EQ(0, state_container_load(self->st, "c1", &back, NULL));
 	EXPECT_EQ(3, record_int(back, "step"));
 	json_object_put(back);
-	EXPECT_EQ(-ENOLCK, state_container_save(self->st, "c2", o));
+	EXPECT_EQ(-ENOLCK, state_container_save(self->st, "c2", o, STATE_DURABLE));
 	ASSERT_EQ(0, state_container_remove(self->st, "c1"));
 	EXPECT_EQ(-ENOENT, state_container_load(self->st, "c1", &back, NULL));
-	EXPECT_EQ(-ENOLCK, state_container_save(self->st, "c1", o));
+	EXPECT_EQ(-ENOLCK, state_container_save(self->st, "c1", o, STATE_DURABLE));
 	/* The lock file outlives the record until unlock: the critical section ends there. */
 	EXPECT_TRUE(exists(self->dir, "containers/c1.lock"));
 	state_unlock_container(self->st, fd);
 	EXPECT_FALSE(exists(self->dir, "containers/c1.lock"));
-	EXPECT_EQ(-ENOLCK, state_container_save(self->st, "c1", o));
+	EXPECT_EQ(-ENOLCK, state_container_save(self->st, "c1", o, STATE_DURABLE));
 	json_object_put(o);
 }
 
@@ -388,7 +388,7 @@ TEST_F(state, corrupt_records_are_quarantined_and_others_listed)
 	int fd;
 
 	ASSERT_EQ(0, state_lock_container(self->st, "good", &fd));
-	ASSERT_EQ(0, state_container_save(self->st, "good", o));
+	ASSERT_EQ(0, state_container_save(self->st, "good", o, STATE_DURABLE));
 	state_unlock_container(self->st, fd);
 	json_object_put(o);
 	ASSERT_EQ(0, put_file(self->dir, "containers/empty.json", "", 0));

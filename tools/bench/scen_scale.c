@@ -150,7 +150,7 @@ static int copy_others(struct bench_ctx *ctx, struct state_case *c)
 		if (r < 0)
 			return bench_fail(ctx, r, "lock of '%s': %s", cid, strerror(-r));
 		json_object_object_add(tmpl, "container_id", json_object_new_string(cid));
-		r = state_container_save(st, cid, tmpl);
+		r = state_container_save(st, cid, tmpl, STATE_DURABLE);
 		state_unlock_container(st, fd);
 		if (r < 0)
 			return bench_fail(ctx, r, "record of '%s': %s", cid, strerror(-r));
