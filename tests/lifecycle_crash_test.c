@@ -323,6 +323,97 @@ TEST_F(gc, dead_process_cleaned_live_one_kept)
 	EXPECT_EQ(1, lcenv_log_all(&self->e, "Unmount"));
 }
 
+/*
+ * Issue 11: a user entry beside the container's own in the volume's users
+ * directory, with no record behind it. A crash (or a bug) leaves one; it
+ * must never keep the volume mounted once its real users are gone.
+ */
+static void stray_entry_never_holds(struct __test_metadata *_metadata, struct lcenv *e,
+				    struct tu_container *ct, const char *stray, const char *content)
+{
+	char vols[PATH_MAX], sandbox[PATH_MAX], path[PATH_MAX], pid[16];
+	struct run_result r;
+
+	tu_path(sandbox, "%s/sb", e->dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {{.name = "v1", .path = "a"}};
+	ASSERT_EQ(0, lcenv_volumes(e, "v.json", v, 1, vols));
+	ASSERT_EQ(0, tu_container_start(ct, NULL, 0));
+	lcenv_run(e, &r, "prepare", "--container-id", "dead", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, ct->pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	tu_path(path, "%s/volumes/tp@v1/users/dead", e->state);
+	ASSERT_EQ(0, access(path, F_OK));
+	tu_path(path, "%s/volumes/tp@v1/users/%s", e->state, stray);
+	ASSERT_EQ(0, tu_write_file(path, content));
+	tu_container_stop(ct);
+
+	lcenv_run(e, &r, "recover", "--gc-dead", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.out, "1 container(s) cleaned up")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(e, "Unmount", "v1"));
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(e, "v1"));
+	EXPECT_EQ(0, lc_mounts_under(0, e->tproot));
+	EXPECT_NE(0, access(path, F_OK));
+}
+
+TEST_F(gc, torn_user_entry_without_record_does_not_hold_the_volume)
+{
+	/* 17 bytes, as the issue found it: not an entry dvmount ever writes. */
+	stray_entry_never_holds(_metadata, &self->e, &self->ct[0], "torn", "{\"container_id\":");
+}
+
+TEST_F(gc, orphan_user_entry_without_record_does_not_hold_the_volume)
+{
+	/* Empty, as dvmount writes them: only the missing record tells it apart. */
+	stray_entry_never_holds(_metadata, &self->e, &self->ct[0], "orphan", "");
+}
+
+/*
+ * A power cut loses what was not fsync()ed: the volume entry, here. The
+ * durable record still names the mount id, so cleanup Unmounts it.
+ */
+TEST_F(gc, lost_volume_entry_is_derived_again_from_the_record)
+{
+	char vols[PATH_MAX], path[PATH_MAX], id[65] = ""; /* a mount id: 64 hex digits */
+	json_object *rec = NULL, *vol;
+	struct run_result r;
+	char *text;
+
+	tu_path(path, "%s/ct/a", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(path, 0755));
+	struct lcvol v[] = {{.name = "v1", .path = path}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "v.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	tu_path(path, "%s/containers/c1.json", self->e.state);
+	text = read_file(path);
+	ASSERT_NE(NULL, text);
+	rec = json_tokener_parse(text);
+	free(text);
+	vol = json_object_array_get_idx(json_object_object_get(rec, "volumes"), 0);
+	snprintf(id, sizeof(id), "%s", json_object_get_string(json_object_object_get(vol, "mount_id")));
+	json_object_put(rec);
+	ASSERT_EQ(64u, strlen(id));
+	tu_path(path, "%s/volumes/tp@v1/volume.json", self->e.state);
+	ASSERT_EQ(0, unlink(path));
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c1", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v1"));
+	text = read_file(self->e.log);
+	ASSERT_NE(NULL, text);
+	/* The Unmount is the last call, under the id the record named. */
+	EXPECT_NE(NULL, strstr(strstr(text, "VolumeDriver.Unmount") ?: "", id)) TH_LOG("%s", text);
+	free(text);
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "v1"));
+}
+
 LC_FIXTURE(policy);
 
 static int log_lines(struct lcenv *e)
