@@ -52,104 +52,50 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 {
 	_cleanup_(state_unlockp) struct state_locks *locks = NULL;
 	_cleanup_json_ json_object *entry = NULL;
-	char key[STATE_KEY_MAX], id[STATE_MOUNT_ID_LEN + 1];
+	struct lc_acquire a = { .driver = m->driver, .name = m->name };
+	char key[STATE_KEY_MAX];
 	const char *k = key;
 	int r;
 
 	r = state_volume_key(m->driver, m->name, key);
 	if (r == 0)
 		r = state_lock_volumes(lc->st, &k, 1, &locks);
-	if (r == 0) {
-		r = state_volume_load(lc->st, key, &entry);
-		if (r == 0)
-			r = state_volume_is(entry, m->driver, m->name);
-		else if (r == -ENOENT)
-			r = state_volume_new(m->driver, m->name, &entry);
-	}
-	if (r == 0)
-		r = state_volume_mount_id(entry, id);
 	if (r < 0) {
 		lc_fail(lc, "volume '%s' of driver '%s': state: %s", m->name, m->driver,
 			strerror(-r));
 		return r;
 	}
-	int live = 0;
-
-	if ((lc_json_bool(entry, "mounted") || lc_json_bool(entry, "pending_unmount")) &&
-	    lc_volumes_live(lc, &entry, 1, &live) < 0)
-		live = -ENOMEM;
-	if (live < 0) {
-		char why[LC_VIEW_ERR_MAX];
-
-		lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", m->name, m->driver,
-			lc_json_str(entry, "host_path"), lc_view_strerror(lc, live, why));
-		return live;
-	}
-	if (live) {
-		m->mountpoint = strdup(lc_json_str(entry, "host_path"));
-		json_object_object_add(entry, "pending_unmount", json_object_new_boolean(0));
-		r = state_user_add(lc->st, key, LC_DVDCLI_USER);
-		if (r == 0)
-			r = state_volume_save(lc->st, key, entry);
-		/* No record backs dvdcli's use: its entries are made durable themselves. */
-		if (r == 0)
-			r = state_volume_sync(lc->st, key);
-		if (r < 0)
-			lc_fail(lc, "volume '%s': cannot record its use: %s", m->name, strerror(-r));
-		lc_crash_point("dvdcli-after-sync");
-		return r;
-	}
-	if (lc_json_bool(entry, "mounted")) {
-		/* Its mount went away (plugin restart, reboot): release the old ID first. */
-		struct plugin_req q = { .driver = m->driver, .method = PLUGIN_UNMOUNT,
-					.name = m->name, .id = id };
-
-		plugin_call_many(lc->pc, &q, 1);
-		plugin_req_clear(&q);
-		state_mount_id_new(id);
-		json_object_object_add(entry, "mount_id", json_object_new_string(id));
-		/* The new ID holds nothing yet: never claim it is mounted. */
-		json_object_object_add(entry, "mounted", json_object_new_boolean(0));
-		json_object_object_add(entry, "pending_unmount", json_object_new_boolean(0));
-		json_object_object_del(entry, "host_path");
-	}
-	/* Counted before the Mount, so that a crash leaves recover something to undo. */
-	json_object_object_add(entry, "mounting", json_object_new_boolean(1));
-	/* Until the plugin answers: a Mount whose sender died may still happen. */
-	lc_mark_in_flight(entry, lc->g->timeout_mount_ms);
-	r = state_user_add(lc->st, key, LC_DVDCLI_USER);
-	if (r == 0)
-		r = state_volume_save(lc->st, key, entry);
-	/* Durable before the Mount: no record names this mount id. */
-	if (r == 0)
-		r = state_volume_sync(lc->st, key);
+	a.key = key;
+	r = lc_acquire(lc, &a, 1, LC_DVDCLI_USER);
+	entry = TAKE_PTR(a.entry);
 	if (r < 0) {
+		free(a.host_path);
+		return r; /* reported */
+	}
+	/* No record backs dvdcli's use: its entries are made durable themselves. */
+	r = state_volume_sync(lc->st, key);
+	if (r < 0) {
+		free(a.host_path);
 		lc_fail(lc, "volume '%s': cannot record its use: %s", m->name, strerror(-r));
 		return r;
 	}
 	lc_crash_point("dvdcli-after-sync");
-	m->id = id;
+	if (!a.needs_mount) {
+		m->mountpoint = a.host_path;
+		return 0;
+	}
+	m->id = a.mount_id;
 	r = plugin_mount_many(lc->pc, m, 1);
 	m->id = NULL;
 	lc_crash_point("after-mount");
+	lc_acquire_mounted(lc, entry, m, r);
 	if (r < 0 || m->result < 0) {
 		lc_fail(lc, "%s", r < 0 ? strerror(-r) : m->err);
-		/* A refusal: nothing to Unmount. A timeout: it may have happened. */
-		if (r < 0 || !m->mount_sent || !lc_mount_uncertain(m->result)) {
-			json_object_object_add(entry, "mounting", json_object_new_boolean(0));
-			lc_clear_in_flight(entry);
-		} else {
-			lc_mark_in_flight(entry, lc->g->timeout_mount_ms);
-		}
 		state_volume_save(lc->st, key, entry);
 		state_user_remove(lc->st, key, LC_DVDCLI_USER);
 		lc_release_unused(lc, &k, 1);
 		return -EIO;
 	}
-	json_object_object_add(entry, "mounting", json_object_new_boolean(0));
-	lc_clear_in_flight(entry);
-	json_object_object_add(entry, "mounted", json_object_new_boolean(1));
-	json_object_object_add(entry, "host_path", json_object_new_string(m->mountpoint));
 	/*
 	 * Mesos binds the mountpoint in OUR namespace: it must be the plugin's
 	 * mount as the plugin sees it (issue 9), never the directory under it.

@@ -483,92 +483,27 @@ static int save_record(struct lc *lc, const struct args *a, unsigned long long s
 	return state_container_save(lc->st, a->cid, rec, flags);
 }
 
-/* Volume entries: reuse a live plugin mount, or plan a Mount under a fresh ID. */
+/* Volume entries: reuse a live plugin mount, or plan a Mount (lc_acquire). */
 static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
 {
-	_cleanup_free_ json_object **held = calloc(n + 1, sizeof(*held));
-	_cleanup_free_ int *alive = calloc(n + 1, sizeof(*alive));
+	_cleanup_free_ struct lc_acquire *a = calloc(n + 1, sizeof(*a));
 	int r;
 
-	if (!held || !alive)
+	if (!a)
 		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		a[i] = (struct lc_acquire){ .key = v[i].key,
+					    .driver = v[i].sv->driver,
+					    .name = v[i].sv->name };
+	r = lc_acquire(lc, a, n, lc->cid);
+	/* Even on failure: what was acquired is undone from these. */
 	for (size_t i = 0; i < n; i++) {
-		r = state_volume_load(lc->st, v[i].key, &v[i].entry);
-		if (r == 0)
-			r = state_volume_is(v[i].entry, v[i].sv->driver, v[i].sv->name);
-		else if (r == -ENOENT)
-			r = state_volume_new(v[i].sv->driver, v[i].sv->name, &v[i].entry);
-		if (r < 0) {
-			lc_fail(lc, "volume '%s' of driver '%s': state entry: %s", v[i].sv->name,
-				v[i].sv->driver, strerror(-r));
-			return r;
-		}
-		if (lc_json_bool(v[i].entry, "mounted") ||
-		    lc_json_bool(v[i].entry, "pending_unmount"))
-			held[i] = v[i].entry;
+		v[i].entry = TAKE_PTR(a[i].entry);
+		memcpy(v[i].mount_id, a[i].mount_id, sizeof(v[i].mount_id));
+		v[i].host_path = TAKE_PTR(a[i].host_path);
+		v[i].needs_mount = a[i].needs_mount;
 	}
-	/* Still there, as each plugin sees it: all volumes in one look per plugin. */
-	r = lc_volumes_live(lc, held, n, alive);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		int live = alive[i];
-
-		r = state_volume_mount_id(v[i].entry, v[i].mount_id);
-		if (r < 0)
-			return r;
-		if (live < 0) {
-			char why[LC_VIEW_ERR_MAX];
-
-			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", v[i].sv->name,
-				v[i].sv->driver, lc_json_str(v[i].entry, "host_path"),
-				lc_view_strerror(lc, live, why));
-			return live;
-		}
-		if (live) {
-			/* In use on this host already: no second plugin Mount. */
-			v[i].host_path = strdup(lc_json_str(v[i].entry, "host_path"));
-			json_object_object_add(v[i].entry, "pending_unmount",
-					       json_object_new_boolean(0));
-		} else {
-			if (lc_json_bool(v[i].entry, "mounted")) {
-				/* Gone underneath us (a plugin restart, a reboot): mount afresh. */
-				struct plugin_req q = { .driver = v[i].sv->driver,
-							.method = PLUGIN_UNMOUNT,
-							.name = v[i].sv->name,
-							.id = v[i].mount_id };
-
-				plugin_call_many(lc->pc, &q, 1);
-				plugin_req_clear(&q);
-				state_mount_id_new(v[i].mount_id);
-				json_object_object_add(v[i].entry, "mount_id",
-						       json_object_new_string(v[i].mount_id));
-				/* The new ID holds nothing yet: never claim it is mounted. */
-				json_object_object_add(v[i].entry, "mounted",
-						       json_object_new_boolean(0));
-				json_object_object_add(v[i].entry, "pending_unmount",
-						       json_object_new_boolean(0));
-				json_object_object_del(v[i].entry, "host_path");
-			}
-			v[i].needs_mount = true;
-			/*
-			 * A crash from here on leaves a Mount that may have happened,
-			 * or may still happen (the plugin goes on with a call whose
-			 * sender died): say so, and for how long.
-			 */
-			json_object_object_add(v[i].entry, "mounting", json_object_new_boolean(1));
-			lc_mark_in_flight(v[i].entry, lc->g->timeout_mount_ms);
-		}
-		r = state_user_add(lc->st, v[i].key, lc->cid);
-		if (r == 0)
-			r = state_volume_save(lc->st, v[i].key, v[i].entry);
-		if (r < 0) {
-			lc_fail(lc, "volume '%s': cannot record its use: %s", v[i].sv->name,
-				strerror(-r));
-			return r;
-		}
-	}
-	return 0;
+	return r;
 }
 
 static int do_mounts(struct lc *lc, struct pvol *v, size_t n)
@@ -602,30 +537,14 @@ static int do_mounts(struct lc *lc, struct pvol *v, size_t n)
 	for (size_t j = 0; j < k; j++) {
 		struct pvol *p = &v[idx[j]];
 
+		lc_acquire_mounted(lc, p->entry, &m[j], 0);
 		if (m[j].result < 0) {
 			lc_fail(lc, "%s", m[j].err);
 			if (m[j].result == -EACCES)
 				lc->denied = true;
 			failed++;
-			/*
-			 * The plugin's refusal: no Mount happened, none to undo. A
-			 * timeout or a cut connection: it may still happen, so the
-			 * entry stays "mounting" and the undo sends an Unmount.
-			 */
-			if (!m[j].mount_sent || !lc_mount_uncertain(m[j].result)) {
-				json_object_object_add(p->entry, "mounting",
-						       json_object_new_boolean(0));
-				lc_clear_in_flight(p->entry);
-			} else {
-				lc_mark_in_flight(p->entry, lc->g->timeout_mount_ms);
-			}
 		} else {
-			lc_clear_in_flight(p->entry);
 			p->host_path = TAKE_PTR(m[j].mountpoint);
-			json_object_object_add(p->entry, "mounted", json_object_new_boolean(1));
-			json_object_object_add(p->entry, "mounting", json_object_new_boolean(0));
-			json_object_object_add(p->entry, "host_path",
-					       json_object_new_string(p->host_path));
 		}
 		plugin_mount_clear(&m[j]);
 		r = state_volume_save(lc->st, p->key, p->entry);
@@ -1207,7 +1126,7 @@ static void undo(struct lc *lc, struct pvol *v, size_t n)
 		keys[i] = v[i].key;
 		/* After a failed Mount no Unmount is sent: nor for one never asked for. */
 		if (v[i].entry && v[i].needs_mount && !v[i].mount_tried) {
-			json_object_object_add(v[i].entry, "mounting", json_object_new_boolean(0));
+			state_vol_apply(v[i].entry, STATE_VOL_MOUNT_REFUSED);
 			lc_clear_in_flight(v[i].entry);
 			state_volume_save(lc->st, v[i].key, v[i].entry);
 		}

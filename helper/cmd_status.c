@@ -100,11 +100,14 @@ static void print_text(struct status *s)
 	for (size_t i = 0; i < nv; i++) {
 		json_object *v = json_object_array_get_idx(s->volumes, i);
 		const char *hp = lc_json_str(v, "host_path");
+		enum state_vol st = STATE_VOL_IDLE;
 
 		printf("  %s/%s  users %lld  %s  mount id %.12s...%s\n", lc_json_str(v, "driver"),
 		       lc_json_str(v, "name"), lc_json_int(v, "refcount"), hp ? hp : "(not mounted)",
 		       lc_json_str(v, "mount_id"),
-		       lc_json_bool(v, "pending_unmount") ? "  PENDING UNMOUNT RETRY" : "");
+		       state_vol_get(v, &st) == 0 && st == STATE_VOL_PENDING_UNMOUNT
+			       ? "  PENDING UNMOUNT RETRY"
+			       : "");
 	}
 	if (nq) {
 		printf("quarantined: %zu\n", nq);

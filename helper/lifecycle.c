@@ -312,6 +312,128 @@ static bool plugin_holds_nothing(struct lc *lc, json_object *vol, const struct p
 	return host_path_unmounted(lc, vol, lc_in_flight(vol));
 }
 
+/* Load (or start) each entry and read its state: held[i] when a mount may be live. */
+static int acquire_load(struct lc *lc, struct lc_acquire *a, size_t n, json_object **held)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		enum state_vol s;
+
+		r = state_volume_load(lc->st, a[i].key, &a[i].entry);
+		if (r == 0)
+			r = state_volume_is(a[i].entry, a[i].driver, a[i].name);
+		else if (r == -ENOENT)
+			r = state_volume_new(a[i].driver, a[i].name, &a[i].entry);
+		if (r == 0)
+			r = state_vol_get(a[i].entry, &s);
+		if (r == 0)
+			r = state_volume_mount_id(a[i].entry, a[i].mount_id);
+		if (r < 0) {
+			lc_fail(lc, "volume '%s' of driver '%s': state entry: %s", a[i].name,
+				a[i].driver, strerror(-r));
+			return r;
+		}
+		if (state_vol_held(s))
+			held[i] = a[i].entry;
+	}
+	return 0;
+}
+
+int lc_acquire(struct lc *lc, struct lc_acquire *a, size_t n, const char *user)
+{
+	_cleanup_free_ json_object **held = calloc(n + 1, sizeof(*held));
+	_cleanup_free_ int *alive = calloc(n + 1, sizeof(*alive));
+	int r;
+
+	if (!held || !alive)
+		return -ENOMEM;
+	r = acquire_load(lc, a, n, held);
+	if (r < 0)
+		return r;
+	/* Still there, as each plugin sees it: all volumes in one look per plugin. */
+	r = lc_volumes_live(lc, held, n, alive);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		int live = alive[i];
+		bool changed;
+
+		if (live < 0) {
+			char why[LC_VIEW_ERR_MAX];
+
+			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", a[i].name,
+				a[i].driver, lc_json_str(a[i].entry, "host_path"),
+				lc_view_strerror(lc, live, why));
+			return live;
+		}
+		if (live) {
+			/* In use on this host already: no second plugin Mount. */
+			a[i].host_path = strdup(lc_json_str(a[i].entry, "host_path"));
+			if (!a[i].host_path)
+				return -ENOMEM;
+			r = state_vol_apply(a[i].entry, STATE_VOL_REUSE);
+		} else {
+			r = 0;
+			if (held[i]) {
+				/* Gone underneath us (a plugin restart, a reboot): mount afresh. */
+				struct plugin_req q = { .driver = a[i].driver,
+							.method = PLUGIN_UNMOUNT,
+							.name = a[i].name,
+							.id = a[i].mount_id };
+
+				plugin_call_many(lc->pc, &q, 1);
+				plugin_req_clear(&q);
+				r = state_vol_apply(a[i].entry, STATE_VOL_RENEW);
+				if (r >= 0)
+					r = state_volume_mount_id(a[i].entry, a[i].mount_id);
+			}
+			a[i].needs_mount = true;
+			/*
+			 * A crash from here on leaves a Mount that may have happened,
+			 * or may still happen (the plugin goes on with a call whose
+			 * sender died): say so, and for how long.
+			 */
+			if (r >= 0)
+				r = state_vol_apply(a[i].entry, STATE_VOL_MOUNT_BEGIN);
+			if (r >= 0)
+				lc_mark_in_flight(a[i].entry, lc->g->timeout_mount_ms);
+		}
+		changed = r > 0 || a[i].needs_mount;
+		if (r >= 0)
+			r = state_user_add(lc->st, a[i].key, user);
+		/* No rewrite of an entry that did not change (a reuse, the common case). */
+		if (r == 0 && changed)
+			r = state_volume_save(lc->st, a[i].key, a[i].entry);
+		if (r < 0) {
+			lc_fail(lc, "volume '%s': cannot record its use: %s", a[i].name,
+				strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+void lc_acquire_mounted(struct lc *lc, json_object *entry, const struct plugin_mount *m,
+			int call_result)
+{
+	if (call_result == 0 && m->result == 0) {
+		state_vol_apply(entry, STATE_VOL_MOUNT_DONE);
+		lc_clear_in_flight(entry);
+		json_object_object_add(entry, "host_path", json_object_new_string(m->mountpoint));
+	} else if (call_result < 0 || !m->mount_sent || !lc_mount_uncertain(m->result)) {
+		/* The plugin's refusal (or no call at all): no Mount happened, none to undo. */
+		state_vol_apply(entry, STATE_VOL_MOUNT_REFUSED);
+		lc_clear_in_flight(entry);
+	} else {
+		/*
+		 * A timeout or a cut connection: it may still happen, so the entry
+		 * stays "mounting" and the release sends an Unmount.
+		 */
+		lc_mark_in_flight(entry, lc->g->timeout_mount_ms);
+	}
+}
+
 int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 {
 	_cleanup_free_ struct plugin_req *q = calloc(n + 1, sizeof(*q));
@@ -326,6 +448,8 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
+		enum state_vol s;
+
 		/* Entries without a record go here: they never keep a volume mounted. */
 		if (state_user_prune(lc->st, keys[i]) != 0)
 			continue;
@@ -340,8 +464,15 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			failed++;
 			continue;
 		}
-		if (!lc_json_bool(vol[k], "mounted") && !lc_json_bool(vol[k], "pending_unmount") &&
-		    !lc_json_bool(vol[k], "mounting")) {
+		r = state_vol_get(vol[k], &s);
+		if (r < 0) {
+			lc_fail(lc, "volume entry '%s' has no state we can read", keys[i]);
+			json_object_put(vol[k]);
+			vol[k] = NULL;
+			failed++;
+			continue;
+		}
+		if (s == STATE_VOL_IDLE) {
 			/* Never mounted (a prepare that failed before Mount): just forget it. */
 			state_volume_remove(lc->st, keys[i]);
 			json_object_put(vol[k]);
@@ -356,16 +487,15 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			continue;
 		}
 		/* Said before the call: a crash after it leaves an Unmount that may have happened. */
-		if (!lc_json_bool(vol[k], "pending_unmount")) {
-			json_object_object_add(vol[k], "unmounting", json_object_new_boolean(1));
+		r = state_vol_apply(vol[k], STATE_VOL_UNMOUNT_BEGIN);
+		if (r > 0)
 			r = state_volume_save(lc->st, keys[i], vol[k]);
-			if (r < 0) {
-				lc_fail(lc, "volume entry '%s' not saved: %s", keys[i], strerror(-r));
-				json_object_put(vol[k]);
-				vol[k] = NULL;
-				failed++;
-				continue;
-			}
+		if (r < 0) {
+			lc_fail(lc, "volume entry '%s' not saved: %s", keys[i], strerror(-r));
+			json_object_put(vol[k]);
+			vol[k] = NULL;
+			failed++;
+			continue;
 		}
 		q[k] = (struct plugin_req){ .driver = lc_json_str(vol[k], "driver"),
 					    .method = PLUGIN_UNMOUNT,
@@ -408,8 +538,7 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			/* Keep the entry: recover retries; other users are never held up. */
 			if (lc_mount_uncertain(q[j].result))
 				lc_mark_in_flight(vol[j], lc->g->timeout_other_ms);
-			json_object_object_add(vol[j], "pending_unmount", json_object_new_boolean(1));
-			json_object_object_add(vol[j], "unmounting", json_object_new_boolean(0));
+			state_vol_apply(vol[j], STATE_VOL_UNMOUNT_FAILED);
 			json_object_object_add(vol[j], "last_error", json_object_new_string(q[j].err));
 			/*
 			 * Durable now, before the caller's record removal is: after
@@ -833,9 +962,8 @@ static void rederive_entries(struct lc *lc, json_object *record)
 			continue;
 		json_object_object_add(entry, "mount_id", json_object_new_string(id));
 		/* With a host path the Mount answered; without, it may be in flight. */
-		json_object_object_add(entry, host ? "mounted" : "mounting",
-				       json_object_new_boolean(1));
-		if (host)
+		state_vol_apply(entry, STATE_VOL_MOUNT_BEGIN);
+		if (host && state_vol_apply(entry, STATE_VOL_MOUNT_DONE) > 0)
 			json_object_object_add(entry, "host_path", json_object_new_string(host));
 		if (state_volume_save(lc->st, key, entry) == 0)
 			log_warn(lc->g, "volume '%s' of driver '%s': its entry was lost (a power "

@@ -183,6 +183,33 @@ bool lc_in_flight(json_object *entry);
  */
 void lc_clear_in_flight(json_object *entry);
 
+/* One volume to acquire (lc_acquire): in, then out. */
+struct lc_acquire {
+	const char *key, *driver, *name; /* in: the volume and its state key */
+	json_object *entry;		 /* out: its entry, the caller's to put */
+	char mount_id[STATE_MOUNT_ID_LEN + 1]; /* out: the id to Mount or use */
+	char *host_path;		 /* out: a live mount reused (the caller frees) */
+	bool needs_mount;		 /* out: send a Mount under mount_id */
+};
+/*
+ * Acquire a host mount under a stable ID, for prepare and dvdcli alike: for
+ * each of n volumes whose locks the caller holds, reuse the plugin mount that
+ * is still live (host_path), or plan a Mount (needs_mount, the entry says
+ * "mounting"; a held mount that went away is Unmounted first and renewed
+ * under a fresh id), and count user as one of its users. Entries are saved
+ * (not durably: state.h) only when they changed. Reports each failure with
+ * lc_fail() and returns its -errno: the first n' entries are then filled in
+ * for the caller's undo; 0 on success.
+ */
+int lc_acquire(struct lc *lc, struct lc_acquire *a, size_t n, const char *user);
+/*
+ * The outcome of a Mount of entry, in its state (not saved): mounted at
+ * m->mountpoint; back to idle when refused or never sent (call_result < 0:
+ * the whole call failed); still mounting, in flight, when it may yet happen.
+ */
+void lc_acquire_mounted(struct lc *lc, json_object *entry, const struct plugin_mount *m,
+			int call_result);
+
 /* The user entry the dvdcli drop-in holds for Mesos (not a valid container of ours). */
 #define LC_DVDCLI_USER "dvdcli:mesos"
 

@@ -75,8 +75,7 @@ int state_volume_new(const char *driver, const char *name, json_object **ret)
 	    json_object_object_add(obj, "driver", json_object_new_string(driver)) < 0 ||
 	    json_object_object_add(obj, "name", json_object_new_string(name)) < 0 ||
 	    json_object_object_add(obj, "mount_id", json_object_new_string(id)) < 0 ||
-	    json_object_object_add(obj, "mounted", json_object_new_boolean(0)) < 0 ||
-	    json_object_object_add(obj, "pending_unmount", json_object_new_boolean(0)) < 0)
+	    state_vol_init(obj) < 0)
 		return -ENOMEM;
 	*ret = TAKE_PTR(obj);
 	return 0;

@@ -161,8 +161,52 @@ int state_volume_remove(struct state *st, const char *key);
  * volume lock, -ESTALE after state_volume_remove().
  */
 int state_volume_sync(struct state *st, const char *key);
-/* A fresh {"driver", "name", "mount_id", "mounted": false, "pending_unmount": false}. */
+/* A fresh {"driver", "name", "mount_id", "state": "idle"}. */
 int state_volume_new(const char *driver, const char *name, json_object **ret);
+/*
+ * A volume entry's lifecycle: one typed state, stored as "state" (issue 11).
+ * Entries written before it carry four booleans (mounting, mounted,
+ * unmounting, pending_unmount): they still read, and are rewritten in the
+ * new form by their next transition.
+ */
+enum state_vol {
+	STATE_VOL_IDLE,		   /* no plugin mount under its id: fresh, or refused */
+	STATE_VOL_MOUNTING,	   /* a Mount is sent, or may still be under way */
+	STATE_VOL_MOUNTED,	   /* the plugin answered: "host_path" is its mountpoint */
+	STATE_VOL_UNMOUNTING,	   /* an Unmount is being sent */
+	STATE_VOL_PENDING_UNMOUNT, /* an Unmount failed: recover retries it */
+};
+enum state_vol_transition {
+	STATE_VOL_MOUNT_BEGIN,	  /* idle|mounting -> mounting: said before the Mount */
+	STATE_VOL_MOUNT_DONE,	  /* mounting -> mounted (the caller sets "host_path") */
+	STATE_VOL_MOUNT_REFUSED,  /* mounting -> idle: the plugin refused, nothing to undo */
+	STATE_VOL_REUSE,	  /* mounted|unmounting|pending -> mounted: still there */
+	STATE_VOL_RENEW,	  /* mounted|unmounting|pending -> idle, under a new mount id
+				     and without "host_path": its mount went away */
+	STATE_VOL_UNMOUNT_BEGIN,  /* mounting|mounted|unmounting -> unmounting, said
+				     before the Unmount; pending stays pending */
+	STATE_VOL_UNMOUNT_FAILED, /* unmounting|pending -> pending */
+};
+/*
+ * The entry's state. -EBADMSG when it has none we can read: no "state" and
+ * no old "mounted", or a "state" that names no value (a misspelt key or
+ * value never reads as idle).
+ */
+int state_vol_get(json_object *entry, enum state_vol *ret);
+/* Its name as stored ("idle", "mounting", ...); "?" out of range. */
+const char *state_vol_name(enum state_vol s);
+/* May the plugin hold a mount at "host_path" (mounted, unmounting, pending)? */
+bool state_vol_held(enum state_vol s);
+/* Give a fresh entry its first state, idle: 0 or -ENOMEM. */
+int state_vol_init(json_object *entry);
+/*
+ * Apply transition t to the entry (not saved). Returns 1 when the entry
+ * changed, 0 when it already was there; -EINVAL when t may not start from
+ * the entry's state (a bug in the caller); -EBADMSG as state_vol_get();
+ * -ENOMEM; for RENEW the -errno of getrandom().
+ */
+int state_vol_apply(json_object *entry, enum state_vol_transition t);
+
 /* A new host-stable mount id: 64 lowercase hex digits from getrandom(). */
 int state_mount_id_new(char ret_id[static STATE_MOUNT_ID_LEN + 1]);
 /* The "mount_id" of a volume entry: -ENOENT absent, -EBADMSG not 64 hex digits. */

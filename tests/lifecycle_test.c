@@ -988,6 +988,42 @@ TEST_F(refcount, three_containers_one_mount_one_unmount)
 	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
 }
 
+/*
+ * Issue 11: a second user of a volume the plugin still holds changes
+ * nothing in its entry, so the entry is not written again (same inode: a
+ * rewrite is a rename of a new file over it).
+ */
+TEST_F(refcount, reusing_a_mounted_volume_rewrites_no_entry)
+{
+	char dir[PATH_MAX], vols[PATH_MAX], entry[PATH_MAX];
+	struct run_result r;
+	struct stat before, after;
+
+	tu_path(dir, "%s/ct/one", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(dir, 0755));
+	struct lcvol v[] = {{.name = "one", .path = dir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	tu_path(entry, "%s/volumes/tp@one/volume.json", self->e.state);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c0", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, stat(entry, &before));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, stat(entry, &after));
+	EXPECT_EQ(before.st_ino, after.st_ino);
+	EXPECT_EQ(2, lcenv_status_refcount(&self->e, "one"));
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Mount"));
+	for (int i = 0; i < 2; i++) {
+		lcenv_run(&self->e, &r, "cleanup", "--container-id", i ? "c1" : "c0", NULL);
+		EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+		run_result_free(&r);
+	}
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+}
+
 LC_FIXTURE(prepare);
 
 TEST_F(prepare, same_container_twice_fails)

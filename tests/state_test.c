@@ -577,6 +577,89 @@ TEST_F(state, volume_entry_round_trip)
 	json_object_put(v);
 }
 
+static json_object *parse(const char *text)
+{
+	return json_tokener_parse(text);
+}
+
+static int vol_state(const char *text)
+{
+	json_object *o = parse(text);
+	enum state_vol s;
+	int r = state_vol_get(o, &s);
+
+	json_object_put(o);
+	return r < 0 ? r : (int)s;
+}
+
+/* Entries written before issue 11 hold four booleans: a host that upgrades still reads them. */
+TEST(volume_state_reads_entries_of_the_previous_version)
+{
+	EXPECT_EQ(STATE_VOL_IDLE, vol_state("{\"mounted\":false,\"pending_unmount\":false}"));
+	EXPECT_EQ(STATE_VOL_MOUNTING,
+		  vol_state("{\"mounted\":false,\"pending_unmount\":false,\"mounting\":true}"));
+	EXPECT_EQ(STATE_VOL_MOUNTED,
+		  vol_state("{\"mounted\":true,\"pending_unmount\":false,\"mounting\":false}"));
+	EXPECT_EQ(STATE_VOL_UNMOUNTING, vol_state("{\"mounted\":true,\"unmounting\":true}"));
+	EXPECT_EQ(STATE_VOL_PENDING_UNMOUNT,
+		  vol_state("{\"mounted\":true,\"pending_unmount\":true,\"unmounting\":false}"));
+}
+
+/* A misspelt key or value is an unreadable entry, never "not mounted". */
+TEST(volume_state_misspelt_is_unreadable)
+{
+	EXPECT_EQ(-EBADMSG, vol_state("{\"mountd\":true}"));
+	EXPECT_EQ(-EBADMSG, vol_state("{}"));
+	EXPECT_EQ(-EBADMSG, vol_state("{\"state\":\"mountd\"}"));
+	EXPECT_EQ(-EBADMSG, vol_state("{\"state\":true}"));
+	EXPECT_EQ(STATE_VOL_MOUNTED, vol_state("{\"state\":\"mounted\"}"));
+}
+
+TEST(volume_state_transitions_follow_the_table)
+{
+	char id[STATE_MOUNT_ID_LEN + 1], id2[STATE_MOUNT_ID_LEN + 1];
+	json_object *v = NULL, *old;
+	enum state_vol s;
+
+	ASSERT_EQ(0, state_volume_new("tp", "v", &v));
+	ASSERT_EQ(0, state_vol_get(v, &s));
+	EXPECT_EQ(STATE_VOL_IDLE, s);
+	EXPECT_EQ(-EINVAL, state_vol_apply(v, STATE_VOL_MOUNT_DONE));
+	EXPECT_EQ(-EINVAL, state_vol_apply(v, STATE_VOL_REUSE));
+	EXPECT_EQ(-EINVAL, state_vol_apply(v, STATE_VOL_UNMOUNT_BEGIN));
+	EXPECT_EQ(1, state_vol_apply(v, STATE_VOL_MOUNT_BEGIN));
+	EXPECT_EQ(0, state_vol_apply(v, STATE_VOL_MOUNT_BEGIN));
+	EXPECT_EQ(1, state_vol_apply(v, STATE_VOL_MOUNT_DONE));
+	json_object_object_add(v, "host_path", json_object_new_string("/m"));
+	EXPECT_EQ(0, state_vol_apply(v, STATE_VOL_REUSE));
+	EXPECT_EQ(1, state_vol_apply(v, STATE_VOL_UNMOUNT_BEGIN));
+	EXPECT_EQ(1, state_vol_apply(v, STATE_VOL_UNMOUNT_FAILED));
+	/* recover's retry: a pending Unmount stays pending. */
+	EXPECT_EQ(0, state_vol_apply(v, STATE_VOL_UNMOUNT_BEGIN));
+	ASSERT_EQ(0, state_vol_get(v, &s));
+	EXPECT_EQ(STATE_VOL_PENDING_UNMOUNT, s);
+	EXPECT_STREQ("pending_unmount", state_vol_name(s));
+	EXPECT_TRUE(state_vol_held(s));
+	/* Its mount went away: a new id, no host path, idle. */
+	ASSERT_EQ(0, state_volume_mount_id(v, id));
+	EXPECT_EQ(1, state_vol_apply(v, STATE_VOL_RENEW));
+	ASSERT_EQ(0, state_volume_mount_id(v, id2));
+	EXPECT_STRNE(id, id2);
+	EXPECT_EQ(NULL, json_object_object_get(v, "host_path"));
+	ASSERT_EQ(0, state_vol_get(v, &s));
+	EXPECT_EQ(STATE_VOL_IDLE, s);
+	EXPECT_FALSE(state_vol_held(s));
+	json_object_put(v);
+
+	/* An old entry's next transition writes the new form only. */
+	old = parse("{\"mounted\":true,\"pending_unmount\":false,\"mounting\":false}");
+	EXPECT_EQ(1, state_vol_apply(old, STATE_VOL_REUSE));
+	EXPECT_STREQ("mounted", json_object_get_string(json_object_object_get(old, "state")));
+	EXPECT_EQ(NULL, json_object_object_get(old, "mounted"));
+	EXPECT_EQ(NULL, json_object_object_get(old, "pending_unmount"));
+	json_object_put(old);
+}
+
 TEST_F(state, stray_temp_in_volume_dir_is_removed_by_lock_holder)
 {
 	struct state_locks *l = NULL;
