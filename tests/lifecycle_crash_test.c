@@ -45,6 +45,7 @@ FIXTURE_VARIANT(crash)
 
 FIXTURE_VARIANT_ADD(crash, prepare_after_intent){.point = "after-intent"};
 FIXTURE_VARIANT_ADD(crash, prepare_after_users){.point = "after-users"};
+FIXTURE_VARIANT_ADD(crash, prepare_after_durable_intent){.point = "after-durable-intent"};
 FIXTURE_VARIANT_ADD(crash, prepare_before_mount){.point = "before-mount"};
 FIXTURE_VARIANT_ADD(crash, prepare_after_mount){.point = "after-mount"};
 FIXTURE_VARIANT_ADD(crash, prepare_after_attach){.point = "after-attach"};
