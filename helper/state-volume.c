@@ -176,7 +176,7 @@ int state_volume_remove(struct state *st, const char *key)
 int state_user_add(struct state *st, const char *key, const char *cid)
 {
 	struct state_lock_entry *held;
-	_cleanup_close_ int fd = -EBADF;
+	struct stat sb;
 	int r;
 
 	r = state_container_id_valid(cid);
@@ -187,11 +187,15 @@ int state_user_add(struct state *st, const char *key, const char *cid)
 		return -ENOLCK;
 	if (held->removed)
 		return -ESTALE;
-	fd = openat(held->users_fd, cid, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
-		    0600);
-	if (fd < 0)
+	/* An empty file, made without opening it: one syscall per volume and user. */
+	if (mknodat(held->users_fd, cid, S_IFREG | 0600, 0) == 0)
+		return 0;
+	if (errno != EEXIST)
 		return negerrno();
-	return 0;
+	/* Already there (idempotent), but only as a plain file: never a symlink. */
+	if (fstatat(held->users_fd, cid, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return negerrno();
+	return S_ISREG(sb.st_mode) ? 0 : -ELOOP;
 }
 
 int state_user_remove(struct state *st, const char *key, const char *cid)
@@ -278,6 +282,7 @@ static int user_scan(struct state *st, const char *key, bool any,
 		     int (*cb)(const char *cid, void *userdata), void *userdata)
 {
 	_cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+	struct state_lock_entry *held;
 	struct dirent *de;
 	unsigned seen = 0;
 	int count = 0, r = 0;
@@ -285,16 +290,29 @@ static int user_scan(struct state *st, const char *key, bool any,
 
 	if (!key_valid(key))
 		return -EINVAL;
-	dir_fd = openat(st->volumes_fd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dir_fd < 0)
-		return errno == ENOENT ? 0 : negerrno();
-	fd = openat(dir_fd, "users", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : negerrno();
+	held = state_held_volume(st, key);
+	if (held && held->removed)
+		return 0;
+	if (held) {
+		/* The lock holder's users dir, kept open: a dup, not a reopen. */
+		fd = fcntl(held->users_fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return negerrno();
+	} else {
+		dir_fd = openat(st->volumes_fd, key,
+				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dir_fd < 0)
+			return errno == ENOENT ? 0 : negerrno();
+		fd = openat(dir_fd, "users", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return errno == ENOENT ? 0 : negerrno();
+	}
 	d = fdopendir(fd);
 	if (!d)
 		return negerrno();
 	TAKE_FD(fd);
+	/* A dup shares the offset of an earlier listing: start from the top. */
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		if (++seen > STATE_USERS_MAX + 2) {
 			r = -E2BIG;

@@ -439,13 +439,18 @@ int state_remove_temps(int dirfd)
 	unsigned seen = 0;
 	DIR *d;
 
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/*
+	 * A dup, not a reopen: it runs for every locked volume. The offset it
+	 * shares with dirfd is no one's: dirfd is used for *at() calls only.
+	 */
+	fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return negerrno();
 	d = fdopendir(fd);
 	if (!d)
 		return negerrno();
 	TAKE_FD(fd);
+	rewinddir(d);
 	while ((de = readdir(d)) && seen++ < STATE_LIST_MAX)
 		if (!strncmp(de->d_name, STATE_TMP_PREFIX, strlen(STATE_TMP_PREFIX)))
 			unlinkat(dirfd, de->d_name, 0);
