@@ -54,6 +54,7 @@ struct pvol {
 	bool create;
 	json_object *entry; /* the volume entry */
 	char mount_id[STATE_MOUNT_ID_LEN + 1];
+	char renewed_from[STATE_MOUNT_ID_LEN + 1]; /* the id mount_id replaced, or "" */
 	bool needs_mount;
 	bool mount_tried; /* a Mount request went out for it */
 	char *host_path;
@@ -447,6 +448,10 @@ static json_object *record_volumes(struct pvol *v, size_t n)
 		if (v[i].mount_id[0])
 			json_object_object_add(o, "mount_id",
 					       json_object_new_string(v[i].mount_id));
+		/* Tells recover the entry is older than this record if it still has it. */
+		if (v[i].renewed_from[0])
+			json_object_object_add(o, "renewed_from",
+					       json_object_new_string(v[i].renewed_from));
 		if (v[i].mnt_id)
 			json_object_object_add(o, "attached_mnt_id",
 					       json_object_new_int64((int64_t)v[i].mnt_id));
@@ -500,6 +505,7 @@ static int plan_mounts(struct lc *lc, struct pvol *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		v[i].entry = TAKE_PTR(a[i].entry);
 		memcpy(v[i].mount_id, a[i].mount_id, sizeof(v[i].mount_id));
+		memcpy(v[i].renewed_from, a[i].renewed_from, sizeof(v[i].renewed_from));
 		v[i].host_path = TAKE_PTR(a[i].host_path);
 		v[i].needs_mount = a[i].needs_mount;
 	}

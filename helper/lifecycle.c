@@ -384,6 +384,7 @@ int lc_acquire(struct lc *lc, struct lc_acquire *a, size_t n, const char *user)
 
 				plugin_call_many(lc->pc, &q, 1);
 				plugin_req_clear(&q);
+				memcpy(a[i].renewed_from, a[i].mount_id, sizeof(a[i].renewed_from));
 				r = state_vol_apply(a[i].entry, STATE_VOL_RENEW);
 				if (r >= 0)
 					r = state_volume_mount_id(a[i].entry, a[i].mount_id);
@@ -938,9 +939,20 @@ static void sweep_copies(struct lc *lc, json_object *record)
 /*
  * A volume entry that a power cut took (written without fsync, state.h)
  * while the durable record still names its mount id: derive it again, so
- * that the release sends the Unmount the plugin may be waiting for. Needs
- * the volume locks of the record's volumes.
+ * that the release sends the Unmount the plugin may be waiting for. So too
+ * an entry that still has the id the record says it renewed: the write of
+ * the renewal was lost, the entry is older than the record. Needs the
+ * volume locks of the record's volumes.
  */
+/* Does the entry still hold the id that the record volume rv renewed? */
+static bool entry_older(json_object *entry, json_object *rv)
+{
+	const char *from = lc_json_str(rv, "renewed_from");
+	char id[STATE_MOUNT_ID_LEN + 1];
+
+	return from && state_volume_mount_id(entry, id) == 0 && !strcmp(id, from);
+}
+
 static void rederive_entries(struct lc *lc, json_object *record)
 {
 	json_object *vols = json_object_object_get(record, "volumes");
@@ -956,8 +968,11 @@ static void rederive_entries(struct lc *lc, json_object *record)
 		if (state_volume_mount_id(rv, id) < 0)
 			continue; /* no Mount was sent under an id this record names */
 		r = state_volume_load(lc->st, key, &entry);
-		if (r != -ENOENT && r != -EBADMSG)
+		if (r == 0 && !entry_older(entry, rv))
 			continue;
+		if (r < 0 && r != -ENOENT && r != -EBADMSG)
+			continue;
+		json_object_put(TAKE_PTR(entry));
 		if (state_volume_new(lc_json_str(rv, "driver"), lc_json_str(rv, "name"), &entry) < 0)
 			continue;
 		json_object_object_add(entry, "mount_id", json_object_new_string(id));

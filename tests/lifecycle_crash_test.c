@@ -415,6 +415,84 @@ TEST_F(gc, lost_volume_entry_is_derived_again_from_the_record)
 	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "v1"));
 }
 
+/* The mount id a container record names for its first volume. */
+static int record_mount_id(struct lcenv *e, const char *cid, const char *key, char id[static 65])
+{
+	char path[PATH_MAX];
+	char *text;
+	json_object *rec, *vol;
+	const char *s;
+
+	tu_path(path, "%s/containers/%s.json", e->state, cid);
+	text = read_file(path);
+	if (!text)
+		return -errno;
+	rec = json_tokener_parse(text);
+	free(text);
+	vol = json_object_array_get_idx(json_object_object_get(rec, "volumes"), 0);
+	s = json_object_get_string(json_object_object_get(vol, key));
+	snprintf(id, 65, "%s", s ? s : "");
+	json_object_put(rec);
+	return s ? 0 : -ENOENT;
+}
+
+/*
+ * A power cut can lose the entry's write of a renewal (its mount went away,
+ * prepare renewed it under a new id) yet keep the durable record naming the
+ * new id: cleanup must Unmount the new id, not only the old one again.
+ */
+TEST_F(gc, lost_renewal_of_an_entry_is_derived_again_from_the_record)
+{
+	char vols[PATH_MAX], path[PATH_MAX], entry[PATH_MAX], x[65], y[65], from[65];
+	struct run_result r;
+	char *old, *text;
+	json_object *o;
+
+	tu_path(path, "%s/ct/a", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(path, 0755));
+	struct lcvol v[] = {{.name = "v1", .path = path}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "v.json", v, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, record_mount_id(&self->e, "c1", "mount_id", x));
+	/* Its mount "went away": the entry's mountpoint no longer exists. */
+	tu_path(entry, "%s/volumes/tp@v1/volume.json", self->e.state);
+	text = read_file(entry);
+	ASSERT_NE(NULL, text);
+	o = json_tokener_parse(text);
+	free(text);
+	json_object_object_add(o, "host_path", json_object_new_string("/nonexistent/gone"));
+	old = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	ASSERT_EQ(0, tu_write_file(entry, old));
+
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c2", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, record_mount_id(&self->e, "c2", "mount_id", y));
+	ASSERT_EQ(0, record_mount_id(&self->e, "c2", "renewed_from", from));
+	EXPECT_STRNE(x, y);
+	EXPECT_STREQ(x, from);
+	/* The power cut: the renewal's entry write is lost, the record is not. */
+	ASSERT_EQ(0, tu_write_file(entry, old));
+	free(old);
+
+	for (int i = 0; i < 2; i++) {
+		lcenv_run(&self->e, &r, "cleanup", "--container-id", i ? "c2" : "c1", NULL);
+		EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+		run_result_free(&r);
+	}
+	text = read_file(self->e.log);
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, y)) TH_LOG("no call under %s: %s", y, text);
+	/* y's Mount and its Unmount: the id appears in two calls. */
+	EXPECT_EQ(2, count_str(text, y)) TH_LOG("%s", text);
+	free(text);
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "v1"));
+}
+
 LC_FIXTURE(policy);
 
 static int log_lines(struct lcenv *e)
