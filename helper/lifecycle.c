@@ -507,8 +507,11 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 	lc_crash_point("before-unmount");
 	r = k ? plugin_call_many(lc->pc, q, k) : 0;
 	if (r < 0) {
-		for (size_t j = 0; j < k; j++)
+		/* Kept, and maybe named by no record once the caller's goes: durable now. */
+		for (size_t j = 0; j < k; j++) {
+			state_volume_sync(lc->st, keys[idx[j]]);
 			json_object_put(vol[j]);
+		}
 		free(ids);
 		return r;
 	}

@@ -9,9 +9,10 @@
  *   containers/<cid>.json        the container record (JSON object, opaque here)
  *   containers/<cid>.lock        flock: prepare/cleanup/recover of one container
  *   volumes/<key>/volume.json    {"driver", "name", "mount_id", "host_path",
- *                                 "mounted", "pending_unmount", ...}
+ *                                 "state", ...} (state_vol_get)
  *   volumes/<key>/users/<cid>    one empty file per container using the volume,
- *                                so a count costs O(users of that volume)
+ *                                so a count costs O(users of that volume); it
+ *                                counts only while <cid> has a record
  *   volumes/<key>/lock           flock of the volume
  *   slots/<i>@<driver>           flock: call slot i of a plugin (helper/plugin_slot.h)
  *   slots/wait@<driver>          flock (shared): processes waiting for a slot
