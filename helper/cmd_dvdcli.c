@@ -163,8 +163,16 @@ static int tracked_unmount(struct lc *lc, struct plugin_mount *m)
 		return r;
 	}
 	r = state_user_remove(lc->st, key, LC_DVDCLI_USER);
-	if (r < 0 && r != -ENOENT) {
-		lc_fail(lc, "volume '%s': %s", m->name, strerror(-r));
+	/*
+	 * Durable before the Unmount: the pinned user counts without a record,
+	 * so a removal that a power cut undid would hold the volume for good
+	 * (Mesos never says unmount twice), and the next container's Mount too.
+	 */
+	if (r == 0 || r == -ENOENT)
+		r = state_volume_sync(lc->st, key);
+	if (r < 0) {
+		lc_fail(lc, "volume '%s' of driver '%s': cannot forget Mesos' use: %s", m->name,
+			m->driver, strerror(-r));
 		return r;
 	}
 	r = lc_release_unused(lc, &k, 1);

@@ -240,8 +240,10 @@ int state_user_list_live(struct state *st, const char *key,
 int state_user_prune(struct state *st, const char *key);
 /*
  * The one user name (at most STATE_CID_MAX bytes) that counts without a
- * container record, e.g. dvdcli's: its writer makes its entries durable
- * with state_volume_sync(). NULL or "" pins none.
+ * container record, e.g. dvdcli's: its writer makes its entries, their
+ * adding and their removal alike, durable with state_volume_sync() (a lost
+ * removal would hold the volume with nobody to release it). NULL or ""
+ * pins none.
  */
 void state_pin_user(struct state *st, const char *name);
 

@@ -518,6 +518,65 @@ TEST_F(mesos, killed_during_a_dvdcli_mount_keeps_the_entry_until_it_can_be_relea
 	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "slow"));
 }
 
+/*
+ * A power cut undoes what was not fsync()ed. dvdcli's user entry counts
+ * without a record (pinned): had its removal by "dvdcli unmount" been lost,
+ * it would hold the volume for good, and the plugin's mount of the container
+ * that shared it would never be Unmounted. The run is traced; a removal of
+ * the entry not followed by an fsync of its directory is put back (the
+ * lost page cache), then the container leaves.
+ */
+TEST_F(mesos, dvdcli_unmount_forgets_mesos_durably)
+{
+	static const char *const trace_wrap[] = { "/usr/bin/strace", "-f", "-y", "-qq", "-e",
+						  "trace=unlinkat,fsync", "-o", NULL, NULL };
+	const char *wrap[sizeof(trace_wrap) / sizeof(*trace_wrap)];
+	char vols[PATH_MAX], hostdir[PATH_MAX], trace[PATH_MAX], user[PATH_MAX];
+	struct run_result r;
+	char *text, *unlinked;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol vol[] = {{.name = "v1", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "dvdcli", "mount", "--volumedriver=tp", "--volumename=v1", NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(2, lcenv_status_refcount(&self->e, "v1"));
+
+	tu_path(trace, "%s/unmount.trace", self->e.dir);
+	memcpy(wrap, trace_wrap, sizeof(wrap));
+	wrap[7] = trace;
+	self->e.wrap = wrap;
+	lcenv_run(&self->e, &r, "dvdcli", "unmount", "--volumedriver=tp", "--volumename=v1",
+		  NULL);
+	self->e.wrap = NULL;
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_count(&self->e, "Unmount", "v1"));
+
+	text = read_file(trace);
+	ASSERT_NE(NULL, text);
+	unlinked = strstr(text, "\"dvdcli:mesos\"");
+	ASSERT_NE(NULL, unlinked) TH_LOG("%s", text);
+	tu_path(user, "%s/volumes/tp@v1/users/dvdcli:mesos", self->e.state);
+	/* The power cut: the removal is lost unless its directory was fsync()ed. */
+	if (!strstr(unlinked, "/volumes/tp@v1/users>)"))
+		ASSERT_EQ(0, tu_write_file(user, "")) TH_LOG("%s", text);
+	free(text);
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c1", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v1"));
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "v1"));
+}
+
 /* The most Create/Remove/Mount/Unmount calls the plugin handled at once. */
 static int max_busy(struct lcenv *e)
 {
