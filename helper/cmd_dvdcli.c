@@ -47,6 +47,24 @@ static int add_opt(char *arg, struct plugin_opt *opts, size_t *n)
 	return 0;
 }
 
+/*
+ * Mesos no longer uses the volume: its user entry goes, durably, before any
+ * Unmount. The pinned user counts without a record, so a removal that a
+ * power cut undid would hold the volume for good (Mesos never says unmount
+ * again), and with it the Mount of the next container that uses it.
+ */
+static int forget_mesos(struct lc *lc, const struct plugin_mount *m, const char *key)
+{
+	int r = state_user_remove(lc->st, key, LC_DVDCLI_USER);
+
+	if (r == 0 || r == -ENOENT)
+		r = state_volume_sync(lc->st, key);
+	if (r < 0)
+		lc_fail(lc, "volume '%s' of driver '%s': cannot forget Mesos' use: %s", m->name,
+			m->driver, strerror(-r));
+	return r;
+}
+
 /* Mount, or reuse the plugin mount this host already holds, and count Mesos as a user. */
 static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 {
@@ -92,8 +110,8 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	if (r < 0 || m->result < 0) {
 		lc_fail(lc, "%s", r < 0 ? strerror(-r) : m->err);
 		state_volume_save(lc->st, key, entry);
-		state_user_remove(lc->st, key, LC_DVDCLI_USER);
-		lc_release_unused(lc, &k, 1);
+		if (forget_mesos(lc, m, key) == 0)
+			lc_release_unused(lc, &k, 1);
 		return -EIO;
 	}
 	/*
@@ -118,8 +136,8 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 		lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", m->name, m->driver,
 			m->mountpoint, lc_view_strerror(lc, r, why));
 		state_volume_save(lc->st, key, entry);
-		state_user_remove(lc->st, key, LC_DVDCLI_USER);
-		lc_release_unused(lc, &k, 1);
+		if (forget_mesos(lc, m, key) == 0)
+			lc_release_unused(lc, &k, 1);
 		return -EIO;
 	}
 	/* Remember whether it was a mount of its own, to notice later when it is gone. */
@@ -162,19 +180,9 @@ static int tracked_unmount(struct lc *lc, struct plugin_mount *m)
 			strerror(-r));
 		return r;
 	}
-	r = state_user_remove(lc->st, key, LC_DVDCLI_USER);
-	/*
-	 * Durable before the Unmount: the pinned user counts without a record,
-	 * so a removal that a power cut undid would hold the volume for good
-	 * (Mesos never says unmount twice), and the next container's Mount too.
-	 */
-	if (r == 0 || r == -ENOENT)
-		r = state_volume_sync(lc->st, key);
-	if (r < 0) {
-		lc_fail(lc, "volume '%s' of driver '%s': cannot forget Mesos' use: %s", m->name,
-			m->driver, strerror(-r));
+	r = forget_mesos(lc, m, key);
+	if (r < 0)
 		return r;
-	}
 	r = lc_release_unused(lc, &k, 1);
 	return r ? -EIO : 0;
 }
