@@ -78,46 +78,6 @@ int ns_open_proc_root(int pidfd, int *ret_fd)
 	return 0;
 }
 
-static void sort_fds(int *fds, size_t n)
-{
-	for (size_t i = 1; i < n; i++) {
-		int v = fds[i];
-		size_t j = i;
-
-		for (; j > 0 && fds[j - 1] > v; j--)
-			fds[j] = fds[j - 1];
-		fds[j] = v;
-	}
-}
-
-/* Close every fd but keep[] (sorted in place; negative entries ignored). */
-static int close_all_but(int *keep, size_t n)
-{
-	unsigned from = 0;
-
-	sort_fds(keep, n);
-	for (size_t i = 0; i <= n; i++) {
-		unsigned to = i < n ? (unsigned)keep[i] : ~0U;
-
-		if (i < n && keep[i] < 0)
-			continue;
-		if (to > from && close_range(from, to - 1, 0) < 0) {
-			struct rlimit rl;
-
-			if (errno != ENOSYS)
-				return negerrno();
-			/* Before 5.9: close one by one up to the fd limit. */
-			if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-				return negerrno();
-			for (unsigned fd = from; fd < to && fd < rl.rlim_cur; fd++)
-				close(fd);
-		}
-		if (i < n)
-			from = (unsigned)keep[i] + 1;
-	}
-	return 0;
-}
-
 static void send_record(int wfd, uint32_t index, int result, uint64_t mnt_id)
 {
 	struct record rec = {.index = index, .result = result, .mnt_id = mnt_id};
@@ -209,7 +169,7 @@ static int child_enter(int pidfd, int procroot, const char *root, bool own_usern
 	struct stat own;
 	int r;
 
-	r = close_all_but(keep, nkeep);
+	r = ns_child_close_all_but(keep, nkeep);
 	if (r < 0)
 		return r;
 	fddir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -520,13 +480,14 @@ static int collect(pid_t child, int rfd, size_t n, unsigned timeout_ms,
 	/* A hung FUSE mount in the container must not hang us past --timeout. */
 	long long deadline = now_ms() + timeout_ms;
 	struct record recs[64];
-	int status, setup = 0, r = 0;
+	int status, setup = 0, r = 0, reaped;
+	long long left;
 
 	for (;;) {
 		struct pollfd pfd = {.fd = rfd, .events = POLLIN};
-		long long left = deadline - now_ms();
 		ssize_t len;
 
+		left = deadline - now_ms();
 		if (left <= 0) {
 			kill(child, SIGKILL);
 			r = -ETIMEDOUT;
@@ -554,16 +515,24 @@ static int collect(pid_t child, int rfd, size_t n, unsigned timeout_ms,
 				apply(data, &recs[i]);
 		}
 	}
-	while (waitpid(child, &status, 0) < 0) {
-		/*
-		 * SIGCHLD ignored, or a handler reaped it first: the exit
-		 * status is lost, the records still tell what was done.
-		 */
-		if (errno == ECHILD)
-			return r ? r : setup;
-		if (errno != EINTR)
-			return r ? r : negerrno();
+	/*
+	 * After EOF it only exits: wait up to what is left of the timeout.
+	 * Killed, it may be stuck in a FUSE request for good: never wait
+	 * for it unbounded (issue 9), and it holds no fd of ours.
+	 */
+	left = r < 0 ? NS_CHILD_GRACE_MS : deadline - now_ms();
+	reaped = ns_child_reap(child, r < 0, left > NS_CHILD_GRACE_MS ? (unsigned)left
+								: NS_CHILD_GRACE_MS, &status);
+	if (reaped == -ETIMEDOUT && r == 0) {
+		reaped = ns_child_reap(child, true, NS_CHILD_GRACE_MS, &status);
+		r = -ETIMEDOUT;
 	}
+	/*
+	 * ECHILD: SIGCHLD ignored, or a handler reaped it first: the exit
+	 * status is lost, the records still tell what was done.
+	 */
+	if (reaped < 0)
+		return r ? r : reaped == -ECHILD ? setup : reaped;
 	if (r < 0)
 		return r;
 	if (setup < 0)

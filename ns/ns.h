@@ -297,6 +297,32 @@ struct ns_resolve {
 int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigned timeout_ms);
 
 /*
+ * How long a SIGKILLed child of ns/ is waited for (milliseconds): one that
+ * has not died by then is stuck in a filesystem that does not answer (a FUSE
+ * request its daemon already read waits uninterruptibly: fs/fuse/dev.c) and
+ * is left to init, never waited for without bound (issue 9).
+ */
+#define NS_CHILD_GRACE_MS 200
+
+/*
+ * In a child of ns/ before it touches any filesystem: close every fd but
+ * keep[0..n) (sorted in place; negative entries ignored), 0-2 included, so
+ * that a child that cannot die holds none of the caller's: not the stdout a
+ * containerizer reads to EOF, not a lock (flock lives on the open file).
+ * Uses close_range (5.9), one by one before. Returns 0 or -errno.
+ */
+int ns_child_close_all_but(int *keep, size_t n);
+
+/*
+ * Reap child, SIGKILLed first if kill_first, waiting at most grace_ms
+ * (milliseconds; NS_CHILD_GRACE_MS after a kill). Returns 0 with its wait
+ * status in *ret_status (may be NULL); -ETIMEDOUT: it is still there (stuck
+ * in a hung filesystem) and is left unreaped, to be reaped by init once it
+ * dies; -EINVAL; -ECHILD (SIGCHLD ignored or reaped elsewhere).
+ */
+int ns_child_reap(pid_t child, bool kill_first, unsigned grace_ms, int *ret_status);
+
+/*
  * The mount id /proc/PID/mountinfo shows (statx STATX_MNT_ID, not the unique
  * 64-bit one), and whether a mount with that id is in PID's mount table
  * (libmount): 1 listed, 0 not, -errno (-ESRCH: the process is gone).

@@ -623,7 +623,7 @@ int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
 	_cleanup_close_ int rootfd = -EBADF;
 	bool other_root = false, other_ns = false, chowns = false;
 	long long deadline = now_ms() + timeout_ms;
-	int sock, status, r;
+	int sock, r;
 	pid_t child;
 
 	if ((n && !pk) || n > NS_MOUNTS_MAX || timeout_ms == 0)
@@ -657,16 +657,21 @@ int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
 	r = spawn(&sock, &child);
 	if (r < 0)
 		return r;
-	if (child == 0)
+	if (child == 0) {
+		int keep[] = {pidfd, rootfd, sock};
+
+		/* None of our fds, stdout and locks included, stays in a stuck child. */
+		if (ns_child_close_all_but(keep, ARRAY_SIZE(keep)) < 0)
+			_exit(1);
 		_exit(peek_child(pidfd, rootfd, other_ns, pk, n, sock) < 0 ? 1 : 0);
+	}
 	r = talk(sock, deadline, other_root, pk, n, decide, userdata);
 	close(sock);
-	/* A child stuck in a hung filesystem waits killably (FUSE, NFS): kill and reap it. */
-	if (r < 0)
-		kill(child, SIGKILL);
-	/* Otherwise it has sent all it will and only exits: no wait worth bounding. */
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
+	/*
+	 * Killed, it may be stuck in a FUSE request for good: waited for a
+	 * grace only (issue 9). Otherwise it has sent all and only exits.
+	 */
+	ns_child_reap(child, r < 0, NS_CHILD_GRACE_MS, NULL);
 	debug(DEBUG_NS, "ns", "peek at %zu paths (%s view): %d", n,
 	      other_ns ? "another namespace's" : other_root ? "another root's" : "our", r);
 checked:
@@ -711,7 +716,7 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 {
 	long long deadline = now_ms() + timeout_ms;
 	static struct resolve_msg m;
-	int sock, status, r = 0;
+	int sock, r = 0;
 	pid_t child;
 
 	if ((n && !rs) || n > NS_MOUNTS_MAX || timeout_ms == 0 || rootfd < 0)
@@ -728,8 +733,14 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 	r = spawn(&sock, &child);
 	if (r < 0)
 		return r;
-	if (child == 0)
+	if (child == 0) {
+		int keep[] = {rootfd, sock};
+
+		/* None of our fds, stdout and locks included, stays in a stuck child. */
+		if (ns_child_close_all_but(keep, ARRAY_SIZE(keep)) < 0)
+			_exit(1);
 		_exit(resolve_child(rootfd, rs, n, sock) < 0 ? 1 : 0);
+	}
 	for (size_t k = 0; k < n && r == 0; k++) {
 		int fd;
 
@@ -744,11 +755,8 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 			r = -EPROTO;
 	}
 	close(sock);
-	/* A child stuck in a hung filesystem waits killably (FUSE, NFS): kill and reap it. */
-	if (r < 0)
-		kill(child, SIGKILL);
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
+	/* Killed, it may be stuck in a FUSE request for good (issue 9): a grace only. */
+	ns_child_reap(child, r < 0, NS_CHILD_GRACE_MS, NULL);
 	debug(DEBUG_NS, "ns", "resolve of %zu targets: %d", n, r);
 	if (r < 0)
 		for (size_t i = 0; i < n; i++) {
