@@ -107,9 +107,10 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	m->id = NULL;
 	lc_crash_point("after-mount");
 	lc_acquire_mounted(lc, entry, m, r);
+	/* The saves below replace the entry synced above: STATE_DATA_SYNC (state.h). */
 	if (r < 0 || m->result < 0) {
 		lc_fail(lc, "%s", r < 0 ? strerror(-r) : m->err);
-		state_volume_save(lc->st, key, entry);
+		state_volume_save_flags(lc->st, key, entry, STATE_DATA_SYNC);
 		if (forget_mesos(lc, m, key) == 0)
 			lc_release_unused(lc, &k, 1);
 		return -EIO;
@@ -135,14 +136,14 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 
 		lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", m->name, m->driver,
 			m->mountpoint, lc_view_strerror(lc, r, why));
-		state_volume_save(lc->st, key, entry);
+		state_volume_save_flags(lc->st, key, entry, STATE_DATA_SYNC);
 		if (forget_mesos(lc, m, key) == 0)
 			lc_release_unused(lc, &k, 1);
 		return -EIO;
 	}
 	/* Remember whether it was a mount of its own, to notice later when it is gone. */
 	json_object_object_add(entry, "mount_root", json_object_new_boolean(f.is_mount_point));
-	r = state_volume_save(lc->st, key, entry);
+	r = state_volume_save_flags(lc->st, key, entry, STATE_DATA_SYNC);
 	if (r < 0)
 		lc_fail(lc, "volume '%s': cannot save its entry: %s", m->name, strerror(-r));
 	return r;

@@ -1313,8 +1313,9 @@ static int run(struct lc *lc, struct args *a)
 		failed++;
 	}
 	/* What will be attached where, before it is: a crash leaves cleanup the ids. */
+	/* It replaces the durable record: never by an empty file (state.h). */
 	if (failed == 0 && a->pid) {
-		r = save_record(lc, a, start, "preparing", v, n, 0);
+		r = save_record(lc, a, start, "preparing", v, n, STATE_DATA_SYNC);
 		if (r < 0) {
 			lc_fail(lc, "cannot write the record: %s", strerror(-r));
 			failed++;
@@ -1325,8 +1326,12 @@ static int run(struct lc *lc, struct args *a)
 	lc_crash_point("after-attach");
 	if (failed)
 		goto fail;
-	/* Not durable: a power cut kills the container, and recover undoes "preparing". */
-	r = save_record(lc, a, start, "prepared", v, n, 0);
+	/*
+	 * Not durable: a power cut kills the container, and recover undoes
+	 * "preparing". Its data is synced: an empty file must not replace the
+	 * durable "preparing" record (state.h).
+	 */
+	r = save_record(lc, a, start, "prepared", v, n, STATE_DATA_SYNC);
 	if (r < 0) {
 		lc_fail(lc, "cannot write the record: %s", strerror(-r));
 		goto fail;

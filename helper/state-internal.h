@@ -75,9 +75,16 @@ int state_remove_temps(int dirfd);
 /* A directory stream on dirfd's directory, for listings (dirfd stays open). */
 int state_opendir(int dirfd, DIR **ret);
 
-/* Serialize and write atomically; durably with STATE_DURABLE in flags. */
+/* Serialize and write atomically; flags as state_write_atomic_at(). */
 int state_save_json(int dirfd, const char *name, json_object *obj, unsigned flags);
-/* state_write_atomic(), durable only with STATE_DURABLE in flags. */
+/*
+ * state_write_atomic(), durable only with STATE_DURABLE in flags (fsync of
+ * the file before the rename, of dirfd after it). STATE_DATA_SYNC alone:
+ * fdatasync of the file before the rename, no directory fsync, for a
+ * rewrite that replaces a durable version: without it ext4
+ * (noauto_da_alloc) or XFS may persist the rename before the data, and a
+ * power cut leaves an empty file instead of the old durable one (state.h).
+ */
 int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len,
 			  unsigned flags);
 

@@ -114,9 +114,15 @@ int state_volume_load(struct state *st, const char *key, json_object **ret)
 
 int state_volume_save(struct state *st, const char *key, json_object *volume)
 {
+	return state_volume_save_flags(st, key, volume, 0);
+}
+
+int state_volume_save_flags(struct state *st, const char *key, json_object *volume,
+			    unsigned flags)
+{
 	struct state_lock_entry *held;
 
-	if (!key_valid(key))
+	if (!key_valid(key) || (flags & ~STATE_DATA_SYNC))
 		return -EINVAL;
 	held = state_held_volume(st, key);
 	if (!held)
@@ -124,7 +130,7 @@ int state_volume_save(struct state *st, const char *key, json_object *volume)
 	if (held->removed)
 		return -ESTALE;
 	/* Not durable by itself: state_volume_sync(), or the records (state.h). */
-	return state_save_json(held->dir_fd, VOLUME_FILE, volume, 0);
+	return state_save_json(held->dir_fd, VOLUME_FILE, volume, flags);
 }
 
 int state_volume_sync(struct state *st, const char *key)

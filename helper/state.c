@@ -297,6 +297,9 @@ int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t l
 	/* Without this fsync a crash after the rename can leave an empty file (MESOS-9507). */
 	if (r == 0 && (flags & STATE_DURABLE) && fsync(fd) < 0)
 		r = negerrno();
+	else if (r == 0 && !(flags & STATE_DURABLE) && (flags & STATE_DATA_SYNC) &&
+		 fdatasync(fd) < 0)
+		r = negerrno();
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = negerrno();
 	if (r < 0) {

@@ -26,6 +26,13 @@
  * Every write is atomic (temp file, rename). Only the writes that recovery
  * needs are durable (fsync of the file and of its directory): a constant
  * number per operation, whatever its number of volumes (issue 11).
+ * A rewrite that replaces a durable version by rename syncs the new file's
+ * data first (STATE_DATA_SYNC, one fdatasync, no directory fsync): on ext4
+ * with noauto_da_alloc or on XFS the rename of an unsynced file can reach
+ * the disk before its data, and a power cut then leaves an empty file where
+ * the durable intent was. The rename itself may be lost, which leaves the
+ * old durable version: safe. A first, non-durable write and the index
+ * writes replace nothing durable and take no sync.
  *
  * Why this is crash-safe. The container records are the one durable intent
  * log; volumes/ is an index of them, written without fsync.
@@ -140,8 +147,13 @@ void state_unlock_container(struct state *st, int fd);
 /*
  * Flags of writes. STATE_DURABLE: durable when the call returns 0 (fsync of
  * the file and its directory); without it the write is atomic only.
+ * STATE_DATA_SYNC: the new file's data is synced (fdatasync) before the
+ * rename, the directory is not: for a rewrite that replaces a durable
+ * version, which either survives a power cut whole or not at all (see the
+ * top); one sync call.
  */
 #define STATE_DURABLE 1u
+#define STATE_DATA_SYNC 2u
 
 /*
  * Volumes. volume_save/remove need the volume lock. Their writes are atomic,
@@ -149,6 +161,14 @@ void state_unlock_container(struct state *st, int fd);
  */
 int state_volume_load(struct state *st, const char *key, json_object **ret);
 int state_volume_save(struct state *st, const char *key, json_object *volume);
+/*
+ * state_volume_save() with flags: STATE_DATA_SYNC for a rewrite of an entry
+ * made durable by state_volume_sync() (a pinned user's), which an empty file
+ * must never replace (see the top). STATE_DURABLE is -EINVAL: that is
+ * state_volume_sync(). Returns as state_volume_save().
+ */
+int state_volume_save_flags(struct state *st, const char *key, json_object *volume,
+			    unsigned flags);
 /*
  * Removes the volume's entry: -EBUSY while it has users; absent is 0. Its lock
  * file and directory go at state_unlock(), so the critical section lasts until
@@ -249,8 +269,10 @@ void state_pin_user(struct state *st, const char *name);
 
 /*
  * Container records; save and remove need the container lock. save is
- * durable with STATE_DURABLE in flags, atomic only without; remove is
- * always durable (a lost removal would bring back a released container).
+ * durable with STATE_DURABLE in flags, atomic only without; a rewrite that
+ * replaces a durable record passes at least STATE_DATA_SYNC (see the top).
+ * remove is always durable (a lost removal would bring back a released
+ * container).
  */
 int state_container_save(struct state *st, const char *cid, json_object *record, unsigned flags);
 /*

@@ -620,6 +620,159 @@ TEST_F(mesos, failed_dvdcli_mount_forgets_mesos_durably)
 	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
 }
 
+/* The next lcenv_run()s traced into trace: renames, temp file opens and syncs, with paths. */
+static void trace_rewrites(struct lcenv *e, const char *wrap[static 9], const char *trace)
+{
+	static const char *const argv[] = { "/usr/bin/strace", "-f", "-y", "-qq", "-e",
+					    "trace=openat,renameat,renameat2,fsync,fdatasync",
+					    "-o" };
+
+	memcpy(wrap, argv, sizeof(argv));
+	wrap[7] = trace;
+	wrap[8] = NULL;
+	e->wrap = wrap;
+}
+
+/*
+ * The renames in trace onto the file name (a quoted ", \"c1.json\")") that
+ * come after the text from: 0 when each one's temp file had its data synced
+ * (fsync or fdatasync of its fd) before it, else the number that had not;
+ * *ret_renames their number.
+ */
+static int unsynced_renames(const char *text, const char *from, const char *onto,
+			    int *ret_renames)
+{
+	int bad = 0, n = 0;
+
+	for (const char *line = from; line && *line; line = strchr(line, '\n'), line += !!line) {
+		const char *end = strchr(line, '\n'), *call = strstr(line, "rename");
+		const char *tmp, *q, *o = strstr(line, onto);
+		char synced[PATH_MAX];
+		size_t len;
+
+		if (!call || !o || (end && (call > end || o > end)))
+			continue;
+		tmp = strstr(call, ", \"");
+		if (!tmp || (end && tmp > end))
+			continue;
+		tmp += 3;
+		q = strchr(tmp, '"');
+		len = q ? (size_t)(q - tmp) : 0;
+		n++;
+		snprintf(synced, sizeof(synced), "/%.*s>)", (int)len, tmp);
+		/* The sync's line names the temp file through its fd. */
+		const char *s = text, *hit = NULL;
+
+		while ((s = strstr(s, synced)) && s < line) {
+			const char *bol = s;
+
+			while (bol > text && bol[-1] != '\n')
+				bol--;
+			if (strstr(bol, "fsync(") < s || strstr(bol, "fdatasync(") < s)
+				hit = s;
+			s++;
+		}
+		if (!hit)
+			bad++;
+	}
+	*ret_renames = n;
+	return bad;
+}
+
+/*
+ * A rewrite that replaces a durable version by rename syncs the new file's
+ * data first: on ext4 (noauto_da_alloc) or XFS the rename can reach the disk
+ * before the data, and a power cut would leave an empty record where the
+ * durable intent (the mount ids the plugin may hold) was. Traced: every
+ * rename onto the record after its first save, i.e. the host paths' rewrite
+ * and the commit, is preceded by a sync of its temp file; and the prepare
+ * of two volumes makes exactly four sync calls (the durable intent's two,
+ * one per rewrite), whatever its number of volumes.
+ */
+TEST_F(mesos, prepare_rewrites_of_the_durable_record_sync_their_data)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], trace[PATH_MAX], pid[16];
+	const char *wrap[9], *first;
+	struct run_result r;
+	int renames;
+	char *text;
+
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = {{.name = "v1", .path = "a"}, {.name = "v2", .path = "b"}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	/* The state dir's layout made (and synced) once, before the count. */
+	lcenv_run(&self->e, &r, "status", NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	tu_path(trace, "%s/prepare.trace", self->e.dir);
+	trace_rewrites(&self->e, wrap, trace);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	self->e.wrap = NULL;
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	text = read_file(trace);
+	ASSERT_NE(NULL, text);
+	first = strstr(text, ", \"c1.json\")");
+	ASSERT_NE(NULL, first) TH_LOG("%s", text);
+	first = strchr(first, '\n');
+	ASSERT_NE(NULL, first);
+	/* The durable intent, the host paths, the commit. */
+	EXPECT_EQ(0, unsynced_renames(text, first, ", \"c1.json\")", &renames)) TH_LOG("%s", text);
+	EXPECT_EQ(3, renames) TH_LOG("%s", text);
+	EXPECT_EQ(4, count_str(text, "fsync(") + count_str(text, "fdatasync(")) TH_LOG("%s", text);
+	free(text);
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c1", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+}
+
+/*
+ * The same for dvdcli's entry: made durable before the Mount (no record
+ * backs it), it is rewritten after the Mount, and that rewrite's temp file
+ * is synced before the rename (an empty entry would lose Mesos' mount).
+ */
+TEST_F(mesos, dvdcli_rewrite_of_the_durable_entry_syncs_its_data)
+{
+	char trace[PATH_MAX];
+	const char *wrap[9], *synced;
+	struct run_result r;
+	int renames;
+	char *text;
+
+	tu_path(trace, "%s/mount.trace", self->e.dir);
+	trace_rewrites(&self->e, wrap, trace);
+	lcenv_run(&self->e, &r, "dvdcli", "mount", "--volumedriver=tp", "--volumename=v1", NULL);
+	self->e.wrap = NULL;
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Mount", "v1"));
+
+	text = read_file(trace);
+	ASSERT_NE(NULL, text);
+	/* state_volume_sync(), before the Mount: the entry is durable from here. */
+	synced = strstr(text, "/volumes/tp@v1/volume.json>)");
+	ASSERT_NE(NULL, synced) TH_LOG("%s", text);
+	EXPECT_EQ(0, unsynced_renames(text, synced, ", \"volume.json\")", &renames))
+	TH_LOG("%s", text);
+	EXPECT_EQ(1, renames) TH_LOG("%s", text);
+	free(text);
+
+	lcenv_run(&self->e, &r, "dvdcli", "unmount", "--volumedriver=tp", "--volumename=v1",
+		  NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v1"));
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+}
+
 /* The most Create/Remove/Mount/Unmount calls the plugin handled at once. */
 static int max_busy(struct lcenv *e)
 {
