@@ -294,12 +294,16 @@ int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t l
 	if (fd < 0)
 		return negerrno();
 	r = write_all(fd, buf, len);
-	/* Without this fsync a crash after the rename can leave an empty file (MESOS-9507). */
-	if (r == 0 && (flags & STATE_DURABLE) && fsync(fd) < 0)
-		r = negerrno();
-	else if (r == 0 && !(flags & STATE_DURABLE) && (flags & STATE_DATA_SYNC) &&
-		 fdatasync(fd) < 0)
-		r = negerrno();
+	/*
+	 * Without this sync a crash after the rename can leave an empty file
+	 * (MESOS-9507; ext4 noauto_da_alloc, XFS). STATE_DATA_SYNC: the data
+	 * only, for a rewrite of a durable version (state.h): losing the rename
+	 * keeps the old version, so the directory needs no fsync.
+	 */
+	if (r == 0 && (flags & STATE_DURABLE))
+		r = fsync(fd) < 0 ? negerrno() : 0;
+	else if (r == 0 && (flags & STATE_DATA_SYNC))
+		r = fdatasync(fd) < 0 ? negerrno() : 0;
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = negerrno();
 	if (r < 0) {
