@@ -187,15 +187,24 @@ static const char *errno_words(int e)
 	}
 }
 
-/* Copy a plugin's text into err, one line, bounded. */
+/*
+ * Copy a plugin's text into err, one line, bounded. Other control bytes
+ * become '?': a NUL would cut the message short (to nothing when the body
+ * starts with one: found by tests/fuzz/plugin_answer_fuzz.c), and an escape
+ * sequence would reach the operator's terminal.
+ */
 static void set_text(char *err, const char *what, const char *text, size_t len)
 {
 	size_t off = (size_t)snprintf(err, PLUGIN_ERR_MAX, "%s", what);
 
 	for (size_t i = 0; i < len && off + 1 < PLUGIN_ERR_MAX; i++) {
-		char c = text[i];
+		unsigned char c = (unsigned char)text[i];
 
-		err[off++] = (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+		if (c == '\n' || c == '\r' || c == '\t')
+			c = ' ';
+		else if (c < 0x20 || c == 0x7f)
+			c = '?';
+		err[off++] = (char)c;
 	}
 	err[MIN(off, (size_t)PLUGIN_ERR_MAX - 1)] = '\0';
 	while (off > 0 && err[off - 1] == ' ')
@@ -239,9 +248,10 @@ static int decode_answer(const struct rpc_call *c, struct plugin_req *r)
 		    *json_object_get_string(err))
 			set_text(r->err, "", json_object_get_string(err),
 				 strlen(json_object_get_string(err)));
-		else if (c->resp_len)
-			set_text(r->err, "", c->resp, c->resp_len);
 		else
+			set_text(r->err, "", c->resp, c->resp_len);
+		/* Nothing, or only white space, to show (found by plugin_answer_fuzz). */
+		if (!r->err[0])
 			snprintf(r->err, sizeof(r->err), "HTTP status %d", c->status);
 		json_object_put(obj);
 		r->unsupported = c->status == 404;
@@ -263,6 +273,8 @@ static int decode_answer(const struct rpc_call *c, struct plugin_req *r)
 
 		if (!json_object_is_type(err, json_type_string) || *e) {
 			set_text(r->err, "", e, strlen(e));
+			if (!r->err[0])
+				snprintf(r->err, sizeof(r->err), "a blank \"Err\"");
 			json_object_put(obj);
 			return -EREMOTEIO;
 		}
@@ -1139,4 +1151,15 @@ int plugin_mount_many(struct plugin_client *pc, struct plugin_mount *m, size_t n
 	for (size_t i = 0; i < n; i++)
 		failed += m[i].result < 0;
 	return failed;
+}
+
+int plugin_decode_answer(int status, const char *body, size_t len, struct plugin_req *r)
+{
+	const struct rpc_call c = { .status = status, .resp = (char *)body, .resp_len = len };
+
+	plugin_req_clear(r);
+	r->result = decode_answer(&c, r);
+	if (r->result == 0)
+		r->result = extract_mountpoint(r);
+	return r->result;
 }

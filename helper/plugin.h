@@ -180,4 +180,16 @@ void plugin_mount_clear(struct plugin_mount *m);
 
 const char *plugin_method_name(enum plugin_method m);
 
+/*
+ * Decode one answer to r->method as plugin_call_many() does (the engine's
+ * error rule, then the Mountpoint of Mount, Path and Get): body[0..len) is
+ * the HTTP body (NUL-terminated at len; may hold NUL bytes), status the HTTP
+ * status. Clears r's out fields first, then sets r->result and returns it:
+ * 0 (r->reply and, for Mount/Path/Get, r->mountpoint set and owned by r),
+ * -EREMOTEIO (the plugin's error in r->err; r->unsupported for a 404),
+ * -EBADMSG (not the protocol), -ENOMEM. Exposed for the fuzz target
+ * (tests/fuzz/plugin_answer_fuzz.c) and unit tests.
+ */
+int plugin_decode_answer(int status, const char *body, size_t len, struct plugin_req *r);
+
 #endif

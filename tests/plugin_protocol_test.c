@@ -933,4 +933,59 @@ TEST_F(tp, rexray_refuses_create_of_existing_volume)
 	run_result_free(&r);
 }
 
+/*
+ * A plugin's error text becomes part of one line on stderr: a NUL byte in it
+ * once emptied the message (found by tests/fuzz/plugin_answer_fuzz.c), and
+ * control bytes would reach the terminal.
+ */
+TEST(error_text_with_control_bytes_stays_one_readable_line)
+{
+	static const char body[] = "\0disk\x1b[31m on\nfire\x7f";
+	static const char bell[] = "{\"Err\":\"a\\u0007b\"}";
+	struct plugin_req q = { .driver = "tp", .method = PLUGIN_MOUNT, .name = "v" };
+
+	EXPECT_EQ(-EREMOTEIO, plugin_decode_answer(500, body, sizeof(body) - 1, &q));
+	EXPECT_STREQ("?disk?[31m on fire?", q.err);
+	EXPECT_EQ(NULL, q.mountpoint);
+	plugin_req_clear(&q);
+
+	/* The JSON "Err" goes through the same filter. */
+	EXPECT_EQ(-EREMOTEIO, plugin_decode_answer(200, bell, sizeof(bell) - 1, &q));
+	EXPECT_STREQ("a?b", q.err);
+	plugin_req_clear(&q);
+}
+
+/* An error that is only white space still says something (plugin_answer_fuzz). */
+TEST(blank_error_text_still_names_the_status)
+{
+	struct plugin_req q = { .driver = "tp", .method = PLUGIN_CAPABILITIES };
+
+	EXPECT_EQ(-EREMOTEIO, plugin_decode_answer(204, "\n\n", 2, &q));
+	EXPECT_STREQ("HTTP status 204", q.err);
+	EXPECT_EQ(-EREMOTEIO, plugin_decode_answer(500, "{\"Err\":\" \\t\"}", 13, &q));
+	EXPECT_STREQ("HTTP status 500", q.err);
+	EXPECT_EQ(-EREMOTEIO, plugin_decode_answer(200, "{\"Err\":\" \"}", 11, &q));
+	EXPECT_STREQ("a blank \"Err\"", q.err);
+	plugin_req_clear(&q);
+}
+
+TEST(answers_decode_as_the_engine_does)
+{
+	struct plugin_req q = { .driver = "tp", .method = PLUGIN_GET, .name = "v" };
+	static const char get[] = "{\"volume\":{\"Name\":\"v\",\"Mountpoint\":\"/m/v\"}}";
+
+	/* Go's decoder matches keys without regard to case. */
+	ASSERT_EQ(0, plugin_decode_answer(200, get, sizeof(get) - 1, &q));
+	EXPECT_STREQ("/m/v", q.mountpoint);
+	q.method = PLUGIN_MOUNT;
+	EXPECT_EQ(-EBADMSG, plugin_decode_answer(200, "{\"Err\":\"\"}", 10, &q));
+	EXPECT_STREQ("the plugin answered no mountpoint", q.err);
+	EXPECT_EQ(-EBADMSG, plugin_decode_answer(200, "", 0, &q));
+	EXPECT_STREQ("invalid answer: empty answer", q.err);
+	EXPECT_EQ(-EREMOTEIO, plugin_decode_answer(404, "404 page not found\n", 19, &q));
+	EXPECT_TRUE(q.unsupported);
+	EXPECT_STREQ("404 page not found", q.err);
+	plugin_req_clear(&q);
+}
+
 TEST_HARNESS_MAIN
