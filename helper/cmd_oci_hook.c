@@ -29,6 +29,7 @@
 #include "common/jsonutil.h"
 #include "helper/caller.h"
 #include "helper/dvmount.h"
+#include "helper/oci.h"
 #include "helper/oci_annotations.h"
 #include "helper/state.h"
 
@@ -36,7 +37,6 @@
 /* The state is a few hundred bytes; config.json carries seccomp profiles and more. */
 #define OCI_STATE_MAX (1024 * 1024)
 #define OCI_CONFIG_MAX (4 * 1024 * 1024)
-#define OCI_JSON_DEPTH 64
 
 enum oci_stage {
 	OCI_CREATE_RUNTIME,
@@ -58,39 +58,6 @@ static void hook_done(struct hook *h)
 	json_object_put(h->state);
 	json_object_put(h->config);
 	free(h->volumes);
-}
-
-/* One JSON object and nothing after it; the tokener's words in why. */
-static int parse_object(const char *buf, size_t len, json_object **ret, const char **ret_why)
-{
-	_cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new_ex(OCI_JSON_DEPTH);
-	_cleanup_json_ json_object *o = NULL;
-
-	if (!tok)
-		return -ENOMEM;
-	if (len > INT_MAX || strlen(buf) != len) {
-		*ret_why = "it holds a NUL byte";
-		return -EBADMSG;
-	}
-	o = json_tokener_parse_ex(tok, buf, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-		enum json_tokener_error e = json_tokener_get_error(tok);
-
-		*ret_why = e == json_tokener_continue ? "it ends too early"
-						      : json_tokener_error_desc(e);
-		return -EBADMSG;
-	}
-	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-		if (!strchr(" \t\r\n", buf[i])) {
-			*ret_why = "trailing data after the object";
-			return -EBADMSG;
-		}
-	if (!json_object_is_type(o, json_type_object)) {
-		*ret_why = "not a JSON object";
-		return -EBADMSG;
-	}
-	*ret = TAKE_PTR(o);
-	return 0;
 }
 
 static const char *str_member(json_object *o, const char *key)
@@ -184,7 +151,7 @@ static int load_config(struct hook *h)
 	if (r == -EFBIG)
 		why = "larger than 4 MiB";
 	if (r == 0)
-		r = parse_object(buf, len, &h->config, &why);
+		r = oci_parse_object(buf, len, &h->config, &why);
 	if (r == 0)
 		return 0;
 fail:
@@ -389,7 +356,7 @@ static int read_state(struct hook *h)
 	else if (r < 0)
 		why = strerror(-r);
 	if (r == 0)
-		r = parse_object(buf, len, &h->state, &why);
+		r = oci_parse_object(buf, len, &h->state, &why);
 	if (r < 0) {
 		log_error(h->g, "oci-hook: the container state on stdin is not usable: %s", why);
 		return r;

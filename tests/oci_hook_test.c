@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/jsonutil.h"
+#include "helper/oci.h"
 
 #include "kselftest_harness.h"
 #include "tests/lib/run.h"
@@ -481,6 +482,35 @@ TEST_F(oci, bad_stdin_is_one_line_and_non_zero)
 		}
 	}
 	EXPECT_EQ(0, logged(self, "endpoint"));
+}
+
+/* Why a state or config.json is refused, in words: "null" once read "success". */
+TEST(parse_object_names_what_is_wrong)
+{
+	static const struct {
+		const char *text;
+		const char *why;
+	} cases[] = {
+		{ "null\n", "not a JSON object" },
+		{ "  null ", "not a JSON object" },
+		{ "[]", "not a JSON object" },
+		{ "{\"id\": \"x\"", "it ends too early" },
+		{ "{} {}", "trailing data after the object" },
+	};
+	json_object *o = NULL;
+	const char *why;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		why = NULL;
+		EXPECT_EQ(-EBADMSG, oci_parse_object(cases[i].text, strlen(cases[i].text), &o, &why));
+		EXPECT_STREQ(cases[i].why, why) TH_LOG("%s", cases[i].text);
+		EXPECT_EQ(NULL, o);
+	}
+	EXPECT_EQ(-EBADMSG, oci_parse_object("{}\0", 3, &o, &why));
+	EXPECT_STREQ("it holds a NUL byte", why);
+	ASSERT_EQ(0, oci_parse_object("{\"id\": \"x\"}\n", 12, &o, &why));
+	EXPECT_STREQ("x", json_object_get_string(json_object_object_get(o, "id")));
+	json_object_put(o);
 }
 
 /* A state larger than the 1 MiB bound is refused before it is parsed. */
