@@ -62,9 +62,6 @@ bool state_held_container(struct state *st, const char *cid);
  */
 int state_flock_at(int dirfd, const char *name, bool create, bool nonblock, int *ret_fd);
 
-/* A record's text as a JSON object: -EBADMSG when it is anything else. */
-int state_parse_object(const char *buf, size_t len, json_object **ret);
-
 /* Move dirfd/name to quarantine/<origin>.<sec>.<nsec>, durably. */
 int state_quarantine(struct state *st, int dirfd, const char *name, const char *origin,
 		     char ret_qname[static STATE_QNAME_MAX]);

@@ -313,6 +313,16 @@ int state_quarantine_list(struct state *st, int (*cb)(const char *name, void *us
 int state_volume_list(struct state *st, int (*cb)(const char *key, void *userdata),
 		      void *userdata);
 
+/*
+ * A record's text, buf[0..len) NUL-terminated at len, as every reader of
+ * containers/<cid>.json and volume.json takes it: 0 and *ret (the caller's
+ * reference) for exactly one JSON object with nothing but whitespace after
+ * it; -EBADMSG for anything else (empty, truncated, a NUL byte inside, not
+ * an object, trailing bytes: what a torn or mixed-up write leaves, which must
+ * never be believed), or len over STATE_RECORD_MAX; -ENOMEM.
+ */
+int state_parse_object(const char *buf, size_t len, json_object **ret);
+
 /* Generic pieces, fd-first. */
 int state_write_atomic(int dirfd, const char *name, const void *buf, size_t len);
 /* Reads a regular file of at most max_size bytes (NUL-terminated buffer): else -EFBIG. */
