@@ -128,14 +128,20 @@ $(HARNESS):
 		linux-source-6.1/tools/testing/selftests/kselftest.h
 	$(Q)touch $@
 
+# Seconds each fuzz target runs in `make check` (0: none).
+CHECK_FUZZ_TIME ?= 20
+
 deps:
 	$(Q)tools/install-deps
 
-check: deps all fuzz
+check: deps all
+	$(if $(filter-out 0,$(CHECK_FUZZ_TIME)),$(Q)$(MAKE) --no-print-directory O=$(O) \
+		FUZZ_TIME=$(CHECK_FUZZ_TIME) fuzz)
 	$(Q)O=$(O) tests/run $(TESTS)
 
+# The fuzzers already run under ASan+UBSan in `make check`: not again here.
 asan:
-	$(Q)$(MAKE) --no-print-directory O=$(O)/asan \
+	$(Q)$(MAKE) --no-print-directory O=$(O)/asan CHECK_FUZZ_TIME=0 \
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined" check
 
@@ -151,15 +157,31 @@ bench: deps $(PROGS)
 	$(Q)$(O)/dvmount-bench --out $(O)/bench \
 		--commit "$$(git describe --always --dirty 2>/dev/null || echo unknown)" $(BENCH_ARGS)
 
-fuzz: $(LIB)
-	$(Q)mkdir -p $(O)/fuzz
-	$(Q)for f in $(FUZZ_SRCS); do \
-		n=$$(basename $$f .c); \
-		echo "  FUZZ     $(O)/fuzz/$$n"; \
-		clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -I. \
-			$$(pkg-config --cflags $(LIBS_PC)) -o $(O)/fuzz/$$n $$f \
-			$(filter policy/% common/%,$(LIB_SRCS)) || exit 1; \
-	done
+# libFuzzer targets: the library again, built by clang with coverage and
+# sanitizers; each target links only the objects it uses. `make fuzz` runs each
+# for FUZZ_TIME seconds (0: build only) on a scratch copy of its seed corpus
+# tests/fuzz/<name>/; a crash leaves its input in $(O)/fuzz/ and fails.
+FUZZ_TIME ?= 60
+FUZZ_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-std=gnu11 -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(LIBS_PC))
+FUZZ_LIB := $(O)/fuzz/libdvmount-fuzz.a
+FUZZERS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRCS))
+
+$(O)/fuzz/obj/%.o: %.c
+	$(call msg,CLANG,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIB): $(patsubst %.c,$(O)/fuzz/obj/%.o,$(LIB_SRCS))
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(FUZZ_LIB)
+	$(call msg,CLANG,$@)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+
+fuzz: $(FUZZERS)
+	$(Q)tests/fuzz/run $(FUZZ_TIME) $(FUZZERS)
 
 # FHS: the program in sbin (root's), dvmount-run in bin, the test plugin and
 # the bench in libexec/dvmount (not commands for users), the example policy
@@ -213,4 +235,4 @@ clean:
 .PHONY: all check asan demo bench fuzz install uninstall clean deps mutants
 .DELETE_ON_ERROR:
 .SECONDARY:
--include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(O)/obj $(O)/fuzz/obj -name '*.d' 2>/dev/null)

@@ -4,6 +4,7 @@
  * or fail with an error, never crash, leak or read out of bounds; a policy
  * that parses then goes through every decision.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
