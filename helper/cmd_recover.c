@@ -195,6 +195,22 @@ static int retry_volume(const char *key, void *userdata)
 	return 0;
 }
 
+/*
+ * lc_report() names lc->cid, which recover moves from container to container:
+ * the failures of one cleanup name its container as they are recorded.
+ */
+static void name_failures(struct lc *lc, size_t from, const char *cid)
+{
+	for (size_t i = from; i < lc->n_failures; i++) {
+		char *line;
+
+		if (asprintf(&line, "container '%s': %s", cid, lc->failures[i]) < 0)
+			continue;
+		free(lc->failures[i]);
+		lc->failures[i] = line;
+	}
+}
+
 int cmd_recover(struct globals *g, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -257,10 +273,13 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 		else if ((r = state_container_list(lc.st, pick, &s)) < 0)
 			lc_fail(&lc, "cannot list the records: %s", strerror(-r));
 		for (size_t i = 0; i < s.n_todo; i++) {
+			size_t before = lc.n_failures;
+
 			lc.cid = s.todo[i];
 			if (lc_cleanup_container(&lc, s.todo[i], still_wanted, &s) < 0 &&
-			    !lc.n_failures)
+			    lc.n_failures == before)
 				lc_fail(&lc, "cleanup failed");
+			name_failures(&lc, before, s.todo[i]);
 		}
 		if (s.overflow)
 			lc_fail(&lc, "%zu more container(s) to clean up than one run takes (%zu): "

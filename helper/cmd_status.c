@@ -41,8 +41,14 @@ static int add_volume(const char *key, void *userdata)
 {
 	struct status *s = userdata;
 	json_object *v, *users = json_object_new_array();
+	int r;
 
-	if (state_volume_load(s->lc->st, key, &v) < 0) {
+	r = state_volume_load(s->lc->st, key, &v);
+	if (r < 0) {
+		/* Absent: a crash before the entry was written, recover tidies it. */
+		if (r != -ENOENT)
+			log_warn(s->lc->g, "volume entry '%s' unreadable (%s): not shown",
+				 key, r == -EBADMSG ? "empty or corrupt" : strerror(-r));
 		json_object_put(users);
 		return 0;
 	}

@@ -330,8 +330,11 @@ static int acquire_load(struct lc *lc, struct lc_acquire *a, size_t n, json_obje
 		if (r == 0)
 			r = state_volume_mount_id(a[i].entry, a[i].mount_id);
 		if (r < 0) {
-			lc_fail(lc, "volume '%s' of driver '%s': state entry: %s", a[i].name,
-				a[i].driver, strerror(-r));
+			lc_fail(lc, "volume '%s' of driver '%s': state entry '%s': %s", a[i].name,
+				a[i].driver, a[i].key,
+				r == -EBADMSG || r == -EFBIG
+					? "unreadable (empty or corrupt), set aside in quarantine/"
+					: strerror(-r));
 			return r;
 		}
 		if (state_vol_held(s))
