@@ -45,8 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ret == 0)
 		ret = http_resp_feed(&r, NULL, 0);
-	if (ret != 1 && ret != -EBADMSG && ret != -EMSGSIZE && ret != -ECONNRESET &&
-	    ret != -ENOMEM)
+	if (ret != 1 && ret != -EBADMSG && ret != -EMSGSIZE && ret != -ECONNRESET && ret != -ENOMEM)
 		abort();
 	if (r.body_len > lim->max_body || (r.body && r.body[r.body_len] != '\0'))
 		abort();

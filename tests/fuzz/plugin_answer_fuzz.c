@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			abort();
 	if (ret == 0 && (!r.reply || ((r.method == PLUGIN_MOUNT || r.method == PLUGIN_PATH ||
-					r.method == PLUGIN_GET) != !!r.mountpoint)))
+				       r.method == PLUGIN_GET) != !!r.mountpoint)))
 		abort();
 	if (ret == 0 && r.method == PLUGIN_MOUNT && !*r.mountpoint)
 		abort();
