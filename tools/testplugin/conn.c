@@ -281,6 +281,8 @@ static bool answer(struct conn *c, bool keep_alive)
 		break;
 	}
 	api_answer_done(&a);
+	if (a.fault.kind == FAULT_RESTART)
+		tp_restart();
 	return keep;
 }
 

@@ -51,6 +51,7 @@ static const struct {
 	{ "close", FAULT_CLOSE, false },	  { "garbage", FAULT_GARBAGE, false },
 	{ "oversized", FAULT_OVERSIZED, true }, { "chunked", FAULT_CHUNKED, false },
 	{ "nobody", FAULT_NOBODY, false },	  { "answer", FAULT_ANSWER, true },
+	{ "restart", FAULT_RESTART, false },
 };
 
 const char *fault_kind_name(enum fault_kind kind)
@@ -283,6 +284,9 @@ void fault_match(const char *method, const char *volume, struct fault_action *re
 	pthread_mutex_lock(&fault_lock);
 	reload_file();
 	if (!take(&cmdline, method, volume, ret) && !take(&from_file, method, volume, ret))
+		ret->kind = FAULT_NONE;
+	/* The restarted plugin reads the same faults: restarting again would never end. */
+	if (ret->kind == FAULT_RESTART && tp_config.restarted)
 		ret->kind = FAULT_NONE;
 	pthread_mutex_unlock(&fault_lock);
 }

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -24,6 +25,8 @@
 #define PROG "dvmount-testplugin"
 
 struct tp_config tp_config = { .root_fd = -EBADF, .log_fd = -EBADF };
+static char **saved_argv;
+static int saved_argc;
 
 static const char usage[] =
 	"Usage: " PROG " --socket PATH --root DIR [--log FILE] [--faults FILE]\n"
@@ -97,6 +100,7 @@ static void parse_args(int argc, char **argv, bool *ret_ready)
 		{ "bind", no_argument, NULL, 'b' },	    { "ready", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "listen-fd", required_argument, NULL, 'L' },
+		{ "restarted", no_argument, NULL, 'X' },
 		{},
 	};
 	const char *log_path = NULL;
@@ -143,6 +147,9 @@ static void parse_args(int argc, char **argv, bool *ret_ready)
 			if (listen_fd < 3 || fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0)
 				die(2, "--listen-fd '%s': not an open fd above 2", optarg);
 			break;
+		case 'X':
+			tp_config.restarted = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -161,6 +168,20 @@ static void parse_args(int argc, char **argv, bool *ret_ready)
 	}
 }
 
+void tp_restart(void)
+{
+	char **argv = calloc((size_t)saved_argc + 2, sizeof(*argv));
+
+	if (!argv)
+		die(1, "restart: out of memory");
+	memcpy(argv, saved_argv, (size_t)saved_argc * sizeof(*argv));
+	argv[saved_argc] = "--restarted";
+	/* Never exec in the middle of a state write; the new process loads the state. */
+	volume_lock_for_exit();
+	execv("/proc/self/exe", argv);
+	die(1, "restart: exec: %m");
+}
+
 int main(int argc, char **argv)
 {
 	_cleanup_close_ int lfd = -EBADF, sfd = -EBADF;
@@ -168,6 +189,8 @@ int main(int argc, char **argv)
 	bool ready = false;
 	int r;
 
+	saved_argc = argc;
+	saved_argv = argv;
 	parse_args(argc, argv, &ready);
 	if (mkdir(tp_config.root, 0755) < 0 && errno != EEXIST)
 		die(1, "creating root '%s': %m", tp_config.root);

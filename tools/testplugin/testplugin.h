@@ -40,6 +40,7 @@ struct tp_config {
 	int log_fd; /* -1: no call log */
 	enum tp_mode mode;
 	bool bind;
+	bool restarted; /* --restarted: a restart fault already fired, ignore the others */
 };
 
 extern struct tp_config tp_config;
@@ -76,6 +77,7 @@ enum fault_kind {
 	FAULT_CHUNKED,
 	FAULT_NOBODY,
 	FAULT_ANSWER, /* 200 with the spec's text as the body, verbatim */
+	FAULT_RESTART,
 };
 
 struct fault_action {
@@ -111,6 +113,14 @@ void api_handle(const struct api_request *req, struct api_answer *ret);
 void api_answer_done(struct api_answer *a);
 /* A request that could not be parsed as HTTP: logged, answered 400. */
 void api_bad_request(const char *why, struct api_answer *ret);
+
+/* --- main.c: the restart fault. */
+/*
+ * Exec this program again with the same arguments and --restarted, once
+ * the state is whole: a plugin restarted between two calls (its listening
+ * socket and every connection close; the new one binds again).
+ */
+_noreturn_ void tp_restart(void);
 
 /* --- conn.c: one thread per connection. */
 int conn_start(int fd);
