@@ -533,9 +533,15 @@ static int activate_round(struct plugin_client *pc, struct plugin **todo, size_t
 			continue;
 		}
 		if (c->result < 0) {
+			/* Named: it fails the call it came before, which the line names. */
 			p->error = c->result;
-			snprintf(p->err, sizeof(p->err), "%s: %s", p->addr.text,
-				 errno_words(c->result));
+			if (c->result == -ETIMEDOUT)
+				snprintf(p->err, sizeof(p->err),
+					 "Plugin.Activate: %s: timed out after %.1f s", p->addr.text,
+					 c->timeout_ms / 1000.0);
+			else
+				snprintf(p->err, sizeof(p->err), "Plugin.Activate: %s: %s",
+					 p->addr.text, errno_words(c->result));
 			rpc_call_reset(c);
 			continue;
 		}
