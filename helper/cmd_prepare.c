@@ -1321,6 +1321,7 @@ static int run(struct lc *lc, struct args *a)
 			failed++;
 		}
 	}
+	lc_crash_point("before-attach");
 	if (failed == 0)
 		failed = a->pid ? attach(lc, a, pidfd, v, n) : 0;
 	lc_crash_point("after-attach");

@@ -272,6 +272,7 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 			lc_fail(&lc, "out of memory");
 		else if ((r = state_container_list(lc.st, pick, &s)) < 0)
 			lc_fail(&lc, "cannot list the records: %s", strerror(-r));
+		lc_crash_point("recover-after-list");
 		for (size_t i = 0; i < s.n_todo; i++) {
 			size_t before = lc.n_failures;
 
@@ -286,6 +287,7 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 				     "run recover again",
 				s.overflow, s.cap);
 		lc.cid = NULL;
+		lc_crash_point("recover-before-retry");
 		/* Volumes belong to no caller: their retries are root's business. */
 		if (g->caller_is_root)
 			state_volume_list(lc.st, retry_volume, &lc);

@@ -150,11 +150,52 @@ int lc_report(struct lc *lc)
 	return lc->n_failures ? EXIT_FAIL : EXIT_OK;
 }
 
+/*
+ * Every crash point, in the order an operation meets them: the tests kill
+ * dvmount at each (tests/crash_points_test.c enumerates this list through
+ * DVMOUNT_CRASH_AT=list). A point not listed here is a bug: it aborts.
+ */
+static const char *const crash_points[] = {
+	/* prepare */
+	"after-intent",	  /* the "preparing" record is durable, nothing else */
+	"after-users",	  /* its users and volume entries ("mounting") too */
+	"before-mount",	  /* Get/Create/Mount not yet sent */
+	"after-mount",	  /* the plugin answered, entries not yet updated */
+	"before-attach",  /* entries and the attach plan are durable */
+	"after-attach",	  /* mounts attached, record still "preparing" */
+	"after-commit",	  /* record "prepared", locks still held */
+	/* cleanup, recover's cleanups, prepare's undo */
+	"cleanup-before-detach",
+	"cleanup-after-detach",
+	"cleanup-after-users",	 /* users removed, volumes not yet released */
+	"before-unmount",	 /* "unmounting" durable, Unmount not yet sent */
+	"after-unmount",	 /* the plugin answered, entries not yet updated */
+	"cleanup-after-release", /* volumes released, the record not yet removed */
+	/* recover */
+	"recover-after-list",	/* records judged, nothing cleaned up yet */
+	"recover-before-retry", /* containers done, unused volumes not yet retried */
+	/* the dvdcli drop-in */
+	"dvdcli-after-user",	/* its user and "mounting" durable, Mount not yet sent */
+	"dvdcli-after-mount",	/* the plugin answered, the entry not yet updated */
+	"dvdcli-after-unuse",	/* its user removed, the volume not yet released */
+};
+
+const char *const *lc_crash_points(size_t *ret_n)
+{
+	*ret_n = ARRAY_SIZE(crash_points);
+	return crash_points;
+}
+
 void lc_crash_point(const char *name)
 {
 	/* secure_getenv: a setuid run never honours it. */
 	const char *at = secure_getenv("DVMOUNT_CRASH_AT");
+	bool known = false;
 
+	for (size_t i = 0; i < ARRAY_SIZE(crash_points); i++)
+		known |= !strcmp(crash_points[i], name);
+	if (!known)
+		abort();
 	if (at && !strcmp(at, name))
 		raise(SIGKILL);
 }
@@ -1037,6 +1078,7 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 		state_unlock_container(lc->st, cfd);
 		return 0;
 	}
+	lc_crash_point("cleanup-before-detach");
 	if (detach_attached(lc, record) < 0) {
 		/* Its mounts may still be in a live container: no Unmount under it. */
 		state_unlock_container(lc->st, cfd);
@@ -1072,6 +1114,7 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 	r = lc_release_unused(lc, kp, n);
 	if (r < 0)
 		lc_fail(lc, "releasing volumes: %s", strerror(-r));
+	lc_crash_point("cleanup-after-release");
 	/* Forget the container whatever the Unmounts said (MESOS-10126). */
 	r = state_container_remove(lc->st, cid);
 	if (r < 0 && r != -ENOENT)

@@ -214,8 +214,18 @@ void lc_acquire_mounted(struct lc *lc, json_object *entry, const struct plugin_m
 /* The user entry the dvdcli drop-in holds for Mesos (not a valid container of ours). */
 #define LC_DVDCLI_USER "dvdcli:mesos"
 
-/* Debug-build style crash points for the recovery tests: DVMOUNT_CRASH_AT=name. */
+/*
+ * Crash points for the recovery tests: with DVMOUNT_CRASH_AT=name (read with
+ * secure_getenv, so never in a setuid run) dvmount SIGKILLs itself there.
+ * name must be one of lc_crash_points() (else abort(): a typo would make a
+ * test pass without crashing anywhere).
+ */
 void lc_crash_point(const char *name);
+/*
+ * Every crash point name, in the order operations meet them; *ret_n gets
+ * their number. Static storage. DVMOUNT_CRASH_AT=list prints them (main.c).
+ */
+const char *const *lc_crash_points(size_t *ret_n);
 
 /* May the caller act on this record? Root always; others only on their own. */
 bool lc_caller_owns(const struct lc *lc, json_object *record);

@@ -15,6 +15,7 @@
 #include "helper/dvmount.h"
 #include "helper/harden.h"
 #include "helper/help.h"
+#include "helper/lifecycle.h"
 #include "helper/plugin.h"
 #include "helper/plugin_slot.h"
 #include "policy/policy.h"
@@ -337,6 +338,17 @@ int main(int argc, char **argv)
 	}
 
 	read_environment(&g);
+	/* The recovery tests enumerate the crash points (lc_crash_point). */
+	const char *crash = secure_getenv("DVMOUNT_CRASH_AT");
+
+	if (crash && !strcmp(crash, "list")) {
+		size_t n;
+		const char *const *points = lc_crash_points(&n);
+
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", points[i]);
+		return EXIT_OK;
+	}
 	base = base ? base + 1 : argv[0];
 	if (!strcmp(base, "dvdcli")) {
 		g.prog = "dvdcli";
