@@ -105,7 +105,7 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	m->id = a.mount_id;
 	r = plugin_mount_many(lc->pc, m, 1);
 	m->id = NULL;
-	lc_crash_point("after-mount");
+	lc_crash_point("dvdcli-after-mount");
 	lc_acquire_mounted(lc, entry, m, r);
 	/* The saves below replace the entry synced above: STATE_DATA_SYNC (state.h). */
 	if (r < 0 || m->result < 0) {
@@ -184,6 +184,7 @@ static int tracked_unmount(struct lc *lc, struct plugin_mount *m)
 	r = forget_mesos(lc, m, key);
 	if (r < 0)
 		return r;
+	lc_crash_point("dvdcli-after-unuse");
 	r = lc_release_unused(lc, &k, 1);
 	return r ? -EIO : 0;
 }

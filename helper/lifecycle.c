@@ -158,7 +158,8 @@ int lc_report(struct lc *lc)
 static const char *const crash_points[] = {
 	/* prepare */
 	"after-intent",	  /* the "preparing" record is durable, nothing else */
-	"after-users",	  /* its users and volume entries ("mounting") too */
+	"after-users",	  /* its users and volume entries ("mounting"), not yet durable */
+	"after-durable-intent", /* the record names every mount id: the one durable write */
 	"before-mount",	  /* Get/Create/Mount not yet sent */
 	"after-mount",	  /* the plugin answered, entries not yet updated */
 	"before-attach",  /* entries and the attach plan are durable */
@@ -170,12 +171,13 @@ static const char *const crash_points[] = {
 	"cleanup-after-users",	 /* users removed, volumes not yet released */
 	"before-unmount",	 /* "unmounting" durable, Unmount not yet sent */
 	"after-unmount",	 /* the plugin answered, entries not yet updated */
+	"after-pending-sync",	 /* a failed Unmount's entry durable, the record not removed */
 	"cleanup-after-release", /* volumes released, the record not yet removed */
 	/* recover */
 	"recover-after-list",	/* records judged, nothing cleaned up yet */
 	"recover-before-retry", /* containers done, unused volumes not yet retried */
 	/* the dvdcli drop-in */
-	"dvdcli-after-user",	/* its user and "mounting" durable, Mount not yet sent */
+	"dvdcli-after-sync",	/* its user and "mounting" durable, Mount not yet sent */
 	"dvdcli-after-mount",	/* the plugin answered, the entry not yet updated */
 	"dvdcli-after-unuse",	/* its user removed, the volume not yet released */
 };
