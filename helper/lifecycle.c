@@ -314,7 +314,14 @@ static bool host_path_unmounted(struct lc *lc, json_object *vol, bool in_flight)
 			q.method = PLUGIN_PATH;
 			plugin_call_many(lc->pc, &q, 1);
 		}
-		gone = q.method == PLUGIN_GET && q.result == -EREMOTEIO;
+		/*
+		 * No such volume, or one whose Mountpoint is empty: the protocol's
+		 * Get names where the volume is mounted, nothing when it is not
+		 * (a crash before the Mount was sent: tests/crash_points_test.c).
+		 */
+		gone = q.method == PLUGIN_GET &&
+		       (q.result == -EREMOTEIO ||
+			(q.result == 0 && (!q.mountpoint || !*q.mountpoint)));
 		if (q.result == 0 && q.mountpoint && *q.mountpoint)
 			asked = TAKE_PTR(q.mountpoint);
 		plugin_req_clear(&q);
