@@ -151,7 +151,8 @@ static int plugin_restart(struct lcenv *e)
 	return e->plugin > 0 ? 0 : -ECHILD;
 }
 
-TEST_F(faults, every_endpoint_every_fault_one_clear_line_in_time)
+/* About 15-25 s alone; under ASan on a loaded machine several times that. */
+TEST_F_TIMEOUT(faults, every_endpoint_every_fault_one_clear_line_in_time, 240)
 {
 	char prefix[160];
 	struct run_result r;
@@ -309,7 +310,8 @@ static void expect_recovered(struct __test_metadata *_metadata, struct lcenv *e,
  * container, within the timeouts; whatever the plugin holds afterwards,
  * dvmount knows; after a recover with a healthy plugin, nothing is left.
  */
-TEST_F(faults, prepare_under_every_fault_keeps_the_state_consistent)
+/* About 15-25 s alone; under ASan on a loaded machine several times that. */
+TEST_F_TIMEOUT(faults, prepare_under_every_fault_keeps_the_state_consistent, 240)
 {
 	/*
 	 * A Get that the plugin answers with an error (or an answer too large to
@@ -418,7 +420,8 @@ TEST_F(faults, mount_cut_then_unmount_timeout_keeps_the_volume)
  * container is gone, MESOS-10126), the volume entry stays while the plugin
  * may hold the mount, and recover Unmounts it once the plugin answers.
  */
-TEST_F(faults, cleanup_under_every_unmount_fault_keeps_the_volume_until_recover)
+/* About 15-25 s alone; under ASan on a loaded machine several times that. */
+TEST_F_TIMEOUT(faults, cleanup_under_every_unmount_fault_keeps_the_volume_until_recover, 240)
 {
 	char vols[PATH_MAX], cid[64], name[64], prefix[160];
 	struct run_result r;
