@@ -315,13 +315,16 @@ static bool host_path_unmounted(struct lc *lc, json_object *vol, bool in_flight)
 			plugin_call_many(lc->pc, &q, 1);
 		}
 		/*
-		 * No such volume, or one whose Mountpoint is empty: the protocol's
-		 * Get names where the volume is mounted, nothing when it is not
-		 * (a crash before the Mount was sent: tests/crash_points_test.c).
+		 * No such volume: evidence even while a Mount may run. One whose
+		 * Mountpoint is empty (the protocol's Get names where a volume is
+		 * mounted, nothing when it is not) only once no call of ours can
+		 * be under way: a Mount still running may fill it in later. Without
+		 * this a prepare killed before its Mount went out left recover
+		 * failing on that volume forever (tests/crash_points_test.c).
 		 */
 		gone = q.method == PLUGIN_GET &&
 		       (q.result == -EREMOTEIO ||
-			(q.result == 0 && (!q.mountpoint || !*q.mountpoint)));
+			(!in_flight && q.result == 0 && (!q.mountpoint || !*q.mountpoint)));
 		if (q.result == 0 && q.mountpoint && *q.mountpoint)
 			asked = TAKE_PTR(q.mountpoint);
 		plugin_req_clear(&q);
