@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -346,6 +347,36 @@ int lcenv_status_refcount(struct lcenv *e, const char *name)
 			return json_object_get_int(json_object_object_get(v, "refcount"));
 	}
 	return -ENOENT;
+}
+
+int lcenv_expire_in_flight(struct lcenv *e)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *d;
+	DIR *vd;
+	int n = 0, r = 0;
+
+	snprintf(dir, sizeof(dir), "%s/volumes", e->state);
+	vd = opendir(dir);
+	if (!vd)
+		return errno == ENOENT ? 0 : -errno;
+	while ((d = readdir(vd))) {
+		_cleanup_json_ json_object *o = NULL;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/volume.json", dir, d->d_name);
+		o = json_object_from_file(path);
+		if (!o || !json_object_object_get(o, "in_flight_until"))
+			continue;
+		json_object_object_add(o, "in_flight_until", json_object_new_int64(0));
+		json_object_object_add(o, "in_flight_until_boottime", json_object_new_int64(0));
+		if (json_object_to_file(path, o) < 0)
+			r = -EIO;
+		n++;
+	}
+	closedir(vd);
+	return r < 0 ? r : n;
 }
 
 char *lc_mountinfo(pid_t pid)

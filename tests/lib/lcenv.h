@@ -86,6 +86,14 @@ int lcenv_status_counts(struct lcenv *e, int *ret_containers, int *ret_volumes);
 /* refcount of volume NAME in status --json: -ENOENT when it has no entry. */
 int lcenv_status_refcount(struct lcenv *e, const char *name);
 
+/*
+ * As if the in-flight window of every call marked in the volume entries
+ * (lc_mark_in_flight(): twice the timeout, at least 30 s, on the boot clock
+ * and the wall clock) had passed: both ends set to 0. Returns how many
+ * entries had a mark.
+ */
+int lcenv_expire_in_flight(struct lcenv *e);
+
 /* Mounts at or under prefix in pid's mount namespace (0 = this process). */
 int lc_mounts_under(pid_t pid, const char *prefix);
 /* Whole /proc/<pid>/mountinfo (0 = self), malloc'd. */
