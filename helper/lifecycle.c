@@ -430,8 +430,30 @@ int lc_acquire(struct lc *lc, struct lc_acquire *a, size_t n, const char *user)
 				return -ENOMEM;
 			r = state_vol_apply(a[i].entry, STATE_VOL_REUSE);
 		} else {
+			enum state_vol s = STATE_VOL_IDLE;
+			bool died;
+
 			r = 0;
-			if (held[i]) {
+			/*
+			 * Mounting, with the volume lock ours: an earlier run died
+			 * around its Mount, or its Mount timed out. Until no such
+			 * call can still be under way, an Unmount could overtake it
+			 * and the Mount finish with nobody to release it; after, it
+			 * happened or never will: released and renewed like a mount
+			 * that went away. A second Mount under the same id is
+			 * refused by a plugin that counts ids, and the first one
+			 * forgotten (tests/crash_points_test.c).
+			 */
+			state_vol_get(a[i].entry, &s);
+			died = s == STATE_VOL_MOUNTING;
+			if (died && lc_in_flight(a[i].entry)) {
+				lc_fail(lc,
+					"volume '%s' of driver '%s': a Mount of an earlier run may "
+					"still be under way in the plugin; try again later",
+					a[i].name, a[i].driver);
+				return -EBUSY;
+			}
+			if (held[i] || died) {
 				/* Gone underneath us (a plugin restart, a reboot): mount afresh. */
 				struct plugin_req q = { .driver = a[i].driver,
 							.method = PLUGIN_UNMOUNT,

@@ -202,7 +202,7 @@ enum state_vol_transition {
 	STATE_VOL_MOUNT_DONE,	  /* mounting -> mounted (the caller sets "host_path") */
 	STATE_VOL_MOUNT_REFUSED,  /* mounting -> idle: the plugin refused, nothing to undo */
 	STATE_VOL_REUSE,	  /* mounted|unmounting|pending -> mounted: still there */
-	STATE_VOL_RENEW,	  /* mounted|unmounting|pending -> idle, under a new mount id
+	STATE_VOL_RENEW,	  /* mounted|unmounting|pending|mounting -> idle, under a new mount id
 				     and without "host_path": its mount went away */
 	STATE_VOL_UNMOUNT_BEGIN,  /* mounting|mounted|unmounting -> unmounting, said
 				     before the Unmount; pending stays pending */
