@@ -36,8 +36,10 @@ static unsigned policy_limit(const char *driver, void *userdata)
 	return policy_max_in_flight(userdata, driver);
 }
 
-int lc_plugin_client(const struct globals *g, struct state *st, const struct policy *policy,
-		     struct plugin_client **ret)
+/* The client, its max-in-flight from limit(driver, userdata), its slot dir from st's. */
+static int plugin_client_limited(const struct globals *g, struct state *st,
+				 unsigned (*limit)(const char *driver, void *userdata),
+				 void *userdata, struct plugin_client **ret)
 {
 	_cleanup_(plugin_client_freep) struct plugin_client *pc = NULL;
 	_cleanup_state_ struct state *own = NULL;
@@ -46,8 +48,8 @@ int lc_plugin_client(const struct globals *g, struct state *st, const struct pol
 	int r;
 
 	globals_plugin_config(g, &cfg);
-	cfg.max_in_flight_for = policy_limit;
-	cfg.limit_userdata = (void *)policy;
+	cfg.max_in_flight_for = limit;
+	cfg.limit_userdata = userdata;
 	r = plugin_client_new(&cfg, &pc);
 	if (r < 0)
 		return r;
@@ -58,6 +60,29 @@ int lc_plugin_client(const struct globals *g, struct state *st, const struct pol
 		plugin_client_set_slot_dir(pc, fd);
 	*ret = TAKE_PTR(pc);
 	return 0;
+}
+
+int lc_plugin_client(const struct globals *g, struct state *st, const struct policy *policy,
+		     struct plugin_client **ret)
+{
+	return plugin_client_limited(g, st, policy_limit, (void *)policy, ret);
+}
+
+/*
+ * A command that needs no policy decision reads the policy only for a
+ * plugin's max-in-flight, and only when it makes a call that is limited:
+ * status, and a cleanup whose volumes other containers still use, read no
+ * policy file at all.
+ */
+static unsigned lazy_policy_limit(const char *driver, void *userdata)
+{
+	struct lc *lc = userdata;
+
+	if (!lc->limits_tried) {
+		lc->limits = lc_limits_policy(lc->g);
+		lc->limits_tried = true;
+	}
+	return policy_max_in_flight(lc->limits, driver);
 }
 
 int lc_open(struct globals *g, bool with_policy, struct lc *ret)
@@ -94,9 +119,10 @@ int lc_open(struct globals *g, bool with_policy, struct lc *ret)
 			return r;
 		}
 	}
-	if (!with_policy)
-		ret->limits = lc_limits_policy(g);
-	r = lc_plugin_client(g, ret->st, ret->policy ? ret->policy : ret->limits, &ret->pc);
+	if (with_policy)
+		r = lc_plugin_client(g, ret->st, ret->policy, &ret->pc);
+	else
+		r = plugin_client_limited(g, ret->st, lazy_policy_limit, ret, &ret->pc);
 	if (r < 0) {
 		lc_fail(ret, "cannot start the plugin client: %s", strerror(-r));
 		return r;

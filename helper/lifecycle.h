@@ -32,7 +32,9 @@ struct lc {
 	struct state *st;
 	struct plugin_client *pc;
 	struct policy *policy;
-	struct policy *limits; /* without with_policy: the policy if it loads, for max-in-flight */
+	/* Without with_policy: the policy if it loads, for max-in-flight; read on first need. */
+	struct policy *limits;
+	bool limits_tried;
 	const char *cid; /* the container being worked on, for messages */
 	/* Failures to report, one line each, in order. */
 	char *failures[LC_FAILURES_MAX];
@@ -46,8 +48,10 @@ struct lc {
 
 /*
  * Open the state (and the plugin client; the policy when with_policy). Without
- * with_policy the policy is still read, quietly, for its max-in-flight only: a
- * missing or broken one means 1 (taking volumes away never needs a policy).
+ * with_policy the policy is still read, quietly, for its max-in-flight only,
+ * when the first limited plugin call needs it: a missing or broken one means 1
+ * (taking volumes away never needs a policy). ret must stay where it is until
+ * lc_close (the client keeps a pointer to it).
  */
 int lc_open(struct globals *g, bool with_policy, struct lc *ret);
 void lc_close(struct lc *lc);

@@ -30,7 +30,8 @@ struct idle_conn {
 struct rpc_engine {
 	unsigned flags;
 	struct rpc_limits limits;
-	struct rpc_ring *ring; /* NULL: the poll() path */
+	struct rpc_ring *ring; /* NULL: the poll() path, or not made yet */
+	bool ring_tried;       /* made, failed, or abandoned: never again */
 	struct idle_conn idle[MAX_IDLE];
 	unsigned n_idle;
 };
@@ -167,7 +168,6 @@ static int check_peer(struct rpc_call *c, int fd)
 int rpc_engine_new(unsigned flags, const struct rpc_limits *limits, struct rpc_engine **ret)
 {
 	struct rpc_engine *e = calloc(1, sizeof(*e));
-	int r;
 
 	if (!e)
 		return -ENOMEM;
@@ -183,14 +183,30 @@ int rpc_engine_new(unsigned flags, const struct rpc_limits *limits, struct rpc_e
 		if (limits->max_header_size)
 			e->limits.max_header_size = limits->max_header_size;
 	}
-	if (!(flags & RPC_NO_URING)) {
-		/* io_uring may be off (sysctl, seccomp): the poll path does the same job. */
-		r = rpc_ring_new(&e->ring);
-		if (r < 0)
-			debug(DEBUG_URING, "uring", "no ring (%s): plain syscalls", strerror(-r));
-	}
+	/* The ring is made by the first call (engine_ring): most commands make none. */
+	e->ring_tried = flags & RPC_NO_URING;
 	*ret = e;
 	return 0;
+}
+
+/*
+ * The ring, made on first use: its setup (io_uring_setup, a probe, the
+ * restrictions: three syscalls and a 256-entry SQ/CQ mapping) is wasted on a
+ * command that never calls a plugin, such as the prepare of volumes that are
+ * mounted already. NULL: the poll() path.
+ */
+static struct rpc_ring *engine_ring(struct rpc_engine *e)
+{
+	int r;
+
+	if (e->ring_tried)
+		return e->ring;
+	e->ring_tried = true;
+	/* io_uring may be off (sysctl, seccomp): the poll path does the same job. */
+	r = rpc_ring_new(&e->ring);
+	if (r < 0)
+		debug(DEBUG_URING, "uring", "no ring (%s): plain syscalls", strerror(-r));
+	return e->ring;
 }
 
 void rpc_engine_drop_idle(struct rpc_engine *e)
@@ -208,9 +224,9 @@ void rpc_engine_free(struct rpc_engine *e)
 	free(e);
 }
 
-bool rpc_engine_uses_uring(const struct rpc_engine *e)
+bool rpc_engine_uses_uring(struct rpc_engine *e)
 {
-	return e->ring != NULL;
+	return engine_ring(e) != NULL;
 }
 
 struct rpc_ring *rpc_engine_ring(struct rpc_engine *e)
@@ -222,6 +238,7 @@ void rpc_ring_abandon(struct rpc_engine *e)
 {
 	/* Not freed: requests may still be live in it. */
 	e->ring = NULL;
+	e->ring_tried = true;
 }
 
 /* An idle connection the peer has closed (or written to) is no use: readable means dead. */
@@ -415,7 +432,7 @@ int rpc_run(struct rpc_engine *e, struct rpc_call *const *calls, size_t n)
 		flights[i].call = calls[i];
 		flights[i].fd = -EBADF;
 	}
-	r = e->ring ? rpc_run_uring(e, flights, n) : rpc_run_poll(e, flights, n);
+	r = engine_ring(e) ? rpc_run_uring(e, flights, n) : rpc_run_poll(e, flights, n);
 	if (r == -EREMOTEIO) {
 		/*
 		 * The ring failed with requests in flight: the kernel may still

@@ -84,13 +84,25 @@ enum {
 	RPC_NO_URING = 1 << 0, /* force the plain-syscall path */
 };
 
+/*
+ * An engine with its idle-connection pool; flags RPC_*, limits NULL for the
+ * defaults (1 MiB body, 64 headers of 16 KiB). The io_uring ring is not made
+ * here but by the first rpc_run (or rpc_engine_uses_uring), so that a process
+ * that calls no plugin never sets one up. 0, or -ENOMEM; the caller owns *ret
+ * (rpc_engine_free, which accepts NULL).
+ */
 int rpc_engine_new(unsigned flags, const struct rpc_limits *limits, struct rpc_engine **ret);
 void rpc_engine_free(struct rpc_engine *e);
 static inline void rpc_engine_freep(struct rpc_engine **e)
 {
 	rpc_engine_free(*e);
 }
-bool rpc_engine_uses_uring(const struct rpc_engine *e);
+/*
+ * Whether calls go through io_uring: false with RPC_NO_URING, when the ring
+ * cannot be made (io_uring off by sysctl or seccomp) or was abandoned after a
+ * failure. Makes the ring if no call has yet.
+ */
+bool rpc_engine_uses_uring(struct rpc_engine *e);
 
 /*
  * Run every call to completion (each ends with its own result) and return 0,

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A command sets up only what it needs (issue 11: the fixed cost of one
+ * command). The io_uring ring is made by the first plugin call, the policy
+ * file is read only by a command that decides by it or makes a limited plugin
+ * call, the audit socket is opened only to write a record. Witnessed with
+ * strace -f on dvmount run black-box: io_uring_setup calls, opens of the
+ * policy file, NETLINK_AUDIT sockets.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "tests/lib/lcenv.h"
+
+#define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
+
+struct setup_counts {
+	int rings;	 /* io_uring_setup calls */
+	int policy_opens; /* opens of the policy file */
+	int audit;	 /* NETLINK_AUDIT sockets */
+};
+
+/* The trace of one dvmount run: what it set up, or -errno. */
+static int count_setup(const char *trace, const char *policy, struct setup_counts *ret)
+{
+	char *text = read_file(trace);
+	char open_policy[PATH_MAX + 16];
+
+	if (!text)
+		return -1;
+	snprintf(open_policy, sizeof(open_policy), "openat(AT_FDCWD, \"%s\"", policy);
+	ret->rings = count_str(text, "io_uring_setup(");
+	ret->policy_opens = count_str(text, open_policy);
+	ret->audit = count_str(text, "NETLINK_AUDIT");
+	free(text);
+	unlink(trace);
+	return 0;
+}
+
+FIXTURE(setup)
+{
+	struct lcenv e;
+	struct tu_container ct;
+	char trace[PATH_MAX];
+	const char *strace[8];
+	char vols[PATH_MAX];
+};
+
+FIXTURE_SETUP(setup)
+{
+	char target[PATH_MAX];
+
+	if (access("/usr/bin/strace", X_OK) < 0)
+		SKIP(return, "no /usr/bin/strace (tools/install-deps installs it)");
+	ASSERT_EQ(0, lcenv_setup(&self->e, NULL));
+	tu_path(self->trace, "%s/trace", self->e.dir);
+	memcpy(self->strace,
+	       (const char *[]){ "/usr/bin/strace", "-f", "-qq", "-o", self->trace, "-e",
+				 "trace=io_uring_setup,openat,socket", NULL },
+	       sizeof(self->strace));
+	tu_path(target, "%s/run/vol", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(target, 0755));
+	struct lcvol v[] = { { .name = "data", .path = target } };
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, self->vols));
+}
+
+FIXTURE_TEARDOWN(setup)
+{
+	tu_container_stop(&self->ct);
+	lcenv_teardown(&self->e);
+}
+
+/* Run dvmount ARGS... under strace; its exit status must be 0. */
+#define TRACED(counts, ...)                                                                 \
+	do {                                                                                \
+		struct run_result r_;                                                       \
+		self->e.wrap = self->strace;                                                \
+		lcenv_run(&self->e, &r_, __VA_ARGS__, NULL);                                \
+		self->e.wrap = NULL;                                                        \
+		ASSERT_EQ(0, r_.status) OK_OR_LOG(r_);                                      \
+		run_result_free(&r_);                                                       \
+		ASSERT_EQ(0, count_setup(self->trace, self->e.policy, (counts)));           \
+	} while (0)
+
+/* status reads the state only: no ring, no policy, no audit record. */
+TEST_F(setup, status_sets_up_nothing_it_does_not_use)
+{
+	struct setup_counts c;
+
+	TRACED(&c, "status");
+	EXPECT_EQ(0, c.rings);
+	EXPECT_EQ(0, c.policy_opens);
+	EXPECT_EQ(0, c.audit);
+}
+
+/*
+ * The first prepare mounts the volume through the plugin (a ring); a second
+ * container's prepare --pid finds it mounted and calls no plugin (no ring).
+ * Both decide by the policy (read once) and write an audit record.
+ */
+TEST_F(setup, prepare_of_a_mounted_volume_makes_no_ring)
+{
+	struct setup_counts c;
+	char pid[16];
+
+	TRACED(&c, "prepare", "--container-id", "holder", "--volumes", self->vols);
+	EXPECT_EQ(1, c.rings);
+	EXPECT_EQ(1, c.policy_opens);
+	EXPECT_EQ(1, c.audit);
+	ASSERT_EQ(1, lcenv_log_all(&self->e, "Mount"));
+
+	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	TRACED(&c, "prepare", "--container-id", "c", "--volumes", self->vols, "--pid",
+	       lc_pidstr(pid, self->ct.pid));
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Mount"));
+	EXPECT_EQ(0, c.rings);
+	EXPECT_EQ(1, c.policy_opens);
+	EXPECT_EQ(1, c.audit);
+}
+
+/*
+ * A cleanup that leaves the volume to another container calls no plugin:
+ * no ring and no policy (read only for a plugin's max-in-flight). The last
+ * one's Unmount needs both.
+ */
+TEST_F(setup, cleanup_reads_the_policy_only_for_a_plugin_call)
+{
+	struct setup_counts c;
+
+	TRACED(&c, "prepare", "--container-id", "a", "--volumes", self->vols);
+	TRACED(&c, "prepare", "--container-id", "b", "--volumes", self->vols);
+	EXPECT_EQ(0, c.rings);
+
+	TRACED(&c, "cleanup", "--container-id", "a");
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(0, c.rings);
+	EXPECT_EQ(0, c.policy_opens);
+	EXPECT_EQ(1, c.audit);
+
+	TRACED(&c, "cleanup", "--container-id", "b");
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(1, c.rings);
+	EXPECT_EQ(1, c.policy_opens);
+	EXPECT_EQ(1, c.audit);
+}
+
+TEST_HARNESS_MAIN
