@@ -37,11 +37,22 @@ struct globals {
 	bool oci_hook;		    /* prepare runs for oci-hook: the user wrote config.json */
 };
 
-/* One line on stderr, prefixed with the program name. */
+/*
+ * One line on stderr, "PROG: TEXT" (log_warn: "PROG: warning: TEXT"), PROG
+ * being g->prog; newlines in TEXT (a plugin's error text) become spaces and
+ * TEXT is cut at 1023 bytes (STYLE.md 7). Only the commands call these: the
+ * libraries under them return -errno and text (STYLE.md 2). helper/log.c.
+ */
 void log_error(const struct globals *g, const char *fmt, ...) _printf_(2, 3);
 void log_warn(const struct globals *g, const char *fmt, ...) _printf_(2, 3);
 
 struct plugin_config;
+/*
+ * The plugin client's configuration from the global options (paths, retry
+ * budget and timeouts in ms, transport, max-in-flight); on a terminal or with
+ * --debug, a waiting notice through log_error. *ret is overwritten whole and
+ * borrows g (which must outlive the client) and its strings. helper/globals.c.
+ */
 void globals_plugin_config(const struct globals *g, struct plugin_config *ret);
 
 /* Commands: argv[0] is the command name; they return an exit code. */

@@ -4,7 +4,6 @@
  * command. Invoked as "dvdcli" (a symlink) it is the dvdcli drop-in.
  */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,59 +42,6 @@ static bool wants_help(int argc, char **argv)
 		if (!strcmp(argv[i], "--help"))
 			return true;
 	return false;
-}
-
-static void vlog(const struct globals *g, const char *level, const char *fmt, va_list ap)
-{
-	char line[1024];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	/* One line each: a plugin's error text may carry newlines. */
-	for (char *p = line; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	fprintf(stderr, "%s: %s%s\n", g->prog, level, line);
-}
-
-void log_error(const struct globals *g, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(g, "", fmt, ap);
-	va_end(ap);
-}
-
-void log_warn(const struct globals *g, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(g, "warning: ", fmt, ap);
-	va_end(ap);
-}
-
-static void say_waiting(const char *driver, const char *why, unsigned retry_ms, void *userdata)
-{
-	log_error(userdata, "plugin '%s' is not there yet (%s); waiting up to %.1f s for its socket",
-	      driver, why, (double)retry_ms / 1000);
-}
-
-void globals_plugin_config(const struct globals *g, struct plugin_config *ret)
-{
-	/* A person watching (a terminal, or --debug) is told why nothing happens yet. */
-	bool tell = debug_mask != 0 || isatty(STDERR_FILENO);
-
-	*ret = (struct plugin_config){
-		.on_wait = tell ? say_waiting : NULL,
-		.wait_userdata = (void *)g,
-		.plugin_path = g->plugin_path,
-		.retry_ms = g->plugin_retry_ms,
-		.timeout_mount_ms = g->timeout_mount_ms,
-		.timeout_other_ms = g->timeout_other_ms,
-		.no_uring = g->no_uring,
-		.max_in_flight = g->max_in_flight,
-	};
 }
 
 /* 1..PLUGIN_SLOT_MAX calls in flight to one plugin. */
