@@ -21,7 +21,17 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror=format-security \
 	-Werror=implicit-function-declaration -Werror=missing-prototypes -Wshadow \
 	-Wno-format-truncation \
 	-D_GNU_SOURCE -I. $(shell pkg-config --cflags $(LIBS_PC))
+# STATIC_DEPS=1 links the libraries Debian 12 ships as .a (all but libmount:
+# libmount-dev has no libmount.a) into the programs: about 0.4 ms less per exec
+# (README: Performance), but a Debian security update of json-c, libnl,
+# http-parser, libcap-ng or liburing then needs a rebuild of dvmount. Off by default.
+STATIC_PC := uuid liburing libcap-ng libnl-3.0 json-c
+ifeq ($(STATIC_DEPS),1)
+override LDLIBS += -Wl,-Bstatic $(shell pkg-config --static --libs $(STATIC_PC)) -lhttp_parser \
+	-Wl,-Bdynamic $(shell pkg-config --libs mount) -lpthread
+else
 override LDLIBS += $(shell pkg-config --libs $(LIBS_PC)) -lhttp_parser
+endif
 
 ifeq ($(V),1)
 Q :=
