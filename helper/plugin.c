@@ -96,7 +96,7 @@ int plugin_client_new(const struct plugin_config *cfg, struct plugin_client **re
 		return -ENOMEM;
 	pc->cfg = *cfg;
 	pc->slot_dir_fd = -EBADF;
-	r = rpc_engine_new(cfg->no_uring ? RPC_NO_URING : 0, NULL, &pc->engine);
+	r = rpc_engine_new(cfg->no_uring ? RPC_NO_URING : RPC_RING_FOR_BATCHES, NULL, &pc->engine);
 	if (r < 0) {
 		free(pc);
 		return r;

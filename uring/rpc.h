@@ -81,7 +81,8 @@ void rpc_call_reset(struct rpc_call *c);
 struct rpc_engine;
 
 enum {
-	RPC_NO_URING = 1 << 0, /* force the plain-syscall path */
+	RPC_NO_URING = 1 << 0,	       /* force the plain-syscall path */
+	RPC_RING_FOR_BATCHES = 1 << 1, /* a lone call (n = 1) uses poll() unless a ring exists */
 };
 
 /*
