@@ -71,6 +71,7 @@ LIB_SRCS := \
 	helper/state-container.c \
 	helper/state-lock.c \
 	helper/state-scan.c \
+	helper/state-vol.c \
 	helper/state-volume.c \
 	helper/state.c \
 	ns/attach.c \
