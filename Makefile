@@ -75,6 +75,7 @@ LIB_SRCS := \
 	helper/state-volume.c \
 	helper/state.c \
 	ns/attach.c \
+	ns/child.c \
 	ns/peek.c \
 	ns/pidfd.c \
 	ns/resolve.c \
@@ -128,6 +129,7 @@ TEST_SRCS := \
 	tests/discovery_test.c \
 	tests/dvmount_run_test.c \
 	tests/help_test.c \
+	tests/hung_fuse_test.c \
 	tests/install_test.c \
 	tests/lifecycle_concurrency_test.c \
 	tests/lifecycle_crash_test.c \
