@@ -63,6 +63,7 @@ LIB_SRCS := \
 	helper/lifecycle.c \
 	helper/log.c \
 	helper/mountpoint.c \
+	helper/oci.c \
 	helper/oci_annotations.c \
 	helper/plugin.c \
 	helper/plugin_discovery.c \
@@ -125,6 +126,7 @@ TEST_SRCS := \
 	tests/bench_test.c \
 	tests/caps_test.c \
 	tests/cli_test.c \
+	tests/crash_points_test.c \
 	tests/demo_test.c \
 	tests/discovery_test.c \
 	tests/dvmount_run_test.c \
@@ -139,6 +141,7 @@ TEST_SRCS := \
 	tests/ns_test.c \
 	tests/oci_annotations_test.c \
 	tests/oci_hook_test.c \
+	tests/plugin_faults_test.c \
 	tests/plugin_protocol_test.c \
 	tests/plugin_rclone_test.c \
 	tests/policy_test.c \
@@ -147,9 +150,16 @@ TEST_SRCS := \
 	tests/rpc_test.c \
 	tests/setup_cost_test.c \
 	tests/spec_test.c \
+	tests/state_disk_test.c \
 	tests/state_test.c \
 	tests/testplugin_test.c
-FUZZ_SRCS := tests/fuzz/policy_fuzz.c
+FUZZ_SRCS := \
+	tests/fuzz/http_fuzz.c \
+	tests/fuzz/oci_fuzz.c \
+	tests/fuzz/plugin_answer_fuzz.c \
+	tests/fuzz/policy_fuzz.c \
+	tests/fuzz/spec_fuzz.c \
+	tests/fuzz/state_record_fuzz.c
 ALL_SRCS := $(LIB_SRCS) $(DVMOUNT_SRCS) $(TESTPLUGIN_SRCS) $(BENCH_SRCS) $(RUN_SRCS) \
 	$(FLOOR_SRCS) $(REGRESS_SRCS) $(LINKS_ALONE_SRCS) $(TESTLIB_SRCS) $(TEST_SRCS) $(FUZZ_SRCS)
 
