@@ -122,11 +122,15 @@ TEST(make_demo_twice_leaves_nothing_behind)
 static const char readme_runner[] =
 	"set -eu\n"
 	"readme=$1 build=$2\n"
-	"for d in /etc/dvmount /run /srv /var/lib /tmp; do mount -t tmpfs tmpfs \"$d\"; done\n"
+	"for d in /etc/dvmount /run /srv /var/lib; do mount -t tmpfs tmpfs \"$d\"; done\n"
+	/* The tree may live under /tmp (CI's clone may): keep README's block and
+	 * the build reachable before /tmp is covered. */
 	"awk '/^## Try it: dvmount-run/ { s = 1 } s && b && /^```$/ { exit } b { print }\n"
-	"     s && /^```sh$/ { b = 1 }' \"$readme\" >/tmp/block.sh\n"
+	"     s && /^```sh$/ { b = 1 }' \"$readme\" >/run/block.sh\n"
+	"mkdir /run/dvmount-build && mount --bind \"$build\" /run/dvmount-build\n"
+	"mount -t tmpfs tmpfs /tmp && mv /run/block.sh /tmp/block.sh\n"
 	"cd /tmp\n"
-	"PATH=$build:$PATH bash -e /tmp/block.sh\n"
+	"PATH=/run/dvmount-build:$PATH bash -e /tmp/block.sh\n"
 	"echo \"backing: $(ls /srv/rclone/data); host dir entries: $(ls -A /tmp/myvolume | wc -l)\"\n"
 	"echo \"rclone mounts left: $(grep -c fuse.rclone /proc/self/mountinfo || true)\"\n";
 
