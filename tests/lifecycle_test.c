@@ -561,14 +561,15 @@ TEST_F(mesos, killed_during_a_dvdcli_mount_keeps_the_entry_until_it_can_be_relea
 }
 
 /* The next lcenv_run()s traced by strace into trace: unlinks and fsyncs, with paths. */
-static void trace_runs(struct lcenv *e, const char *wrap[static 9], const char *trace)
+static void trace_runs(struct lcenv *e, const char *wrap[static 11], const char *trace)
 {
-	static const char *const argv[] = { "/usr/bin/strace", "-f", "-y", "-qq", "-e",
+	static const char *const argv[] = { "/usr/bin/strace", "-f", "-y", "-qq", "-E",
+					    "ASAN_OPTIONS=detect_leaks=0" /* LeakSanitizer refuses ptrace */, "-e",
 					    "trace=unlinkat,fsync", "-o" };
 
 	memcpy(wrap, argv, sizeof(argv));
-	wrap[7] = trace;
-	wrap[8] = NULL;
+	wrap[9] = trace;
+	wrap[10] = NULL;
 	e->wrap = wrap;
 }
 
@@ -582,7 +583,7 @@ static void trace_runs(struct lcenv *e, const char *wrap[static 9], const char *
  */
 TEST_F(mesos, dvdcli_unmount_forgets_mesos_durably)
 {
-	const char *wrap[9];
+	const char *wrap[11];
 	char vols[PATH_MAX], hostdir[PATH_MAX], trace[PATH_MAX], user[PATH_MAX];
 	struct run_result r;
 	char *text, *unlinked;
@@ -635,7 +636,7 @@ TEST_F(mesos, dvdcli_unmount_forgets_mesos_durably)
 TEST_F(mesos, failed_dvdcli_mount_forgets_mesos_durably)
 {
 	char trace[PATH_MAX];
-	const char *wrap[9];
+	const char *wrap[11];
 	struct run_result r;
 	char *text, *unlinked, *synced, *rmdir;
 
@@ -664,15 +665,16 @@ TEST_F(mesos, failed_dvdcli_mount_forgets_mesos_durably)
 }
 
 /* The next lcenv_run()s traced into trace: renames, temp file opens and syncs, with paths. */
-static void trace_rewrites(struct lcenv *e, const char *wrap[static 9], const char *trace)
+static void trace_rewrites(struct lcenv *e, const char *wrap[static 11], const char *trace)
 {
-	static const char *const argv[] = { "/usr/bin/strace", "-f", "-y", "-qq", "-e",
+	static const char *const argv[] = { "/usr/bin/strace", "-f", "-y", "-qq", "-E",
+					    "ASAN_OPTIONS=detect_leaks=0" /* LeakSanitizer refuses ptrace */, "-e",
 					    "trace=openat,renameat,renameat2,fsync,fdatasync",
 					    "-o" };
 
 	memcpy(wrap, argv, sizeof(argv));
-	wrap[7] = trace;
-	wrap[8] = NULL;
+	wrap[9] = trace;
+	wrap[10] = NULL;
 	e->wrap = wrap;
 }
 
@@ -735,7 +737,7 @@ static int unsynced_renames(const char *text, const char *from, const char *onto
 TEST_F(mesos, prepare_rewrites_of_the_durable_record_sync_their_data)
 {
 	char sandbox[PATH_MAX], vols[PATH_MAX], trace[PATH_MAX], pid[16];
-	const char *wrap[9], *first;
+	const char *wrap[11], *first;
 	struct run_result r;
 	int renames;
 	char *text;
@@ -784,7 +786,7 @@ TEST_F(mesos, prepare_rewrites_of_the_durable_record_sync_their_data)
 TEST_F(mesos, dvdcli_rewrite_of_the_durable_entry_syncs_its_data)
 {
 	char trace[PATH_MAX];
-	const char *wrap[9], *synced;
+	const char *wrap[11], *synced;
 	struct run_result r;
 	int renames;
 	char *text;
