@@ -116,6 +116,7 @@ REGRESS_SRCS := tests/bench/extra_fsync.c
 # Links the whole library with nothing of the program's (srcs-check's partner).
 LINKS_ALONE_SRCS := tests/link/links_alone.c
 TESTLIB_SRCS := \
+	tests/lib/invariants.c \
 	tests/lib/lcenv.c \
 	tests/lib/miniplugin.c \
 	tests/lib/run.c \

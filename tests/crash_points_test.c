@@ -3,15 +3,9 @@
  * dvmount killed (SIGKILL) at every crash point it lists (DVMOUNT_CRASH_AT=
  * list), in each of prepare, cleanup, recover and the dvdcli drop-in; then
  * recover, and the interrupted operation once more. After each, the
- * invariants hold:
- *   - every record is readable (nothing quarantined, status works);
- *   - no user without its plugin mount: a volume with users has its Mount
- *     ID held by the plugin;
- *   - no plugin mount without a live user, and the plugin's call log
- *     balanced against dvmount: the Mount IDs the plugin holds are exactly
- *     those of the volumes with users;
- *   - no attached mount without a record: the container's targets are
- *     mounts exactly while its record says it is prepared.
+ * invariants of tests/lib/invariants.h hold: every record readable, no user
+ * without its plugin mount, no plugin mount without a live user (the call
+ * log balanced against dvmount), no attached mount without a record.
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,12 +17,12 @@
 #include "common/jsonutil.h"
 
 #include "kselftest_harness.h"
+#include "tests/lib/invariants.h"
 #include "tests/lib/lcenv.h"
 
 #define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
 #define KILLED (128 + SIGKILL)
 #define MAX_POINTS 64
-#define MAX_IDS 64
 
 /* The points as of this test: a point removed or renamed must be noticed. */
 static const char *const known_points[] = {
@@ -100,93 +94,18 @@ FIXTURE_TEARDOWN(points)
 	lcenv_teardown(&self->e);
 }
 
-struct held {
-	char ids[MAX_IDS][80];
-	int net[MAX_IDS];
-	size_t n;
-};
-
-/* Mount IDs the plugin holds: its successful Mounts minus its successful Unmounts. */
-static int plugin_held(struct lcenv *e, struct held *h)
-{
-	char *log = read_file(e->log), *save = NULL;
-
-	memset(h, 0, sizeof(*h));
-	if (!log)
-		return 0;
-	for (char *l = strtok_r(log, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		_cleanup_json_ json_object *o = json_tokener_parse(l);
-		const char *ep = json_object_get_string(json_object_object_get(o, "endpoint"));
-		const char *id = json_object_get_string(json_object_object_get(o, "id"));
-		int d;
-		size_t i;
-
-		if (!ep || !id || json_object_get_int(json_object_object_get(o, "status")) != 200 ||
-		    json_object_object_get(o, "err"))
-			continue;
-		d = !strcmp(ep, "VolumeDriver.Mount")	  ? 1
-		    : !strcmp(ep, "VolumeDriver.Unmount") ? -1
-							  : 0;
-		for (i = 0; i < h->n && strcmp(h->ids[i], id); i++)
-			;
-		if (i == h->n && h->n < MAX_IDS)
-			snprintf(h->ids[h->n++], sizeof(h->ids[0]), "%s", id);
-		if (i < h->n)
-			h->net[i] += d;
-	}
-	free(log);
-	return 0;
-}
-
-static bool is_held(const struct held *h, const char *id)
-{
-	for (size_t i = 0; i < h->n; i++)
-		if (!strcmp(h->ids[i], id))
-			return h->net[i] > 0;
-	return false;
-}
-
-/* The invariants; c1_prepared says whether c1 should be there, fully attached. */
+/* The invariants; c1's targets are mounts exactly while it has a record, c0's always. */
 static void check(struct __test_metadata *_metadata, FIXTURE_DATA(points) * self, const char *what)
 {
-	_cleanup_json_ json_object *st = NULL;
-	json_object *vols, *cs;
-	struct held h;
-	char p[PATH_MAX];
-	int users_ids = 0, held = 0;
-	bool c1 = false;
+	char c0[PATH_MAX], c1[PATH_MAX], why[INV_WHY_MAX];
+	const struct inv_container cs[] = {
+		{ "c1", self->ct[1].pid, tu_path(c1, "%s/c1", self->sandbox), 2 },
+		{ "c0", self->ct[0].pid, tu_path(c0, "%s/c0/v1", self->sandbox), 1 },
+	};
+	int r = inv_check(&self->e, cs, ARRAY_SIZE(cs), why, sizeof(why));
 
-	ASSERT_EQ(0, lcenv_status(&self->e, &st)) TH_LOG("%s: status failed", what);
-	EXPECT_EQ(0, json_object_array_length(json_object_object_get(st, "quarantined")))
-	TH_LOG("%s", what);
-	ASSERT_EQ(0, plugin_held(&self->e, &h));
-	vols = json_object_object_get(st, "volumes");
-	for (size_t i = 0; i < json_object_array_length(vols); i++) {
-		json_object *v = json_object_array_get_idx(vols, i);
-		const char *id = json_object_get_string(json_object_object_get(v, "mount_id"));
-
-		if (json_object_get_int(json_object_object_get(v, "refcount")) <= 0)
-			continue;
-		users_ids++;
-		EXPECT_TRUE(id && is_held(&h, id))
-		TH_LOG("%s: volume %s has users but the plugin holds no mount under its ID", what,
-		       json_object_get_string(json_object_object_get(v, "name")));
-	}
-	for (size_t i = 0; i < h.n; i++)
-		held += h.net[i] > 0;
-	EXPECT_EQ(users_ids, held)
-	TH_LOG("%s: the plugin holds %d mount(s), %d in use", what, held, users_ids);
-	cs = json_object_object_get(st, "containers");
-	for (size_t i = 0; i < json_object_array_length(cs); i++) {
-		json_object *c = json_object_array_get_idx(cs, i);
-
-		c1 |= !strcmp(json_object_get_string(json_object_object_get(c, "container_id")),
-			      "c1");
-	}
-	EXPECT_EQ(c1 ? 2 : 0, lc_mounts_under(self->ct[1].pid, tu_path(p, "%s/c1", self->sandbox)))
-	TH_LOG("%s: c1 %s", what, c1 ? "recorded" : "not recorded");
-	EXPECT_EQ(1, lc_mounts_under(self->ct[0].pid, tu_path(p, "%s/c0/v1", self->sandbox)))
-	TH_LOG("%s", what);
+	ASSERT_LE(0, r) TH_LOG("%s: %s", what, why);
+	EXPECT_EQ(0, r) TH_LOG("%s: %s", what, why);
 }
 
 static int run_op(FIXTURE_DATA(points) * self, struct run_result *r, const char *point,
@@ -220,30 +139,19 @@ static void run_ok(struct __test_metadata *_metadata, FIXTURE_DATA(points) * sel
 }
 
 /*
- * recover right after the kill: it finishes, or, where a Mount of the killed
- * run may still be under way (its in-flight window, marked before the Mount
- * goes out), keeps that volume for a retry and says so. Once every window
- * is over, recover finishes: a kill never leaves a volume recover fails on
- * forever. The callers check the invariants.
+ * recover right after the kill, then once every in-flight window is over
+ * (inv_recover): a kill never leaves a volume recover fails on forever.
+ * The callers check the invariants.
  */
 static void recover(struct __test_metadata *_metadata, FIXTURE_DATA(points) * self,
 		    const char *known, const char *what)
 {
-	struct run_result r;
-	int marked;
+	char *const args[] = { "recover", "--known", (char *)known, NULL };
+	char why[INV_WHY_MAX];
+	int r = inv_recover(&self->e, args, why, sizeof(why));
 
-	lcenv_run(&self->e, &r, "recover", "--known", known, NULL);
-	if (r.status) {
-		EXPECT_EQ(1, r.status) TH_LOG("%s: recover: %s", what, r.err);
-		EXPECT_NE(NULL, strstr(r.err, "kept for retry"))
-		TH_LOG("%s: recover: %s", what, r.err);
-	}
-	run_result_free(&r);
-	marked = lcenv_expire_in_flight(&self->e);
-	ASSERT_LE(0, marked) TH_LOG("%s", what);
-	lcenv_run(&self->e, &r, "recover", "--known", known, NULL);
-	EXPECT_EQ(0, r.status) TH_LOG("%s: recover once the window is over: %s", what, r.err);
-	run_result_free(&r);
+	ASSERT_LE(0, r) TH_LOG("%s: %s", what, why);
+	EXPECT_EQ(0, r) TH_LOG("%s: %s", what, why);
 }
 
 /*

@@ -84,11 +84,10 @@ int lcenv_default_policy(struct lcenv *e)
 	return lcenv_write_policy(e, text);
 }
 
-static int run_va(struct lcenv *e, struct run_result *r, const char *point, va_list ap)
+int lcenv_runv(struct lcenv *e, struct run_result *r, const char *point, char *const args[])
 {
 	char *argv[LC_ARGS_MAX];
 	int n = 0, ret;
-	char *a;
 
 	for (size_t i = 0; e->wrap && e->wrap[i] && n < LC_ARGS_MAX / 2; i++)
 		argv[n++] = (char *)e->wrap[i];
@@ -99,8 +98,8 @@ static int run_va(struct lcenv *e, struct run_result *r, const char *point, va_l
 	argv[n++] = e->policy;
 	argv[n++] = "--plugin-path";
 	argv[n++] = e->plugins;
-	while (n < LC_ARGS_MAX - 1 && (a = va_arg(ap, char *)))
-		argv[n++] = a;
+	for (size_t i = 0; n < LC_ARGS_MAX - 1 && args[i]; i++)
+		argv[n++] = args[i];
 	argv[n] = NULL;
 	if (point)
 		setenv("DVMOUNT_CRASH_AT", point, 1);
@@ -108,6 +107,18 @@ static int run_va(struct lcenv *e, struct run_result *r, const char *point, va_l
 	if (point)
 		unsetenv("DVMOUNT_CRASH_AT");
 	return ret;
+}
+
+static int run_va(struct lcenv *e, struct run_result *r, const char *point, va_list ap)
+{
+	char *args[LC_ARGS_MAX];
+	size_t n = 0;
+	char *a;
+
+	while (n < LC_ARGS_MAX - 1 && (a = va_arg(ap, char *)))
+		args[n++] = a;
+	args[n] = NULL;
+	return lcenv_runv(e, r, point, args);
 }
 
 int lcenv_run(struct lcenv *e, struct run_result *r, ...)

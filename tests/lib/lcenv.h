@@ -55,6 +55,8 @@ int lcenv_default_policy(struct lcenv *e);
 int lcenv_run(struct lcenv *e, struct run_result *r, ...) __attribute__((sentinel));
 int lcenv_run_crash(struct lcenv *e, struct run_result *r, const char *point, ...)
     __attribute__((sentinel));
+/* The same with the arguments in a NULL-terminated array; point NULL: no crash point. */
+int lcenv_runv(struct lcenv *e, struct run_result *r, const char *point, char *const args[]);
 
 /* One volume of a spec; driver NULL means "tp", mode NULL "RW". */
 struct lcvol {
