@@ -62,21 +62,21 @@ LIB_SRCS := \
 	helper/help.c \
 	helper/lifecycle.c \
 	helper/log.c \
-	helper/mountpoint.c \
 	helper/oci.c \
 	helper/oci_annotations.c \
-	helper/plugin.c \
-	helper/plugin_discovery.c \
-	helper/plugin_slot.c \
-	helper/spec.c \
-	helper/state-container.c \
-	helper/state-lock.c \
-	helper/state-scan.c \
-	helper/state-vol.c \
-	helper/state-volume.c \
-	helper/state.c \
+	helper/plugin/plugin.c \
+	helper/plugin/plugin_discovery.c \
+	helper/plugin/plugin_slot.c \
+	helper/spec/spec.c \
+	helper/state/state-container.c \
+	helper/state/state-lock.c \
+	helper/state/state-scan.c \
+	helper/state/state-vol.c \
+	helper/state/state-volume.c \
+	helper/state/state.c \
 	ns/attach.c \
 	ns/child.c \
+	ns/mountpoint.c \
 	ns/peek.c \
 	ns/pidfd.c \
 	ns/resolve.c \

@@ -17,8 +17,8 @@
 #include "common/jsonutil.h"
 #include "helper/dvmount.h"
 #include "helper/lifecycle.h"
-#include "helper/mountpoint.h"
-#include "helper/plugin.h"
+#include "ns/mountpoint.h"
+#include "helper/plugin/plugin.h"
 
 #define MAX_OPTS 64
 #define DVDCLI_COMPAT_VERSION "0.2.0"

@@ -31,7 +31,7 @@
 #include "helper/dvmount.h"
 #include "helper/oci.h"
 #include "helper/oci_annotations.h"
-#include "helper/state.h"
+#include "helper/state/state.h"
 
 #define OCI_ANNOTATION "org.dvmount.volumes"
 /* The state is a few hundred bytes; config.json carries seccomp profiles and more. */

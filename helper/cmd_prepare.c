@@ -27,8 +27,8 @@
 #include "helper/caller.h"
 #include "helper/caps.h"
 #include "helper/lifecycle.h"
-#include "helper/mountpoint.h"
-#include "helper/spec.h"
+#include "ns/mountpoint.h"
+#include "helper/spec/spec.h"
 #include "ns/ns.h"
 
 #define MAX_GROUPS 256

@@ -10,7 +10,7 @@
 #include "common/jsonutil.h"
 #include "helper/dvmount.h"
 #include "helper/lifecycle.h"
-#include "helper/plugin.h"
+#include "helper/plugin/plugin.h"
 
 #define MAX_OPTS 64
 

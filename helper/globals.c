@@ -5,7 +5,7 @@
 
 #include "common/debug.h"
 #include "helper/dvmount.h"
-#include "helper/plugin.h"
+#include "helper/plugin/plugin.h"
 
 static void say_waiting(const char *driver, const char *why, unsigned retry_ms, void *userdata)
 {

@@ -20,7 +20,7 @@
 #include "common/jsonutil.h"
 #include "helper/audit.h"
 #include "helper/lifecycle.h"
-#include "helper/mountpoint.h"
+#include "ns/mountpoint.h"
 #include "ns/ns.h"
 
 struct policy *lc_limits_policy(const struct globals *g)

@@ -20,8 +20,8 @@
 #include <stdbool.h>
 
 #include "helper/dvmount.h"
-#include "helper/plugin.h"
-#include "helper/state.h"
+#include "helper/plugin/plugin.h"
+#include "helper/state/state.h"
 #include "ns/ns.h"
 #include "policy/policy.h"
 

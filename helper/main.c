@@ -15,8 +15,8 @@
 #include "helper/harden.h"
 #include "helper/help.h"
 #include "helper/lifecycle.h"
-#include "helper/plugin.h"
-#include "helper/plugin_slot.h"
+#include "helper/plugin/plugin.h"
+#include "helper/plugin/plugin_slot.h"
 #include "policy/policy.h"
 
 static const struct command {

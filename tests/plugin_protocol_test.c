@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "helper/plugin.h"
+#include "helper/plugin/plugin.h"
 #include "tests/lib/run.h"
 
 FIXTURE(tp)

@@ -3,7 +3,7 @@
  * The policy as a specification: the grammar (every error kind, with its
  * line and column), loading (owner, mode, drop-ins), every decision allowed and
  * denied, the attacks of issue 5 performed against the decisions and, for the
- * plugin's Mountpoint, against real files through helper/mountpoint.c.
+ * plugin's Mountpoint, against real files through ns/mountpoint.c.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -23,7 +23,7 @@
 #include "kselftest_harness.h"
 #undef ARRAY_SIZE /* common/macro.h has its own */
 
-#include "helper/mountpoint.h"
+#include "ns/mountpoint.h"
 #include "policy/policy.h"
 
 /* Line numbers matter: denials name them. */
@@ -955,7 +955,7 @@ TEST_F(files, policy_check_command_on_good_and_bad_files)
 	EXPECT_EQ(2, r);
 }
 
-/* ---- helper/mountpoint.c against real files: the plugin attacks ---- */
+/* ---- ns/mountpoint.c against real files: the plugin attacks ---- */
 
 FIXTURE(mnt)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The volume spec (helper/spec.h): Mesos' rules with their exact messages,
+ * The volume spec (helper/spec/spec.h): Mesos' rules with their exact messages,
  * the seed document's examples, the wrapper objects, and every bound.
  */
 #include <errno.h>
@@ -21,7 +21,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 
-#include "helper/spec.h"
+#include "helper/spec/spec.h"
 
 /* One DOCKER_VOLUME volume; each argument is raw JSON text, NULL leaves the member out. */
 static char *volume_json(const char *path, const char *mode, const char *driver,

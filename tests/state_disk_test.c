@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "common/jsonutil.h"
-#include "helper/state.h"
+#include "helper/state/state.h"
 
 #include "kselftest_harness.h"
 #include "tests/lib/lcenv.h"

@@ -23,7 +23,7 @@
 
 /* Both the harness and common/macro.h define it, identically. */
 #undef ARRAY_SIZE
-#include "helper/state.h"
+#include "helper/state/state.h"
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {

@@ -15,7 +15,7 @@
 
 #include "helper/oci.h"
 #include "helper/oci_annotations.h"
-#include "helper/spec.h"
+#include "helper/spec/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for the plugin's JSON answers (helper/plugin.c's decoding,
+ * libFuzzer target for the plugin's JSON answers (helper/plugin/plugin.c's decoding,
  * the engine's error rule and the Mountpoint of Mount, Path and Get): any
  * body under any status ends in 0, -EREMOTEIO or -EBADMSG with a one-line
  * message, never a crash or leak.
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "helper/plugin.h"
+#include "helper/plugin/plugin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "common/macro.h"
-#include "helper/plugin.h"
+#include "helper/plugin/plugin.h"
 #include "tools/bench/bench.h"
 
 #define DRIVER "bench"

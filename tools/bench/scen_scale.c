@@ -9,7 +9,7 @@
  *
  * The others are honest state. 10 of them are real prepares, each mounting
  * one of 10 pool volumes. The other 9990 are written through the state API
- * (helper/state.h), so the layout is exactly dvmount's: records copied from
+ * (helper/state/state.h), so the layout is exactly dvmount's: records copied from
  * those 10 under new ids, each a user of its record's pool volume, which is
  * what 9990 more prepares of those volumes leave (the plugin is not called
  * for a volume already in use: one Mount per volume per host), minus 9990
@@ -26,7 +26,7 @@
 
 #include "common/jsonutil.h"
 #include "common/macro.h"
-#include "helper/state.h"
+#include "helper/state/state.h"
 #include "tools/bench/bench.h"
 
 #define DRIVER "bench-state"

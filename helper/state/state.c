@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "common/debug.h"
-#include "helper/state-internal.h"
+#include "helper/state/state-internal.h"
 
 static const char *const subdirs[] = { "containers", "volumes", "quarantine" };
 

@@ -18,8 +18,8 @@
  * (prepare decides where a relative or absolute path lands) and it does not
  * apply the policy. It never prints: errors come back in struct spec_error.
  */
-#ifndef DVMOUNT_HELPER_SPEC_H
-#define DVMOUNT_HELPER_SPEC_H
+#ifndef DVMOUNT_HELPER_SPEC_SPEC_H
+#define DVMOUNT_HELPER_SPEC_SPEC_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "common/debug.h"
-#include "helper/state-internal.h"
+#include "helper/state/state-internal.h"
 
 /* Retries of a lock whose file was removed while we waited: each needs a remover. */
 #define LOCK_RETRIES 1000

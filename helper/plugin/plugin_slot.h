@@ -11,8 +11,8 @@
  * tries again (flock() cannot wait with a deadline, and the wait must count
  * against the call's timeout).
  */
-#ifndef DVMOUNT_HELPER_PLUGIN_SLOT_H
-#define DVMOUNT_HELPER_PLUGIN_SLOT_H
+#ifndef DVMOUNT_HELPER_PLUGIN_PLUGIN_SLOT_H
+#define DVMOUNT_HELPER_PLUGIN_PLUGIN_SLOT_H
 
 #include <stddef.h>
 

@@ -68,8 +68,8 @@
  *
  * All functions return 0 (or a count) on success and -errno on failure.
  */
-#ifndef DVMOUNT_HELPER_STATE_H
-#define DVMOUNT_HELPER_STATE_H
+#ifndef DVMOUNT_HELPER_STATE_STATE_H
+#define DVMOUNT_HELPER_STATE_STATE_H
 
 #include <stdbool.h>
 #include <stddef.h>

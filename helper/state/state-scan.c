@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "helper/state-internal.h"
+#include "helper/state/state-internal.h"
 
 int state_volume_list(struct state *st, int (*cb)(const char *key, void *userdata), void *userdata)
 {

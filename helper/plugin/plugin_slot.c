@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "common/macro.h"
-#include "helper/plugin_slot.h"
+#include "helper/plugin/plugin_slot.h"
 
 /*
  * "<prefix>@<driver>", bytes outside [A-Za-z0-9._-] as %XX: injective, one

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "common/macro.h"
-#include "helper/mountpoint.h"
+#include "ns/mountpoint.h"
 
 static bool path_has_dotdot(const char *path)
 {

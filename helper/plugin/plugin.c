@@ -13,9 +13,9 @@
 
 #include "common/debug.h"
 #include "common/jsonutil.h"
-#include "helper/plugin.h"
-#include "helper/plugin_discovery.h"
-#include "helper/plugin_slot.h"
+#include "helper/plugin/plugin.h"
+#include "helper/plugin/plugin_discovery.h"
+#include "helper/plugin/plugin_slot.h"
 
 /* Go's decoder nests at most this deep in practice; answers deeper are hostile. */
 #define JSON_DEPTH 16

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "common/debug.h"
-#include "helper/state-internal.h"
+#include "helper/state/state-internal.h"
 
 #define VOLUME_FILE "volume.json"
 

@@ -5,8 +5,8 @@
  * the engine's error rule, and the mount sequence that works with both plugin
  * generations. Every batch of calls runs at once on the uring/ engine.
  */
-#ifndef DVMOUNT_HELPER_PLUGIN_H
-#define DVMOUNT_HELPER_PLUGIN_H
+#ifndef DVMOUNT_HELPER_PLUGIN_PLUGIN_H
+#define DVMOUNT_HELPER_PLUGIN_PLUGIN_H
 
 #include <json-c/json.h>
 #include <stdbool.h>

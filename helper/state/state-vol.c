@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "helper/state-internal.h"
+#include "helper/state/state-internal.h"
 
 #define STATE_KEY "state"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Private to the plugin client: plugin discovery (facts/plugin-protocol.md). */
-#ifndef DVMOUNT_HELPER_PLUGIN_DISCOVERY_H
-#define DVMOUNT_HELPER_PLUGIN_DISCOVERY_H
+#ifndef DVMOUNT_HELPER_PLUGIN_PLUGIN_DISCOVERY_H
+#define DVMOUNT_HELPER_PLUGIN_PLUGIN_DISCOVERY_H
 
 #include <limits.h>
 #include <stdbool.h>

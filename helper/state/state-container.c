@@ -11,7 +11,7 @@
 #include <sys/file.h>
 
 #include "common/debug.h"
-#include "helper/state-internal.h"
+#include "helper/state/state-internal.h"
 
 #define RECORD_SUFFIX ".json"
 #define LOCK_SUFFIX ".lock"

@@ -6,10 +6,10 @@
  * without following any symlink, so a plugin cannot point us at /etc through
  * a link it planted, and in bounded time, so a hung volume cannot hang us.
  */
-#ifndef DVMOUNT_HELPER_MOUNTPOINT_H
-#define DVMOUNT_HELPER_MOUNTPOINT_H
+#ifndef DVMOUNT_NS_MOUNTPOINT_H
+#define DVMOUNT_NS_MOUNTPOINT_H
 
-#include "helper/plugin.h"
+#include "helper/plugin/plugin.h"
 #include "ns/ns.h"
 #include "policy/policy.h"
 

@@ -3,14 +3,14 @@
  * Shared by helper/state*.c only: the state handle and the pieces its files
  * share. Nothing outside the state module includes this.
  */
-#ifndef DVMOUNT_HELPER_STATE_INTERNAL_H
-#define DVMOUNT_HELPER_STATE_INTERNAL_H
+#ifndef DVMOUNT_HELPER_STATE_STATE_INTERNAL_H
+#define DVMOUNT_HELPER_STATE_STATE_INTERNAL_H
 
 #include <stdbool.h>
 #include <dirent.h>
 #include <sys/types.h>
 
-#include "helper/state.h"
+#include "helper/state/state.h"
 
 /* Temp files of state_write_atomic(): ".tmp.<name>.<16 hex>". */
 #define STATE_TMP_PREFIX ".tmp."

@@ -13,7 +13,7 @@
 #include <json-c/json.h>
 
 #include "common/macro.h"
-#include "helper/spec.h"
+#include "helper/spec/spec.h"
 
 static void json_putp(struct json_object **obj)
 {
