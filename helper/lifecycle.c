@@ -700,7 +700,7 @@ int lc_plugin_view(struct lc *lc, json_object *entry, const char *driver, int *r
 		*ret_pid = (pid_t)pid;
 		return 0;
 	}
-	r = mountpoint_plugin_view(lc->pc, driver, ret_pidfd, &cur, &now);
+	r = plugin_peer_view(lc->pc, driver, ret_pidfd, &cur, &now);
 	if (r < 0)
 		return r;
 	*ret_pid = cur;

@@ -105,7 +105,7 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 
 /*
  * A pidfd on the plugin process whose view of its Mountpoints counts
- * (mountpoint_plugin_view()) in *ret_pidfd and its pid in *ret_pid; -EBADF
+ * (plugin_peer_view()) in *ret_pidfd and its pid in *ret_pid; -EBADF
  * and 0 for a TCP plugin. The
  * process the volume entry recorded ("plugin_pid", "plugin_start") when it
  * still runs, so that a plugin that stopped answering is not asked; else the

@@ -16,7 +16,6 @@
 #include "helper/help.h"
 #include "helper/lifecycle.h"
 #include "helper/plugin/plugin.h"
-#include "helper/plugin/plugin_slot.h"
 #include "policy/policy.h"
 
 static const struct command {

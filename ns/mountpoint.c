@@ -19,41 +19,6 @@ static bool path_has_dotdot(const char *path)
 	return false;
 }
 
-int mountpoint_plugin_view(struct plugin_client *pc, const char *driver, int *ret_pidfd,
-			   pid_t *ret_pid, unsigned long long *ret_start)
-{
-	_cleanup_close_ int peer = -EBADF;
-	pid_t pid = 0;
-	int r;
-
-	r = plugin_peer(pc, driver, &pid, &peer);
-	if (r == -EAFNOSUPPORT) {
-		*ret_pidfd = -EBADF;
-		*ret_pid = 0;
-		*ret_start = 0;
-		return 0;
-	}
-	if (r < 0)
-		return r;
-	if (pid <= 0)
-		return -ESRCH;
-	r = ns_pidfd_open(pid, 0, ret_pidfd, ret_start);
-	if (r < 0)
-		return r;
-	/*
-	 * The listener may have exited since it was connected to, and its pid
-	 * gone to another process: the socket's own pidfd being alive now
-	 * proves the number still names it, so *ret_pidfd is that process.
-	 */
-	if (peer >= 0 && (r = ns_pidfd_alive(peer)) < 0) {
-		close(*ret_pidfd);
-		*ret_pidfd = -EBADF;
-		return r;
-	}
-	*ret_pid = pid;
-	return 0;
-}
-
 struct judge {
 	struct policy_mountpoint_facts *f;
 	int (*decide)(const struct policy_mountpoint_facts *facts, size_t i, void *userdata);

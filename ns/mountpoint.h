@@ -5,24 +5,15 @@
  * its mountpoint"; issue 9): resolved beneath the plugin process's root
  * without following any symlink, so a plugin cannot point us at /etc through
  * a link it planted, and in bounded time, so a hung volume cannot hang us.
+ * Which process the plugin is (its pidfd) is helper/plugin/'s to say
+ * (plugin_peer_view()); this file knows of the policy only the facts struct
+ * it fills, and decides nothing itself.
  */
 #ifndef DVMOUNT_NS_MOUNTPOINT_H
 #define DVMOUNT_NS_MOUNTPOINT_H
 
-#include "helper/plugin/plugin.h"
 #include "ns/ns.h"
 #include "policy/policy.h"
-
-/*
- * A pidfd on the process listening on DRIVER's unix socket (SO_PEERCRED,
- * plugin_peer()), its pid and start time (for ns_pidfd_open() later); for a
- * TCP plugin -EBADF, 0 and 0: there our own view is the only one. Returns 0, or
- * -ESRCH when the listener cannot be seen from here (another pid namespace)
- * or has gone: its mounts then cannot be told from what we see, and nothing
- * may be attached; the activation's -errno.
- */
-int mountpoint_plugin_view(struct plugin_client *pc, const char *driver, int *ret_pidfd,
-			   pid_t *ret_pid, unsigned long long *ret_start);
 
 /*
  * Inspect pk[i].path for i < n (ns_peek(): flags, attrs and uid:gid in pk) in

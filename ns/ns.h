@@ -9,6 +9,12 @@
  * Every function returns 0 (or a positive value where said) on success and
  * -errno on failure; out-parameters are written only on success. Missing
  * kernel features (ENOSYS at run time) come back as -EOPNOTSUPP.
+ *
+ * ns/ owns namespaces, mounts and what a path is in another process's view
+ * (ns/mountpoint.h: the facts of a plugin's Mountpoint). It is library code:
+ * it never prints, and must not know the program, the plugins, the state or
+ * the spec: it includes only its own headers, common/ and policy/ (the facts
+ * struct it fills) (make layers-check).
  */
 #ifndef DVMOUNT_NS_NS_H
 #define DVMOUNT_NS_NS_H

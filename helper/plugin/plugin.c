@@ -14,8 +14,8 @@
 #include "common/debug.h"
 #include "common/jsonutil.h"
 #include "helper/plugin/plugin.h"
-#include "helper/plugin/plugin_discovery.h"
-#include "helper/plugin/plugin_slot.h"
+#include "helper/plugin/plugin-internal.h"
+#include "ns/ns.h"
 
 /* Go's decoder nests at most this deep in practice; answers deeper are hostile. */
 #define JSON_DEPTH 16
@@ -690,6 +690,41 @@ int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid, in
 		*ret_pidfd = -EBADF;
 	}
 	*ret_pid = p->peer_pid;
+	return 0;
+}
+
+int plugin_peer_view(struct plugin_client *pc, const char *driver, int *ret_pidfd, pid_t *ret_pid,
+		     unsigned long long *ret_start)
+{
+	_cleanup_close_ int peer = -EBADF;
+	pid_t pid = 0;
+	int r;
+
+	r = plugin_peer(pc, driver, &pid, &peer);
+	if (r == -EAFNOSUPPORT) {
+		*ret_pidfd = -EBADF;
+		*ret_pid = 0;
+		*ret_start = 0;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (pid <= 0)
+		return -ESRCH;
+	r = ns_pidfd_open(pid, 0, ret_pidfd, ret_start);
+	if (r < 0)
+		return r;
+	/*
+	 * The listener may have exited since it was connected to, and its pid
+	 * gone to another process: the socket's own pidfd being alive now
+	 * proves the number still names it, so *ret_pidfd is that process.
+	 */
+	if (peer >= 0 && (r = ns_pidfd_alive(peer)) < 0) {
+		close(*ret_pidfd);
+		*ret_pidfd = -EBADF;
+		return r;
+	}
+	*ret_pid = pid;
 	return 0;
 }
 

@@ -4,6 +4,14 @@
  * discovery as the engine does it, activation once per plugin per process,
  * the engine's error rule, and the mount sequence that works with both plugin
  * generations. Every batch of calls runs at once on the uring/ engine.
+ *
+ * helper/plugin/ owns talking to plugins: discovery, activation, the calls
+ * and their answers, the host-wide call slots, and which process serves a
+ * plugin. It must not know the commands, the lifecycle, the state records or
+ * the policy's decisions: it includes only its own headers, common/, ns/ and
+ * uring/ (make layers-check), and never prints (errors come back as -errno
+ * and the request's words). This header is the directory's only public one;
+ * plugin-internal.h is for its own files.
  */
 #ifndef DVMOUNT_HELPER_PLUGIN_PLUGIN_H
 #define DVMOUNT_HELPER_PLUGIN_PLUGIN_H
@@ -14,6 +22,9 @@
 #include <sys/types.h>
 
 #include "uring/rpc.h"
+
+/* The most call slots one plugin can have (policy/policy.h POLICY_MAX_IN_FLIGHT). */
+#define PLUGIN_SLOT_MAX 256
 
 enum plugin_method {
 	PLUGIN_CREATE,
@@ -116,7 +127,7 @@ void plugin_client_set_owner_check(struct plugin_client *pc,
 
 /*
  * Count the call slots host-wide: DIRFD (borrowed; the client keeps a dup of
- * it) holds one lock file per slot (helper/plugin_slot.h), shared by every
+ * it) holds one lock file per slot (helper/plugin/plugin-internal.h), shared by every
  * dvmount process using the same state dir. Without it the limit holds within
  * this client only. Returns 0 or -errno from fcntl(F_DUPFD_CLOEXEC).
  */
@@ -139,6 +150,18 @@ int plugin_address(struct plugin_client *pc, const char *driver, const char **re
  * otherwise.
  */
 int plugin_peer(struct plugin_client *pc, const char *driver, pid_t *ret_pid, int *ret_pidfd);
+
+/*
+ * A pidfd on the process listening on DRIVER's unix socket (SO_PEERCRED,
+ * plugin_peer()), its pid and start time (for ns_pidfd_open() later); for a
+ * TCP plugin -EBADF, 0 and 0: there our own view is the only one. Returns 0, or
+ * -ESRCH when the listener cannot be seen from here (another pid namespace)
+ * or has gone: its mounts then cannot be told from what we see, and nothing
+ * may be attached; the activation's -errno. *ret_pidfd is O_CLOEXEC and the
+ * caller's to close.
+ */
+int plugin_peer_view(struct plugin_client *pc, const char *driver, int *ret_pidfd, pid_t *ret_pid,
+		     unsigned long long *ret_start);
 
 /*
  * Run all requests at once (discovering and activating each plugin first) and

@@ -11,7 +11,7 @@
 
 #include "common/fileio.h"
 #include "common/jsonutil.h"
-#include "helper/plugin/plugin_discovery.h"
+#include "helper/plugin/plugin-internal.h"
 
 static const char *const engine_socket_dirs[] = { "/run/docker/plugins", NULL };
 static const char *const engine_spec_dirs[] = { "/etc/docker/plugins", "/usr/lib/docker/plugins",

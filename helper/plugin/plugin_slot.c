@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Host-wide call slots on flock()s (helper/plugin_slot.h).
+ * Host-wide call slots on flock()s (helper/plugin/plugin-internal.h).
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "common/macro.h"
-#include "helper/plugin/plugin_slot.h"
+#include "helper/plugin/plugin-internal.h"
 
 /*
  * "<prefix>@<driver>", bytes outside [A-Za-z0-9._-] as %XX: injective, one

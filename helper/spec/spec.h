@@ -17,6 +17,11 @@
  * This module validates and bounds; it does not resolve container paths
  * (prepare decides where a relative or absolute path lands) and it does not
  * apply the policy. It never prints: errors come back in struct spec_error.
+ *
+ * helper/spec/ owns parsing and bounding the volume spec and nothing else:
+ * it must not know the commands, the lifecycle, the state or the plugins,
+ * and includes only its own header, common/ and system and library headers
+ * (make layers-check).
  */
 #ifndef DVMOUNT_HELPER_SPEC_SPEC_H
 #define DVMOUNT_HELPER_SPEC_SPEC_H

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared by helper/state*.c only: the state handle and the pieces its files
- * share. Nothing outside the state module includes this.
+ * Shared by the files of helper/state/ only: the state handle and the
+ * pieces its files share. Nothing outside the directory includes this
+ * (make layers-check).
  */
 #ifndef DVMOUNT_HELPER_STATE_STATE_INTERNAL_H
 #define DVMOUNT_HELPER_STATE_STATE_INTERNAL_H

@@ -3,6 +3,13 @@
  * The state store: what prepare, cleanup, recover and status remember across
  * crashes, reboots and concurrent runs. It never loses track of a volume.
  *
+ * helper/state/ owns the state dir: its layout, records, locks, durability
+ * and quarantine. It must not know the commands, the lifecycle, the plugin
+ * protocol or the policy: it includes only its own headers, common/ and
+ * system and library headers (make layers-check), and never prints. This
+ * header is the directory's only public one; state-internal.h is for its
+ * own files.
+ *
  * Layout under the state dir (owned by root or the euid, mode 0700, not a
  * symlink, not group/world writable):
  *
@@ -14,7 +21,7 @@
  *                                so a count costs O(users of that volume); it
  *                                counts only while <cid> has a record
  *   volumes/<key>/lock           flock of the volume
- *   slots/<i>@<driver>           flock: call slot i of a plugin (helper/plugin_slot.h)
+ *   slots/<i>@<driver>           flock: call slot i of a plugin (helper/plugin/plugin-internal.h)
  *   slots/wait@<driver>          flock (shared): processes waiting for a slot
  *   quarantine/<origin>.<sec>.<nsec>
  *                                empty, truncated or invalid records, set aside

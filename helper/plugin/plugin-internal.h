@@ -1,5 +1,39 @@
 /* SPDX-License-Identifier: MIT */
 /*
+ * Private to helper/plugin/: what plugin.c takes from plugin_discovery.c and
+ * plugin_slot.c. Nothing outside this directory includes it (make
+ * layers-check); the rest of the program sees helper/plugin/plugin.h only.
+ */
+#ifndef DVMOUNT_HELPER_PLUGIN_PLUGIN_INTERNAL_H
+#define DVMOUNT_HELPER_PLUGIN_PLUGIN_INTERNAL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/macro.h"
+#include "helper/plugin/plugin.h"
+
+/* ---- plugin_discovery.c: plugin discovery (facts/plugin-protocol.md) ---- */
+#define PLUGIN_PATH_MAX 16 /* directories in --plugin-path */
+
+struct plugin_location {
+	char url[PATH_MAX + 8]; /* unix:///... or tcp://host:port */
+	char file[PATH_MAX];	/* the socket or spec file it came from */
+	char error[PATH_MAX + 128];
+};
+
+bool plugin_name_valid(const char *name);
+
+/*
+ * Find the plugin: 0 and its address, -ENOENT when nothing matches (worth a
+ * retry: a plugin may still be starting), other -errno for a broken spec file.
+ * loc->error says why in words.
+ */
+int plugin_discover(const char *plugin_path, const char *name, struct plugin_location *loc);
+
+/* ---- plugin_slot.c ---- */
+/*
  * Host-wide call slots: at most N of the calls that change a plugin's volumes
  * or mounts (Create, Remove, Mount, Unmount) in flight to one plugin, counted
  * across every dvmount process that shares a state dir (DESIGN.md "Plugin
@@ -11,13 +45,6 @@
  * tries again (flock() cannot wait with a deadline, and the wait must count
  * against the call's timeout).
  */
-#ifndef DVMOUNT_HELPER_PLUGIN_PLUGIN_SLOT_H
-#define DVMOUNT_HELPER_PLUGIN_PLUGIN_SLOT_H
-
-#include <stddef.h>
-
-/* The most slots one plugin can have (policy/policy.h POLICY_MAX_IN_FLIGHT). */
-#define PLUGIN_SLOT_MAX 256
 
 struct plugin_slots {
 	int fds[PLUGIN_SLOT_MAX]; /* held locks, fds[0..n) */
