@@ -262,7 +262,7 @@ CHECK_FUZZ_TIME ?= 20
 deps:
 	$(Q)tools/install-deps
 
-check: deps srcs-check all
+check: deps srcs-check layers-check all
 	$(if $(filter-out 0,$(CHECK_FUZZ_TIME)),$(Q)$(MAKE) --no-print-directory O=$(O) \
 		FUZZ_TIME=$(CHECK_FUZZ_TIME) fuzz)
 	$(Q)O=$(O) tests/run $(TESTS)
@@ -273,6 +273,11 @@ srcs-check:
 	if [ -n "$$missing" ]; then echo "in no source list of the Makefile: $$missing" >&2; exit 1; fi
 	$(Q)dups=$$(printf '%s\n' $(ALL_SRCS) | sort | uniq -d); \
 	if [ -n "$$dups" ]; then echo "in two source lists of the Makefile: $$dups" >&2; exit 1; fi
+
+# helper/state/, helper/plugin/, helper/spec/ and the libraries ns/, uring/,
+# policy/ include nothing of the program above them (tools/layers-check).
+layers-check:
+	$(Q)tools/layers-check
 
 # The tree's .clang-format is clang-format 14's (Debian 12).
 CLANG_FORMAT ?= clang-format-14
@@ -377,7 +382,7 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all check asan demo bench fuzz install uninstall clean deps mutants srcs-check \
-	format-check format
+	layers-check format-check format
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find $(O)/obj $(O)/fuzz/obj -name '*.d' 2>/dev/null)
