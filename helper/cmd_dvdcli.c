@@ -126,7 +126,7 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 
 	r = lc_plugin_view(lc, entry, m->driver, &pidfd, &pid);
 	if (r == 0)
-		r = mountpoint_inspect(pidfd, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f);
+		r = ns_mountpoint_inspect(pidfd, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f);
 	if (r == 0)
 		r = pk.result;
 	if (r == 0 && pk.other_view)

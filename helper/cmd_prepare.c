@@ -674,8 +674,8 @@ static int mp_look(struct lc *lc, const struct args *a, struct pvol *v, size_t n
 				b->gpk[m++] = b->pk[k];
 				b->result[k] = -ECANCELED;
 			}
-		r = mountpoint_inspect(b->pidfd[i], b->gpk, m, lc->g->timeout_other_ms, mp_decide,
-				       &j, b->gf);
+		r = ns_mountpoint_inspect(b->pidfd[i], b->gpk, m, lc->g->timeout_other_ms,
+					  mp_decide, &j, b->gf);
 		for (size_t g = 0; g < m; g++) {
 			size_t k = b->idx[g];
 

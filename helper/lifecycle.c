@@ -365,7 +365,7 @@ static bool host_path_unmounted(struct lc *lc, json_object *vol, bool in_flight)
 	/* As the plugin sees it: its mounts may not reach our namespace. */
 	pk.path = hp;
 	if (lc_plugin_view(lc, vol, lc_json_str(vol, "driver"), &pidfd, &pid) < 0 ||
-	    mountpoint_inspect(pidfd, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f) < 0 ||
+	    ns_mountpoint_inspect(pidfd, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f) < 0 ||
 	    pk.result < 0)
 		return false;
 	if (!f.exists || !f.is_directory)
@@ -745,7 +745,7 @@ int lc_check_own_view(struct lc *lc, const struct ns_peek *plugin_view)
 	struct policy_mountpoint_facts f;
 	int r;
 
-	r = mountpoint_inspect(-EBADF, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f);
+	r = ns_mountpoint_inspect(-EBADF, &pk, 1, lc->g->timeout_other_ms, NULL, NULL, &f);
 	if (r == 0)
 		r = pk.result;
 	if (r < 0)
@@ -792,7 +792,7 @@ int lc_volumes_live(struct lc *lc, json_object *const *entries, size_t n, int *r
 				pk[m++].path = lc_json_str(entries[k], "host_path");
 				ret_live[k] = -ECANCELED;
 			}
-		r = mountpoint_inspect(pidfd[i], pk, m, lc->g->timeout_other_ms, NULL, NULL, f);
+		r = ns_mountpoint_inspect(pidfd[i], pk, m, lc->g->timeout_other_ms, NULL, NULL, f);
 		for (size_t g = 0; g < m; g++) {
 			json_object *e = entries[idx[g]];
 

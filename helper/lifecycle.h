@@ -117,7 +117,7 @@ int lc_plugin_view(struct lc *lc, json_object *entry, const char *driver, int *r
 
 /*
  * Words for a failure of lc_plugin_view(), lc_volumes_live() or
- * mountpoint_inspect(), naming the rule behind it; written to buf.
+ * ns_mountpoint_inspect(), naming the rule behind it; written to buf.
  */
 #define LC_VIEW_ERR_MAX 256
 const char *lc_view_strerror(const struct lc *lc, int r, char buf[static LC_VIEW_ERR_MAX]);

@@ -46,10 +46,10 @@ static int judge(const struct ns_peek *pk, size_t i, void *userdata)
 	return j->decide ? j->decide(&j->f[i], i, j->userdata) : 0;
 }
 
-int mountpoint_inspect(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
-		       int (*decide)(const struct policy_mountpoint_facts *facts, size_t i,
-				     void *userdata),
-		       void *userdata, struct policy_mountpoint_facts *ret_facts)
+int ns_mountpoint_inspect(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
+			  int (*decide)(const struct policy_mountpoint_facts *facts, size_t i,
+					void *userdata),
+			  void *userdata, struct policy_mountpoint_facts *ret_facts)
 {
 	struct judge j = {.f = ret_facts, .decide = decide, .userdata = userdata};
 	int r;

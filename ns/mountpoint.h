@@ -29,9 +29,9 @@
  * filesystem did not answer; -ESRCH: the plugin's process went away;
  * -EINVAL: a relative path).
  */
-int mountpoint_inspect(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
-		       int (*decide)(const struct policy_mountpoint_facts *facts, size_t i,
-				     void *userdata),
-		       void *userdata, struct policy_mountpoint_facts *ret_facts);
+int ns_mountpoint_inspect(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
+			  int (*decide)(const struct policy_mountpoint_facts *facts, size_t i,
+					void *userdata),
+			  void *userdata, struct policy_mountpoint_facts *ret_facts);
 
 #endif

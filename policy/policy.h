@@ -25,7 +25,7 @@
  *		r = policy_check_socket(p, driver, st.st_uid, &d);
  *		append policy_forced_options() to the Mount request options
  *	after Mount answered:
- *		mountpoint_inspect(answer, &facts, &fd);     ns/mountpoint.h
+ *		ns_mountpoint_inspect(answer, &facts, &fd);     ns/mountpoint.h
  *		r = policy_check_mountpoint(p, driver, &facts, &d);
  *		policy_mount_attrs(p, driver, mode, &attrs); for mount_setattr
  *	a denial: log_error("denied by %s: %s", d.rule, d.reason); exit 3.

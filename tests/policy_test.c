@@ -1006,7 +1006,7 @@ static int answer(struct __test_metadata *_metadata, const struct policy *p, con
 	struct policy_denial d;
 	int r;
 
-	r = mountpoint_inspect(-EBADF, &pk, 1, 5000, NULL, NULL, ret_facts);
+	r = ns_mountpoint_inspect(-EBADF, &pk, 1, 5000, NULL, NULL, ret_facts);
 	if (r == 0)
 		r = pk.result;
 	ASSERT_EQ(0, r) TH_LOG("%s: %s", path, strerror(-r));
@@ -1029,7 +1029,7 @@ TEST_F(mnt, plugin_answering_its_own_directory_is_allowed)
 	EXPECT_FALSE(f.has_symlink || f.has_dotdot || f.is_mount_point);
 	/* The tree is of the directory that was checked: prepare attaches that one. */
 	pk.path = path;
-	ASSERT_EQ(0, mountpoint_inspect(-EBADF, &pk, 1, 5000, NULL, NULL, &f));
+	ASSERT_EQ(0, ns_mountpoint_inspect(-EBADF, &pk, 1, 5000, NULL, NULL, &f));
 	ASSERT_EQ(0, pk.result);
 	ASSERT_LE(0, pk.tree_fd);
 	ASSERT_EQ(0, fstat(pk.tree_fd, &a));
@@ -1137,9 +1137,9 @@ TEST(mountpoint_inspect_refuses_relative_paths)
 	struct policy_mountpoint_facts f;
 	struct ns_peek pk = {.path = "etc"};
 
-	EXPECT_EQ(-EINVAL, mountpoint_inspect(-EBADF, &pk, 1, 5000, NULL, NULL, &f));
+	EXPECT_EQ(-EINVAL, ns_mountpoint_inspect(-EBADF, &pk, 1, 5000, NULL, NULL, &f));
 	pk.path = "";
-	EXPECT_EQ(-EINVAL, mountpoint_inspect(-EBADF, &pk, 1, 5000, NULL, NULL, &f));
+	EXPECT_EQ(-EINVAL, ns_mountpoint_inspect(-EBADF, &pk, 1, 5000, NULL, NULL, &f));
 }
 
 /* ---- the parser fuzzer, when `make fuzz` built it ---- */
