@@ -115,11 +115,15 @@ struct sweep {
 	struct lc *lc;
 	const struct known *known;
 	bool gc_dead;
-	char (*todo)[STATE_CID_MAX + 1];
+	struct todo {
+		char cid[STATE_CID_MAX + 1];
+		bool set_aside; /* its record was corrupt: quarantined when listed */
+	} *todo;
 	size_t n_todo, cap;
+	size_t current; /* the todo being cleaned up */
 	size_t corrupt;
 	size_t overflow;  /* left for the next recover */
-	size_t reprieved; /* finished its prepare while we waited for its lock */
+	size_t reprieved; /* finished its prepare, or gone, while we waited for its lock */
 };
 
 /* Should this container go? Judged when listing, and again under its lock. */
@@ -141,7 +145,15 @@ static bool still_wanted(json_object *record, void *userdata)
 {
 	struct sweep *s = userdata;
 
-	if (judge(record, lc_json_str(record, "container_id"), s))
+	/*
+	 * Gone: another recover or its cleanup got there first, or its prepare
+	 * failed and undid itself. Not ours to count: two recovers at once each
+	 * said they cleaned it up. A set-aside record is gone from containers/
+	 * by design: its users are still to be found.
+	 */
+	if (!record && s->todo[s->current].set_aside)
+		return true;
+	if (record && judge(record, lc_json_str(record, "container_id"), s))
 		return true;
 	s->reprieved++;
 	return false;
@@ -175,7 +187,8 @@ static int pick(const struct state_entry *e, void *userdata)
 		s->overflow++;
 		return 0;
 	}
-	snprintf(s->todo[s->n_todo++], STATE_CID_MAX + 1, "%s", e->cid);
+	snprintf(s->todo[s->n_todo].cid, sizeof(s->todo[0].cid), "%s", e->cid);
+	s->todo[s->n_todo++].set_aside = e->error != 0;
 	return 0;
 }
 
@@ -276,11 +289,12 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 		for (size_t i = 0; i < s.n_todo; i++) {
 			size_t before = lc.n_failures;
 
-			lc.cid = s.todo[i];
-			if (lc_cleanup_container(&lc, s.todo[i], still_wanted, &s) < 0 &&
+			s.current = i;
+			lc.cid = s.todo[i].cid;
+			if (lc_cleanup_container(&lc, s.todo[i].cid, still_wanted, &s) < 0 &&
 			    lc.n_failures == before)
 				lc_fail(&lc, "cleanup failed");
-			name_failures(&lc, before, s.todo[i]);
+			name_failures(&lc, before, s.todo[i].cid);
 		}
 		if (s.overflow)
 			lc_fail(&lc, "%zu more container(s) to clean up than one run takes (%zu): "

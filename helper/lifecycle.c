@@ -1134,7 +1134,11 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 		lc->denied = true;
 		return -EACCES;
 	}
-	if (record && still_wanted && !still_wanted(record, userdata)) {
+	/*
+	 * Judged again under the lock; a record gone meanwhile (not one set
+	 * aside as corrupt) was cleaned up or undone by whoever held the lock.
+	 */
+	if (still_wanted && (record || r == -ENOENT) && !still_wanted(record, userdata)) {
 		state_unlock_container(lc->st, cfd);
 		return 0;
 	}

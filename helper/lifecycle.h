@@ -96,7 +96,10 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n);
  * attached, removes its users, releases unused volumes, removes the record.
  * Takes and releases the container and volume locks itself. still_wanted
  * (may be NULL) judges the record again once the lock is held: a prepare that
- * was under way when the caller looked may have finished meanwhile.
+ * was under way when the caller looked may have finished meanwhile; it gets
+ * NULL when the record is gone (another cleanup or recover, or a failed
+ * prepare, finished it while the caller waited; not when it was corrupt).
+ * Returns 0, or the number of failures reported, or -errno.
  * A container whose mounts cannot be detached while it lives keeps its
  * volumes (no Unmount under a running container): the failure is reported.
  */
