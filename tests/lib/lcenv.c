@@ -314,6 +314,99 @@ int lcenv_log_reset(struct lcenv *e)
 	return truncate(e->log, 0) < 0 && errno != ENOENT ? negerrno() : 0;
 }
 
+int lcenv_plugin_holds(struct lcenv *e, const char *name, const char *id)
+{
+	char path[PATH_MAX];
+	_cleanup_json_ json_object *o = json_object_from_file(tu_path(path, "%s/state.json", e->tproot));
+	json_object *vols = o ? json_object_object_get(o, "volumes") : NULL;
+	int n = 0;
+
+	if (!o)
+		return access(path, F_OK) < 0 && errno == ENOENT ? 0 : -EBADMSG;
+	for (size_t i = 0; i < json_object_array_length(vols); i++) {
+		json_object *v = json_object_array_get_idx(vols, i);
+		json_object *ids = json_object_object_get(v, "ids");
+		const char *vname = jstr(v, "name");
+
+		if (name && (!vname || strcmp(vname, name)))
+			continue;
+		if (!id) {
+			n += (int)json_object_array_length(ids);
+			n += json_object_get_int(json_object_object_get(v, "anonymous"));
+			continue;
+		}
+		for (size_t j = 0; j < json_object_array_length(ids); j++)
+			if (!strcmp(json_object_get_string(json_object_array_get_idx(ids, j)), id))
+				return 1;
+	}
+	return n;
+}
+
+/* Adds dir/name (relative to the state dir) to the list; returns 1. */
+static int leftover(char *list, size_t size, const char *dir, const char *name)
+{
+	size_t len = strlen(list);
+
+	if (len < size)
+		snprintf(list + len, size - len, "%s%s%s%s", len ? " " : "", dir,
+			 *dir ? "/" : "", name);
+	return 1;
+}
+
+/* Entries of state/dir: every one a leftover unless files (slots/) are allowed. */
+static int leftovers_in(struct lcenv *e, const char *dir, bool files_allowed, char *list,
+			size_t size)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	int n = 0;
+	DIR *dd = opendir(tu_path(path, "%s/%s", e->state, dir));
+
+	if (!dd)
+		return errno == ENOENT ? 0 : negerrno();
+	while ((d = readdir(dd))) {
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		if (files_allowed && d->d_type == DT_REG)
+			continue;
+		n += leftover(list, size, dir, d->d_name);
+	}
+	closedir(dd);
+	return n;
+}
+
+int lcenv_state_leftovers(struct lcenv *e, char *ret_list, size_t size)
+{
+	static const char *const dirs[] = {"containers", "volumes", "quarantine", "slots"};
+	struct dirent *d;
+	int n = 0, r;
+	DIR *dd;
+
+	if (size)
+		ret_list[0] = '\0';
+	dd = opendir(e->state);
+	if (!dd)
+		return negerrno();
+	while ((d = readdir(dd))) {
+		bool known = false;
+
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+			known |= !strcmp(d->d_name, dirs[i]) && d->d_type == DT_DIR;
+		if (!known)
+			n += leftover(ret_list, size, "", d->d_name);
+	}
+	closedir(dd);
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		r = leftovers_in(e, dirs[i], !strcmp(dirs[i], "slots"), ret_list, size);
+		if (r < 0)
+			return r;
+		n += r;
+	}
+	return n;
+}
+
 int lcenv_status(struct lcenv *e, json_object **ret)
 {
 	struct run_result r;

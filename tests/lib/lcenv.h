@@ -82,6 +82,22 @@ int lcenv_log_unbalanced(struct lcenv *e);
 /* Forget what was logged so far. */
 int lcenv_log_reset(struct lcenv *e);
 
+/*
+ * The plugin's own view (its tp.root/state.json): with id, 1 if it holds
+ * that Mount ID for volume name, else 0; without id, the Mount IDs (and
+ * anonymous mounts) it holds for name, or for every volume when name is
+ * NULL too. A volume it does not know holds nothing.
+ */
+int lcenv_plugin_holds(struct lcenv *e, const char *name, const char *id);
+
+/*
+ * What the state dir holds beyond what an empty state holds (the
+ * containers/, volumes/ and quarantine/ directories, empty, and slots/ with
+ * its lock files): their paths relative to the state dir, space-separated
+ * in ret_list (truncated to size), and their number.
+ */
+int lcenv_state_leftovers(struct lcenv *e, char *ret_list, size_t size);
+
 /* status --json, parsed; and the number of containers and volume entries in it. */
 int lcenv_status(struct lcenv *e, json_object **ret);
 int lcenv_status_counts(struct lcenv *e, int *ret_containers, int *ret_volumes);

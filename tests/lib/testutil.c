@@ -152,9 +152,9 @@ ssize_t tu_read_file(const char *path, char *buf, size_t size)
 	return n;
 }
 
-int tu_count_fds(void)
+static int count_dir(const char *path)
 {
-	DIR *d = opendir("/proc/self/fd");
+	DIR *d = opendir(path);
 	struct dirent *e;
 	int n = 0;
 
@@ -164,7 +164,51 @@ int tu_count_fds(void)
 		if (e->d_name[0] != '.')
 			n++;
 	closedir(d);
-	return n - 1; /* the directory stream's own fd */
+	return n;
+}
+
+int tu_count_fds(void)
+{
+	int n = count_dir("/proc/self/fd");
+
+	return n < 0 ? n : n - 1; /* the directory stream's own fd */
+}
+
+int tu_count_fds_of(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	return count_dir(path);
+}
+
+int tu_procs_of(const char *exe)
+{
+	char want[PATH_MAX], link[64], got[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	if (!realpath(exe, want))
+		return negerrno();
+	d = opendir("/proc");
+	if (!d)
+		return negerrno();
+	while ((e = readdir(d))) {
+		ssize_t len;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(link, sizeof(link), "/proc/%s/exe", e->d_name);
+		/* Gone, a kernel thread, or a zombie (no exe): not running it. */
+		len = readlink(link, got, sizeof(got) - 1);
+		if (len < 0)
+			continue;
+		got[len] = '\0';
+		n += !strcmp(got, want);
+	}
+	closedir(d);
+	return n;
 }
 
 /* In the container child: build its mount namespace, -errno on failure. */

@@ -59,6 +59,14 @@ int tu_write_file(const char *path, const char *content);
 ssize_t tu_read_file(const char *path, char *buf, size_t size);
 /* Open fds of this process (counts /proc/self/fd), for leak checks. */
 int tu_count_fds(void);
+/* Open fds of process pid (counts /proc/<pid>/fd). */
+int tu_count_fds_of(pid_t pid);
+/*
+ * Processes (other than zombies) running the program at exe, an absolute
+ * path: /proc/<pid>/exe compared after realpath(). Another build's copy of
+ * the program is not counted.
+ */
+int tu_procs_of(const char *exe);
 
 /*
  * A "container": a child with PR_SET_PDEATHSIG(SIGKILL) that enters a new
