@@ -153,6 +153,7 @@ TEST_SRCS := \
 	tests/spec_test.c \
 	tests/state_disk_test.c \
 	tests/state_test.c \
+	tests/stress_test.c \
 	tests/testplugin_test.c
 FUZZ_SRCS := \
 	tests/fuzz/http_fuzz.c \

@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stress (issue 14): WORKERS processes run OPS dvmount commands between them
+ * on a few shared volumes of the test plugin, as containerizers and Mesos'
+ * dvdcli calls would: prepare --pid of containers (real processes, each in
+ * its own mount namespace) with a random subset of the volumes and a random
+ * lifetime, then cleanup, or death without cleanup and `recover --gc-dead`;
+ * dvdcli mount/unmount; status. Some prepares name a volume whose every
+ * Mount the plugin fails, or an option the policy refuses: those errors are
+ * expected and counted, any other is a failure naming the op.
+ *
+ * While a container lives its volumes are attached inside it, writable
+ * through to the plugin's backend, and the plugin holds their Mount IDs. At
+ * the end nothing is left: no container or user in status, every plugin
+ * Mount paired with its Unmount and no Mount ID held, no mount, no dvmount
+ * process, no fd of the plugin's or this process's, nothing in the state dir
+ * that an empty state does not hold.
+ *
+ * DVMOUNT_STRESS_SEED=N replays a run's random choices (the interleaving of
+ * the processes is the kernel's). About 15 s per variant on a loaded 2-core
+ * VM.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/jsonutil.h"
+#include "common/macro.h"
+#include "kselftest_harness.h"
+#include "tests/lib/lcenv.h"
+
+#define WORKERS 32
+#define OPS 2000
+#define SHARED 4	/* shared volumes s0..s3 */
+#define CT_PER_WORKER 3 /* containers a worker keeps alive at once */
+#define LIFETIME_MAX 12 /* a container's life, in its worker's ops */
+#define FAIL_MAX 4096	/* the first failure's words, per worker */
+
+/* What the processes share: the op counter, dvdcli's holdings, the tallies. */
+enum { DV_FREE, DV_HELD, DV_BUSY };
+struct shared {
+	atomic_int ops;
+	atomic_int dvdcli[SHARED]; /* DV_*: Mesos' use of each volume */
+	atomic_int prepared, refused, faulted, cleaned, died, recovers, recovered;
+	atomic_int dvdcli_mounts, dvdcli_unmounts, dvdcli_faulted, statuses, checks;
+	atomic_int failures;
+	char fail[WORKERS][FAIL_MAX];
+};
+
+struct ct {
+	struct tu_container proc;
+	char cid[32];
+	char sandbox[PATH_MAX];
+	int n;
+	int vol[SHARED];
+	bool ro[SHARED];
+	char mount_id[SHARED][80];
+	int life;  /* ops of its worker left */
+	bool dies; /* without cleanup: recover --gc-dead's */
+};
+
+struct worker {
+	struct lcenv *e;
+	struct shared *sh;
+	int w;
+	unsigned seed, rnd;
+	int op;		/* this worker's ops so far */
+	char what[256]; /* the op under way, for the failure report */
+	struct ct ct[CT_PER_WORKER];
+	int serial;
+};
+
+static const char *const shared_names[SHARED] = { "s0", "s1", "s2", "s3" };
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v = json_object_object_get(o, key);
+
+	return v ? json_object_get_string(v) : NULL;
+}
+
+static unsigned rnd(struct worker *k, unsigned n)
+{
+	return (unsigned)rand_r(&k->rnd) % n;
+}
+
+/* Claims one op of the OPS; false once they are all taken. */
+static bool take_op(struct worker *k)
+{
+	return atomic_fetch_add(&k->sh->ops, 1) < OPS;
+}
+
+/*
+ * The first failure of this worker: the seed, the op, what it printed, and
+ * the state as status saw it then. Later ones are only counted.
+ */
+static _printf_(3, 4) void fail(struct worker *k, const struct run_result *r, const char *fmt, ...)
+{
+	char *status = NULL, msg[512];
+	struct run_result s = { 0 };
+	va_list ap;
+
+	atomic_fetch_add(&k->sh->failures, 1);
+	if (k->sh->fail[k->w][0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (lcenv_run(k->e, &s, "status", NULL) == 0)
+		status = s.out;
+	snprintf(k->sh->fail[k->w], FAIL_MAX,
+		 "seed %u worker %d op %d (%s): %s\n  exit %d\n  stdout: %s\n  stderr: %s\n"
+		 "  status then:\n%s",
+		 k->seed, k->w, k->op, k->what, msg, r ? r->status : -1, r && r->out ? r->out : "",
+		 r && r->err ? r->err : "", status ?: "(none)");
+	run_result_free(&s);
+}
+
+#define CHECK(k, r, cond, fmt, ...)                                                                \
+	({                                                                                         \
+		bool ok_ = (cond);                                                                 \
+		if (!ok_)                                                                          \
+			fail(k, r, "expected %s: " fmt, #cond, ##__VA_ARGS__);                     \
+		ok_;                                                                               \
+	})
+
+/* A successful run: exit 0 and nothing on stderr. */
+static bool ran_ok(struct worker *k, struct run_result *r)
+{
+	return CHECK(k, r, r->status == 0 && r->err[0] == '\0', "success");
+}
+
+/* A run that failed as its input implies: that exit, one stderr line naming each word. */
+static bool ran_failing(struct worker *k, struct run_result *r, int status,
+			const char *const *words, size_t n)
+{
+	const char *nl = strchr(r->err, '\n');
+
+	if (!CHECK(k, r, r->status == status, "exit %d", status))
+		return false;
+	if (!CHECK(k, r, nl && nl[1] == '\0', "one line on stderr"))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!CHECK(k, r, strstr(r->err, words[i]), "'%s' named", words[i]))
+			return false;
+	return true;
+}
+
+/* While it lives: attached inside it, writable through, held by the plugin. */
+static void check_alive(struct worker *k, struct ct *c)
+{
+	char p[PATH_MAX], q[PATH_MAX], buf[64];
+
+	CHECK(k, NULL, lc_mounts_under(c->proc.pid, c->sandbox) == c->n, "%s: %d attached", c->cid,
+	      c->n);
+	for (int i = 0; i < c->n; i++) {
+		const char *name = shared_names[c->vol[i]];
+		int r;
+
+		CHECK(k, NULL, lcenv_plugin_holds(k->e, name, c->mount_id[i]) == 1,
+		      "%s: the plugin holds %s under %s", c->cid, name, c->mount_id[i]);
+		tu_path(p, "%s/v%d/%s", c->sandbox, i, c->cid);
+		r = lc_ct_write(c->proc.pid, 0, 0, p, c->cid);
+		if (c->ro[i]) {
+			CHECK(k, NULL, r == -EROFS, "%s: %s read-only, got %d", c->cid, name, r);
+			continue;
+		}
+		tu_path(q, "%s/volumes/%s/data/%s", k->e->tproot, name, c->cid);
+		if (CHECK(k, NULL, r == 0, "%s: write to %s: %d", c->cid, name, r))
+			CHECK(k, NULL, tu_read_file(q, buf, sizeof(buf)) == (ssize_t)strlen(c->cid),
+			      "%s: %s reaches the backend", c->cid, name);
+		unlink(q);
+	}
+}
+
+/* status --container-id: its record, prepared, and exactly its volumes with it as a user. */
+static void op_status_one(struct worker *k, struct ct *c)
+{
+	_cleanup_json_ json_object *o = NULL;
+	struct run_result r;
+	json_object *cs, *vs;
+
+	snprintf(k->what, sizeof(k->what), "status --container-id %s", c->cid);
+	lcenv_run(k->e, &r, "status", "--container-id", c->cid, "--json", NULL);
+	atomic_fetch_add(&k->sh->statuses, 1);
+	if (ran_ok(k, &r) && CHECK(k, &r, (o = json_tokener_parse(r.out)), "JSON")) {
+		cs = json_object_object_get(o, "containers");
+		vs = json_object_object_get(o, "volumes");
+		CHECK(k, &r, json_object_array_length(cs) == 1, "one container");
+		CHECK(k, &r, (int)json_object_array_length(vs) == c->n, "%d volumes", c->n);
+		for (size_t i = 0; i < json_object_array_length(vs); i++) {
+			json_object *v = json_object_array_get_idx(vs, i);
+			const char *name =
+			    json_object_get_string(json_object_object_get(v, "name"));
+			const char *id =
+			    json_object_get_string(json_object_object_get(v, "mount_id"));
+			int j;
+
+			for (j = 0; j < c->n; j++)
+				if (name && !strcmp(name, shared_names[c->vol[j]]))
+					break;
+			if (CHECK(k, &r, j < c->n, "%s is one of its volumes", name))
+				CHECK(k, &r, id && !strcmp(id, c->mount_id[j]),
+				      "%s under the Mount ID prepare gave", name);
+			CHECK(k, &r,
+			      json_object_get_int(json_object_object_get(v, "refcount")) >= 1,
+			      "%s counted", name);
+		}
+	}
+	run_result_free(&r);
+	check_alive(k, c);
+	atomic_fetch_add(&k->sh->checks, 1);
+}
+
+/* status --json: parses, and each of this worker's containers is there, prepared. */
+static void op_status_all(struct worker *k)
+{
+	_cleanup_json_ json_object *o = NULL;
+	struct run_result r;
+
+	snprintf(k->what, sizeof(k->what), "status");
+	lcenv_run(k->e, &r, "status", "--json", NULL);
+	atomic_fetch_add(&k->sh->statuses, 1);
+	if (ran_ok(k, &r) && CHECK(k, &r, (o = json_tokener_parse(r.out)), "JSON")) {
+		json_object *cs = json_object_object_get(o, "containers");
+
+		for (int i = 0; i < CT_PER_WORKER; i++) {
+			bool found = false;
+
+			if (!k->ct[i].proc.pid)
+				continue;
+			for (size_t j = 0; j < json_object_array_length(cs); j++) {
+				json_object *x = json_object_array_get_idx(cs, j);
+				const char *id = jstr(x, "container_id");
+
+				found |= id && !strcmp(id, k->ct[i].cid);
+			}
+			CHECK(k, &r, found, "%s listed", k->ct[i].cid);
+		}
+	}
+	run_result_free(&r);
+}
+
+static bool record_exists(struct worker *k, const char *cid)
+{
+	char p[PATH_MAX];
+
+	return access(tu_path(p, "%s/containers/%s.json", k->e->state, cid), F_OK) == 0;
+}
+
+/*
+ * A new container with 1-3 of the shared volumes (some RO); one prepare in
+ * ten also names "faulty" (every Mount of it fails: exit 1, all undone),
+ * one in twenty passes an option the policy refuses (exit 3, nothing done).
+ */
+static void op_prepare(struct worker *k, struct ct *c)
+{
+	struct lcvol v[SHARED + 1];
+	char paths[SHARED + 1][16], vols[PATH_MAX], file[32], pid[16];
+	bool faulty = rnd(k, 10) == 0, refused = rnd(k, 20) == 0;
+	int n = 1 + (int)rnd(k, 3), first = (int)rnd(k, SHARED), m;
+	struct run_result r;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->cid, sizeof(c->cid), "w%d-%d", k->w, k->serial++);
+	tu_path(c->sandbox, "%s/sb/%s", k->e->dir, c->cid);
+	c->n = n;
+	for (int i = 0; i < n; i++) {
+		c->vol[i] = (first + i) % SHARED;
+		c->ro[i] = rnd(k, 4) == 0;
+		snprintf(paths[i], sizeof(paths[i]), "v%d", i);
+		v[i] = (struct lcvol){ .name = shared_names[c->vol[i]],
+				       .path = paths[i],
+				       .mode = c->ro[i] ? "RO" : "RW" };
+	}
+	m = n;
+	if (faulty)
+		v[m++] = (struct lcvol){ .name = "faulty", .path = "vf" };
+	if (refused) {
+		v[0].opt_key = "evil";
+		v[0].opt_val = "1";
+	}
+	snprintf(k->what, sizeof(k->what), "prepare %s: %d volume(s) from %s%s%s", c->cid, n,
+		 shared_names[first], faulty ? " + faulty" : "", refused ? ", option evil" : "");
+	snprintf(file, sizeof(file), "%s.json", c->cid);
+	if (!CHECK(k, NULL, tu_mkdirs(c->sandbox, 0755) == 0, "sandbox") ||
+	    !CHECK(k, NULL, lcenv_volumes(k->e, file, v, (size_t)m, vols) == 0, "spec") ||
+	    !CHECK(k, NULL, tu_container_start(&c->proc, NULL, 0) == 0, "container"))
+		return;
+	lcenv_run(k->e, &r, "prepare", "--container-id", c->cid, "--volumes", vols, "--pid",
+		  lc_pidstr(pid, c->proc.pid), "--sandbox", c->sandbox, NULL);
+	unlink(vols);
+	if (refused || faulty) {
+		/* Refused before any plugin call; faulted: undone. Nothing of it is left. */
+		const char *words[] = { c->cid, refused ? shared_names[c->vol[0]] : "faulty",
+					refused ? "evil" : "injected" };
+
+		if (ran_failing(k, &r, refused ? 3 : 1, words, ARRAY_SIZE(words)))
+			atomic_fetch_add(refused ? &k->sh->refused : &k->sh->faulted, 1);
+		CHECK(k, &r, lc_mounts_under(c->proc.pid, c->sandbox) == 0, "nothing attached");
+		CHECK(k, &r, !record_exists(k, c->cid), "no record");
+		run_result_free(&r);
+		tu_container_stop(&c->proc);
+		return;
+	}
+	if (ran_ok(k, &r)) {
+		_cleanup_json_ json_object *o = json_tokener_parse(r.out);
+		json_object *vs = o ? json_object_object_get(o, "volumes") : NULL;
+
+		if (CHECK(k, &r, vs && (int)json_object_array_length(vs) == n, "%d volumes", n))
+			for (int i = 0; i < n; i++) {
+				json_object *x = json_object_array_get_idx(vs, (size_t)i);
+				const char *name = jstr(x, "name");
+				const char *id = jstr(x, "mount_id");
+
+				CHECK(k, &r, name && !strcmp(name, shared_names[c->vol[i]]),
+				      "volume %d is %s", i, shared_names[c->vol[i]]);
+				snprintf(c->mount_id[i], sizeof(c->mount_id[i]), "%s", id ?: "");
+			}
+		atomic_fetch_add(&k->sh->prepared, 1);
+		c->life = 1 + (int)rnd(k, LIFETIME_MAX);
+		c->dies = rnd(k, 5) == 0;
+		run_result_free(&r);
+		check_alive(k, c);
+		return;
+	}
+	run_result_free(&r);
+	tu_container_stop(&c->proc);
+}
+
+/* Its life is over: cleanup while it runs, or death without one. */
+static void op_end(struct worker *k, struct ct *c)
+{
+	struct run_result r;
+
+	if (c->dies) {
+		/* recover --gc-dead (some worker's, or the last one) cleans up after it. */
+		tu_container_stop(&c->proc);
+		atomic_fetch_add(&k->sh->died, 1);
+		return;
+	}
+	snprintf(k->what, sizeof(k->what), "cleanup %s", c->cid);
+	lcenv_run(k->e, &r, "cleanup", "--container-id", c->cid, NULL);
+	if (ran_ok(k, &r))
+		atomic_fetch_add(&k->sh->cleaned, 1);
+	CHECK(k, &r, lc_mounts_under(c->proc.pid, c->sandbox) == 0, "%s: all detached", c->cid);
+	CHECK(k, &r, !record_exists(k, c->cid), "%s: no record", c->cid);
+	run_result_free(&r);
+	tu_container_stop(&c->proc);
+}
+
+static void op_recover(struct worker *k)
+{
+	struct run_result r;
+	unsigned n;
+
+	snprintf(k->what, sizeof(k->what), "recover --gc-dead");
+	lcenv_run(k->e, &r, "recover", "--gc-dead", NULL);
+	atomic_fetch_add(&k->sh->recovers, 1);
+	if (ran_ok(k, &r) &&
+	    CHECK(k, &r,
+		  sscanf(r.out,
+			 "recovered: %u container(s) cleaned up, 0 corrupt record(s) set aside",
+			 &n) == 1,
+		  "its count"))
+		atomic_fetch_add(&k->sh->recovered, (int)n);
+	run_result_free(&r);
+}
+
+/*
+ * Mesos' dvdcli: mount a volume nobody of Mesos holds, or unmount one it
+ * holds (Mesos counts its own uses and calls each once). "faulty" fails.
+ */
+static void op_dvdcli(struct worker *k)
+{
+	char name[64], drv[] = "--volumedriver=tp", expect[PATH_MAX + 1];
+	int v = (int)rnd(k, SHARED + 1), was = DV_FREE;
+	struct run_result r;
+
+	if (v == SHARED) {
+		const char *words[] = { "faulty", "injected" };
+
+		snprintf(k->what, sizeof(k->what), "dvdcli mount faulty");
+		lcenv_run(k->e, &r, "dvdcli", "mount", drv, "--volumename=faulty", NULL);
+		if (ran_failing(k, &r, 1, words, ARRAY_SIZE(words)))
+			atomic_fetch_add(&k->sh->dvdcli_faulted, 1);
+		run_result_free(&r);
+		return;
+	}
+	snprintf(name, sizeof(name), "--volumename=%s", shared_names[v]);
+	if (atomic_compare_exchange_strong(&k->sh->dvdcli[v], &was, DV_BUSY)) {
+		snprintf(k->what, sizeof(k->what), "dvdcli mount %s", shared_names[v]);
+		lcenv_run(k->e, &r, "dvdcli", "mount", drv, name, NULL);
+		snprintf(expect, sizeof(expect), "%s/mnt/%s\n", k->e->tproot, shared_names[v]);
+		if (ran_ok(k, &r) && CHECK(k, &r, !strcmp(r.out, expect), "the mountpoint")) {
+			atomic_fetch_add(&k->sh->dvdcli_mounts, 1);
+			was = DV_HELD;
+		}
+		atomic_store(&k->sh->dvdcli[v], was);
+		run_result_free(&r);
+		return;
+	}
+	was = DV_HELD;
+	if (!atomic_compare_exchange_strong(&k->sh->dvdcli[v], &was, DV_BUSY)) {
+		op_status_all(k); /* another worker's dvdcli has it */
+		return;
+	}
+	snprintf(k->what, sizeof(k->what), "dvdcli unmount %s", shared_names[v]);
+	lcenv_run(k->e, &r, "dvdcli", "unmount", drv, name, NULL);
+	if (ran_ok(k, &r))
+		atomic_fetch_add(&k->sh->dvdcli_unmounts, 1);
+	atomic_store(&k->sh->dvdcli[v], r.status == 0 ? DV_FREE : DV_HELD);
+	run_result_free(&r);
+}
+
+static void worker_step(struct worker *k)
+{
+	struct ct *live[CT_PER_WORKER], *free_slot = NULL;
+	int n_live = 0;
+	unsigned x;
+
+	k->op++;
+	for (int i = 0; i < CT_PER_WORKER; i++) {
+		struct ct *c = &k->ct[i];
+
+		if (!c->proc.pid) {
+			free_slot = free_slot ?: c;
+			continue;
+		}
+		if (--c->life <= 0) {
+			op_end(k, c);
+			return;
+		}
+		live[n_live++] = c;
+	}
+	x = rnd(k, 100);
+	if (x < 40 && free_slot)
+		op_prepare(k, free_slot);
+	else if (x < 60 && n_live)
+		op_status_one(k, live[rnd(k, (unsigned)n_live)]);
+	else if (x < 80)
+		op_dvdcli(k);
+	else if (x < 85)
+		op_recover(k);
+	else
+		op_status_all(k);
+}
+
+static int worker_run(struct lcenv *e, struct shared *sh, int w, unsigned seed)
+{
+	struct worker *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return 1;
+	*k = (struct worker){ .e = e, .sh = sh, .w = w, .seed = seed };
+	k->rnd = seed * 2654435761u + (unsigned)w;
+	while (take_op(k))
+		worker_step(k);
+	/* The run is over: this worker's containers end as they would have. */
+	for (int i = 0; i < CT_PER_WORKER; i++)
+		if (k->ct[i].proc.pid)
+			op_end(k, &k->ct[i]);
+	free(k);
+	return 0;
+}
+
+FIXTURE(stress)
+{
+	struct lcenv e;
+	struct shared *sh;
+	int plugin_fds, fds, mounts;
+};
+
+FIXTURE_VARIANT(stress)
+{
+	int max_in_flight; /* 0: the default (1) */
+};
+
+FIXTURE_VARIANT_ADD(stress, in_flight_default){
+	.max_in_flight = 0,
+};
+
+FIXTURE_VARIANT_ADD(stress, in_flight_4){
+	.max_in_flight = 4,
+};
+
+FIXTURE_SETUP(stress)
+{
+	char *extra[] = { "--fault", "Mount error injected volume=faulty", NULL };
+	char text[2 * PATH_MAX], sb[PATH_MAX];
+
+	self->fds = tu_count_fds();
+	ASSERT_EQ(0, lcenv_setup(&self->e, extra));
+	snprintf(text, sizeof(text),
+		 "[dvmount]\ncallers = uid:0\n\n"
+		 "[driver tp]\nhost-paths = %s\nmodes = RW RO\noptions = size\n%s%.0d\n",
+		 self->e.tproot, variant->max_in_flight ? "max-in-flight = " : "",
+		 variant->max_in_flight);
+	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
+	ASSERT_EQ(0, tu_mkdirs(tu_path(sb, "%s/sb", self->e.dir), 0755));
+	self->plugin_fds = tu_count_fds_of(self->e.plugin);
+	ASSERT_LT(0, self->plugin_fds);
+	self->mounts = lc_mounts_under(0, "/");
+	self->sh = mmap(NULL, sizeof(*self->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			-1, 0);
+	ASSERT_NE(MAP_FAILED, self->sh);
+}
+
+FIXTURE_TEARDOWN(stress)
+{
+	lcenv_teardown(&self->e);
+	if (self->sh && self->sh != MAP_FAILED)
+		munmap(self->sh, sizeof(*self->sh));
+}
+
+static unsigned stress_seed(void)
+{
+	const char *s = getenv("DVMOUNT_STRESS_SEED");
+	struct timespec ts;
+
+	if (s && *s)
+		return (unsigned)strtoul(s, NULL, 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (unsigned)(ts.tv_nsec ^ ts.tv_sec ^ getpid()) % 1000000u;
+}
+
+TEST_F_TIMEOUT(stress, shared_volumes_random_lifetimes_nothing_left, 300)
+{
+	struct shared *sh = self->sh;
+	unsigned seed = stress_seed();
+	pid_t pids[WORKERS];
+	struct timespec t0, t1;
+	struct run_result r;
+	char p[PATH_MAX];
+	int c = -1, v = -1, n, fds = -1;
+
+	TH_LOG("seed %u (DVMOUNT_STRESS_SEED=%u replays it), %d workers, %d ops, max-in-flight %d",
+	       seed, seed, WORKERS, OPS, variant->max_in_flight ?: 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int w = 0; w < WORKERS; w++) {
+		pids[w] = fork();
+		ASSERT_LE(0, pids[w]);
+		if (pids[w] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			_exit(worker_run(&self->e, sh, w, seed));
+		}
+	}
+	for (int w = 0; w < WORKERS; w++) {
+		int status;
+
+		ASSERT_EQ(pids[w], waitpid(pids[w], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("worker %d", w);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (int w = 0; w < WORKERS; w++)
+		if (sh->fail[w][0])
+			TH_LOG("%s", sh->fail[w]);
+	EXPECT_EQ(0, sh->failures);
+
+	/* What Mesos still holds, and the dead nobody recovered yet. */
+	for (int i = 0; i < SHARED; i++) {
+		char name[64];
+
+		if (sh->dvdcli[i] != DV_HELD)
+			continue;
+		snprintf(name, sizeof(name), "--volumename=%s", shared_names[i]);
+		lcenv_run(&self->e, &r, "dvdcli", "unmount", "--volumedriver=tp", name, NULL);
+		EXPECT_EQ(0, r.status) TH_LOG("dvdcli unmount %s: %s", shared_names[i], r.err);
+		sh->dvdcli_unmounts += r.status == 0;
+		run_result_free(&r);
+	}
+	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("last recover: %s", r.err);
+	ASSERT_EQ(1, sscanf(r.out, "recovered: %d container(s) cleaned up", &n))
+	TH_LOG("%s", r.out);
+	sh->recovered += n;
+	sh->recovers++;
+	run_result_free(&r);
+
+	TH_LOG("%.1f s: %d prepared (%d cleaned up, %d died: %d recovered by %d recover runs), "
+	       "%d refused, %d faulted; dvdcli %d mounts %d unmounts %d faulted; %d status, "
+	       "%d checks",
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+	       sh->prepared, sh->cleaned, sh->died, sh->recovered, sh->recovers, sh->refused,
+	       sh->faulted, sh->dvdcli_mounts, sh->dvdcli_unmounts, sh->dvdcli_faulted,
+	       sh->statuses, sh->checks);
+	EXPECT_EQ(sh->prepared, sh->cleaned + sh->died);
+	/* Each dead container cleaned up exactly once, by one recover. */
+	EXPECT_EQ(sh->died, sh->recovered);
+	EXPECT_EQ(sh->dvdcli_mounts, sh->dvdcli_unmounts);
+	EXPECT_LT(0, sh->faulted);
+	EXPECT_LT(0, sh->refused);
+	EXPECT_LT(0, sh->died);
+
+	/* No container, no user. */
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+	/* Every Mount paired with its Unmount, and the plugin holds no Mount ID. */
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_LT(0, lcenv_log_count(&self->e, "Mount", NULL));
+	EXPECT_EQ(lcenv_log_count(&self->e, "Mount", NULL),
+		  lcenv_log_count(&self->e, "Unmount", NULL));
+	EXPECT_EQ(0, lcenv_log_count(&self->e, "Mount", "faulty"));
+	EXPECT_EQ(0, lcenv_plugin_holds(&self->e, NULL, NULL));
+	/* No mount left in this namespace (the plugin's too), no dvmount process. */
+	EXPECT_EQ(self->mounts, lc_mounts_under(0, "/"));
+	EXPECT_EQ(0, lc_mounts_under(self->e.plugin, self->e.tproot));
+	EXPECT_EQ(0, lc_mounts_under(0, tu_path(p, "%s/sb", self->e.dir)));
+	EXPECT_EQ(0, tu_procs_of(build_path("dvmount")));
+	/* No fd leaked: the plugin closes each connection as its client goes. */
+	for (int i = 0; i < 100 && (fds = tu_count_fds_of(self->e.plugin)) != self->plugin_fds; i++)
+		usleep(20000);
+	EXPECT_EQ(self->plugin_fds, fds);
+	EXPECT_EQ(self->fds, tu_count_fds());
+	/* The state dir: what an empty state holds, and nothing else. */
+	EXPECT_EQ(0, lcenv_state_leftovers(&self->e, p, sizeof(p))) TH_LOG("left: %s", p);
+}
+
+TEST_HARNESS_MAIN
