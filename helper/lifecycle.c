@@ -539,6 +539,14 @@ void lc_acquire_mounted(struct lc *lc, json_object *entry, const struct plugin_m
 	}
 }
 
+static bool unmount_refused(const struct lc *lc, const char *key)
+{
+	for (size_t i = 0; i < lc->n_unmount_refused; i++)
+		if (!strcmp(lc->unmount_refused[i], key))
+			return true;
+	return false;
+}
+
 int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 {
 	_cleanup_free_ struct plugin_req *q = calloc(n + 1, sizeof(*q));
@@ -557,6 +565,9 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 
 		/* Entries without a record go here: they never keep a volume mounted. */
 		if (state_user_prune(lc->st, keys[i]) != 0)
+			continue;
+		/* Refused earlier in this run (recover's sweep after its cleanups): the next run's. */
+		if (unmount_refused(lc, keys[i]))
 			continue;
 		r = state_volume_load(lc->st, keys[i], &vol[k]);
 		if (r == -ENOENT) {
@@ -655,6 +666,9 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			if (state_volume_save(lc->st, key, vol[j]) == 0)
 				state_volume_sync(lc->st, key);
 			lc_crash_point("after-pending-sync");
+			if (lc->n_unmount_refused < ARRAY_SIZE(lc->unmount_refused))
+				snprintf(lc->unmount_refused[lc->n_unmount_refused++], STATE_KEY_MAX,
+					 "%s", key);
 			lc_fail(lc, "%s (kept for retry%s)", q[j].err,
 				in_flight && q[j].result == -EREMOTEIO
 					? ": a call that timed out may still be under way in the plugin"

@@ -40,6 +40,13 @@ struct lc {
 	char *failures[LC_FAILURES_MAX];
 	size_t n_failures;
 	bool denied; /* a policy denial: exit 3 */
+	/*
+	 * Volumes whose Unmount the plugin refused in this run: lc_release_unused
+	 * does not ask again before the next run (Unmount is not idempotent,
+	 * and one refusal is one error line). As many as failures are reported.
+	 */
+	char unmount_refused[LC_FAILURES_MAX][STATE_KEY_MAX];
+	size_t n_unmount_refused;
 	/* The last plugin process opened by lc_plugin_view(), +1 (0: none). */
 	int view_pidfd_1;
 	pid_t view_pid;
@@ -84,8 +91,9 @@ int lc_report(struct lc *lc);
  * the plugin refused, no call of ours can still be under way in it (see
  * lc_mark_in_flight()), and its mountpoint is not mounted; that is said once
  * as a warning and is no failure. Otherwise the entry stays with
- * "pending_unmount" for a later retry, and the failure is recorded. The volume
- * locks must be held. keys[i] whose state_user_count() is 0 are the
+ * "pending_unmount" for a later retry, and the failure is recorded; that retry
+ * is a later run's: a volume refused once in this run (lc->unmount_refused) is
+ * skipped. The volume locks must be held. keys[i] whose state_user_count() is 0 are the
  * candidates. Returns the number of failures, or -ENOMEM.
  */
 int lc_release_unused(struct lc *lc, const char *const *keys, size_t n);

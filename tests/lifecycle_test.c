@@ -326,6 +326,52 @@ TEST_F(mesos, failed_unmount_does_not_stick)
 }
 
 /*
+ * recover cleans up a container whose Unmount the plugin refuses: it asks the
+ * plugin once and says so once. Its sweep of volumes without users asked
+ * again in the same run (Unmount is not idempotent) and printed the same
+ * refusal a second time (found by stress_test). The next recover retries.
+ */
+TEST_F(mesos, recover_asks_a_refused_unmount_once_per_run)
+{
+	char vols[PATH_MAX], hostdir[PATH_MAX];
+	struct run_result r;
+	const char *nl;
+	int c, v;
+
+	tu_path(hostdir, "%s/hostdir", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
+	struct lcvol vol[] = {{.name = "ebs", .path = hostdir}};
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "t1", "--volumes", vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount error device busy\n"));
+
+	lcenv_run(&self->e, &r, "recover", "--known", "other", NULL);
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	nl = strchr(r.err, '\n');
+	EXPECT_TRUE(nl && nl[1] == '\0') OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "container 't1'")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "device busy (kept for retry)")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Unmount"));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(1, v);
+
+	/* The next run retries it, once. */
+	ASSERT_EQ(0, tu_write_file(self->e.faults, ""));
+	lcenv_run(&self->e, &r, "recover", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	EXPECT_STREQ("", r.err);
+	run_result_free(&r);
+	EXPECT_EQ(2, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, v);
+}
+
+/*
  * Dropped only on evidence that the plugin holds nothing: a Mount that timed
  * out and completed later is kept until its Unmount succeeds; an Unmount that
  * timed out is kept until one succeeds. Nothing is leaked on the host.
