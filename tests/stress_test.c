@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Stress (issue 14): WORKERS processes run OPS dvmount commands between them
- * on a few shared volumes of the test plugin, as containerizers and Mesos'
- * dvdcli calls would: prepare --pid of containers (real processes, each in
- * its own mount namespace) with a random subset of the volumes and a random
+ * on shared volumes of the test plugin, as containerizers and Mesos' dvdcli
+ * calls would: prepare --pid of containers (real processes, each in its own
+ * mount namespace) with a random subset of the volumes and a random
  * lifetime, then cleanup, or death without cleanup and `recover --gc-dead`;
  * dvdcli mount/unmount; status. Some prepares name a volume whose every
- * Mount the plugin fails, or an option the policy refuses: those errors are
- * expected and counted, any other is a failure naming the op.
+ * Mount the plugin fails ("faulty"), or an option the policy refuses; some
+ * use "sticky", whose every Unmount the plugin refuses until the end: those
+ * errors are expected and counted, any other is a failure naming the op.
  *
  * While a container lives its volumes are attached inside it, writable
  * through to the plugin's backend, and the plugin holds their Mount IDs. At
@@ -17,8 +18,7 @@
  * that an empty state does not hold.
  *
  * DVMOUNT_STRESS_SEED=N replays a run's random choices (the interleaving of
- * the processes is the kernel's). About 15 s per variant on a loaded 2-core
- * VM.
+ * the processes is the kernel's). 10-15 s per variant on a loaded 2-core VM.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -43,9 +43,19 @@
 
 #define WORKERS 32
 #define OPS 2000
-#define SHARED 4	/* shared volumes s0..s3 */
-#define CT_PER_WORKER 3 /* containers a worker keeps alive at once */
-#define LIFETIME_MAX 12 /* a container's life, in its worker's ops */
+/*
+ * Volumes: HOT ones that many containers use at once (their counts go up and
+ * down and rarely reach zero), COLD ones that one container in two adds (each
+ * often idle: their Mounts and Unmounts race the next container's), and
+ * "sticky", whose every Unmount fails until the end.
+ */
+#define HOT 4
+#define COLD 16
+#define STICKY (HOT + COLD)
+#define VOLS (STICKY + 1)
+#define CT_VOLS 4	/* at most 2 hot, 1 cold and sticky in one container */
+#define CT_PER_WORKER 2 /* containers a worker keeps alive at once */
+#define LIFETIME_MAX 6	/* a container's life, in its worker's ops */
 #define FAIL_MAX 4096	/* the first failure's words, per worker */
 
 /* Mesos' own count of its containers using one volume through dvdcli. */
@@ -59,9 +69,10 @@ struct mesos_use {
 /* What the processes share: the op counter, Mesos' counts, the tallies. */
 struct shared {
 	atomic_int ops;
-	struct mesos_use mesos[SHARED];
+	struct mesos_use mesos[STICKY]; /* Mesos never uses sticky */
 	atomic_int prepared, refused, faulted, cleaned, died, recovers, recovered;
 	atomic_int dvdcli_mounts, dvdcli_unmounts, dvdcli_faulted, statuses, checks;
+	atomic_int sticky_failed; /* runs that failed on sticky's Unmount, as they may */
 	atomic_int failures;
 	char fail[WORKERS][FAIL_MAX];
 };
@@ -71,9 +82,9 @@ struct ct {
 	char cid[32];
 	char sandbox[PATH_MAX];
 	int n;
-	int vol[SHARED];
-	bool ro[SHARED];
-	char mount_id[SHARED][80];
+	int vol[CT_VOLS];
+	bool ro[CT_VOLS];
+	char mount_id[CT_VOLS][80];
 	int life;  /* ops of its worker left */
 	bool dies; /* without cleanup: recover --gc-dead's */
 };
@@ -89,7 +100,10 @@ struct worker {
 	int serial;
 };
 
-static const char *const shared_names[SHARED] = { "s0", "s1", "s2", "s3" };
+static const char *const shared_names[VOLS] = {
+	"s0", "s1", "s2", "s3",	 "c0",	"c1",  "c2",  "c3",  "c4",  "c5",     "c6",
+	"c7", "c8", "c9", "c10", "c11", "c12", "c13", "c14", "c15", "sticky",
+};
 
 static const char *jstr(json_object *o, const char *key)
 {
@@ -162,6 +176,23 @@ static bool ran_failing(struct worker *k, struct run_result *r, int status,
 	for (size_t i = 0; i < n; i++)
 		if (!CHECK(k, r, strstr(r->err, words[i]), "'%s' named", words[i]))
 			return false;
+	return true;
+}
+
+/*
+ * A run that releases "sticky" may be the one that Unmounts it, which fails
+ * (or not, when another container still uses it): it succeeds, or fails
+ * with one line naming sticky and the plugin's refusal.
+ */
+static bool ran_ok_or_sticky(struct worker *k, struct run_result *r, bool sticky)
+{
+	const char *words[] = { "sticky", "injected" };
+
+	if (r->status == 0 || !sticky)
+		return ran_ok(k, r);
+	if (!ran_failing(k, r, 1, words, ARRAY_SIZE(words)))
+		return false;
+	atomic_fetch_add(&k->sh->sticky_failed, 1);
 	return true;
 }
 
@@ -268,25 +299,36 @@ static bool record_exists(struct worker *k, const char *cid)
 }
 
 /*
- * A new container with 1-3 of the shared volumes (some RO); one prepare in
+ * A new container with 0-2 hot volumes, a cold one or not, at least one of
+ * them, and in one prepare in 24 sticky (some RO); one prepare in
  * ten also names "faulty" (every Mount of it fails: exit 1, all undone),
  * one in twenty passes an option the policy refuses (exit 3, nothing done).
  */
 static void op_prepare(struct worker *k, struct ct *c)
 {
-	struct lcvol v[SHARED + 1];
-	char paths[SHARED + 1][16], vols[PATH_MAX], file[32], pid[16];
+	struct lcvol v[CT_VOLS + 1];
+	char paths[CT_VOLS][16], vols[PATH_MAX], file[32], pid[16];
 	bool faulty = rnd(k, 10) == 0, refused = rnd(k, 20) == 0;
-	int n = 1 + (int)rnd(k, 3), first = (int)rnd(k, SHARED), m;
+	/* Not with faulty: its undo would Unmount sticky too, a second error. */
+	bool sticky = !faulty && rnd(k, 24) == 0;
+	int hot = (int)rnd(k, 3), first = (int)rnd(k, HOT), cold = (int)rnd(k, 2 * COLD), n = 0, m;
 	struct run_result r;
+
+	if (cold >= COLD && hot == 0)
+		hot = 1;
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->cid, sizeof(c->cid), "w%d-%d", k->w, k->serial++);
 	tu_path(c->sandbox, "%s/sb/%s", k->e->dir, c->cid);
+	for (int i = 0; i < hot; i++)
+		c->vol[n++] = (first + i) % HOT;
+	if (cold < COLD)
+		c->vol[n++] = HOT + cold;
+	if (sticky)
+		c->vol[n++] = STICKY;
 	c->n = n;
 	for (int i = 0; i < n; i++) {
-		c->vol[i] = (first + i) % SHARED;
-		c->ro[i] = rnd(k, 4) == 0;
+		c->ro[i] = c->vol[i] != STICKY && rnd(k, 4) == 0;
 		snprintf(paths[i], sizeof(paths[i]), "v%d", i);
 		v[i] = (struct lcvol){ .name = shared_names[c->vol[i]],
 				       .path = paths[i],
@@ -299,8 +341,15 @@ static void op_prepare(struct worker *k, struct ct *c)
 		v[0].opt_key = "evil";
 		v[0].opt_val = "1";
 	}
-	snprintf(k->what, sizeof(k->what), "prepare %s: %d volume(s) from %s%s%s", c->cid, n,
-		 shared_names[first], faulty ? " + faulty" : "", refused ? ", option evil" : "");
+	snprintf(k->what, sizeof(k->what), "prepare %s:", c->cid);
+	for (int i = 0; i < m; i++) {
+		size_t len = strlen(k->what);
+
+		snprintf(k->what + len, sizeof(k->what) - len, " %s%s", v[i].name,
+			 i < n && c->ro[i] ? " RO" : "");
+	}
+	if (refused)
+		strncat(k->what, ", option evil", sizeof(k->what) - strlen(k->what) - 1);
 	snprintf(file, sizeof(file), "%s.json", c->cid);
 	if (!CHECK(k, NULL, tu_mkdirs(c->sandbox, 0755) == 0, "sandbox") ||
 	    !CHECK(k, NULL, lcenv_volumes(k->e, file, v, (size_t)m, vols) == 0, "spec") ||
@@ -360,7 +409,7 @@ static void op_end(struct worker *k, struct ct *c)
 	}
 	snprintf(k->what, sizeof(k->what), "cleanup %s", c->cid);
 	lcenv_run(k->e, &r, "cleanup", "--container-id", c->cid, NULL);
-	if (ran_ok(k, &r))
+	if (ran_ok_or_sticky(k, &r, c->vol[c->n - 1] == STICKY))
 		atomic_fetch_add(&k->sh->cleaned, 1);
 	CHECK(k, &r, lc_mounts_under(c->proc.pid, c->sandbox) == 0, "%s: all detached", c->cid);
 	CHECK(k, &r, !record_exists(k, c->cid), "%s: no record", c->cid);
@@ -376,7 +425,8 @@ static void op_recover(struct worker *k)
 	snprintf(k->what, sizeof(k->what), "recover --gc-dead");
 	lcenv_run(k->e, &r, "recover", "--gc-dead", NULL);
 	atomic_fetch_add(&k->sh->recovers, 1);
-	if (ran_ok(k, &r) &&
+	/* Any recover may be the one that retries sticky's Unmount. */
+	if (ran_ok_or_sticky(k, &r, true) &&
 	    CHECK(k, &r,
 		  sscanf(r.out,
 			 "recovered: %u container(s) cleaned up, 0 corrupt record(s) set aside",
@@ -415,10 +465,10 @@ static bool dvdcli(struct worker *k, const char *cmd, int v)
 static void op_dvdcli(struct worker *k)
 {
 	struct mesos_use *m;
-	int v = (int)rnd(k, SHARED + 1);
+	int v = (int)rnd(k, STICKY + 1);
 	bool release = rnd(k, 3) != 0, unmount = false, ok;
 
-	if (v == SHARED) {
+	if (v == STICKY) {
 		const char *words[] = { "faulty", "injected" };
 		struct run_result r;
 
@@ -551,6 +601,7 @@ FIXTURE_SETUP(stress)
 		 variant->max_in_flight);
 	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
 	ASSERT_EQ(0, tu_mkdirs(tu_path(sb, "%s/sb", self->e.dir), 0755));
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount error injected volume=sticky\n"));
 	self->plugin_fds = tu_count_fds_of(self->e.plugin);
 	ASSERT_LT(0, self->plugin_fds);
 	self->mounts = lc_mounts_under(0, "/");
@@ -561,7 +612,7 @@ FIXTURE_SETUP(stress)
 
 	ASSERT_EQ(0, pthread_mutexattr_init(&attr));
 	ASSERT_EQ(0, pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED));
-	for (int i = 0; i < SHARED; i++)
+	for (int i = 0; i < STICKY; i++)
 		ASSERT_EQ(0, pthread_mutex_init(&self->sh->mesos[i].lock, &attr));
 	pthread_mutexattr_destroy(&attr);
 }
@@ -618,7 +669,7 @@ TEST_F_TIMEOUT(stress, shared_volumes_random_lifetimes_nothing_left, 300)
 	EXPECT_EQ(0, sh->failures);
 
 	/* What Mesos still holds (it unmounts once), and the dead nobody recovered yet. */
-	for (int i = 0; i < SHARED; i++) {
+	for (int i = 0; i < STICKY; i++) {
 		char name[64];
 
 		EXPECT_EQ(0, sh->mesos[i].mounting);
@@ -630,6 +681,8 @@ TEST_F_TIMEOUT(stress, shared_volumes_random_lifetimes_nothing_left, 300)
 		sh->dvdcli_unmounts += r.status == 0;
 		run_result_free(&r);
 	}
+	/* The plugin Unmounts sticky again: recover retries what it refused. */
+	ASSERT_EQ(0, tu_write_file(self->e.faults, ""));
 	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
 	EXPECT_EQ(0, r.status) TH_LOG("last recover: %s", r.err);
 	ASSERT_EQ(1, sscanf(r.out, "recovered: %d container(s) cleaned up", &n))
@@ -639,12 +692,12 @@ TEST_F_TIMEOUT(stress, shared_volumes_random_lifetimes_nothing_left, 300)
 	run_result_free(&r);
 
 	TH_LOG("%.1f s: %d prepared (%d cleaned up, %d died: %d recovered by %d recover runs), "
-	       "%d refused, %d faulted; dvdcli %d mounts %d unmounts %d faulted; %d status, "
-	       "%d checks",
+	       "%d refused, %d faulted, %d failed on sticky; dvdcli %d mounts %d unmounts %d "
+	       "faulted; %d status, %d checks inside containers",
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	       sh->prepared, sh->cleaned, sh->died, sh->recovered, sh->recovers, sh->refused,
-	       sh->faulted, sh->dvdcli_mounts, sh->dvdcli_unmounts, sh->dvdcli_faulted,
-	       sh->statuses, sh->checks);
+	       sh->faulted, sh->sticky_failed, sh->dvdcli_mounts, sh->dvdcli_unmounts,
+	       sh->dvdcli_faulted, sh->statuses, sh->checks);
 	EXPECT_EQ(sh->prepared, sh->cleaned + sh->died);
 	/* Each dead container cleaned up exactly once, by one recover. */
 	EXPECT_EQ(sh->died, sh->recovered);
@@ -652,6 +705,7 @@ TEST_F_TIMEOUT(stress, shared_volumes_random_lifetimes_nothing_left, 300)
 	EXPECT_LT(0, sh->faulted);
 	EXPECT_LT(0, sh->refused);
 	EXPECT_LT(0, sh->died);
+	EXPECT_LT(0, sh->sticky_failed);
 
 	/* No container, no user. */
 	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
@@ -659,6 +713,11 @@ TEST_F_TIMEOUT(stress, shared_volumes_random_lifetimes_nothing_left, 300)
 	EXPECT_EQ(0, v);
 	/* Every Mount paired with its Unmount, and the plugin holds no Mount ID. */
 	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	TH_LOG("the plugin saw %d Mounts (%d failed) and %d Unmounts (%d refused)",
+	       lcenv_log_count(&self->e, "Mount", NULL),
+	       lcenv_log_all(&self->e, "Mount") - lcenv_log_count(&self->e, "Mount", NULL),
+	       lcenv_log_count(&self->e, "Unmount", NULL),
+	       lcenv_log_all(&self->e, "Unmount") - lcenv_log_count(&self->e, "Unmount", NULL));
 	EXPECT_LT(0, lcenv_log_count(&self->e, "Mount", NULL));
 	EXPECT_EQ(lcenv_log_count(&self->e, "Mount", NULL),
 		  lcenv_log_count(&self->e, "Unmount", NULL));
