@@ -552,6 +552,7 @@ static void worker_step(struct worker *k)
 static int worker_run(struct lcenv *e, struct shared *sh, int w, unsigned seed)
 {
 	struct worker *k = calloc(1, sizeof(*k));
+	int fds = tu_count_fds();
 
 	if (!k)
 		return 1;
@@ -563,6 +564,8 @@ static int worker_run(struct lcenv *e, struct shared *sh, int w, unsigned seed)
 	for (int i = 0; i < CT_PER_WORKER; i++)
 		if (k->ct[i].proc.pid)
 			op_end(k, &k->ct[i]);
+	snprintf(k->what, sizeof(k->what), "the end");
+	CHECK(k, NULL, tu_count_fds() == fds, "this worker's %d fds", fds);
 	free(k);
 	return 0;
 }
