@@ -70,7 +70,7 @@ struct mesos_use {
 struct shared {
 	atomic_int ops;
 	struct mesos_use mesos[STICKY]; /* Mesos never uses sticky */
-	atomic_int prepared, refused, faulted, cleaned, died, recovers, recovered;
+	atomic_int prepared, pivoted, refused, faulted, cleaned, died, recovers, recovered;
 	atomic_int dvdcli_mounts, dvdcli_unmounts, dvdcli_faulted, statuses, checks;
 	atomic_int sticky_failed; /* runs that failed on sticky's Unmount, as they may */
 	atomic_int failures;
@@ -80,7 +80,8 @@ struct shared {
 struct ct {
 	struct tu_container proc;
 	char cid[32];
-	char sandbox[PATH_MAX];
+	char sandbox[PATH_MAX]; /* where its volumes land, as it sees it */
+	bool pivoted;		/* into the shared rootfs: a running container */
 	int n;
 	int vol[CT_VOLS];
 	bool ro[CT_VOLS];
@@ -92,6 +93,7 @@ struct ct {
 struct worker {
 	struct lcenv *e;
 	struct shared *sh;
+	const char *rootfs; /* busybox, shared by the pivoted containers */
 	int w;
 	unsigned seed, rnd;
 	int op;		/* this worker's ops so far */
@@ -303,11 +305,13 @@ static bool record_exists(struct worker *k, const char *cid)
  * them, and in one prepare in 24 sticky (some RO); one prepare in
  * ten also names "faulty" (every Mount of it fails: exit 1, all undone),
  * one in twenty passes an option the policy refuses (exit 3, nothing done).
+ * One in four is pivoted into the shared rootfs (prepare --rootfs /, its
+ * volumes at absolute paths under /vol/<cid>); the others get a sandbox.
  */
 static void op_prepare(struct worker *k, struct ct *c)
 {
 	struct lcvol v[CT_VOLS + 1];
-	char paths[CT_VOLS][16], vols[PATH_MAX], file[32], pid[16];
+	char paths[CT_VOLS + 1][PATH_MAX], vols[PATH_MAX], file[32], pid[16];
 	bool faulty = rnd(k, 10) == 0, refused = rnd(k, 20) == 0;
 	/* Not with faulty: its undo would Unmount sticky too, a second error. */
 	bool sticky = !faulty && rnd(k, 24) == 0;
@@ -319,7 +323,11 @@ static void op_prepare(struct worker *k, struct ct *c)
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->cid, sizeof(c->cid), "w%d-%d", k->w, k->serial++);
-	tu_path(c->sandbox, "%s/sb/%s", k->e->dir, c->cid);
+	c->pivoted = rnd(k, 4) == 0;
+	if (c->pivoted)
+		tu_path(c->sandbox, "/vol/%s", c->cid);
+	else
+		tu_path(c->sandbox, "%s/sb/%s", k->e->dir, c->cid);
 	for (int i = 0; i < hot; i++)
 		c->vol[n++] = (first + i) % HOT;
 	if (cold < COLD)
@@ -329,14 +337,19 @@ static void op_prepare(struct worker *k, struct ct *c)
 	c->n = n;
 	for (int i = 0; i < n; i++) {
 		c->ro[i] = c->vol[i] != STICKY && rnd(k, 4) == 0;
-		snprintf(paths[i], sizeof(paths[i]), "v%d", i);
+		/* Relative: in the sandbox; absolute: in the rootfs. */
+		tu_path(paths[i], "%s%sv%d", c->pivoted ? c->sandbox : "", c->pivoted ? "/" : "",
+			i);
 		v[i] = (struct lcvol){ .name = shared_names[c->vol[i]],
 				       .path = paths[i],
 				       .mode = c->ro[i] ? "RO" : "RW" };
 	}
 	m = n;
 	if (faulty)
-		v[m++] = (struct lcvol){ .name = "faulty", .path = "vf" };
+		v[m++] = (struct lcvol){ .name = "faulty",
+					 .path = tu_path(paths[CT_VOLS], "%s%svf",
+							 c->pivoted ? c->sandbox : "",
+							 c->pivoted ? "/" : "") };
 	if (refused) {
 		v[0].opt_key = "evil";
 		v[0].opt_val = "1";
@@ -350,13 +363,23 @@ static void op_prepare(struct worker *k, struct ct *c)
 	}
 	if (refused)
 		strncat(k->what, ", option evil", sizeof(k->what) - strlen(k->what) - 1);
+	if (c->pivoted)
+		strncat(k->what, ", pivoted", sizeof(k->what) - strlen(k->what) - 1);
 	snprintf(file, sizeof(file), "%s.json", c->cid);
-	if (!CHECK(k, NULL, tu_mkdirs(c->sandbox, 0755) == 0, "sandbox") ||
+	if (!CHECK(k, NULL, c->pivoted || tu_mkdirs(c->sandbox, 0755) == 0, "sandbox") ||
 	    !CHECK(k, NULL, lcenv_volumes(k->e, file, v, (size_t)m, vols) == 0, "spec") ||
-	    !CHECK(k, NULL, tu_container_start(&c->proc, NULL, 0) == 0, "container"))
+	    !CHECK(k, NULL,
+		   tu_container_start(&c->proc, c->pivoted ? k->rootfs : NULL,
+				      c->pivoted ? TU_CT_PIVOT : 0) == 0,
+		   "container"))
 		return;
-	lcenv_run(k->e, &r, "prepare", "--container-id", c->cid, "--volumes", vols, "--pid",
-		  lc_pidstr(pid, c->proc.pid), "--sandbox", c->sandbox, NULL);
+	lc_pidstr(pid, c->proc.pid);
+	if (c->pivoted)
+		lcenv_run(k->e, &r, "prepare", "--container-id", c->cid, "--volumes", vols, "--pid",
+			  pid, "--rootfs", "/", NULL);
+	else
+		lcenv_run(k->e, &r, "prepare", "--container-id", c->cid, "--volumes", vols, "--pid",
+			  pid, "--sandbox", c->sandbox, NULL);
 	unlink(vols);
 	if (refused || faulty) {
 		/* Refused before any plugin call; faulted: undone. Nothing of it is left. */
@@ -386,6 +409,7 @@ static void op_prepare(struct worker *k, struct ct *c)
 				snprintf(c->mount_id[i], sizeof(c->mount_id[i]), "%s", id ?: "");
 			}
 		atomic_fetch_add(&k->sh->prepared, 1);
+		atomic_fetch_add(&k->sh->pivoted, c->pivoted);
 		c->life = 1 + (int)rnd(k, LIFETIME_MAX);
 		c->dies = rnd(k, 5) == 0;
 		run_result_free(&r);
@@ -549,14 +573,14 @@ static void worker_step(struct worker *k)
 		op_status_all(k);
 }
 
-static int worker_run(struct lcenv *e, struct shared *sh, int w, unsigned seed)
+static int worker_run(struct lcenv *e, struct shared *sh, const char *rootfs, int w, unsigned seed)
 {
 	struct worker *k = calloc(1, sizeof(*k));
 	int fds = tu_count_fds();
 
 	if (!k)
 		return 1;
-	*k = (struct worker){ .e = e, .sh = sh, .w = w, .seed = seed };
+	*k = (struct worker){ .e = e, .sh = sh, .rootfs = rootfs, .w = w, .seed = seed };
 	k->rnd = seed * 2654435761u + (unsigned)w;
 	while (take_op(k))
 		worker_step(k);
@@ -574,6 +598,7 @@ FIXTURE(stress)
 {
 	struct lcenv e;
 	struct shared *sh;
+	char rootfs[PATH_MAX];
 	int plugin_fds, fds, mounts;
 };
 
@@ -604,6 +629,7 @@ FIXTURE_SETUP(stress)
 		 variant->max_in_flight);
 	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
 	ASSERT_EQ(0, tu_mkdirs(tu_path(sb, "%s/sb", self->e.dir), 0755));
+	ASSERT_EQ(0, lc_mkrootfs(tu_path(self->rootfs, "%s/rootfs", self->e.dir)));
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount error injected volume=sticky\n"));
 	self->plugin_fds = tu_count_fds_of(self->e.plugin);
 	ASSERT_LT(0, self->plugin_fds);
@@ -656,7 +682,7 @@ TEST_F_TIMEOUT(stress, shared_volumes_random_lifetimes_nothing_left, 300)
 		ASSERT_LE(0, pids[w]);
 		if (pids[w] == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			_exit(worker_run(&self->e, sh, w, seed));
+			_exit(worker_run(&self->e, sh, self->rootfs, w, seed));
 		}
 	}
 	for (int w = 0; w < WORKERS; w++) {
@@ -694,12 +720,13 @@ TEST_F_TIMEOUT(stress, shared_volumes_random_lifetimes_nothing_left, 300)
 	sh->recovers++;
 	run_result_free(&r);
 
-	TH_LOG("%.1f s: %d prepared (%d cleaned up, %d died: %d recovered by %d recover runs), "
+	TH_LOG("%.1f s: %d prepared (%d pivoted; %d cleaned up, %d died: %d recovered by %d "
+	       "recover runs), "
 	       "%d refused, %d faulted, %d failed on sticky; dvdcli %d mounts %d unmounts %d "
 	       "faulted; %d status, %d checks inside containers",
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-	       sh->prepared, sh->cleaned, sh->died, sh->recovered, sh->recovers, sh->refused,
-	       sh->faulted, sh->sticky_failed, sh->dvdcli_mounts, sh->dvdcli_unmounts,
+	       sh->prepared, sh->pivoted, sh->cleaned, sh->died, sh->recovered, sh->recovers,
+	       sh->refused, sh->faulted, sh->sticky_failed, sh->dvdcli_mounts, sh->dvdcli_unmounts,
 	       sh->dvdcli_faulted, sh->statuses, sh->checks);
 	EXPECT_EQ(sh->prepared, sh->cleaned + sh->died);
 	/* Each dead container cleaned up exactly once, by one recover. */
@@ -708,6 +735,7 @@ TEST_F_TIMEOUT(stress, shared_volumes_random_lifetimes_nothing_left, 300)
 	EXPECT_LT(0, sh->faulted);
 	EXPECT_LT(0, sh->refused);
 	EXPECT_LT(0, sh->died);
+	EXPECT_LT(0, sh->pivoted);
 	EXPECT_LT(0, sh->sticky_failed);
 
 	/* No container, no user. */
