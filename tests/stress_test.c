@@ -186,9 +186,9 @@ static bool ran_failing(struct worker *k, struct run_result *r, int status,
  * (or not, when another container still uses it): it succeeds, or fails
  * with one line naming sticky and the plugin's refusal.
  */
-static bool ran_ok_or_sticky(struct worker *k, struct run_result *r, bool sticky)
+static bool ran_ok_or_sticky(struct worker *k, struct run_result *r, bool sticky, const char *cid)
 {
-	const char *words[] = { "sticky", "injected" };
+	const char *words[] = { "sticky", "injected", cid ?: "sticky" };
 
 	if (r->status == 0 || !sticky)
 		return ran_ok(k, r);
@@ -403,9 +403,17 @@ static void op_prepare(struct worker *k, struct ct *c)
 				json_object *x = json_object_array_get_idx(vs, (size_t)i);
 				const char *name = jstr(x, "name");
 				const char *id = jstr(x, "mount_id");
+				const char *target = jstr(x, "target");
+				char want[PATH_MAX];
 
 				CHECK(k, &r, name && !strcmp(name, shared_names[c->vol[i]]),
 				      "volume %d is %s", i, shared_names[c->vol[i]]);
+				tu_path(want, "%s/v%d", c->sandbox, i);
+				CHECK(k, &r, target && !strcmp(target, want), "at %s", want);
+				CHECK(
+				    k, &r,
+				    json_object_get_boolean(json_object_object_get(x, "attached")),
+				    "%s attached", want);
 				snprintf(c->mount_id[i], sizeof(c->mount_id[i]), "%s", id ?: "");
 			}
 		atomic_fetch_add(&k->sh->prepared, 1);
@@ -433,7 +441,7 @@ static void op_end(struct worker *k, struct ct *c)
 	}
 	snprintf(k->what, sizeof(k->what), "cleanup %s", c->cid);
 	lcenv_run(k->e, &r, "cleanup", "--container-id", c->cid, NULL);
-	if (ran_ok_or_sticky(k, &r, c->vol[c->n - 1] == STICKY))
+	if (ran_ok_or_sticky(k, &r, c->vol[c->n - 1] == STICKY, c->cid))
 		atomic_fetch_add(&k->sh->cleaned, 1);
 	CHECK(k, &r, lc_mounts_under(c->proc.pid, c->sandbox) == 0, "%s: all detached", c->cid);
 	CHECK(k, &r, !record_exists(k, c->cid), "%s: no record", c->cid);
@@ -444,18 +452,19 @@ static void op_end(struct worker *k, struct ct *c)
 static void op_recover(struct worker *k)
 {
 	struct run_result r;
-	unsigned n;
+	unsigned n, corrupt;
 
 	snprintf(k->what, sizeof(k->what), "recover --gc-dead");
 	lcenv_run(k->e, &r, "recover", "--gc-dead", NULL);
 	atomic_fetch_add(&k->sh->recovers, 1);
 	/* Any recover may be the one that retries sticky's Unmount. */
-	if (ran_ok_or_sticky(k, &r, true) &&
+	if (ran_ok_or_sticky(k, &r, true, NULL) &&
 	    CHECK(k, &r,
 		  sscanf(r.out,
-			 "recovered: %u container(s) cleaned up, 0 corrupt record(s) set aside",
-			 &n) == 1,
-		  "its count"))
+			 "recovered: %u container(s) cleaned up, %u corrupt record(s) set aside",
+			 &n, &corrupt) == 2 &&
+		      corrupt == 0,
+		  "its count, nothing corrupt"))
 		atomic_fetch_add(&k->sh->recovered, (int)n);
 	run_result_free(&r);
 }
