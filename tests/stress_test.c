@@ -639,7 +639,13 @@ FIXTURE_SETUP(stress)
 	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
 	ASSERT_EQ(0, tu_mkdirs(tu_path(sb, "%s/sb", self->e.dir), 0755));
 	ASSERT_EQ(0, lc_mkrootfs(tu_path(self->rootfs, "%s/rootfs", self->e.dir)));
-	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount error injected volume=sticky\n"));
+	/*
+	 * The first match counts: sticky's Unmount fails; every other Mount
+	 * and Unmount takes 40 ms, so that runs meet inside them.
+	 */
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount error injected volume=sticky\n"
+						   "Mount latency 40\nUnmount latency 40\n"
+						   "Get latency 5\n"));
 	self->plugin_fds = tu_count_fds_of(self->e.plugin);
 	ASSERT_LT(0, self->plugin_fds);
 	self->mounts = lc_mounts_under(0, "/");
@@ -719,7 +725,7 @@ TEST_F_TIMEOUT(stress, shared_volumes_random_lifetimes_nothing_left, 300)
 		sh->dvdcli_unmounts += r.status == 0;
 		run_result_free(&r);
 	}
-	/* The plugin Unmounts sticky again: recover retries what it refused. */
+	/* The plugin Unmounts sticky again, at once: recover retries what it refused. */
 	ASSERT_EQ(0, tu_write_file(self->e.faults, ""));
 	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
 	EXPECT_EQ(0, r.status) TH_LOG("last recover: %s", r.err);
