@@ -323,6 +323,8 @@ int lcenv_plugin_holds(struct lcenv *e, const char *name, const char *id)
 
 	if (!o)
 		return access(path, F_OK) < 0 && errno == ENOENT ? 0 : -EBADMSG;
+	if (!json_object_is_type(vols, json_type_array))
+		return -EBADMSG;
 	for (size_t i = 0; i < json_object_array_length(vols); i++) {
 		json_object *v = json_object_array_get_idx(vols, i);
 		json_object *ids = json_object_object_get(v, "ids");
@@ -330,6 +332,8 @@ int lcenv_plugin_holds(struct lcenv *e, const char *name, const char *id)
 
 		if (name && (!vname || strcmp(vname, name)))
 			continue;
+		if (!json_object_is_type(ids, json_type_array))
+			return -EBADMSG;
 		if (!id) {
 			n += (int)json_object_array_length(ids);
 			n += json_object_get_int(json_object_object_get(v, "anonymous"));
