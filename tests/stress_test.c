@@ -225,6 +225,9 @@ static void check_alive(struct worker *k, struct ct *c)
 
 		CHECK(k, NULL, lcenv_plugin_holds(k->e, name, c->mount_id[i]) == 1,
 		      "%s: the plugin holds %s under %s", c->cid, name, c->mount_id[i]);
+		/* --bind: the plugin's mountpoint is a mount in its namespace. */
+		tu_path(p, "%s/mnt/%s", k->e->tproot, name);
+		CHECK(k, NULL, lc_mounts_under(k->e->plugin, p) == 1, "%s: %s mounted", c->cid, p);
 		if (c->unattached)
 			continue;
 		tu_path(p, "%s/v%d/%s", c->sandbox, i, c->cid);
@@ -433,10 +436,13 @@ static void op_prepare(struct worker *k, struct ct *c)
 				const char *name = jstr(x, "name");
 				const char *id = jstr(x, "mount_id");
 				const char *target = jstr(x, "target");
+				const char *host = jstr(x, "host_path");
 				char want[PATH_MAX];
 
 				CHECK(k, &r, name && !strcmp(name, shared_names[c->vol[i]]),
 				      "volume %d is %s", i, shared_names[c->vol[i]]);
+				tu_path(want, "%s/mnt/%s", k->e->tproot, shared_names[c->vol[i]]);
+				CHECK(k, &r, host && !strcmp(host, want), "from %s", want);
 				tu_path(want, "%s/v%d", c->sandbox, i);
 				CHECK(k, &r, target && !strcmp(target, want), "at %s", want);
 				CHECK(k, &r,
