@@ -49,6 +49,40 @@ static void child_prepare(pid_t parent)
 	signal(SIGPIPE, SIG_DFL);
 }
 
+/*
+ * fork and execve(argv, envp) in a child that dies with the bench; the
+ * child's fds 0, 1 and 2 become fds[0], fds[1] and fds[2], or stay the
+ * bench's where that is -1. Returns a pidfd of the child and its pid in
+ * *ret_pid, or -errno with no child left behind (a pidfd_open failure kills
+ * and reaps it).
+ */
+static int spawn(char *const argv[], char *const envp[], const int fds[3], pid_t *ret_pid)
+{
+	pid_t parent = getpid(), pid;
+	int pidfd, r;
+
+	pid = fork();
+	if (pid < 0)
+		return negerrno();
+	if (pid == 0) {
+		child_prepare(parent);
+		for (int i = 0; i < 3; i++)
+			if (fds[i] >= 0 && dup2(fds[i], i) < 0)
+				_exit(127);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	pidfd = (int)pidfd_open(pid, 0);
+	if (pidfd < 0) {
+		r = negerrno();
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return r;
+	}
+	*ret_pid = pid;
+	return pidfd;
+}
+
 /* Reap pid, killing it first if it has not exited within timeout_ms. */
 static int reap(pid_t pid, int pidfd, unsigned timeout_ms, int *ret_status)
 {
@@ -87,7 +121,7 @@ int bench_exec_env(char *const argv[], char *const env[], char *out, size_t out_
 {
 	char *envp[ENV_MAX + ARRAY_SIZE(child_env)];
 	_cleanup_close_ int null = -EBADF, rd = -EBADF, wr = -EBADF, pidfd = -EBADF;
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 	int fds[2], status = 0, r;
 	double start, end = 0;
 	size_t len = 0;
@@ -116,24 +150,9 @@ int bench_exec_env(char *const argv[], char *const env[], char *out, size_t out_
 		return negerrno();
 
 	start = bench_now_ms();
-	pid = fork();
-	if (pid < 0)
-		return negerrno();
-	if (pid == 0) {
-		child_prepare(parent);
-		if (dup2(null, STDIN_FILENO) < 0 || dup2(wr, STDOUT_FILENO) < 0 ||
-		    dup2(wr, STDERR_FILENO) < 0)
-			_exit(127);
-		execve(argv[0], argv, envp);
-		_exit(127);
-	}
-	pidfd = (int)pidfd_open(pid, 0);
-	if (pidfd < 0) {
-		r = negerrno();
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return r;
-	}
+	pidfd = spawn(argv, envp, (const int[3]){ null, wr, wr }, &pid);
+	if (pidfd < 0)
+		return pidfd;
 	close(TAKE_FD(wr));
 
 	while (!exited) {
@@ -376,7 +395,7 @@ int bench_plugin_start(struct bench_ctx *ctx, const char *name, const char *faul
 	char sock[PATH_MAX], root[PATH_MAX], rel[PATH_MAX], line[64];
 	char *argv[12];
 	size_t n = 0;
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 	int fds[2], r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -409,24 +428,10 @@ int bench_plugin_start(struct bench_ctx *ctx, const char *name, const char *faul
 		return bench_fail(ctx, negerrno(), "pipe: %m");
 	rd = fds[0];
 	wr = fds[1];
-	pid = fork();
-	if (pid < 0)
-		return bench_fail(ctx, negerrno(), "fork: %m");
-	if (pid == 0) {
-		child_prepare(parent);
-		/* Its stderr stays ours: a plugin that fails says why. */
-		if (dup2(wr, STDOUT_FILENO) < 0)
-			_exit(127);
-		execve(argv[0], argv, child_env);
-		_exit(127);
-	}
-	pidfd = (int)pidfd_open(pid, 0);
-	if (pidfd < 0) {
-		r = negerrno();
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return bench_fail(ctx, r, "pidfd_open: %s", strerror(-r));
-	}
+	/* Its stderr stays ours: a plugin that fails says why. */
+	pidfd = spawn(argv, child_env, (const int[3]){ -1, wr, -1 }, &pid);
+	if (pidfd < 0)
+		return bench_fail(ctx, pidfd, "starting '%s': %s", argv[0], strerror(-pidfd));
 	close(TAKE_FD(wr));
 	r = read_line(rd, line, sizeof(line), READY_TIMEOUT_MS);
 	if (r < 0 || strcmp(line, "ready")) {
@@ -469,7 +474,7 @@ int bench_plugin_spawn(struct bench_ctx *ctx, char *const argv[], const char *so
 		       unsigned timeout_ms, struct bench_plugin *ret)
 {
 	_cleanup_close_ int pidfd = -EBADF, null = -EBADF;
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -477,25 +482,10 @@ int bench_plugin_spawn(struct bench_ctx *ctx, char *const argv[], const char *so
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0)
 		return bench_fail(ctx, negerrno(), "/dev/null: %m");
-	pid = fork();
-	if (pid < 0)
-		return bench_fail(ctx, negerrno(), "fork: %m");
-	if (pid == 0) {
-		child_prepare(parent);
-		/* Its chatter is not ours; a plugin that fails is seen at its socket. */
-		if (dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
-		    dup2(null, STDERR_FILENO) < 0)
-			_exit(127);
-		execve(argv[0], argv, child_env);
-		_exit(127);
-	}
-	pidfd = (int)pidfd_open(pid, 0);
-	if (pidfd < 0) {
-		r = negerrno();
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return bench_fail(ctx, r, "pidfd_open: %s", strerror(-r));
-	}
+	/* Its chatter is not ours; a plugin that fails is seen at its socket. */
+	pidfd = spawn(argv, child_env, (const int[3]){ null, null, null }, &pid);
+	if (pidfd < 0)
+		return bench_fail(ctx, pidfd, "starting '%s': %s", argv[0], strerror(-pidfd));
 	r = wait_socket(sock, timeout_ms);
 	if (r < 0) {
 		reap(pid, pidfd, 0, NULL);
