@@ -161,14 +161,11 @@ TEST_F(mesos, agent_restart_recovers_without_mounting)
 /* 4. An empty checkpoint (MESOS-9507): recovery goes on, and says so. */
 TEST_F(mesos, empty_checkpoint_recovery_succeeds)
 {
-	char vols[PATH_MAX], empty[PATH_MAX], hostdir[PATH_MAX];
+	char vols[PATH_MAX], empty[PATH_MAX];
 	struct run_result r;
 	json_object *st = NULL;
 
-	tu_path(hostdir, "%s/hostdir", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol v[] = {{.name = "v1", .path = hostdir}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "v1", vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "good", "--volumes", vols, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
@@ -287,14 +284,11 @@ TEST_F(mesos, readonly_without_rootfs_refuses_writes)
 /* 11. MESOS-10126: a failed Unmount never pins the count; the next user's end unmounts. */
 TEST_F(mesos, failed_unmount_does_not_stick)
 {
-	char vols[PATH_MAX], hostdir[PATH_MAX];
+	char vols[PATH_MAX];
 	struct run_result r;
 	int c, v;
 
-	tu_path(hostdir, "%s/hostdir", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol vol[] = {{.name = "ebs", .path = hostdir}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "ebs", vols));
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount error device busy count=1\n"));
 
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "t1", "--volumes", vols, NULL);
@@ -372,20 +366,87 @@ TEST_F(mesos, recover_asks_a_refused_unmount_once_per_run)
 }
 
 /*
+ * The checks every in-flight test ends with. recover: exit 0, nothing left
+ * mounted under the plugin's root, every successful Mount paired with an
+ * Unmount.
+ */
+static void expect_recover_releases_all(struct __test_metadata *_metadata, struct lcenv *e)
+{
+	struct run_result r;
+
+	lcenv_run(e, &r, "recover", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lc_mounts_under(0, e->tproot));
+	EXPECT_EQ(0, lcenv_log_unbalanced(e));
+}
+
+/* A run that found its call possibly in flight: exit 1, the entry kept, not released. */
+static void expect_kept_for_retry(struct __test_metadata *_metadata, struct run_result *r)
+{
+	EXPECT_EQ(1, r->status) OK_OR_LOG(*r);
+	EXPECT_NE(NULL, strstr(r->err, "kept for retry")) OK_OR_LOG(*r);
+	EXPECT_EQ(NULL, strstr(r->err, "entry released")) OK_OR_LOG(*r);
+	run_result_free(r);
+}
+
+/*
+ * prepare of container t1 with the spec vols, killed (crash point
+ * after-mount) 1 s into a Mount of the volume that the plugin finishes 2 s
+ * later.
+ */
+static void killed_during_slow_mount(struct __test_metadata *_metadata, struct lcenv *e,
+				     const char *vols)
+{
+	struct run_result r;
+
+	ASSERT_EQ(0, tu_write_file(e->faults, "Mount latency 3000 count=1\n"));
+	lcenv_run_crash(e, &r, "after-mount", "--timeout-mount=1", "prepare", "--container-id",
+			"t1", "--volumes", vols, NULL);
+	ASSERT_EQ(128 + SIGKILL, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+}
+
+/*
+ * The slow Mount of killed_during_slow_mount() (or its dvdcli twin) finishes
+ * in the plugin, Get answers plainly again: the volume is mounted under the
+ * kept ID, recover releases it and forgets its entry.
+ */
+static void expect_slow_mount_released(struct __test_metadata *_metadata, struct lcenv *e)
+{
+	ASSERT_EQ(0, tu_write_file(e->faults, "\n"));
+	usleep(2500 * 1000);
+	EXPECT_EQ(1, lc_mounts_under(0, e->tproot));
+	expect_recover_releases_all(_metadata, e);
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(e, "slow"));
+}
+
+/*
+ * The plugin's Get names the mountpoint of volume "slow", mounted or not
+ * (as rclone's does), from now on.
+ */
+static int fault_get_names_mountpoint(struct lcenv *e)
+{
+	char text[2 * PATH_MAX];
+
+	snprintf(text, sizeof(text),
+		 "Get answer {\"Volume\":{\"Name\":\"slow\",\"Mountpoint\":\"%s/mnt/slow\"}}\n",
+		 e->tproot);
+	return tu_write_file(e->faults, text);
+}
+
+/*
  * Dropped only on evidence that the plugin holds nothing: a Mount that timed
  * out and completed later is kept until its Unmount succeeds; an Unmount that
  * timed out is kept until one succeeds. Nothing is leaked on the host.
  */
 TEST_F(mesos, timeouts_never_drop_an_entry)
 {
-	char vols[PATH_MAX], hostdir[PATH_MAX];
+	char vols[PATH_MAX];
 	struct run_result r;
 	int c, v;
 
-	tu_path(hostdir, "%s/hostdir", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol vol[] = {{.name = "slow", .path = hostdir}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "slow", vols));
 
 	/* The Mount answers after 3 s; prepare gives up after 1 s and undoes. */
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 3000 count=1\n"));
@@ -398,11 +459,7 @@ TEST_F(mesos, timeouts_never_drop_an_entry)
 	usleep(2500 * 1000);
 	/* Mounted by now, under the ID dvmount kept: recover releases it. */
 	EXPECT_EQ(1, lc_mounts_under(0, self->e.tproot));
-	lcenv_run(&self->e, &r, "recover", NULL);
-	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
-	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
-	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	expect_recover_releases_all(_metadata, &self->e);
 
 	/* An Unmount that times out: no word from the plugin, the entry stays. */
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount hang count=1\n"));
@@ -415,11 +472,7 @@ TEST_F(mesos, timeouts_never_drop_an_entry)
 	run_result_free(&r);
 	EXPECT_EQ(0, lcenv_status_refcount(&self->e, "slow"));
 	EXPECT_EQ(1, lc_mounts_under(0, self->e.tproot));
-	lcenv_run(&self->e, &r, "recover", NULL);
-	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
-	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
-	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	expect_recover_releases_all(_metadata, &self->e);
 	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
 	EXPECT_EQ(0, c);
 	EXPECT_EQ(0, v);
@@ -432,14 +485,11 @@ TEST_F(mesos, timeouts_never_drop_an_entry)
  */
 TEST_F(mesos, clock_jump_does_not_end_the_in_flight_window)
 {
-	char vols[PATH_MAX], hostdir[PATH_MAX], entry[PATH_MAX], text[2 * PATH_MAX];
+	char vols[PATH_MAX], entry[PATH_MAX];
 	struct run_result r;
 	json_object *o;
 
-	tu_path(hostdir, "%s/hostdir", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol vol[] = {{.name = "slow", .path = hostdir}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "slow", vols));
 
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 3000 count=1\n"));
 	lcenv_run(&self->e, &r, "--timeout-mount=1", "prepare", "--container-id", "t1",
@@ -462,24 +512,14 @@ TEST_F(mesos, clock_jump_does_not_end_the_in_flight_window)
 	 * even from a plugin whose Get names the mountpoint whether mounted or
 	 * not (rclone's does).
 	 */
-	snprintf(text, sizeof(text),
-		 "Get answer {\"Volume\":{\"Name\":\"slow\",\"Mountpoint\":\"%s/mnt/slow\"}}\n",
-		 self->e.tproot);
-	ASSERT_EQ(0, tu_write_file(self->e.faults, text));
+	ASSERT_EQ(0, fault_get_names_mountpoint(&self->e));
 	lcenv_run(&self->e, &r, "recover", NULL);
-	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
-	EXPECT_NE(NULL, strstr(r.err, "kept for retry")) OK_OR_LOG(r);
-	EXPECT_EQ(NULL, strstr(r.err, "entry released")) OK_OR_LOG(r);
-	run_result_free(&r);
+	expect_kept_for_retry(_metadata, &r);
 
 	/* Mounted by now under the kept ID: released, nothing leaked. */
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "\n"));
 	usleep(2500 * 1000);
-	lcenv_run(&self->e, &r, "recover", NULL);
-	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
-	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
-	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	expect_recover_releases_all(_metadata, &self->e);
 }
 
 /*
@@ -489,44 +529,23 @@ TEST_F(mesos, clock_jump_does_not_end_the_in_flight_window)
  */
 TEST_F(mesos, killed_during_a_mount_keeps_the_entry_until_it_can_be_released)
 {
-	char vols[PATH_MAX], hostdir[PATH_MAX], text[2 * PATH_MAX];
+	char vols[PATH_MAX];
 	struct run_result r;
 
-	tu_path(hostdir, "%s/hostdir", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol vol[] = {{.name = "slow", .path = hostdir}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "slow", vols));
 
 	/* Killed 1 s into a Mount that the plugin finishes 2 s later. */
-	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 3000 count=1\n"));
-	lcenv_run_crash(&self->e, &r, "after-mount", "--timeout-mount=1", "prepare",
-			"--container-id", "t1", "--volumes", vols, NULL);
-	ASSERT_EQ(128 + SIGKILL, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
+	killed_during_slow_mount(_metadata, &self->e, vols);
 
 	/* Its Get names the mountpoint, mounted or not (as rclone's does). */
-	snprintf(text, sizeof(text),
-		 "Get answer {\"Volume\":{\"Name\":\"slow\",\"Mountpoint\":\"%s/mnt/slow\"}}\n",
-		 self->e.tproot);
-	ASSERT_EQ(0, tu_write_file(self->e.faults, text));
+	ASSERT_EQ(0, fault_get_names_mountpoint(&self->e));
 	lcenv_run(&self->e, &r, "recover", NULL);
-	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
 	EXPECT_NE(NULL, strstr(r.err, "volume not mounted by this id")) OK_OR_LOG(r);
-	EXPECT_NE(NULL, strstr(r.err, "kept for retry")) OK_OR_LOG(r);
-	EXPECT_EQ(NULL, strstr(r.err, "entry released")) OK_OR_LOG(r);
-	run_result_free(&r);
+	expect_kept_for_retry(_metadata, &r);
 	EXPECT_EQ(0, lcenv_status_refcount(&self->e, "slow"));
 
 	/* The Mount happened under the kept ID: recover releases it. */
-	ASSERT_EQ(0, tu_write_file(self->e.faults, "\n"));
-	usleep(2500 * 1000);
-	EXPECT_EQ(1, lc_mounts_under(0, self->e.tproot));
-	lcenv_run(&self->e, &r, "recover", NULL);
-	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
-	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
-	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
-	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "slow"));
+	expect_slow_mount_released(_metadata, &self->e);
 }
 
 /*
@@ -537,45 +556,26 @@ TEST_F(mesos, killed_during_a_mount_keeps_the_entry_until_it_can_be_released)
  */
 TEST_F(mesos, killed_during_a_mount_an_empty_mountpoint_is_no_evidence_yet)
 {
-	char vols[PATH_MAX], hostdir[PATH_MAX];
+	char vols[PATH_MAX];
 	struct run_result r;
 
-	tu_path(hostdir, "%s/hostdir", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol vol[] = {{.name = "slow", .path = hostdir}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "slow", vols));
 
-	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 3000 count=1\n"));
-	lcenv_run_crash(&self->e, &r, "after-mount", "--timeout-mount=1", "prepare",
-			"--container-id", "t1", "--volumes", vols, NULL);
-	ASSERT_EQ(128 + SIGKILL, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
+	killed_during_slow_mount(_metadata, &self->e, vols);
 
 	ASSERT_EQ(0, tu_write_file(self->e.faults,
 				   "Get answer {\"Volume\":{\"Name\":\"slow\",\"Mountpoint\":\"\"}}\n"));
 	lcenv_run(&self->e, &r, "recover", NULL);
-	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
-	EXPECT_NE(NULL, strstr(r.err, "kept for retry")) OK_OR_LOG(r);
-	EXPECT_EQ(NULL, strstr(r.err, "entry released")) OK_OR_LOG(r);
-	run_result_free(&r);
+	expect_kept_for_retry(_metadata, &r);
 	EXPECT_EQ(0, lcenv_status_refcount(&self->e, "slow"));
 
 	/* The Mount happened under the kept ID: recover releases it. */
-	ASSERT_EQ(0, tu_write_file(self->e.faults, "\n"));
-	usleep(2500 * 1000);
-	EXPECT_EQ(1, lc_mounts_under(0, self->e.tproot));
-	lcenv_run(&self->e, &r, "recover", NULL);
-	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
-	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
-	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
-	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "slow"));
+	expect_slow_mount_released(_metadata, &self->e);
 }
 
 /* The same for dvdcli mount, which Mesos kills at its own timeout. */
 TEST_F(mesos, killed_during_a_dvdcli_mount_keeps_the_entry_until_it_can_be_released)
 {
-	char text[2 * PATH_MAX];
 	struct run_result r;
 
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 3000 count=1\n"));
@@ -584,26 +584,12 @@ TEST_F(mesos, killed_during_a_dvdcli_mount_keeps_the_entry_until_it_can_be_relea
 	ASSERT_EQ(128 + SIGKILL, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
 
-	snprintf(text, sizeof(text),
-		 "Get answer {\"Volume\":{\"Name\":\"slow\",\"Mountpoint\":\"%s/mnt/slow\"}}\n",
-		 self->e.tproot);
-	ASSERT_EQ(0, tu_write_file(self->e.faults, text));
+	ASSERT_EQ(0, fault_get_names_mountpoint(&self->e));
 	lcenv_run(&self->e, &r, "dvdcli", "unmount", "--volumedriver=tp", "--volumename=slow",
 		  NULL);
-	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
-	EXPECT_NE(NULL, strstr(r.err, "kept for retry")) OK_OR_LOG(r);
-	EXPECT_EQ(NULL, strstr(r.err, "entry released")) OK_OR_LOG(r);
-	run_result_free(&r);
+	expect_kept_for_retry(_metadata, &r);
 
-	ASSERT_EQ(0, tu_write_file(self->e.faults, "\n"));
-	usleep(2500 * 1000);
-	EXPECT_EQ(1, lc_mounts_under(0, self->e.tproot));
-	lcenv_run(&self->e, &r, "recover", NULL);
-	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
-	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
-	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
-	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "slow"));
+	expect_slow_mount_released(_metadata, &self->e);
 }
 
 /* The next lcenv_run()s traced by strace into trace: unlinks and fsyncs, with paths. */
@@ -630,14 +616,11 @@ static void trace_runs(struct lcenv *e, const char *wrap[static 11], const char 
 TEST_F(mesos, dvdcli_unmount_forgets_mesos_durably)
 {
 	const char *wrap[11];
-	char vols[PATH_MAX], hostdir[PATH_MAX], trace[PATH_MAX], user[PATH_MAX];
+	char vols[PATH_MAX], trace[PATH_MAX], user[PATH_MAX];
 	struct run_result r;
 	char *text, *unlinked;
 
-	tu_path(hostdir, "%s/hostdir", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol vol[] = {{.name = "v1", .path = hostdir}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "v1", vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
@@ -1192,6 +1175,28 @@ TEST_F(attach, target_on_shared_mount_is_refused_nothing_propagates)
 }
 
 /*
+ * Container ct started (in a mount namespace of its own, no rootfs), and
+ * volume "v" prepared into it as container "c" with --rootfs <dir>/rootfs
+ * at /data; gives that target as the host sees it, <dir>/rootfs/data.
+ */
+static void prepare_v_at_rootfs_data(struct __test_metadata *_metadata, struct lcenv *e,
+				     struct tu_container *ct, char ret_data[static PATH_MAX])
+{
+	char vols[PATH_MAX], pid[16], root[PATH_MAX];
+	const struct lcvol v = {.name = "v", .path = "/data"};
+	struct run_result r;
+
+	tu_path(root, "%s/rootfs", e->dir);
+	ASSERT_EQ(0, tu_mkdirs(tu_path(ret_data, "%s/rootfs/data", e->dir), 0755));
+	ASSERT_EQ(0, tu_container_start(ct, NULL, 0));
+	ASSERT_EQ(0, lcenv_volumes(e, "vols.json", &v, 1, vols));
+	lcenv_run(e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, ct->pid), "--rootfs", root, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+}
+
+/*
  * A copy of an attached volume that did propagate to the host (left by a
  * dvmount that attached onto shared mounts; here made by hand, as the
  * propagation would) is found and detached by cleanup once the container is
@@ -1199,18 +1204,10 @@ TEST_F(attach, target_on_shared_mount_is_refused_nothing_propagates)
  */
 TEST_F(attach, cleanup_detaches_a_copy_that_propagated_to_the_host)
 {
-	char vols[PATH_MAX], pid[16], root[PATH_MAX], data[PATH_MAX], hostpath[PATH_MAX];
+	char data[PATH_MAX], hostpath[PATH_MAX];
 	struct run_result r;
 
-	tu_path(root, "%s/rootfs", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(tu_path(data, "%s/rootfs/data", self->e.dir), 0755));
-	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
-	struct lcvol v[] = {{.name = "v", .path = "/data"}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
-	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
-		  lc_pidstr(pid, self->ct[0].pid), "--rootfs", root, NULL);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
+	prepare_v_at_rootfs_data(_metadata, &self->e, &self->ct[0], data);
 	/* What propagation through a shared rootfs would have left on the host. */
 	ASSERT_EQ(0, mount(tu_path(hostpath, "%s/mnt/v", self->e.tproot), data, NULL, MS_BIND,
 			   NULL));
@@ -1227,18 +1224,10 @@ TEST_F(attach, cleanup_detaches_a_copy_that_propagated_to_the_host)
 /* Another mount at a volume's target on the host is not a copy of it: left alone. */
 TEST_F(attach, cleanup_leaves_other_mounts_at_the_target_alone)
 {
-	char vols[PATH_MAX], pid[16], root[PATH_MAX], data[PATH_MAX];
+	char data[PATH_MAX];
 	struct run_result r;
 
-	tu_path(root, "%s/rootfs", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(tu_path(data, "%s/rootfs/data", self->e.dir), 0755));
-	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
-	struct lcvol v[] = {{.name = "v", .path = "/data"}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
-	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
-		  lc_pidstr(pid, self->ct[0].pid), "--rootfs", root, NULL);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
+	prepare_v_at_rootfs_data(_metadata, &self->e, &self->ct[0], data);
 	ASSERT_EQ(0, mount("tmpfs", data, "tmpfs", 0, NULL));
 	tu_container_stop(&self->ct[0]);
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c", NULL);
@@ -1374,13 +1363,10 @@ LC_FIXTURE(prepare);
 
 TEST_F(prepare, same_container_twice_fails)
 {
-	char vols[PATH_MAX], hostdir[PATH_MAX];
+	char vols[PATH_MAX];
 	struct run_result r;
 
-	tu_path(hostdir, "%s/hostdir", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol v[] = {{.name = "v", .path = hostdir}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "v", vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
@@ -1439,14 +1425,11 @@ TEST_F(prepare, without_pid_bind_mounts_parents_first)
 TEST_F(prepare, plugin_process_out_of_sight_is_refused)
 {
 	static const char *const other_pidns[] = {"/usr/bin/unshare", "-p", "-f", NULL};
-	char vols[PATH_MAX], hostdir[PATH_MAX];
+	char vols[PATH_MAX];
 	struct run_result r;
 	int c, v;
 
-	tu_path(hostdir, "%s/hostdir", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol vol[] = {{.name = "v", .path = hostdir}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "v", vols));
 	self->e.wrap = other_pidns;
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	self->e.wrap = NULL;
@@ -1545,14 +1528,11 @@ LC_FIXTURE(cleanup);
 
 TEST_F(cleanup, is_idempotent)
 {
-	char vols[PATH_MAX], hostdir[PATH_MAX];
+	char vols[PATH_MAX];
 	struct run_result r;
 	int c, v;
 
-	tu_path(hostdir, "%s/hostdir", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol vol[] = {{.name = "v", .path = hostdir}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "v", vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);

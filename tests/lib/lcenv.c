@@ -176,6 +176,18 @@ int lcenv_volumes(struct lcenv *e, const char *file, const struct lcvol *v, size
 	return tu_write_file(ret_path, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
 }
 
+int lcenv_hostdir_volume(struct lcenv *e, const char *name, char ret_path[static PATH_MAX])
+{
+	char hostdir[PATH_MAX];
+	const struct lcvol v = {.name = name, .path = hostdir};
+	int r;
+
+	r = tu_mkdirs(tu_path(hostdir, "%s/hostdir", e->dir), 0755);
+	if (r < 0)
+		return r;
+	return lcenv_volumes(e, "vols.json", &v, 1, ret_path);
+}
+
 /* Calls each line of the plugin log to fn; stops early on a nonzero return. */
 static int log_each(struct lcenv *e, int (*fn)(json_object *line, void *userdata), void *userdata)
 {

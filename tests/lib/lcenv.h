@@ -71,6 +71,13 @@ int lcenv_volumes(struct lcenv *e, const char *file, const struct lcvol *v, size
 		  char ret_path[static PATH_MAX]);
 
 /*
+ * The commonest spec: <dir>/hostdir made (0755) and <dir>/vols.json holding
+ * one RW volume NAME of "tp" with that directory as its absolute
+ * container_path (Mesos' no-rootfs case). Gives the spec's path.
+ */
+int lcenv_hostdir_volume(struct lcenv *e, const char *name, char ret_path[static PATH_MAX]);
+
+/*
  * The plugin's log: successful (status 200, no Err) calls of
  * VolumeDriver.<endpoint> ("Mount", "Unmount", ...), name NULL = any volume;
  * lcenv_log_all counts every call of that endpoint, failed ones too.
