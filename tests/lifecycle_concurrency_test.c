@@ -271,24 +271,46 @@ static int fuse_mounts_under(pid_t pid, const char *prefix)
 	return n;
 }
 
+/* Volume "rvol" of rclone (on self->remote) at container_path path, as <dir>/file. */
+static int rvol_spec(FIXTURE_DATA(rclone) * self, const char *file, const char *path,
+		     char ret_path[static PATH_MAX])
+{
+	const struct lcvol v = {.name = "rvol",
+				.path = path,
+				.driver = "rclone",
+				.opt_key = "remote",
+				.opt_val = self->remote + strlen("remote=")};
+
+	return lcenv_volumes(&self->e, file, &v, 1, ret_path);
+}
+
+/*
+ * self->ct started and the spec vols prepared into it as container cid, with
+ * --sandbox <dir>/sb (made here; its path in ret_sandbox) and
+ * --plugin-retry=15 (rclone's socket may not answer at once). prepare's
+ * result, exit 0 asserted, is left in r for the caller to check and free.
+ */
+static void prepare_into_ct(struct __test_metadata *_metadata, FIXTURE_DATA(rclone) * self,
+			    const char *cid, const char *vols, char ret_sandbox[static PATH_MAX],
+			    struct run_result *r)
+{
+	char pid[16];
+
+	ASSERT_EQ(0, tu_mkdirs(tu_path(ret_sandbox, "%s/sb", self->e.dir), 0755));
+	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	lcenv_run(&self->e, r, "--plugin-retry=15", "prepare", "--container-id", cid, "--volumes",
+		  vols, "--pid", lc_pidstr(pid, self->ct.pid), "--sandbox", ret_sandbox, NULL);
+	ASSERT_EQ(0, r->status) OK_OR_LOG(*r);
+}
+
 TEST_F_TIMEOUT(rclone, prepare_attach_cleanup, 90)
 {
-	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16], buf[64];
+	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], buf[64];
 	struct run_result r;
 	int c, v;
 
-	tu_path(sandbox, "%s/sb", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol vol[] = {{.name = "rvol",
-			       .path = "data",
-			       .driver = "rclone",
-			       .opt_key = "remote",
-			       .opt_val = self->remote + strlen("remote=")}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
-	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
-	lcenv_run(&self->e, &r, "--plugin-retry=15", "prepare", "--container-id", "rc", "--volumes",
-		  vols, "--pid", lc_pidstr(pid, self->ct.pid), "--sandbox", sandbox, NULL);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	ASSERT_EQ(0, rvol_spec(self, "vols.json", "data", vols));
+	prepare_into_ct(_metadata, self, "rc", vols, sandbox, &r);
 	EXPECT_NE(NULL, strstr(r.out, "\"driver\":\"rclone\"")) OK_OR_LOG(r);
 	run_result_free(&r);
 
@@ -322,23 +344,13 @@ TEST_F_TIMEOUT(rclone, plugin_mount_unseen_by_dvmount_is_attached_from_the_plugi
 {
 	static const char *const private_ns[] = {"/usr/bin/unshare", "-m", "--propagation", "private",
 						 NULL};
-	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], pid[16], buf[64];
+	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], buf[64];
 	struct run_result r;
 	int c, v;
 
-	tu_path(sandbox, "%s/sb", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol vol[] = {{.name = "rvol",
-			       .path = "data",
-			       .driver = "rclone",
-			       .opt_key = "remote",
-			       .opt_val = self->remote + strlen("remote=")}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
-	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	ASSERT_EQ(0, rvol_spec(self, "vols.json", "data", vols));
 	self->e.wrap = private_ns;
-	lcenv_run(&self->e, &r, "--plugin-retry=15", "prepare", "--container-id", "rc", "--volumes",
-		  vols, "--pid", lc_pidstr(pid, self->ct.pid), "--sandbox", sandbox, NULL);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	prepare_into_ct(_metadata, self, "rc", vols, sandbox, &r);
 	run_result_free(&r);
 	EXPECT_EQ(1, fuse_mounts_under(self->ct.pid, sandbox));
 	EXPECT_EQ(
@@ -369,12 +381,7 @@ TEST_F_TIMEOUT(rclone, plugin_mount_unseen_without_pid_is_refused, 90)
 	struct run_result r;
 	int c, v;
 
-	struct lcvol vol[] = {{.name = "rvol",
-			       .path = "/data",
-			       .driver = "rclone",
-			       .opt_key = "remote",
-			       .opt_val = self->remote + strlen("remote=")}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, rvol_spec(self, "vols.json", "/data", vols));
 	self->e.wrap = private_ns;
 	lcenv_run(&self->e, &r, "--plugin-retry=15", "prepare", "--container-id", "rc", "--volumes",
 		  vols, NULL);
@@ -408,26 +415,16 @@ static long long mono_ms(void)
  */
 TEST_F_TIMEOUT(rclone, hung_fuse_volume_fails_prepare_within_timeout, 90)
 {
-	char sandbox[PATH_MAX], sb2[PATH_MAX], vols[PATH_MAX], pid[16], pid2[16];
+	char sandbox[PATH_MAX], sb2[PATH_MAX], vols[PATH_MAX], pid2[16];
 	struct tu_container ct2 = {0};
 	struct run_result r;
 	long long t0, took;
 
-	tu_path(sandbox, "%s/sb", self->e.dir);
 	tu_path(sb2, "%s/sb2", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
 	ASSERT_EQ(0, tu_mkdirs(sb2, 0755));
-	struct lcvol vol[] = {{.name = "rvol",
-			       .path = "data",
-			       .driver = "rclone",
-			       .opt_key = "remote",
-			       .opt_val = self->remote + strlen("remote=")}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
-	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	ASSERT_EQ(0, rvol_spec(self, "vols.json", "data", vols));
 	ASSERT_EQ(0, tu_container_start(&ct2, NULL, 0));
-	lcenv_run(&self->e, &r, "--plugin-retry=15", "prepare", "--container-id", "a", "--volumes",
-		  vols, "--pid", lc_pidstr(pid, self->ct.pid), "--sandbox", sandbox, NULL);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	prepare_into_ct(_metadata, self, "a", vols, sandbox, &r);
 	run_result_free(&r);
 
 	ASSERT_EQ(0, kill(self->pid, SIGSTOP));
@@ -546,31 +543,16 @@ TEST_F_TIMEOUT(rclone, target_inside_hung_volume_fails_attach_within_timeout, 15
 	struct run_result r;
 	long long t0, took;
 
-	tu_path(sandbox, "%s/sb", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol vol[] = {{.name = "rvol",
-			       .path = "data",
-			       .driver = "rclone",
-			       .opt_key = "remote",
-			       .opt_val = self->remote + strlen("remote=")}};
-	struct lcvol inner[] = {{.name = "rvol",
-				 .path = "data/sub",
-				 .driver = "rclone",
-				 .opt_key = "remote",
-				 .opt_val = self->remote + strlen("remote=")}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "inner.json", inner, 1, vols2));
-	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
-	lcenv_run(&self->e, &r, "--plugin-retry=15", "prepare", "--container-id", "a", "--volumes",
-		  vols, "--pid", lc_pidstr(pid, self->ct.pid), "--sandbox", sandbox, NULL);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	ASSERT_EQ(0, rvol_spec(self, "vols.json", "data", vols));
+	ASSERT_EQ(0, rvol_spec(self, "inner.json", "data/sub", vols2));
+	prepare_into_ct(_metadata, self, "a", vols, sandbox, &r);
 	run_result_free(&r);
 	ASSERT_EQ(1, fuse_mounts_under(self->ct.pid, sandbox));
 
 	ASSERT_EQ(0, kill(self->pid, SIGSTOP));
 	t0 = mono_ms();
 	lcenv_run(&self->e, &r, "--timeout=2", "prepare", "--container-id", "b", "--volumes",
-		  vols2, "--pid", pid, "--sandbox", sandbox, NULL);
+		  vols2, "--pid", lc_pidstr(pid, self->ct.pid), "--sandbox", sandbox, NULL);
 	took = mono_ms() - t0;
 	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
 	EXPECT_NE(NULL, strstr(r.err, "volume 'rvol'")) OK_OR_LOG(r);
