@@ -25,6 +25,7 @@
 #include "kselftest_harness.h"
 #include "helper/caps.h"
 #include "tests/lib/run.h"
+#include "tests/lib/testutil.h"
 
 #define NOBODY 65534
 
@@ -122,31 +123,23 @@ FIXTURE_TEARDOWN(caps)
 	free(self->dir);
 }
 
-/* A process of uid in a mount namespace of its own: the container. */
+/* In the container child: a mount namespace of its own, then uid. */
+static int container_as(void *arg)
+{
+	uid_t uid = *(uid_t *)arg;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+		return -errno;
+	return 0;
+}
+
+/* A process of uid in a mount namespace of its own: the container; its pid or -1. */
 static pid_t start_container(uid_t uid)
 {
-	int p[2];
-	pid_t pid;
-	char c;
+	struct tu_container ct;
 
-	if (pipe(p) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
-			_exit(1);
-		if (write(p[1], "x", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(p[1]);
-	if (pid < 0 || read(p[0], &c, 1) != 1)
-		pid = -1;
-	close(p[0]);
-	return pid;
+	return tu_child_start(&ct, container_as, &uid) < 0 ? -1 : ct.pid;
 }
 
 static uint64_t status_hex(pid_t pid, const char *key)
@@ -424,35 +417,28 @@ TEST_F(caps, cleanup_and_recover_drop_what_they_no_longer_need)
 	}
 }
 
+/* In the container child: uid, then a user namespace and a mount namespace of its own. */
+static int userns_container_as(void *arg)
+{
+	uid_t uid = *(uid_t *)arg;
+
+	if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+	    setresuid(uid, uid, uid) < 0 || unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
 /*
  * A process of uid in a user namespace and a mount namespace of its own,
  * as an unprivileged containerizer makes them: root in there, it may
- * mount_setattr() every mount of that namespace.
+ * mount_setattr() every mount of that namespace. Its pid, or -1.
  */
 static pid_t start_userns_container(uid_t uid)
 {
-	int p[2];
-	pid_t pid;
-	char c;
+	struct tu_container ct;
 
-	if (pipe(p) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
-		    setresuid(uid, uid, uid) < 0 || unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-			_exit(1);
-		if (write(p[1], "x", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(p[1]);
-	if (pid < 0 || read(p[0], &c, 1) != 1)
-		pid = -1;
-	close(p[0]);
-	return pid;
+	return tu_child_start(&ct, userns_container_as, &uid) < 0 ? -1 : ct.pid;
 }
 
 /* Does /proc/PID/mountinfo list a mount at path? */

@@ -21,6 +21,7 @@
 
 #include "kselftest_harness.h"
 #include "tests/lib/run.h"
+#include "tests/lib/testutil.h"
 
 #define NOBODY 65534
 
@@ -608,6 +609,22 @@ TEST_F(suid, rootfs_and_sandbox_the_caller_cannot_reach_are_refused)
 	run_result_free(&r);
 }
 
+struct callers_container {
+	const char *roots, *mine;
+};
+
+/* In the caller's container: its own mount namespace, root's directory at "mine", nobody. */
+static int callers_container_setup(void *arg)
+{
+	const struct callers_container *c = arg;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount(c->roots, c->mine, NULL, MS_BIND, NULL) < 0 || setgroups(0, NULL) < 0 ||
+	    setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
+		return -errno;
+	return 0;
+}
+
 /*
  * Issue 10 item 3: --rootfs is checked as an fd and used as that fd. The
  * caller's process sees another directory at the rootfs path (a bind of a
@@ -620,10 +637,8 @@ TEST_F(suid, rootfs_is_the_directory_that_was_checked)
 	char mine[PATH_MAX + 8], roots[PATH_MAX + 8], pid[16], msg[2 * PATH_MAX];
 	char *args[] = { "prepare", "--container-id", "c",  "--volumes", "-", "--pid",
 			 pid,	    "--rootfs",	      mine, NULL };
+	struct tu_container ct = {0};
 	struct run_result r;
-	int ready[2];
-	pid_t ct;
-	char c;
 
 	install_policy(_metadata, self, CALLER_POLICY);
 	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
@@ -631,32 +646,15 @@ TEST_F(suid, rootfs_is_the_directory_that_was_checked)
 	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
 	snprintf(roots, sizeof(roots), "%s/roots", self->dir);
 	ASSERT_EQ(0, mkdir(roots, 0755));
-	ASSERT_EQ(0, pipe(ready));
-	ct = fork();
-	ASSERT_LE(0, ct);
-	if (ct == 0) {
-		/* The caller's container: its own namespace, root's directory at "mine". */
-		if (unshare(CLONE_NEWNS) < 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    mount(roots, mine, NULL, MS_BIND, NULL) < 0 || setgroups(0, NULL) < 0 ||
-		    setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
-			_exit(1);
-		if (write(ready[1], "x", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(ready[1]);
-	ASSERT_EQ(1, read(ready[0], &c, 1));
-	close(ready[0]);
-	snprintf(pid, sizeof(pid), "%d", (int)ct);
+	ASSERT_EQ(0, tu_child_start(&ct, callers_container_setup,
+				    &(struct callers_container){.roots = roots, .mine = mine}));
+	snprintf(pid, sizeof(pid), "%d", (int)ct.pid);
 	run_as_nobody_in(
 	    &r, self, NULL,
 	    "[{\"container_path\":\"/data\",\"mode\":\"RW\",\"source\":{\"type\":"
 	    "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
 	    args);
-	kill(ct, SIGKILL);
-	waitpid(ct, NULL, 0);
+	tu_container_stop(&ct);
 	snprintf(msg, sizeof(msg),
 		 "dvmount: container 'c': --rootfs '%s': in process %s's root, not the directory "
 		 "that was checked",
@@ -684,10 +682,8 @@ TEST_F(suid, targets_are_made_only_where_the_caller_could_make_them)
 	char rootfs[PATH_MAX + 8];
 	char *args[] = { "prepare", "--container-id", "c",  "--volumes", "-", "--pid",
 			 pid,	    "--rootfs",	      rootfs, NULL };
+	struct tu_container ct = {0};
 	struct run_result r;
-	int ready[2];
-	pid_t ct;
-	char c;
 
 	install_policy(_metadata, self, CALLER_POLICY);
 	/* The caller's rootfs, with a directory of its own in it: "mine". */
@@ -699,33 +695,16 @@ TEST_F(suid, targets_are_made_only_where_the_caller_could_make_them)
 	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
 	snprintf(roots, sizeof(roots), "%s/roots", self->dir);
 	ASSERT_EQ(0, mkdir(roots, 0755));
-	ASSERT_EQ(0, pipe(ready));
-	ct = fork();
-	ASSERT_LE(0, ct);
-	if (ct == 0) {
-		/* The caller's container: its own namespace, root's directory at "mine". */
-		if (unshare(CLONE_NEWNS) < 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    mount(roots, mine, NULL, MS_BIND, NULL) < 0 || setgroups(0, NULL) < 0 ||
-		    setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
-			_exit(1);
-		if (write(ready[1], "x", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(ready[1]);
-	ASSERT_EQ(1, read(ready[0], &c, 1));
-	close(ready[0]);
-	snprintf(pid, sizeof(pid), "%d", (int)ct);
+	ASSERT_EQ(0, tu_child_start(&ct, callers_container_setup,
+				    &(struct callers_container){.roots = roots, .mine = mine}));
+	snprintf(pid, sizeof(pid), "%d", (int)ct.pid);
 	snprintf(target, sizeof(target), "/mine/data");
 	snprintf(spec, sizeof(spec),
 		 "[{\"container_path\":\"%s\",\"mode\":\"RW\",\"source\":{\"type\":"
 		 "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
 		 target);
 	run_as_nobody_in(&r, self, NULL, spec, args);
-	kill(ct, SIGKILL);
-	waitpid(ct, NULL, 0);
+	tu_container_stop(&ct);
 	EXPECT_EQ(1, r.status) TH_LOG("%s", r.err);
 	snprintf(spec, sizeof(spec), "dvmount: container 'c': volume 'v': target '%s%s': %s\n",
 		 rootfs, target, strerror(EACCES));

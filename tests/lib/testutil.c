@@ -237,7 +237,7 @@ static int container_setup(const char *rootfs, unsigned flags)
 	return 0;
 }
 
-int tu_container_start(struct tu_container *ct, const char *rootfs, unsigned flags)
+int tu_child_start(struct tu_container *ct, int (*setup)(void *arg), void *arg)
 {
 	int p[2], result = 0;
 	pid_t pid;
@@ -256,7 +256,7 @@ int tu_container_start(struct tu_container *ct, const char *rootfs, unsigned fla
 	if (pid == 0) {
 		close(p[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		result = container_setup(rootfs, flags);
+		result = setup(arg);
 		if (write(p[1], &result, sizeof(result)) != sizeof(result) || result < 0)
 			_exit(1);
 		close(p[1]);
@@ -273,6 +273,25 @@ int tu_container_start(struct tu_container *ct, const char *rootfs, unsigned fla
 	}
 	ct->pid = pid;
 	return 0;
+}
+
+struct container_args {
+	const char *rootfs;
+	unsigned flags;
+};
+
+static int container_setup_cb(void *arg)
+{
+	const struct container_args *a = arg;
+
+	return container_setup(a->rootfs, a->flags);
+}
+
+int tu_container_start(struct tu_container *ct, const char *rootfs, unsigned flags)
+{
+	struct container_args a = {.rootfs = rootfs, .flags = flags};
+
+	return tu_child_start(ct, container_setup_cb, &a);
 }
 
 void tu_container_stop(struct tu_container *ct)

@@ -88,6 +88,14 @@ struct tu_container {
 };
 int tu_container_start(struct tu_container *ct, const char *rootfs, unsigned flags);
 void tu_container_stop(struct tu_container *ct);
+/*
+ * The same for any set-up: a child with PR_SET_PDEATHSIG(SIGKILL) runs
+ * setup(arg) (0 or -errno; it may change its namespaces and credentials,
+ * which also clears the death signal) and then sleeps until stopped.
+ * Returns 0 once setup succeeded, its -errno otherwise (the child then
+ * killed and reaped), -EPIPE if the child died before telling.
+ */
+int tu_child_start(struct tu_container *ct, int (*setup)(void *arg), void *arg);
 /* "/proc/<pid>/root<path>": a path as the container sees it. */
 char *tu_container_path(char buf[static PATH_MAX], const struct tu_container *ct, const char *path);
 
