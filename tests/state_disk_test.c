@@ -105,6 +105,28 @@ static void prepare(struct lcenv *e, struct run_result *r, const char *cid, cons
 		  NULL);
 }
 
+/* The same, as a step that must succeed. */
+static void prepare_ok(struct __test_metadata *_metadata, struct lcenv *e, const char *cid,
+		       const char *vols)
+{
+	struct run_result r;
+
+	prepare(e, &r, cid, vols);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+}
+
+/* The end of every test: the plugin's log pairs up, no container or volume is left. */
+static void expect_nothing_left(struct __test_metadata *_metadata, struct lcenv *e)
+{
+	int nc, nv;
+
+	EXPECT_EQ(0, lcenv_log_unbalanced(e));
+	EXPECT_EQ(0, lcenv_status_counts(e, &nc, &nv));
+	EXPECT_EQ(0, nc);
+	EXPECT_EQ(0, nv);
+}
+
 TEST_F(disk, full_state_dir_fails_prepare_with_one_line_and_leaves_nothing)
 {
 	struct lcvol v[] = { { .name = "v1", .path = "data/v1" },
@@ -119,9 +141,7 @@ TEST_F(disk, full_state_dir_fails_prepare_with_one_line_and_leaves_nothing)
 	/* c1 also wants v3, which no one has mounted yet. */
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols3.json", v, 3, vols3));
 	/* A first prepare lays the state out; then the disk fills up. */
-	prepare(&self->e, &r, "c0", vols);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
+	prepare_ok(_metadata, &self->e, "c0", vols);
 	ASSERT_LT(0, fill(self->e.state));
 
 	prepare(&self->e, &r, "c1", vols3);
@@ -154,10 +174,7 @@ TEST_F(disk, full_state_dir_fails_prepare_with_one_line_and_leaves_nothing)
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c0", NULL);
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
-	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
-	EXPECT_EQ(0, lcenv_status_counts(&self->e, &nc, &nv));
-	EXPECT_EQ(0, nc);
-	EXPECT_EQ(0, nv);
+	expect_nothing_left(_metadata, &self->e);
 }
 
 /*
@@ -174,12 +191,8 @@ TEST_F(disk, full_state_dir_cleanup_keeps_the_volumes_for_recover)
 
 	ASSERT_EQ(0, state_on_small_tmpfs(&self->e, "64k"));
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
-	prepare(&self->e, &r, "c0", vols);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
-	prepare(&self->e, &r, "c1", vols);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
+	prepare_ok(_metadata, &self->e, "c0", vols);
+	prepare_ok(_metadata, &self->e, "c1", vols);
 	ASSERT_LT(0, fill(self->e.state));
 
 	/* Removing a user needs no room. */
@@ -221,10 +234,7 @@ TEST_F(disk, full_state_dir_cleanup_keeps_the_volumes_for_recover)
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
 	EXPECT_EQ(2, lcenv_log_count(&self->e, "Unmount", NULL));
-	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
-	EXPECT_EQ(0, lcenv_status_counts(&self->e, &nc, &nv));
-	EXPECT_EQ(0, nc);
-	EXPECT_EQ(0, nv);
+	expect_nothing_left(_metadata, &self->e);
 }
 
 static int state_read_only(struct lcenv *e, bool ro)
@@ -248,9 +258,7 @@ TEST_F(disk, read_only_state_dir)
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
 	ASSERT_EQ(
 	    0, lcenv_volumes(&self->e, "vols13.json", (struct lcvol[]){ v[0], v[2] }, 2, vols13));
-	prepare(&self->e, &r, "c0", vols);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
+	prepare_ok(_metadata, &self->e, "c0", vols);
 	ASSERT_EQ(0, state_read_only(&self->e, true));
 
 	/* Nothing that needs a write starts: no Mount, no Unmount. */
@@ -288,10 +296,7 @@ TEST_F(disk, read_only_state_dir)
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c0", NULL);
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
-	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
-	EXPECT_EQ(0, lcenv_status_counts(&self->e, &nc, &nv));
-	EXPECT_EQ(0, nc);
-	EXPECT_EQ(0, nv);
+	expect_nothing_left(_metadata, &self->e);
 }
 
 /* Write the first len bytes of text to path (a record as a torn write leaves it). */
@@ -355,12 +360,8 @@ TEST_F(disk, record_cut_at_every_offset_is_never_believed)
 
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols1.json", v, 1, vols1));
-	prepare(&self->e, &r, "c0", vols);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
-	prepare(&self->e, &r, "c1", vols1);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
+	prepare_ok(_metadata, &self->e, "c0", vols);
+	prepare_ok(_metadata, &self->e, "c1", vols1);
 	tu_path(rec, "%s/containers/c0.json", self->e.state);
 	len = tu_read_file(rec, good, sizeof(good));
 	ASSERT_LT(100, len);
@@ -418,9 +419,7 @@ TEST_F(disk, volume_entry_cut_at_every_offset_is_never_believed)
 	ssize_t len;
 
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
-	prepare(&self->e, &r, "c0", vols);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
+	prepare_ok(_metadata, &self->e, "c0", vols);
 	tu_path(ent, "%s/volumes/tp@v1/volume.json", self->e.state);
 	len = tu_read_file(ent, good, sizeof(good));
 	ASSERT_LT(50, len);
