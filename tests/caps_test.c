@@ -48,7 +48,7 @@ FIXTURE_VARIANT_ADD(caps, filecaps){ .start = 2 };
 
 FIXTURE_SETUP(caps)
 {
-	char cmd[3 * PATH_MAX], text[2 * PATH_MAX], p[PATH_MAX + 16];
+	char text[2 * PATH_MAX], p[PATH_MAX + 16];
 
 	if (geteuid() != 0)
 		SKIP(return, "needs root");
@@ -59,18 +59,9 @@ FIXTURE_SETUP(caps)
 	ASSERT_NE(NULL, self->dir);
 	ASSERT_EQ(0, mount("tmpfs", self->dir, "tmpfs", 0, "mode=0755"));
 	snprintf(self->bin, sizeof(self->bin), "%s/dvmount", self->dir);
-	snprintf(cmd, sizeof(cmd), "cp %s %s", build_path("tests/dvmount-pausing"), self->bin);
-	ASSERT_EQ(0, system(cmd));
-	ASSERT_EQ(0, chown(self->bin, 0, 0));
-	if (variant->start == 1)
-		ASSERT_EQ(0, chmod(self->bin, 04755));
-	if (variant->start == 2) {
-		snprintf(cmd, sizeof(cmd),
-			 "/usr/sbin/setcap cap_sys_admin,cap_sys_chroot,cap_sys_ptrace,"
-			 "cap_dac_override,cap_chown,cap_audit_write+ep %s",
-			 self->bin);
-		ASSERT_EQ(0, system(cmd));
-	}
+	ASSERT_EQ(0, install_privileged(build_path("tests/dvmount-pausing"), self->bin,
+					(enum install_as[]){ INSTALL_PLAIN, INSTALL_SETUID,
+							     INSTALL_FILECAPS }[variant->start]));
 	/* Fixed paths, as a caller other than root cannot change them: tmpfs here. */
 	if (mkdir("/etc/dvmount", 0755) == 0)
 		self->made_etc = true;
@@ -116,11 +107,7 @@ FIXTURE_TEARDOWN(caps)
 		rmdir("/run/docker");
 	if (self->made_etc)
 		rmdir("/etc/dvmount");
-	if (!self->dir)
-		return;
-	umount2(self->dir, MNT_DETACH);
-	remove_tree(self->dir);
-	free(self->dir);
+	remove_tmpdir(self->dir);
 }
 
 /* In the container child: a mount namespace of its own, then uid. */
@@ -134,12 +121,12 @@ static int container_as(void *arg)
 	return 0;
 }
 
-/* A process of uid in a mount namespace of its own: the container; its pid or -1. */
-static pid_t start_container(uid_t uid)
+/* The container: a process of uid that setup (container_as...) put in place; its pid or -1. */
+static pid_t start_container(int (*setup)(void *arg), uid_t uid)
 {
 	struct tu_container ct;
 
-	return tu_child_start(&ct, container_as, &uid) < 0 ? -1 : ct.pid;
+	return tu_child_start(&ct, setup, &uid) < 0 ? -1 : ct.pid;
 }
 
 static uint64_t status_hex(pid_t pid, const char *key)
@@ -257,7 +244,7 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 	uid_t uid = variant->start ? NOBODY : 0;
 	pid_t child;
 
-	self->ct = start_container(uid);
+	self->ct = start_container(container_as, uid);
 	ASSERT_LT(0, self->ct);
 	child = spawn_prepare(self, uid, "DVMOUNT_PAUSE_AT=all");
 	ASSERT_LT(0, child);
@@ -383,7 +370,7 @@ TEST_F(caps, cleanup_and_recover_drop_what_they_no_longer_need)
 	char **cmds[] = { cleanup, recover };
 	uid_t uid = variant->start ? NOBODY : 0;
 
-	self->ct = start_container(uid);
+	self->ct = start_container(container_as, uid);
 	ASSERT_LT(0, self->ct);
 	for (size_t c = 0; c < ARRAY_SIZE(cmds); c++) {
 		struct phase seen[16];
@@ -417,7 +404,11 @@ TEST_F(caps, cleanup_and_recover_drop_what_they_no_longer_need)
 	}
 }
 
-/* In the container child: uid, then a user namespace and a mount namespace of its own. */
+/*
+ * In the container child: uid, then a user namespace and a mount namespace
+ * of its own, as an unprivileged containerizer makes them: root in there,
+ * it may mount_setattr() every mount of that namespace.
+ */
 static int userns_container_as(void *arg)
 {
 	uid_t uid = *(uid_t *)arg;
@@ -427,18 +418,6 @@ static int userns_container_as(void *arg)
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
 	return 0;
-}
-
-/*
- * A process of uid in a user namespace and a mount namespace of its own,
- * as an unprivileged containerizer makes them: root in there, it may
- * mount_setattr() every mount of that namespace. Its pid, or -1.
- */
-static pid_t start_userns_container(uid_t uid)
-{
-	struct tu_container ct;
-
-	return tu_child_start(&ct, userns_container_as, &uid) < 0 ? -1 : ct.pid;
 }
 
 /* Does /proc/PID/mountinfo list a mount at path? */
@@ -472,7 +451,7 @@ TEST_F(caps, a_caller_cannot_attach_into_a_user_namespace_of_its_own)
 	pid_t child;
 	int status;
 
-	self->ct = start_userns_container(uid);
+	self->ct = start_container(userns_container_as, uid);
 	ASSERT_LT(0, self->ct);
 	child = spawn_prepare(self, uid, "DVMOUNT_PAUSE_AT=none");
 	ASSERT_LT(0, child);
@@ -531,7 +510,7 @@ TEST_F(caps, attach_child_holds_only_its_own_fds)
 	struct dirent *de;
 	DIR *d;
 
-	self->ct = start_container(uid);
+	self->ct = start_container(container_as, uid);
 	ASSERT_LT(0, self->ct);
 	child = spawn_prepare(self, uid, "DVMOUNT_PAUSE_AT=attach-child");
 	ASSERT_LT(0, child);

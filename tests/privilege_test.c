@@ -48,8 +48,6 @@ FIXTURE_VARIANT_ADD(suid, filecaps){ .filecaps = true };
 
 FIXTURE_SETUP(suid)
 {
-	char cmd[3 * PATH_MAX];
-
 	if (geteuid() != 0)
 		SKIP(return, "needs root to install a setuid copy");
 	ASSERT_EQ(0, private_mount_ns());
@@ -60,20 +58,10 @@ FIXTURE_SETUP(suid)
 	ASSERT_EQ(0, mount("tmpfs", self->dir, "tmpfs", 0, "mode=0755"));
 	snprintf(self->bin, sizeof(self->bin), "%s/dvmount", self->dir);
 	snprintf(self->state, sizeof(self->state), "%s/state", self->dir);
-	snprintf(cmd, sizeof(cmd), "cp %s %s", build_path("dvmount"), self->bin);
-	ASSERT_EQ(0, system(cmd));
-	ASSERT_EQ(0, chown(self->bin, 0, 0));
-	if (!variant->filecaps) {
-		ASSERT_EQ(0, chmod(self->bin, 04755));
-		return;
-	}
-	if (access("/usr/sbin/setcap", X_OK) != 0)
+	if (variant->filecaps && access("/usr/sbin/setcap", X_OK) != 0)
 		SKIP(return, "setcap missing (libcap2-bin; tools/install-deps installs it)");
-	snprintf(cmd, sizeof(cmd),
-		 "/usr/sbin/setcap cap_sys_admin,cap_sys_chroot,cap_sys_ptrace,cap_dac_override,"
-		 "cap_chown,cap_audit_write+ep %s",
-		 self->bin);
-	ASSERT_EQ(0, system(cmd));
+	ASSERT_EQ(0, install_privileged(build_path("dvmount"), self->bin,
+					variant->filecaps ? INSTALL_FILECAPS : INSTALL_SETUID));
 }
 
 /*
@@ -101,11 +89,7 @@ FIXTURE_TEARDOWN(suid)
 	}
 	if (self->made_etc)
 		rmdir("/etc/dvmount");
-	if (!self->dir)
-		return;
-	umount2(self->dir, MNT_DETACH);
-	remove_tree(self->dir);
-	free(self->dir);
+	remove_tmpdir(self->dir);
 }
 
 /*

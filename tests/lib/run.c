@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -293,6 +294,35 @@ char *read_file(const char *path)
 	fclose(f);
 	buf[len] = '\0';
 	return buf;
+}
+
+void remove_tmpdir(char *dir)
+{
+	if (!dir)
+		return;
+	umount2(dir, MNT_DETACH);
+	remove_tree(dir);
+	free(dir);
+}
+
+int install_privileged(const char *src, const char *dst, enum install_as how)
+{
+	char cmd[3 * PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", src, dst);
+	if (system(cmd) != 0)
+		return -EIO;
+	if (chown(dst, 0, 0) < 0)
+		return -errno;
+	if (how == INSTALL_PLAIN)
+		return 0;
+	if (how == INSTALL_SETUID)
+		return chmod(dst, 04755) < 0 ? -errno : 0;
+	snprintf(cmd, sizeof(cmd),
+		 "/usr/sbin/setcap cap_sys_admin,cap_sys_chroot,cap_sys_ptrace,cap_dac_override,"
+		 "cap_chown,cap_audit_write+ep %s",
+		 dst);
+	return system(cmd) == 0 ? 0 : -EIO;
 }
 
 int write_file(const char *path, const char *text)

@@ -51,6 +51,21 @@ int private_mount_ns(void);
 /* A fresh directory under /tmp, and its recursive removal. */
 char *make_tmpdir(const char *tag);
 void remove_tree(const char *path);
+/*
+ * The end of a make_tmpdir() directory that had a tmpfs mounted on it:
+ * detached, removed, freed; accepts NULL.
+ */
+void remove_tmpdir(char *dir);
+
+/*
+ * Copy the program src to dst, root-owned, and install it as dvmount is for
+ * a caller other than root (DESIGN.md, Privilege): INSTALL_SETUID setuid
+ * root, INSTALL_FILECAPS with the six capabilities it keeps as file
+ * capabilities, +ep (needs /usr/sbin/setcap); INSTALL_PLAIN neither (for
+ * root). 0, or -errno (-EIO when cp or setcap failed).
+ */
+enum install_as { INSTALL_PLAIN, INSTALL_SETUID, INSTALL_FILECAPS };
+int install_privileged(const char *src, const char *dst, enum install_as how);
 
 /* Number of open fds of this process. */
 int count_fds(void);
