@@ -147,33 +147,27 @@ static uint64_t status_hex(pid_t pid, const char *key)
 }
 
 /*
- * The pausing dvmount, as uid, preparing one volume at self->target into
- * self->ct with env (e.g. "DVMOUNT_PAUSE_AT=all"); its pid, or -1.
+ * The pausing dvmount, as uid, running argv (argv[0] is replaced) with input
+ * on its stdin (NULL: /dev/null); its pid, or -1.
  */
-static pid_t spawn_prepare(FIXTURE_DATA(caps) * self, uid_t uid, const char *env)
+static pid_t spawn_cmd(FIXTURE_DATA(caps) * self, uid_t uid, const char *env, char **argv,
+		       const char *input)
 {
-	char pid[16], spec[2 * PATH_MAX];
-	int in[2];
+	int in[2] = { -1, -1 };
 	pid_t child;
 
-	snprintf(pid, sizeof(pid), "%d", (int)self->ct);
-	snprintf(spec, sizeof(spec),
-		 "[{\"container_path\":\"%s\",\"mode\":\"RW\",\"source\":{\"type\":"
-		 "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
-		 self->target);
-	if (pipe(in) < 0 || write(in[1], spec, strlen(spec)) < 0)
+	if (input && (pipe(in) < 0 || write(in[1], input, strlen(input)) < 0))
 		return -1;
-	close(in[1]);
+	if (input)
+		close(in[1]);
 	child = fork();
 	if (child == 0) {
-		char *argv[] = { self->bin, "prepare",	 "--container-id",
-				 "caps",    "--volumes", "-",
-				 "--pid",   pid,	 NULL };
 		/* make asan: LeakSanitizer cannot work in a setuid (not dumpable) process. */
 		char *envp[] = { (char *)env, "ASAN_OPTIONS=detect_leaks=0", NULL };
-		int null = open("/dev/null", O_WRONLY);
+		int null = open("/dev/null", O_RDWR);
 
-		dup2(in[0], 0);
+		argv[0] = self->bin;
+		dup2(input ? in[0] : null, 0);
 		dup2(null, 1);
 		if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
 		    setresuid(uid, uid, uid) < 0)
@@ -181,8 +175,27 @@ static pid_t spawn_prepare(FIXTURE_DATA(caps) * self, uid_t uid, const char *env
 		execve(argv[0], argv, envp);
 		_exit(127);
 	}
-	close(in[0]);
+	if (input)
+		close(in[0]);
 	return child;
+}
+
+/*
+ * The pausing dvmount, as uid, preparing one volume at self->target into
+ * self->ct with env (e.g. "DVMOUNT_PAUSE_AT=all"); its pid, or -1.
+ */
+static pid_t spawn_prepare(FIXTURE_DATA(caps) * self, uid_t uid, const char *env)
+{
+	char pid[16], spec[2 * PATH_MAX];
+	char *argv[] = { NULL, "prepare", "--container-id", "caps", "--volumes", "-",
+			 "--pid", pid, NULL };
+
+	snprintf(pid, sizeof(pid), "%d", (int)self->ct);
+	snprintf(spec, sizeof(spec),
+		 "[{\"container_path\":\"%s\",\"mode\":\"RW\",\"source\":{\"type\":"
+		 "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"tp\",\"name\":\"v\"}}}]",
+		 self->target);
+	return spawn_cmd(self, uid, env, argv, spec);
 }
 
 struct phase {
@@ -208,6 +221,34 @@ static void status_ids(pid_t pid, const char *key, char *buf, size_t size)
 			snprintf(buf, size, "%s", line + strlen(key) + strspn(line + strlen(key), "\t "));
 		}
 	fclose(f);
+}
+
+/*
+ * What the paused child shows of its phase: its name (the phase, in comm),
+ * capabilities and ids, into ret. -errno when its comm could not be opened
+ * (the name is then empty).
+ */
+static int record_phase(pid_t child, struct phase *ret)
+{
+	char path[64], comm[64] = "";
+	int r = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)child);
+	f = fopen(path, "re");
+	if (!f)
+		r = -errno;
+	else if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	if (f)
+		fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	snprintf(ret->name, sizeof(ret->name), "%s", comm);
+	ret->eff = status_hex(child, "CapEff:");
+	ret->prm = status_hex(child, "CapPrm:");
+	status_ids(child, "Uid:", ret->uid, sizeof(ret->uid));
+	status_ids(child, "Gid:", ret->gid, sizeof(ret->gid));
+	return r;
 }
 
 TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
@@ -239,7 +280,6 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 	const char *caller_ids = variant->start ? "65534\t65534\t65534\t65534" : "0\t0\t0\t0";
 	struct phase seen[16];
 	size_t n = 0;
-	char comm[64];
 	int status;
 	uid_t uid = variant->start ? NOBODY : 0;
 	pid_t child;
@@ -249,25 +289,11 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 	child = spawn_prepare(self, uid, "DVMOUNT_PAUSE_AT=all");
 	ASSERT_LT(0, child);
 	for (;;) {
-		char path[64];
-		FILE *f;
-
 		ASSERT_EQ(child, waitpid(child, &status, WUNTRACED));
 		if (!WIFSTOPPED(status))
 			break;
-		snprintf(path, sizeof(path), "/proc/%d/comm", (int)child);
-		f = fopen(path, "re");
-		ASSERT_NE(NULL, f);
-		if (!fgets(comm, sizeof(comm), f))
-			comm[0] = '\0';
-		fclose(f);
-		comm[strcspn(comm, "\n")] = '\0';
 		ASSERT_GT(ARRAY_SIZE(seen), n);
-		snprintf(seen[n].name, sizeof(seen[n].name), "%s", comm);
-		seen[n].eff = status_hex(child, "CapEff:");
-		seen[n].prm = status_hex(child, "CapPrm:");
-		status_ids(child, "Uid:", seen[n].uid, sizeof(seen[n].uid));
-		status_ids(child, "Gid:", seen[n].gid, sizeof(seen[n].gid));
+		ASSERT_EQ(0, record_phase(child, &seen[n]));
 		n++;
 		kill(child, SIGCONT);
 	}
@@ -289,27 +315,6 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 	}
 }
 
-/* The pausing dvmount, as uid, running argv (argv[0] is replaced); its pid, or -1. */
-static pid_t spawn_cmd(FIXTURE_DATA(caps) * self, uid_t uid, const char *env, char **argv)
-{
-	pid_t child = fork();
-
-	if (child == 0) {
-		char *envp[] = { (char *)env, "ASAN_OPTIONS=detect_leaks=0", NULL };
-		int null = open("/dev/null", O_RDWR);
-
-		argv[0] = self->bin;
-		dup2(null, 0);
-		dup2(null, 1);
-		if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
-		    setresuid(uid, uid, uid) < 0)
-			_exit(126);
-		execve(argv[0], argv, envp);
-		_exit(127);
-	}
-	return child;
-}
-
 /*
  * Run argv paused at every phase: the phases seen, with their capabilities
  * and ids, into seen[0..*ret_n); the exit status.
@@ -317,29 +322,13 @@ static pid_t spawn_cmd(FIXTURE_DATA(caps) * self, uid_t uid, const char *env, ch
 static int run_phases(FIXTURE_DATA(caps) * self, uid_t uid, char **argv, struct phase *seen,
 		      size_t max, size_t *ret_n)
 {
-	pid_t child = spawn_cmd(self, uid, "DVMOUNT_PAUSE_AT=all", argv);
+	pid_t child = spawn_cmd(self, uid, "DVMOUNT_PAUSE_AT=all", argv, NULL);
 	size_t n = 0;
 	int status = -1;
 
 	while (child > 0 && waitpid(child, &status, WUNTRACED) == child && WIFSTOPPED(status)) {
-		char path[64], comm[64] = "";
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/%d/comm", (int)child);
-		f = fopen(path, "re");
-		if (f && !fgets(comm, sizeof(comm), f))
-			comm[0] = '\0';
-		if (f)
-			fclose(f);
-		comm[strcspn(comm, "\n")] = '\0';
-		if (n < max) {
-			snprintf(seen[n].name, sizeof(seen[n].name), "%s", comm);
-			seen[n].eff = status_hex(child, "CapEff:");
-			seen[n].prm = status_hex(child, "CapPrm:");
-			status_ids(child, "Uid:", seen[n].uid, sizeof(seen[n].uid));
-			status_ids(child, "Gid:", seen[n].gid, sizeof(seen[n].gid));
-			n++;
-		}
+		if (n < max)
+			record_phase(child, &seen[n++]);
 		kill(child, SIGCONT);
 	}
 	*ret_n = n;
