@@ -303,11 +303,34 @@ static void prepare_into_ct(struct __test_metadata *_metadata, FIXTURE_DATA(rclo
 	ASSERT_EQ(0, r->status) OK_OR_LOG(*r);
 }
 
+/* The container's write at <sandbox>/data reaches rclone's remote, through the FUSE mount. */
+static void expect_write_reaches_remote(struct __test_metadata *_metadata,
+					FIXTURE_DATA(rclone) * self, const char *sandbox)
+{
+	char p[PATH_MAX], buf[64];
+
+	EXPECT_EQ(
+	    0, lc_ct_write(self->ct.pid, 0, 0, tu_path(p, "%s/data/hello", sandbox), "via rclone"));
+	EXPECT_EQ(10, tu_read_file(tu_path(p, "%s/hello", self->data), buf, sizeof(buf)));
+}
+
+/* After cleanup: no FUSE mount in the container or under rclone's base, nothing recorded. */
+static void expect_rclone_released(struct __test_metadata *_metadata, FIXTURE_DATA(rclone) * self,
+				   const char *sandbox)
+{
+	int c, v;
+
+	EXPECT_EQ(0, fuse_mounts_under(self->ct.pid, sandbox));
+	EXPECT_EQ(0, fuse_mounts_under(0, self->base));
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
+	EXPECT_EQ(0, c);
+	EXPECT_EQ(0, v);
+}
+
 TEST_F_TIMEOUT(rclone, prepare_attach_cleanup, 90)
 {
-	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], buf[64];
+	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX];
 	struct run_result r;
-	int c, v;
 
 	ASSERT_EQ(0, rvol_spec(self, "vols.json", "data", vols));
 	prepare_into_ct(_metadata, self, "rc", vols, sandbox, &r);
@@ -317,18 +340,12 @@ TEST_F_TIMEOUT(rclone, prepare_attach_cleanup, 90)
 	/* The container writes through the FUSE mount into rclone's remote. */
 	EXPECT_EQ(1, fuse_mounts_under(self->ct.pid, sandbox));
 	EXPECT_EQ(1, fuse_mounts_under(0, self->base));
-	EXPECT_EQ(
-	    0, lc_ct_write(self->ct.pid, 0, 0, tu_path(p, "%s/data/hello", sandbox), "via rclone"));
-	EXPECT_EQ(10, tu_read_file(tu_path(p, "%s/hello", self->data), buf, sizeof(buf)));
+	expect_write_reaches_remote(_metadata, self, sandbox);
 
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "rc", NULL);
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
-	EXPECT_EQ(0, fuse_mounts_under(self->ct.pid, sandbox));
-	EXPECT_EQ(0, fuse_mounts_under(0, self->base));
-	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
-	EXPECT_EQ(0, c);
-	EXPECT_EQ(0, v);
+	expect_rclone_released(_metadata, self, sandbox);
 	/* The data outlives the mount. */
 	EXPECT_EQ(0, access(tu_path(p, "%s/hello", self->data), F_OK));
 }
@@ -344,28 +361,21 @@ TEST_F_TIMEOUT(rclone, plugin_mount_unseen_by_dvmount_is_attached_from_the_plugi
 {
 	static const char *const private_ns[] = {"/usr/bin/unshare", "-m", "--propagation", "private",
 						 NULL};
-	char sandbox[PATH_MAX], vols[PATH_MAX], p[PATH_MAX], buf[64];
+	char sandbox[PATH_MAX], vols[PATH_MAX];
 	struct run_result r;
-	int c, v;
 
 	ASSERT_EQ(0, rvol_spec(self, "vols.json", "data", vols));
 	self->e.wrap = private_ns;
 	prepare_into_ct(_metadata, self, "rc", vols, sandbox, &r);
 	run_result_free(&r);
 	EXPECT_EQ(1, fuse_mounts_under(self->ct.pid, sandbox));
-	EXPECT_EQ(
-	    0, lc_ct_write(self->ct.pid, 0, 0, tu_path(p, "%s/data/hello", sandbox), "via rclone"));
-	EXPECT_EQ(10, tu_read_file(tu_path(p, "%s/hello", self->data), buf, sizeof(buf)));
+	expect_write_reaches_remote(_metadata, self, sandbox);
 
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "rc", NULL);
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
 	self->e.wrap = NULL;
-	EXPECT_EQ(0, fuse_mounts_under(self->ct.pid, sandbox));
-	EXPECT_EQ(0, fuse_mounts_under(0, self->base));
-	ASSERT_EQ(0, lcenv_status_counts(&self->e, &c, &v));
-	EXPECT_EQ(0, c);
-	EXPECT_EQ(0, v);
+	expect_rclone_released(_metadata, self, sandbox);
 }
 
 /*
