@@ -265,40 +265,14 @@ static int make_bundle(FIXTURE_DATA(hooksd) * self, const char *runc, const char
 	return ok ? 0 : -1;
 }
 
-static const char *find_runtime(const char *name, char found[static PATH_MAX])
-{
-	static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/usr/local/sbin",
-					    "/usr/local/bin" };
-
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(found, PATH_MAX, "%s/%s", dirs[i], name);
-		if (access(found, X_OK) == 0)
-			return found;
-	}
-	return NULL;
-}
-
 /* Run the bundle with runc or crun; the container's stdout. */
 static void run_bundle(struct __test_metadata *_metadata, FIXTURE_DATA(hooksd) * self,
 		       const char *runtime, bool crun, int expect_status, const char *expect_out)
 {
-	char *argv[12];
-	int n = 0;
 	struct run_result r;
 
-	argv[n++] = (char *)runtime;
-	argv[n++] = "--root";
-	argv[n++] = self->runtime_root;
-	if (crun)
-		argv[n++] = "--cgroup-manager=disabled";
-	argv[n++] = "run";
-	argv[n++] = "--bundle";
-	argv[n++] = self->e.dir;
-	argv[n++] = self->cid;
-	argv[n] = NULL;
-	ASSERT_EQ(0, tu_mkdirs(self->runtime_root, 0700));
 	self->runtime = runtime;
-	ASSERT_EQ(0, run_argv(&r, argv, 60000));
+	ASSERT_EQ(0, run_oci_bundle(&r, runtime, crun, self->runtime_root, self->e.dir, self->cid));
 	EXPECT_EQ(expect_status, r.status) TH_LOG("%s: %s", runtime, r.err);
 	EXPECT_STREQ(expect_out, r.out) TH_LOG("stderr: %s", r.err);
 	run_result_free(&r);
@@ -324,7 +298,7 @@ static void expect_one_use_released(struct __test_metadata *_metadata, struct lc
 TEST_F(hooksd, runc_per_volume_annotation_readonly)
 {
 	char buf[PATH_MAX];
-	const char *runc = find_runtime("runc", buf);
+	const char *runc = find_program("runc", buf);
 	_cleanup_json_ json_object *ann =
 	    annotations("{\"org.dvmount.volume.v1\": \"tp:/data:ro\"}");
 
@@ -340,7 +314,7 @@ TEST_F(hooksd, runc_per_volume_annotation_readonly)
 TEST_F(hooksd, crun_per_volume_annotation_with_option)
 {
 	char buf[2][PATH_MAX];
-	const char *crun = find_runtime("crun", buf[0]), *runc = find_runtime("runc", buf[1]);
+	const char *crun = find_program("crun", buf[0]), *runc = find_program("runc", buf[1]);
 	_cleanup_json_ json_object *ann = annotations("{\"org.dvmount.volume.v2\": \"tp:/data\","
 						      " \"org.dvmount.volume.v2.opt.size\": \"7\"}");
 
@@ -364,7 +338,7 @@ TEST_F(hooksd, crun_per_volume_annotation_with_option)
 TEST_F(hooksd, other_annotations_run_no_hook)
 {
 	char buf[PATH_MAX];
-	const char *runc = find_runtime("runc", buf);
+	const char *runc = find_program("runc", buf);
 	_cleanup_json_ json_object *ann = annotations("{\"org.example.volume.v1\": \"tp:/data\"}");
 
 	if (!runc)
@@ -379,7 +353,7 @@ TEST_F(hooksd, other_annotations_run_no_hook)
 TEST_F(hooksd, both_forms_are_refused)
 {
 	char buf[PATH_MAX];
-	const char *runc = find_runtime("runc", buf);
+	const char *runc = find_program("runc", buf);
 	_cleanup_json_ json_object *ann = annotations(
 	    "{\"org.dvmount.volume.v1\": \"tp:/data\", \"org.dvmount.volumes\": \"[]\"}");
 	struct run_result r;

@@ -654,19 +654,6 @@ TEST_F(oci, unknown_stage_is_a_usage_error)
 
 /* ---- real runtimes ---------------------------------------------------- */
 
-static const char *find_runtime(const char *name, char found[static PATH_MAX])
-{
-	static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin",
-					    "/usr/local/sbin", "/usr/local/bin" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		snprintf(found, PATH_MAX, "%s/%s", dirs[i], name);
-		if (access(found, X_OK) == 0)
-			return found;
-	}
-	return NULL;
-}
-
 static json_object *hook_entry(FIXTURE_DATA(oci) * self, const char *stage)
 {
 	json_object *h = json_object_new_object(), *args = json_object_new_array();
@@ -735,24 +722,11 @@ static int make_bundle(FIXTURE_DATA(oci) * self, const char *runc)
 static void run_container(struct __test_metadata *_metadata, FIXTURE_DATA(oci) * self,
 			  const char *runtime, bool crun)
 {
-	char *argv[16];
-	int n = 0;
 	struct run_result r;
 
-	argv[n++] = (char *)runtime;
-	argv[n++] = "--root";
-	argv[n++] = self->runtime_root;
-	/* crun has no cgroups here (see the crun test). */
-	if (crun)
-		argv[n++] = "--cgroup-manager=disabled";
-	argv[n++] = "run";
-	argv[n++] = "--bundle";
-	argv[n++] = self->bundle;
-	argv[n++] = self->cid;
-	argv[n] = NULL;
-	ASSERT_EQ(0, tu_mkdirs(self->runtime_root, 0700));
 	self->runtime = runtime;
-	ASSERT_EQ(0, run_argv(&r, argv, 60000));
+	/* crun has no cgroups here (see the crun test). */
+	ASSERT_EQ(0, run_oci_bundle(&r, runtime, crun, self->runtime_root, self->bundle, self->cid));
 	EXPECT_EQ(0, r.status) TH_LOG("%s: %s", runtime, r.err);
 	/* The container read its volume. */
 	EXPECT_STREQ("hello from the volume\n", r.out) TH_LOG("stderr: %s", r.err);
@@ -766,7 +740,7 @@ static void run_container(struct __test_metadata *_metadata, FIXTURE_DATA(oci) *
 TEST_F(oci, runc_runs_a_container_with_a_volume)
 {
 	char buf[PATH_MAX];
-	const char *runc = find_runtime("runc", buf);
+	const char *runc = find_program("runc", buf);
 
 	if (!runc)
 		SKIP(return, "runc is not installed (apt-get install runc)");
@@ -777,7 +751,7 @@ TEST_F(oci, runc_runs_a_container_with_a_volume)
 TEST_F(oci, crun_runs_a_container_with_a_volume)
 {
 	char buf[2][PATH_MAX];
-	const char *crun = find_runtime("crun", buf[0]), *runc = find_runtime("runc", buf[1]);
+	const char *crun = find_program("crun", buf[0]), *runc = find_program("runc", buf[1]);
 	if (!crun)
 		SKIP(return, "crun is not installed (apt-get install crun)");
 	/* `crun spec` writes a rootless-leaning config; runc's is the tested one. */
@@ -816,7 +790,7 @@ TEST_F_TIMEOUT(oci, crun_in_private_namespace_writes_reach_rclone_remote, 120)
 {
 	char buf[2][PATH_MAX], sock[PATH_MAX], base[PATH_MAX], data[PATH_MAX], cache[PATH_MAX];
 	char text[4 * PATH_MAX], vols[2 * PATH_MAX], p[PATH_MAX], got[64];
-	const char *crun = find_runtime("crun", buf[0]), *runc = find_runtime("runc", buf[1]);
+	const char *crun = find_program("crun", buf[0]), *runc = find_program("runc", buf[1]);
 	struct run_result r;
 	pid_t rclone;
 

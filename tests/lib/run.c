@@ -296,6 +296,41 @@ char *read_file(const char *path)
 	return buf;
 }
 
+const char *find_program(const char *name, char found[static PATH_MAX])
+{
+	static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin",
+					    "/usr/local/sbin", "/usr/local/bin" };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(found, PATH_MAX, "%s/%s", dirs[i], name);
+		if (access(found, X_OK) == 0)
+			return found;
+	}
+	return NULL;
+}
+
+int run_oci_bundle(struct run_result *r, const char *runtime, bool crun, const char *root,
+		   const char *bundle, const char *cid)
+{
+	char *argv[12];
+	int n = 0, ret;
+
+	ret = tu_mkdirs(root, 0700);
+	if (ret < 0)
+		return ret;
+	argv[n++] = (char *)runtime;
+	argv[n++] = "--root";
+	argv[n++] = (char *)root;
+	if (crun)
+		argv[n++] = "--cgroup-manager=disabled";
+	argv[n++] = "run";
+	argv[n++] = "--bundle";
+	argv[n++] = (char *)bundle;
+	argv[n++] = (char *)cid;
+	argv[n] = NULL;
+	return run_argv(r, argv, 60000);
+}
+
 void remove_tmpdir(char *dir)
 {
 	if (!dir)

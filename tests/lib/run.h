@@ -6,6 +6,7 @@
 #ifndef DVMOUNT_TESTS_RUN_H
 #define DVMOUNT_TESTS_RUN_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -47,6 +48,23 @@ int wait_socket(const char *path, unsigned timeout_ms);
 
 /* unshare(CLONE_NEWNS) and make everything private: mounts stay in the test. */
 int private_mount_ns(void);
+
+/*
+ * An installed program: the first of /usr/sbin, /usr/bin, /sbin, /bin,
+ * /usr/local/sbin, /usr/local/bin holding an executable name, written to
+ * found and returned; NULL when there is none (the test SKIPs).
+ */
+const char *find_program(const char *name, char found[static PATH_MAX]);
+
+/*
+ * `RUNTIME --root ROOT [--cgroup-manager=disabled] run --bundle BUNDLE CID`
+ * (runc, or crun with crun set: no cgroups in a test's namespaces,
+ * facts/oci-runtimes.md), ROOT made first (0700); 60 s at most. Returns
+ * run_argv()'s result (the container's exit status and output in r), or
+ * the -errno of making ROOT.
+ */
+int run_oci_bundle(struct run_result *r, const char *runtime, bool crun, const char *root,
+		   const char *bundle, const char *cid);
 
 /* A fresh directory under /tmp, and its recursive removal. */
 char *make_tmpdir(const char *tag);
