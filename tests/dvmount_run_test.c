@@ -30,15 +30,8 @@
  */
 static void run_argv_build(struct lcenv *e, char *argv[RUN_ARGS_MAX], va_list ap)
 {
-	int n = 0;
+	int n = lcenv_argv_head(e, "dvmount-run", argv);
 
-	argv[n++] = (char *)build_path("dvmount-run");
-	argv[n++] = "--state-dir";
-	argv[n++] = e->state;
-	argv[n++] = "--policy";
-	argv[n++] = e->policy;
-	argv[n++] = "--plugin-path";
-	argv[n++] = e->plugins;
 	while (n < RUN_ARGS_MAX - 1 && (argv[n] = va_arg(ap, char *)))
 		n++;
 	argv[n] = NULL;
@@ -518,13 +511,27 @@ FIXTURE_TEARDOWN(rclone)
  * The seed's scenario on rclone: create the volume, task 1 (no rootfs) touches
  * a file in it, task 2 (busybox rootfs, relative container_path) lists it.
  */
+/* rclone's tests end so: no record, no volume entry, and the last Unmount ended rclone's FUSE mount. */
+static void expect_rclone_released(struct __test_metadata *_metadata, struct lcenv *e)
+{
+	int containers = -1, volumes = -1;
+	char *mi;
+
+	EXPECT_EQ(0, lcenv_status_counts(e, &containers, &volumes));
+	EXPECT_EQ(0, containers);
+	EXPECT_EQ(0, volumes);
+	mi = lc_mountinfo(0);
+	ASSERT_NE(NULL, mi);
+	EXPECT_EQ(0, count_str(mi, "fuse.rclone")) TH_LOG("%s", mi);
+	free(mi);
+}
+
 TEST_F(rclone, seed_tasks_without_and_with_rootfs)
 {
 	char remote[PATH_MAX + 16], ctpath[PATH_MAX], file[PATH_MAX], vols[PATH_MAX];
 	char rootfs[PATH_MAX], rvols[PATH_MAX];
 	struct lcvol v[] = { { .name = "myvolume", .driver = "rclone" } };
 	struct run_result r;
-	int containers = -1, volumes = -1;
 
 	if (access("/bin/busybox", X_OK) != 0)
 		SKIP(return, "busybox-static missing (tools/install-deps installs it)");
@@ -552,15 +559,7 @@ TEST_F(rclone, seed_tasks_without_and_with_rootfs)
 	EXPECT_STREQ("myfile\n", r.out);
 	run_result_free(&r);
 
-	EXPECT_EQ(0, lcenv_status_counts(&self->e, &containers, &volumes));
-	EXPECT_EQ(0, containers);
-	EXPECT_EQ(0, volumes);
-	/* The last Unmount ended rclone's FUSE mount. */
-	char *mi = lc_mountinfo(0);
-
-	ASSERT_NE(NULL, mi);
-	EXPECT_EQ(0, count_str(mi, "fuse.rclone")) TH_LOG("%s", mi);
-	free(mi);
+	expect_rclone_released(_metadata, &self->e);
 	ASSERT_EQ(0, lcenv_run(&self->e, &r, "volume", "remove", "--driver", "rclone", "--name",
 			       "myvolume", NULL));
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
@@ -581,7 +580,6 @@ TEST_F_TIMEOUT(rclone, two_volumes_sibling_and_nested, 240)
 	char rootfs[PATH_MAX], vols[PATH_MAX], remote[PATH_MAX + 16], dir[PATH_MAX];
 	char name[32], check[64];
 	struct run_result r;
-	int containers = -1, volumes = -1;
 
 	if (access("/bin/busybox", X_OK) != 0)
 		SKIP(return, "busybox-static missing (tools/install-deps installs it)");
@@ -623,14 +621,7 @@ TEST_F_TIMEOUT(rclone, two_volumes_sibling_and_nested, 240)
 			run_result_free(&r);
 		}
 	}
-	EXPECT_EQ(0, lcenv_status_counts(&self->e, &containers, &volumes));
-	EXPECT_EQ(0, containers);
-	EXPECT_EQ(0, volumes);
-	char *mi = lc_mountinfo(0);
-
-	ASSERT_NE(NULL, mi);
-	EXPECT_EQ(0, count_str(mi, "fuse.rclone")) TH_LOG("%s", mi);
-	free(mi);
+	expect_rclone_released(_metadata, &self->e);
 	for (int i = 0; i < 2; i++) {
 		ASSERT_EQ(0, lcenv_run(&self->e, &r, "volume", "remove", "--driver", "rclone",
 				       "--name", i ? "vb" : "va", NULL));

@@ -84,6 +84,18 @@ int lcenv_default_policy(struct lcenv *e)
 	return lcenv_write_policy(e, text);
 }
 
+int lcenv_argv_head(struct lcenv *e, const char *program, char *argv[static LCENV_ARGV_HEAD])
+{
+	argv[0] = (char *)build_path(program);
+	argv[1] = "--state-dir";
+	argv[2] = e->state;
+	argv[3] = "--policy";
+	argv[4] = e->policy;
+	argv[5] = "--plugin-path";
+	argv[6] = e->plugins;
+	return LCENV_ARGV_HEAD;
+}
+
 int lcenv_runv(struct lcenv *e, struct run_result *r, const char *point, char *const args[])
 {
 	char *argv[LC_ARGS_MAX];
@@ -91,13 +103,7 @@ int lcenv_runv(struct lcenv *e, struct run_result *r, const char *point, char *c
 
 	for (size_t i = 0; e->wrap && e->wrap[i] && n < LC_ARGS_MAX / 2; i++)
 		argv[n++] = (char *)e->wrap[i];
-	argv[n++] = (char *)build_path("dvmount");
-	argv[n++] = "--state-dir";
-	argv[n++] = e->state;
-	argv[n++] = "--policy";
-	argv[n++] = e->policy;
-	argv[n++] = "--plugin-path";
-	argv[n++] = e->plugins;
+	n += lcenv_argv_head(e, "dvmount", argv + n);
 	for (size_t i = 0; n < LC_ARGS_MAX - 1 && args[i]; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;

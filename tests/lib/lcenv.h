@@ -49,6 +49,14 @@ int lcenv_write_policy(struct lcenv *e, const char *text);
 int lcenv_default_policy(struct lcenv *e);
 
 /*
+ * The first LCENV_ARGV_HEAD words of a command line against this env:
+ * build/<program> --state-dir S --policy P --plugin-path D (dvmount's
+ * options, which dvmount-run passes on). Returns LCENV_ARGV_HEAD.
+ */
+#define LCENV_ARGV_HEAD 7
+int lcenv_argv_head(struct lcenv *e, const char *program, char *argv[static LCENV_ARGV_HEAD]);
+
+/*
  * dvmount --state-dir S --policy P --plugin-path D ARGS... (NULL-terminated).
  * lcenv_run_crash sets DVMOUNT_CRASH_AT=point for that one run.
  */
