@@ -151,6 +151,27 @@ static int plugin_restart(struct lcenv *e)
 	return e->plugin > 0 ? 0 : -ECHILD;
 }
 
+/* Fault f on endpoint ep from the next call on (F_GONE: the plugin killed). */
+static int fault_inject(struct lcenv *e, enum fault f, const char *ep)
+{
+	if (f != F_GONE)
+		return set_fault(e, ep, faults[f].spec);
+	plugin_kill(e);
+	return 0;
+}
+
+/* Fault f over: the plugin running again (started, or back from its restart), no fault set. */
+static int fault_clear(struct lcenv *e, enum fault f)
+{
+	int r = 0;
+
+	if (f == F_GONE)
+		r = plugin_restart(e);
+	if (f == F_RESTART)
+		r = wait_restarted(e);
+	return r < 0 ? r : set_fault(e, NULL, NULL);
+}
+
 /* About 15-25 s alone; under ASan on a loaded machine several times that. */
 TEST_F_TIMEOUT(faults, every_endpoint_every_fault_one_clear_line_in_time, 240)
 {
@@ -169,10 +190,7 @@ TEST_F_TIMEOUT(faults, every_endpoint_every_fault_one_clear_line_in_time, 240)
 			const char *what = faults[f].spec ? faults[f].spec : "gone";
 
 			plugin_baseline(_metadata, &self->e, ep);
-			if (f == F_GONE)
-				plugin_kill(&self->e);
-			else
-				ASSERT_EQ(0, set_fault(&self->e, ep, faults[f].spec));
+			ASSERT_EQ(0, fault_inject(&self->e, f, ep));
 			run_volume(&self->e, &r, op);
 			cases++;
 
@@ -207,12 +225,8 @@ TEST_F_TIMEOUT(faults, every_endpoint_every_fault_one_clear_line_in_time, 240)
 				EXPECT_STREQ("", r.out);
 			}
 			run_result_free(&r);
-			if (f == F_GONE)
-				ASSERT_EQ(0, plugin_restart(&self->e));
-			if (f == F_RESTART)
-				ASSERT_EQ(0, wait_restarted(&self->e));
 			/* The next call works: a fault leaves nothing behind in dvmount. */
-			ASSERT_EQ(0, set_fault(&self->e, NULL, NULL));
+			ASSERT_EQ(0, fault_clear(&self->e, f));
 			run_volume(&self->e, &r, "list");
 			EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 			run_result_free(&r);
@@ -309,10 +323,7 @@ TEST_F_TIMEOUT(faults, prepare_under_every_fault_keeps_the_state_consistent, 240
 			struct lcvol v = { .name = name, .path = name };
 
 			ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", &v, 1, vols));
-			if (f == F_GONE)
-				plugin_kill(&self->e);
-			else
-				ASSERT_EQ(0, set_fault(&self->e, eps[i], faults[f].spec));
+			ASSERT_EQ(0, fault_inject(&self->e, f, eps[i]));
 			run_prepare(&self->e, &r, cid, vols);
 			cases++;
 			/* Each call has its timeout; an undo adds one Unmount. */
@@ -337,11 +348,7 @@ TEST_F_TIMEOUT(faults, prepare_under_every_fault_keeps_the_state_consistent, 240
 				EXPECT_EQ(want, r.status) TH_LOG("%s: %s", what, r.err);
 			run_result_free(&r);
 
-			if (f == F_GONE)
-				ASSERT_EQ(0, plugin_restart(&self->e));
-			if (f == F_RESTART)
-				ASSERT_EQ(0, wait_restarted(&self->e));
-			ASSERT_EQ(0, set_fault(&self->e, NULL, NULL));
+			ASSERT_EQ(0, fault_clear(&self->e, f));
 			expect_plugin_mounts_known(_metadata, &self->e, what);
 			lcenv_run(&self->e, &r, "cleanup", "--container-id", cid, NULL);
 			EXPECT_EQ(0, r.status) TH_LOG("%s: cleanup: %s", what, r.err);
@@ -410,10 +417,7 @@ TEST_F_TIMEOUT(faults, cleanup_under_every_unmount_fault_keeps_the_volume_until_
 		run_prepare(&self->e, &r, cid, vols);
 		ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 		run_result_free(&r);
-		if (f == F_GONE)
-			plugin_kill(&self->e);
-		else
-			ASSERT_EQ(0, set_fault(&self->e, "Unmount", faults[f].spec));
+		ASSERT_EQ(0, fault_inject(&self->e, f, "Unmount"));
 		lcenv_run(&self->e, &r, "--timeout", TIMEOUT_S, "--plugin-retry", "0", "cleanup",
 			  "--container-id", cid, NULL);
 		EXPECT_GT(TIMEOUT_SECS + SLACK_SECS, r.secs) TH_LOG("%s", what);
@@ -435,11 +439,7 @@ TEST_F_TIMEOUT(faults, cleanup_under_every_unmount_fault_keeps_the_volume_until_
 			EXPECT_EQ(0, nv) TH_LOG("%s", what);
 		}
 		run_result_free(&r);
-		if (f == F_GONE)
-			ASSERT_EQ(0, plugin_restart(&self->e));
-		if (f == F_RESTART)
-			ASSERT_EQ(0, wait_restarted(&self->e));
-		ASSERT_EQ(0, set_fault(&self->e, NULL, NULL));
+		ASSERT_EQ(0, fault_clear(&self->e, f));
 		expect_plugin_mounts_known(_metadata, &self->e, what);
 		expect_recovered(_metadata, &self->e, what);
 		if (!_metadata->passed)

@@ -308,6 +308,16 @@ static int call(const char *sock, const char *method, const char *body, struct r
 	return r < 0 ? r : ret->status;
 }
 
+/* call() when only the status matters: the answer is dropped. */
+static int call_status(const char *sock, const char *method, const char *body)
+{
+	struct resp r = { 0 };
+	int ret = call(sock, method, body, &r);
+
+	resp_free(&r);
+	return ret;
+}
+
 /* The body parsed as JSON (NULL if it is not), for field checks. */
 static json_object *resp_json(const struct resp *r)
 {
@@ -458,9 +468,8 @@ TEST_F(plugin, volume_lifecycle)
 
 	ASSERT_LT(0, start(self, NULL));
 	snprintf(data, sizeof(data), "%s/volumes/v/data", self->root);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create",
-			    "{\"Name\":\"v\",\"Opts\":{\"size\":\"1\"}}\n", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create",
+			    "{\"Name\":\"v\",\"Opts\":{\"size\":\"1\"}}\n"));
 	EXPECT_EQ(0, stat(data, &st));
 
 	/* keys match case-insensitively, as Go's decoder does */
@@ -475,9 +484,8 @@ TEST_F(plugin, volume_lifecycle)
 	resp_free(&r);
 
 	/* a second Create keeps the first options, like the local driver */
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create",
-			    "{\"Name\":\"v\",\"Opts\":{\"size\":\"2\"}}\n", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create",
+			    "{\"Name\":\"v\",\"Opts\":{\"size\":\"2\"}}\n"));
 	ASSERT_EQ(200, call(self->sock, "VolumeDriver.List", "{}\n", &r));
 	o = resp_json(&r);
 	ASSERT_NE(NULL, o);
@@ -505,53 +513,38 @@ TEST_F(plugin, volume_lifecycle)
 	json_object_put(o);
 	resp_free(&r);
 
-	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Remove", "{\"Name\":\"v\"}\n", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"a1\"}\n", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Remove", "{\"Name\":\"v\"}\n", &r));
-	resp_free(&r);
+	ASSERT_EQ(500, call_status(self->sock, "VolumeDriver.Remove", "{\"Name\":\"v\"}\n"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"a1\"}\n"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Remove", "{\"Name\":\"v\"}\n"));
 	snprintf(path, sizeof(path), "%s/volumes/v", self->root);
 	EXPECT_EQ(-1, stat(path, &st));
 	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}\n", &r));
 	EXPECT_STREQ("{\"Err\":\"no such volume\"}\n", r.body);
 	resp_free(&r);
-	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"x\"}\n", &r));
-	resp_free(&r);
+	ASSERT_EQ(500, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"x\"}\n"));
 }
 
 TEST_F(plugin, invalid_names_and_bodies)
 {
 	char body[600], longname[300];
-	struct resp r;
 
 	ASSERT_LT(0, start(self, NULL));
-	EXPECT_EQ(500, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"a/b\"}", &r));
-	resp_free(&r);
-	EXPECT_EQ(500, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"..\"}", &r));
-	resp_free(&r);
-	EXPECT_EQ(500, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"\"}", &r));
-	resp_free(&r);
+	EXPECT_EQ(500, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"a/b\"}"));
+	EXPECT_EQ(500, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"..\"}"));
+	EXPECT_EQ(500, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"\"}"));
 	memset(longname, 'n', 256);
 	longname[256] = '\0';
 	snprintf(body, sizeof(body), "{\"Name\":\"%s\"}", longname);
-	EXPECT_EQ(500, call(self->sock, "VolumeDriver.Create", body, &r));
-	resp_free(&r);
+	EXPECT_EQ(500, call_status(self->sock, "VolumeDriver.Create", body));
 	longname[255] = '\0';
 	snprintf(body, sizeof(body), "{\"Name\":\"%s\"}", longname);
-	EXPECT_EQ(200, call(self->sock, "VolumeDriver.Create", body, &r));
-	resp_free(&r);
+	EXPECT_EQ(200, call_status(self->sock, "VolumeDriver.Create", body));
 	/* bodies that do not decode: 400, like the SDK */
-	EXPECT_EQ(400, call(self->sock, "VolumeDriver.Create", "", &r));
-	resp_free(&r);
-	EXPECT_EQ(400, call(self->sock, "VolumeDriver.Create", "{\"Name\":5}", &r));
-	resp_free(&r);
-	EXPECT_EQ(400, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"w\",\"Opts\":[1]}", &r));
-	resp_free(&r);
-	EXPECT_EQ(400, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"a\\u0000b\"}", &r));
-	resp_free(&r);
-	EXPECT_EQ(400, call(self->sock, "VolumeDriver.Mount", "{not json", &r));
-	resp_free(&r);
+	EXPECT_EQ(400, call_status(self->sock, "VolumeDriver.Create", ""));
+	EXPECT_EQ(400, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":5}"));
+	EXPECT_EQ(400, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"w\",\"Opts\":[1]}"));
+	EXPECT_EQ(400, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"a\\u0000b\"}"));
+	EXPECT_EQ(400, call_status(self->sock, "VolumeDriver.Mount", "{not json"));
 }
 
 TEST_F(plugin, mount_ids_are_counted)
@@ -560,17 +553,13 @@ TEST_F(plugin, mount_ids_are_counted)
 	json_object *o;
 
 	ASSERT_LT(0, start(self, NULL));
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c1\"}", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c2\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c1\"}"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c2\"}"));
 	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c1\"}", &r));
 	EXPECT_STREQ("{\"Err\":\"volume already mounted by this id\"}\n", r.body);
 	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c1\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c1\"}"));
 	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}", &r));
 	o = resp_json(&r);
 	EXPECT_EQ(1, jint(o, "Volume.Status.mounts"));
@@ -585,25 +574,19 @@ TEST_F(plugin, mount_ids_are_counted)
 	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c1\"}", &r));
 	EXPECT_STREQ("{\"Err\":\"volume not mounted by this id\"}\n", r.body);
 	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c2\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c2\"}"));
 
 	/* dvdcli sends no ID: anonymous mounts are counted too */
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\"}"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"\"}"));
 	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}", &r));
 	o = resp_json(&r);
 	EXPECT_EQ(2, jint(o, "Volume.Status.mounts"));
 	json_object_put(o);
 	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
-	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\"}"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\"}"));
+	ASSERT_EQ(500, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\"}"));
 }
 
 TEST_F(plugin, keep_alive_and_chunked_request)
@@ -663,13 +646,10 @@ TEST_F(plugin, state_survives_restart)
 	int status;
 
 	ASSERT_LT(0, start(self, NULL));
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create",
-			    "{\"Name\":\"v\",\"Opts\":{\"k\":\"x\"}}", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i1\"}", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i2\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create",
+			    "{\"Name\":\"v\",\"Opts\":{\"k\":\"x\"}}"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i1\"}"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i2\"}"));
 	snprintf(statefile, sizeof(statefile), "%s/state.json", self->root);
 	EXPECT_EQ(0, stat(statefile, &st));
 
@@ -686,10 +666,8 @@ TEST_F(plugin, state_survives_restart)
 	EXPECT_STREQ("x", jstr(o, "Volume.Status.options.k"));
 	json_object_put(o);
 	resp_free(&r);
-	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i1\"}", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"i2\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(500, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i1\"}"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"i2\"}"));
 
 	/* a stale socket (a SIGKILLed plugin) does not stop the next start */
 	kill(self->pid, SIGKILL);
@@ -722,10 +700,8 @@ TEST_F(plugin, fault_error_err200_status_notfound_nobody)
 	EXPECT_STREQ("{\"Err\":\"disk on fire\"}\n", r.body);
 	resp_free(&r);
 	/* count=1: the second Create goes through */
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"w\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"w\"}"));
 	/* volume=v: w is not affected */
 	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"w\",\"ID\":\"1\"}", &r));
 	EXPECT_EQ(NULL, strstr(r.body ?: "", "Err"));
@@ -820,8 +796,7 @@ TEST_F(plugin, fault_latency_does_not_serialise)
 	long t0, elapsed;
 
 	ASSERT_LT(0, start(self, faults));
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}"));
 	for (int i = 0; i < N; i++) {
 		fds[i] = connect_to(self->sock);
 		ASSERT_LE(0, fds[i]);
@@ -858,17 +833,14 @@ TEST_F(plugin, faults_file_is_reread)
 	struct resp r;
 
 	ASSERT_LT(0, start(self, args));
-	ASSERT_EQ(200, call(self->sock, "Plugin.Activate", NULL, &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "Plugin.Activate", NULL));
 	ASSERT_EQ(0, write_file(self->faults, "# live\n* error everything broke\n"));
 	ASSERT_EQ(500, call(self->sock, "Plugin.Activate", NULL, &r));
 	EXPECT_STREQ("{\"Err\":\"everything broke\"}\n", r.body);
 	resp_free(&r);
 	ASSERT_EQ(0, write_file(self->faults, "Get status 502\n"));
-	ASSERT_EQ(200, call(self->sock, "Plugin.Activate", NULL, &r));
-	resp_free(&r);
-	ASSERT_EQ(502, call(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "Plugin.Activate", NULL));
+	ASSERT_EQ(502, call_status(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}"));
 	ASSERT_EQ(0, unlink(self->faults));
 	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}", &r));
 	EXPECT_STREQ("{\"Err\":\"no such volume\"}\n", r.body);
@@ -908,18 +880,15 @@ TEST_F(plugin, mode_old_has_no_get_list_capabilities)
 	struct resp r;
 
 	ASSERT_LT(0, start(self, args));
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}"));
 	for (size_t i = 0; i < 3; i++) {
 		ASSERT_EQ(404, call(self->sock, gone[i], "{\"Name\":\"v\"}", &r));
 		EXPECT_STREQ("404 page not found\n", r.body);
 		resp_free(&r);
 	}
 	/* and the implicit Create of dvdcli 0.1 works */
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\"}"));
 }
 
 TEST_F(plugin, mode_rexray_refuses_existing_create)
@@ -928,13 +897,11 @@ TEST_F(plugin, mode_rexray_refuses_existing_create)
 	struct resp r;
 
 	ASSERT_LT(0, start(self, args));
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}"));
 	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}", &r));
 	EXPECT_STREQ("{\"Err\":\"volume name already exists\"}\n", r.body);
 	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}"));
 }
 
 static bool is_mount_root(const char *path)
@@ -963,8 +930,7 @@ TEST_F(plugin, bind_mode_mounts_until_last_unmount)
 
 	ASSERT_LT(0, start(self, args));
 	snprintf(mnt, sizeof(mnt), "%s/mnt/v", self->root);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}"));
 	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"b1\"}", &r));
 	o = resp_json(&r);
 	EXPECT_STREQ(mnt, jstr(o, "Mountpoint"));
@@ -978,13 +944,10 @@ TEST_F(plugin, bind_mode_mounts_until_last_unmount)
 	ASSERT_EQ(0, write_file(through, "hi\n"));
 	EXPECT_EQ(0, stat(data_file, &st));
 
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"b2\"}", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"b1\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"b2\"}"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"b1\"}"));
 	EXPECT_TRUE(is_mount_root(mnt));
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"b2\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"b2\"}"));
 	EXPECT_FALSE(is_mount_root(mnt));
 	snprintf(through, sizeof(through), "%s/hello", mnt);
 	EXPECT_EQ(-1, stat(through, &st));
@@ -996,19 +959,14 @@ TEST_F(plugin, log_has_one_line_per_request)
 {
 	char line[4096];
 	json_object *o;
-	struct resp r;
 	FILE *f;
 
 	ASSERT_LT(0, start(self, NULL));
-	ASSERT_EQ(200, call(self->sock, "Plugin.Activate", NULL, &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Create",
-			    "{\"Name\":\"v\",\"Opts\":{\"a\":\"b\"}}", &r));
-	resp_free(&r);
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"m\"}", &r));
-	resp_free(&r);
-	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Remove", "{\"Name\":\"v\"}", &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "Plugin.Activate", NULL));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create",
+			    "{\"Name\":\"v\",\"Opts\":{\"a\":\"b\"}}"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"m\"}"));
+	ASSERT_EQ(500, call_status(self->sock, "VolumeDriver.Remove", "{\"Name\":\"v\"}"));
 	EXPECT_EQ(4, count_lines(self->log, NULL));
 
 	f = fopen(self->log, "re");
@@ -1098,8 +1056,7 @@ TEST_F(plugin, hostile_requests_get_400_and_plugin_survives)
 	memset(big, '[', 10000);
 	memset(big + 10000, ']', 10000);
 	big[20000] = '\0';
-	EXPECT_EQ(400, call(self->sock, "VolumeDriver.Create", big, &r));
-	resp_free(&r);
+	EXPECT_EQ(400, call_status(self->sock, "VolumeDriver.Create", big));
 	free(big);
 
 	/* a client that vanishes mid-request */
@@ -1109,8 +1066,7 @@ TEST_F(plugin, hostile_requests_get_400_and_plugin_survives)
 	close(fd);
 
 	/* still serving */
-	ASSERT_EQ(200, call(self->sock, "Plugin.Activate", NULL, &r));
-	resp_free(&r);
+	ASSERT_EQ(200, call_status(self->sock, "Plugin.Activate", NULL));
 	EXPECT_EQ(0, kill(self->pid, 0));
 }
 
