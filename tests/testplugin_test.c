@@ -469,7 +469,7 @@ TEST_F(plugin, volume_lifecycle)
 	ASSERT_LT(0, start(self, NULL));
 	snprintf(data, sizeof(data), "%s/volumes/v/data", self->root);
 	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create",
-			    "{\"Name\":\"v\",\"Opts\":{\"size\":\"1\"}}\n"));
+				   "{\"Name\":\"v\",\"Opts\":{\"size\":\"1\"}}\n"));
 	EXPECT_EQ(0, stat(data, &st));
 
 	/* keys match case-insensitively, as Go's decoder does */
@@ -485,7 +485,7 @@ TEST_F(plugin, volume_lifecycle)
 
 	/* a second Create keeps the first options, like the local driver */
 	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create",
-			    "{\"Name\":\"v\",\"Opts\":{\"size\":\"2\"}}\n"));
+				   "{\"Name\":\"v\",\"Opts\":{\"size\":\"2\"}}\n"));
 	ASSERT_EQ(200, call(self->sock, "VolumeDriver.List", "{}\n", &r));
 	o = resp_json(&r);
 	ASSERT_NE(NULL, o);
@@ -514,14 +514,16 @@ TEST_F(plugin, volume_lifecycle)
 	resp_free(&r);
 
 	ASSERT_EQ(500, call_status(self->sock, "VolumeDriver.Remove", "{\"Name\":\"v\"}\n"));
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"a1\"}\n"));
+	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount",
+				   "{\"Name\":\"v\",\"ID\":\"a1\"}\n"));
 	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Remove", "{\"Name\":\"v\"}\n"));
 	snprintf(path, sizeof(path), "%s/volumes/v", self->root);
 	EXPECT_EQ(-1, stat(path, &st));
 	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}\n", &r));
 	EXPECT_STREQ("{\"Err\":\"no such volume\"}\n", r.body);
 	resp_free(&r);
-	ASSERT_EQ(500, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"x\"}\n"));
+	ASSERT_EQ(500,
+		  call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"x\"}\n"));
 }
 
 TEST_F(plugin, invalid_names_and_bodies)
@@ -542,7 +544,8 @@ TEST_F(plugin, invalid_names_and_bodies)
 	/* bodies that do not decode: 400, like the SDK */
 	EXPECT_EQ(400, call_status(self->sock, "VolumeDriver.Create", ""));
 	EXPECT_EQ(400, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":5}"));
-	EXPECT_EQ(400, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"w\",\"Opts\":[1]}"));
+	EXPECT_EQ(400,
+		  call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"w\",\"Opts\":[1]}"));
 	EXPECT_EQ(400, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"a\\u0000b\"}"));
 	EXPECT_EQ(400, call_status(self->sock, "VolumeDriver.Mount", "{not json"));
 }
@@ -554,12 +557,15 @@ TEST_F(plugin, mount_ids_are_counted)
 
 	ASSERT_LT(0, start(self, NULL));
 	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}"));
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c1\"}"));
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c2\"}"));
+	ASSERT_EQ(200,
+		  call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c1\"}"));
+	ASSERT_EQ(200,
+		  call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c2\"}"));
 	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c1\"}", &r));
 	EXPECT_STREQ("{\"Err\":\"volume already mounted by this id\"}\n", r.body);
 	resp_free(&r);
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c1\"}"));
+	ASSERT_EQ(
+	    200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c1\"}"));
 	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}", &r));
 	o = resp_json(&r);
 	EXPECT_EQ(1, jint(o, "Volume.Status.mounts"));
@@ -574,11 +580,13 @@ TEST_F(plugin, mount_ids_are_counted)
 	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c1\"}", &r));
 	EXPECT_STREQ("{\"Err\":\"volume not mounted by this id\"}\n", r.body);
 	resp_free(&r);
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c2\"}"));
+	ASSERT_EQ(
+	    200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c2\"}"));
 
 	/* dvdcli sends no ID: anonymous mounts are counted too */
 	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\"}"));
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"\"}"));
+	ASSERT_EQ(200,
+		  call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"\"}"));
 	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Get", "{\"Name\":\"v\"}", &r));
 	o = resp_json(&r);
 	EXPECT_EQ(2, jint(o, "Volume.Status.mounts"));
@@ -647,9 +655,11 @@ TEST_F(plugin, state_survives_restart)
 
 	ASSERT_LT(0, start(self, NULL));
 	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create",
-			    "{\"Name\":\"v\",\"Opts\":{\"k\":\"x\"}}"));
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i1\"}"));
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i2\"}"));
+				   "{\"Name\":\"v\",\"Opts\":{\"k\":\"x\"}}"));
+	ASSERT_EQ(200,
+		  call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i1\"}"));
+	ASSERT_EQ(200,
+		  call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i2\"}"));
 	snprintf(statefile, sizeof(statefile), "%s/state.json", self->root);
 	EXPECT_EQ(0, stat(statefile, &st));
 
@@ -666,8 +676,10 @@ TEST_F(plugin, state_survives_restart)
 	EXPECT_STREQ("x", jstr(o, "Volume.Status.options.k"));
 	json_object_put(o);
 	resp_free(&r);
-	ASSERT_EQ(500, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i1\"}"));
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"i2\"}"));
+	ASSERT_EQ(500,
+		  call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"i1\"}"));
+	ASSERT_EQ(
+	    200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"i2\"}"));
 
 	/* a stale socket (a SIGKILLed plugin) does not stop the next start */
 	kill(self->pid, SIGKILL);
@@ -944,10 +956,13 @@ TEST_F(plugin, bind_mode_mounts_until_last_unmount)
 	ASSERT_EQ(0, write_file(through, "hi\n"));
 	EXPECT_EQ(0, stat(data_file, &st));
 
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"b2\"}"));
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"b1\"}"));
+	ASSERT_EQ(200,
+		  call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"b2\"}"));
+	ASSERT_EQ(
+	    200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"b1\"}"));
 	EXPECT_TRUE(is_mount_root(mnt));
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"b2\"}"));
+	ASSERT_EQ(
+	    200, call_status(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"b2\"}"));
 	EXPECT_FALSE(is_mount_root(mnt));
 	snprintf(through, sizeof(through), "%s/hello", mnt);
 	EXPECT_EQ(-1, stat(through, &st));
@@ -964,8 +979,9 @@ TEST_F(plugin, log_has_one_line_per_request)
 	ASSERT_LT(0, start(self, NULL));
 	ASSERT_EQ(200, call_status(self->sock, "Plugin.Activate", NULL));
 	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create",
-			    "{\"Name\":\"v\",\"Opts\":{\"a\":\"b\"}}"));
-	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"m\"}"));
+				   "{\"Name\":\"v\",\"Opts\":{\"a\":\"b\"}}"));
+	ASSERT_EQ(200,
+		  call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"m\"}"));
 	ASSERT_EQ(500, call_status(self->sock, "VolumeDriver.Remove", "{\"Name\":\"v\"}"));
 	EXPECT_EQ(4, count_lines(self->log, NULL));
 
