@@ -187,8 +187,8 @@ static pid_t spawn_cmd(FIXTURE_DATA(caps) * self, uid_t uid, const char *env, ch
 static pid_t spawn_prepare(FIXTURE_DATA(caps) * self, uid_t uid, const char *env)
 {
 	char pid[16], spec[2 * PATH_MAX];
-	char *argv[] = { NULL, "prepare", "--container-id", "caps", "--volumes", "-",
-			 "--pid", pid, NULL };
+	char *argv[] = { NULL, "prepare", "--container-id", "caps", "--volumes", "-", "--pid",
+			 pid,  NULL };
 
 	snprintf(pid, sizeof(pid), "%d", (int)self->ct);
 	snprintf(spec, sizeof(spec),

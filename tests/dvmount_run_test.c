@@ -507,11 +507,7 @@ FIXTURE_TEARDOWN(rclone)
 	lcenv_teardown(&self->e);
 }
 
-/*
- * The seed's scenario on rclone: create the volume, task 1 (no rootfs) touches
- * a file in it, task 2 (busybox rootfs, relative container_path) lists it.
- */
-/* rclone's tests end so: no record, no volume entry, and the last Unmount ended rclone's FUSE mount. */
+/* How rclone's tests end: nothing recorded, and the last Unmount ended rclone's FUSE mount. */
 static void expect_rclone_released(struct __test_metadata *_metadata, struct lcenv *e)
 {
 	int containers = -1, volumes = -1;
@@ -526,6 +522,10 @@ static void expect_rclone_released(struct __test_metadata *_metadata, struct lce
 	free(mi);
 }
 
+/*
+ * The seed's scenario on rclone: create the volume, task 1 (no rootfs) touches
+ * a file in it, task 2 (busybox rootfs, relative container_path) lists it.
+ */
 TEST_F(rclone, seed_tasks_without_and_with_rootfs)
 {
 	char remote[PATH_MAX + 16], ctpath[PATH_MAX], file[PATH_MAX], vols[PATH_MAX];

@@ -275,11 +275,11 @@ static int fuse_mounts_under(pid_t pid, const char *prefix)
 static int rvol_spec(FIXTURE_DATA(rclone) * self, const char *file, const char *path,
 		     char ret_path[static PATH_MAX])
 {
-	const struct lcvol v = {.name = "rvol",
-				.path = path,
-				.driver = "rclone",
-				.opt_key = "remote",
-				.opt_val = self->remote + strlen("remote=")};
+	const struct lcvol v = { .name = "rvol",
+				 .path = path,
+				 .driver = "rclone",
+				 .opt_key = "remote",
+				 .opt_val = self->remote + strlen("remote=") };
 
 	return lcenv_volumes(&self->e, file, &v, 1, ret_path);
 }
@@ -561,8 +561,8 @@ TEST_F_TIMEOUT(rclone, target_inside_hung_volume_fails_attach_within_timeout, 15
 
 	ASSERT_EQ(0, kill(self->pid, SIGSTOP));
 	t0 = mono_ms();
-	lcenv_run(&self->e, &r, "--timeout=2", "prepare", "--container-id", "b", "--volumes",
-		  vols2, "--pid", lc_pidstr(pid, self->ct.pid), "--sandbox", sandbox, NULL);
+	lcenv_run(&self->e, &r, "--timeout=2", "prepare", "--container-id", "b", "--volumes", vols2,
+		  "--pid", lc_pidstr(pid, self->ct.pid), "--sandbox", sandbox, NULL);
 	took = mono_ms() - t0;
 	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
 	EXPECT_NE(NULL, strstr(r.err, "volume 'rvol'")) OK_OR_LOG(r);

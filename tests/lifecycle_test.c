@@ -1183,7 +1183,7 @@ static void prepare_v_at_rootfs_data(struct __test_metadata *_metadata, struct l
 				     struct tu_container *ct, char ret_data[static PATH_MAX])
 {
 	char vols[PATH_MAX], pid[16], root[PATH_MAX];
-	const struct lcvol v = {.name = "v", .path = "/data"};
+	const struct lcvol v = { .name = "v", .path = "/data" };
 	struct run_result r;
 
 	tu_path(root, "%s/rootfs", e->dir);

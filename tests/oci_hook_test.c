@@ -726,7 +726,8 @@ static void run_container(struct __test_metadata *_metadata, FIXTURE_DATA(oci) *
 
 	self->runtime = runtime;
 	/* crun has no cgroups here (see the crun test). */
-	ASSERT_EQ(0, run_oci_bundle(&r, runtime, crun, self->runtime_root, self->bundle, self->cid));
+	ASSERT_EQ(0,
+		  run_oci_bundle(&r, runtime, crun, self->runtime_root, self->bundle, self->cid));
 	EXPECT_EQ(0, r.status) TH_LOG("%s: %s", runtime, r.err);
 	/* The container read its volume. */
 	EXPECT_STREQ("hello from the volume\n", r.out) TH_LOG("stderr: %s", r.err);

@@ -621,7 +621,7 @@ TEST_F(suid, rootfs_is_the_directory_that_was_checked)
 	char mine[PATH_MAX + 8], roots[PATH_MAX + 8], pid[16], msg[2 * PATH_MAX];
 	char *args[] = { "prepare", "--container-id", "c",  "--volumes", "-", "--pid",
 			 pid,	    "--rootfs",	      mine, NULL };
-	struct tu_container ct = {0};
+	struct tu_container ct = { 0 };
 	struct run_result r;
 
 	install_policy(_metadata, self, CALLER_POLICY);
@@ -631,7 +631,7 @@ TEST_F(suid, rootfs_is_the_directory_that_was_checked)
 	snprintf(roots, sizeof(roots), "%s/roots", self->dir);
 	ASSERT_EQ(0, mkdir(roots, 0755));
 	ASSERT_EQ(0, tu_child_start(&ct, callers_container_setup,
-				    &(struct callers_container){.roots = roots, .mine = mine}));
+				    &(struct callers_container){ .roots = roots, .mine = mine }));
 	snprintf(pid, sizeof(pid), "%d", (int)ct.pid);
 	run_as_nobody_in(
 	    &r, self, NULL,
@@ -666,7 +666,7 @@ TEST_F(suid, targets_are_made_only_where_the_caller_could_make_them)
 	char rootfs[PATH_MAX + 8];
 	char *args[] = { "prepare", "--container-id", "c",  "--volumes", "-", "--pid",
 			 pid,	    "--rootfs",	      rootfs, NULL };
-	struct tu_container ct = {0};
+	struct tu_container ct = { 0 };
 	struct run_result r;
 
 	install_policy(_metadata, self, CALLER_POLICY);
@@ -680,7 +680,7 @@ TEST_F(suid, targets_are_made_only_where_the_caller_could_make_them)
 	snprintf(roots, sizeof(roots), "%s/roots", self->dir);
 	ASSERT_EQ(0, mkdir(roots, 0755));
 	ASSERT_EQ(0, tu_child_start(&ct, callers_container_setup,
-				    &(struct callers_container){.roots = roots, .mine = mine}));
+				    &(struct callers_container){ .roots = roots, .mine = mine }));
 	snprintf(pid, sizeof(pid), "%d", (int)ct.pid);
 	snprintf(target, sizeof(target), "/mine/data");
 	snprintf(spec, sizeof(spec),

@@ -185,7 +185,7 @@ int lcenv_volumes(struct lcenv *e, const char *file, const struct lcvol *v, size
 int lcenv_hostdir_volume(struct lcenv *e, const char *name, char ret_path[static PATH_MAX])
 {
 	char hostdir[PATH_MAX];
-	const struct lcvol v = {.name = name, .path = hostdir};
+	const struct lcvol v = { .name = name, .path = hostdir };
 	int r;
 
 	r = tu_mkdirs(tu_path(hostdir, "%s/hostdir", e->dir), 0755);

@@ -298,8 +298,8 @@ char *read_file(const char *path)
 
 const char *find_program(const char *name, char found[static PATH_MAX])
 {
-	static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin",
-					    "/usr/local/sbin", "/usr/local/bin" };
+	static const char *const dirs[] = { "/usr/sbin", "/usr/bin",	    "/sbin",
+					    "/bin",	 "/usr/local/sbin", "/usr/local/bin" };
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		snprintf(found, PATH_MAX, "%s/%s", dirs[i], name);

@@ -289,7 +289,7 @@ static int container_setup_cb(void *arg)
 
 int tu_container_start(struct tu_container *ct, const char *rootfs, unsigned flags)
 {
-	struct container_args a = {.rootfs = rootfs, .flags = flags};
+	struct container_args a = { .rootfs = rootfs, .flags = flags };
 
 	return tu_child_start(ct, container_setup_cb, &a);
 }
