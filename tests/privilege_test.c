@@ -155,6 +155,28 @@ static void run_as_nobody_in(struct run_result *r, FIXTURE_DATA(suid) * self, co
 	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* args run as nobody, input on stdin (NULL: none): exit status want, msg in stderr. */
+static void expect_refused(struct __test_metadata *_metadata, FIXTURE_DATA(suid) * self,
+			   const char *input, char *const args[], int want, const char *msg)
+{
+	struct run_result r;
+
+	run_as_nobody_in(&r, self, NULL, input, args);
+	EXPECT_EQ(want, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, msg)) TH_LOG("%s", r.err);
+	run_result_free(&r);
+}
+
+/* A directory the caller owns (nobody's, 0755): its rootfs, its sandbox, its bundle. */
+static void make_callers_dir(struct __test_metadata *_metadata, const char *path)
+{
+	ASSERT_EQ(0, mkdir(path, 0755));
+	ASSERT_EQ(0, chown(path, NOBODY, NOBODY));
+}
+
+/* Lets nobody in and allows driver tp. */
+#define CALLER_POLICY "[dvmount]\ncallers = uid:65534\n\n[driver tp]\nhost-paths = /tmp\n"
+
 TEST_F(suid, flags_that_redirect_trust_are_refused)
 {
 	/* --max-in-flight too: raising it can wedge a plugin for everyone on the host. */
@@ -178,10 +200,7 @@ TEST_F(suid, volume_and_dvdcli_commands_are_root_only)
 	char *dvd[] = { "dvdcli", "unmount", "--volumedriver=x", "--volumename=y", NULL };
 	struct run_result r;
 
-	run_as_nobody(&r, self, NULL, vol);
-	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
-	EXPECT_NE(NULL, strstr(r.err, "'volume' is for root only")) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_refused(_metadata, self, NULL, vol, 3, "'volume' is for root only");
 	run_as_nobody(&r, self, NULL, dvd);
 	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
 	run_result_free(&r);
@@ -226,28 +245,20 @@ TEST_F(suid, a_caller_the_policy_names_works_with_the_fixed_paths)
 TEST_F(suid, a_caller_the_policy_does_not_name_is_denied)
 {
 	char *args[] = { "status", NULL };
-	struct run_result r;
 
 	install_policy(_metadata, self, "[dvmount]\ncallers = uid:0 gid:0\n");
-	run_as_nobody(&r, self, NULL, args);
-	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
-	EXPECT_NE(NULL, strstr(r.err, "denied by /etc/dvmount/policy.conf:2")) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_refused(_metadata, self, NULL, args, 3, "denied by /etc/dvmount/policy.conf:2");
 }
 
 /* The review's attack: a permitted caller aims dvmount at root's mount namespace. */
 TEST_F(suid, a_permitted_caller_cannot_attach_into_someone_elses_process)
 {
-	char *args[] = { "prepare", "--container-id", "evil", "--volumes", "-", "--pid", "1",
-			 NULL };
-	struct run_result r;
+	char *args[] = {
+		"prepare", "--container-id", "evil", "--volumes", "-", "--pid", "1", NULL
+	};
 
-	install_policy(_metadata, self,
-		       "[dvmount]\ncallers = uid:65534\n\n[driver tp]\nhost-paths = /tmp\n");
-	run_as_nobody(&r, self, NULL, args);
-	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
-	EXPECT_NE(NULL, strstr(r.err, "--pid 1: not a process of the caller")) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	install_policy(_metadata, self, CALLER_POLICY);
+	expect_refused(_metadata, self, NULL, args, 3, "--pid 1: not a process of the caller");
 }
 
 TEST_F(suid, a_permitted_caller_cannot_pick_host_paths_or_files)
@@ -261,16 +272,11 @@ TEST_F(suid, a_permitted_caller_cannot_pick_host_paths_or_files)
 
 	/* A rootfs the caller owns, so that only the file is in question. */
 	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
-	ASSERT_EQ(0, mkdir(mine, 0755));
-	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+	make_callers_dir(_metadata, mine);
 
-	install_policy(_metadata, self,
-		       "[dvmount]\ncallers = uid:65534\n\n[driver tp]\nhost-paths = /tmp\n");
+	install_policy(_metadata, self, CALLER_POLICY);
 	/* "/" belongs to root: mkdir-anywhere-as-root is not on offer. */
-	run_as_nobody(&r, self, NULL, rootfs);
-	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
-	EXPECT_NE(NULL, strstr(r.err, "'/': not a directory of the caller")) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_refused(_metadata, self, NULL, rootfs, 3, "'/': not a directory of the caller");
 	/* A path is opened as the caller: /etc/shadow reads as missing. */
 	run_as_nobody(&r, self, NULL, file);
 	EXPECT_EQ(1, r.status);
@@ -290,11 +296,9 @@ TEST_F(suid, a_permitted_caller_cannot_attach_into_the_host_namespace)
 	struct run_result r;
 	pid_t sleeper;
 
-	install_policy(_metadata, self,
-		       "[dvmount]\ncallers = uid:65534\n\n[driver tp]\nhost-paths = /tmp\n");
+	install_policy(_metadata, self, CALLER_POLICY);
 	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
-	ASSERT_EQ(0, mkdir(mine, 0755));
-	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+	make_callers_dir(_metadata, mine);
 	sleeper = fork();
 	ASSERT_LE(0, sleeper);
 	if (sleeper == 0) {
@@ -341,10 +345,7 @@ TEST_F(suid, a_permitted_caller_cannot_clean_up_someone_elses_container)
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	run_result_free(&r);
 
-	run_as_nobody(&r, self, NULL, args);
-	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
-	EXPECT_NE(NULL, strstr(r.err, "not a container of the caller")) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_refused(_metadata, self, NULL, args, 3, "not a container of the caller");
 	/* Root's container is intact. */
 	run_dvmount(&r, "status", "--json", NULL);
 	EXPECT_NE(NULL, strstr(r.out, "\"container_id\":\"victim\"")) TH_LOG("%s", r.out);
@@ -358,14 +359,10 @@ TEST_F(suid, a_permitted_caller_cannot_clean_up_someone_elses_container)
 TEST_F(suid, no_policy_means_denied_with_where_it_goes)
 {
 	char *args[] = { "cleanup", "--container-id", "someone-elses", NULL };
-	struct run_result r;
 
 	if (access("/etc/dvmount/policy.conf", F_OK) == 0)
 		SKIP(return, "this machine has a policy file: the test needs none");
-	run_as_nobody(&r, self, NULL, args);
-	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
-	EXPECT_NE(NULL, strstr(r.err, "/etc/dvmount/policy.conf")) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_refused(_metadata, self, NULL, args, 3, "/etc/dvmount/policy.conf");
 }
 
 TEST_F(suid, version_and_help_need_nothing)
@@ -469,8 +466,6 @@ static void expect_no_secret(struct __test_metadata *_metadata, FIXTURE_DATA(sui
 	}
 }
 
-#define CALLER_POLICY "[dvmount]\ncallers = uid:65534\n\n[driver tp]\nhost-paths = /tmp\n"
-
 TEST_F(suid, policy_check_reads_only_what_the_caller_can)
 {
 	char *args[] = { "policy", "check", "SECRET", NULL };
@@ -488,8 +483,7 @@ TEST_F(suid, volumes_file_is_read_only_if_the_caller_can)
 			 "SECRET",  "--rootfs",	      mine, NULL };
 
 	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
-	ASSERT_EQ(0, mkdir(mine, 0755));
-	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+	make_callers_dir(_metadata, mine);
 	install_policy(_metadata, self, CALLER_POLICY);
 	expect_no_secret(
 	    _metadata, self, args, NULL, 1,
@@ -531,8 +525,7 @@ TEST_F(suid, oci_config_json_is_opened_as_the_caller)
 	install_policy(_metadata, self, CALLER_POLICY);
 	/* The caller's own bundle, holding root's 0600 config.json; then none. */
 	snprintf(bundle, sizeof(bundle), "%s/bundle", self->dir);
-	ASSERT_EQ(0, mkdir(bundle, 0755));
-	ASSERT_EQ(0, chown(bundle, NOBODY, NOBODY));
+	make_callers_dir(_metadata, bundle);
 	snprintf(cfg, sizeof(cfg), "%s/config.json", bundle);
 	snprintf(input, sizeof(input),
 		 "{\"ociVersion\":\"1.0.2\",\"id\":\"c\",\"status\":\"created\",\"pid\":1,"
@@ -568,29 +561,20 @@ TEST_F(suid, rootfs_and_sandbox_the_caller_cannot_reach_are_refused)
 			   "-",	      "--rootfs",	hidden, NULL };
 	char *sandbox[] = { "prepare", "--container-id", "c",	 "--volumes", "-", "--rootfs",
 			    mine,      "--sandbox",	 hidden, NULL };
-	struct run_result r;
 
 	install_policy(_metadata, self, CALLER_POLICY);
 	snprintf(hidden, sizeof(hidden), "%s/root-only", self->dir);
 	ASSERT_EQ(0, mkdir(hidden, 0700));
 	snprintf(hidden, sizeof(hidden), "%s/root-only/mine", self->dir);
-	ASSERT_EQ(0, mkdir(hidden, 0755));
-	ASSERT_EQ(0, chown(hidden, NOBODY, NOBODY));
+	make_callers_dir(_metadata, hidden);
 	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
-	ASSERT_EQ(0, mkdir(mine, 0755));
-	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+	make_callers_dir(_metadata, mine);
 	snprintf(msg, sizeof(msg),
 		 "dvmount: container 'c': '%s': not a directory of the caller "
 		 "(uid 65534)",
 		 hidden);
-	run_as_nobody_in(&r, self, NULL, "[]", rootfs);
-	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
-	EXPECT_NE(NULL, strstr(r.err, msg)) TH_LOG("%s", r.err);
-	run_result_free(&r);
-	run_as_nobody_in(&r, self, NULL, "[]", sandbox);
-	EXPECT_EQ(3, r.status) TH_LOG("%s", r.err);
-	EXPECT_NE(NULL, strstr(r.err, msg)) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_refused(_metadata, self, "[]", rootfs, 3, msg);
+	expect_refused(_metadata, self, "[]", sandbox, 3, msg);
 }
 
 struct callers_container {
@@ -626,8 +610,7 @@ TEST_F(suid, rootfs_is_the_directory_that_was_checked)
 
 	install_policy(_metadata, self, CALLER_POLICY);
 	snprintf(mine, sizeof(mine), "%s/mine", self->dir);
-	ASSERT_EQ(0, mkdir(mine, 0755));
-	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+	make_callers_dir(_metadata, mine);
 	snprintf(roots, sizeof(roots), "%s/roots", self->dir);
 	ASSERT_EQ(0, mkdir(roots, 0755));
 	ASSERT_EQ(0, tu_child_start(&ct, callers_container_setup,
@@ -672,11 +655,9 @@ TEST_F(suid, targets_are_made_only_where_the_caller_could_make_them)
 	install_policy(_metadata, self, CALLER_POLICY);
 	/* The caller's rootfs, with a directory of its own in it: "mine". */
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", self->dir);
-	ASSERT_EQ(0, mkdir(rootfs, 0755));
-	ASSERT_EQ(0, chown(rootfs, NOBODY, NOBODY));
+	make_callers_dir(_metadata, rootfs);
 	snprintf(mine, sizeof(mine), "%s/mine", rootfs);
-	ASSERT_EQ(0, mkdir(mine, 0755));
-	ASSERT_EQ(0, chown(mine, NOBODY, NOBODY));
+	make_callers_dir(_metadata, mine);
 	snprintf(roots, sizeof(roots), "%s/roots", self->dir);
 	ASSERT_EQ(0, mkdir(roots, 0755));
 	ASSERT_EQ(0, tu_child_start(&ct, callers_container_setup,
