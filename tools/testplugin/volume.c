@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "tools/testplugin/testplugin.h"
 
 #ifndef STATX_ATTR_MOUNT_ROOT
@@ -308,7 +309,8 @@ int volume_load(void)
 	_cleanup_json_ json_object *root = NULL;
 	json_object *arr;
 	struct stat st;
-	size_t got = 0;
+	size_t len;
+	int r;
 
 	if (mkdirat(tp_config.root_fd, "volumes", 0755) < 0 && errno != EEXIST)
 		return negerrno();
@@ -321,28 +323,16 @@ int volume_load(void)
 		return negerrno();
 	if (st.st_size > STATE_MAX_BYTES)
 		return -EFBIG;
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return negerrno();
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
+	/* Replaced by rename, never grown in place: its size now is all there is. */
+	r = read_fd_bounded(fd, (size_t)st.st_size, &buf, &len);
+	if (r < 0)
+		return r;
 	root = json_tokener_parse(buf);
 	if (!root || !json_object_object_get_ex(root, "volumes", &arr) ||
 	    !json_object_is_type(arr, json_type_array))
 		return -EBADMSG;
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		int r = load_volume(json_object_array_get_idx(arr, i));
-
+		r = load_volume(json_object_array_get_idx(arr, i));
 		if (r < 0)
 			return r;
 	}
