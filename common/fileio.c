@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 #include "common/macro.h"
@@ -28,5 +30,22 @@ int read_fd_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len)
 	buf[len] = '\0';
 	*ret_len = len;
 	*ret_buf = TAKE_PTR(buf);
+	return 0;
+}
+
+int write_fd_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return negerrno();
+		p += n;
+		len -= (size_t)n;
+	}
 	return 0;
 }

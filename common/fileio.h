@@ -11,4 +11,10 @@
  */
 int read_fd_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len);
 
+/*
+ * Write all len bytes of buf to fd, retrying short writes and EINTR: 0, or
+ * -errno of the write that failed (what came before it is written).
+ */
+int write_fd_all(int fd, const void *buf, size_t len);
+
 #endif

@@ -194,22 +194,6 @@ static json_object *state_to_json(void)
 	return root;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negerrno();
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int state_write(const char *text)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -218,7 +202,7 @@ static int state_write(const char *text)
 	fd = openat(tp_config.root_fd, STATE_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return negerrno();
-	r = write_all(fd, text, strlen(text));
+	r = write_fd_all(fd, text, strlen(text));
 	if (r < 0)
 		return r;
 	if (fsync(fd) < 0)
