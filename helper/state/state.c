@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "common/debug.h"
+#include "common/fileio.h"
 #include "helper/state/state-internal.h"
 
 static const char *const subdirs[] = { "containers", "volumes", "quarantine" };
@@ -252,24 +253,6 @@ static int check_name(const char *name)
 	return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t k = write(fd, p, len);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return negerrno();
-		}
-		p += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
 int state_write_atomic(int dirfd, const char *name, const void *buf, size_t len)
 {
 	return state_write_atomic_at(dirfd, name, buf, len, STATE_DURABLE);
@@ -293,7 +276,7 @@ int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t l
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return negerrno();
-	r = write_all(fd, buf, len);
+	r = write_fd_all(fd, buf, len);
 	/*
 	 * Without this sync a crash after the rename can leave an empty file
 	 * (MESOS-9507; ext4 noauto_da_alloc, XFS). STATE_DATA_SYNC: the data
