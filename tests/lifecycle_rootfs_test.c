@@ -37,15 +37,30 @@ FIXTURE_VARIANT(rootfs)
 FIXTURE_VARIANT_ADD(rootfs, before_pivot){.pivoted = false};
 FIXTURE_VARIANT_ADD(rootfs, pivoted){.pivoted = true};
 
+/*
+ * Both fixtures' world: the env, a busybox rootfs at <dir>/rootfs and an
+ * empty directory on the host, <dir>/decoy, for links to aim at.
+ */
+static int rootfs_env_setup(struct lcenv *e, char rootfs[static PATH_MAX],
+			    char decoy[static PATH_MAX])
+{
+	int r = lcenv_setup(e, NULL);
+
+	if (r < 0)
+		return r;
+	tu_path(rootfs, "%s/rootfs", e->dir);
+	tu_path(decoy, "%s/decoy", e->dir);
+	r = lc_mkrootfs(rootfs);
+	if (r < 0)
+		return r;
+	return tu_mkdirs(decoy, 0755);
+}
+
 FIXTURE_SETUP(rootfs)
 {
 	if (access("/bin/busybox", X_OK) != 0)
 		SKIP(return, "busybox-static missing (tools/install-deps installs it)");
-	ASSERT_EQ(0, lcenv_setup(&self->e, NULL));
-	tu_path(self->rootfs, "%s/rootfs", self->e.dir);
-	tu_path(self->decoy, "%s/decoy", self->e.dir);
-	ASSERT_EQ(0, lc_mkrootfs(self->rootfs));
-	ASSERT_EQ(0, tu_mkdirs(self->decoy, 0755));
+	ASSERT_EQ(0, rootfs_env_setup(&self->e, self->rootfs, self->decoy));
 }
 
 FIXTURE_TEARDOWN(rootfs)
@@ -450,11 +465,7 @@ FIXTURE_SETUP(nopid)
 {
 	if (access("/bin/busybox", X_OK) != 0)
 		SKIP(return, "busybox-static missing (tools/install-deps installs it)");
-	ASSERT_EQ(0, lcenv_setup(&self->e, NULL));
-	tu_path(self->rootfs, "%s/rootfs", self->e.dir);
-	tu_path(self->decoy, "%s/decoy", self->e.dir);
-	ASSERT_EQ(0, lc_mkrootfs(self->rootfs));
-	ASSERT_EQ(0, tu_mkdirs(self->decoy, 0755));
+	ASSERT_EQ(0, rootfs_env_setup(&self->e, self->rootfs, self->decoy));
 }
 
 FIXTURE_TEARDOWN(nopid)
