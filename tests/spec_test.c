@@ -60,6 +60,18 @@ static char *volume_json(const char *path, const char *mode, const char *driver,
 	return out;
 }
 
+/* The same volume as the whole spec: a JSON array of it alone. NULL on ENOMEM. */
+static char *volume_array(const char *path, const char *mode, const char *driver, const char *name,
+			  const char *params)
+{
+	char *v = volume_json(path, mode, driver, name, params), *json = NULL;
+
+	if (v && asprintf(&json, "[%s]", v) < 0)
+		json = NULL;
+	free(v);
+	return json;
+}
+
 /* A JSON string literal of n copies of c. */
 static char *long_string(size_t n, char c)
 {
@@ -357,20 +369,17 @@ TEST(missing_driver_uses_mesos_message)
 
 TEST(missing_name)
 {
-	char *v = volume_json("\"/x\"", "\"RW\"", "\"d\"", NULL, NULL);
-	char *json = NULL;
+	char *json = volume_array("\"/x\"", "\"RW\"", "\"d\"", NULL, NULL);
 
-	ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+	ASSERT_NE(NULL, json);
 	EXPECT_SPEC_ERROR(json, -EINVAL, 0, "source.docker_volume.name",
 			  "The volume name is not specified");
 	free(json);
-	free(v);
-	v = volume_json("\"/x\"", "\"RW\"", "\"d\"", "\"\"", NULL);
-	ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+	json = volume_array("\"/x\"", "\"RW\"", "\"d\"", "\"\"", NULL);
+	ASSERT_NE(NULL, json);
 	EXPECT_SPEC_ERROR(json, -EINVAL, 0, "source.docker_volume.name",
 			  "The volume name is not specified");
 	free(json);
-	free(v);
 }
 
 TEST(mode_required_rw_or_ro)
@@ -379,60 +388,53 @@ TEST(mode_required_rw_or_ro)
 					   "\"READ_WRITE\"" };
 	struct spec *s = NULL;
 	struct spec_error e;
-	char *v, *json = NULL;
+	char *json = NULL;
 
-	v = volume_json("\"/x\"", NULL, "\"d\"", "\"n\"", NULL);
-	ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+	json = volume_array("\"/x\"", NULL, "\"d\"", "\"n\"", NULL);
+	ASSERT_NE(NULL, json);
 	EXPECT_SPEC_ERROR(json, -EINVAL, 0, "mode", "mode is required: \"RW\" or \"RO\"");
 	free(json);
-	free(v);
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		v = volume_json("\"/x\"", bad[i], "\"d\"", "\"n\"", NULL);
-		ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+		json = volume_array("\"/x\"", bad[i], "\"d\"", "\"n\"", NULL);
+		ASSERT_NE(NULL, json);
 		EXPECT_SPEC_ERROR(json, -EINVAL, 0, "mode",
 				  "invalid mode: expected \"RW\" or \"RO\"");
 		free(json);
-		free(v);
 	}
 
 	/* Enums are strings in Mesos' JSON: the protobuf number is a type error. */
-	v = volume_json("\"/x\"", "1", "\"d\"", "\"n\"", NULL);
-	ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+	json = volume_array("\"/x\"", "1", "\"d\"", "\"n\"", NULL);
+	ASSERT_NE(NULL, json);
 	EXPECT_SPEC_ERROR(json, -EINVAL, 0, "mode", "expected a string, got a number");
 	free(json);
-	free(v);
 
-	v = volume_json("\"/x\"", "\"RO\"", "\"d\"", "\"n\"", NULL);
-	ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+	json = volume_array("\"/x\"", "\"RO\"", "\"d\"", "\"n\"", NULL);
+	ASSERT_NE(NULL, json);
 	ASSERT_EQ(0, parse_str(json, &s, &e));
 	EXPECT_EQ(SPEC_RO, (int)s->v[0].mode);
 	spec_free(s);
 	free(json);
-	free(v);
 }
 
 TEST(container_path_required_non_empty)
 {
-	char *v, *json = NULL;
+	char *json = NULL;
 
-	v = volume_json(NULL, "\"RW\"", "\"d\"", "\"n\"", NULL);
-	ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+	json = volume_array(NULL, "\"RW\"", "\"d\"", "\"n\"", NULL);
+	ASSERT_NE(NULL, json);
 	EXPECT_SPEC_ERROR(json, -EINVAL, 0, "container_path",
 			  "container_path is required and must not be empty");
 	free(json);
-	free(v);
-	v = volume_json("\"\"", "\"RW\"", "\"d\"", "\"n\"", NULL);
-	ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+	json = volume_array("\"\"", "\"RW\"", "\"d\"", "\"n\"", NULL);
+	ASSERT_NE(NULL, json);
 	EXPECT_SPEC_ERROR(json, -EINVAL, 0, "container_path",
 			  "container_path is required and must not be empty");
 	free(json);
-	free(v);
-	v = volume_json("[\"/x\"]", "\"RW\"", "\"d\"", "\"n\"", NULL);
-	ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+	json = volume_array("[\"/x\"]", "\"RW\"", "\"d\"", "\"n\"", NULL);
+	ASSERT_NE(NULL, json);
 	EXPECT_SPEC_ERROR(json, -EINVAL, 0, "container_path", "expected a string, got an array");
 	free(json);
-	free(v);
 }
 
 TEST(container_path_kept_as_given)
@@ -598,24 +600,22 @@ TEST(driver_cannot_climb_out_of_plugin_dirs)
 	struct spec_error e;
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		char *v = volume_json("\"/x\"", "\"RW\"", bad[i], "\"n\"", NULL), *json = NULL;
+		char *json = volume_array("\"/x\"", "\"RW\"", bad[i], "\"n\"", NULL);
 
-		ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+		ASSERT_NE(NULL, json);
 		EXPECT_EQ(-EINVAL, parse_str(json, &s, &e)) TH_LOG("driver %s", bad[i]);
 		EXPECT_STREQ("source.docker_volume.driver", e.field);
 		EXPECT_EQ(0, strncmp(e.msg, "invalid driver name", 19)) TH_LOG("%s", e.msg);
 		free(json);
-		free(v);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
-		char *v = volume_json("\"/x\"", "\"RW\"", good[i], "\"n\"", NULL), *json = NULL;
+		char *json = volume_array("\"/x\"", "\"RW\"", good[i], "\"n\"", NULL);
 
-		ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+		ASSERT_NE(NULL, json);
 		EXPECT_EQ(0, parse_str(json, &s, &e)) TH_LOG("driver %s: %s", good[i], e.msg);
 		spec_free(s);
 		s = NULL;
 		free(json);
-		free(v);
 	}
 }
 
@@ -634,14 +634,12 @@ TEST(nul_inside_strings_rejected)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		char *v = volume_json(cases[i].path, "\"RW\"", cases[i].driver, cases[i].name,
-				      cases[i].params);
-		char *json = NULL;
+		char *json = volume_array(cases[i].path, "\"RW\"", cases[i].driver, cases[i].name,
+					  cases[i].params);
 
-		ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+		ASSERT_NE(NULL, json);
 		EXPECT_SPEC_ERROR(json, -EINVAL, 0, cases[i].field, "contains a NUL character");
 		free(json);
-		free(v);
 	}
 
 	/* A raw NUL byte in the text itself. */
@@ -671,26 +669,24 @@ TEST(control_characters_rejected_in_names_and_paths)
 	};
 	struct spec *s = NULL;
 	struct spec_error e;
-	char *v, *json = NULL;
+	char *json = NULL;
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		v = volume_json(cases[i].path, "\"RW\"", cases[i].driver, cases[i].name,
-				cases[i].params);
-		ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+		json = volume_array(cases[i].path, "\"RW\"", cases[i].driver, cases[i].name,
+				    cases[i].params);
+		ASSERT_NE(NULL, json);
 		EXPECT_SPEC_ERROR(json, -EINVAL, 0, cases[i].field, "contains a control character");
 		free(json);
-		free(v);
 	}
 
 	/* Values are the plugin's business: only NUL is refused there. */
-	v = volume_json("\"/a\"", "\"RW\"", "\"d\"", "\"n\"",
-			"[{\"key\":\"script\",\"value\":\"a\\nb\\tc\"}]");
-	ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+	json = volume_array("\"/a\"", "\"RW\"", "\"d\"", "\"n\"",
+			    "[{\"key\":\"script\",\"value\":\"a\\nb\\tc\"}]");
+	ASSERT_NE(NULL, json);
 	ASSERT_EQ(0, parse_str(json, &s, &e)) TH_LOG("%s", e.msg);
 	EXPECT_STREQ("a\nb\tc", s->v[0].opts[0].value);
 	spec_free(s);
 	free(json);
-	free(v);
 }
 
 /* A string member at exactly its limit passes; one byte more fails with E2BIG. */
@@ -798,7 +794,7 @@ TEST(volume_count_bound)
 TEST(option_count_bound)
 {
 	for (size_t count = SPEC_MAX_OPTS; count <= SPEC_MAX_OPTS + 1; count++) {
-		char *params = NULL, *v, *json = NULL;
+		char *params = NULL, *json = NULL;
 		size_t len = 0;
 		struct spec *s = NULL;
 		struct spec_error e;
@@ -810,8 +806,8 @@ TEST(option_count_bound)
 			fprintf(f, "%s{\"key\":\"k%zu\",\"value\":\"v\"}", i ? "," : "", i);
 		fputc(']', f);
 		fclose(f);
-		v = volume_json("\"/x\"", "\"RW\"", "\"d\"", "\"n\"", params);
-		ASSERT_NE(-1, asprintf(&json, "[%s]", v));
+		json = volume_array("\"/x\"", "\"RW\"", "\"d\"", "\"n\"", params);
+		ASSERT_NE(NULL, json);
 		if (count == SPEC_MAX_OPTS) {
 			ASSERT_EQ(0, parse_str(json, &s, &e)) TH_LOG("%s", e.msg);
 			EXPECT_EQ((size_t)(SPEC_MAX_OPTS), s->v[0].n_opts);
@@ -823,7 +819,6 @@ TEST(option_count_bound)
 					  "more than 64 driver options");
 		}
 		free(json);
-		free(v);
 		free(params);
 	}
 }
