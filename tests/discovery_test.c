@@ -63,68 +63,60 @@ static void caps(struct run_result *r, FIXTURE_DATA(disc) * self, const char *na
 		    "capabilities", "--driver", name, NULL);
 }
 
-TEST_F(disc, socket_flat_layout)
+/*
+ * Capabilities of plugin name, found at once (no retry): exit 0 and the
+ * answer of the miniplugin that was reached, "scope: <its tag>\n".
+ */
+static void expect_scope(struct __test_metadata *_metadata, FIXTURE_DATA(disc) * self,
+			 const char *name, const char *want)
 {
 	struct run_result r;
 
-	ASSERT_EQ(0, miniplugin_start(&self->a, fmt("%s/p.sock", self->d1, 0), "flat", NULL));
-	caps(&r, self, "p", "0");
+	caps(&r, self, name, "0");
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	EXPECT_STREQ("scope: flat\n", r.out);
+	EXPECT_STREQ(want, r.out);
 	run_result_free(&r);
+}
+
+TEST_F(disc, socket_flat_layout)
+{
+	ASSERT_EQ(0, miniplugin_start(&self->a, fmt("%s/p.sock", self->d1, 0), "flat", NULL));
+	expect_scope(_metadata, self, "p", "scope: flat\n");
 }
 
 TEST_F(disc, socket_nested_layout)
 {
-	struct run_result r;
-
 	ASSERT_EQ(0, mkdir(fmt("%s/p", self->d2, 0), 0755));
 	ASSERT_EQ(0, miniplugin_start(&self->a, fmt("%s/p/p.sock", self->d2, 0), "nested", NULL));
-	caps(&r, self, "p", "0");
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	EXPECT_STREQ("scope: nested\n", r.out);
-	run_result_free(&r);
+	expect_scope(_metadata, self, "p", "scope: nested\n");
 }
 
 TEST_F(disc, spec_unix_url_both_layouts)
 {
-	struct run_result r;
-
 	ASSERT_EQ(0, miniplugin_start(&self->a, fmt("%s/elsewhere.sock", self->dir, 0), "spec",
 				      NULL));
 	ASSERT_EQ(0, write_file(fmt("%s/p.spec", self->d1, 0),
 				fmt("  unix://%s/elsewhere.sock\n", self->dir, 0)));
-	caps(&r, self, "p", "0");
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	EXPECT_STREQ("scope: spec\n", r.out);
-	run_result_free(&r);
+	expect_scope(_metadata, self, "p", "scope: spec\n");
 
 	ASSERT_EQ(0, mkdir(fmt("%s/q", self->d2, 0), 0755));
 	ASSERT_EQ(0, write_file(fmt("%s/q/q.spec", self->d2, 0),
 				fmt("unix://%s/elsewhere.sock", self->dir, 0)));
-	caps(&r, self, "q", "0");
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	EXPECT_STREQ("scope: spec\n", r.out);
-	run_result_free(&r);
+	expect_scope(_metadata, self, "q", "scope: spec\n");
 }
 
 TEST_F(disc, spec_tcp_url)
 {
-	struct run_result r;
 	char url[64];
 
 	ASSERT_EQ(0, miniplugin_start(&self->a, NULL, "tcp", NULL));
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d\n", self->a.port);
 	ASSERT_EQ(0, write_file(fmt("%s/p.spec", self->d1, 0), url));
-	caps(&r, self, "p", "0");
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	EXPECT_STREQ("scope: tcp\n", r.out);
-	run_result_free(&r);
+	expect_scope(_metadata, self, "p", "scope: tcp\n");
 }
 
 TEST_F(disc, json_spec_http_addr)
 {
-	struct run_result r;
 	char doc[128];
 
 	ASSERT_EQ(0, miniplugin_start(&self->a, NULL, "json", NULL));
@@ -133,10 +125,7 @@ TEST_F(disc, json_spec_http_addr)
 		 self->a.port);
 	ASSERT_EQ(0, mkdir(fmt("%s/p", self->d1, 0), 0755));
 	ASSERT_EQ(0, write_file(fmt("%s/p/p.json", self->d1, 0), doc));
-	caps(&r, self, "p", "0");
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	EXPECT_STREQ("scope: json\n", r.out);
-	run_result_free(&r);
+	expect_scope(_metadata, self, "p", "scope: json\n");
 }
 
 TEST_F(disc, json_spec_with_tls_is_refused_clearly)
@@ -175,10 +164,7 @@ TEST_F(disc, sockets_before_specs_and_earlier_dirs_first)
 	ASSERT_EQ(0, write_file(fmt("%s/p.spec", self->d1, 0),
 				fmt("unix://%s/spec.sock", self->dir, 0)));
 	ASSERT_EQ(0, miniplugin_start(&self->b, fmt("%s/p.sock", self->d2, 0), "sock", NULL));
-	caps(&r, self, "p", "0");
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	EXPECT_STREQ("scope: sock\n", r.out);
-	run_result_free(&r);
+	expect_scope(_metadata, self, "p", "scope: sock\n");
 
 	/* Flat layout before nested, within one directory. */
 	miniplugin_stop(&self->a);
