@@ -1019,11 +1019,21 @@ TEST_F(plugin, log_has_one_line_per_request)
 	fclose(f);
 }
 
+/* The plugin's answer on fd (which is closed then): 400 Bad Request. */
+static void expect_bad_request(struct __test_metadata *_metadata, int fd)
+{
+	struct resp r;
+
+	ASSERT_EQ(0, read_response(fd, &r, IO_TIMEOUT_MS));
+	EXPECT_EQ(400, r.status);
+	resp_free(&r);
+	close(fd);
+}
+
 TEST_F(plugin, hostile_requests_get_400_and_plugin_survives)
 {
 	static const char chunk_head[] = "POST /VolumeDriver.Create HTTP/1.1\r\nHost: \r\n"
 					 "Transfer-Encoding: chunked\r\n\r\n100000\r\n";
-	struct resp r;
 	char *big;
 	int fd;
 
@@ -1034,10 +1044,7 @@ TEST_F(plugin, hostile_requests_get_400_and_plugin_survives)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, send_str(fd, "POST /VolumeDriver.Create HTTP/1.1\r\nHost: \r\n"
 				  "Content-Length: 2000000\r\n\r\n"));
-	ASSERT_EQ(0, read_response(fd, &r, IO_TIMEOUT_MS));
-	EXPECT_EQ(400, r.status);
-	resp_free(&r);
-	close(fd);
+	expect_bad_request(_metadata, fd);
 
 	/* a body over 1 MiB, chunked */
 	fd = connect_to(self->sock);
@@ -1048,10 +1055,7 @@ TEST_F(plugin, hostile_requests_get_400_and_plugin_survives)
 	memset(big + strlen(chunk_head), 'a', 1100000 - strlen(chunk_head));
 	send_all(fd, big, 1100000); /* the plugin may hang up early */
 	free(big);
-	ASSERT_EQ(0, read_response(fd, &r, IO_TIMEOUT_MS));
-	EXPECT_EQ(400, r.status);
-	resp_free(&r);
-	close(fd);
+	expect_bad_request(_metadata, fd);
 
 	/* too many headers */
 	fd = connect_to(self->sock);
@@ -1060,19 +1064,13 @@ TEST_F(plugin, hostile_requests_get_400_and_plugin_survives)
 	for (int i = 0; i < 100; i++)
 		send_str(fd, "X-A: b\r\n");
 	send_str(fd, "\r\n");
-	ASSERT_EQ(0, read_response(fd, &r, IO_TIMEOUT_MS));
-	EXPECT_EQ(400, r.status);
-	resp_free(&r);
-	close(fd);
+	expect_bad_request(_metadata, fd);
 
 	/* not HTTP */
 	fd = connect_to(self->sock);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, send_str(fd, "\x01\x02\x03 hello\r\n\r\n"));
-	ASSERT_EQ(0, read_response(fd, &r, IO_TIMEOUT_MS));
-	EXPECT_EQ(400, r.status);
-	resp_free(&r);
-	close(fd);
+	expect_bad_request(_metadata, fd);
 
 	/* JSON nested deeper than the limit */
 	big = malloc(20001);
