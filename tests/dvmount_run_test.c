@@ -73,18 +73,6 @@ static int wait_file(const char *path, unsigned timeout_ms)
 	return -ETIMEDOUT;
 }
 
-/* Nothing of the container is left: no record, no user, every Mount undone. */
-static void expect_released(struct __test_metadata *_metadata, struct lcenv *e)
-{
-	int containers = -1, volumes = -1;
-
-	EXPECT_EQ(0, lcenv_status_counts(e, &containers, &volumes));
-	EXPECT_EQ(0, containers);
-	EXPECT_EQ(0, volumes);
-	EXPECT_EQ(0, lcenv_log_unbalanced(e));
-	EXPECT_EQ(0, lc_mounts_under(0, e->tproot));
-}
-
 LC_FIXTURE(run);
 
 /* The seed's "Test it out": task 1 creates a file in the volume, task 2 lists it. */
@@ -123,7 +111,7 @@ TEST_F(run, seed_second_task_sees_first_tasks_file)
 	EXPECT_EQ(0, tu_read_file(tu_path(file, "%s/stderr", sandbox), buf, sizeof(buf)));
 	EXPECT_EQ(2, lcenv_log_count(&self->e, "Mount", "myvolume"));
 	EXPECT_EQ(2, lcenv_log_count(&self->e, "Unmount", "myvolume"));
-	expect_released(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 /*
@@ -163,7 +151,7 @@ TEST_F(run, rootfs_absolute_relative_and_readonly)
 	EXPECT_EQ(0, access(tu_path(p, "%s/rel", sandbox), F_OK));
 	EXPECT_EQ(0, lc_mounts_under(0, rootfs));
 	EXPECT_EQ(0, lc_mounts_under(0, sandbox));
-	expect_released(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 /* --user: the volume's root is chowned, the command runs as that user. */
@@ -187,7 +175,7 @@ TEST_F(run, user_owns_volume_and_runs_command)
 	ASSERT_EQ(0, stat(tu_path(p, "%s/volumes/v/data/mine", self->e.tproot), &st));
 	EXPECT_EQ(1234, st.st_uid);
 	EXPECT_EQ(2345, st.st_gid);
-	expect_released(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 /* Its exit status is the command's; 127 for a missing command; 128+N for a signal. */
@@ -214,7 +202,7 @@ TEST_F(run, exit_status_is_the_commands)
 	OK_OR_LOG(r);
 	run_result_free(&r);
 	EXPECT_EQ(3, lcenv_log_count(&self->e, "Unmount", "v"));
-	expect_released(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 /* A denied volume: prepare's exit, 125; the command never runs; nothing is held. */
@@ -235,7 +223,7 @@ TEST_F(run, failed_prepare_never_starts_command)
 	run_result_free(&r);
 	EXPECT_EQ(-1, access(marker, F_OK));
 	EXPECT_EQ(0, lcenv_log_count(&self->e, "Mount", NULL));
-	expect_released(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 /* Without --sandbox one is made under /tmp (the command's cwd) and removed at the end. */
@@ -259,7 +247,7 @@ TEST_F(run, default_sandbox_removed)
 	EXPECT_EQ(-1, access(r.out, F_OK));
 	EXPECT_EQ(ENOENT, errno);
 	run_result_free(&r);
-	expect_released(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 /* --volumes -: the spec on stdin; the command then reads /dev/null, not the spec. */
@@ -283,7 +271,7 @@ TEST_F(run, volumes_from_stdin)
 	EXPECT_STREQ("0\nstderr\nstdout\nvol\n", r.out);
 	run_result_free(&r);
 	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v"));
-	expect_released(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 /* --keep: the sandbox dvmount-run made stays, and it says where. */
@@ -311,7 +299,7 @@ TEST_F(run, keep_leaves_the_sandbox)
 	path[strlen(path) - strlen("/stdout")] = '\0';
 	run_result_free(&r);
 	EXPECT_EQ(0, tu_rm_rf(path));
-	expect_released(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 /* A rootfs without /proc: one line that says so; the plugin never hears of it. */
@@ -336,7 +324,7 @@ TEST_F(run, rootfs_without_proc_is_named)
 	EXPECT_EQ(1, count_str(r.err, "\n")) OK_OR_LOG(r);
 	run_result_free(&r);
 	EXPECT_EQ(0, lcenv_log_all(&self->e, "Mount"));
-	expect_released(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 /* SIGTERM to dvmount-run: the command gets it, the volumes are released. */
@@ -365,7 +353,7 @@ TEST_F(run, sigterm_stops_command_and_cleans_up)
 	/* sleep died of the SIGTERM the init forwarded. */
 	EXPECT_EQ(128 + SIGTERM, WEXITSTATUS(status));
 	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v"));
-	expect_released(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 static long ms_since(const struct timespec *t0)
@@ -385,7 +373,7 @@ static void release_leftover(struct __test_metadata *_metadata, struct lcenv *e)
 	ASSERT_EQ(0, lcenv_run(e, &r, "recover", "--gc-dead", NULL));
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
-	expect_released(_metadata, e);
+	lc_expect_released(_metadata, e);
 }
 
 /*

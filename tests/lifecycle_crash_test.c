@@ -197,32 +197,37 @@ TEST_F(crash, recover_undoes_what_is_unknown_and_keeps_what_is_known)
 
 LC_FIXTURE(failure);
 
-static void expect_nothing_left(struct __test_metadata *_metadata, struct lcenv *e)
+/*
+ * Container "c" started and prepared (--pid, --sandbox <dir>/sb) with
+ * volumes v1, v2, v3 while the plugin's faults file holds faults; r holds
+ * prepare's result, for the caller to check and free.
+ */
+static void prepare_three_with_faults(struct __test_metadata *_metadata,
+				      FIXTURE_DATA(failure) * self, const char *faults,
+				      char ret_sandbox[static PATH_MAX], struct run_result *r)
 {
-	int c = -1, v = -1;
+	const struct lcvol v[] = { { .name = "v1", .path = "1" },
+				   { .name = "v2", .path = "2" },
+				   { .name = "v3", .path = "3" } };
+	char vols[PATH_MAX], pid[16];
 
-	EXPECT_EQ(0, lcenv_log_unbalanced(e));
-	EXPECT_EQ(0, lc_mounts_under(0, e->tproot));
-	ASSERT_EQ(0, lcenv_status_counts(e, &c, &v));
-	EXPECT_EQ(0, c);
-	EXPECT_EQ(0, v);
+	tu_path(ret_sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(ret_sandbox, 0755));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 3, vols));
+	ASSERT_EQ(0, tu_write_file(self->e.faults, faults));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", ret_sandbox, NULL);
 }
 
 /* All or nothing: one failed Mount of three undoes the two that worked. */
 TEST_F(failure, one_mount_of_three_fails_nothing_remains)
 {
-	char vols[PATH_MAX], sandbox[PATH_MAX], pid[16];
+	char sandbox[PATH_MAX];
 	struct run_result r;
 
-	tu_path(sandbox, "%s/sb", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {
-	    {.name = "v1", .path = "1"}, {.name = "v2", .path = "2"}, {.name = "v3", .path = "3"}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 3, vols));
-	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount error disk on fire volume=v2\n"));
-	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
-	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
-		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	prepare_three_with_faults(_metadata, self, "Mount error disk on fire volume=v2\n", sandbox,
+				  &r);
 	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
 	EXPECT_EQ(1, count_str(r.err, "disk on fire")) OK_OR_LOG(r);
 	EXPECT_NE(NULL, strstr(r.err, "'c'")) OK_OR_LOG(r);
@@ -231,31 +236,24 @@ TEST_F(failure, one_mount_of_three_fails_nothing_remains)
 	EXPECT_EQ(2, lcenv_log_count(&self->e, "Mount", NULL));
 	EXPECT_EQ(2, lcenv_log_count(&self->e, "Unmount", NULL));
 	EXPECT_EQ(0, lc_mounts_under(self->ct[0].pid, sandbox));
-	expect_nothing_left(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 /* Every failure is listed, one line each. */
 TEST_F(failure, two_mounts_fail_both_reported)
 {
-	char vols[PATH_MAX], sandbox[PATH_MAX], pid[16];
+	char sandbox[PATH_MAX];
 	struct run_result r;
 
-	tu_path(sandbox, "%s/sb", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {
-	    {.name = "v1", .path = "1"}, {.name = "v2", .path = "2"}, {.name = "v3", .path = "3"}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 3, vols));
-	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount error quota volume=v1\n"
-						   "Mount error no space volume=v3\n"));
-	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
-	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
-		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	prepare_three_with_faults(_metadata, self,
+				  "Mount error quota volume=v1\nMount error no space volume=v3\n",
+				  sandbox, &r);
 	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
 	EXPECT_EQ(1, count_str(r.err, "quota")) OK_OR_LOG(r);
 	EXPECT_EQ(1, count_str(r.err, "no space")) OK_OR_LOG(r);
 	EXPECT_EQ(2, count_str(r.err, "\n")) OK_OR_LOG(r);
 	run_result_free(&r);
-	expect_nothing_left(_metadata, &self->e);
+	lc_expect_released(_metadata, &self->e);
 }
 
 /* A failed prepare leaves a volume that another container holds as it was. */

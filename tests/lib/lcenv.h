@@ -168,6 +168,24 @@ int lc_mkrootfs(const char *dir);
 	}
 #endif
 
+#ifdef TEST_F
+/*
+ * Nothing of any container is left: no record, no volume entry, every
+ * successful Mount paired with an Unmount, nothing mounted under the
+ * plugin's root (in this process' mount namespace).
+ */
+static inline void lc_expect_released(struct __test_metadata *_metadata, struct lcenv *e)
+{
+	int containers = -1, volumes = -1;
+
+	EXPECT_EQ(0, lcenv_status_counts(e, &containers, &volumes));
+	EXPECT_EQ(0, containers);
+	EXPECT_EQ(0, volumes);
+	EXPECT_EQ(0, lcenv_log_unbalanced(e));
+	EXPECT_EQ(0, lc_mounts_under(0, e->tproot));
+}
+#endif
+
 /* A pid as a string, for argv: lc_pidstr(buf, pid). */
 char *lc_pidstr(char buf[static 16], pid_t pid);
 
