@@ -211,31 +211,16 @@ static bool when_matches(json_object *f, json_object *ann)
 static int make_bundle(FIXTURE_DATA(hooksd) * self, const char *runc, const char *command,
 		       json_object *ann)
 {
-	char p[PATH_MAX], bundle[PATH_MAX];
+	char p[PATH_MAX];
 	static const char *const files[] = { "dvmount-createruntime.json", "dvmount-poststop.json" };
-	char *argv[] = { (char *)runc, "spec", "--bundle", bundle, NULL };
-	json_object *c, *proc, *args, *hooks, *root;
-	struct run_result r;
+	json_object *c, *hooks, *root;
 	int ok;
 
-	tu_path(bundle, "%s", self->e.dir);
-	unlink(tu_path(p, "%s/config.json", bundle));
-	if (run_argv(&r, argv, 20000) < 0)
-		return -1;
-	ok = r.status == 0;
-	run_result_free(&r);
-	c = ok ? json_object_from_file(p) : NULL;
+	c = runc_spec_config(runc, self->e.dir, command);
 	if (!c)
 		return -1;
-	json_object_object_get_ex(c, "process", &proc);
 	json_object_object_get_ex(c, "root", &root);
 	json_object_object_add(root, "path", json_object_new_string(self->rootfs));
-	json_object_object_add(proc, "terminal", json_object_new_boolean(0));
-	args = json_object_new_array();
-	json_object_array_add(args, json_object_new_string("sh"));
-	json_object_array_add(args, json_object_new_string("-c"));
-	json_object_array_add(args, json_object_new_string(command));
-	json_object_object_add(proc, "args", args);
 	hooks = json_object_new_object();
 	for (size_t i = 0; i < 2; i++) {
 		json_object *f = json_object_from_file(tu_path(p, "%s/%s", self->hooksd, files[i]));
@@ -259,7 +244,7 @@ static int make_bundle(FIXTURE_DATA(hooksd) * self, const char *runc, const char
 	}
 	json_object_object_add(c, "hooks", hooks);
 	json_object_object_add(c, "annotations", json_object_get(ann));
-	ok = json_object_to_file_ext(tu_path(p, "%s/config.json", bundle), c,
+	ok = json_object_to_file_ext(tu_path(p, "%s/config.json", self->e.dir), c,
 				     JSON_C_TO_STRING_PRETTY) == 0;
 	json_object_put(c);
 	return ok ? 0 : -1;

@@ -676,27 +676,12 @@ static int make_bundle_with(FIXTURE_DATA(oci) * self, const char *runc, const ch
 			    const char *cmd)
 {
 	char p[PATH_MAX];
-	char *argv[] = { (char *)runc, "spec", "--bundle", self->bundle, NULL };
-	struct run_result r;
-	json_object *c, *proc, *args, *hooks, *list, *ann;
+	json_object *c, *hooks, *list, *ann;
 	int ok;
 
-	if (run_argv(&r, argv, 20000) < 0)
-		return -1;
-	ok = r.status == 0;
-	run_result_free(&r);
-	if (!ok)
-		return -1;
-	c = json_object_from_file(tu_path(p, "%s/config.json", self->bundle));
+	c = runc_spec_config(runc, self->bundle, cmd);
 	if (!c)
 		return -1;
-	proc = json_object_object_get(c, "process");
-	json_object_object_add(proc, "terminal", json_object_new_boolean(0));
-	args = json_object_new_array();
-	json_object_array_add(args, json_object_new_string("sh"));
-	json_object_array_add(args, json_object_new_string("-c"));
-	json_object_array_add(args, json_object_new_string(cmd));
-	json_object_object_add(proc, "args", args);
 	hooks = json_object_new_object();
 	list = json_object_new_array();
 	json_object_array_add(list, hook_entry(self, "createRuntime"));
@@ -708,7 +693,8 @@ static int make_bundle_with(FIXTURE_DATA(oci) * self, const char *runc, const ch
 	ann = json_object_new_object();
 	json_object_object_add(ann, "org.dvmount.volumes", json_object_new_string(volumes));
 	json_object_object_add(c, "annotations", ann);
-	ok = json_object_to_file_ext(p, c, JSON_C_TO_STRING_PRETTY) == 0;
+	ok = json_object_to_file_ext(tu_path(p, "%s/config.json", self->bundle), c,
+				     JSON_C_TO_STRING_PRETTY) == 0;
 	json_object_put(c);
 	return ok ? 0 : -1;
 }

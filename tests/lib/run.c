@@ -331,6 +331,34 @@ int run_oci_bundle(struct run_result *r, const char *runtime, bool crun, const c
 	return run_argv(r, argv, 60000);
 }
 
+json_object *runc_spec_config(const char *runc, const char *bundle, const char *cmd)
+{
+	char p[PATH_MAX];
+	char *argv[] = { (char *)runc, "spec", "--bundle", (char *)bundle, NULL };
+	json_object *c, *proc, *args;
+	struct run_result r;
+	int ok;
+
+	/* runc spec refuses to overwrite a config.json. */
+	unlink(tu_path(p, "%s/config.json", bundle));
+	if (run_argv(&r, argv, 20000) < 0)
+		return NULL;
+	ok = r.status == 0;
+	run_result_free(&r);
+	c = ok ? json_object_from_file(p) : NULL;
+	if (!c || !json_object_object_get_ex(c, "process", &proc)) {
+		json_object_put(c);
+		return NULL;
+	}
+	json_object_object_add(proc, "terminal", json_object_new_boolean(0));
+	args = json_object_new_array();
+	json_object_array_add(args, json_object_new_string("sh"));
+	json_object_array_add(args, json_object_new_string("-c"));
+	json_object_array_add(args, json_object_new_string(cmd));
+	json_object_object_add(proc, "args", args);
+	return c;
+}
+
 void remove_tmpdir(char *dir)
 {
 	if (!dir)

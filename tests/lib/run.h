@@ -6,6 +6,7 @@
 #ifndef DVMOUNT_TESTS_RUN_H
 #define DVMOUNT_TESTS_RUN_H
 
+#include <json-c/json.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,6 +66,14 @@ const char *find_program(const char *name, char found[static PATH_MAX]);
  */
 int run_oci_bundle(struct run_result *r, const char *runtime, bool crun, const char *root,
 		   const char *bundle, const char *cid);
+
+/*
+ * A runtime config for a test container: `runc spec` in bundle (a
+ * config.json already there is replaced), its process made `sh -c cmd`
+ * without a terminal. Returns it, the caller's to put, or NULL when runc
+ * or the file failed; nothing is written back.
+ */
+json_object *runc_spec_config(const char *runc, const char *bundle, const char *cmd);
 
 /* A fresh directory under /tmp, and its recursive removal. */
 char *make_tmpdir(const char *tag);
