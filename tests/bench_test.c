@@ -461,6 +461,29 @@ static int compare_docs(struct run_result *r, const char *base, const char *cur,
 	return run_argv(r, argv, BENCH_TIMEOUT_MS);
 }
 
+/* dvmount-bench --compare base --against cur [--threshold t]: no regression, exit 0. */
+static void expect_compare_passes(struct __test_metadata *_metadata, const char *base,
+				  const char *cur, const char *threshold)
+{
+	struct run_result r;
+
+	ASSERT_EQ(0, compare_docs(&r, base, cur, threshold));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+}
+
+/* The same at the default threshold: exit 1, and stderr names the regression as want. */
+static void expect_regression(struct __test_metadata *_metadata, const char *base, const char *cur,
+			      const char *want)
+{
+	struct run_result r;
+
+	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, want)) TH_LOG("%s", r.err);
+	run_result_free(&r);
+}
+
 /*
  * Times gate beyond threshold + noise (the larger p90 - min of both runs),
  * scaled by the baselines' slow-down, and only with 5 samples or more in
@@ -477,29 +500,20 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	write_doc(base, "a", true, 5, 10, 11, 9.5, 4, 300);
 
 	write_doc(cur, "a", true, 5, 12.4, 12.9, 12.2, 4, 300);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_compare_passes(_metadata, base, cur, NULL);
 
 	write_doc(cur, "a", true, 5, 12.6, 12.9, 12.2, 4, 300);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(1, r.status);
-	EXPECT_NE(NULL, strstr(r.err, "regression: a: median 10.000 ms -> 12.600 ms (+26.0%; "
-				      "threshold 10%, noise 1.500 ms, baselines x1.00)"))
-	TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_regression(_metadata, base, cur,
+			  "regression: a: median 10.000 ms -> 12.600 ms (+26.0%; "
+			  "threshold 10%, noise 1.500 ms, baselines x1.00)");
 
 	/* A noisier new run raises the bar: spread 3.5, gate at 14.5. */
 	write_doc(cur, "a", true, 5, 14, 14.5, 11, 4, 300);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_compare_passes(_metadata, base, cur, NULL);
 
 	/* --threshold 40: the gate is at 15.5. */
 	write_doc(cur, "a", true, 5, 15, 15.2, 14.9, 4, 300);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, "40"));
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_compare_passes(_metadata, base, cur, "40");
 
 	/*
 	 * The same run's baseline 1.5 times slower (the machine, not dvmount): the
@@ -507,26 +521,16 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	 */
 	write_pair(base, 10, 100);
 	write_pair(cur, 17.9, 150);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_compare_passes(_metadata, base, cur, NULL);
 	write_pair(cur, 18.1, 150);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(1, r.status);
-	EXPECT_NE(NULL, strstr(r.err, "baselines x1.50)")) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_regression(_metadata, base, cur, "baselines x1.50)");
 	write_pair(cur, 12.6, 50);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(1, r.status);
-	EXPECT_NE(NULL, strstr(r.err, "baselines x1.00)")) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_regression(_metadata, base, cur, "baselines x1.00)");
 
 	/* One sample (--quick): the time is not judged... */
 	write_doc(base, "a", true, 1, 10, 10, 10, 4, 300);
 	write_doc(cur, "a", true, 1, 30, 30, 30, 4, 300);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_compare_passes(_metadata, base, cur, NULL);
 
 	/* ... the counts are: one fsync more fails; a total within its slack does not. */
 	write_doc(cur, "a", true, 1, 10, 10, 10, 5, 301);
@@ -537,36 +541,24 @@ TEST_F(bench, compare_time_gate_is_threshold_plus_noise)
 	EXPECT_EQ(NULL, strstr(r.err, "syscalls grew"));
 	run_result_free(&r);
 	write_doc(cur, "a", true, 1, 10, 10, 10, 4, 400);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(1, r.status);
-	EXPECT_NE(NULL, strstr(r.err, "regression: a: syscalls (less waits) grew from 300 to 400"));
-	run_result_free(&r);
+	expect_regression(_metadata, base, cur,
+			  "regression: a: syscalls (less waits) grew from 300 to 400");
 
 	/* Waits and receives follow timing, not code: 200 more of them pass. */
 	write_waits(base, 1000, 100);
 	write_waits(cur, 1200, 300);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_compare_passes(_metadata, base, cur, NULL);
 	write_waits(cur, 1200, 100);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(1, r.status);
-	EXPECT_NE(NULL, strstr(r.err, "regression: a: syscalls (less waits) grew from 900 to 1100"))
-	TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_regression(_metadata, base, cur,
+			  "regression: a: syscalls (less waits) grew from 900 to 1100");
 
 	/* Counts mixed with runc's (oci-hook): only the durable writes gate. */
 	write_foreign(base, 4, 1, 200, 4000);
 	write_foreign(cur, 4, 1, 210, 4400);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_compare_passes(_metadata, base, cur, NULL);
 	write_foreign(cur, 4, 2, 200, 4000);
-	ASSERT_EQ(0, compare_docs(&r, base, cur, NULL));
-	EXPECT_EQ(1, r.status);
-	EXPECT_NE(NULL, strstr(r.err, "regression: h: renames grew from 1 to 2 per operation"))
-	TH_LOG("%s", r.err);
-	run_result_free(&r);
+	expect_regression(_metadata, base, cur,
+			  "regression: h: renames grew from 1 to 2 per operation");
 
 	/* A baseline is shown, never judged. */
 	write_doc(base, "a", false, 5, 10, 11, 9.5, 4, 300);
