@@ -370,49 +370,6 @@ TEST_F(gc, orphan_user_entry_without_record_does_not_hold_the_volume)
 	stray_entry_never_holds(_metadata, &self->e, &self->ct[0], "orphan", "");
 }
 
-/*
- * A power cut loses what was not fsync()ed: the volume entry, here. The
- * durable record still names the mount id, so cleanup Unmounts it.
- */
-TEST_F(gc, lost_volume_entry_is_derived_again_from_the_record)
-{
-	char vols[PATH_MAX], path[PATH_MAX], id[65] = ""; /* a mount id: 64 hex digits */
-	json_object *rec = NULL, *vol;
-	struct run_result r;
-	char *text;
-
-	tu_path(path, "%s/ct/a", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(path, 0755));
-	struct lcvol v[] = {{.name = "v1", .path = path}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "v.json", v, 1, vols));
-	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, NULL);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
-	tu_path(path, "%s/containers/c1.json", self->e.state);
-	text = read_file(path);
-	ASSERT_NE(NULL, text);
-	rec = json_tokener_parse(text);
-	free(text);
-	vol = json_object_array_get_idx(json_object_object_get(rec, "volumes"), 0);
-	snprintf(id, sizeof(id), "%s", json_object_get_string(json_object_object_get(vol, "mount_id")));
-	json_object_put(rec);
-	ASSERT_EQ(64u, strlen(id));
-	tu_path(path, "%s/volumes/tp@v1/volume.json", self->e.state);
-	ASSERT_EQ(0, unlink(path));
-
-	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c1", NULL);
-	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
-	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v1"));
-	text = read_file(self->e.log);
-	ASSERT_NE(NULL, text);
-	/* The Unmount is the last call, under the id the record named. */
-	EXPECT_NE(NULL, strstr(strstr(text, "VolumeDriver.Unmount") ?: "", id)) TH_LOG("%s", text);
-	free(text);
-	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
-	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "v1"));
-}
-
 /* The mount id a container record names for its first volume. */
 static int record_mount_id(struct lcenv *e, const char *cid, const char *key, char id[static 65])
 {
@@ -434,6 +391,50 @@ static int record_mount_id(struct lcenv *e, const char *cid, const char *key, ch
 	return s ? 0 : -ENOENT;
 }
 
+/* Container c1 prepared (no --pid) with volume v1 at <dir>/ct/a; the spec's path. */
+static void prepare_c1(struct __test_metadata *_metadata, struct lcenv *e,
+		       char ret_vols[static PATH_MAX])
+{
+	char path[PATH_MAX];
+	const struct lcvol v = { .name = "v1", .path = path };
+	struct run_result r;
+
+	ASSERT_EQ(0, tu_mkdirs(tu_path(path, "%s/ct/a", e->dir), 0755));
+	ASSERT_EQ(0, lcenv_volumes(e, "v.json", &v, 1, ret_vols));
+	lcenv_run(e, &r, "prepare", "--container-id", "c1", "--volumes", ret_vols, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+}
+
+/*
+ * A power cut loses what was not fsync()ed: the volume entry, here. The
+ * durable record still names the mount id, so cleanup Unmounts it.
+ */
+TEST_F(gc, lost_volume_entry_is_derived_again_from_the_record)
+{
+	char vols[PATH_MAX], path[PATH_MAX], id[65] = ""; /* a mount id: 64 hex digits */
+	struct run_result r;
+	char *text;
+
+	prepare_c1(_metadata, &self->e, vols);
+	ASSERT_EQ(0, record_mount_id(&self->e, "c1", "mount_id", id));
+	ASSERT_EQ(64u, strlen(id));
+	tu_path(path, "%s/volumes/tp@v1/volume.json", self->e.state);
+	ASSERT_EQ(0, unlink(path));
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c1", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v1"));
+	text = read_file(self->e.log);
+	ASSERT_NE(NULL, text);
+	/* The Unmount is the last call, under the id the record named. */
+	EXPECT_NE(NULL, strstr(strstr(text, "VolumeDriver.Unmount") ?: "", id)) TH_LOG("%s", text);
+	free(text);
+	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "v1"));
+}
+
 /*
  * A power cut can lose the entry's write of a renewal (its mount went away,
  * prepare renewed it under a new id) yet keep the durable record naming the
@@ -441,18 +442,12 @@ static int record_mount_id(struct lcenv *e, const char *cid, const char *key, ch
  */
 TEST_F(gc, lost_renewal_of_an_entry_is_derived_again_from_the_record)
 {
-	char vols[PATH_MAX], path[PATH_MAX], entry[PATH_MAX], x[65], y[65], from[65];
+	char vols[PATH_MAX], entry[PATH_MAX], x[65], y[65], from[65];
 	struct run_result r;
 	char *old, *text;
 	json_object *o;
 
-	tu_path(path, "%s/ct/a", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(path, 0755));
-	struct lcvol v[] = {{.name = "v1", .path = path}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "v.json", v, 1, vols));
-	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, NULL);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
-	run_result_free(&r);
+	prepare_c1(_metadata, &self->e, vols);
 	ASSERT_EQ(0, record_mount_id(&self->e, "c1", "mount_id", x));
 	/* Its mount "went away": the entry's mountpoint no longer exists. */
 	tu_path(entry, "%s/volumes/tp@v1/volume.json", self->e.state);
