@@ -323,15 +323,12 @@ TEST_F(mesos, failed_unmount_does_not_stick)
  */
 TEST_F(mesos, recover_asks_a_refused_unmount_once_per_run)
 {
-	char vols[PATH_MAX], hostdir[PATH_MAX];
+	char vols[PATH_MAX];
 	struct run_result r;
 	const char *nl;
 	int c, v;
 
-	tu_path(hostdir, "%s/hostdir", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol vol[] = {{.name = "ebs", .path = hostdir}};
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
+	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "ebs", vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "t1", "--volumes", vols, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
