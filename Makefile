@@ -57,6 +57,7 @@ LIB_SRCS := \
 	helper/cmd_recover.c \
 	helper/cmd_status.c \
 	helper/cmd_volume.c \
+	helper/error.c \
 	helper/globals.c \
 	helper/harden.c \
 	helper/help.c \
@@ -131,6 +132,7 @@ TEST_SRCS := \
 	tests/demo_test.c \
 	tests/discovery_test.c \
 	tests/dvmount_run_test.c \
+	tests/error_test.c \
 	tests/help_test.c \
 	tests/hung_fuse_test.c \
 	tests/install_test.c \

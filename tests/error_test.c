@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The error carrier (helper/error.h): one line, the first error wins, and
+ * the exit status of DESIGN.md's contract decided from its kind alone.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "helper/dvmount.h"
+#include "helper/error.h"
+#include "kselftest_harness.h"
+
+TEST(exit_status_follows_the_kind_as_the_contract_says)
+{
+	struct dv_error e = {};
+
+	EXPECT_EQ(0, dv_exit_code(&e));
+	e.kind = DV_ERROR_FAIL;
+	EXPECT_EQ(1, dv_exit_code(&e));
+	e.kind = DV_ERROR_USAGE;
+	EXPECT_EQ(2, dv_exit_code(&e));
+	e.kind = DV_ERROR_DENIED;
+	EXPECT_EQ(3, dv_exit_code(&e));
+	/* A kind nobody knows is never mistaken for success. */
+	e.kind = (enum dv_error_kind)42;
+	EXPECT_EQ(1, dv_exit_code(&e));
+}
+
+TEST(set_returns_the_errno_behind_it_or_the_kinds)
+{
+	struct dv_error e = {};
+
+	EXPECT_EQ(-ENOENT, dv_fail(&e, -ENOENT, "no such thing"));
+	EXPECT_EQ(-ENOENT, e.err);
+	dv_error_clear(&e);
+	EXPECT_EQ(-EIO, dv_fail(&e, 0, "failed"));
+	EXPECT_EQ(0, e.err);
+	dv_error_clear(&e);
+	EXPECT_EQ(-EINVAL, dv_usage(&e, "bad flag"));
+	EXPECT_EQ(DV_ERROR_USAGE, e.kind);
+	dv_error_clear(&e);
+	EXPECT_EQ(-EACCES, dv_denied(&e, "denied by %s", "policy.conf:3"));
+	EXPECT_EQ(DV_ERROR_DENIED, e.kind);
+	EXPECT_STREQ("denied by policy.conf:3", e.text);
+	dv_error_clear(&e);
+	EXPECT_EQ(DV_ERROR_NONE, e.kind);
+	EXPECT_STREQ("", e.text);
+}
+
+TEST(the_first_error_wins)
+{
+	struct dv_error e = {};
+
+	dv_denied(&e, "denied by %s: %s", "p:1:1", "driver 'x' not allowed");
+	/* The undo that follows fails too: that must not hide the denial. */
+	EXPECT_EQ(-EBUSY, dv_fail(&e, -EBUSY, "cannot unmount"));
+	EXPECT_EQ(DV_ERROR_DENIED, e.kind);
+	EXPECT_EQ(-EACCES, e.err);
+	EXPECT_STREQ("denied by p:1:1: driver 'x' not allowed", e.text);
+	EXPECT_EQ(3, dv_exit_code(&e));
+}
+
+TEST(text_is_one_line_and_bounded)
+{
+	struct dv_error e = {};
+	char big[3 * DV_ERROR_TEXT_MAX];
+
+	dv_fail(&e, 0, "plugin said: %s", "line one\nline two\r\n");
+	EXPECT_STREQ("plugin said: line one line two  ", e.text);
+	dv_error_clear(&e);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	dv_fail(&e, 0, "%s", big);
+	EXPECT_EQ(DV_ERROR_TEXT_MAX - 1, strlen(e.text));
+}
+
+/* What dv_error_print() writes on fd 2. */
+static void printed(const struct dv_error *e, char *buf, size_t size)
+{
+	const struct globals g = { .prog = "dvmount" };
+	int mfd = memfd_create("stderr", MFD_CLOEXEC), saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	fflush(stderr);
+	dup2(mfd, STDERR_FILENO);
+	dv_error_print(&g, e);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(mfd, buf, size - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(mfd);
+}
+
+TEST(printed_once_as_one_prefixed_line)
+{
+	struct dv_error e = {};
+	char out[2 * DV_ERROR_TEXT_MAX];
+
+	printed(&e, out, sizeof(out));
+	EXPECT_STREQ("", out);
+	dv_fail(&e, -EIO, "container 'c1': volume 'v' of driver 'd': %s", "gone");
+	printed(&e, out, sizeof(out));
+	EXPECT_STREQ("dvmount: container 'c1': volume 'v' of driver 'd': gone\n", out);
+	/* Already said (a usage text): the exit status, and nothing printed. */
+	dv_error_clear(&e);
+	EXPECT_EQ(-EINVAL, dv_said(&e, DV_ERROR_USAGE));
+	printed(&e, out, sizeof(out));
+	EXPECT_STREQ("", out);
+	EXPECT_EQ(2, dv_exit_code(&e));
+}
+
+TEST_HARNESS_MAIN
