@@ -12,19 +12,46 @@
 #include "common/debug.h"
 #include "helper/caps.h"
 #include "helper/dvmount.h"
+#include "helper/error.h"
 #include "helper/harden.h"
 #include "helper/help.h"
 #include "helper/lifecycle.h"
 #include "helper/plugin/plugin.h"
 #include "policy/policy.h"
 
+/*
+ * Until each command fills the carrier itself (issue 11, one command a
+ * commit): its exit status, already explained on stderr, as a carrier.
+ */
+static int legacy(int status, struct dv_error *err)
+{
+	return status == EXIT_OK      ? 0
+	       : status == EXIT_USAGE  ? dv_said(err, DV_ERROR_USAGE)
+	       : status == EXIT_DENIED ? dv_said(err, DV_ERROR_DENIED)
+				       : dv_said(err, DV_ERROR_FAIL);
+}
+
+#define LEGACY(cmd)                                                                                \
+	static int cmd##_e(struct globals *g, int argc, char **argv, struct dv_error *err)        \
+	{                                                                                          \
+		return legacy(cmd(g, argc, argv), err);                                            \
+	}
+LEGACY(cmd_volume)
+LEGACY(cmd_dvdcli)
+LEGACY(cmd_prepare)
+LEGACY(cmd_cleanup)
+LEGACY(cmd_recover)
+LEGACY(cmd_status)
+LEGACY(cmd_policy)
+LEGACY(cmd_oci_hook)
+
 static const struct command {
 	const char *name;
-	int (*run)(struct globals *g, int argc, char **argv);
+	int (*run)(struct globals *g, int argc, char **argv, struct dv_error *err);
 } commands[] = {
-	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli },	{ "prepare", cmd_prepare },
-	{ "cleanup", cmd_cleanup }, { "recover", cmd_recover }, { "status", cmd_status },
-	{ "policy", cmd_policy },   { "oci-hook", cmd_oci_hook },
+	{ "volume", cmd_volume_e },   { "dvdcli", cmd_dvdcli_e },	{ "prepare", cmd_prepare_e },
+	{ "cleanup", cmd_cleanup_e }, { "recover", cmd_recover_e }, { "status", cmd_status_e },
+	{ "policy", cmd_policy_e },   { "oci-hook", cmd_oci_hook_e },
 };
 
 static void usage(FILE *f)
@@ -144,35 +171,29 @@ static bool option_needs_root(int opt)
  * capabilities) must be one the policy names; the volume and dvdcli commands,
  * which act on volumes without any container or policy rule, stay root's.
  */
-static int gate_caller(struct globals *g, const char *command)
+static int gate_caller(struct globals *g, const char *command, struct dv_error *err)
 {
 	_cleanup_(policy_freep) struct policy *p = NULL;
-	struct policy_error err;
+	struct policy_error perr;
 	struct policy_denial d;
 	gid_t gids[257];
 	int n;
 
 	if (g->caller_is_root)
-		return EXIT_OK;
-	if (!strcmp(command, "volume") || !strcmp(command, "dvdcli")) {
-		log_error(g, "'%s' is for root only; containers get volumes through prepare",
-			  command);
-		return EXIT_DENIED;
-	}
-	if (policy_load(g->policy_file, NULL, &p, &err) < 0) {
-		log_error(g, "%s", err.message);
-		return EXIT_DENIED;
-	}
+		return 0;
+	if (!strcmp(command, "volume") || !strcmp(command, "dvdcli"))
+		return dv_denied(err, "'%s' is for root only; containers get volumes through prepare",
+				 command);
+	if (policy_load(g->policy_file, NULL, &p, &perr) < 0)
+		return dv_denied(err, "%s", perr.message);
 	gids[0] = getgid();
 	n = getgroups(256, gids + 1);
-	if (policy_check_caller(p, getuid(), gids, n < 0 ? 1 : (size_t)n + 1, &d) < 0) {
-		log_error(g, "denied by %s: %s", d.rule, d.reason);
-		return EXIT_DENIED;
-	}
-	return EXIT_OK;
+	if (policy_check_caller(p, getuid(), gids, n < 0 ? 1 : (size_t)n + 1, &d) < 0)
+		return dv_denied(err, "denied by %s: %s", d.rule, d.reason);
+	return 0;
 }
 
-static int run_dvmount(struct globals *g, int argc, char **argv)
+static int run_dvmount(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
 	int opt;
 
@@ -184,8 +205,7 @@ static int run_dvmount(struct globals *g, int argc, char **argv)
 
 			while (o->name && o->val != opt)
 				o++;
-			log_error(g, "option '--%s' is for root only", o->name);
-			return EXIT_USAGE;
+			return dv_usage(err, "option '--%s' is for root only", o->name);
 		}
 		switch (opt) {
 		case OPT_STATE_DIR:
@@ -212,53 +232,60 @@ static int run_dvmount(struct globals *g, int argc, char **argv)
 			unsigned *dst = opt == OPT_PLUGIN_RETRY ? &g->plugin_retry_ms
 					: opt == OPT_TIMEOUT	? &g->timeout_other_ms
 								: &g->timeout_mount_ms;
-			if (parse_seconds(optarg, dst) < 0) {
-				log_error(g, "invalid number of seconds '%s' for '%s'", optarg,
-					  argv[optind - 1]);
-				return EXIT_USAGE;
-			}
+			if (parse_seconds(optarg, dst) < 0)
+				return dv_usage(err, "invalid number of seconds '%s' for '%s'",
+						optarg, argv[optind - 1]);
 			break;
 		}
 		case OPT_MAX_IN_FLIGHT:
-			if (parse_max_in_flight(optarg, &g->max_in_flight) < 0) {
-				log_error(g, "invalid --max-in-flight '%s': expected 1 to %d", optarg,
-					  PLUGIN_SLOT_MAX);
-				return EXIT_USAGE;
-			}
+			if (parse_max_in_flight(optarg, &g->max_in_flight) < 0)
+				return dv_usage(err, "invalid --max-in-flight '%s': expected 1 to %d",
+						optarg, PLUGIN_SLOT_MAX);
 			break;
 		case 'h':
 		case OPT_HELP:
 			usage(stdout);
-			return EXIT_OK;
+			return 0;
 		default:
-			log_error(g, "unknown or incomplete option '%s' (see dvmount --help)",
-				  argv[optind - 1]);
-			return EXIT_USAGE;
+			return dv_usage(err, "unknown or incomplete option '%s' (see dvmount --help)",
+					argv[optind - 1]);
 		}
 	}
 	if (optind >= argc) {
 		usage(stderr);
-		return EXIT_USAGE;
+		return dv_said(err, DV_ERROR_USAGE);
 	}
 	argc -= optind;
 	argv += optind;
 	optind = 0; /* getopt re-initialises for the command's own options */
 	if (wants_help(argc, argv) && help_print(stdout, argv[0]))
-		return EXIT_OK;
+		return 0;
 	if (!strcmp(argv[0], "version")) {
 		printf("dvmount %s\n", DVMOUNT_VERSION);
-		return EXIT_OK;
+		return 0;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[0], commands[i].name)) {
 			int r;
 
 			g->prog = strcmp(argv[0], "dvdcli") ? "dvmount" : "dvdcli";
-			r = gate_caller(g, argv[0]);
-			return r == EXIT_OK ? commands[i].run(g, argc, argv) : r;
+			r = gate_caller(g, argv[0], err);
+			return r < 0 ? r : commands[i].run(g, argc, argv, err);
 		}
-	log_error(g, "unknown command '%s' (see dvmount --help)", argv[0]);
-	return EXIT_USAGE;
+	return dv_usage(err, "unknown command '%s' (see dvmount --help)", argv[0]);
+}
+
+/*
+ * The one way out: what went wrong, said once, and the exit status that
+ * its kind stands for (helper/error.h). A command that returned -errno
+ * without saying why is a failure, told by its errno.
+ */
+static int finish(const struct globals *g, struct dv_error *err, int r)
+{
+	if (r < 0)
+		dv_fail(err, r, "%s", strerror(-r));
+	dv_error_print(g, err);
+	return dv_exit_code(err);
 }
 
 int main(int argc, char **argv)
@@ -271,6 +298,7 @@ int main(int argc, char **argv)
 		.timeout_other_ms = 60000,
 		.prog = "dvmount",
 	};
+	struct dv_error err = {};
 	const char *base = strrchr(argv[0], '/');
 	int r;
 
@@ -278,8 +306,8 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = caps_drop("hardened", 0);
 	if (r < 0) {
-		fprintf(stderr, "dvmount: cannot set up a safe process: %s\n", strerror(-r));
-		return EXIT_FAIL;
+		dv_fail(&err, r, "cannot set up a safe process: %s", strerror(-r));
+		return finish(&g, &err, r);
 	}
 
 	read_environment(&g);
@@ -292,13 +320,21 @@ int main(int argc, char **argv)
 
 		for (size_t i = 0; i < n; i++)
 			printf("%s\n", points[i]);
-		return EXIT_OK;
+		return finish(&g, &err, 0);
 	}
 	base = base ? base + 1 : argv[0];
 	if (!strcmp(base, "dvdcli")) {
 		g.prog = "dvdcli";
-		r = gate_caller(&g, "dvdcli");
-		return r == EXIT_OK ? cmd_dvdcli(&g, argc, argv) : EXIT_FAIL;
+		r = gate_caller(&g, "dvdcli", &err);
+		if (r == 0)
+			r = cmd_dvdcli_e(&g, argc, argv, &err);
+		/* dvdcli exits 1 on every error, a denial included: Mesos reads only that. */
+		if (r < 0)
+			dv_fail(&err, r, "%s", strerror(-r));
+		if (err.kind != DV_ERROR_NONE)
+			err.kind = DV_ERROR_FAIL;
+		return finish(&g, &err, r);
 	}
-	return run_dvmount(&g, argc, argv);
+	r = run_dvmount(&g, argc, argv, &err);
+	return finish(&g, &err, r);
 }
