@@ -9,6 +9,7 @@
 
 #include "helper/caller.h"
 #include "helper/dvmount.h"
+#include "helper/error.h"
 #include "policy/policy.h"
 
 struct lint_counts {
@@ -34,7 +35,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: dvmount [--policy FILE] policy check [FILE]\n");
 }
 
-int cmd_policy(struct globals *g, int argc, char **argv)
+int cmd_policy(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
 	struct lint_counts c = {};
 	struct caller_fs cfs = {};
@@ -43,11 +44,11 @@ int cmd_policy(struct globals *g, int argc, char **argv)
 
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
-		return EXIT_OK;
+		return 0;
 	}
 	if (argc < 2 || argc > 3 || strcmp(argv[1], "check")) {
 		usage(stderr);
-		return EXIT_USAGE;
+		return dv_said(err, DV_ERROR_USAGE);
 	}
 	file = argc == 3 ? argv[2] : g->policy_file;
 	/*
@@ -58,24 +59,21 @@ int cmd_policy(struct globals *g, int argc, char **argv)
 		_cleanup_close_ int fd = -EBADF;
 
 		r = caller_openat(g, AT_FDCWD, file, O_RDONLY | O_NONBLOCK, &fd);
-		if (r < 0) {
-			log_error(g, "cannot check policy '%s': %s", file,
-				  r == -ENOENT ? CALLER_NOT_FOUND : strerror(-r));
-			return EXIT_FAIL;
-		}
+		if (r < 0)
+			return dv_fail(err, r, "cannot check policy '%s': %s", file,
+				       r == -ENOENT ? CALLER_NOT_FOUND : strerror(-r));
 	}
 	r = caller_fs_enter(g, &cfs);
 	if (r == 0)
 		r = policy_lint(file, NULL, report, &c);
 	caller_fs_leave(&cfs);
-	if (r < 0) {
-		log_error(g, "cannot check policy '%s': %s", file, strerror(-r));
-		return EXIT_FAIL;
-	}
+	if (r < 0)
+		return dv_fail(err, r, "cannot check policy '%s': %s", file, strerror(-r));
 	if (r > 0) {
+		/* The lint's own output, not a dvmount error line: the carrier adds none. */
 		fprintf(stderr, "%s: %d error(s), %u warning(s)\n", file, r, c.warnings);
-		return EXIT_FAIL;
+		return dv_said(err, DV_ERROR_FAIL);
 	}
 	printf("%s: ok, %u warning(s)\n", file, c.warnings);
-	return EXIT_OK;
+	return 0;
 }

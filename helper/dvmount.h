@@ -46,6 +46,7 @@ struct globals {
 void log_error(const struct globals *g, const char *fmt, ...) _printf_(2, 3);
 void log_warn(const struct globals *g, const char *fmt, ...) _printf_(2, 3);
 
+struct dv_error;
 struct plugin_config;
 /*
  * The plugin client's configuration from the global options (paths, retry
@@ -58,7 +59,7 @@ void globals_plugin_config(const struct globals *g, struct plugin_config *ret);
 /* Commands: argv[0] is the command name; they return an exit code. */
 int cmd_volume(struct globals *g, int argc, char **argv);
 int cmd_dvdcli(struct globals *g, int argc, char **argv);
-int cmd_policy(struct globals *g, int argc, char **argv);
+int cmd_policy(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_prepare(struct globals *g, int argc, char **argv);
 int cmd_cleanup(struct globals *g, int argc, char **argv);
 int cmd_recover(struct globals *g, int argc, char **argv);

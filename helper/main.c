@@ -42,7 +42,6 @@ LEGACY(cmd_prepare)
 LEGACY(cmd_cleanup)
 LEGACY(cmd_recover)
 LEGACY(cmd_status)
-LEGACY(cmd_policy)
 LEGACY(cmd_oci_hook)
 
 static const struct command {
@@ -51,7 +50,7 @@ static const struct command {
 } commands[] = {
 	{ "volume", cmd_volume_e },   { "dvdcli", cmd_dvdcli_e },	{ "prepare", cmd_prepare_e },
 	{ "cleanup", cmd_cleanup_e }, { "recover", cmd_recover_e }, { "status", cmd_status_e },
-	{ "policy", cmd_policy_e },   { "oci-hook", cmd_oci_hook_e },
+	{ "policy", cmd_policy },   { "oci-hook", cmd_oci_hook_e },
 };
 
 static void usage(FILE *f)
