@@ -9,6 +9,7 @@
 
 #include "common/jsonutil.h"
 #include "helper/dvmount.h"
+#include "helper/error.h"
 #include "helper/lifecycle.h"
 #include "helper/plugin/plugin.h"
 
@@ -80,7 +81,7 @@ static void print_result(const struct globals *g, const struct plugin_req *q)
 	}
 }
 
-int cmd_volume(struct globals *g, int argc, char **argv)
+int cmd_volume(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
 	static const struct option options[] = {
 		{ "driver", required_argument, NULL, 'd' }, { "name", required_argument, NULL, 'n' },
@@ -99,16 +100,15 @@ int cmd_volume(struct globals *g, int argc, char **argv)
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+		return argc < 2 ? dv_said(err, DV_ERROR_USAGE) : 0;
 	}
 	sub = argv[1];
 	for (s = 0; s < ARRAY_SIZE(subcommands); s++)
 		if (!strcmp(sub, subcommands[s].name))
 			break;
-	if (s == ARRAY_SIZE(subcommands)) {
-		log_error(g, "volume: unknown subcommand '%s' (see dvmount volume --help)", sub);
-		return EXIT_USAGE;
-	}
+	if (s == ARRAY_SIZE(subcommands))
+		return dv_usage(err, "volume: unknown subcommand '%s' (see dvmount volume --help)",
+				sub);
 	q.method = subcommands[s].method;
 
 	argc--;
@@ -124,14 +124,11 @@ int cmd_volume(struct globals *g, int argc, char **argv)
 			q.name = optarg;
 			break;
 		case 'o':
-			if (q.n_opts == MAX_OPTS) {
-				log_error(g, "volume %s: more than %d --opt", sub, MAX_OPTS);
-				return EXIT_USAGE;
-			}
-			if (plugin_opt_parse(optarg, &opts[q.n_opts]) < 0) {
-				log_error(g, "volume %s: --opt '%s' is not KEY=VALUE", sub, optarg);
-				return EXIT_USAGE;
-			}
+			if (q.n_opts == MAX_OPTS)
+				return dv_usage(err, "volume %s: more than %d --opt", sub, MAX_OPTS);
+			if (plugin_opt_parse(optarg, &opts[q.n_opts]) < 0)
+				return dv_usage(err, "volume %s: --opt '%s' is not KEY=VALUE", sub,
+						optarg);
 			q.n_opts++;
 			break;
 		case 'i':
@@ -142,44 +139,33 @@ int cmd_volume(struct globals *g, int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			return 0;
 		default:
-			log_error(g, "volume %s: unknown or incomplete option '%s'", sub,
-				  argv[optind - 1]);
-			return EXIT_USAGE;
+			return dv_usage(err, "volume %s: unknown or incomplete option '%s'", sub,
+					argv[optind - 1]);
 		}
 	}
-	if (optind < argc) {
-		log_error(g, "volume %s: unexpected argument '%s'", sub, argv[optind]);
-		return EXIT_USAGE;
-	}
-	if (!q.driver) {
-		log_error(g, "volume %s: --driver is required", sub);
-		return EXIT_USAGE;
-	}
-	if (subcommands[s].needs_name && (!q.name || !*q.name)) {
-		log_error(g, "volume %s: --name is required", sub);
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return dv_usage(err, "volume %s: unexpected argument '%s'", sub, argv[optind]);
+	if (!q.driver)
+		return dv_usage(err, "volume %s: --driver is required", sub);
+	if (subcommands[s].needs_name && (!q.name || !*q.name))
+		return dv_usage(err, "volume %s: --name is required", sub);
 	q.opts = opts;
 
 	limits = lc_limits_policy(g);
 	r = lc_plugin_client(g, NULL, limits, &pc);
-	if (r < 0) {
-		log_error(g, "cannot start the plugin client: %s", strerror(-r));
-		return EXIT_FAIL;
-	}
+	if (r < 0)
+		return dv_fail(err, r, "cannot start the plugin client: %s", strerror(-r));
 	r = plugin_call_many(pc, &q, 1);
-	if (r < 0) {
-		log_error(g, "plugin '%s': %s", q.driver, strerror(-r));
-		return EXIT_FAIL;
-	}
+	if (r < 0)
+		return dv_fail(err, r, "plugin '%s': %s", q.driver, strerror(-r));
 	if (q.result < 0) {
-		log_error(g, "%s", q.err);
+		r = dv_fail(err, q.result, "%s", q.err);
 		plugin_req_clear(&q);
-		return EXIT_FAIL;
+		return r;
 	}
 	print_result(g, &q);
 	plugin_req_clear(&q);
-	return EXIT_OK;
+	return 0;
 }

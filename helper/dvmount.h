@@ -57,7 +57,7 @@ struct plugin_config;
 void globals_plugin_config(const struct globals *g, struct plugin_config *ret);
 
 /* Commands: argv[0] is the command name; they return an exit code. */
-int cmd_volume(struct globals *g, int argc, char **argv);
+int cmd_volume(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_dvdcli(struct globals *g, int argc, char **argv);
 int cmd_policy(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_prepare(struct globals *g, int argc, char **argv);

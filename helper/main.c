@@ -36,7 +36,6 @@ static int legacy(int status, struct dv_error *err)
 	{                                                                                          \
 		return legacy(cmd(g, argc, argv), err);                                            \
 	}
-LEGACY(cmd_volume)
 LEGACY(cmd_dvdcli)
 LEGACY(cmd_prepare)
 LEGACY(cmd_cleanup)
@@ -48,7 +47,7 @@ static const struct command {
 	const char *name;
 	int (*run)(struct globals *g, int argc, char **argv, struct dv_error *err);
 } commands[] = {
-	{ "volume", cmd_volume_e },   { "dvdcli", cmd_dvdcli_e },	{ "prepare", cmd_prepare_e },
+	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli_e },	{ "prepare", cmd_prepare_e },
 	{ "cleanup", cmd_cleanup_e }, { "recover", cmd_recover_e }, { "status", cmd_status_e },
 	{ "policy", cmd_policy },   { "oci-hook", cmd_oci_hook_e },
 };
