@@ -65,7 +65,7 @@ int cmd_cleanup(struct globals *g, int argc, char **argv)
 	/* Detached, Unmounted, forgotten and audited: nothing privileged is left. */
 	if (caps_leave_root() < 0 || caps_drop("done", CAPS_KEPT) < 0)
 		lc_fail(&lc, "cannot drop capabilities");
-	r = lc_report(&lc);
+	r = lc_report_legacy(&lc);
 	lc_close(&lc);
 	return r;
 }

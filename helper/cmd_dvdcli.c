@@ -292,7 +292,7 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 			if (r == 0 && sub[0] == 'm')
 				printf("%s\n", m.mountpoint);
 			plugin_mount_clear(&m);
-			r = lc_report(&lc);
+			r = lc_report_legacy(&lc);
 			lc_close(&lc);
 			return r == EXIT_OK && fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 		}

@@ -1383,7 +1383,7 @@ int cmd_prepare(struct globals *g, int argc, char **argv)
 		if (r < 0 && !lc.n_failures)
 			lc_fail(&lc, "prepare failed: %s", strerror(-r));
 	}
-	r = lc_report(&lc);
+	r = lc_report_legacy(&lc);
 	lc_close(&lc);
 	if (a.rootfs_fd >= 0)
 		close(a.rootfs_fd);

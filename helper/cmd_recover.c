@@ -317,7 +317,7 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 			printf("{\"cleaned\": %zu, \"corrupt\": %zu}\n", s.n_todo - s.reprieved,
 			       s.corrupt);
 	}
-	ret = lc_report(&lc);
+	ret = lc_report_legacy(&lc);
 	lc_close(&lc);
 out:
 	known_free(&known);

@@ -123,7 +123,7 @@ static void print_text(struct status *s)
 	}
 }
 
-int cmd_status(struct globals *g, int argc, char **argv)
+int cmd_status(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
 	static const struct option options[] = {
 		{ "container-id", required_argument, NULL, 'c' },
@@ -147,16 +147,14 @@ int cmd_status(struct globals *g, int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: dvmount status [--container-id ID] [--json]\n");
-			return EXIT_OK;
+			return 0;
 		default:
-			log_error(g, "status: unknown or incomplete option '%s'", argv[optind - 1]);
-			return EXIT_USAGE;
+			return dv_usage(err, "status: unknown or incomplete option '%s'",
+					argv[optind - 1]);
 		}
 	}
-	if (optind < argc) {
-		log_error(g, "status: unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return dv_usage(err, "status: unexpected argument '%s'", argv[optind]);
 	r = lc_open(g, false, &lc);
 	if (r == 0) {
 		_cleanup_json_ json_object *out = json_object_new_object();
@@ -179,7 +177,7 @@ int cmd_status(struct globals *g, int argc, char **argv)
 		else
 			print_text(&s);
 	}
-	r = lc_report(&lc);
+	r = lc_report(&lc, err);
 	lc_close(&lc);
 	return r;
 }

@@ -161,7 +161,7 @@ void lc_fail(struct lc *lc, const char *fmt, ...)
 	lc->failures[lc->n_failures++] = line;
 }
 
-int lc_report(struct lc *lc)
+int lc_report_legacy(struct lc *lc)
 {
 	for (size_t i = 0; i < lc->n_failures; i++) {
 		if (lc->cid)
@@ -174,6 +174,36 @@ int lc_report(struct lc *lc)
 	if (lc->denied)
 		return EXIT_DENIED;
 	return lc->n_failures ? EXIT_FAIL : EXIT_OK;
+}
+
+int lc_report(struct lc *lc, struct dv_error *err)
+{
+	enum dv_error_kind kind = lc->denied ? DV_ERROR_DENIED : DV_ERROR_FAIL;
+	size_t n = lc->n_failures;
+	/* The carrier's line is the last one; a carrier already holding one takes none. */
+	bool printed_all = err->kind != DV_ERROR_NONE;
+	bool more = n == LC_FAILURES_MAX;
+
+	if (!n)
+		return lc->denied ? dv_said(err, kind) : 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i == n - 1 && !more && !printed_all)
+			break;
+		if (lc->cid)
+			log_error(lc->g, "container '%s': %s", lc->cid, lc->failures[i]);
+		else
+			log_error(lc->g, "%s", lc->failures[i]);
+	}
+	if (printed_all) {
+		if (more)
+			log_error(lc->g, "(more failures not shown)");
+		return dv_error_set(err, kind, 0, NULL);
+	}
+	if (more)
+		return dv_error_set(err, kind, 0, "(more failures not shown)");
+	if (lc->cid)
+		return dv_error_set(err, kind, 0, "container '%s': %s", lc->cid, lc->failures[n - 1]);
+	return dv_error_set(err, kind, 0, "%s", lc->failures[n - 1]);
 }
 
 /*

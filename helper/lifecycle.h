@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 #include "helper/dvmount.h"
+#include "helper/error.h"
 #include "helper/plugin/plugin.h"
 #include "helper/state/state.h"
 #include "ns/ns.h"
@@ -81,8 +82,20 @@ int lc_plugin_client(const struct globals *g, struct state *st, const struct pol
 
 /* Record one failure line (printed by lc_report). */
 void lc_fail(struct lc *lc, const char *fmt, ...) _printf_(2, 3);
-/* Print the failures on stderr; returns the exit code to use. */
-int lc_report(struct lc *lc);
+/* Until every command fills the carrier (issue 11): prints all, returns an exit status. */
+int lc_report_legacy(struct lc *lc);
+/*
+ * Report the failures recorded with lc_fail(), each prefixed with
+ * "container 'CID': " while lc->cid is set: all but the last printed now, in
+ * order (log_error), the last one put in err for main to print after them
+ * (helper/error.h: one carrier, several failures); a carrier that already
+ * holds an error keeps it, and every line is printed. The kind is denied
+ * when lc->denied (exit 3; with no line: said already), else failure.
+ * At LC_FAILURES_MAX the carrier's line is "(more failures not shown)".
+ * Returns 0 when there is nothing to report, else the carrier's -errno
+ * (-EACCES denied, -EIO failure).
+ */
+int lc_report(struct lc *lc, struct dv_error *err);
 
 /*
  * Release the plugin mount of every volume whose last user was just removed:

@@ -40,7 +40,6 @@ LEGACY(cmd_dvdcli)
 LEGACY(cmd_prepare)
 LEGACY(cmd_cleanup)
 LEGACY(cmd_recover)
-LEGACY(cmd_status)
 LEGACY(cmd_oci_hook)
 
 static const struct command {
@@ -48,7 +47,7 @@ static const struct command {
 	int (*run)(struct globals *g, int argc, char **argv, struct dv_error *err);
 } commands[] = {
 	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli_e },	{ "prepare", cmd_prepare_e },
-	{ "cleanup", cmd_cleanup_e }, { "recover", cmd_recover_e }, { "status", cmd_status_e },
+	{ "cleanup", cmd_cleanup_e }, { "recover", cmd_recover_e }, { "status", cmd_status },
 	{ "policy", cmd_policy },   { "oci-hook", cmd_oci_hook_e },
 };
 
