@@ -12,7 +12,7 @@
 #include "helper/caps.h"
 #include "helper/lifecycle.h"
 
-int cmd_cleanup(struct globals *g, int argc, char **argv)
+int cmd_cleanup(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
 	static const struct option options[] = {
 		{ "container-id", required_argument, NULL, 'c' },
@@ -32,25 +32,19 @@ int cmd_cleanup(struct globals *g, int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: dvmount cleanup --container-id ID\n");
-			return EXIT_OK;
+			return 0;
 		default:
-			log_error(g, "cleanup: unknown or incomplete option '%s'", argv[optind - 1]);
-			return EXIT_USAGE;
+			return dv_usage(err, "cleanup: unknown or incomplete option '%s'",
+					argv[optind - 1]);
 		}
 	}
-	if (optind < argc || !cid) {
-		log_error(g, "cleanup: usage: dvmount cleanup --container-id ID");
-		return EXIT_USAGE;
-	}
-	if (state_container_id_valid(cid) < 0) {
-		log_error(g, "cleanup: invalid container id '%s'", cid);
-		return EXIT_USAGE;
-	}
+	if (optind < argc || !cid)
+		return dv_usage(err, "cleanup: usage: dvmount cleanup --container-id ID");
+	if (state_container_id_valid(cid) < 0)
+		return dv_usage(err, "cleanup: invalid container id '%s'", cid);
 	/* The dvdcli drop-in's user entries are not a container to clean up. */
-	if (!strncmp(cid, "dvdcli:", 7)) {
-		log_error(g, "cleanup: container ids starting with 'dvdcli:' are reserved");
-		return EXIT_USAGE;
-	}
+	if (!strncmp(cid, "dvdcli:", 7))
+		return dv_usage(err, "cleanup: container ids starting with 'dvdcli:' are reserved");
 	/*
 	 * No policy here: taking volumes away is always allowed, and a policy
 	 * edited since prepare must not strand mounts.
@@ -65,7 +59,7 @@ int cmd_cleanup(struct globals *g, int argc, char **argv)
 	/* Detached, Unmounted, forgotten and audited: nothing privileged is left. */
 	if (caps_leave_root() < 0 || caps_drop("done", CAPS_KEPT) < 0)
 		lc_fail(&lc, "cannot drop capabilities");
-	r = lc_report_legacy(&lc);
+	r = lc_report(&lc, err);
 	lc_close(&lc);
 	return r;
 }

@@ -29,6 +29,7 @@
 #include "common/jsonutil.h"
 #include "helper/caller.h"
 #include "helper/dvmount.h"
+#include "helper/error.h"
 #include "helper/oci.h"
 #include "helper/oci_annotations.h"
 #include "helper/state/state.h"
@@ -340,7 +341,12 @@ static int poststop(struct hook *h)
 	char *argv[] = { "cleanup", "--container-id", (char *)h->id, NULL };
 
 	debug(DEBUG_ALL, "oci", "poststop '%s'", h->id);
-	return cmd_cleanup(h->g, (int)ARRAY_SIZE(argv) - 1, argv);
+	/* Until oci-hook fills the carrier itself (issue 11). */
+	struct dv_error err = {};
+
+	cmd_cleanup(h->g, (int)ARRAY_SIZE(argv) - 1, argv, &err);
+	dv_error_print(h->g, &err);
+	return dv_exit_code(&err);
 }
 
 static int read_state(struct hook *h)
