@@ -81,7 +81,8 @@ static void known_free(struct known *k)
 	free(k->ids);
 }
 
-static int read_known_file(struct globals *g, const char *path, struct known *k)
+static int read_known_file(struct globals *g, const char *path, struct known *k,
+			   struct dv_error *err)
 {
 	_cleanup_close_ int fd = -EBADF;
 	_cleanup_free_ char *buf = NULL;
@@ -90,24 +91,16 @@ static int read_known_file(struct globals *g, const char *path, struct known *k)
 
 	/* As the caller: what it could not read itself stays unread (issue 10). */
 	r = caller_openat(g, AT_FDCWD, path, O_RDONLY | O_NONBLOCK, &fd);
-	if (r == -ENOENT) {
-		log_error(g, "recover: cannot read '%s': %s", path, CALLER_NOT_FOUND);
-		return r;
-	}
+	if (r == -ENOENT)
+		return dv_fail(err, r, "recover: cannot read '%s': %s", path, CALLER_NOT_FOUND);
 	if (r == 0)
 		r = read_fd_bounded(fd, KNOWN_FILE_MAX, &buf, &len);
-	if (r == -EFBIG) {
-		log_error(g, "recover: '%s' is over %d bytes", path, KNOWN_FILE_MAX);
-		return r;
-	}
-	if (r < 0) {
-		log_error(g, "recover: cannot read '%s': %s", path, strerror(-r));
-		return r;
-	}
-	if (known_add_list(k, buf) < 0) {
-		log_error(g, "recover: '%s': more than %d ids", path, KNOWN_MAX);
-		return -E2BIG;
-	}
+	if (r == -EFBIG)
+		return dv_fail(err, r, "recover: '%s' is over %d bytes", path, KNOWN_FILE_MAX);
+	if (r < 0)
+		return dv_fail(err, r, "recover: cannot read '%s': %s", path, strerror(-r));
+	if (known_add_list(k, buf) < 0)
+		return dv_fail(err, -E2BIG, "recover: '%s': more than %d ids", path, KNOWN_MAX);
 	return 0;
 }
 
@@ -210,7 +203,9 @@ static int retry_volume(const char *key, void *userdata)
 
 /*
  * lc_report() names lc->cid, which recover moves from container to container:
- * the failures of one cleanup name its container as they are recorded.
+ * the failures of one cleanup name its container as they are recorded. They
+ * are all reported at the end, in order: every line but the last as it is
+ * printed, the last in the carrier (helper/error.h).
  */
 static void name_failures(struct lc *lc, size_t from, const char *cid)
 {
@@ -224,7 +219,7 @@ static void name_failures(struct lc *lc, size_t from, const char *cid)
 	}
 }
 
-int cmd_recover(struct globals *g, int argc, char **argv)
+int cmd_recover(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
 	static const struct option options[] = {
 		{ "known", required_argument, NULL, 'k' },
@@ -237,7 +232,7 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 	struct sweep s = { 0 };
 	struct lc lc;
 	bool gc_dead = false;
-	int opt, r, ret = EXIT_USAGE;
+	int opt, r;
 
 	opterr = 0;
 	optind = 1;
@@ -245,15 +240,14 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 		switch (opt) {
 		case 'k':
 			if (known_add_list(&known, optarg) < 0) {
-				log_error(g, "recover: too many --known ids");
+				r = dv_usage(err, "recover: too many --known ids");
 				goto out;
 			}
 			break;
 		case 'f':
-			if (read_known_file(g, optarg, &known) < 0) {
-				ret = EXIT_FAIL;
+			r = read_known_file(g, optarg, &known, err);
+			if (r < 0)
 				goto out;
-			}
 			break;
 		case 'd':
 			gc_dead = true;
@@ -261,15 +255,16 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 		case 'h':
 			printf("usage: dvmount recover [--known ID[,ID...]]... [--known-file FILE] "
 			       "[--gc-dead]\n");
-			ret = EXIT_OK;
+			r = 0;
 			goto out;
 		default:
-			log_error(g, "recover: unknown or incomplete option '%s'", argv[optind - 1]);
+			r = dv_usage(err, "recover: unknown or incomplete option '%s'",
+				     argv[optind - 1]);
 			goto out;
 		}
 	}
 	if (optind < argc) {
-		log_error(g, "recover: unexpected argument '%s'", argv[optind]);
+		r = dv_usage(err, "recover: unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
 
@@ -317,9 +312,9 @@ int cmd_recover(struct globals *g, int argc, char **argv)
 			printf("{\"cleaned\": %zu, \"corrupt\": %zu}\n", s.n_todo - s.reprieved,
 			       s.corrupt);
 	}
-	ret = lc_report_legacy(&lc);
+	r = lc_report(&lc, err);
 	lc_close(&lc);
 out:
 	known_free(&known);
-	return ret;
+	return r;
 }

@@ -62,7 +62,7 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv);
 int cmd_policy(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_prepare(struct globals *g, int argc, char **argv);
 int cmd_cleanup(struct globals *g, int argc, char **argv, struct dv_error *err);
-int cmd_recover(struct globals *g, int argc, char **argv);
+int cmd_recover(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_status(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_oci_hook(struct globals *g, int argc, char **argv);
 

@@ -38,7 +38,6 @@ static int legacy(int status, struct dv_error *err)
 	}
 LEGACY(cmd_dvdcli)
 LEGACY(cmd_prepare)
-LEGACY(cmd_recover)
 LEGACY(cmd_oci_hook)
 
 static const struct command {
@@ -46,7 +45,7 @@ static const struct command {
 	int (*run)(struct globals *g, int argc, char **argv, struct dv_error *err);
 } commands[] = {
 	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli_e },	{ "prepare", cmd_prepare_e },
-	{ "cleanup", cmd_cleanup }, { "recover", cmd_recover_e }, { "status", cmd_status },
+	{ "cleanup", cmd_cleanup }, { "recover", cmd_recover }, { "status", cmd_status },
 	{ "policy", cmd_policy },   { "oci-hook", cmd_oci_hook_e },
 };
 
