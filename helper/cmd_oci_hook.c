@@ -333,7 +333,12 @@ static int create_runtime(struct hook *h, const char *volumes)
 
 	debug(DEBUG_ALL, "oci", "createRuntime '%s': pid %d, rootfs '%s'", h->id, (int)pid, root);
 	h->g->oci_hook = true;
-	return cmd_prepare(h->g, (int)ARRAY_SIZE(argv) - 1, argv);
+	/* Until oci-hook fills the carrier itself (issue 11). */
+	struct dv_error err = {};
+
+	cmd_prepare(h->g, (int)ARRAY_SIZE(argv) - 1, argv, &err);
+	dv_error_print(h->g, &err);
+	return dv_exit_code(&err);
 }
 
 static int poststop(struct hook *h)

@@ -132,7 +132,8 @@ static int parse_user(const char *s, struct args *a)
 	return 0;
 }
 
-static int parse_args(struct globals *g, int argc, char **argv, struct args *a)
+/* 0: go on; 1: done (the help); -errno: a usage error, in err. */
+static int parse_args(int argc, char **argv, struct args *a, struct dv_error *err)
 {
 	static const struct option options[] = {
 		{ "container-id", required_argument, NULL, 'c' },
@@ -159,10 +160,8 @@ static int parse_args(struct globals *g, int argc, char **argv, struct args *a)
 			a->volumes = optarg;
 			break;
 		case 'p':
-			if (parse_id(optarg, 0x3fffffffUL, &v) < 0 || v == 0) {
-				log_error(g, "prepare: invalid --pid '%s'", optarg);
-				return EXIT_USAGE;
-			}
+			if (parse_id(optarg, 0x3fffffffUL, &v) < 0 || v == 0)
+				return dv_usage(err, "prepare: invalid --pid '%s'", optarg);
 			a->pid = (pid_t)v;
 			break;
 		case 'r':
@@ -172,51 +171,39 @@ static int parse_args(struct globals *g, int argc, char **argv, struct args *a)
 			a->sandbox = optarg;
 			break;
 		case 'u':
-			if (parse_user(optarg, a) < 0) {
-				log_error(g, "prepare: invalid --user '%s' (expected UID[:GID])",
-					  optarg);
-				return EXIT_USAGE;
-			}
+			if (parse_user(optarg, a) < 0)
+				return dv_usage(err,
+						"prepare: invalid --user '%s' (expected UID[:GID])",
+						optarg);
 			break;
 		case 'j':
 			break; /* prepare always prints JSON */
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			return 1;
 		default:
-			log_error(g, "prepare: unknown or incomplete option '%s'", argv[optind - 1]);
-			return EXIT_USAGE;
+			return dv_usage(err, "prepare: unknown or incomplete option '%s'",
+					argv[optind - 1]);
 		}
 	}
-	if (optind < argc) {
-		log_error(g, "prepare: unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
-	}
-	if (!a->cid || !a->volumes) {
-		log_error(g, "prepare: --container-id and --volumes are required");
-		return EXIT_USAGE;
-	}
-	if (state_container_id_valid(a->cid) < 0) {
-		log_error(g, "prepare: invalid container id '%s' ([A-Za-z0-9._:-], at most 128, "
-			     "not starting with '.')",
-			  a->cid);
-		return EXIT_USAGE;
-	}
-	if (!strncmp(a->cid, "dvdcli:", 7)) {
-		log_error(g, "prepare: container ids starting with 'dvdcli:' are reserved");
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return dv_usage(err, "prepare: unexpected argument '%s'", argv[optind]);
+	if (!a->cid || !a->volumes)
+		return dv_usage(err, "prepare: --container-id and --volumes are required");
+	if (state_container_id_valid(a->cid) < 0)
+		return dv_usage(err,
+				"prepare: invalid container id '%s' ([A-Za-z0-9._:-], at most 128, "
+				"not starting with '.')",
+				a->cid);
+	if (!strncmp(a->cid, "dvdcli:", 7))
+		return dv_usage(err, "prepare: container ids starting with 'dvdcli:' are reserved");
 	for (const char *p = a->rootfs; p; p = NULL)
-		if (*p != '/') {
-			log_error(g, "prepare: --rootfs '%s' must be absolute", p);
-			return EXIT_USAGE;
-		}
+		if (*p != '/')
+			return dv_usage(err, "prepare: --rootfs '%s' must be absolute", p);
 	for (const char *p = a->sandbox; p; p = NULL)
-		if (*p != '/') {
-			log_error(g, "prepare: --sandbox '%s' must be absolute", p);
-			return EXIT_USAGE;
-		}
-	return -1;
+		if (*p != '/')
+			return dv_usage(err, "prepare: --sandbox '%s' must be absolute", p);
+	return 0;
 }
 
 /* Lexically normalise "/a/./b//../c" to "/a/c"; ".." stops at the root. */
@@ -1365,15 +1352,15 @@ fail:
 	return -EIO;
 }
 
-int cmd_prepare(struct globals *g, int argc, char **argv)
+int cmd_prepare(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
 	struct args a = { .rootfs_fd = -EBADF };
 	struct lc lc;
 	int r;
 
-	r = parse_args(g, argc, argv, &a);
-	if (r >= 0)
-		return r;
+	r = parse_args(argc, argv, &a, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	r = lc_open(g, true, &lc);
 	lc.cid = a.cid;
 	if (r == 0) {
@@ -1383,14 +1370,17 @@ int cmd_prepare(struct globals *g, int argc, char **argv)
 		if (r < 0 && !lc.n_failures)
 			lc_fail(&lc, "prepare failed: %s", strerror(-r));
 	}
-	r = lc_report_legacy(&lc);
+	r = lc_report(&lc, err);
 	lc_close(&lc);
 	if (a.rootfs_fd >= 0)
 		close(a.rootfs_fd);
 	audit_log("op=dvmount-prepare container=%s auid=%u pid=%d res=%s", a.cid,
 		  (unsigned)getuid(), (int)a.pid,
-		  r == EXIT_OK ? "success" : r == EXIT_DENIED ? "denied" : "failed");
-	if (caps_drop("done", CAPS_KEPT) < 0 && r == EXIT_OK)
-		r = EXIT_FAIL;
+		  err->kind == DV_ERROR_NONE     ? "success"
+		  : err->kind == DV_ERROR_DENIED ? "denied"
+						 : "failed");
+	/* As before the carrier: a failure with nothing more to say. */
+	if (caps_drop("done", CAPS_KEPT) < 0 && r == 0)
+		r = dv_said(err, DV_ERROR_FAIL);
 	return r;
 }

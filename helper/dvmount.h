@@ -60,7 +60,7 @@ void globals_plugin_config(const struct globals *g, struct plugin_config *ret);
 int cmd_volume(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_dvdcli(struct globals *g, int argc, char **argv);
 int cmd_policy(struct globals *g, int argc, char **argv, struct dv_error *err);
-int cmd_prepare(struct globals *g, int argc, char **argv);
+int cmd_prepare(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_cleanup(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_recover(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_status(struct globals *g, int argc, char **argv, struct dv_error *err);

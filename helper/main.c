@@ -37,14 +37,13 @@ static int legacy(int status, struct dv_error *err)
 		return legacy(cmd(g, argc, argv), err);                                            \
 	}
 LEGACY(cmd_dvdcli)
-LEGACY(cmd_prepare)
 LEGACY(cmd_oci_hook)
 
 static const struct command {
 	const char *name;
 	int (*run)(struct globals *g, int argc, char **argv, struct dv_error *err);
 } commands[] = {
-	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli_e },	{ "prepare", cmd_prepare_e },
+	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli_e },	{ "prepare", cmd_prepare },
 	{ "cleanup", cmd_cleanup }, { "recover", cmd_recover }, { "status", cmd_status },
 	{ "policy", cmd_policy },   { "oci-hook", cmd_oci_hook_e },
 };
