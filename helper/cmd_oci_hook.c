@@ -46,6 +46,7 @@ enum oci_stage {
 
 struct hook {
 	struct globals *g;
+	struct dv_error *err; /* the command's carrier */
 	enum oci_stage stage;
 	json_object *state;  /* owned */
 	json_object *config; /* owned; loaded when the state does not say enough */
@@ -89,11 +90,10 @@ static int load_config(struct hook *h)
 		return 0;
 	/* As the caller: it names the bundle (issue 10). */
 	r = caller_fs_enter(h->g, &cfs);
-	if (r < 0) {
-		log_error(h->g, "oci-hook: container '%s': cannot take the caller's identity: %s",
-			  h->id, strerror(-r));
-		return r;
-	}
+	if (r < 0)
+		return dv_fail(h->err, r,
+			       "oci-hook: container '%s': cannot take the caller's identity: %s",
+			       h->id, strerror(-r));
 	/*
 	 * For a caller that is not root, nothing on the way may be a symlink it
 	 * could swap between a check and the open, and bundle and file must be
@@ -120,8 +120,8 @@ static int load_config(struct hook *h)
 				 "oci-hook: container '%s': bundle '%s': %s; cleaning up anyway",
 				 h->id, h->bundle, why);
 		else
-			log_error(h->g, "oci-hook: container '%s': bundle '%s': %s", h->id,
-				  h->bundle, why);
+			dv_fail(h->err, r, "oci-hook: container '%s': bundle '%s': %s", h->id,
+				h->bundle, why);
 		return r;
 	}
 	how = (struct open_how){ .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
@@ -161,8 +161,8 @@ fail:
 		log_warn(h->g, "oci-hook: container '%s': '%s/config.json': %s; cleaning up anyway",
 			 h->id, h->bundle, why ? why : strerror(-r));
 	else
-		log_error(h->g, "oci-hook: container '%s': '%s/config.json': %s", h->id,
-			  h->bundle, why ? why : strerror(-r));
+		dv_fail(h->err, r, "oci-hook: container '%s': '%s/config.json': %s", h->id,
+			h->bundle, why ? why : strerror(-r));
 	return r;
 }
 
@@ -185,36 +185,29 @@ static int find_volumes(struct hook *h, const char **ret)
 			return 0;
 		}
 	}
-	if (!json_object_is_type(ann, json_type_object)) {
-		log_error(h->g, "oci-hook: container '%s': annotations are not an object", h->id);
-		return -EINVAL;
-	}
+	if (!json_object_is_type(ann, json_type_object))
+		return dv_fail(h->err, -EINVAL,
+			       "oci-hook: container '%s': annotations are not an object", h->id);
 	char why[512];
 
 	r = oci_annotations_volumes(ann, &h->volumes, why, sizeof(why));
-	if (r < 0) {
-		log_error(h->g, "oci-hook: container '%s': %s", h->id,
-			  r == -ENOMEM ? strerror(-r) : why);
-		return r;
-	}
+	if (r < 0)
+		return dv_fail(h->err, r, "oci-hook: container '%s': %s", h->id,
+			       r == -ENOMEM ? strerror(-r) : why);
 	if (!json_object_object_get_ex(ann, OCI_ANNOTATION, &v)) {
 		*ret = h->volumes;
 		return 0;
 	}
-	if (h->volumes) {
-		log_error(h->g,
-			  "oci-hook: container '%s': both '" OCI_ANNOTATION
-			  "' and '" OCI_VOLUME_PREFIX "NAME' annotations; use one form",
-			  h->id);
-		return -EINVAL;
-	}
-	if (!json_object_is_type(v, json_type_string)) {
-		log_error(h->g,
-			  "oci-hook: container '%s': annotation '" OCI_ANNOTATION
-			  "' must be a string holding the volumes' JSON",
-			  h->id);
-		return -EINVAL;
-	}
+	if (h->volumes)
+		return dv_fail(h->err, -EINVAL,
+			       "oci-hook: container '%s': both '" OCI_ANNOTATION
+			       "' and '" OCI_VOLUME_PREFIX "NAME' annotations; use one form",
+			       h->id);
+	if (!json_object_is_type(v, json_type_string))
+		return dv_fail(h->err, -EINVAL,
+			       "oci-hook: container '%s': annotation '" OCI_ANNOTATION
+			       "' must be a string holding the volumes' JSON",
+			       h->id);
 	*ret = json_object_get_string(v);
 	return 0;
 }
@@ -238,18 +231,16 @@ static int rootfs_path(struct hook *h, char ret[static PATH_MAX])
 		if (json_object_object_get_ex(h->config, "root", &o))
 			root = str_member(o, "path");
 	}
-	if (!root || !*root) {
-		log_error(h->g, "oci-hook: container '%s': config.json has no root.path", h->id);
-		return -EINVAL;
-	}
+	if (!root || !*root)
+		return dv_fail(h->err, -EINVAL,
+			       "oci-hook: container '%s': config.json has no root.path", h->id);
 	if (root[0] == '/')
 		n = snprintf(ret, PATH_MAX, "%s", root);
 	else
 		n = snprintf(ret, PATH_MAX, "%s/%s", h->bundle, root);
-	if (n < 0 || n >= PATH_MAX) {
-		log_error(h->g, "oci-hook: container '%s': root path too long", h->id);
-		return -ENAMETOOLONG;
-	}
+	if (n < 0 || n >= PATH_MAX)
+		return dv_fail(h->err, -ENAMETOOLONG,
+			       "oci-hook: container '%s': root path too long", h->id);
 	return 0;
 }
 
@@ -259,17 +250,15 @@ static int state_pid(struct hook *h, pid_t *ret)
 	int64_t pid;
 
 	if (!json_object_object_get_ex(h->state, "pid", &v) ||
-	    !json_object_is_type(v, json_type_int)) {
-		log_error(h->g, "oci-hook: container '%s': the state has no pid", h->id);
-		return -EINVAL;
-	}
+	    !json_object_is_type(v, json_type_int))
+		return dv_fail(h->err, -EINVAL, "oci-hook: container '%s': the state has no pid",
+			       h->id);
 	pid = json_object_get_int64(v);
 	/* crun sends pid 0 outside createRuntime; the kernel's pid_max is 2^22. */
-	if (pid <= 0 || pid > 0x3fffffff) {
-		log_error(h->g, "oci-hook: container '%s': invalid pid %lld in the state", h->id,
-			  (long long)pid);
-		return -EINVAL;
-	}
+	if (pid <= 0 || pid > 0x3fffffff)
+		return dv_fail(h->err, -EINVAL,
+			       "oci-hook: container '%s': invalid pid %lld in the state", h->id,
+			       (long long)pid);
 	*ret = (pid_t)pid;
 	return 0;
 }
@@ -313,32 +302,25 @@ static int redirect_stdio(struct hook *h, const char *volumes)
 static int create_runtime(struct hook *h, const char *volumes)
 {
 	char root[PATH_MAX], pid_s[16];
-	pid_t pid;
+	pid_t pid = 0;
 	int r;
 
 	r = state_pid(h, &pid);
 	if (r == 0)
 		r = rootfs_path(h, root);
 	if (r < 0)
-		return EXIT_FAIL;
+		return r;
 	r = redirect_stdio(h, volumes);
-	if (r < 0) {
-		log_error(h->g, "oci-hook: container '%s': passing the volumes on: %s", h->id,
-			  strerror(-r));
-		return EXIT_FAIL;
-	}
+	if (r < 0)
+		return dv_fail(h->err, r, "oci-hook: container '%s': passing the volumes on: %s",
+			       h->id, strerror(-r));
 	snprintf(pid_s, sizeof(pid_s), "%d", (int)pid);
 	char *argv[] = { "prepare", "--container-id", (char *)h->id, "--volumes", "-",
 			 "--pid", pid_s, "--rootfs", root, NULL };
 
 	debug(DEBUG_ALL, "oci", "createRuntime '%s': pid %d, rootfs '%s'", h->id, (int)pid, root);
 	h->g->oci_hook = true;
-	/* Until oci-hook fills the carrier itself (issue 11). */
-	struct dv_error err = {};
-
-	cmd_prepare(h->g, (int)ARRAY_SIZE(argv) - 1, argv, &err);
-	dv_error_print(h->g, &err);
-	return dv_exit_code(&err);
+	return cmd_prepare(h->g, (int)ARRAY_SIZE(argv) - 1, argv, h->err);
 }
 
 static int poststop(struct hook *h)
@@ -346,12 +328,7 @@ static int poststop(struct hook *h)
 	char *argv[] = { "cleanup", "--container-id", (char *)h->id, NULL };
 
 	debug(DEBUG_ALL, "oci", "poststop '%s'", h->id);
-	/* Until oci-hook fills the carrier itself (issue 11). */
-	struct dv_error err = {};
-
-	cmd_cleanup(h->g, (int)ARRAY_SIZE(argv) - 1, argv, &err);
-	dv_error_print(h->g, &err);
-	return dv_exit_code(&err);
+	return cmd_cleanup(h->g, (int)ARRAY_SIZE(argv) - 1, argv, h->err);
 }
 
 static int read_state(struct hook *h)
@@ -368,65 +345,65 @@ static int read_state(struct hook *h)
 		why = strerror(-r);
 	if (r == 0)
 		r = oci_parse_object(buf, len, &h->state, &why);
-	if (r < 0) {
-		log_error(h->g, "oci-hook: the container state on stdin is not usable: %s", why);
-		return r;
-	}
+	if (r < 0)
+		return dv_fail(h->err, r, "oci-hook: the container state on stdin is not usable: %s",
+			       why);
 	h->id = str_member(h->state, "id");
 	h->bundle = str_member(h->state, "bundle");
-	if (!h->id || !*h->id) {
-		log_error(h->g, "oci-hook: the container state on stdin has no id");
-		return -EINVAL;
-	}
-	if (!h->bundle || h->bundle[0] != '/' || strlen(h->bundle) >= PATH_MAX - 32) {
-		log_error(h->g, "oci-hook: container '%s': bundle '%s' is not an absolute path",
-			  h->id, h->bundle ? h->bundle : "");
-		return -EINVAL;
-	}
+	if (!h->id || !*h->id)
+		return dv_fail(h->err, -EINVAL, "oci-hook: the container state on stdin has no id");
+	if (!h->bundle || h->bundle[0] != '/' || strlen(h->bundle) >= PATH_MAX - 32)
+		return dv_fail(h->err, -EINVAL,
+			       "oci-hook: container '%s': bundle '%s' is not an absolute path",
+			       h->id, h->bundle ? h->bundle : "");
 	return 0;
 }
 
-int cmd_oci_hook(struct globals *g, int argc, char **argv)
+int cmd_oci_hook(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
-	_cleanup_(hook_done) struct hook h = { .g = g };
+	_cleanup_(hook_done) struct hook h = { .g = g, .err = err };
 	const char *volumes = NULL;
 	int r;
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("usage: dvmount oci-hook createRuntime|poststop\n");
-		return EXIT_OK;
+		return 0;
 	}
-	if (argc != 2 || (strcmp(argv[1], "createRuntime") && strcmp(argv[1], "poststop"))) {
-		log_error(g, "oci-hook: usage: dvmount oci-hook createRuntime|poststop");
-		return EXIT_USAGE;
-	}
+	if (argc != 2 || (strcmp(argv[1], "createRuntime") && strcmp(argv[1], "poststop")))
+		return dv_usage(err, "oci-hook: usage: dvmount oci-hook createRuntime|poststop");
 	h.stage = strcmp(argv[1], "poststop") ? OCI_CREATE_RUNTIME : OCI_POSTSTOP;
-	if (read_state(&h) < 0)
-		return EXIT_FAIL;
+	r = read_state(&h);
+	if (r < 0)
+		return r;
 	r = find_volumes(&h, &volumes);
 	if (r < 0 && h.stage == OCI_POSTSTOP && h.config == NULL) {
-		/* Without the annotation to say no, cleanup (idempotent): never strand mounts. */
+		/*
+		 * Without the annotation to say no, cleanup (idempotent): never
+		 * strand mounts. What was wrong with the annotations is said now,
+		 * and the exit status is the cleanup's: the one error that does
+		 * not end the command, so the one printed before its end.
+		 */
+		dv_error_print(g, err);
+		dv_error_clear(err);
 		volumes = "";
 		r = 0;
 	}
 	if (r < 0)
-		return EXIT_FAIL;
+		return r;
 	if (!volumes) {
 		debug(DEBUG_ALL, "oci", "container '%s' has no '" OCI_ANNOTATION "'", h.id);
-		return EXIT_OK;
+		return 0;
 	}
 	/* OCI ids allow '_' and '+' (runc) and more; records are named after the id. */
-	if (state_container_id_valid(h.id) < 0) {
-		log_error(g, "oci-hook: container id '%s' cannot name a dvmount container "
-			     "([A-Za-z0-9._:-], at most 128 bytes, not starting with '.')",
-			  h.id);
-		return EXIT_FAIL;
-	}
+	if (state_container_id_valid(h.id) < 0)
+		return dv_fail(err, -EINVAL,
+			       "oci-hook: container id '%s' cannot name a dvmount container "
+			       "([A-Za-z0-9._:-], at most 128 bytes, not starting with '.')",
+			       h.id);
 	/* Those are the dvdcli drop-in's users: a poststop must never release Mesos' volumes. */
-	if (!strncmp(h.id, "dvdcli:", 7)) {
-		log_error(g, "oci-hook: container id '%s': ids starting with 'dvdcli:' are reserved",
-			  h.id);
-		return EXIT_FAIL;
-	}
+	if (!strncmp(h.id, "dvdcli:", 7))
+		return dv_fail(err, -EINVAL,
+			       "oci-hook: container id '%s': ids starting with 'dvdcli:' are reserved",
+			       h.id);
 	return h.stage == OCI_POSTSTOP ? poststop(&h) : create_runtime(&h, volumes);
 }

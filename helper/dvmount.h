@@ -64,6 +64,6 @@ int cmd_prepare(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_cleanup(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_recover(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_status(struct globals *g, int argc, char **argv, struct dv_error *err);
-int cmd_oci_hook(struct globals *g, int argc, char **argv);
+int cmd_oci_hook(struct globals *g, int argc, char **argv, struct dv_error *err);
 
 #endif

@@ -37,7 +37,6 @@ static int legacy(int status, struct dv_error *err)
 		return legacy(cmd(g, argc, argv), err);                                            \
 	}
 LEGACY(cmd_dvdcli)
-LEGACY(cmd_oci_hook)
 
 static const struct command {
 	const char *name;
@@ -45,7 +44,7 @@ static const struct command {
 } commands[] = {
 	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli_e },	{ "prepare", cmd_prepare },
 	{ "cleanup", cmd_cleanup }, { "recover", cmd_recover }, { "status", cmd_status },
-	{ "policy", cmd_policy },   { "oci-hook", cmd_oci_hook_e },
+	{ "policy", cmd_policy },   { "oci-hook", cmd_oci_hook },
 };
 
 static void usage(FILE *f)
