@@ -642,6 +642,37 @@ TEST_F(oci, failed_prepare_fails_the_hook)
 	run_result_free(&r);
 }
 
+/*
+ * A poststop whose state carries unusable annotations still cleans up (never
+ * strand mounts): the error is one line on stderr, the exit status the
+ * cleanup's.
+ */
+TEST_F(oci, poststop_with_unusable_annotations_says_so_and_cleans_up)
+{
+	_cleanup_free_ char *create = NULL;
+	struct run_result r;
+	char stop[1024];
+
+	ASSERT_EQ(0, write_config(self->bundle, NULL));
+	ASSERT_EQ(0, tu_container_start(&self->ct, self->rootfs, 0));
+	create = runc_state(self, self->cid, self->ct.pid, VOLUMES);
+	ASSERT_EQ(0, run_hook(self, &r, "createRuntime", create, NULL));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_result_free(&r);
+
+	snprintf(stop, sizeof(stop), "{\"id\":\"%s\",\"bundle\":\"%s\",\"annotations\":5}",
+		 self->cid, self->bundle);
+	ASSERT_EQ(0, run_hook(self, &r, "poststop", stop, NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	snprintf(stop, sizeof(stop),
+		 "dvmount: oci-hook: container '%s': annotations are not an object\n", self->cid);
+	EXPECT_STREQ(stop, r.err);
+	EXPECT_STREQ("", r.out);
+	run_result_free(&r);
+	EXPECT_EQ(1, logged(self, "\"VolumeDriver.Unmount\""));
+	expect_state_empty(_metadata, self);
+}
+
 TEST_F(oci, unknown_stage_is_a_usage_error)
 {
 	struct run_result r;
