@@ -16,6 +16,7 @@
 
 #include "common/jsonutil.h"
 #include "helper/dvmount.h"
+#include "helper/error.h"
 #include "helper/lifecycle.h"
 #include "ns/mountpoint.h"
 #include "helper/plugin/plugin.h"
@@ -189,7 +190,8 @@ static int tracked_unmount(struct lc *lc, struct plugin_mount *m)
 	return r ? -EIO : 0;
 }
 
-int cmd_dvdcli(struct globals *g, int argc, char **argv)
+/* dvdcli's contract: every error, a usage error too, exits 1 (DV_ERROR_FAIL). */
+int cmd_dvdcli(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
 	static const struct option options[] = {
 		{ "volumedriver", required_argument, NULL, 'd' },
@@ -211,16 +213,16 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 	g->prog = "dvdcli";
 	if (argc < 2) {
 		usage(stderr);
-		return EXIT_FAIL;
+		return dv_said(err, DV_ERROR_FAIL);
 	}
 	sub = argv[1];
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
 		usage(stdout);
-		return EXIT_OK;
+		return 0;
 	}
 	if (!strcmp(sub, "version")) {
 		printf("dvdcli %s (dvmount %s)\n", DVDCLI_COMPAT_VERSION, DVMOUNT_VERSION);
-		return EXIT_OK;
+		return 0;
 	}
 
 	argc--;
@@ -236,43 +238,34 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 			name = optarg;
 			break;
 		case 'o':
-			if (add_opt(optarg, opts, &n_opts) < 0) {
-				log_error(g, "--volumeopts '%s': expected KEY=VALUE, one per flag "
-					     "(at most %d)",
-					  optarg, MAX_OPTS);
-				return EXIT_FAIL;
-			}
+			if (add_opt(optarg, opts, &n_opts) < 0)
+				return dv_fail(err, -EINVAL,
+					       "--volumeopts '%s': expected KEY=VALUE, one per flag "
+					       "(at most %d)",
+					       optarg, MAX_OPTS);
 			break;
 		case 'e':
 			explicit_create = true;
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			return 0;
 		default:
-			log_error(g, "%s: unknown or incomplete flag '%s'", sub, argv[optind - 1]);
-			return EXIT_FAIL;
+			return dv_fail(err, -EINVAL, "%s: unknown or incomplete flag '%s'", sub,
+				       argv[optind - 1]);
 		}
 	}
-	if (optind < argc) {
-		log_error(g, "%s: unexpected argument '%s'", sub, argv[optind]);
-		return EXIT_FAIL;
-	}
-	if (!driver || !*driver) {
-		log_error(g, "%s: --volumedriver is required", sub);
-		return EXIT_FAIL;
-	}
-	if (strcmp(sub, "list") && (!name || !*name)) {
-		log_error(g, "%s: --volumename is required", sub);
-		return EXIT_FAIL;
-	}
+	if (optind < argc)
+		return dv_fail(err, -EINVAL, "%s: unexpected argument '%s'", sub, argv[optind]);
+	if (!driver || !*driver)
+		return dv_fail(err, -EINVAL, "%s: --volumedriver is required", sub);
+	if (strcmp(sub, "list") && (!name || !*name))
+		return dv_fail(err, -EINVAL, "%s: --volumename is required", sub);
 
 	limits = lc_limits_policy(g);
 	r = lc_plugin_client(g, NULL, limits, &pc);
-	if (r < 0) {
-		log_error(g, "cannot start the plugin client: %s", strerror(-r));
-		return EXIT_FAIL;
-	}
+	if (r < 0)
+		return dv_fail(err, r, "cannot start the plugin client: %s", strerror(-r));
 
 	if (!strcmp(sub, "mount") || !strcmp(sub, "unmount")) {
 		struct plugin_mount m = { .driver = driver,
@@ -292,9 +285,12 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 			if (r == 0 && sub[0] == 'm')
 				printf("%s\n", m.mountpoint);
 			plugin_mount_clear(&m);
-			r = lc_report_legacy(&lc);
+			r = lc_report(&lc, err);
 			lc_close(&lc);
-			return r == EXIT_OK && fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+			/* A mountpoint Mesos did not get is a failure with no more to say. */
+			if (r == 0 && fflush(stdout) != 0)
+				r = dv_said(err, DV_ERROR_FAIL);
+			return r;
 		}
 		log_warn(g, "%s: without Mount IDs, as dvdcli",
 			 lc.n_failures ? lc.failures[0] : "state dir unusable");
@@ -303,13 +299,14 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 			/* dvdcli sends no Mount ID: it predates them. */
 			r = plugin_mount_many(pc, &m, 1);
 			if (r < 0 || m.result < 0) {
-				log_error(g, "%s", r < 0 ? strerror(-r) : m.err);
+				r = dv_fail(err, r < 0 ? r : m.result, "%s",
+					    r < 0 ? strerror(-r) : m.err);
 				plugin_mount_clear(&m);
-				return EXIT_FAIL;
+				return r;
 			}
 			printf("%s\n", m.mountpoint);
 			plugin_mount_clear(&m);
-			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+			return fflush(stdout) == 0 ? 0 : dv_said(err, DV_ERROR_FAIL);
 		}
 	}
 
@@ -326,17 +323,15 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 	for (i = 0; i < ARRAY_SIZE(simple); i++)
 		if (!strcmp(sub, simple[i].name))
 			break;
-	if (i == ARRAY_SIZE(simple)) {
-		log_error(g, "unknown command '%s' (see dvdcli --help)", sub);
-		return EXIT_FAIL;
-	}
+	if (i == ARRAY_SIZE(simple))
+		return dv_fail(err, -EINVAL, "unknown command '%s' (see dvdcli --help)", sub);
 	/* Unmount and Path go straight to the plugin: no Get, so old plugins work. */
 	q.method = simple[i].method;
 	r = plugin_call_many(pc, &q, 1);
 	if (r < 0 || q.result < 0) {
-		log_error(g, "%s", r < 0 ? strerror(-r) : q.err);
+		r = dv_fail(err, r < 0 ? r : q.result, "%s", r < 0 ? strerror(-r) : q.err);
 		plugin_req_clear(&q);
-		return EXIT_FAIL;
+		return r;
 	}
 	if (q.method == PLUGIN_PATH)
 		printf("%s\n", q.mountpoint);
@@ -347,5 +342,5 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv)
 		printf("%s\n", json_object_to_json_string_ext(json_get_ci(q.reply, "Volumes"),
 							      JSON_C_TO_STRING_PLAIN));
 	plugin_req_clear(&q);
-	return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+	return fflush(stdout) == 0 ? 0 : dv_said(err, DV_ERROR_FAIL);
 }

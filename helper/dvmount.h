@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The dvmount program: global options shared by every command, exit codes,
- * and one entry point per command (one file each: cmd_<name>.c).
+ * The dvmount program: global options shared by every command, and one
+ * entry point per command (one file each: cmd_<name>.c). Exit codes are
+ * helper/error.h's: commands fill its carrier.
  */
 #ifndef DVMOUNT_HELPER_DVMOUNT_H
 #define DVMOUNT_HELPER_DVMOUNT_H
@@ -9,14 +10,6 @@
 #include <stdbool.h>
 
 #include "common/macro.h"
-
-/* The exec contract (DESIGN.md): containerizers test these. */
-enum {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-	EXIT_DENIED = 3,
-};
 
 #define DVMOUNT_VERSION "0.1.0"
 #define DEFAULT_STATE_DIR "/var/lib/dvmount"
@@ -40,8 +33,12 @@ struct globals {
 /*
  * One line on stderr, "PROG: TEXT" (log_warn: "PROG: warning: TEXT"), PROG
  * being g->prog; newlines in TEXT (a plugin's error text) become spaces and
- * TEXT is cut at 1023 bytes (STYLE.md 7). Only the commands call these: the
- * libraries under them return -errno and text (STYLE.md 2). helper/log.c.
+ * TEXT is cut at 1023 bytes (STYLE.md 7). Only the program calls these: the
+ * libraries under it return -errno and text (STYLE.md 2). An error goes into
+ * the carrier (helper/error.h), which main prints with log_error; besides it
+ * only lc_report (the failures before the last) and the waiting notice call
+ * log_error (make exit-check). Warnings use log_warn anywhere in the
+ * program. helper/log.c.
  */
 void log_error(const struct globals *g, const char *fmt, ...) _printf_(2, 3);
 void log_warn(const struct globals *g, const char *fmt, ...) _printf_(2, 3);
@@ -56,9 +53,15 @@ struct plugin_config;
  */
 void globals_plugin_config(const struct globals *g, struct plugin_config *ret);
 
-/* Commands: argv[0] is the command name; they return an exit code. */
+/*
+ * Commands: argv[0] is the command name (argv is permuted by getopt). They
+ * return 0, or -errno with err filled (helper/error.h: kind and one line);
+ * main() prints that line and chooses the exit status from its kind. err must
+ * be empty on entry. Output that is not an error (JSON, lint diagnostics,
+ * warnings) they print themselves.
+ */
 int cmd_volume(struct globals *g, int argc, char **argv, struct dv_error *err);
-int cmd_dvdcli(struct globals *g, int argc, char **argv);
+int cmd_dvdcli(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_policy(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_prepare(struct globals *g, int argc, char **argv, struct dv_error *err);
 int cmd_cleanup(struct globals *g, int argc, char **argv, struct dv_error *err);

@@ -10,6 +10,14 @@
 #include "helper/dvmount.h"
 #include "helper/error.h"
 
+/* The exec contract (DESIGN.md): containerizers test these. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_DENIED = 3,
+};
+
 int dv_error_set(struct dv_error *e, enum dv_error_kind kind, int err, const char *fmt, ...)
 {
 	int r = err < 0 ? err

@@ -161,21 +161,6 @@ void lc_fail(struct lc *lc, const char *fmt, ...)
 	lc->failures[lc->n_failures++] = line;
 }
 
-int lc_report_legacy(struct lc *lc)
-{
-	for (size_t i = 0; i < lc->n_failures; i++) {
-		if (lc->cid)
-			log_error(lc->g, "container '%s': %s", lc->cid, lc->failures[i]);
-		else
-			log_error(lc->g, "%s", lc->failures[i]);
-	}
-	if (lc->n_failures == LC_FAILURES_MAX)
-		log_error(lc->g, "(more failures not shown)");
-	if (lc->denied)
-		return EXIT_DENIED;
-	return lc->n_failures ? EXIT_FAIL : EXIT_OK;
-}
-
 int lc_report(struct lc *lc, struct dv_error *err)
 {
 	enum dv_error_kind kind = lc->denied ? DV_ERROR_DENIED : DV_ERROR_FAIL;

@@ -82,8 +82,6 @@ int lc_plugin_client(const struct globals *g, struct state *st, const struct pol
 
 /* Record one failure line (printed by lc_report). */
 void lc_fail(struct lc *lc, const char *fmt, ...) _printf_(2, 3);
-/* Until every command fills the carrier (issue 11): prints all, returns an exit status. */
-int lc_report_legacy(struct lc *lc);
 /*
  * Report the failures recorded with lc_fail(), each prefixed with
  * "container 'CID': " while lc->cid is set: all but the last printed now, in

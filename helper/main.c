@@ -19,30 +19,11 @@
 #include "helper/plugin/plugin.h"
 #include "policy/policy.h"
 
-/*
- * Until each command fills the carrier itself (issue 11, one command a
- * commit): its exit status, already explained on stderr, as a carrier.
- */
-static int legacy(int status, struct dv_error *err)
-{
-	return status == EXIT_OK      ? 0
-	       : status == EXIT_USAGE  ? dv_said(err, DV_ERROR_USAGE)
-	       : status == EXIT_DENIED ? dv_said(err, DV_ERROR_DENIED)
-				       : dv_said(err, DV_ERROR_FAIL);
-}
-
-#define LEGACY(cmd)                                                                                \
-	static int cmd##_e(struct globals *g, int argc, char **argv, struct dv_error *err)        \
-	{                                                                                          \
-		return legacy(cmd(g, argc, argv), err);                                            \
-	}
-LEGACY(cmd_dvdcli)
-
 static const struct command {
 	const char *name;
 	int (*run)(struct globals *g, int argc, char **argv, struct dv_error *err);
 } commands[] = {
-	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli_e },	{ "prepare", cmd_prepare },
+	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli },	{ "prepare", cmd_prepare },
 	{ "cleanup", cmd_cleanup }, { "recover", cmd_recover }, { "status", cmd_status },
 	{ "policy", cmd_policy },   { "oci-hook", cmd_oci_hook },
 };
@@ -320,7 +301,7 @@ int main(int argc, char **argv)
 		g.prog = "dvdcli";
 		r = gate_caller(&g, "dvdcli", &err);
 		if (r == 0)
-			r = cmd_dvdcli_e(&g, argc, argv, &err);
+			r = cmd_dvdcli(&g, argc, argv, &err);
 		/* dvdcli exits 1 on every error, a denial included: Mesos reads only that. */
 		if (r < 0)
 			dv_fail(&err, r, "%s", strerror(-r));
