@@ -265,7 +265,7 @@ CHECK_FUZZ_TIME ?= 20
 deps:
 	$(Q)tools/install-deps
 
-check: deps srcs-check layers-check all
+check: deps srcs-check layers-check exit-check all
 	$(if $(filter-out 0,$(CHECK_FUZZ_TIME)),$(Q)$(MAKE) --no-print-directory O=$(O) \
 		FUZZ_TIME=$(CHECK_FUZZ_TIME) fuzz)
 	$(Q)O=$(O) tests/run $(TESTS)
@@ -281,6 +281,11 @@ srcs-check:
 # policy/ include nothing of the program above them (tools/layers-check).
 layers-check:
 	$(Q)tools/layers-check
+
+# The exit status is chosen in helper/error.c only, and errors reach stderr
+# through its carrier (tools/exit-check: greps, about a second).
+exit-check:
+	$(Q)tools/exit-check
 
 # The tree's .clang-format is clang-format 14's (Debian 12).
 CLANG_FORMAT ?= clang-format-14
@@ -385,7 +390,7 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all check asan demo bench fuzz install uninstall clean deps mutants srcs-check \
-	layers-check format-check format
+	layers-check exit-check format-check format
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find $(O)/obj $(O)/fuzz/obj -name '*.d' 2>/dev/null)

@@ -28,7 +28,8 @@
  *		ns_mountpoint_inspect(answer, &facts, &fd);     ns/mountpoint.h
  *		r = policy_check_mountpoint(p, driver, &facts, &d);
  *		policy_mount_attrs(p, driver, mode, &attrs); for mount_setattr
- *	a denial: log_error("denied by %s: %s", d.rule, d.reason); exit 3.
+ *	a denial: the command's error carrier, kind denied (exit 3), with
+ *		"denied by %s: %s", d.rule, d.reason       helper/error.h
  */
 #ifndef DVMOUNT_POLICY_POLICY_H
 #define DVMOUNT_POLICY_POLICY_H

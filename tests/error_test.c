@@ -5,12 +5,16 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "helper/dvmount.h"
 #include "helper/error.h"
 #include "kselftest_harness.h"
+#include "tests/lib/run.h"
+#include "tests/lib/testutil.h"
 
 TEST(exit_status_follows_the_kind_as_the_contract_says)
 {
@@ -110,6 +114,74 @@ TEST(printed_once_as_one_prefixed_line)
 	printed(&e, out, sizeof(out));
 	EXPECT_STREQ("", out);
 	EXPECT_EQ(2, dv_exit_code(&e));
+}
+
+/* ---- make exit-check: the rule that keeps it so ------------------------ */
+
+static int exit_check(struct run_result *r, const char *file)
+{
+	char tool[PATH_MAX];
+	char *argv[] = { tool, (char *)file, NULL };
+
+	snprintf(tool, sizeof(tool), "%s/tools/exit-check", DVMOUNT_SRCDIR);
+	return run_argv(r, file ? argv : (char *[]){ tool, NULL }, 10000);
+}
+
+TEST(exit_check_passes_on_the_tree)
+{
+	struct run_result r;
+
+	ASSERT_EQ(0, exit_check(&r, NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.err);
+	run_result_free(&r);
+}
+
+TEST(exit_check_rejects_what_bypasses_the_carrier)
+{
+	static const struct {
+		const char *file, *code, *says; /* says NULL: accepted */
+	} cases[] = {
+		{ "helper/cmd_x.c", "\treturn EXIT_DENIED;\n", "exit status chosen outside" },
+		{ "helper/cmd_x.c", "\treturn EXIT_FAILURE;\n", "exit status chosen outside" },
+		{ "ns/x.c", "\tr = EXIT_USAGE;\n", "exit status chosen outside" },
+		{ "helper/cmd_x.c", "\tlog_error(g, \"oops\");\n", "log_error() outside" },
+		{ "helper/cmd_x.c", "\texit(3);\n", "exit() in the program" },
+		{ "helper/cmd_x.c", "\t_exit(1);\n", "exit() in the program" },
+		/* Their places, comments, and names that only look alike. */
+		{ "helper/error.c", "\treturn EXIT_DENIED;\n", NULL },
+		{ "helper/lifecycle.c", "\tlog_error(lc->g, \"%s\", x);\n", NULL },
+		{ "helper/cmd_x.c", " * exits with EXIT_FAIL, see log_error() and exit()\n", NULL },
+		{ "helper/cmd_x.c", "\treturn RUN_EXIT_FAILED + dv_exit_code(e);\n", NULL },
+		{ "ns/x.c", "\t_exit(r);\n", NULL },
+	};
+	char dir[] = "/tmp/dvmount-exit-check-XXXXXX";
+	char path[PATH_MAX];
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct run_result r;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, cases[i].file);
+		*strrchr(path, '/') = '\0';
+		mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/%s", dir, cases[i].file);
+		ASSERT_EQ(0, tu_write_file(path, cases[i].code));
+		ASSERT_EQ(0, exit_check(&r, path));
+		if (cases[i].says) {
+			EXPECT_EQ(1, r.status) TH_LOG("%s: %s", cases[i].file, cases[i].code);
+			EXPECT_NE(NULL, strstr(r.err, cases[i].says)) TH_LOG("%s", r.err);
+			EXPECT_EQ(0, strncmp(r.err, path, strlen(path))) TH_LOG("%s", r.err);
+		} else {
+			EXPECT_EQ(0, r.status) TH_LOG("%s: %s: %s", cases[i].file, cases[i].code,
+						    r.err);
+		}
+		run_result_free(&r);
+		unlink(path);
+		*strrchr(path, '/') = '\0';
+		rmdir(path);
+	}
+	EXPECT_EQ(0, rmdir(dir));
 }
 
 TEST_HARNESS_MAIN
