@@ -51,7 +51,7 @@ struct dv_error {
 };
 
 /*
- * Set e to kind (not DV_ERROR_NONE) with the text of fmt, newlines and
+ * Set e to kind (DV_ERROR_NONE is taken as a failure) with the text of fmt, newlines and
  * carriage returns made spaces (a plugin's error text may carry them), cut at
  * DV_ERROR_TEXT_MAX - 1 bytes; fmt NULL: no text (already said on stderr).
  * err is the -errno behind it, or 0. Nothing happens when e already holds an
