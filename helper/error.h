@@ -51,9 +51,10 @@ struct dv_error {
 };
 
 /*
- * Set e to kind (DV_ERROR_NONE is taken as a failure) with the text of fmt, newlines and
- * carriage returns made spaces (a plugin's error text may carry them), cut at
- * DV_ERROR_TEXT_MAX - 1 bytes; fmt NULL: no text (already said on stderr).
+ * Set e to kind (DV_ERROR_NONE is taken as a failure) with the text of fmt,
+ * newlines and carriage returns made spaces (a plugin's error text may carry
+ * them), cut at DV_ERROR_TEXT_MAX - 1 bytes; fmt NULL: no text (already said
+ * on stderr).
  * err is the -errno behind it, or 0. Nothing happens when e already holds an
  * error (the first wins). Returns err when it is negative, else the -errno
  * that kind stands for: -EIO (failure), -EINVAL (usage), -EACCES (denied); so
