@@ -12,6 +12,7 @@
 
 #include "helper/dvmount.h"
 #include "helper/error.h"
+#include "helper/lifecycle.h"
 #include "kselftest_harness.h"
 #include "tests/lib/run.h"
 #include "tests/lib/testutil.h"
@@ -80,22 +81,49 @@ TEST(text_is_one_line_and_bounded)
 	EXPECT_EQ(DV_ERROR_TEXT_MAX - 1, strlen(e.text));
 }
 
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* Capture fd 2 from capture_start() to capture_end(), which returns it in buf. */
+struct capture {
+	int mfd, saved;
+};
+
+static void capture_start(struct capture *c)
+{
+	fflush(stderr);
+	c->mfd = memfd_create("stderr", MFD_CLOEXEC);
+	c->saved = dup(STDERR_FILENO);
+	dup2(c->mfd, STDERR_FILENO);
+}
+
+static void capture_end(struct capture *c, char *buf, size_t size)
+{
+	ssize_t n;
+
+	fflush(stderr);
+	dup2(c->saved, STDERR_FILENO);
+	close(c->saved);
+	n = pread(c->mfd, buf, size - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(c->mfd);
+}
+
 /* What dv_error_print() writes on fd 2. */
 static void printed(const struct dv_error *e, char *buf, size_t size)
 {
 	const struct globals g = { .prog = "dvmount" };
-	int mfd = memfd_create("stderr", MFD_CLOEXEC), saved = dup(STDERR_FILENO);
-	ssize_t n;
+	struct capture c;
 
-	fflush(stderr);
-	dup2(mfd, STDERR_FILENO);
+	capture_start(&c);
 	dv_error_print(&g, e);
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	n = pread(mfd, buf, size - 1, 0);
-	buf[n > 0 ? n : 0] = '\0';
-	close(mfd);
+	capture_end(&c, buf, size);
 }
 
 TEST(printed_once_as_one_prefixed_line)
@@ -114,6 +142,119 @@ TEST(printed_once_as_one_prefixed_line)
 	printed(&e, out, sizeof(out));
 	EXPECT_STREQ("", out);
 	EXPECT_EQ(2, dv_exit_code(&e));
+}
+
+/* ---- several failures: lc_report() ------------------------------------ */
+
+/*
+ * lc_report() on a command's failures, then main's print: what stderr reads,
+ * the carrier's kind and lc_report()'s return in *ret_r.
+ */
+static void report(struct lc *lc, struct dv_error *e, char *buf, size_t size, int *ret_r)
+{
+	struct capture c;
+
+	capture_start(&c);
+	*ret_r = lc_report(lc, e);
+	dv_error_print(lc->g, e);
+	capture_end(&c, buf, size);
+}
+
+TEST(several_failures_read_in_order_the_last_from_the_carrier)
+{
+	struct globals g = { .prog = "dvmount" };
+	struct dv_error e = {};
+	struct lc lc = { .g = &g, .cid = "c1" };
+	char out[4096];
+	int r;
+
+	lc_fail(&lc, "volume '%s' of driver '%s': %s", "a", "tp", "first");
+	lc_fail(&lc, "volume '%s' of driver '%s': %s", "b", "tp", "second");
+	lc_fail(&lc, "volume '%s' of driver '%s': %s", "c", "tp", "third");
+	report(&lc, &e, out, sizeof(out), &r);
+	EXPECT_EQ(-EIO, r);
+	EXPECT_STREQ("dvmount: container 'c1': volume 'a' of driver 'tp': first\n"
+		     "dvmount: container 'c1': volume 'b' of driver 'tp': second\n"
+		     "dvmount: container 'c1': volume 'c' of driver 'tp': third\n",
+		     out);
+	EXPECT_STREQ("container 'c1': volume 'c' of driver 'tp': third", e.text);
+	EXPECT_EQ(1, dv_exit_code(&e));
+	lc_close(&lc);
+}
+
+TEST(a_denial_among_failures_exits_3)
+{
+	struct globals g = { .prog = "dvmount" };
+	struct dv_error e = {};
+	struct lc lc = { .g = &g };
+	char out[4096];
+	int r;
+
+	lc_fail(&lc, "denied by %s: %s", "policy.conf:4:1", "driver 'x' is not allowed");
+	lc.denied = true;
+	report(&lc, &e, out, sizeof(out), &r);
+	EXPECT_EQ(-EACCES, r);
+	EXPECT_STREQ("dvmount: denied by policy.conf:4:1: driver 'x' is not allowed\n", out);
+	EXPECT_EQ(3, dv_exit_code(&e));
+	lc_close(&lc);
+
+	/* Denied with nothing (more) to say: the status alone. */
+	dv_error_clear(&e);
+	lc = (struct lc){ .g = &g, .denied = true };
+	report(&lc, &e, out, sizeof(out), &r);
+	EXPECT_EQ(-EACCES, r);
+	EXPECT_STREQ("", out);
+	EXPECT_EQ(3, dv_exit_code(&e));
+}
+
+TEST(no_failure_is_success)
+{
+	struct globals g = { .prog = "dvmount" };
+	struct dv_error e = {};
+	struct lc lc = { .g = &g, .cid = "c1" };
+	char out[256];
+	int r;
+
+	report(&lc, &e, out, sizeof(out), &r);
+	EXPECT_EQ(0, r);
+	EXPECT_STREQ("", out);
+	EXPECT_EQ(0, dv_exit_code(&e));
+}
+
+TEST(a_carrier_already_holding_an_error_keeps_it_and_nothing_is_lost)
+{
+	struct globals g = { .prog = "dvmount" };
+	struct dv_error e = {};
+	struct lc lc = { .g = &g };
+	char out[4096];
+	int r;
+
+	dv_usage(&e, "first");
+	lc_fail(&lc, "second");
+	lc_fail(&lc, "third");
+	report(&lc, &e, out, sizeof(out), &r);
+	EXPECT_EQ(-EIO, r);
+	EXPECT_STREQ("dvmount: second\ndvmount: third\ndvmount: first\n", out);
+	EXPECT_EQ(2, dv_exit_code(&e));
+	lc_close(&lc);
+}
+
+TEST(past_the_bound_the_carrier_says_more_were_not_shown)
+{
+	struct globals g = { .prog = "dvmount" };
+	struct dv_error e = {};
+	struct lc lc = { .g = &g };
+	static char out[LC_FAILURES_MAX * 64];
+	int r;
+
+	for (int i = 0; i < LC_FAILURES_MAX + 5; i++)
+		lc_fail(&lc, "failure %d", i);
+	report(&lc, &e, out, sizeof(out), &r);
+	EXPECT_EQ(-EIO, r);
+	EXPECT_EQ(LC_FAILURES_MAX + 1, count_lines(out));
+	EXPECT_NE(NULL, strstr(out, "dvmount: failure 63\ndvmount: (more failures not shown)\n"));
+	EXPECT_STREQ("(more failures not shown)", e.text);
+	lc_close(&lc);
 }
 
 /* ---- make exit-check: the rule that keeps it so ------------------------ */
