@@ -114,12 +114,15 @@ RUN_SRCS := \
 FLOOR_SRCS := tools/bench/floor/floor.c
 # A deliberate regression for bench_test: one more fsync after every rename.
 REGRESS_SRCS := tests/bench/extra_fsync.c
+# The power-cut model: a FUSE filesystem keeping a visible and a durable image.
+PCFS_SRCS := tests/pcfs/pcfs.c
 # Links the whole library with nothing of the program's (srcs-check's partner).
 LINKS_ALONE_SRCS := tests/link/links_alone.c
 TESTLIB_SRCS := \
 	tests/lib/invariants.c \
 	tests/lib/lcenv.c \
 	tests/lib/miniplugin.c \
+	tests/lib/powercut.c \
 	tests/lib/run.c \
 	tests/lib/testutil.c
 TEST_SRCS := \
@@ -148,6 +151,7 @@ TEST_SRCS := \
 	tests/plugin_protocol_test.c \
 	tests/plugin_rclone_test.c \
 	tests/policy_test.c \
+	tests/powercut_fs_test.c \
 	tests/privilege_test.c \
 	tests/resolve_test.c \
 	tests/rpc_test.c \
@@ -165,20 +169,21 @@ FUZZ_SRCS := \
 	tests/fuzz/spec_fuzz.c \
 	tests/fuzz/state_record_fuzz.c
 ALL_SRCS := $(LIB_SRCS) $(DVMOUNT_SRCS) $(TESTPLUGIN_SRCS) $(BENCH_SRCS) $(RUN_SRCS) \
-	$(FLOOR_SRCS) $(REGRESS_SRCS) $(LINKS_ALONE_SRCS) $(TESTLIB_SRCS) $(TEST_SRCS) $(FUZZ_SRCS)
+	$(FLOOR_SRCS) $(REGRESS_SRCS) $(PCFS_SRCS) $(LINKS_ALONE_SRCS) $(TESTLIB_SRCS) $(TEST_SRCS) $(FUZZ_SRCS)
 
 LIB := $(O)/libdvmount.a
 TESTS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
 HARNESS := $(O)/include/kselftest_harness.h
 # The test build of dvmount: stops at each capability phase on request (helper/caps.h).
 PAUSING := $(O)/tests/dvmount-pausing
+PCFS := $(O)/tests/dvmount-pcfs
 PROGS := $(O)/dvmount $(O)/dvdcli $(O)/dvmount-testplugin $(O)/dvmount-bench \
 	$(O)/dvmount-bench-floor $(O)/dvmount-run
 LINKS_ALONE := $(O)/tests/libdvmount-links-alone
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 
-all: $(PROGS) $(TESTS) $(PAUSING) $(O)/tests/bench-extra-fsync.so $(LINKS_ALONE)
+all: $(PROGS) $(TESTS) $(PAUSING) $(PCFS) $(O)/tests/bench-extra-fsync.so $(LINKS_ALONE)
 
 $(O)/obj/%.o: %.c
 	$(call msg,CC,$@)
@@ -217,6 +222,13 @@ $(LINKS_ALONE): $(call obj,$(LINKS_ALONE_SRCS)) $(LIB)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Wl,-z,defs -o $@ $(call obj,$(LINKS_ALONE_SRCS)) \
 		-Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS)
+
+# libfuse3 for this test program only: the product never links it.
+$(call obj,$(PCFS_SRCS)): override CPPFLAGS += $(shell pkg-config --cflags fuse3)
+$(PCFS): $(call obj,$(PCFS_SRCS))
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs fuse3)
 
 $(O)/dvdcli: $(O)/dvmount
 	$(Q)ln -sf dvmount $@

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A power cut for tests: a directory served by dvmount-pcfs (tests/pcfs/),
+ * which keeps what processes see apart from what a disk would hold (only
+ * what fsync() made durable: see the top of tests/pcfs/pcfs.c).
+ *
+ *	pid_t fs;
+ *	ASSERT_EQ(0, pc_fs_start(state_dir, &fs));   everything there is durable
+ *	... run dvmount against state_dir ...
+ *	ASSERT_EQ(0, pc_fs_cut(fs));                  state_dir: the durable image only
+ *
+ * The caller must be in a private mount namespace (tu_private_mountns()):
+ * the FUSE mount lives there. Functions return 0 or -errno.
+ */
+#ifndef DVMOUNT_TESTS_POWERCUT_H
+#define DVMOUNT_TESTS_POWERCUT_H
+
+#include <sys/types.h>
+
+/* Mount dvmount-pcfs over dir, loaded with dir's tree; *ret_pid serves it. */
+int pc_fs_start(const char *dir, pid_t *ret_pid);
+/*
+ * The power cut: the FUSE mount goes and dir holds the durable image only.
+ * Waits for the server (10 s at most); -EIO when it failed, -ETIMEDOUT.
+ */
+int pc_fs_cut(pid_t pid);
+/* A clean shutdown: dir keeps everything that was visible. Returns as pc_fs_cut(). */
+int pc_fs_stop(pid_t pid);
+
+#endif

@@ -1,0 +1,778 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dvmount-pcfs: a FUSE filesystem for power-cut tests (issue 14). It serves
+ * a directory from memory and keeps two images of it:
+ *   - the visible one, what every process sees through the mount;
+ *   - the durable one, what a disk would hold after a power cut, updated
+ *     only as the conservative POSIX model allows:
+ *       fsync()/fdatasync() of a file makes its data (and size) durable;
+ *       fsync() of a directory makes its entries durable: creates, renames
+ *       and unlinks in it, as they are at that moment.
+ *     Nothing else does: a file whose entry is durable but whose data never
+ *     was comes back empty (MESOS-9507's empty record); a rename whose
+ *     directory was not fsync()ed comes back as the old file.
+ * syncfs()/sync() never reach a FUSE server (the kernel sends FUSE_SYNCFS
+ * only to virtiofs), so they make nothing durable here: a program relying on
+ * them would fail this model, never pass it by accident. Modes and owners
+ * are not modelled (chmod/chown are kept in both images at once); flock is
+ * left to the kernel (no .flock operation: local locks on the mount).
+ *
+ * Usage: dvmount-pcfs DIR
+ * Loads DIR's tree (regular files and directories; all of it durable, as
+ * after a sync), mounts itself over DIR, prints "ready" and serves, single
+ * threaded. On SIGUSR1 (a power cut) it unmounts and writes the DURABLE
+ * image into DIR (through a descriptor taken before mounting), replacing
+ * what was there; on SIGTERM or SIGINT (a clean shutdown) the visible one.
+ * Exit 0 once DIR holds the image, 1 on any failure.
+ */
+#define FUSE_USE_VERSION 31
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+
+#define PCFS_DEPTH_MAX 32	  /* directory levels loaded and written */
+#define PCFS_FILE_MAX (16u << 20) /* bytes of one file */
+#define PCFS_ENTRIES_MAX 65536	  /* entries of one directory */
+
+struct pcfs_node;
+
+struct pcfs_entry {
+	char *name;
+	struct pcfs_node *node;
+};
+
+/* A directory's entries: one list per image. */
+struct pcfs_dir {
+	struct pcfs_entry *e;
+	size_t n;
+};
+
+/* Nodes are never freed: a durable entry may name a node the visible image unlinked. */
+struct pcfs_node {
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	unsigned long ino;
+	struct timespec mtime;
+	/* regular files */
+	char *data, *ddata;
+	size_t len, dlen;
+	/* directories */
+	struct pcfs_dir vis, dur;
+	/* every node, so that none is ever unreachable (LeakSanitizer in make asan) */
+	struct pcfs_node *all_next;
+};
+
+static struct pcfs_node *root, *all_nodes;
+static unsigned long next_ino = 1;
+static volatile sig_atomic_t cut;
+static struct fuse *fs;
+
+static struct pcfs_node *node_new(mode_t mode, uid_t uid, gid_t gid)
+{
+	struct pcfs_node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->mode = mode;
+	n->uid = uid;
+	n->gid = gid;
+	n->ino = next_ino++;
+	n->all_next = all_nodes;
+	all_nodes = n;
+	clock_gettime(CLOCK_REALTIME, &n->mtime);
+	return n;
+}
+
+static struct pcfs_entry *dir_find(struct pcfs_dir *d, const char *name)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->e[i].name, name))
+			return &d->e[i];
+	return NULL;
+}
+
+static int dir_set(struct pcfs_dir *d, const char *name, struct pcfs_node *n)
+{
+	struct pcfs_entry *e = dir_find(d, name), *grown;
+	char *copy;
+
+	if (e) {
+		e->node = n;
+		return 0;
+	}
+	if (d->n >= PCFS_ENTRIES_MAX)
+		return -ENOSPC;
+	copy = strdup(name);
+	grown = realloc(d->e, (d->n + 1) * sizeof(*d->e));
+	if (!copy || !grown) {
+		free(copy);
+		if (grown)
+			d->e = grown;
+		return -ENOMEM;
+	}
+	d->e = grown;
+	d->e[d->n++] = (struct pcfs_entry){ .name = copy, .node = n };
+	return 0;
+}
+
+static void dir_del(struct pcfs_dir *d, const char *name)
+{
+	struct pcfs_entry *e = dir_find(d, name);
+
+	if (!e)
+		return;
+	free(e->name);
+	*e = d->e[--d->n];
+}
+
+/* dst := a copy of src (the node pointers shared): a directory's fsync. */
+static int dir_copy(struct pcfs_dir *dst, const struct pcfs_dir *src)
+{
+	struct pcfs_entry *e = calloc(src->n + 1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->n; i++) {
+		e[i].node = src->e[i].node;
+		e[i].name = strdup(src->e[i].name);
+		if (!e[i].name) {
+			while (i--)
+				free(e[i].name);
+			free(e);
+			return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < dst->n; i++)
+		free(dst->e[i].name);
+	free(dst->e);
+	dst->e = e;
+	dst->n = src->n;
+	return 0;
+}
+
+/* The durable data := the visible data: a file's fsync or fdatasync. */
+static int file_sync(struct pcfs_node *n)
+{
+	char *copy = malloc(n->len + 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, n->data ? n->data : "", n->len);
+	free(n->ddata);
+	n->ddata = copy;
+	n->dlen = n->len;
+	return 0;
+}
+
+/* The visible node at path, and its parent and last component when asked. */
+static struct pcfs_node *lookup(const char *path, struct pcfs_node **ret_parent,
+				const char **ret_last)
+{
+	struct pcfs_node *n = root, *parent = NULL;
+	char comp[NAME_MAX + 1];
+	const char *p = path, *last = "";
+
+	while (*p) {
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, "/");
+		if (len > NAME_MAX || !n || !S_ISDIR(n->mode))
+			return NULL;
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		parent = n;
+		last = p;
+		{
+			struct pcfs_entry *e = dir_find(&n->vis, comp);
+
+			n = e ? e->node : NULL;
+		}
+		p += len;
+		if (!n && *p && p[strspn(p, "/")])
+			return NULL; /* a missing directory in the middle */
+	}
+	if (ret_parent)
+		*ret_parent = parent;
+	if (ret_last)
+		*ret_last = last;
+	return n;
+}
+
+/* The parent directory of path and its last component (copied into name). */
+static int parent_of(const char *path, struct pcfs_node **ret_parent, char name[NAME_MAX + 1])
+{
+	struct pcfs_node *parent;
+	const char *last;
+	size_t len;
+
+	lookup(path, &parent, &last);
+	if (!parent || !S_ISDIR(parent->mode))
+		return -ENOENT;
+	len = strcspn(last, "/");
+	if (len == 0 || len > NAME_MAX)
+		return -EINVAL;
+	memcpy(name, last, len);
+	name[len] = '\0';
+	*ret_parent = parent;
+	return 0;
+}
+
+static struct pcfs_node *node_of(const char *path, struct fuse_file_info *fi)
+{
+	if (fi && fi->fh)
+		return (struct pcfs_node *)(uintptr_t)fi->fh;
+	return path ? lookup(path, NULL, NULL) : NULL;
+}
+
+static int pc_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct pcfs_node *n = node_of(path, fi);
+
+	if (!n)
+		return -ENOENT;
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_mode = n->mode;
+	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
+	st->st_uid = n->uid;
+	st->st_gid = n->gid;
+	st->st_size = S_ISDIR(n->mode) ? 4096 : (off_t)n->len;
+	st->st_blksize = 4096;
+	st->st_blocks = (st->st_size + 511) / 512;
+	st->st_mtim = st->st_ctim = st->st_atim = n->mtime;
+	return 0;
+}
+
+static int pc_access(const char *path, int mask)
+{
+	(void)mask;
+	return lookup(path, NULL, NULL) ? 0 : -ENOENT;
+}
+
+static int pc_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct pcfs_node *n = lookup(path, NULL, NULL);
+
+	if (!n)
+		return -ENOENT;
+	if (!S_ISDIR(n->mode))
+		return -ENOTDIR;
+	fi->fh = (uintptr_t)n;
+	return 0;
+}
+
+static int pc_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct pcfs_node *n = node_of(path, fi);
+
+	(void)off;
+	(void)flags;
+	if (!n || !S_ISDIR(n->mode))
+		return -ENOTDIR;
+	fill(buf, ".", NULL, 0, 0);
+	fill(buf, "..", NULL, 0, 0);
+	for (size_t i = 0; i < n->vis.n; i++)
+		if (fill(buf, n->vis.e[i].name, NULL, 0, 0))
+			break;
+	return 0;
+}
+
+/* A new node named name in parent's visible image; -EEXIST when taken. */
+static int add_node(const char *path, mode_t mode, struct pcfs_node **ret)
+{
+	struct fuse_context *ctx = fuse_get_context();
+	struct pcfs_node *parent, *n;
+	char name[NAME_MAX + 1];
+	int r = parent_of(path, &parent, name);
+
+	if (r < 0)
+		return r;
+	if (dir_find(&parent->vis, name))
+		return -EEXIST;
+	n = node_new(mode, ctx->uid, ctx->gid);
+	if (!n)
+		return -ENOMEM;
+	r = dir_set(&parent->vis, name, n);
+	if (r < 0)
+		return r;
+	clock_gettime(CLOCK_REALTIME, &parent->mtime);
+	*ret = n;
+	return 0;
+}
+
+static int pc_mkdir(const char *path, mode_t mode)
+{
+	struct pcfs_node *n;
+
+	return add_node(path, S_IFDIR | (mode & 07777), &n);
+}
+
+static int pc_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct pcfs_node *n;
+	int r;
+
+	r = add_node(path, S_IFREG | (mode & 07777), &n);
+	if (r < 0)
+		return r;
+	fi->fh = (uintptr_t)n;
+	return 0;
+}
+
+static int pc_open(const char *path, struct fuse_file_info *fi)
+{
+	struct pcfs_node *n = lookup(path, NULL, NULL);
+
+	if (!n)
+		return -ENOENT;
+	if (S_ISDIR(n->mode))
+		return -EISDIR;
+	if (fi->flags & O_TRUNC)
+		n->len = 0;
+	fi->fh = (uintptr_t)n;
+	return 0;
+}
+
+static int pc_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct pcfs_node *n = node_of(path, fi);
+
+	if (!n)
+		return -ENOENT;
+	if (off < 0 || (size_t)off >= n->len)
+		return 0;
+	size = MIN(size, n->len - (size_t)off);
+	memcpy(buf, n->data + off, size);
+	return (int)size;
+}
+
+/* Grow or shrink the visible data to len, zero-filling. */
+static int resize(struct pcfs_node *n, size_t len)
+{
+	char *grown;
+
+	if (len > PCFS_FILE_MAX)
+		return -EFBIG;
+	grown = realloc(n->data, len + 1);
+	if (!grown)
+		return -ENOMEM;
+	if (len > n->len)
+		memset(grown + n->len, 0, len - n->len);
+	n->data = grown;
+	n->len = len;
+	clock_gettime(CLOCK_REALTIME, &n->mtime);
+	return 0;
+}
+
+static int pc_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct pcfs_node *n = node_of(path, fi);
+	int r;
+
+	if (!n)
+		return -ENOENT;
+	if (off < 0 || size > PCFS_FILE_MAX || (size_t)off > PCFS_FILE_MAX - size)
+		return -EFBIG;
+	if ((size_t)off + size > n->len) {
+		r = resize(n, (size_t)off + size);
+		if (r < 0)
+			return r;
+	}
+	memcpy(n->data + off, buf, size);
+	return (int)size;
+}
+
+static int pc_truncate(const char *path, off_t len, struct fuse_file_info *fi)
+{
+	struct pcfs_node *n = node_of(path, fi);
+
+	if (!n)
+		return -ENOENT;
+	if (S_ISDIR(n->mode))
+		return -EISDIR;
+	return len < 0 ? -EINVAL : resize(n, (size_t)len);
+}
+
+static int pc_unlink(const char *path)
+{
+	struct pcfs_node *parent, *n = lookup(path, &parent, NULL);
+	char name[NAME_MAX + 1];
+	int r;
+
+	if (!n)
+		return -ENOENT;
+	if (S_ISDIR(n->mode))
+		return -EISDIR;
+	r = parent_of(path, &parent, name);
+	if (r < 0)
+		return r;
+	dir_del(&parent->vis, name);
+	return 0;
+}
+
+static int pc_rmdir(const char *path)
+{
+	struct pcfs_node *parent, *n = lookup(path, &parent, NULL);
+	char name[NAME_MAX + 1];
+	int r;
+
+	if (!n)
+		return -ENOENT;
+	if (!S_ISDIR(n->mode))
+		return -ENOTDIR;
+	if (n->vis.n)
+		return -ENOTEMPTY;
+	r = parent_of(path, &parent, name);
+	if (r < 0)
+		return r;
+	dir_del(&parent->vis, name);
+	return 0;
+}
+
+static int pc_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct pcfs_node *fp, *tp, *n = lookup(from, NULL, NULL), *old = lookup(to, NULL, NULL);
+	char fname[NAME_MAX + 1], tname[NAME_MAX + 1];
+	int r;
+
+	if (flags & ~RENAME_NOREPLACE)
+		return -EINVAL;
+	if (!n)
+		return -ENOENT;
+	if (old && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (old && S_ISDIR(old->mode) && (!S_ISDIR(n->mode) || old->vis.n))
+		return S_ISDIR(n->mode) ? -ENOTEMPTY : -EISDIR;
+	if (old && !S_ISDIR(old->mode) && S_ISDIR(n->mode))
+		return -ENOTDIR;
+	r = parent_of(from, &fp, fname);
+	if (r == 0)
+		r = parent_of(to, &tp, tname);
+	if (r < 0)
+		return r;
+	if (n == old)
+		return 0;
+	r = dir_set(&tp->vis, tname, n);
+	if (r < 0)
+		return r;
+	dir_del(&fp->vis, fname);
+	return 0;
+}
+
+static int pc_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct pcfs_node *n = node_of(path, fi);
+
+	if (!n)
+		return -ENOENT;
+	n->mode = (n->mode & S_IFMT) | (mode & 07777);
+	return 0;
+}
+
+static int pc_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	struct pcfs_node *n = node_of(path, fi);
+
+	if (!n)
+		return -ENOENT;
+	if (uid != (uid_t)-1)
+		n->uid = uid;
+	if (gid != (gid_t)-1)
+		n->gid = gid;
+	return 0;
+}
+
+static int pc_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	struct pcfs_node *n = node_of(path, fi);
+
+	(void)tv;
+	if (!n)
+		return -ENOENT;
+	clock_gettime(CLOCK_REALTIME, &n->mtime);
+	return 0;
+}
+
+/* fsync and fdatasync alike: the data and size are all a file has here. */
+static int pc_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	struct pcfs_node *n = node_of(path, fi);
+
+	(void)datasync;
+	if (!n)
+		return -ENOENT;
+	return S_ISDIR(n->mode) ? dir_copy(&n->dur, &n->vis) : file_sync(n);
+}
+
+static int pc_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	struct pcfs_node *n = node_of(path, fi);
+
+	(void)datasync;
+	if (!n || !S_ISDIR(n->mode))
+		return -ENOTDIR;
+	return dir_copy(&n->dur, &n->vis);
+}
+
+static int pc_statfs(const char *path, struct statvfs *sv)
+{
+	(void)path;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = sv->f_frsize = 4096;
+	sv->f_blocks = sv->f_bfree = sv->f_bavail = 1 << 16;
+	sv->f_files = sv->f_ffree = sv->f_favail = 1 << 16;
+	sv->f_namemax = NAME_MAX;
+	return 0;
+}
+
+static void *pc_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	/* Every answer comes from here: nothing cached, unlinked files stay reachable by fd. */
+	cfg->entry_timeout = cfg->attr_timeout = cfg->negative_timeout = 0;
+	cfg->hard_remove = 1;
+	cfg->use_ino = 1;
+	cfg->nullpath_ok = 1;
+	return NULL;
+}
+
+static const struct fuse_operations ops = {
+	.init = pc_init,
+	.getattr = pc_getattr,
+	.access = pc_access,
+	.opendir = pc_opendir,
+	.readdir = pc_readdir,
+	.mkdir = pc_mkdir,
+	.create = pc_create,
+	.open = pc_open,
+	.read = pc_read,
+	.write = pc_write,
+	.truncate = pc_truncate,
+	.unlink = pc_unlink,
+	.rmdir = pc_rmdir,
+	.rename = pc_rename,
+	.chmod = pc_chmod,
+	.chown = pc_chown,
+	.utimens = pc_utimens,
+	.fsync = pc_fsync,
+	.fsyncdir = pc_fsyncdir,
+	.statfs = pc_statfs,
+};
+
+/* --- loading and writing images ------------------------------------------------------- */
+
+static int load_file(int dirfd, const char *name, struct pcfs_node *n)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	ssize_t got;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return negerrno();
+	if ((size_t)st.st_size > PCFS_FILE_MAX)
+		return -EFBIG;
+	n->data = malloc((size_t)st.st_size + 1);
+	if (!n->data)
+		return -ENOMEM;
+	got = read(fd, n->data, (size_t)st.st_size);
+	if (got != st.st_size)
+		return got < 0 ? negerrno() : -EIO;
+	n->len = (size_t)got;
+	return file_sync(n);
+}
+
+/* Read the tree under dirfd into n (a directory node); all of it durable. */
+static int load_dir(int dirfd, struct pcfs_node *n, int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (depth > PCFS_DEPTH_MAX)
+		return -ELOOP;
+	/* The dup shares the offset with dirfd, which an earlier listing left at the end. */
+	d = fdopendir(dup(dirfd));
+	if (!d)
+		return negerrno();
+	rewinddir(d);
+	while (r == 0 && (de = readdir(d))) {
+		struct pcfs_node *c;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = negerrno();
+			break;
+		}
+		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+			continue;
+		c = node_new(st.st_mode, st.st_uid, st.st_gid);
+		if (!c) {
+			r = -ENOMEM;
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd, de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			r = sub < 0 ? negerrno() : load_dir(sub, c, depth + 1);
+			if (sub >= 0)
+				close(sub);
+		} else {
+			r = load_file(dirfd, de->d_name, c);
+		}
+		if (r == 0)
+			r = dir_set(&n->vis, de->d_name, c);
+	}
+	closedir(d);
+	return r < 0 ? r : dir_copy(&n->dur, &n->vis);
+}
+
+/* Remove everything under dirfd. */
+static int wipe(int dirfd, int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (depth > PCFS_DEPTH_MAX)
+		return -ELOOP;
+	/* The dup shares the offset with dirfd, which an earlier listing left at the end. */
+	d = fdopendir(dup(dirfd));
+	if (!d)
+		return negerrno();
+	rewinddir(d);
+	while (r == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_DIR) {
+			int sub = openat(dirfd, de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			r = sub < 0 ? negerrno() : wipe(sub, depth + 1);
+			if (sub >= 0)
+				close(sub);
+			if (r == 0 && unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0)
+				r = negerrno();
+		} else if (unlinkat(dirfd, de->d_name, 0) < 0) {
+			r = negerrno();
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/* Write n's entries of one image (durable or visible) under dirfd. */
+static int store_dir(int dirfd, const struct pcfs_node *n, bool durable, int depth)
+{
+	const struct pcfs_dir *entries = durable ? &n->dur : &n->vis;
+	int r = 0;
+
+	if (depth > PCFS_DEPTH_MAX)
+		return -ELOOP;
+	for (size_t i = 0; r == 0 && i < entries->n; i++) {
+		const struct pcfs_node *c = entries->e[i].node;
+		const char *name = entries->e[i].name;
+		_cleanup_close_ int fd = -EBADF;
+
+		if (S_ISDIR(c->mode)) {
+			if (mkdirat(dirfd, name, c->mode & 07777) < 0)
+				return negerrno();
+			fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			r = fd < 0 ? negerrno() : store_dir(fd, c, durable, depth + 1);
+		} else {
+			const char *data = durable ? c->ddata : c->data;
+			size_t len = durable ? c->dlen : c->len;
+
+			fd = openat(dirfd, name,
+				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				    c->mode & 07777);
+			if (fd < 0)
+				return negerrno();
+			if (len && write(fd, data, len) != (ssize_t)len)
+				r = -EIO;
+		}
+		if (r == 0 && (fchown(fd, c->uid, c->gid) < 0 || fchmod(fd, c->mode & 07777) < 0))
+			r = negerrno();
+	}
+	return r;
+}
+
+static void on_cut(int sig)
+{
+	cut = sig == SIGUSR1;
+	if (fs)
+		fuse_exit(fs);
+}
+
+int main(int argc, char *argv[])
+{
+	char *fargv[] = { argv[0], "-o", "fsname=dvmount-pcfs,default_permissions", NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+	struct sigaction sa = { .sa_handler = on_cut };
+	_cleanup_close_ int dirfd = -EBADF;
+	struct stat st;
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: dvmount-pcfs DIR\n");
+		return 1;
+	}
+	dirfd = open(argv[1], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd < 0 || fstat(dirfd, &st) < 0) {
+		perror(argv[1]);
+		return 1;
+	}
+	root = node_new(st.st_mode, st.st_uid, st.st_gid);
+	r = root ? load_dir(dirfd, root, 0) : -ENOMEM;
+	if (r < 0) {
+		fprintf(stderr, "dvmount-pcfs: loading '%s': %s\n", argv[1], strerror(-r));
+		return 1;
+	}
+	/* No SA_RESTART: the read of /dev/fuse must return for the loop to see fuse_exit. */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
+	    sigaction(SIGINT, &sa, NULL) < 0)
+		return 1;
+	fs = fuse_new(&args, &ops, sizeof(ops), NULL);
+	if (!fs || fuse_mount(fs, argv[1]) < 0) {
+		fprintf(stderr, "dvmount-pcfs: cannot mount on '%s'\n", argv[1]);
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	r = fuse_loop(fs);
+	fuse_unmount(fs);
+	if (r < 0 && r != -EINTR)
+		fprintf(stderr, "dvmount-pcfs: %s\n", strerror(-r));
+	r = wipe(dirfd, 0);
+	if (r == 0)
+		r = store_dir(dirfd, root, cut, 0);
+	if (r < 0) {
+		fprintf(stderr, "dvmount-pcfs: writing the %s image: %s\n",
+			cut ? "durable" : "visible", strerror(-r));
+		return 1;
+	}
+	fuse_destroy(fs);
+	fuse_opt_free_args(&args);
+	return 0;
+}

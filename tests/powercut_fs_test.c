@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The power-cut model itself (tests/pcfs/pcfs.c): after a cut, a directory
+ * holds exactly what the conservative POSIX model makes durable, and no
+ * more. fsync() of a file makes its data durable, fsync() of a directory
+ * its entries; nothing else does. A clean stop keeps everything visible.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "tests/lib/powercut.h"
+#include "tests/lib/testutil.h"
+
+FIXTURE(pcfs)
+{
+	struct tu_scratch scratch;
+	char dir[PATH_MAX];
+	pid_t fs;
+};
+
+/* The disk before the test: dir/old holds "old", dir/sub/ exists. */
+FIXTURE_SETUP(pcfs)
+{
+	char p[PATH_MAX];
+
+	ASSERT_EQ(0, tu_private_mountns());
+	ASSERT_EQ(0, tu_scratch_make(&self->scratch));
+	tu_path(self->dir, "%s/disk", self->scratch.path);
+	ASSERT_EQ(0, tu_mkdirs(tu_path(p, "%s/sub", self->dir), 0700));
+	ASSERT_EQ(0, tu_write_file(tu_path(p, "%s/old", self->dir), "old"));
+	ASSERT_EQ(0, pc_fs_start(self->dir, &self->fs));
+}
+
+FIXTURE_TEARDOWN(pcfs)
+{
+	if (self->fs > 0)
+		pc_fs_stop(self->fs);
+	tu_scratch_remove(&self->scratch);
+}
+
+/* Write name under the test dir; fsync it when sync; leaves it closed. */
+static int put(FIXTURE_DATA(pcfs) * self, const char *name, const char *text, bool sync)
+{
+	char p[PATH_MAX];
+	int fd = open(tu_path(p, "%s/%s", self->dir, name),
+		      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) || (sync && fsync(fd) < 0))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int sync_dir(FIXTURE_DATA(pcfs) * self, const char *name)
+{
+	char p[PATH_MAX];
+	int fd = open(tu_path(p, "%s/%s", self->dir, name), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+static int cut(FIXTURE_DATA(pcfs) * self)
+{
+	int r = pc_fs_cut(self->fs);
+
+	self->fs = 0;
+	return r;
+}
+
+/* The file's text after the cut, "(absent)" when it is not there. */
+static const char *text(FIXTURE_DATA(pcfs) * self, const char *name)
+{
+	static char buf[256];
+	char p[PATH_MAX];
+
+	if (tu_read_file(tu_path(p, "%s/%s", self->dir, name), buf, sizeof(buf)) < 0)
+		return "(absent)";
+	return buf;
+}
+
+TEST_F(pcfs, loaded_tree_is_durable_and_visible)
+{
+	EXPECT_STREQ("old", text(self, "old"));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("old", text(self, "old"));
+	EXPECT_EQ(0, access(self->dir, F_OK));
+	EXPECT_STREQ("(absent)", text(self, "sub/none"));
+}
+
+TEST_F(pcfs, file_written_without_any_fsync_is_gone)
+{
+	ASSERT_EQ(0, put(self, "new", "new", false));
+	EXPECT_STREQ("new", text(self, "new"));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("(absent)", text(self, "new"));
+}
+
+/* Its entry durable, its data not: what MESOS-9507 found on disk. */
+TEST_F(pcfs, file_whose_data_was_not_fsynced_comes_back_empty)
+{
+	ASSERT_EQ(0, put(self, "new", "new", false));
+	ASSERT_EQ(0, sync_dir(self, "."));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("", text(self, "new"));
+}
+
+TEST_F(pcfs, fsynced_file_without_directory_fsync_is_gone)
+{
+	ASSERT_EQ(0, put(self, "new", "new", true));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("(absent)", text(self, "new"));
+}
+
+TEST_F(pcfs, renamed_over_without_directory_fsync_comes_back_old)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	ASSERT_EQ(0, put(self, ".tmp", "new", true));
+	ASSERT_EQ(0, rename(tu_path(a, "%s/.tmp", self->dir), tu_path(b, "%s/old", self->dir)));
+	EXPECT_STREQ("new", text(self, "old"));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("old", text(self, "old"));
+	EXPECT_STREQ("(absent)", text(self, ".tmp"));
+}
+
+TEST_F(pcfs, renamed_over_with_file_and_directory_fsync_survives)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	ASSERT_EQ(0, put(self, ".tmp", "new", true));
+	ASSERT_EQ(0, rename(tu_path(a, "%s/.tmp", self->dir), tu_path(b, "%s/old", self->dir)));
+	ASSERT_EQ(0, sync_dir(self, "."));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("new", text(self, "old"));
+	EXPECT_STREQ("(absent)", text(self, ".tmp"));
+}
+
+/* fdatasync counts as a file's sync: the data and size are all a file has here. */
+TEST_F(pcfs, fdatasync_makes_data_durable)
+{
+	char p[PATH_MAX];
+	int fd = open(tu_path(p, "%s/old", self->dir), O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(3, write(fd, "abc", 3));
+	ASSERT_EQ(0, fdatasync(fd));
+	ASSERT_EQ(3, write(fd, "def", 3));
+	close(fd);
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("abc", text(self, "old"));
+}
+
+TEST_F(pcfs, unlink_needs_the_directory_fsync)
+{
+	char p[PATH_MAX];
+
+	ASSERT_EQ(0, unlink(tu_path(p, "%s/old", self->dir)));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("old", text(self, "old"));
+}
+
+TEST_F(pcfs, unlink_with_the_directory_fsync_is_durable)
+{
+	char p[PATH_MAX];
+
+	ASSERT_EQ(0, unlink(tu_path(p, "%s/old", self->dir)));
+	ASSERT_EQ(0, sync_dir(self, "."));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("(absent)", text(self, "old"));
+}
+
+/* Each directory's fsync covers its own entries only, not its parent's. */
+TEST_F(pcfs, new_directory_needs_its_parent_fsync)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	ASSERT_EQ(0, mkdir(tu_path(p, "%s/d", self->dir), 0700));
+	ASSERT_EQ(0, put(self, "d/f", "f", true));
+	ASSERT_EQ(0, sync_dir(self, "d"));
+	ASSERT_EQ(0, put(self, "sub/g", "g", true));
+	ASSERT_EQ(0, sync_dir(self, "sub"));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_EQ(-1, stat(tu_path(p, "%s/d", self->dir), &st));
+	EXPECT_STREQ("g", text(self, "sub/g"));
+}
+
+TEST_F(pcfs, clean_stop_keeps_everything_visible)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	ASSERT_EQ(0, put(self, "new", "new", false));
+	ASSERT_EQ(0,
+		  rename(tu_path(a, "%s/new", self->dir), tu_path(b, "%s/sub/moved", self->dir)));
+	ASSERT_EQ(0, pc_fs_stop(self->fs));
+	self->fs = 0;
+	EXPECT_STREQ("new", text(self, "sub/moved"));
+	EXPECT_STREQ("(absent)", text(self, "new"));
+	EXPECT_STREQ("old", text(self, "old"));
+}
+
+/* What dvmount's state dir needs of a filesystem: flock and O_EXCL work on it. */
+TEST_F(pcfs, flock_and_exclusive_create_work)
+{
+	char p[PATH_MAX];
+	int a, b;
+
+	tu_path(p, "%s/lock", self->dir);
+	a = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_LE(0, a);
+	EXPECT_EQ(-1, open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+	EXPECT_EQ(EEXIST, errno);
+	b = open(p, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, b);
+	EXPECT_EQ(0, flock(a, LOCK_EX | LOCK_NB));
+	EXPECT_EQ(-1, flock(b, LOCK_EX | LOCK_NB));
+	EXPECT_EQ(EWOULDBLOCK, errno);
+	close(a);
+	close(b);
+}
+
+TEST_HARNESS_MAIN
