@@ -152,6 +152,7 @@ TEST_SRCS := \
 	tests/plugin_rclone_test.c \
 	tests/policy_test.c \
 	tests/powercut_fs_test.c \
+	tests/powercut_points_test.c \
 	tests/privilege_test.c \
 	tests/resolve_test.c \
 	tests/rpc_test.c \

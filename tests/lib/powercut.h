@@ -15,7 +15,10 @@
 #ifndef DVMOUNT_TESTS_POWERCUT_H
 #define DVMOUNT_TESTS_POWERCUT_H
 
+#include <limits.h>
 #include <sys/types.h>
+
+#include "tests/lib/lcenv.h"
 
 /* Mount dvmount-pcfs over dir, loaded with dir's tree; *ret_pid serves it. */
 int pc_fs_start(const char *dir, pid_t *ret_pid);
@@ -26,5 +29,25 @@ int pc_fs_start(const char *dir, pid_t *ret_pid);
 int pc_fs_cut(pid_t pid);
 /* A clean shutdown: dir keeps everything that was visible. Returns as pc_fs_cut(). */
 int pc_fs_stop(pid_t pid);
+
+/*
+ * A reboot of the lcenv's host, as a power cut brings: the plugin is killed
+ * (SIGKILL) and started again, its mounts under tp.root are gone, the boot id
+ * changes (a file bind-mounted over /proc/sys/kernel/random/boot_id in this
+ * mount namespace), and every later dvmount run (e->wrap) sees CLOCK_BOOTTIME
+ * restart near 0 (a time namespace: unshare --time --boottime). What
+ * survives is what survives a real reboot: the state dir (as the cut left
+ * it), the plugin's backend (tp.root/state.json: the remote side of a cloud
+ * disk stays attached) and its call log. The caller stops its containers.
+ * plugin_extra as for lcenv_setup(). pc_boot_end() undoes the boot id mount.
+ */
+struct pc_boot {
+	char id_file[PATH_MAX];
+	char offset[32];
+	const char *wrap[6];
+	unsigned n; /* reboots so far */
+};
+int pc_reboot(struct lcenv *e, struct pc_boot *b, char *const plugin_extra[]);
+void pc_boot_end(struct lcenv *e, struct pc_boot *b);
 
 #endif

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The durability promise against a power cut (issues 11 and 14): "after a
+ * crash or a power cut at any point, recover knows every plugin mount that
+ * might exist, and never releases one in use". The state dir lives on
+ * dvmount-pcfs (tests/lib/powercut.h), which keeps only what fsync() made
+ * durable. dvmount is killed at every crash point it lists (DVMOUNT_CRASH_AT)
+ * in prepare, cleanup, recover and the dvdcli drop-in, or lets the operation
+ * finish; then the power goes: the state dir keeps its durable image only,
+ * and the host reboots (every container and mount gone, the plugin started
+ * again from its backend, a new boot id, CLOCK_BOOTTIME near 0). Then
+ * `recover --gc-dead`, as a containerizer runs it at boot, and:
+ *   - every record is readable (nothing quarantined, status works), and no
+ *     container of the old boot is left;
+ *   - the plugin's call log, which outlives the reboot (a cloud disk stays
+ *     attached on the remote side), balances against dvmount: every Mount ID
+ *     the plugin was asked to Mount and never Unmounted is a volume dvmount
+ *     knows with a user, and every volume with a user is held;
+ *   - nothing in use was released: the volume a dvdcli (Mesos) user pinned
+ *     before the operation still has that user and its Mount;
+ *   - after that user's unmount, the plugin holds nothing.
+ * Each trial starts from the state the previous one left (taken as durable:
+ * as after a sync) and runs its setup on the model too, so that the setup's
+ * own unsynced writes are at risk as well.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/jsonutil.h"
+
+#include "kselftest_harness.h"
+#include "tests/lib/lcenv.h"
+#include "tests/lib/powercut.h"
+
+#define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
+#define KILLED (128 + SIGKILL)
+#define MAX_POINTS 64
+#define MAX_IDS 64
+
+static char *const plugin_extra[] = { "--bind", NULL };
+
+FIXTURE(powercut)
+{
+	struct lcenv e;
+	struct pc_boot boot;
+	struct tu_container ct[2];
+	pid_t fs;
+	char sandbox[PATH_MAX], vols0[PATH_MAX], vols1[PATH_MAX];
+	char *points[MAX_POINTS];
+	size_t n_points;
+};
+
+static size_t list_points(struct __test_metadata *_metadata, char *ret[MAX_POINTS])
+{
+	struct run_result r;
+	size_t n = 0;
+	char *save = NULL;
+
+	ASSERT_EQ(0, setenv("DVMOUNT_CRASH_AT", "list", 1));
+	run_dvmount(&r, "version", NULL);
+	unsetenv("DVMOUNT_CRASH_AT");
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	for (char *l = strtok_r(r.out, "\n", &save); l && n < MAX_POINTS;
+	     l = strtok_r(NULL, "\n", &save))
+		ret[n++] = strdup(l);
+	run_result_free(&r);
+	return n;
+}
+
+FIXTURE_SETUP(powercut)
+{
+	struct lcvol v0[] = { { .name = "v1", .path = "c0/v1" } };
+	struct lcvol v1[] = { { .name = "v1", .path = "c1/v1" },
+			      { .name = "v2", .path = "c1/v2" } };
+
+	self->n_points = list_points(_metadata, self->points);
+	ASSERT_LT(0, self->n_points);
+	ASSERT_EQ(0, lcenv_setup(&self->e, plugin_extra));
+	tu_path(self->sandbox, "%s/sb", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(self->sandbox, 0755));
+	ASSERT_EQ(0, tu_mkdirs(self->e.state, 0700));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "c0.json", v0, 1, self->vols0));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "c1.json", v1, 2, self->vols1));
+}
+
+FIXTURE_TEARDOWN(powercut)
+{
+	for (size_t i = 0; i < self->n_points; i++)
+		free(self->points[i]);
+	tu_container_stop(&self->ct[0]);
+	tu_container_stop(&self->ct[1]);
+	if (self->fs > 0)
+		pc_fs_stop(self->fs);
+	pc_boot_end(&self->e, &self->boot);
+	lcenv_teardown(&self->e);
+}
+
+struct held {
+	char ids[MAX_IDS][80];
+	int net[MAX_IDS];
+	size_t n;
+};
+
+/* Mount IDs the plugin holds by its log: successful Mounts minus successful Unmounts. */
+static int plugin_held(struct lcenv *e, struct held *h)
+{
+	_cleanup_free_ char *log = read_file(e->log);
+	char *save = NULL;
+
+	memset(h, 0, sizeof(*h));
+	if (!log)
+		return 0;
+	for (char *l = strtok_r(log, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		_cleanup_json_ json_object *o = json_tokener_parse(l);
+		const char *ep = json_object_get_string(json_object_object_get(o, "endpoint"));
+		const char *id = json_object_get_string(json_object_object_get(o, "id"));
+		int d;
+		size_t i;
+
+		if (!ep || !id || json_object_get_int(json_object_object_get(o, "status")) != 200 ||
+		    json_object_object_get(o, "err"))
+			continue;
+		d = !strcmp(ep, "VolumeDriver.Mount")	  ? 1
+		    : !strcmp(ep, "VolumeDriver.Unmount") ? -1
+							  : 0;
+		for (i = 0; i < h->n && strcmp(h->ids[i], id); i++)
+			;
+		if (i == h->n && h->n < MAX_IDS)
+			snprintf(h->ids[h->n++], sizeof(h->ids[0]), "%s", id);
+		if (i < h->n)
+			h->net[i] += d;
+	}
+	return 0;
+}
+
+static bool is_held(const struct held *h, const char *id)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (!strcmp(h->ids[i], id))
+			return h->net[i] > 0;
+	return false;
+}
+
+/*
+ * The invariants after the reboot's recover; pinned: the dvdcli user of v3
+ * that the trial's setup made (a finished dvdcli mount) must still be there.
+ */
+static void check(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self, bool pinned,
+		  const char *what)
+{
+	_cleanup_json_ json_object *st = NULL;
+	json_object *vols;
+	struct held h;
+	int users_ids = 0, held = 0;
+
+	ASSERT_EQ(0, lcenv_status(&self->e, &st)) TH_LOG("%s: status failed", what);
+	EXPECT_EQ(0, json_object_array_length(json_object_object_get(st, "quarantined")))
+	TH_LOG("%s: a record came back unreadable", what);
+	EXPECT_EQ(0, json_object_array_length(json_object_object_get(st, "containers")))
+	TH_LOG("%s: a container of the old boot is left", what);
+	ASSERT_EQ(0, plugin_held(&self->e, &h));
+	vols = json_object_object_get(st, "volumes");
+	for (size_t i = 0; i < json_object_array_length(vols); i++) {
+		json_object *v = json_object_array_get_idx(vols, i);
+		const char *id = json_object_get_string(json_object_object_get(v, "mount_id"));
+
+		if (json_object_get_int(json_object_object_get(v, "refcount")) <= 0)
+			continue;
+		users_ids++;
+		EXPECT_TRUE(id && is_held(&h, id))
+		TH_LOG("%s: volume %s has users but the plugin holds no mount under its ID", what,
+		       json_object_get_string(json_object_object_get(v, "name")));
+	}
+	for (size_t i = 0; i < h.n; i++)
+		held += h.net[i] > 0;
+	EXPECT_EQ(users_ids, held)
+	TH_LOG("%s: the plugin holds %d mount(s), dvmount knows %d in use", what, held, users_ids);
+	if (pinned)
+		EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v3"))
+	TH_LOG("%s: the pinned dvdcli user of v3 was lost", what);
+}
+
+static int run_op(FIXTURE_DATA(powercut) * self, struct run_result *r, const char *point,
+		  const char *op)
+{
+	char pid[16];
+
+	if (!strcmp(op, "prepare"))
+		return lcenv_run_crash(
+		    &self->e, r, point, "prepare", "--container-id", "c1", "--volumes", self->vols1,
+		    "--pid", lc_pidstr(pid, self->ct[1].pid), "--sandbox", self->sandbox, NULL);
+	if (!strcmp(op, "cleanup"))
+		return lcenv_run_crash(&self->e, r, point, "cleanup", "--container-id", "c1", NULL);
+	if (!strcmp(op, "recover"))
+		return lcenv_run_crash(&self->e, r, point, "recover", "--known", "c0", NULL);
+	if (!strcmp(op, "dvdcli-mount"))
+		return lcenv_run_crash(&self->e, r, point, "dvdcli", "mount", "--volumedriver=tp",
+				       "--volumename=v3", NULL);
+	return lcenv_run_crash(&self->e, r, point, "dvdcli", "unmount", "--volumedriver=tp",
+			       "--volumename=v3", NULL);
+}
+
+static void run_ok(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self, const char *op,
+		   const char *what)
+{
+	struct run_result r;
+
+	run_op(self, &r, "", op);
+	EXPECT_EQ(0, r.status) TH_LOG("%s: %s: %s", what, op, r.err);
+	run_result_free(&r);
+}
+
+/*
+ * recover --gc-dead at boot: it finishes, or, where a Mount of the old boot
+ * may still be under way (its in-flight window, on the wall clock once the
+ * boot id changed), keeps that volume for a retry and says so; once the
+ * window is over it finishes.
+ */
+static void recover_at_boot(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self,
+			    const char *what)
+{
+	struct run_result r;
+
+	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
+	if (r.status) {
+		EXPECT_EQ(1, r.status) TH_LOG("%s: recover: %s", what, r.err);
+		EXPECT_NE(NULL, strstr(r.err, "kept for retry"))
+		TH_LOG("%s: recover: %s", what, r.err);
+	}
+	run_result_free(&r);
+	ASSERT_LE(0, lcenv_expire_in_flight(&self->e)) TH_LOG("%s", what);
+	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s: recover once the window is over: %s", what, r.err);
+	run_result_free(&r);
+}
+
+/*
+ * One trial: on the model, c0 prepared (v1), v3 pinned by dvdcli unless op is
+ * a dvdcli one, then before (when given), then op killed at point (or let
+ * finish); the power cut and the reboot; recover (and an interrupted dvdcli
+ * mount again); the checks, v3 pinned but after a dvdcli unmount; then the
+ * pinned user's unmount, after which the plugin must hold nothing. Returns
+ * whether point killed op.
+ */
+static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self, const char *op,
+		  const char *before, const char *point)
+{
+	bool dvdcli_op = !strncmp(op, "dvdcli", 6), killed;
+	struct run_result r;
+	char what[128], pid[16];
+
+	snprintf(what, sizeof(what), "%s cut at %s", op, point);
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0)) TH_LOG("%s", what);
+	ASSERT_EQ(0, tu_container_start(&self->ct[1], NULL, 0)) TH_LOG("%s", what);
+	ASSERT_EQ(0, pc_fs_start(self->e.state, &self->fs)) TH_LOG("%s", what);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c0", "--volumes", self->vols0,
+		  "--pid", lc_pidstr(pid, self->ct[0].pid), "--sandbox", self->sandbox, NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	if (!dvdcli_op)
+		run_ok(_metadata, self, "dvdcli-mount", what);
+	if (before)
+		run_ok(_metadata, self, before, what);
+
+	run_op(self, &r, point, op);
+	EXPECT_TRUE(r.status == 0 || r.status == KILLED) OK_OR_LOG(r);
+	killed = r.status == KILLED;
+	run_result_free(&r);
+
+	/* The power goes: every process stops, the disk keeps what was durable. */
+	tu_container_stop(&self->ct[0]);
+	tu_container_stop(&self->ct[1]);
+	ASSERT_EQ(0, pc_fs_cut(self->fs)) TH_LOG("%s", what);
+	self->fs = 0;
+	ASSERT_EQ(0, pc_reboot(&self->e, &self->boot, plugin_extra)) TH_LOG("%s", what);
+
+	recover_at_boot(_metadata, self, what);
+	/* A dvdcli mount that did not finish failed for Mesos, which mounts again. */
+	if (!strcmp(op, "dvdcli-mount") && killed)
+		run_ok(_metadata, self, op, what);
+	check(_metadata, self, strcmp(op, "dvdcli-unmount"), what);
+
+	/* Mesos' unmount of its volume: then nothing is left anywhere. */
+	if (lcenv_status_refcount(&self->e, "v3") > 0)
+		run_ok(_metadata, self, "dvdcli-unmount", what);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e))
+	TH_LOG("%s: the plugin still holds a mount", what);
+	return killed;
+}
+
+static int every_point(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self,
+		       const char *op, const char *before)
+{
+	int killed = 0;
+
+	/* The operation finished, then the cut: its unsynced writes are lost too. */
+	trial(_metadata, self, op, before, "");
+	for (size_t i = 0; i < self->n_points && _metadata->passed; i++)
+		killed += trial(_metadata, self, op, before, self->points[i]);
+	return killed;
+}
+
+/* The kill counts are crash_points_test's: each point is reached as there. */
+TEST_F_TIMEOUT(powercut, prepare_cut_at_every_point, 300)
+{
+	EXPECT_EQ(8, every_point(_metadata, self, "prepare", NULL));
+}
+
+TEST_F_TIMEOUT(powercut, cleanup_cut_at_every_point, 300)
+{
+	EXPECT_EQ(6, every_point(_metadata, self, "cleanup", "prepare"));
+}
+
+TEST_F_TIMEOUT(powercut, recover_cut_at_every_point, 300)
+{
+	EXPECT_EQ(8, every_point(_metadata, self, "recover", "prepare"));
+}
+
+TEST_F_TIMEOUT(powercut, dvdcli_mount_cut_at_every_point, 300)
+{
+	EXPECT_EQ(2, every_point(_metadata, self, "dvdcli-mount", NULL));
+}
+
+TEST_F_TIMEOUT(powercut, dvdcli_unmount_cut_at_every_point, 300)
+{
+	EXPECT_EQ(3, every_point(_metadata, self, "dvdcli-unmount", "dvdcli-mount"));
+}
+
+TEST_HARNESS_MAIN
