@@ -33,13 +33,13 @@
 #include "common/jsonutil.h"
 
 #include "kselftest_harness.h"
+#include "tests/lib/invariants.h"
 #include "tests/lib/lcenv.h"
 #include "tests/lib/powercut.h"
 
 #define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
 #define KILLED (128 + SIGKILL)
 #define MAX_POINTS 64
-#define MAX_IDS 64
 
 static char *const plugin_extra[] = { "--bind", NULL };
 
@@ -99,89 +99,31 @@ FIXTURE_TEARDOWN(powercut)
 	lcenv_teardown(&self->e);
 }
 
-struct held {
-	char ids[MAX_IDS][80];
-	int net[MAX_IDS];
-	size_t n;
-};
-
-/* Mount IDs the plugin holds by its log: successful Mounts minus successful Unmounts. */
-static int plugin_held(struct lcenv *e, struct held *h)
-{
-	_cleanup_free_ char *log = read_file(e->log);
-	char *save = NULL;
-
-	memset(h, 0, sizeof(*h));
-	if (!log)
-		return 0;
-	for (char *l = strtok_r(log, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		_cleanup_json_ json_object *o = json_tokener_parse(l);
-		const char *ep = json_object_get_string(json_object_object_get(o, "endpoint"));
-		const char *id = json_object_get_string(json_object_object_get(o, "id"));
-		int d;
-		size_t i;
-
-		if (!ep || !id || json_object_get_int(json_object_object_get(o, "status")) != 200 ||
-		    json_object_object_get(o, "err"))
-			continue;
-		d = !strcmp(ep, "VolumeDriver.Mount")	  ? 1
-		    : !strcmp(ep, "VolumeDriver.Unmount") ? -1
-							  : 0;
-		for (i = 0; i < h->n && strcmp(h->ids[i], id); i++)
-			;
-		if (i == h->n && h->n < MAX_IDS)
-			snprintf(h->ids[h->n++], sizeof(h->ids[0]), "%s", id);
-		if (i < h->n)
-			h->net[i] += d;
-	}
-	return 0;
-}
-
-static bool is_held(const struct held *h, const char *id)
-{
-	for (size_t i = 0; i < h->n; i++)
-		if (!strcmp(h->ids[i], id))
-			return h->net[i] > 0;
-	return false;
-}
-
 /*
- * The invariants after the reboot's recover; pinned: the dvdcli user of v3
- * that the trial's setup made (a finished dvdcli mount) must still be there.
+ * The invariants after the reboot's recover (tests/lib/invariants.h, with no
+ * container: all died with the power), and the power cut's own: no record
+ * of the old boot is left, and when pinned, the dvdcli user of v3 that the
+ * trial made (a dvdcli mount that finished) still has its volume, and the
+ * plugin never Unmounted it (unmounts: v3's successful Unmounts before the
+ * cut operation; -1: not pinned before it).
  */
 static void check(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self, bool pinned,
-		  const char *what)
+		  int unmounts, const char *what)
 {
-	_cleanup_json_ json_object *st = NULL;
-	json_object *vols;
-	struct held h;
-	int users_ids = 0, held = 0;
+	char why[INV_WHY_MAX];
+	int r = inv_check(&self->e, NULL, 0, why, sizeof(why)), containers, volumes;
 
-	ASSERT_EQ(0, lcenv_status(&self->e, &st)) TH_LOG("%s: status failed", what);
-	EXPECT_EQ(0, json_object_array_length(json_object_object_get(st, "quarantined")))
-	TH_LOG("%s: a record came back unreadable", what);
-	EXPECT_EQ(0, json_object_array_length(json_object_object_get(st, "containers")))
-	TH_LOG("%s: a container of the old boot is left", what);
-	ASSERT_EQ(0, plugin_held(&self->e, &h));
-	vols = json_object_object_get(st, "volumes");
-	for (size_t i = 0; i < json_object_array_length(vols); i++) {
-		json_object *v = json_object_array_get_idx(vols, i);
-		const char *id = json_object_get_string(json_object_object_get(v, "mount_id"));
-
-		if (json_object_get_int(json_object_object_get(v, "refcount")) <= 0)
-			continue;
-		users_ids++;
-		EXPECT_TRUE(id && is_held(&h, id))
-		TH_LOG("%s: volume %s has users but the plugin holds no mount under its ID", what,
-		       json_object_get_string(json_object_object_get(v, "name")));
-	}
-	for (size_t i = 0; i < h.n; i++)
-		held += h.net[i] > 0;
-	EXPECT_EQ(users_ids, held)
-	TH_LOG("%s: the plugin holds %d mount(s), dvmount knows %d in use", what, held, users_ids);
-	if (pinned)
-		EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v3"))
+	ASSERT_LE(0, r) TH_LOG("%s: %s", what, why);
+	EXPECT_EQ(0, r) TH_LOG("%s: %s", what, why);
+	ASSERT_EQ(0, lcenv_status_counts(&self->e, &containers, &volumes)) TH_LOG("%s", what);
+	EXPECT_EQ(0, containers) TH_LOG("%s: a container of the old boot is left", what);
+	if (!pinned)
+		return;
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v3"))
 	TH_LOG("%s: the pinned dvdcli user of v3 was lost", what);
+	if (unmounts >= 0)
+		EXPECT_EQ(unmounts, lcenv_log_count(&self->e, "Unmount", "v3"))
+	TH_LOG("%s: a volume in use was Unmounted", what);
 }
 
 static int run_op(FIXTURE_DATA(powercut) * self, struct run_result *r, const char *point,
@@ -215,27 +157,19 @@ static void run_ok(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * s
 }
 
 /*
- * recover --gc-dead at boot: it finishes, or, where a Mount of the old boot
- * may still be under way (its in-flight window, on the wall clock once the
- * boot id changed), keeps that volume for a retry and says so; once the
- * window is over it finishes.
+ * recover --gc-dead at boot, as a containerizer runs it, until the in-flight
+ * windows of the old boot are over (inv_recover: on the wall clock, once
+ * the boot id changed).
  */
 static void recover_at_boot(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self,
 			    const char *what)
 {
-	struct run_result r;
+	char *const args[] = { "recover", "--gc-dead", NULL };
+	char why[INV_WHY_MAX];
+	int r = inv_recover(&self->e, args, why, sizeof(why));
 
-	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
-	if (r.status) {
-		EXPECT_EQ(1, r.status) TH_LOG("%s: recover: %s", what, r.err);
-		EXPECT_NE(NULL, strstr(r.err, "kept for retry"))
-		TH_LOG("%s: recover: %s", what, r.err);
-	}
-	run_result_free(&r);
-	ASSERT_LE(0, lcenv_expire_in_flight(&self->e)) TH_LOG("%s", what);
-	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
-	EXPECT_EQ(0, r.status) TH_LOG("%s: recover once the window is over: %s", what, r.err);
-	run_result_free(&r);
+	ASSERT_LE(0, r) TH_LOG("%s: %s", what, why);
+	EXPECT_EQ(0, r) TH_LOG("%s: %s", what, why);
 }
 
 /*
@@ -252,6 +186,7 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * se
 	bool dvdcli_op = !strncmp(op, "dvdcli", 6), killed;
 	struct run_result r;
 	char what[128], pid[16];
+	int unmounts;
 
 	snprintf(what, sizeof(what), "%s cut at %s", op, point);
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0)) TH_LOG("%s", what);
@@ -265,6 +200,8 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * se
 		run_ok(_metadata, self, "dvdcli-mount", what);
 	if (before)
 		run_ok(_metadata, self, before, what);
+	/* A dvdcli mount cut before it finished pinned nothing in use yet. */
+	unmounts = dvdcli_op ? -1 : lcenv_log_count(&self->e, "Unmount", "v3");
 
 	run_op(self, &r, point, op);
 	EXPECT_TRUE(r.status == 0 || r.status == KILLED) OK_OR_LOG(r);
@@ -282,7 +219,7 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * se
 	/* A dvdcli mount that did not finish failed for Mesos, which mounts again. */
 	if (!strcmp(op, "dvdcli-mount") && killed)
 		run_ok(_metadata, self, op, what);
-	check(_metadata, self, strcmp(op, "dvdcli-unmount"), what);
+	check(_metadata, self, strcmp(op, "dvdcli-unmount"), unmounts, what);
 
 	/* Mesos' unmount of its volume: then nothing is left anywhere. */
 	if (lcenv_status_refcount(&self->e, "v3") > 0)
