@@ -7,10 +7,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -231,6 +233,66 @@ TEST_F(pcfs, flock_and_exclusive_create_work)
 	EXPECT_EQ(EWOULDBLOCK, errno);
 	close(a);
 	close(b);
+}
+
+/*
+ * A child that makes x durable (two syncs: its data, the directory), then y
+ * (two more); the model started with cut (--cut-at-sync / --cut-after-sync
+ * n). Returns the child's wait status.
+ */
+static int syncing_child(struct __test_metadata *_metadata, FIXTURE_DATA(pcfs) * self, unsigned n,
+			 bool applied)
+{
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, pc_fs_stop(self->fs));
+	self->fs = 0;
+	ASSERT_EQ(0, pc_fs_start_sync_cut(self->dir, n, applied, &self->fs));
+	ASSERT_EQ(0, put(self, "before", "before", false));
+	ASSERT_EQ(0, pc_fs_arm(self->fs));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(put(self, "x", "x", true) || sync_dir(self, ".") ||
+		      put(self, "y", "y", true) || sync_dir(self, "."));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	return status;
+}
+
+TEST_F(pcfs, cut_at_sync_kills_the_caller_and_drops_that_sync)
+{
+	int status = syncing_child(_metadata, self, 3, false);
+
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* Syncs after the cut, from anyone, make nothing durable. */
+	EXPECT_EQ(0, put(self, "z", "z", true));
+	EXPECT_EQ(0, sync_dir(self, "."));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("x", text(self, "x"));
+	EXPECT_STREQ("(absent)", text(self, "y"));
+	EXPECT_STREQ("(absent)", text(self, "z"));
+	/* Counted from pc_fs_arm(): the directory sync that made x durable was the 2nd. */
+	EXPECT_STREQ("", text(self, "before"));
+}
+
+TEST_F(pcfs, cut_after_sync_applies_that_sync)
+{
+	int status = syncing_child(_metadata, self, 4, true);
+
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("x", text(self, "x"));
+	EXPECT_STREQ("y", text(self, "y"));
+}
+
+TEST_F(pcfs, cut_at_sync_past_the_last_kills_nothing)
+{
+	int status = syncing_child(_metadata, self, 5, false);
+
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("y", text(self, "y"));
 }
 
 TEST_HARNESS_MAIN

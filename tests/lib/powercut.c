@@ -14,9 +14,8 @@
 
 #define PC_WAIT_MS 10000
 
-int pc_fs_start(const char *dir, pid_t *ret_pid)
+static int start(char *const argv[], pid_t *ret_pid)
 {
-	char *argv[] = { (char *)build_path("tests/dvmount-pcfs"), (char *)dir, NULL };
 	char line[256];
 	int out = -1;
 	pid_t pid = spawn(argv, &out);
@@ -31,6 +30,28 @@ int pc_fs_start(const char *dir, pid_t *ret_pid)
 	close(out);
 	*ret_pid = pid;
 	return 0;
+}
+
+int pc_fs_start(const char *dir, pid_t *ret_pid)
+{
+	char *argv[] = { (char *)build_path("tests/dvmount-pcfs"), (char *)dir, NULL };
+
+	return start(argv, ret_pid);
+}
+
+int pc_fs_start_sync_cut(const char *dir, unsigned n, bool applied, pid_t *ret_pid)
+{
+	char num[16];
+	char *argv[] = { (char *)build_path("tests/dvmount-pcfs"),
+			 applied ? "--cut-after-sync" : "--cut-at-sync", num, (char *)dir, NULL };
+
+	snprintf(num, sizeof(num), "%u", n);
+	return start(argv, ret_pid);
+}
+
+int pc_fs_arm(pid_t pid)
+{
+	return kill(pid, SIGUSR2) < 0 ? negerrno() : 0;
 }
 
 static int end(pid_t pid, int sig)

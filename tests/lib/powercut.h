@@ -16,12 +16,24 @@
 #define DVMOUNT_TESTS_POWERCUT_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "tests/lib/lcenv.h"
 
 /* Mount dvmount-pcfs over dir, loaded with dir's tree; *ret_pid serves it. */
 int pc_fs_start(const char *dir, pid_t *ret_pid);
+/*
+ * The same, with the power cut at a sync barrier (n >= 1): the nth sync
+ * (fsync, fdatasync, a directory's fsync) after pc_fs_arm() kills its caller
+ * (SIGKILL) and nothing becomes durable from then on; applied: that sync
+ * itself still made durable (the cut just after it), else not (just before).
+ * pc_fs_cut() then leaves the durable image in dir.
+ */
+int pc_fs_start_sync_cut(const char *dir, unsigned n, bool applied, pid_t *ret_pid);
+/* Start counting syncs from here (SIGUSR2): counted before any later request. */
+int pc_fs_arm(pid_t pid);
+
 /*
  * The power cut: the FUSE mount goes and dir holds the durable image only.
  * Waits for the server (10 s at most); -EIO when it failed, -ETIMEDOUT.

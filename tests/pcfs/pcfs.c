@@ -17,13 +17,22 @@
  * are not modelled (chmod/chown are kept in both images at once); flock is
  * left to the kernel (no .flock operation: local locks on the mount).
  *
- * Usage: dvmount-pcfs DIR
+ * Usage: dvmount-pcfs [--cut-at-sync N | --cut-after-sync N] DIR
  * Loads DIR's tree (regular files and directories; all of it durable, as
  * after a sync), mounts itself over DIR, prints "ready" and serves, single
  * threaded. On SIGUSR1 (a power cut) it unmounts and writes the DURABLE
  * image into DIR (through a descriptor taken before mounting), replacing
  * what was there; on SIGTERM or SIGINT (a clean shutdown) the visible one.
  * Exit 0 once DIR holds the image, 1 on any failure.
+ *
+ * A power cut at a sync barrier: the durable image changes only at a sync,
+ * so a cut at any moment leaves the image of just after some sync, and the
+ * plugin in whatever state the calls made since left it. With --cut-at-sync
+ * N, the Nth sync (fsync, fdatasync or a directory's fsync) counted from a
+ * SIGUSR2 (which arms the count) is not applied: the process that asked for
+ * it is killed (SIGKILL) there and nothing becomes durable any more, as if
+ * the power went just before it. --cut-after-sync N applies the Nth sync
+ * first: the power went just after it, before the caller went on.
  */
 #define FUSE_USE_VERSION 31
 
@@ -78,6 +87,26 @@ static struct pcfs_node *root, *all_nodes;
 static unsigned long next_ino = 1;
 static volatile sig_atomic_t cut;
 static struct fuse *fs;
+/* The cut at a sync barrier: 0 none; armed by SIGUSR2; frozen once it happened. */
+static unsigned long cut_sync;
+static bool cut_applied, frozen;
+static volatile sig_atomic_t armed;
+static unsigned long syncs;
+
+/*
+ * Should this sync become durable? Counts it once armed; at the chosen one,
+ * kills the caller, and from then on nothing is durable (the power is off).
+ */
+static bool sync_allowed(void)
+{
+	if (frozen)
+		return false;
+	if (!armed || !cut_sync || ++syncs != cut_sync)
+		return true;
+	frozen = true;
+	kill(fuse_get_context()->pid, SIGKILL);
+	return cut_applied;
+}
 
 static struct pcfs_node *node_new(mode_t mode, uid_t uid, gid_t gid)
 {
@@ -519,6 +548,8 @@ static int pc_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	(void)datasync;
 	if (!n)
 		return -ENOENT;
+	if (!sync_allowed())
+		return 0;
 	return S_ISDIR(n->mode) ? dir_copy(&n->dur, &n->vis) : file_sync(n);
 }
 
@@ -529,6 +560,8 @@ static int pc_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi
 	(void)datasync;
 	if (!n || !S_ISDIR(n->mode))
 		return -ENOTDIR;
+	if (!sync_allowed())
+		return 0;
 	return dir_copy(&n->dur, &n->vis);
 }
 
@@ -717,6 +750,12 @@ static int store_dir(int dirfd, const struct pcfs_node *n, bool durable, int dep
 	return r;
 }
 
+static void on_arm(int sig)
+{
+	(void)sig;
+	armed = 1;
+}
+
 static void on_cut(int sig)
 {
 	cut = sig == SIGUSR1;
@@ -728,34 +767,44 @@ int main(int argc, char *argv[])
 {
 	char *fargv[] = { argv[0], "-o", "fsname=dvmount-pcfs,default_permissions", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
-	struct sigaction sa = { .sa_handler = on_cut };
+	struct sigaction sa = { .sa_handler = on_cut }, arm = { .sa_handler = on_arm };
 	_cleanup_close_ int dirfd = -EBADF;
+	const char *dir;
 	struct stat st;
 	int r;
 
+	if (argc == 4 &&
+	    (!strcmp(argv[1], "--cut-at-sync") || !strcmp(argv[1], "--cut-after-sync"))) {
+		cut_applied = !strcmp(argv[1], "--cut-after-sync");
+		cut_sync = strtoul(argv[2], NULL, 10);
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: dvmount-pcfs DIR\n");
+		fprintf(stderr, "usage: dvmount-pcfs [--cut-at-sync N | --cut-after-sync N] DIR\n");
 		return 1;
 	}
-	dirfd = open(argv[1], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dir = argv[1];
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0 || fstat(dirfd, &st) < 0) {
-		perror(argv[1]);
+		perror(dir);
 		return 1;
 	}
 	root = node_new(st.st_mode, st.st_uid, st.st_gid);
 	r = root ? load_dir(dirfd, root, 0) : -ENOMEM;
 	if (r < 0) {
-		fprintf(stderr, "dvmount-pcfs: loading '%s': %s\n", argv[1], strerror(-r));
+		fprintf(stderr, "dvmount-pcfs: loading '%s': %s\n", dir, strerror(-r));
 		return 1;
 	}
 	/* No SA_RESTART: the read of /dev/fuse must return for the loop to see fuse_exit. */
 	sigemptyset(&sa.sa_mask);
+	sigemptyset(&arm.sa_mask);
 	if (sigaction(SIGUSR1, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
-	    sigaction(SIGINT, &sa, NULL) < 0)
+	    sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGUSR2, &arm, NULL) < 0)
 		return 1;
 	fs = fuse_new(&args, &ops, sizeof(ops), NULL);
-	if (!fs || fuse_mount(fs, argv[1]) < 0) {
-		fprintf(stderr, "dvmount-pcfs: cannot mount on '%s'\n", argv[1]);
+	if (!fs || fuse_mount(fs, dir) < 0) {
+		fprintf(stderr, "dvmount-pcfs: cannot mount on '%s'\n", dir);
 		return 1;
 	}
 	printf("ready\n");
