@@ -172,26 +172,41 @@ static void recover_at_boot(struct __test_metadata *_metadata, FIXTURE_DATA(powe
 	EXPECT_EQ(0, r) TH_LOG("%s: %s", what, why);
 }
 
+/* Where the power goes: at a crash point ("" none), or at the op's sync-th sync. */
+struct cut {
+	const char *point;
+	unsigned sync;
+	bool applied; /* that sync itself made durable */
+};
+
 /*
  * One trial: on the model, c0 prepared (v1), v3 pinned by dvdcli unless op is
- * a dvdcli one, then before (when given), then op killed at point (or let
- * finish); the power cut and the reboot; recover (and an interrupted dvdcli
- * mount again); the checks, v3 pinned but after a dvdcli unmount; then the
- * pinned user's unmount, after which the plugin must hold nothing. Returns
- * whether point killed op.
+ * a dvdcli one, then before (when given), then op killed where cut says (or
+ * let finish); the power cut and the reboot; recover (and an interrupted
+ * dvdcli mount again); the checks, v3 pinned but after a dvdcli unmount; then
+ * the pinned user's unmount, after which the plugin must hold nothing.
+ * Returns whether the cut killed op.
  */
 static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self, const char *op,
-		  const char *before, const char *point)
+		  const char *before, const struct cut *cut)
 {
 	bool dvdcli_op = !strncmp(op, "dvdcli", 6), killed;
 	struct run_result r;
 	char what[128], pid[16];
 	int unmounts;
 
-	snprintf(what, sizeof(what), "%s cut at %s", op, point);
+	if (cut->sync)
+		snprintf(what, sizeof(what), "%s cut %s sync %u", op, cut->applied ? "after" : "at",
+			 cut->sync);
+	else
+		snprintf(what, sizeof(what), "%s cut at %s", op,
+			 *cut->point ? cut->point : "the end");
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0)) TH_LOG("%s", what);
 	ASSERT_EQ(0, tu_container_start(&self->ct[1], NULL, 0)) TH_LOG("%s", what);
-	ASSERT_EQ(0, pc_fs_start(self->e.state, &self->fs)) TH_LOG("%s", what);
+	r.status = cut->sync
+		       ? pc_fs_start_sync_cut(self->e.state, cut->sync, cut->applied, &self->fs)
+		       : pc_fs_start(self->e.state, &self->fs);
+	ASSERT_EQ(0, r.status) TH_LOG("%s: the model did not start", what);
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c0", "--volumes", self->vols0,
 		  "--pid", lc_pidstr(pid, self->ct[0].pid), "--sandbox", self->sandbox, NULL);
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
@@ -203,7 +218,9 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * se
 	/* A dvdcli mount cut before it finished pinned nothing in use yet. */
 	unmounts = dvdcli_op ? -1 : lcenv_log_count(&self->e, "Unmount", "v3");
 
-	run_op(self, &r, point, op);
+	if (cut->sync)
+		ASSERT_EQ(0, pc_fs_arm(self->fs)) TH_LOG("%s", what);
+	run_op(self, &r, cut->point, op);
 	EXPECT_TRUE(r.status == 0 || r.status == KILLED) OK_OR_LOG(r);
 	killed = r.status == KILLED;
 	run_result_free(&r);
@@ -232,13 +249,42 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * se
 static int every_point(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self,
 		       const char *op, const char *before)
 {
+	struct cut cut = { .point = "" };
 	int killed = 0;
 
 	/* The operation finished, then the cut: its unsynced writes are lost too. */
-	trial(_metadata, self, op, before, "");
-	for (size_t i = 0; i < self->n_points && _metadata->passed; i++)
-		killed += trial(_metadata, self, op, before, self->points[i]);
+	trial(_metadata, self, op, before, &cut);
+	for (size_t i = 0; i < self->n_points && _metadata->passed; i++) {
+		cut.point = self->points[i];
+		killed += trial(_metadata, self, op, before, &cut);
+	}
 	return killed;
+}
+
+#define MAX_SYNCS 64
+
+/*
+ * The cut at every sync barrier of op, just before and just after each: a
+ * cut at any moment leaves the durable image of just after one of them, and
+ * the plugin as the calls made since left it. Returns op's number of syncs.
+ */
+static unsigned every_sync(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self,
+			   const char *op, const char *before)
+{
+	unsigned syncs[2] = { 0, 0 };
+
+	for (int applied = 0; applied < 2; applied++) {
+		struct cut cut = { .point = "", .applied = applied };
+
+		for (cut.sync = 1; cut.sync <= MAX_SYNCS && _metadata->passed; cut.sync++)
+			if (!trial(_metadata, self, op, before, &cut))
+				break;
+		syncs[applied] = cut.sync - 1;
+	}
+	EXPECT_EQ(syncs[0], syncs[1]) TH_LOG("%s: the syncs differ from run to run", op);
+	EXPECT_GT(MAX_SYNCS, syncs[0]) TH_LOG("%s: more syncs than the test follows", op);
+	TH_LOG("%s: cut before and after each of its %u syncs", op, syncs[0]);
+	return syncs[0];
 }
 
 /* The kill counts are crash_points_test's: each point is reached as there. */
@@ -265,6 +311,32 @@ TEST_F_TIMEOUT(powercut, dvdcli_mount_cut_at_every_point, 300)
 TEST_F_TIMEOUT(powercut, dvdcli_unmount_cut_at_every_point, 300)
 {
 	EXPECT_EQ(3, every_point(_metadata, self, "dvdcli-unmount", "dvdcli-mount"));
+}
+
+/* Each operation makes at least one sync: its durable intent, or its release. */
+TEST_F_TIMEOUT(powercut, prepare_cut_at_every_sync, 300)
+{
+	EXPECT_LE(1, every_sync(_metadata, self, "prepare", NULL));
+}
+
+TEST_F_TIMEOUT(powercut, cleanup_cut_at_every_sync, 300)
+{
+	EXPECT_LE(1, every_sync(_metadata, self, "cleanup", "prepare"));
+}
+
+TEST_F_TIMEOUT(powercut, recover_cut_at_every_sync, 300)
+{
+	EXPECT_LE(1, every_sync(_metadata, self, "recover", "prepare"));
+}
+
+TEST_F_TIMEOUT(powercut, dvdcli_mount_cut_at_every_sync, 300)
+{
+	EXPECT_LE(1, every_sync(_metadata, self, "dvdcli-mount", NULL));
+}
+
+TEST_F_TIMEOUT(powercut, dvdcli_unmount_cut_at_every_sync, 300)
+{
+	EXPECT_LE(1, every_sync(_metadata, self, "dvdcli-unmount", "dvdcli-mount"));
 }
 
 TEST_HARNESS_MAIN
