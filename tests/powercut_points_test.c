@@ -172,12 +172,51 @@ static void recover_at_boot(struct __test_metadata *_metadata, FIXTURE_DATA(powe
 	EXPECT_EQ(0, r) TH_LOG("%s: %s", what, why);
 }
 
-/* Where the power goes: at a crash point ("" none), or at the op's sync-th sync. */
+/*
+ * Where the power goes: at a crash point ("" none), or at the op's sync-th
+ * sync; and when boot_sync, once more at that sync of the recover after the
+ * reboot.
+ */
 struct cut {
 	const char *point;
 	unsigned sync;
 	bool applied; /* that sync itself made durable */
+	unsigned boot_sync;
+	bool boot_applied;
+	bool boot_killed; /* out: the second cut killed that recover */
 };
+
+/* The power goes: every process stops, the disk keeps what was durable; the host boots. */
+static void power_cut(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self,
+		      const char *what)
+{
+	tu_container_stop(&self->ct[0]);
+	tu_container_stop(&self->ct[1]);
+	ASSERT_EQ(0, pc_fs_cut(self->fs)) TH_LOG("%s", what);
+	self->fs = 0;
+	ASSERT_EQ(0, pc_reboot(&self->e, &self->boot, plugin_extra)) TH_LOG("%s", what);
+}
+
+/*
+ * The recover at boot, on the model, cut at its boot_sync-th sync: past its
+ * in-flight windows (so that it does all its work, Unmounts included).
+ */
+static void boot_recover_cut(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self,
+			     struct cut *cut, const char *what)
+{
+	struct run_result r;
+
+	ASSERT_LE(0, lcenv_expire_in_flight(&self->e)) TH_LOG("%s", what);
+	ASSERT_EQ(0,
+		  pc_fs_start_sync_cut(self->e.state, cut->boot_sync, cut->boot_applied, &self->fs))
+	TH_LOG("%s", what);
+	ASSERT_EQ(0, pc_fs_arm(self->fs)) TH_LOG("%s", what);
+	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
+	EXPECT_TRUE(r.status == 0 || r.status == KILLED) OK_OR_LOG(r);
+	cut->boot_killed = r.status == KILLED;
+	run_result_free(&r);
+	power_cut(_metadata, self, what);
+}
 
 /*
  * One trial: on the model, c0 prepared (v1), v3 pinned by dvdcli unless op is
@@ -188,7 +227,7 @@ struct cut {
  * Returns whether the cut killed op.
  */
 static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self, const char *op,
-		  const char *before, const struct cut *cut)
+		  const char *before, struct cut *cut)
 {
 	bool dvdcli_op = !strncmp(op, "dvdcli", 6), killed;
 	struct run_result r;
@@ -201,6 +240,16 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * se
 	else
 		snprintf(what, sizeof(what), "%s cut at %s", op,
 			 *cut->point ? cut->point : "the end");
+	if (cut->boot_sync)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what),
+			 ", its recover cut %s sync %u", cut->boot_applied ? "after" : "at",
+			 cut->boot_sync);
+	/*
+	 * The last trial ended with the log balanced: start a fresh one, so
+	 * that its Mount IDs stay within what inv_plugin_held() tracks.
+	 */
+	ASSERT_EQ(0, lcenv_log_unbalanced(&self->e)) TH_LOG("%s", what);
+	ASSERT_EQ(0, lcenv_log_reset(&self->e)) TH_LOG("%s", what);
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0)) TH_LOG("%s", what);
 	ASSERT_EQ(0, tu_container_start(&self->ct[1], NULL, 0)) TH_LOG("%s", what);
 	r.status = cut->sync
@@ -225,12 +274,9 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * se
 	killed = r.status == KILLED;
 	run_result_free(&r);
 
-	/* The power goes: every process stops, the disk keeps what was durable. */
-	tu_container_stop(&self->ct[0]);
-	tu_container_stop(&self->ct[1]);
-	ASSERT_EQ(0, pc_fs_cut(self->fs)) TH_LOG("%s", what);
-	self->fs = 0;
-	ASSERT_EQ(0, pc_reboot(&self->e, &self->boot, plugin_extra)) TH_LOG("%s", what);
+	power_cut(_metadata, self, what);
+	if (cut->boot_sync)
+		boot_recover_cut(_metadata, self, cut, what);
 
 	recover_at_boot(_metadata, self, what);
 	/* A dvdcli mount that did not finish failed for Mesos, which mounts again. */
@@ -311,6 +357,40 @@ TEST_F_TIMEOUT(powercut, dvdcli_mount_cut_at_every_point, 300)
 TEST_F_TIMEOUT(powercut, dvdcli_unmount_cut_at_every_point, 300)
 {
 	EXPECT_EQ(3, every_point(_metadata, self, "dvdcli-unmount", "dvdcli-mount"));
+}
+
+/*
+ * A power cut during the recover after a power cut: the first cut at every
+ * crash point of prepare (or after it), the second at every sync of the
+ * recover at boot, just before and just after each.
+ */
+TEST_F_TIMEOUT(powercut, boot_recover_cut_at_every_sync, 300)
+{
+	unsigned trials = 0, most = 0;
+
+	/* First the cut after prepare finished (point ""), then at each point. */
+	for (size_t i = 0; i <= self->n_points && _metadata->passed; i++) {
+		struct cut cut = { .point = i ? self->points[i - 1] : "" };
+
+		for (int applied = 0; applied < 2; applied++) {
+			cut.boot_applied = applied;
+			for (cut.boot_sync = 1; cut.boot_sync <= MAX_SYNCS && _metadata->passed;
+			     cut.boot_sync++) {
+				bool killed = trial(_metadata, self, "prepare", NULL, &cut);
+
+				trials++;
+				/* A point prepare does not reach: the same as the first. */
+				if (i && !killed)
+					goto next_point;
+				if (!cut.boot_killed)
+					break;
+			}
+			most = MAX(most, cut.boot_sync - 1);
+		}
+	next_point:;
+	}
+	EXPECT_LE(1, most) TH_LOG("the recover at boot never synced");
+	TH_LOG("%u trials; the recover at boot made up to %u syncs", trials, most);
 }
 
 /* Each operation makes at least one sync: its durable intent, or its release. */
