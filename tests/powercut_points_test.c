@@ -49,7 +49,7 @@ FIXTURE(powercut)
 	struct pc_boot boot;
 	struct tu_container ct[2];
 	pid_t fs;
-	char sandbox[PATH_MAX], vols0[PATH_MAX], vols1[PATH_MAX];
+	char sandbox[PATH_MAX], vols0[PATH_MAX], vols1[PATH_MAX], vols3[PATH_MAX];
 	char *points[MAX_POINTS];
 	size_t n_points;
 };
@@ -76,6 +76,8 @@ FIXTURE_SETUP(powercut)
 	struct lcvol v0[] = { { .name = "v1", .path = "c0/v1" } };
 	struct lcvol v1[] = { { .name = "v1", .path = "c1/v1" },
 			      { .name = "v2", .path = "c1/v2" } };
+	struct lcvol v3[] = { { .name = "v3", .path = "c3/v3" },
+			      { .name = "v1", .path = "c3/v1" } };
 
 	self->n_points = list_points(_metadata, self->points);
 	ASSERT_LT(0, self->n_points);
@@ -85,6 +87,7 @@ FIXTURE_SETUP(powercut)
 	ASSERT_EQ(0, tu_mkdirs(self->e.state, 0700));
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "c0.json", v0, 1, self->vols0));
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "c1.json", v1, 2, self->vols1));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "c3.json", v3, 2, self->vols3));
 }
 
 FIXTURE_TEARDOWN(powercut)
@@ -173,6 +176,29 @@ static void recover_at_boot(struct __test_metadata *_metadata, FIXTURE_DATA(powe
 }
 
 /*
+ * The new boot uses the volumes again: a container with v3 (the pinned one,
+ * whose plugin mount the reboot took) and v1, prepared and cleaned up; the
+ * invariants hold after it.
+ */
+static void use_after_boot(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self,
+			   bool pinned, const char *what)
+{
+	struct run_result r;
+	char pid[16];
+
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0)) TH_LOG("%s", what);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c3", "--volumes", self->vols3,
+		  "--pid", lc_pidstr(pid, self->ct[0].pid), "--sandbox", self->sandbox, NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s: prepare after the reboot: %s", what, r.err);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c3", NULL);
+	EXPECT_EQ(0, r.status) TH_LOG("%s: cleanup after the reboot: %s", what, r.err);
+	run_result_free(&r);
+	tu_container_stop(&self->ct[0]);
+	check(_metadata, self, pinned, -1, what);
+}
+
+/*
  * Where the power goes: at a crash point ("" none), or at the op's sync-th
  * sync; and when boot_sync, once more at that sync of the recover after the
  * reboot.
@@ -222,8 +248,9 @@ static void boot_recover_cut(struct __test_metadata *_metadata, FIXTURE_DATA(pow
  * One trial: on the model, c0 prepared (v1), v3 pinned by dvdcli unless op is
  * a dvdcli one, then before (when given), then op killed where cut says (or
  * let finish); the power cut and the reboot; recover (and an interrupted
- * dvdcli mount again); the checks, v3 pinned but after a dvdcli unmount; then
- * the pinned user's unmount, after which the plugin must hold nothing.
+ * dvdcli mount again); the checks, v3 pinned but after a dvdcli unmount; the
+ * volumes used again in the new boot, and the checks; then the pinned
+ * user's unmount, after which the plugin must hold nothing.
  * Returns whether the cut killed op.
  */
 static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self, const char *op,
@@ -283,6 +310,8 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * se
 	if (!strcmp(op, "dvdcli-mount") && killed)
 		run_ok(_metadata, self, op, what);
 	check(_metadata, self, strcmp(op, "dvdcli-unmount"), unmounts, what);
+
+	use_after_boot(_metadata, self, strcmp(op, "dvdcli-unmount"), what);
 
 	/* Mesos' unmount of its volume: then nothing is left anywhere. */
 	if (lcenv_status_refcount(&self->e, "v3") > 0)
