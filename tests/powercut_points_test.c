@@ -129,6 +129,44 @@ static void check(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * se
 	TH_LOG("%s: a volume in use was Unmounted", what);
 }
 
+/*
+ * The power cut's promise alone, where a pinned user may be left without its
+ * plugin mount until its next use (a renewal cut between its Unmount and its
+ * Mount: recover never mounts): every record readable, no container of the
+ * old boot left, every Mount ID the plugin holds is a volume dvmount knows,
+ * and the pinned dvdcli user of v3 is still there.
+ */
+static void check_known(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self,
+			const char *what)
+{
+	_cleanup_json_ json_object *st = NULL;
+	json_object *vols;
+	struct inv_held h;
+
+	ASSERT_EQ(0, lcenv_status(&self->e, &st)) TH_LOG("%s: status failed", what);
+	EXPECT_EQ(0, json_object_array_length(json_object_object_get(st, "quarantined")))
+	TH_LOG("%s: a record came back unreadable", what);
+	EXPECT_EQ(0, json_object_array_length(json_object_object_get(st, "containers")))
+	TH_LOG("%s: a container of the old boot is left", what);
+	ASSERT_EQ(0, inv_plugin_held(self->e.log, &h));
+	vols = json_object_object_get(st, "volumes");
+	for (size_t i = 0; i < h.n; i++) {
+		bool known = false;
+
+		for (size_t j = 0; h.net[i] > 0 && j < json_object_array_length(vols); j++) {
+			json_object *v = json_object_array_get_idx(vols, j);
+			const char *id =
+			    json_object_get_string(json_object_object_get(v, "mount_id"));
+
+			known |= id && !strcmp(id, h.ids[i]);
+		}
+		EXPECT_TRUE(h.net[i] <= 0 || known)
+		TH_LOG("%s: the plugin holds Mount ID %s, unknown to dvmount", what, h.ids[i]);
+	}
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v3"))
+	TH_LOG("%s: the pinned dvdcli user of v3 was lost", what);
+}
+
 static int run_op(FIXTURE_DATA(powercut) * self, struct run_result *r, const char *point,
 		  const char *op)
 {
@@ -420,6 +458,63 @@ TEST_F_TIMEOUT(powercut, boot_recover_cut_at_every_sync, 300)
 	}
 	EXPECT_LE(1, most) TH_LOG("the recover at boot never synced");
 	TH_LOG("%u trials; the recover at boot made up to %u syncs", trials, most);
+}
+
+/*
+ * A prepare in the boot after a power cut, of a volume a dvdcli user pinned
+ * in the boot before: its plugin mount went with the reboot, so the prepare
+ * Unmounts the old Mount ID and Mounts under a new one (STATE_VOL_RENEW).
+ * The power goes again at every sync of that prepare, just before and just
+ * after each; after the second reboot and recover, the pinned user still
+ * has its volume and the plugin holds nothing dvmount does not know; once
+ * the volume is used again, every invariant holds.
+ */
+TEST_F_TIMEOUT(powercut, renewing_prepare_cut_at_every_sync, 300)
+{
+	unsigned syncs[2] = { 0, 0 };
+
+	for (int applied = 0; applied < 2; applied++) {
+		for (unsigned n = 1; n <= MAX_SYNCS && _metadata->passed; n++) {
+			struct run_result r;
+			char what[128], pid[16];
+			bool killed;
+
+			snprintf(what, sizeof(what), "renewing prepare cut %s sync %u",
+				 applied ? "after" : "at", n);
+			ASSERT_EQ(0, lcenv_log_unbalanced(&self->e)) TH_LOG("%s", what);
+			ASSERT_EQ(0, lcenv_log_reset(&self->e)) TH_LOG("%s", what);
+			run_ok(_metadata, self, "dvdcli-mount", what);
+			ASSERT_EQ(0, pc_reboot(&self->e, &self->boot, plugin_extra))
+			TH_LOG("%s", what);
+			recover_at_boot(_metadata, self, what);
+
+			ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0)) TH_LOG("%s", what);
+			ASSERT_EQ(0, pc_fs_start_sync_cut(self->e.state, n, applied, &self->fs))
+			TH_LOG("%s", what);
+			ASSERT_EQ(0, pc_fs_arm(self->fs)) TH_LOG("%s", what);
+			lcenv_run(&self->e, &r, "prepare", "--container-id", "c3", "--volumes",
+				  self->vols3, "--pid", lc_pidstr(pid, self->ct[0].pid),
+				  "--sandbox", self->sandbox, NULL);
+			EXPECT_TRUE(r.status == 0 || r.status == KILLED) OK_OR_LOG(r);
+			killed = r.status == KILLED;
+			run_result_free(&r);
+			power_cut(_metadata, self, what);
+
+			recover_at_boot(_metadata, self, what);
+			check_known(_metadata, self, what);
+			/* Its next use mounts it again: then every invariant holds. */
+			use_after_boot(_metadata, self, true, what);
+			run_ok(_metadata, self, "dvdcli-unmount", what);
+			EXPECT_EQ(0, lcenv_log_unbalanced(&self->e))
+			TH_LOG("%s: the plugin still holds a mount", what);
+			if (!killed)
+				break;
+			syncs[applied] = n;
+		}
+	}
+	EXPECT_EQ(syncs[0], syncs[1]) TH_LOG("the syncs differ from run to run");
+	EXPECT_LE(1, syncs[0]);
+	TH_LOG("the renewing prepare: cut before and after each of its %u syncs", syncs[0]);
 }
 
 /* Each operation makes at least one sync: its durable intent, or its release. */
