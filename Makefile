@@ -119,6 +119,7 @@ PCFS_SRCS := tests/pcfs/pcfs.c
 # Links the whole library with nothing of the program's (srcs-check's partner).
 LINKS_ALONE_SRCS := tests/link/links_alone.c
 TESTLIB_SRCS := \
+	tests/lib/crashscene.c \
 	tests/lib/invariants.c \
 	tests/lib/lcenv.c \
 	tests/lib/miniplugin.c \

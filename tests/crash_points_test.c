@@ -17,12 +17,12 @@
 #include "common/jsonutil.h"
 
 #include "kselftest_harness.h"
+#include "tests/lib/crashscene.h"
 #include "tests/lib/invariants.h"
 #include "tests/lib/lcenv.h"
 
 #define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
 #define KILLED (128 + SIGKILL)
-#define MAX_POINTS 64
 
 /* The points as of this test: a point removed or renamed must be noticed. */
 static const char *const known_points[] = {
@@ -40,27 +40,8 @@ FIXTURE(points)
 	struct lcenv e;
 	struct tu_container ct[2];
 	char sandbox[PATH_MAX], vols0[PATH_MAX], vols1[PATH_MAX];
-	char *points[MAX_POINTS];
-	size_t n_points;
+	struct crash_points points;
 };
-
-static size_t list_points(struct __test_metadata *_metadata, char *ret[MAX_POINTS])
-{
-	struct run_result r;
-	size_t n = 0;
-	char *save = NULL;
-
-	ASSERT_EQ(0, setenv("DVMOUNT_CRASH_AT", "list", 1));
-	run_dvmount(&r, "version", NULL);
-	unsetenv("DVMOUNT_CRASH_AT");
-	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
-	EXPECT_STREQ("", r.err);
-	for (char *l = strtok_r(r.out, "\n", &save); l && n < MAX_POINTS;
-	     l = strtok_r(NULL, "\n", &save))
-		ret[n++] = strdup(l);
-	run_result_free(&r);
-	return n;
-}
 
 /* c0 holds v1 all along; c1 (v1 shared, v2 its own) is the one interrupted. */
 FIXTURE_SETUP(points)
@@ -71,7 +52,7 @@ FIXTURE_SETUP(points)
 	struct run_result r;
 	char pid[16];
 
-	self->n_points = list_points(_metadata, self->points);
+	ASSERT_EQ(0, crash_points_list(&self->points));
 	ASSERT_EQ(0, lcenv_setup(&self->e, NULL));
 	tu_path(self->sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(self->sandbox, 0755));
@@ -87,8 +68,7 @@ FIXTURE_SETUP(points)
 
 FIXTURE_TEARDOWN(points)
 {
-	for (size_t i = 0; i < self->n_points; i++)
-		free(self->points[i]);
+	crash_points_free(&self->points);
 	tu_container_stop(&self->ct[0]);
 	tu_container_stop(&self->ct[1]);
 	lcenv_teardown(&self->e);
@@ -111,21 +91,9 @@ static void check(struct __test_metadata *_metadata, FIXTURE_DATA(points) * self
 static int run_op(FIXTURE_DATA(points) * self, struct run_result *r, const char *point,
 		  const char *op)
 {
-	char pid[16];
+	const struct crash_scene scene = { &self->e, self->vols1, self->sandbox, self->ct[1].pid };
 
-	if (!strcmp(op, "prepare"))
-		return lcenv_run_crash(
-		    &self->e, r, point, "prepare", "--container-id", "c1", "--volumes", self->vols1,
-		    "--pid", lc_pidstr(pid, self->ct[1].pid), "--sandbox", self->sandbox, NULL);
-	if (!strcmp(op, "cleanup"))
-		return lcenv_run_crash(&self->e, r, point, "cleanup", "--container-id", "c1", NULL);
-	if (!strcmp(op, "recover"))
-		return lcenv_run_crash(&self->e, r, point, "recover", "--known", "c0", NULL);
-	if (!strcmp(op, "dvdcli-mount"))
-		return lcenv_run_crash(&self->e, r, point, "dvdcli", "mount", "--volumedriver=tp",
-				       "--volumename=v3", NULL);
-	return lcenv_run_crash(&self->e, r, point, "dvdcli", "unmount", "--volumedriver=tp",
-			       "--volumename=v3", NULL);
+	return crash_scene_run(&scene, r, point, op);
 }
 
 static void run_ok(struct __test_metadata *_metadata, FIXTURE_DATA(points) * self, const char *op,
@@ -166,11 +134,11 @@ static int every_point(struct __test_metadata *_metadata, FIXTURE_DATA(points) *
 	char what[128];
 	int killed = 0;
 
-	for (size_t i = 0; i < self->n_points && _metadata->passed; i++) {
-		snprintf(what, sizeof(what), "%s killed at %s", op, self->points[i]);
+	for (size_t i = 0; i < self->points.n && _metadata->passed; i++) {
+		snprintf(what, sizeof(what), "%s killed at %s", op, self->points.name[i]);
 		if (before)
 			run_ok(_metadata, self, before, what);
-		run_op(self, &r, self->points[i], op);
+		run_op(self, &r, self->points.name[i], op);
 		EXPECT_TRUE(r.status == 0 || r.status == KILLED) OK_OR_LOG(r);
 		killed += r.status == KILLED;
 		run_result_free(&r);
@@ -196,9 +164,9 @@ static int every_point(struct __test_metadata *_metadata, FIXTURE_DATA(points) *
 
 TEST_F(points, list_names_every_point_once)
 {
-	ASSERT_EQ(ARRAY_SIZE(known_points), self->n_points);
-	for (size_t i = 0; i < self->n_points; i++)
-		EXPECT_STREQ(known_points[i], self->points[i]);
+	ASSERT_EQ(ARRAY_SIZE(known_points), self->points.n);
+	for (size_t i = 0; i < self->points.n; i++)
+		EXPECT_STREQ(known_points[i], self->points.name[i]);
 }
 
 /* prepare of c1, killed; recover knowing c1; prepare again if undone; cleanup. */
@@ -208,9 +176,9 @@ TEST_F(points, prepare_killed_at_every_point)
 	char what[128];
 	int killed = 0;
 
-	for (size_t i = 0; i < self->n_points && _metadata->passed; i++) {
-		snprintf(what, sizeof(what), "prepare killed at %s", self->points[i]);
-		run_op(self, &r, self->points[i], "prepare");
+	for (size_t i = 0; i < self->points.n && _metadata->passed; i++) {
+		snprintf(what, sizeof(what), "prepare killed at %s", self->points.name[i]);
+		run_op(self, &r, self->points.name[i], "prepare");
 		EXPECT_TRUE(r.status == 0 || r.status == KILLED) OK_OR_LOG(r);
 		killed += r.status == KILLED;
 		run_result_free(&r);

@@ -33,13 +33,13 @@
 #include "common/jsonutil.h"
 
 #include "kselftest_harness.h"
+#include "tests/lib/crashscene.h"
 #include "tests/lib/invariants.h"
 #include "tests/lib/lcenv.h"
 #include "tests/lib/powercut.h"
 
 #define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
 #define KILLED (128 + SIGKILL)
-#define MAX_POINTS 64
 
 static char *const plugin_extra[] = { "--bind", NULL };
 
@@ -50,26 +50,8 @@ FIXTURE(powercut)
 	struct tu_container ct[2];
 	pid_t fs;
 	char sandbox[PATH_MAX], vols0[PATH_MAX], vols1[PATH_MAX], vols3[PATH_MAX];
-	char *points[MAX_POINTS];
-	size_t n_points;
+	struct crash_points points;
 };
-
-static size_t list_points(struct __test_metadata *_metadata, char *ret[MAX_POINTS])
-{
-	struct run_result r;
-	size_t n = 0;
-	char *save = NULL;
-
-	ASSERT_EQ(0, setenv("DVMOUNT_CRASH_AT", "list", 1));
-	run_dvmount(&r, "version", NULL);
-	unsetenv("DVMOUNT_CRASH_AT");
-	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
-	for (char *l = strtok_r(r.out, "\n", &save); l && n < MAX_POINTS;
-	     l = strtok_r(NULL, "\n", &save))
-		ret[n++] = strdup(l);
-	run_result_free(&r);
-	return n;
-}
 
 FIXTURE_SETUP(powercut)
 {
@@ -79,8 +61,8 @@ FIXTURE_SETUP(powercut)
 	struct lcvol v3[] = { { .name = "v3", .path = "c3/v3" },
 			      { .name = "v1", .path = "c3/v1" } };
 
-	self->n_points = list_points(_metadata, self->points);
-	ASSERT_LT(0, self->n_points);
+	ASSERT_EQ(0, crash_points_list(&self->points));
+	ASSERT_LT(0, self->points.n);
 	ASSERT_EQ(0, lcenv_setup(&self->e, plugin_extra));
 	tu_path(self->sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(self->sandbox, 0755));
@@ -92,8 +74,7 @@ FIXTURE_SETUP(powercut)
 
 FIXTURE_TEARDOWN(powercut)
 {
-	for (size_t i = 0; i < self->n_points; i++)
-		free(self->points[i]);
+	crash_points_free(&self->points);
 	tu_container_stop(&self->ct[0]);
 	tu_container_stop(&self->ct[1]);
 	if (self->fs > 0)
@@ -170,21 +151,9 @@ static void check_known(struct __test_metadata *_metadata, FIXTURE_DATA(powercut
 static int run_op(FIXTURE_DATA(powercut) * self, struct run_result *r, const char *point,
 		  const char *op)
 {
-	char pid[16];
+	const struct crash_scene scene = { &self->e, self->vols1, self->sandbox, self->ct[1].pid };
 
-	if (!strcmp(op, "prepare"))
-		return lcenv_run_crash(
-		    &self->e, r, point, "prepare", "--container-id", "c1", "--volumes", self->vols1,
-		    "--pid", lc_pidstr(pid, self->ct[1].pid), "--sandbox", self->sandbox, NULL);
-	if (!strcmp(op, "cleanup"))
-		return lcenv_run_crash(&self->e, r, point, "cleanup", "--container-id", "c1", NULL);
-	if (!strcmp(op, "recover"))
-		return lcenv_run_crash(&self->e, r, point, "recover", "--known", "c0", NULL);
-	if (!strcmp(op, "dvdcli-mount"))
-		return lcenv_run_crash(&self->e, r, point, "dvdcli", "mount", "--volumedriver=tp",
-				       "--volumename=v3", NULL);
-	return lcenv_run_crash(&self->e, r, point, "dvdcli", "unmount", "--volumedriver=tp",
-			       "--volumename=v3", NULL);
+	return crash_scene_run(&scene, r, point, op);
 }
 
 static void run_ok(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self, const char *op,
@@ -367,8 +336,8 @@ static int every_point(struct __test_metadata *_metadata, FIXTURE_DATA(powercut)
 
 	/* The operation finished, then the cut: its unsynced writes are lost too. */
 	trial(_metadata, self, op, before, &cut);
-	for (size_t i = 0; i < self->n_points && _metadata->passed; i++) {
-		cut.point = self->points[i];
+	for (size_t i = 0; i < self->points.n && _metadata->passed; i++) {
+		cut.point = self->points.name[i];
 		killed += trial(_metadata, self, op, before, &cut);
 	}
 	return killed;
@@ -436,8 +405,8 @@ TEST_F_TIMEOUT(powercut, boot_recover_cut_at_every_sync, 300)
 	unsigned trials = 0, most = 0;
 
 	/* First the cut after prepare finished (point ""), then at each point. */
-	for (size_t i = 0; i <= self->n_points && _metadata->passed; i++) {
-		struct cut cut = { .point = i ? self->points[i - 1] : "" };
+	for (size_t i = 0; i <= self->points.n && _metadata->passed; i++) {
+		struct cut cut = { .point = i ? self->points.name[i - 1] : "" };
 
 		for (int applied = 0; applied < 2; applied++) {
 			cut.boot_applied = applied;

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The crash-point tests' shared world (crash_points_test kills dvmount,
+ * powercut_points_test cuts the power): the crash points dvmount lists, and
+ * the operations they interrupt, on an lcenv where container c0 uses v1, c1
+ * uses v1 and v2, and a dvdcli user mounts v3.
+ *
+ * Functions return 0 (or a count) on success and -errno on failure.
+ */
+#ifndef DVMOUNT_TESTS_CRASHSCENE_H
+#define DVMOUNT_TESTS_CRASHSCENE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "tests/lib/lcenv.h"
+#include "tests/lib/run.h"
+
+#define CRASH_POINTS_MAX 64
+
+/* The crash points, in the order dvmount lists them; names malloc'd. */
+struct crash_points {
+	char *name[CRASH_POINTS_MAX];
+	size_t n;
+};
+
+/*
+ * DVMOUNT_CRASH_AT=list (build/dvmount version): the points into ret, at
+ * most CRASH_POINTS_MAX (-E2BIG beyond). -EIO when dvmount fails or prints
+ * on stderr, -ENOMEM. crash_points_free() accepts a zeroed struct.
+ */
+int crash_points_list(struct crash_points *ret);
+void crash_points_free(struct crash_points *p);
+
+/* Where c1's operations run: its spec (v1 and v2), the sandbox, its process. */
+struct crash_scene {
+	struct lcenv *e;
+	const char *vols1;
+	const char *sandbox;
+	pid_t c1;
+};
+
+/*
+ * Run op with DVMOUNT_CRASH_AT=point ("" none) into r (run_result_free() it):
+ *   "prepare"         prepare c1 --pid c1 --sandbox;
+ *   "cleanup"         cleanup c1;
+ *   "recover"         recover --known c0 (so c1 is cleaned up);
+ *   "dvdcli-mount"    dvdcli mount v3;
+ *   "dvdcli-unmount"  dvdcli unmount v3.
+ * Returns what lcenv_run_crash() returns; -EINVAL for another op.
+ */
+int crash_scene_run(const struct crash_scene *s, struct run_result *r, const char *point,
+		    const char *op);
+
+#endif
