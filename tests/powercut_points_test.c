@@ -425,7 +425,7 @@ TEST_F_TIMEOUT(powercut, boot_recover_cut_at_every_sync, 300)
 		}
 	next_point:;
 	}
-	EXPECT_LE(1, most) TH_LOG("the recover at boot never synced");
+	EXPECT_GT(MAX_SYNCS, most) TH_LOG("more syncs than the test follows");
 	TH_LOG("%u trials; the recover at boot made up to %u syncs", trials, most);
 }
 
@@ -486,7 +486,13 @@ TEST_F_TIMEOUT(powercut, renewing_prepare_cut_at_every_sync, 300)
 	TH_LOG("the renewing prepare: cut before and after each of its %u syncs", syncs[0]);
 }
 
-/* Each operation makes at least one sync: its durable intent, or its release. */
+/*
+ * A prepare and a dvdcli mount make their intent durable before the Mount
+ * (helper/state/state.h), a dvdcli unmount its pinned user's removal: at
+ * least one sync each. A cleanup and a recover need none by the promise: a
+ * record whose removal the cut took belongs to a container the reboot
+ * killed, and is cleaned up again.
+ */
 TEST_F_TIMEOUT(powercut, prepare_cut_at_every_sync, 300)
 {
 	EXPECT_LE(1, every_sync(_metadata, self, "prepare", NULL));
@@ -494,12 +500,12 @@ TEST_F_TIMEOUT(powercut, prepare_cut_at_every_sync, 300)
 
 TEST_F_TIMEOUT(powercut, cleanup_cut_at_every_sync, 300)
 {
-	EXPECT_LE(1, every_sync(_metadata, self, "cleanup", "prepare"));
+	every_sync(_metadata, self, "cleanup", "prepare");
 }
 
 TEST_F_TIMEOUT(powercut, recover_cut_at_every_sync, 300)
 {
-	EXPECT_LE(1, every_sync(_metadata, self, "recover", "prepare"));
+	every_sync(_metadata, self, "recover", "prepare");
 }
 
 TEST_F_TIMEOUT(powercut, dvdcli_mount_cut_at_every_sync, 300)
