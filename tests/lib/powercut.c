@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,35 @@ static int start(char *const argv[], pid_t *ret_pid)
 	}
 	close(out);
 	*ret_pid = pid;
+	return 0;
+}
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+int pc_supported(const char **ret_what)
+{
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC), status;
+	pid_t pid;
+
+	if (fd < 0) {
+		*ret_what = "/dev/fuse";
+		return negerrno();
+	}
+	close(fd);
+	/* In a child: the namespace is for its children, and must not outlive the probe. */
+	pid = fork();
+	if (pid < 0)
+		return negerrno();
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWTIME) < 0 ? errno : 0);
+	if (waitpid(pid, &status, 0) < 0)
+		return negerrno();
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		*ret_what = "a time namespace (CLONE_NEWTIME)";
+		return WIFEXITED(status) ? -WEXITSTATUS(status) : -ECHILD;
+	}
 	return 0;
 }
 

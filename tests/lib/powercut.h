@@ -21,6 +21,13 @@
 
 #include "tests/lib/lcenv.h"
 
+/*
+ * Can this kernel run the power cuts? 0 yes; -errno of what is missing,
+ * with *ret_what naming it: /dev/fuse (FUSE), or a time namespace
+ * (CLONE_NEWTIME, Linux 5.6: the reboot's CLOCK_BOOTTIME).
+ */
+int pc_supported(const char **ret_what);
+
 /* Mount dvmount-pcfs over dir, loaded with dir's tree; *ret_pid serves it. */
 int pc_fs_start(const char *dir, pid_t *ret_pid);
 /*
