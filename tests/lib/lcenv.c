@@ -96,7 +96,8 @@ int lcenv_argv_head(struct lcenv *e, const char *program, char *argv[static LCEN
 	return LCENV_ARGV_HEAD;
 }
 
-int lcenv_runv(struct lcenv *e, struct run_result *r, const char *point, char *const args[])
+static int runv(struct lcenv *e, struct run_result *r, const char *point, long kill_after_us,
+		char *const args[])
 {
 	char *argv[LC_ARGS_MAX];
 	int n = 0, ret;
@@ -109,10 +110,20 @@ int lcenv_runv(struct lcenv *e, struct run_result *r, const char *point, char *c
 	argv[n] = NULL;
 	if (point)
 		setenv("DVMOUNT_CRASH_AT", point, 1);
-	ret = run_argv(r, argv, 60000);
+	ret = run_argv_killed(r, argv, 60000, kill_after_us);
 	if (point)
 		unsetenv("DVMOUNT_CRASH_AT");
 	return ret;
+}
+
+int lcenv_runv(struct lcenv *e, struct run_result *r, const char *point, char *const args[])
+{
+	return runv(e, r, point, -1, args);
+}
+
+int lcenv_run_killed(struct lcenv *e, struct run_result *r, long kill_after_us, char *const args[])
+{
+	return runv(e, r, NULL, kill_after_us, args);
 }
 
 static int run_va(struct lcenv *e, struct run_result *r, const char *point, va_list ap)

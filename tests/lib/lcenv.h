@@ -65,6 +65,8 @@ int lcenv_run_crash(struct lcenv *e, struct run_result *r, const char *point, ..
     __attribute__((sentinel));
 /* The same with the arguments in a NULL-terminated array; point NULL: no crash point. */
 int lcenv_runv(struct lcenv *e, struct run_result *r, const char *point, char *const args[]);
+/* lcenv_runv() killed (SIGKILL) kill_after_us after its exec: run_argv_killed(). */
+int lcenv_run_killed(struct lcenv *e, struct run_result *r, long kill_after_us, char *const args[]);
 
 /* One volume of a spec; driver NULL means "tp", mode NULL "RW". */
 struct lcvol {

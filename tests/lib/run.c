@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <errno.h>
 
 #include "tests/lib/run.h"
 #include "tests/lib/testutil.h"
@@ -68,15 +69,23 @@ static void drain(int fd, char *buf, size_t *len)
 
 int run_argv(struct run_result *r, char *const argv[], unsigned timeout_ms)
 {
-	int out[2], err[2], status;
+	return run_argv_killed(r, argv, timeout_ms, -1);
+}
+
+int run_argv_killed(struct run_result *r, char *const argv[], unsigned timeout_ms,
+		    long kill_after_us)
+{
+	int out[2], err[2], ex[2], status;
 	size_t olen = 0, elen = 0;
-	double start = now_secs();
+	double start = now_secs(), kill_at = -1;
+	char buf[1];
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
 	r->out = calloc(1, RUN_OUT_MAX);
 	r->err = calloc(1, RUN_OUT_MAX);
-	if (!r->out || !r->err || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+	if (!r->out || !r->err || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+	    pipe2(ex, O_CLOEXEC) < 0)
 		return -1;
 	pid = fork();
 	if (pid < 0)
@@ -93,17 +102,34 @@ int run_argv(struct run_result *r, char *const argv[], unsigned timeout_ms)
 	}
 	close(out[1]);
 	close(err[1]);
+	close(ex[1]);
+	/* The exec closes ex[1]: the kill delay counts from there. */
+	while (read(ex[0], buf, sizeof(buf)) < 0 && errno == EINTR)
+		;
+	close(ex[0]);
+	if (kill_after_us >= 0)
+		kill_at = now_secs() + (double)kill_after_us / 1e6;
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 	fcntl(err[0], F_SETFL, O_NONBLOCK);
 	for (int open_fds = 2; open_fds > 0;) {
 		struct pollfd p[2] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 } };
-		int left = (int)(timeout_ms - (now_secs() - start) * 1000);
+		double now = now_secs(), left = timeout_ms / 1e3 - (now - start);
+		struct timespec ts;
 
 		if (left <= 0) {
 			kill(pid, SIGKILL);
 			break;
 		}
-		if (poll(p, 2, left) <= 0)
+		if (kill_at >= 0 && kill_at - now <= 0) {
+			kill(pid, SIGKILL);
+			kill_at = -1;
+			continue;
+		}
+		if (kill_at >= 0 && kill_at - now < left)
+			left = kill_at - now;
+		ts.tv_sec = (time_t)left;
+		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+		if (ppoll(p, 2, &ts, NULL) <= 0)
 			continue;
 		for (int i = 0; i < 2; i++) {
 			if (!p[i].revents || p[i].fd < 0)

@@ -26,6 +26,14 @@ const char *build_path(const char *name);
 
 /* Run argv (NULL-terminated) to completion with a time limit; stdin is /dev/null. */
 int run_argv(struct run_result *r, char *const argv[], unsigned timeout_ms);
+/*
+ * The same, and SIGKILL it kill_after_us microseconds after its exec
+ * succeeded (negative: never), unless it exited before: r->status says
+ * which (128 + SIGKILL when the kill landed). Only that process is killed,
+ * as by kill -9: what it started is left to itself.
+ */
+int run_argv_killed(struct run_result *r, char *const argv[], unsigned timeout_ms,
+		    long kill_after_us);
 /* Run build/dvmount with the given arguments (NULL-terminated list). */
 int run_dvmount(struct run_result *r, ...) __attribute__((sentinel));
 void run_result_free(struct run_result *r);
