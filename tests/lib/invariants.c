@@ -4,10 +4,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/jsonutil.h"
 #include "common/macro.h"
 #include "tests/lib/invariants.h"
+
+/*
+ * Drop the IDs whose Mounts and Unmounts pair up: dvmount takes a fresh ID
+ * for each plugin mount, so a long run sees many more IDs than it ever holds
+ * at once. Returns how many are kept.
+ */
+static size_t forget_balanced(struct inv_held *h)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->net[i] == 0)
+			continue;
+		if (n != i) {
+			memcpy(h->ids[n], h->ids[i], sizeof(h->ids[0]));
+			h->net[n] = h->net[i];
+		}
+		n++;
+	}
+	return n;
+}
 
 int inv_plugin_held(const char *log_path, struct inv_held *ret)
 {
@@ -32,10 +54,39 @@ int inv_plugin_held(const char *log_path, struct inv_held *ret)
 							  : 0;
 		for (i = 0; i < ret->n && strcmp(ret->ids[i], id); i++)
 			;
-		if (i == ret->n && ret->n < INV_IDS_MAX)
+		if (i == INV_IDS_MAX)
+			i = ret->n = forget_balanced(ret);
+		if (i == INV_IDS_MAX)
+			return -E2BIG;
+		if (i == ret->n)
 			snprintf(ret->ids[ret->n++], sizeof(ret->ids[0]), "%s", id);
-		if (i < ret->n)
-			ret->net[i] += d;
+		ret->net[i] += d;
+	}
+	return 0;
+}
+
+int inv_rclone_held(const char *state_path, struct inv_held *ret)
+{
+	_cleanup_free_ char *text = read_file(state_path);
+	_cleanup_json_ json_object *vols = NULL;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!text)
+		return 0;
+	vols = json_tokener_parse(text);
+	if (!json_object_is_type(vols, json_type_array))
+		return -EBADMSG;
+	for (size_t i = 0; i < json_object_array_length(vols); i++) {
+		json_object *m =
+		    json_object_object_get(json_object_array_get_idx(vols, i), "mounts");
+
+		for (size_t j = 0; j < json_object_array_length(m); j++) {
+			if (ret->n == INV_IDS_MAX)
+				return -E2BIG;
+			snprintf(ret->ids[ret->n], sizeof(ret->ids[0]), "%s",
+				 json_object_get_string(json_object_array_get_idx(m, j)));
+			ret->net[ret->n++] = 1;
+		}
 	}
 	return 0;
 }
@@ -90,9 +141,22 @@ static bool has_record(json_object *containers, const char *cid)
 
 int inv_check(struct lcenv *e, const struct inv_container *c, size_t n, char *why, size_t size)
 {
+	struct inv_held h;
+	int r = inv_plugin_held(e->log, &h);
+
+	if (r < 0) {
+		if (size > 0)
+			snprintf(why, size, "the plugin's log: %s", strerror(-r));
+		return r;
+	}
+	return inv_check_held(e, &h, c, n, why, size);
+}
+
+int inv_check_held(struct lcenv *e, const struct inv_held *h, const struct inv_container *c,
+		   size_t n, char *why, size_t size)
+{
 	_cleanup_json_ json_object *st = NULL;
 	json_object *vols, *cs;
-	struct inv_held h;
 	int users_ids = 0, held, bad = 0, r;
 
 	if (size > 0)
@@ -106,7 +170,6 @@ int inv_check(struct lcenv *e, const struct inv_container *c, size_t n, char *wh
 		bad +=
 		    why_add(why, size, "records quarantined: %s",
 			    json_object_to_json_string(json_object_object_get(st, "quarantined")));
-	inv_plugin_held(e->log, &h);
 	vols = json_object_object_get(st, "volumes");
 	for (size_t i = 0; i < json_object_array_length(vols); i++) {
 		json_object *v = json_object_array_get_idx(vols, i);
@@ -115,13 +178,13 @@ int inv_check(struct lcenv *e, const struct inv_container *c, size_t n, char *wh
 		if (json_object_get_int(json_object_object_get(v, "refcount")) <= 0)
 			continue;
 		users_ids++;
-		if (!id || !inv_is_held(&h, id))
+		if (!id || !inv_is_held(h, id))
 			bad += why_add(
 			    why, size,
 			    "volume %s has users but the plugin holds no mount under its ID",
 			    json_object_get_string(json_object_object_get(v, "name")));
 	}
-	held = inv_held_count(&h);
+	held = inv_held_count(h);
 	if (held != users_ids)
 		bad +=
 		    why_add(why, size, "the plugin holds %d mount(s), %d in use", held, users_ids);
@@ -141,6 +204,13 @@ int inv_check(struct lcenv *e, const struct inv_container *c, size_t n, char *wh
 
 int inv_recover(struct lcenv *e, char *const args[], char *why, size_t size)
 {
+	return inv_recover_settle(e, args, 0, why, size);
+}
+
+int inv_recover_settle(struct lcenv *e, char *const args[], unsigned settle_ms, char *why,
+		       size_t size)
+{
+	bool kept;
 	struct run_result r;
 	int bad = 0, ret;
 
@@ -152,9 +222,12 @@ int inv_recover(struct lcenv *e, char *const args[], char *why, size_t size)
 		why_add(why, size, "recover could not run");
 		return -EIO;
 	}
-	if (r.status != 0 && (r.status != 1 || !strstr(r.err, "kept for retry")))
+	kept = r.status == 1 && strstr(r.err, "kept for retry");
+	if (r.status != 0 && !kept)
 		bad += why_add(why, size, "recover: exit %d: %s", r.status, r.err);
 	run_result_free(&r);
+	if (kept && settle_ms > 0)
+		usleep(settle_ms * 1000u);
 	ret = lcenv_expire_in_flight(e);
 	if (ret < 0) {
 		why_add(why, size, "cannot end the in-flight windows (%s)", strerror(-ret));

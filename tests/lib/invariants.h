@@ -34,7 +34,7 @@
 
 #include "tests/lib/lcenv.h"
 
-#define INV_IDS_MAX 64	 /* distinct Mount IDs tracked in one log */
+#define INV_IDS_MAX 64	 /* Mount IDs tracked at once (balanced ones are forgotten) */
 #define INV_ID_MAX 80	 /* a Mount ID with its NUL (64 hex digits from dvmount) */
 #define INV_WHY_MAX 1024 /* a description buffer that holds several violations */
 
@@ -48,10 +48,21 @@ struct inv_held {
 /*
  * Read the plugin's call log (lcenv's e->log: one JSON object per line,
  * with "endpoint", "id", "status", "err") into ret. An absent log holds
- * nothing. IDs beyond INV_IDS_MAX are not tracked. Returns 0; ret is
+ * nothing. IDs whose Mounts and Unmounts pair up may be left out (dvmount
+ * takes a fresh ID per plugin mount: a long log has many). Returns 0, or
+ * -E2BIG when more than INV_IDS_MAX IDs are unbalanced at once; ret is
  * zeroed first.
  */
 int inv_plugin_held(const char *log_path, struct inv_held *ret);
+/*
+ * The same read from rclone's `serve docker` state file (<cache-dir>/
+ * docker-plugin.state: a JSON array of volumes, each with "mounts", the IDs
+ * it holds), for a plugin without a call log: each ID listed counts 1.
+ * An absent file holds nothing. Returns 0, -EBADMSG for a file that is
+ * not such an array, -E2BIG for more than INV_IDS_MAX IDs; ret is zeroed
+ * first.
+ */
+int inv_rclone_held(const char *state_path, struct inv_held *ret);
 /* Whether id's net count is above zero. */
 bool inv_is_held(const struct inv_held *h, const char *id);
 /* How many Mount IDs have a net count above zero. */
@@ -75,9 +86,13 @@ struct inv_container {
  * containers given (others in the state are checked through the volumes
  * only). Returns 0 when they hold; the number of violations (> 0) when not,
  * each described in why (NUL-terminated, "; "-separated, truncated to
- * size); -EIO or -EBADMSG when status fails or prints no JSON (why says so).
+ * size); -EIO or -EBADMSG when status fails or prints no JSON, or the
+ * error of inv_plugin_held() (why says so).
  */
 int inv_check(struct lcenv *e, const struct inv_container *c, size_t n, char *why, size_t size);
+/* inv_check() with what the plugin holds given (inv_rclone_held()), not read from e->log. */
+int inv_check_held(struct lcenv *e, const struct inv_held *h, const struct inv_container *c,
+		   size_t n, char *why, size_t size);
 
 /*
  * recover with args (NULL-terminated: "recover" and its flags), then, after
@@ -89,5 +104,13 @@ int inv_check(struct lcenv *e, const struct inv_container *c, size_t n, char *wh
  * -errno of lcenv_expire_in_flight() when the windows cannot be ended.
  */
 int inv_recover(struct lcenv *e, char *const args[], char *why, size_t size);
+/*
+ * inv_recover() for a plugin whose calls take time: when the first run
+ * kept a volume for retry, waits settle_ms before ending the windows, so
+ * that a call the killed run left in the plugin (a plugin finishes a Mount
+ * whose client went away) is over, as it is when a real window ends.
+ */
+int inv_recover_settle(struct lcenv *e, char *const args[], unsigned settle_ms, char *why,
+		       size_t size);
 
 #endif
