@@ -58,8 +58,11 @@ int inv_plugin_held(const char *log_path, struct inv_held *ret)
 			i = ret->n = forget_balanced(ret);
 		if (i == INV_IDS_MAX)
 			return -E2BIG;
-		if (i == ret->n)
+		if (i == ret->n) {
+			/* A slot forget_balanced() freed still holds the count it had. */
+			ret->net[i] = 0;
 			snprintf(ret->ids[ret->n++], sizeof(ret->ids[0]), "%s", id);
+		}
 		ret->net[i] += d;
 	}
 	return 0;
