@@ -435,17 +435,36 @@ static int strays(FIXTURE_DATA(kills) * self, char *why, size_t size)
 	return n;
 }
 
-/* The plugin's last 40 calls (rclone: its state), for the failure report. */
-static void log_tail(struct __test_metadata *_metadata, FIXTURE_DATA(kills) * self)
+/*
+ * For the failure report: the plugin's calls under each ID it holds (rclone:
+ * its state), and its last 20 calls.
+ */
+static void log_report(struct __test_metadata *_metadata, FIXTURE_DATA(kills) * self,
+		       const struct inv_held *h)
 {
 	_cleanup_free_ char *text = read_file(is_rclone(self) ? self->rclone_state : self->e.log);
 	size_t i = text ? strlen(text) : 0;
 	int lines = 0;
 
-	while (i > 0 && lines <= 40)
+	if (is_rclone(self) || !text) {
+		TH_LOG("plugin state: %s", text ? text : "(none)");
+		return;
+	}
+	for (size_t k = 0; k < h->n; k++) {
+		char *save = NULL, *copy;
+
+		if (h->net[k] <= 0)
+			continue;
+		copy = strdup(text);
+		TH_LOG("held: %s", h->ids[k]);
+		for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+			if (strstr(l, h->ids[k]))
+				TH_LOG("  %s", l);
+		free(copy);
+	}
+	while (i > 0 && lines <= 20)
 		lines += text[--i] == '\n';
-	TH_LOG("plugin %s:\n%s", is_rclone(self) ? "state" : "log, last calls",
-	       text ? text + i : "(none)");
+	TH_LOG("plugin log, last calls:\n%s", text + i);
 }
 
 /*
@@ -514,7 +533,7 @@ static bool check(struct __test_metadata *_metadata, FIXTURE_DATA(kills) * self)
 		       self->trial, self->op);
 		TH_LOG("believed: %s", model);
 		TH_LOG("status: %s", st ? json_object_to_json_string(st) : "(none)");
-		log_tail(_metadata, self);
+		log_report(_metadata, self, &h);
 		return false;
 	}
 	return true;
