@@ -16,16 +16,16 @@
  * fd left.
  *
  * The kill moment is a random delay after dvmount's exec (the test learns of
- * the exec from a close-on-exec pipe: run_argv_killed()), log-uniform from
- * 16 us to 64 ms. An operation takes a few ms on the test plugin and tens of
- * ms on rclone, so kills land all over it, early (hardening, policy, locks)
- * as often as late (plugin calls, attach, commit); a delay past its end
- * kills nothing, and the finished operation is checked the same way.
+ * the exec from a close-on-exec pipe: run_argv_killed()), uniform over 1.25
+ * times the operation's mean run time so far (5-30 ms here): kills land
+ * evenly over its life, from hardening and locks to plugin calls, attach and
+ * commit; one in five lands after its end, and the finished operation is
+ * checked the same way.
  *
  * Replay: the seed is logged first; DVMOUNT_KILL_SEED=N runs the same
- * operations with the same delays (where a delay lands still varies with the
- * machine's load). DVMOUNT_KILL_TRIALS=N changes the number of trials. A
- * failure logs the seed, the trial, the operation and the state.
+ * operations, killed at the same fractions of their run times (where a kill
+ * lands still varies with the machine's load). DVMOUNT_KILL_TRIALS=N changes the number of trials.
+ * A failure logs the seed, the trial, the operation and the state.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -85,6 +85,9 @@ FIXTURE(kills)
 	int trial;
 	char op[128];
 	int kills, runs;
+	/* Per operation: trials, kills, and the seconds of the runs that finished. */
+	int op_trials[OP_N], op_kills[OP_N];
+	double op_secs[OP_N];
 };
 
 FIXTURE_VARIANT(kills)
@@ -122,12 +125,17 @@ static unsigned below(FIXTURE_DATA(kills) * self, unsigned n)
 	return (unsigned)(rnd(self) % n);
 }
 
-/* Log-uniform in [16 us, 64 ms). */
-static long kill_delay_us(FIXTURE_DATA(kills) * self)
+/*
+ * When to kill a run of op: frac (in [0, 1)) of 1.25 times what a run of op
+ * took so far when not killed (20 ms until one has finished), so that kills
+ * fall evenly over its whole life and one in five lands after its end.
+ */
+static long kill_delay_us(FIXTURE_DATA(kills) * self, enum op op, double frac)
 {
-	unsigned bits = 4 + below(self, 12);
+	int done = self->op_trials[op] - self->op_kills[op];
+	double mean_us = done > 0 ? self->op_secs[op] * 1e6 / done : 20000;
 
-	return (long)((1ul << bits) + rnd(self) % (1ul << bits));
+	return (long)(frac * 1.25 * mean_us);
 }
 
 static bool is_rclone(FIXTURE_DATA(kills) * self)
@@ -555,7 +563,7 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(kills) * self,
 		  const FIXTURE_VARIANT(kills) * variant)
 {
 	enum op op = (enum op)below(self, OP_N);
-	long delay = kill_delay_us(self);
+	double frac = (double)below(self, 1000000) / 1e6;
 	unsigned mask = 1 + below(self, (1u << N_VOL) - 1);
 	bool coin = below(self, 2), again = below(self, 2), killed, mesos;
 	_cleanup_json_ json_object *st = NULL;
@@ -563,6 +571,7 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(kills) * self,
 	struct argbuf b;
 	int target = -1;
 	char cid[8];
+	long delay;
 
 	/* An operation that cannot run now is swapped for its opposite. */
 	switch (op) {
@@ -586,6 +595,7 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(kills) * self,
 	default:
 		break;
 	}
+	delay = kill_delay_us(self, op, frac);
 	if (op == OP_PREPARE && write_spec(self, target, mask) < 0)
 		return false;
 	snprintf(self->op, sizeof(self->op), "%s %s%d, kill after %ld us", op_names[op],
@@ -598,6 +608,9 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(kills) * self,
 	self->runs++;
 	killed = r.status == KILLED;
 	self->kills += killed;
+	self->op_trials[op]++;
+	self->op_kills[op] += killed;
+	self->op_secs[op] += killed ? 0 : r.secs;
 	if (!killed) {
 		EXPECT_EQ(0, r.status)
 		TH_LOG("seed %llu trial %d (%s): exit %d: %s", (unsigned long long)self->seed,
@@ -708,6 +721,12 @@ TEST_F_TIMEOUT(kills, random_trials_then_all_cleaned, 900)
 	TH_LOG("%d trials, %d runs, %d killed, %.1f ms per trial", trials, self->runs, self->kills,
 	       ((double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6) /
 		   trials);
+	for (int i = 0; i < OP_N; i++)
+		TH_LOG("%s: %d trials, %d killed, %.1f ms when not killed", op_names[i],
+		       self->op_trials[i], self->op_kills[i],
+		       self->op_trials[i] > self->op_kills[i]
+			   ? self->op_secs[i] * 1e3 / (self->op_trials[i] - self->op_kills[i])
+			   : 0.0);
 	/* Kills must land, or the trials tested nothing. */
 	EXPECT_LT(trials / 4, self->kills);
 
