@@ -6,9 +6,10 @@
  * operations are what a containerizer runs: prepare --pid of a container
  * with a random subset of the volumes, cleanup, dvdcli mount and unmount
  * (Mesos' one use per volume), recover --known, and recover --gc-dead after
- * a container died. After a kill comes the containerizer's next step
- * (recover, then the operation once more where it would retry it). After
- * every trial the invariants of tests/lib/invariants.h hold, the state says
+ * a container died. After a kill comes the containerizer's next step:
+ * recover (itself killed one time in three, then run again), then the
+ * operation once more where the containerizer would retry it. After every
+ * trial the invariants of tests/lib/invariants.h hold, the state says
  * exactly what the containerizer believes (its prepared containers, Mesos'
  * dvdcli uses, the reference counts that follow), the plugin has mounted
  * exactly what it holds, and no process is left behind. At the end all is
@@ -313,18 +314,40 @@ static bool run_ok(struct __test_metadata *_metadata, FIXTURE_DATA(kills) * self
 	return ok;
 }
 
-/* recover as op does, until the window of a killed Mount is over (inv_recover_settle). */
+/*
+ * The containerizer's recover after a kill (op: recover or recover
+ * --gc-dead, knowing also), until the window of a killed Mount is over
+ * (inv_recover_settle). One time in three that recover is killed too first,
+ * at a random moment: it ends (0, or 1 with a volume kept for retry) or dies.
+ */
 static bool settle(struct __test_metadata *_metadata, FIXTURE_DATA(kills) * self,
 		   const FIXTURE_VARIANT(kills) * variant, enum op op, int also)
 {
+	double frac = (double)below(self, 1000000) / 1e6;
+	bool twice = below(self, 3) == 0;
 	char why[INV_WHY_MAX];
+	struct run_result rr;
 	struct argbuf b;
-	int r = inv_recover_settle(&self->e, build(self, op, also, &b), variant->settle_ms, why,
-				   sizeof(why));
+	int r;
 
+	if (twice) {
+		lcenv_run_killed(&self->e, &rr, kill_delay_us(self, op, frac),
+				 build(self, op, also, &b));
+		self->runs++;
+		self->kills += rr.status == KILLED;
+		EXPECT_TRUE(rr.status == 0 || rr.status == KILLED ||
+			    (rr.status == 1 && strstr(rr.err, "kept for retry")))
+		TH_LOG("seed %llu trial %d (%s): killed recover: exit %d: %s",
+		       (unsigned long long)self->seed, self->trial, self->op, rr.status, rr.err);
+		run_result_free(&rr);
+		if (!_metadata->passed)
+			return false;
+	}
+	r = inv_recover_settle(&self->e, build(self, op, also, &b), variant->settle_ms, why,
+			       sizeof(why));
 	EXPECT_EQ(0, r)
-	TH_LOG("seed %llu trial %d (%s): %s", (unsigned long long)self->seed, self->trial, self->op,
-	       why);
+	TH_LOG("seed %llu trial %d (%s%s): %s", (unsigned long long)self->seed, self->trial,
+	       self->op, twice ? ", its recover killed too" : "", why);
 	self->runs += 2;
 	return r == 0;
 }
