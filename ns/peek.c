@@ -597,8 +597,8 @@ static int talk(int sock, long long deadline, bool other_root, struct ns_peek *p
  */
 static int spawn(int *ret_sock, pid_t *ret_child)
 {
+	pid_t parent = getpid(), child;
 	int sv[2], r;
-	pid_t child;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return negerrno();
@@ -609,8 +609,12 @@ static int spawn(int *ret_sock, pid_t *ret_child)
 		close(sv[1]);
 		return r;
 	}
-	if (child == 0)
+	if (child == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* A parent killed before the prctl sends no signal (ns/attach.c's spawn). */
+		if (getppid() != parent)
+			_exit(1);
+	}
 	close(sv[child == 0 ? 0 : 1]);
 	*ret_sock = sv[child == 0 ? 1 : 0];
 	*ret_child = child;
