@@ -27,6 +27,9 @@
  * operations, killed at the same fractions of their run times (where a kill
  * lands still varies with the machine's load). DVMOUNT_KILL_TRIALS=N changes the number of trials.
  * A failure logs the seed, the trial, the operation and the state.
+ *
+ * Cost in make check (2 shared cores, other jobs running): ~40 s, 60-90 ms
+ * a trial on the test plugin and 60-140 ms on rclone.
  */
 #include <dirent.h>
 #include <errno.h>
