@@ -140,6 +140,7 @@ TEST_SRCS := \
 	tests/help_test.c \
 	tests/hung_fuse_test.c \
 	tests/install_test.c \
+	tests/invariants_test.c \
 	tests/kill_at_fork_test.c \
 	tests/kill_random_test.c \
 	tests/lifecycle_concurrency_test.c \
