@@ -142,6 +142,7 @@ TEST_SRCS := \
 	tests/install_test.c \
 	tests/invariants_test.c \
 	tests/kill_at_fork_test.c \
+	tests/kill_every_syscall_test.c \
 	tests/kill_random_test.c \
 	tests/lifecycle_concurrency_test.c \
 	tests/lifecycle_crash_test.c \
