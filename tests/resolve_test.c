@@ -7,9 +7,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -88,6 +94,96 @@ TEST_F(walk, dangling_link_target_is_created_inside)
 	EXPECT_NE(0, access(tu_path(p, "%s/x", self->dir), F_OK));
 	EXPECT_EQ(0, lstat(in_root(p, self, "/data"), &st));
 	EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
+#if defined(__x86_64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+/*
+ * From here on (this test's forked process only), readlinkat fails with
+ * EPERM: the component walk reads every component with it, so a resolution
+ * that still succeeds made none. 0, or -1 where it cannot be set up.
+ */
+static int forbid_readlinkat(void)
+{
+#ifdef TEST_AUDIT_ARCH
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_readlinkat, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0 ? -1 : 0;
+#else
+	return -1;
+#endif
+}
+
+/*
+ * A target that exists and holds no link (most do) is found by one lookup
+ * of the whole path, not a walk of its components (issue 11: per-volume
+ * work); what it returns is what the walk would: the path without "." and
+ * "//", and an fd on it.
+ */
+TEST_F(walk, link_free_target_takes_no_component_walk)
+{
+	char p[PATH_MAX], real[PATH_MAX];
+	struct stat a, b;
+	int fd = -1;
+
+	ASSERT_EQ(0, tu_mkdirs(in_root(p, self, "/srv/data/v1"), 0755));
+	ASSERT_EQ(0, symlink("/srv/data", in_root(p, self, "/ln")));
+	if (forbid_readlinkat() < 0)
+		SKIP(return, "no seccomp filter on this architecture or kernel");
+	ASSERT_EQ(0, ns_resolve_real(self->rootfd, "//srv/./data//v1/", NS_CREATE, 0755, real,
+				     &fd));
+	EXPECT_STREQ("/srv/data/v1", real);
+	ASSERT_EQ(0, fstat(fd, &a));
+	ASSERT_EQ(0, stat(in_root(p, self, "/srv/data/v1"), &b));
+	EXPECT_EQ(a.st_dev, b.st_dev);
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	close(fd);
+	ASSERT_EQ(0, ns_resolve_real(self->rootfd, "/", 0, 0, real, &fd));
+	EXPECT_STREQ("/", real);
+	close(fd);
+	/* A link or a ".." is the walk's: here it cannot read, and says so. */
+	EXPECT_EQ(-EPERM, ns_resolve_real(self->rootfd, "/ln/v1", 0, 0, real, &fd));
+	EXPECT_EQ(-EPERM, ns_resolve_real(self->rootfd, "/srv/data/../data/v1", 0, 0, real, &fd));
+}
+
+/*
+ * ".." after a link climbs from where the link led, inside the root: never
+ * the text's own parent (the fast path takes no ".." for that reason).
+ */
+TEST_F(walk, dotdot_after_a_link_climbs_from_where_it_led)
+{
+	char p[PATH_MAX], real[PATH_MAX];
+	struct stat a, b;
+	int fd = -1;
+
+	ASSERT_EQ(0, tu_mkdirs(in_root(p, self, "/b/c/x"), 0755));
+	ASSERT_EQ(0, tu_mkdirs(in_root(p, self, "/x"), 0755));
+	ASSERT_EQ(0, symlink("/b/c", in_root(p, self, "/l")));
+	ASSERT_EQ(0, ns_resolve_real(self->rootfd, "/l/../c/x", 0, 0, real, &fd));
+	EXPECT_STREQ("/b/c/x", real);
+	ASSERT_EQ(0, fstat(fd, &a));
+	ASSERT_EQ(0, stat(in_root(p, self, "/b/c/x"), &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	close(fd);
+	/* One ".." too many stops at the root. */
+	ASSERT_EQ(0, ns_resolve_real(self->rootfd, "/../../x", 0, 0, real, &fd));
+	EXPECT_STREQ("/x", real);
+	close(fd);
 }
 
 TEST_F(walk, refusals_are_exact)
