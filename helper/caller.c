@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include "helper/caller.h"
+#include "helper/caps.h"
 
 int caller_fs_enter(const struct globals *g, struct caller_fs *ret_saved)
 {
+	uint64_t eff, prm;
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 
@@ -29,7 +31,7 @@ int caller_fs_enter(const struct globals *g, struct caller_fs *ret_saved)
 	 * effective set (capabilities(7)), and a state read after it would
 	 * restore them missing.
 	 */
-	if (capng_get_caps_process() < 0)
+	if (caps_load() < 0)
 		return -EPERM;
 	ret_saved->caps = capng_save_state();
 	if (!ret_saved->caps)
@@ -49,9 +51,8 @@ int caller_fs_enter(const struct globals *g, struct caller_fs *ret_saved)
 	/* Keep the permitted set: only the effective one goes. */
 	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
 		capng_update(CAPNG_DROP, CAPNG_EFFECTIVE, cap);
-	if (capng_apply(CAPNG_SELECT_CAPS) < 0 || capng_get_caps_process() < 0 ||
-	    capng_have_capability(CAPNG_EFFECTIVE, CAP_DAC_OVERRIDE) ||
-	    capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_ADMIN)) {
+	if (capng_apply(CAPNG_SELECT_CAPS) < 0 || caps_get(&eff, &prm) < 0 ||
+	    (eff & (CAPS(CAP_DAC_OVERRIDE) | CAPS(CAP_SYS_ADMIN)))) {
 		caller_fs_leave(ret_saved);
 		return -EPERM;
 	}

@@ -13,6 +13,23 @@
 	 CAPS(CAP_DAC_OVERRIDE) | CAPS(CAP_CHOWN) | CAPS(CAP_AUDIT_WRITE))
 
 /*
+ * Read the process's capabilities into libcap-ng's state, once per process:
+ * later calls return 0 without reading /proc/PID/status again. dvmount
+ * changes its capabilities only by capng_apply() of that state (and puts a
+ * state back after setresuid/setfsuid, which change them behind it), so the
+ * state read once stays the process's. Every use of libcap-ng's state goes
+ * through it. Returns 0 or -EPERM (unreadable).
+ */
+int caps_load(void);
+
+/*
+ * The process's effective and permitted sets as the kernel has them now
+ * (capget(2): one syscall, no /proc read), as masks of CAPS(). For checking
+ * that a capng_apply() took. Returns 0 or -errno of capget.
+ */
+int caps_get(uint64_t *ret_effective, uint64_t *ret_permitted);
+
+/*
  * Drop the capabilities in mask (CAPS()) from the effective and permitted
  * sets for good, at the end of the phase that needed them last (DESIGN.md:
  * "drops each as soon as it is no longer needed"; issue 10 item 4). phase

@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
+#include "helper/caps.h"
 #include "helper/harden.h"
 #include "common/macro.h"
 
@@ -26,10 +27,11 @@ static int open_std_fds(void)
 
 static int keep_capabilities(void)
 {
+	uint64_t eff, prm;
 	int r;
 
 	/* Nothing to drop when unprivileged (tests of usage errors, --help). */
-	if (capng_get_caps_process() < 0)
+	if (caps_load() < 0)
 		return -EPERM;
 	if (capng_have_capabilities(CAPNG_SELECT_CAPS) == CAPNG_NONE)
 		return 0;
@@ -52,9 +54,7 @@ static int keep_capabilities(void)
 		return -EPERM;
 
 	/* Check the drop took: CAP_SETUID must be gone. */
-	capng_get_caps_process();
-	if (capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) ||
-	    capng_have_capability(CAPNG_PERMITTED, CAP_SETUID))
+	if (caps_get(&eff, &prm) < 0 || (eff & CAPS(CAP_SETUID)) || (prm & CAPS(CAP_SETUID)))
 		return -EPERM;
 	return 0;
 }

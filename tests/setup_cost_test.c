@@ -6,7 +6,8 @@
  * file is read only by a command that decides by it or makes a limited plugin
  * call, the audit socket is opened only to write a record. Witnessed with
  * strace -f on dvmount run black-box: io_uring_setup calls, opens of the
- * policy file, NETLINK_AUDIT sockets.
+ * policy file, NETLINK_AUDIT sockets, reads of /proc/PID/status (libcap-ng's
+ * capability state).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct setup_counts {
 	int rings;	 /* io_uring_setup calls */
 	int policy_opens; /* opens of the policy file */
 	int audit;	 /* NETLINK_AUDIT sockets */
+	int status_reads; /* opens of /proc/PID/status */
 };
 
 /* The trace of one dvmount run: what it set up, or -errno. */
@@ -36,6 +38,7 @@ static int count_setup(const char *trace, const char *policy, struct setup_count
 	ret->rings = count_str(text, "io_uring_setup(");
 	ret->policy_opens = count_str(text, open_policy);
 	ret->audit = count_str(text, "NETLINK_AUDIT");
+	ret->status_reads = count_str(text, "/status\", O_RDONLY");
 	free(text);
 	unlink(trace);
 	return 0;
@@ -123,6 +126,29 @@ TEST_F(setup, prepare_of_a_mounted_volume_makes_no_ring)
 	EXPECT_EQ(0, c.rings);
 	EXPECT_EQ(1, c.policy_opens);
 	EXPECT_EQ(1, c.audit);
+}
+
+/*
+ * The capability state is read from /proc/PID/status once per process and
+ * then only changed (issue 11: it was read again at every drop, 29 opens per
+ * prepare). prepare --pid and cleanup drop capabilities at five phases or
+ * more; status drops none: all three read it as often (libcap-ng opens the
+ * file more than once per read and per bounding-set change: the count is
+ * its, the same for every command).
+ */
+TEST_F(setup, capabilities_are_read_once_whatever_the_drops)
+{
+	struct setup_counts st, prep, clean;
+	char pid[16];
+
+	TRACED(&st, "status");
+	ASSERT_LT(0, st.status_reads);
+	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	TRACED(&prep, "prepare", "--container-id", "c", "--volumes", self->vols, "--pid",
+	       lc_pidstr(pid, self->ct.pid));
+	EXPECT_EQ(st.status_reads, prep.status_reads);
+	TRACED(&clean, "cleanup", "--container-id", "c");
+	EXPECT_EQ(st.status_reads, clean.status_reads);
 }
 
 /* Two volumes' calls go out together: that is what the ring is for. */
