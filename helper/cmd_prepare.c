@@ -632,7 +632,11 @@ static int mp_look(struct lc *lc, const struct args *a, struct pvol *v, size_t n
 					   &v[i].attrs);
 		b->pk[i] = (struct ns_peek){
 			.path = v[i].host_path,
-			.flags = (a->pid ? NS_PEEK_TREE : 0) | (a->chown ? NS_PEEK_CHOWN : 0),
+			/* The walk to the nearest mount root only where the policy reads it. */
+			.flags = (a->pid ? NS_PEEK_TREE : 0) | (a->chown ? NS_PEEK_CHOWN : 0) |
+				 (policy_needs_mount_root(lc->policy, v[i].sv->driver)
+					  ? 0
+					  : NS_PEEK_NO_ROOT_WALK),
 			.attrs = (v[i].attrs.readonly || v[i].sv->mode == SPEC_RO ? NS_ATTR_RDONLY
 										  : 0) |
 				 (v[i].attrs.nosuid ? NS_ATTR_NOSUID : 0) |

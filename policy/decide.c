@@ -386,6 +386,13 @@ size_t policy_forced_options(const struct policy *p, const char *driver,
 	return drv ? drv->n_force_options : 0;
 }
 
+bool policy_needs_mount_root(const struct policy *p, const char *driver)
+{
+	const struct policy_driver *drv = p && driver ? policy_find_driver(p, driver) : NULL;
+
+	return !drv || drv->require_mount_point;
+}
+
 int policy_mount_attrs(const struct policy *p, const char *driver, enum policy_mode mode,
 		       struct policy_mount_attrs *ret_attrs)
 {

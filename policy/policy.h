@@ -193,6 +193,16 @@ int policy_check_socket(const struct policy *p, const char *driver, uid_t owner,
 size_t policy_forced_options(const struct policy *p, const char *driver,
 			     const struct policy_option **ret);
 
+/*
+ * Does policy_check_mountpoint() read facts->mount_root_up for DRIVER's
+ * answers? Only under `require-mount-point = yes` (a directory inside a
+ * mount, REX-Ray's <dir>/<name>/data). Finding the nearest mount root costs
+ * a lookup per component of the Mountpoint (ns_peek), which a caller may
+ * spare when this is false (issue 11: per-volume work). True for a driver
+ * without a section: the check denies it anyway, and nothing is spared.
+ */
+bool policy_needs_mount_root(const struct policy *p, const char *driver);
+
 /* Attach flags for DRIVER and the requested MODE; -ENOENT without a section. */
 int policy_mount_attrs(const struct policy *p, const char *driver, enum policy_mode mode,
 		       struct policy_mount_attrs *ret_attrs);

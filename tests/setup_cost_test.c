@@ -24,6 +24,7 @@ struct setup_counts {
 	int policy_opens; /* opens of the policy file */
 	int audit;	 /* NETLINK_AUDIT sockets */
 	int status_reads; /* opens of /proc/PID/status */
+	int cached_lookups; /* openat2(RESOLVE_CACHED): looks at a Mountpoint */
 };
 
 /* The trace of one dvmount run: what it set up, or -errno. */
@@ -39,6 +40,7 @@ static int count_setup(const char *trace, const char *policy, struct setup_count
 	ret->policy_opens = count_str(text, open_policy);
 	ret->audit = count_str(text, "NETLINK_AUDIT");
 	ret->status_reads = count_str(text, "/status\", O_RDONLY");
+	ret->cached_lookups = count_str(text, "RESOLVE_CACHED}");
 	free(text);
 	unlink(trace);
 	return 0;
@@ -64,7 +66,7 @@ FIXTURE_SETUP(setup)
 	/* LeakSanitizer refuses to run under ptrace (make asan): leaks are other tests' job. */
 	memcpy(self->strace,
 	       (const char *[]){ "/usr/bin/strace", "-f", "-qq", "-E", "ASAN_OPTIONS=detect_leaks=0",
-				 "-o", self->trace, "-e", "trace=io_uring_setup,openat,socket",
+				 "-o", self->trace, "-e", "trace=io_uring_setup,openat,openat2,socket",
 				 NULL },
 	       sizeof(self->strace));
 	tu_path(target, "%s/run/vol", self->e.dir);
@@ -149,6 +151,26 @@ TEST_F(setup, capabilities_are_read_once_whatever_the_drops)
 	EXPECT_EQ(st.status_reads, prep.status_reads);
 	TRACED(&clean, "cleanup", "--container-id", "c");
 	EXPECT_EQ(st.status_reads, clean.status_reads);
+}
+
+/*
+ * A Mountpoint is found by one lookup of its whole path (issue 11: per-volume
+ * work): the walk down it, a lookup per component, finds the nearest mount
+ * root, which only require-mount-point reads (lifecycle_test's
+ * rexray_shape_passes_require_mount_point keeps that walk). A prepare --pid of a volume
+ * already mounted looks at it twice: still mounted? and the check before
+ * its tree is cloned.
+ */
+TEST_F(setup, mountpoint_is_looked_up_whole_without_require_mount_point)
+{
+	struct setup_counts c;
+	char pid[16];
+
+	TRACED(&c, "prepare", "--container-id", "holder", "--volumes", self->vols);
+	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	TRACED(&c, "prepare", "--container-id", "c", "--volumes", self->vols, "--pid",
+	       lc_pidstr(pid, self->ct.pid));
+	EXPECT_EQ(2, c.cached_lookups);
 }
 
 /* Two volumes' calls go out together: that is what the ring is for. */
