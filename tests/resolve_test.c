@@ -7,13 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -96,39 +91,6 @@ TEST_F(walk, dangling_link_target_is_created_inside)
 	EXPECT_TRUE(S_ISLNK(st.st_mode));
 }
 
-#if defined(__x86_64__)
-#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#endif
-
-/*
- * From here on (this test's forked process only), readlinkat fails with
- * EPERM: the component walk reads every component with it, so a resolution
- * that still succeeds made none. 0, or -1 where it cannot be set up.
- */
-static int forbid_readlinkat(void)
-{
-#ifdef TEST_AUDIT_ARCH
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_readlinkat, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -1;
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0 ? -1 : 0;
-#else
-	return -1;
-#endif
-}
-
 /*
  * A target that exists and holds no link (most do) is found by one lookup
  * of the whole path, not a walk of its components (issue 11: per-volume
@@ -143,7 +105,8 @@ TEST_F(walk, link_free_target_takes_no_component_walk)
 
 	ASSERT_EQ(0, tu_mkdirs(in_root(p, self, "/srv/data/v1"), 0755));
 	ASSERT_EQ(0, symlink("/srv/data", in_root(p, self, "/ln")));
-	if (forbid_readlinkat() < 0)
+	/* The walk reads every component with readlinkat: here it cannot. */
+	if (tu_forbid_syscalls((const int[]){ __NR_readlinkat }, 1) < 0)
 		SKIP(return, "no seccomp filter on this architecture or kernel");
 	ASSERT_EQ(0, ns_resolve_real(self->rootfd, "//srv/./data//v1/", NS_CREATE, 0755, real,
 				     &fd));

@@ -3,9 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,4 +311,44 @@ void tu_container_stop(struct tu_container *ct)
 char *tu_container_path(char buf[static PATH_MAX], const struct tu_container *ct, const char *path)
 {
 	return tu_path(buf, "/proc/%d/root%s", (int)ct->pid, path);
+}
+
+#if defined(__x86_64__)
+#define TU_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define TU_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#define TU_FORBID_MAX 16
+
+int tu_forbid_syscalls(const int *nrs, size_t n)
+{
+#ifdef TU_AUDIT_ARCH
+	struct sock_filter f[4 + 2 * TU_FORBID_MAX + 2];
+	struct sock_fprog prog = { .filter = f };
+	size_t k = 0;
+
+	if (n > TU_FORBID_MAX)
+		return -1;
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, arch));
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TU_AUDIT_ARCH, 1, 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr));
+	for (size_t i = 0; i < n; i++) {
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nrs[i],
+						      0, 1);
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+	}
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	prog.len = (unsigned short)k;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0 ? -1 : 0;
+#else
+	(void)nrs;
+	(void)n;
+	return -1;
+#endif
 }

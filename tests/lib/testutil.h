@@ -69,6 +69,15 @@ int tu_count_fds_of(pid_t pid);
 int tu_procs_of(const char *exe);
 
 /*
+ * From here on, in this process and its children for good, the syscalls
+ * nrs[0..n) (__NR_*) fail with EPERM: a call that still succeeds made none
+ * of them (how a test shows that work was not done, e.g. no component walk).
+ * For a test's own forked process only (the harness forks each TEST).
+ * 0, or -1 on an architecture or kernel where it cannot be set up (SKIP).
+ */
+int tu_forbid_syscalls(const int *nrs, size_t n);
+
+/*
  * A "container": a child with PR_SET_PDEATHSIG(SIGKILL) that enters a new
  * private mount namespace and then sleeps until stopped. With a rootfs, the
  * rootfs is bind-mounted onto itself and made the cwd (what runc and crun
