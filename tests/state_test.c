@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 /* Both the harness and common/macro.h define it, identically. */
 #undef ARRAY_SIZE
 #include "helper/state/state.h"
+#include "tests/lib/testutil.h"
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -676,6 +678,45 @@ TEST_F(state, stray_temp_in_volume_dir_is_removed_by_lock_holder)
 	EXPECT_EQ(0, count_prefix(self->dir, "volumes/d@v", ".tmp."));
 	EXPECT_EQ(0, state_volume_remove(self->st, key));
 	state_unlock(l);
+}
+
+/*
+ * Locking a volume that exists makes no directory and opens no directory
+ * stream (issue 11: per-volume syscalls; a prepare or cleanup locks every
+ * volume it names): its directories are opened, not made first, and its
+ * stray temp files looked for with getdents64 on the fd it holds. The
+ * stray temp of the test above still goes.
+ */
+TEST_F(state, locking_an_existing_volume_makes_no_directory)
+{
+	struct state_locks *l = NULL;
+	char key[STATE_KEY_MAX];
+
+	ASSERT_EQ(0, state_volume_key("d", "v", key));
+	ASSERT_EQ(0, state_lock_volumes(self->st, (const char *[]){ key }, 1, &l));
+	ASSERT_EQ(0, state_user_add(self->st, key, "c1"));
+	state_unlock(l);
+	ASSERT_EQ(0, put_file(self->dir, "volumes/d@v/.tmp.volume.json.0000000000000000", "{", 1));
+	/* In a child that cannot mkdirat, nor fcntl (what fdopendir checks and dups with). */
+	pid_t pid = fork();
+	int status = 0;
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (tu_forbid_syscalls((const int[]){ __NR_mkdirat, __NR_mkdir, __NR_fcntl }, 3) < 0)
+			_exit(2);
+		if (state_lock_volumes(self->st, (const char *[]){ key }, 1, &l) < 0)
+			_exit(1);
+		state_unlock(l);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 2)
+		SKIP(return, "no seccomp filter on this architecture or kernel");
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(1, state_user_count(self->st, key));
+	EXPECT_EQ(0, count_prefix(self->dir, "volumes/d@v", ".tmp."));
 }
 
 #define WORKERS 16

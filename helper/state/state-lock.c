@@ -48,17 +48,24 @@ static int cmp_key(const void *a, const void *b)
 		      ((const struct state_lock_entry *)b)->key);
 }
 
-/* Open volumes/<key>, creating it when it is new (durable at state_volume_sync). */
-static int open_volume_dir(struct state *st, const char *key, int *ret_fd)
+/*
+ * Open dirfd/name, a directory of ours, making it (0700) when it is missing:
+ * an open first, since a volume's directories exist for every prepare and
+ * cleanup but its first (issue 11: per-volume syscalls). -ENOENT when it
+ * went away between the mkdir and the open.
+ */
+static int open_or_make_dir(int dirfd, const char *name, int *ret_fd)
 {
-	_cleanup_close_ int fd = -EBADF;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (mkdirat(st->volumes_fd, key, 0700) < 0 && errno != EEXIST)
-		return negerrno();
-	fd = openat(st->volumes_fd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+			return negerrno();
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return negerrno();
-	*ret_fd = TAKE_FD(fd);
+	*ret_fd = fd;
 	return 0;
 }
 
@@ -69,7 +76,8 @@ static int lock_one_volume(struct state *st, struct state_lock_entry *e)
 	for (unsigned i = 0; i < LOCK_RETRIES; i++) {
 		_cleanup_close_ int dir_fd = -EBADF, lock_fd = -EBADF, users_fd = -EBADF;
 
-		r = open_volume_dir(st, e->key, &dir_fd);
+		/* New volumes' directories are durable at state_volume_sync. */
+		r = open_or_make_dir(st->volumes_fd, e->key, &dir_fd);
 		if (r == -ENOENT)
 			continue; /* removed between mkdirat and openat */
 		if (r < 0)
@@ -80,11 +88,9 @@ static int lock_one_volume(struct state *st, struct state_lock_entry *e)
 		if (r < 0)
 			return r;
 		/* The lock is ours and linked, so its directory can no longer be removed. */
-		if (mkdirat(dir_fd, "users", 0700) < 0 && errno != EEXIST)
-			return negerrno();
-		users_fd = openat(dir_fd, "users", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (users_fd < 0)
-			return negerrno();
+		r = open_or_make_dir(dir_fd, "users", &users_fd);
+		if (r < 0)
+			return r;
 		/* A crash mid-write left a temp file: only a lock holder may remove it. */
 		r = state_remove_temps(dir_fd);
 		if (r < 0)
