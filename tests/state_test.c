@@ -681,11 +681,11 @@ TEST_F(state, stray_temp_in_volume_dir_is_removed_by_lock_holder)
 }
 
 /*
- * Locking a volume that exists makes no directory and opens no directory
- * stream (issue 11: per-volume syscalls; a prepare or cleanup locks every
- * volume it names): its directories are opened, not made first, and its
- * stray temp files looked for with getdents64 on the fd it holds. The
- * stray temp of the test above still goes.
+ * Locking a volume that exists and counting its users makes no directory
+ * and opens no directory stream (issue 11: per-volume syscalls; a prepare
+ * or cleanup locks every volume it names and counts the users of each):
+ * its directories are opened, not made first, and listed with getdents64 on
+ * the fds the lock holds. The stray temp of the test above still goes.
  */
 TEST_F(state, locking_an_existing_volume_makes_no_directory)
 {
@@ -697,6 +697,7 @@ TEST_F(state, locking_an_existing_volume_makes_no_directory)
 	ASSERT_EQ(0, state_user_add(self->st, key, "c1"));
 	state_unlock(l);
 	ASSERT_EQ(0, put_file(self->dir, "volumes/d@v/.tmp.volume.json.0000000000000000", "{", 1));
+	ASSERT_EQ(0, put_file(self->dir, "containers/c1.json", "{}", 2));
 	/* In a child that cannot mkdirat, nor fcntl (what fdopendir checks and dups with). */
 	pid_t pid = fork();
 	int status = 0;
@@ -706,6 +707,9 @@ TEST_F(state, locking_an_existing_volume_makes_no_directory)
 		if (tu_forbid_syscalls((const int[]){ __NR_mkdirat, __NR_mkdir, __NR_fcntl }, 3) < 0)
 			_exit(2);
 		if (state_lock_volumes(self->st, (const char *[]){ key }, 1, &l) < 0)
+			_exit(1);
+		/* c1 has a record: a count lists it, a prune keeps it. */
+		if (state_user_count(self->st, key) != 1 || state_user_prune(self->st, key) != 1)
 			_exit(1);
 		state_unlock(l);
 		_exit(0);

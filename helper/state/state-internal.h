@@ -70,6 +70,17 @@ int state_quarantine(struct state *st, int dirfd, const char *name, const char *
 /* Unlink leftover temp files in a small directory (the caller holds its lock). */
 int state_remove_temps(int dirfd);
 
+/*
+ * Call cb(name) for every entry of the directory open at fd ("." and ".."
+ * included), from its first entry: getdents64 on fd itself, whose offset it
+ * moves (fd must be used for *at() calls only), with no directory stream,
+ * whose set-up costs five syscalls (issue 11: it runs once or twice per
+ * volume of a prepare or cleanup). cb may unlink entries. Returns 0; -E2BIG
+ * after max entries; cb's negative return, which stops it; -errno.
+ */
+int state_dir_scan(int fd, unsigned max, int (*cb)(const char *name, void *userdata),
+		   void *userdata);
+
 /* A directory stream on dirfd's directory, for listings (dirfd stays open). */
 int state_opendir(int dirfd, DIR **ret);
 

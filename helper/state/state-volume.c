@@ -284,27 +284,39 @@ int state_user_prune(struct state *st, const char *key)
  * Entries of volumes/<key>/users: empty files named by container ids; with
  * any, also every other name but "." and ".." (a torn or foreign file).
  */
+struct user_scan {
+	bool any;
+	int (*cb)(const char *cid, void *userdata);
+	void *userdata;
+	int count;
+};
+
+static int user_one(const char *name, void *userdata)
+{
+	struct user_scan *u = userdata;
+
+	/* Not ours: a name no user entry can have. */
+	if (u->any ? !strcmp(name, ".") || !strcmp(name, "..")
+		   : state_container_id_valid(name) < 0)
+		return 0;
+	u->count++;
+	return u->cb ? u->cb(name, u->userdata) : 0;
+}
+
 static int user_scan(struct state *st, const char *key, bool any,
 		     int (*cb)(const char *cid, void *userdata), void *userdata)
 {
 	_cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+	struct user_scan u = { .any = any, .cb = cb, .userdata = userdata };
 	struct state_lock_entry *held;
-	struct dirent *de;
-	unsigned seen = 0;
-	int count = 0, r = 0;
-	DIR *d;
+	int r;
 
 	if (!key_valid(key))
 		return -EINVAL;
 	held = state_held_volume(st, key);
 	if (held && held->removed)
 		return 0;
-	if (held) {
-		/* The lock holder's users dir, kept open: a dup, not a reopen. */
-		fd = fcntl(held->users_fd, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0)
-			return negerrno();
-	} else {
+	if (!held) {
 		dir_fd = openat(st->volumes_fd, key,
 				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dir_fd < 0)
@@ -313,30 +325,9 @@ static int user_scan(struct state *st, const char *key, bool any,
 		if (fd < 0)
 			return errno == ENOENT ? 0 : negerrno();
 	}
-	d = fdopendir(fd);
-	if (!d)
-		return negerrno();
-	TAKE_FD(fd);
-	/* A dup shares the offset of an earlier listing: start from the top. */
-	rewinddir(d);
-	while ((de = readdir(d))) {
-		if (++seen > STATE_USERS_MAX + 2) {
-			r = -E2BIG;
-			break;
-		}
-		/* Not ours: a name no user entry can have. */
-		if (any ? !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")
-			: state_container_id_valid(de->d_name) < 0)
-			continue;
-		count++;
-		if (cb) {
-			r = cb(de->d_name, userdata);
-			if (r < 0)
-				break;
-		}
-	}
-	closedir(d);
-	return r < 0 ? r : count;
+	/* The lock holder's users dir is kept open: listed on that fd, not a reopen. */
+	r = state_dir_scan(held ? held->users_fd : fd, STATE_USERS_MAX + 2, user_one, &u);
+	return r < 0 ? r : u.count;
 }
 
 int state_user_list(struct state *st, const char *key,

@@ -422,33 +422,48 @@ int state_quarantine(struct state *st, int dirfd, const char *name, const char *
 	return -EEXIST;
 }
 
-int state_remove_temps(int dirfd)
+int state_dir_scan(int fd, unsigned max, int (*cb)(const char *name, void *userdata),
+		   void *userdata)
 {
 	/* Aligned for struct dirent64, which getdents64 fills. */
-	char buf[4096] __attribute__((aligned(8)));
+	char buf[16384] __attribute__((aligned(8)));
 	unsigned seen = 0;
 	ssize_t len;
+	int r;
 
-	/*
-	 * getdents64 on dirfd itself, not readdir on a dup: it runs for every
-	 * locked volume, and fdopendir's checks cost five syscalls more
-	 * (issue 11). The offset it moves is no one's: dirfd is used for
-	 * *at() calls only.
-	 */
-	if (lseek(dirfd, 0, SEEK_SET) < 0)
+	if (lseek(fd, 0, SEEK_SET) < 0)
 		return negerrno();
-	while ((len = getdents64(dirfd, buf, sizeof(buf))) > 0) {
-		for (ssize_t off = 0; off < len && seen < STATE_LIST_MAX; seen++) {
+	while ((len = getdents64(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < len;) {
 			struct dirent64 *de = (struct dirent64 *)(buf + off);
 
 			off += de->d_reclen;
-			if (!strncmp(de->d_name, STATE_TMP_PREFIX, strlen(STATE_TMP_PREFIX)))
-				unlinkat(dirfd, de->d_name, 0);
+			if (++seen > max)
+				return -E2BIG;
+			r = cb(de->d_name, userdata);
+			if (r < 0)
+				return r;
 		}
-		if (seen >= STATE_LIST_MAX)
-			break;
 	}
 	return len < 0 ? negerrno() : 0;
+}
+
+static int remove_temp(const char *name, void *userdata)
+{
+	int dirfd = *(int *)userdata;
+
+	if (!strncmp(name, STATE_TMP_PREFIX, strlen(STATE_TMP_PREFIX)))
+		unlinkat(dirfd, name, 0);
+	return 0;
+}
+
+int state_remove_temps(int dirfd)
+{
+	/* On dirfd itself: it runs for every locked volume (state_dir_scan). */
+	int r = state_dir_scan(dirfd, STATE_LIST_MAX, remove_temp, &dirfd);
+
+	/* Past the bound the rest stays for the next lock holder, as before. */
+	return r == -E2BIG ? 0 : r;
 }
 
 int state_opendir(int dirfd, DIR **ret)
