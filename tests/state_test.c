@@ -723,6 +723,46 @@ TEST_F(state, locking_an_existing_volume_makes_no_directory)
 	EXPECT_EQ(0, count_prefix(self->dir, "volumes/d@v", ".tmp."));
 }
 
+/*
+ * A user entry is a directory entry, not a new inode: every entry one
+ * process adds is a hard link to one unnamed empty file (issue 11: an ext4
+ * inode allocation cost 0.03-0.5 ms per volume of a prepare). To readers it
+ * is what it was: an empty regular file 0600 named by the container.
+ */
+TEST_F(state, user_entries_of_one_process_share_one_inode)
+{
+	struct state_locks *l = NULL;
+	char a[STATE_KEY_MAX], b[STATE_KEY_MAX], p[PATH_MAX];
+	struct stat sa, sb;
+
+	ASSERT_EQ(0, state_volume_key("d", "a", a));
+	ASSERT_EQ(0, state_volume_key("d", "b", b));
+	ASSERT_EQ(0, state_lock_volumes(self->st, (const char *[]){ a, b }, 2, &l));
+	ASSERT_EQ(0, state_user_add(self->st, a, "c1"));
+	ASSERT_EQ(0, state_user_add(self->st, b, "c1"));
+	/* Idempotent, as before. */
+	ASSERT_EQ(0, state_user_add(self->st, b, "c1"));
+	snprintf(p, sizeof(p), "%s/volumes/d@a/users/c1", self->dir);
+	ASSERT_EQ(0, lstat(p, &sa));
+	snprintf(p, sizeof(p), "%s/volumes/d@b/users/c1", self->dir);
+	ASSERT_EQ(0, lstat(p, &sb));
+	EXPECT_TRUE(S_ISREG(sa.st_mode));
+	EXPECT_EQ(0600, sa.st_mode & 07777);
+	EXPECT_EQ(0, sa.st_size);
+	EXPECT_EQ(sa.st_dev, sb.st_dev);
+	EXPECT_EQ(sa.st_ino, sb.st_ino);
+	EXPECT_EQ(2, sa.st_nlink);
+	EXPECT_EQ(1, state_user_count(self->st, a));
+	/* Removing one entry leaves the other. */
+	ASSERT_EQ(0, state_user_remove(self->st, a, "c1"));
+	EXPECT_EQ(0, state_user_count(self->st, a));
+	EXPECT_EQ(1, state_user_count(self->st, b));
+	ASSERT_EQ(0, lstat(p, &sb));
+	EXPECT_EQ(1, sb.st_nlink);
+	ASSERT_EQ(0, state_user_remove(self->st, b, "c1"));
+	state_unlock(l);
+}
+
 #define WORKERS 16
 #define ROUNDS 200
 #define SHARED 4

@@ -30,6 +30,12 @@ struct state {
 	char cid[STATE_CID_MAX + 1];
 	/* A user entry that counts without a container record (state_pin_user). */
 	char pinned[STATE_CID_MAX + 1];
+	/*
+	 * An unnamed empty file in volumes/ (O_TMPFILE), made at the first
+	 * state_user_add(): every user entry this process adds is a hard link
+	 * to it. -EBADF before; -EOPNOTSUPP when it cannot be (mknodat then).
+	 */
+	int user_src_fd;
 };
 
 struct state_lock_entry {
