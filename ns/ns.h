@@ -207,6 +207,18 @@ int ns_resolve_in_root(int rootfd, const char *path, unsigned flags, mode_t mode
 int ns_resolve_real(int rootfd, const char *path, unsigned flags, mode_t mode,
 		    char ret_path[static PATH_MAX], int *ret_fd);
 /*
+ * ns_resolve_real() for a path that exists, holds no symlink and no "..",
+ * answered from the kernel's dentry cache alone (RESOLVE_CACHED, 5.12): it
+ * never waits on a filesystem, a hung FUSE or NFS one included, so it needs
+ * no child to be bounded in time (issue 11: ns_resolve_real_bounded forks
+ * none when every path is answered so). ret_path and ret_fd as
+ * ns_resolve_real() gives them. -EAGAIN for anything else (a link, a "..",
+ * a missing or uncached component, an older kernel): ns_resolve_real()
+ * decides those. -EINVAL, -ENAMETOOLONG.
+ */
+int ns_resolve_real_cached(int rootfd, const char *path, char ret_path[static PATH_MAX],
+			   int *ret_fd);
+/*
  * On the host: resolve root (NULL: "/"; never created), then path beneath
  * it as ns_resolve_in_root does, e.g. "<rootfs>" + "/data" with NS_CREATE.
  */
@@ -297,8 +309,10 @@ struct ns_resolve {
  * ONE child killed after timeout_ms (milliseconds, the whole batch; the
  * caller's --timeout): the walk and NS_CREATE's mkdirs reach every
  * filesystem on the way, and a target inside a hung FUSE or NFS volume
- * would block them (issue 9). Returns 0 (then see each result); -ETIMEDOUT
- * (those not answered get it; no fd is left open); -EINVAL; other -errno.
+ * would block them (issue 9). The paths ns_resolve_real_cached() answers
+ * are resolved here first, with no child: when it answers all, none is
+ * forked. Returns 0 (then see each result); -ETIMEDOUT (those not answered
+ * get it; no fd is left open); -EINVAL; other -errno.
  */
 int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigned timeout_ms);
 

@@ -706,6 +706,10 @@ static int resolve_child(int rootfd, const struct ns_resolve *rs, size_t n, int 
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_close_ int fd = -EBADF;
 
+		/* Answered from the cache before the fork. */
+		if (rs[i].fd >= 0)
+			continue;
+
 		m.index = (uint32_t)i;
 		m.real[0] = '\0';
 		m.result = ns_resolve_real(rootfd, rs[i].path, rs[i].flags, rs[i].mode, m.real, &fd);
@@ -720,6 +724,7 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 {
 	long long deadline = now_ms() + timeout_ms;
 	static struct resolve_msg m;
+	size_t left = n;
 	int sock, r = 0;
 	pid_t child;
 
@@ -732,7 +737,13 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 		rs[i].fd = -EBADF;
 		rs[i].real[0] = '\0';
 	}
-	if (!n)
+	/* What the dentry cache answers needs no child (it cannot block). */
+	for (size_t i = 0; i < n; i++)
+		if (ns_resolve_real_cached(rootfd, rs[i].path, rs[i].real, &rs[i].fd) == 0) {
+			rs[i].result = 0;
+			left--;
+		}
+	if (!left)
 		return 0;
 	r = spawn(&sock, &child);
 	if (r < 0)
@@ -745,12 +756,19 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 			_exit(1);
 		_exit(resolve_child(rootfd, rs, n, sock) < 0 ? 1 : 0);
 	}
-	for (size_t k = 0; k < n && r == 0; k++) {
+	for (size_t k = 0; k < left && r == 0; k++) {
 		int fd;
 
 		r = receive(sock, deadline, n, &m, sizeof(m), &fd);
 		if (r < 0)
 			break;
+		/* Each index once, and never one answered before the fork. */
+		if (rs[m.index].fd >= 0 || rs[m.index].result != -ECANCELED) {
+			if (fd >= 0)
+				close(fd);
+			r = -EPROTO;
+			break;
+		}
 		rs[m.index].result = m.result;
 		memcpy(rs[m.index].real, m.real, sizeof(m.real));
 		rs[m.index].real[PATH_MAX - 1] = '\0';

@@ -21,6 +21,11 @@
 #include "common/macro.h"
 #include "ns/ns.h"
 
+/* Linux 5.12; Debian 12's headers have it, older ones may not. */
+#ifndef RESOLVE_CACHED
+#define RESOLVE_CACHED 0x20
+#endif
+
 /* openat2 returns EAGAIN when a rename or mount raced the lookup. */
 #define RESOLVE_RETRY_MAX 16
 
@@ -301,9 +306,14 @@ static int walk_once(int rootfd, const char *path, unsigned flags, mode_t mode,
  * missing component, a race (EAGAIN, EXDEV) or anything else leaves it to
  * the walk, which decides: 1 when this did not answer, 0 when it did.
  */
-static int resolve_link_free(int rootfd, const char *path, char ret_path[static PATH_MAX],
-			     int *ret_fd)
+static int resolve_link_free(int rootfd, const char *path, bool cached,
+			     char ret_path[static PATH_MAX], int *ret_fd)
 {
+	struct open_how how = {
+	    .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS |
+		       (cached ? RESOLVE_CACHED : 0),
+	};
 	char real[PATH_MAX];
 	size_t used = 0;
 	int fd;
@@ -328,11 +338,23 @@ static int resolve_link_free(int rootfd, const char *path, char ret_path[static 
 	if (!used)
 		real[used++] = '/';
 	real[used] = '\0';
-	if (open_nolinks(rootfd, path, &fd) < 0)
+	/* EAGAIN: a race, or (RESOLVE_CACHED) not all in the cache: the caller's turn. */
+	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd < 0)
 		return 1;
 	memcpy(ret_path, real, used + 1);
 	*ret_fd = fd;
 	return 0;
+}
+
+int ns_resolve_real_cached(int rootfd, const char *path, char ret_path[static PATH_MAX],
+			   int *ret_fd)
+{
+	if (rootfd < 0 || !path || !*path)
+		return -EINVAL;
+	if (strnlen(path, PATH_MAX) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return resolve_link_free(rootfd, path, true, ret_path, ret_fd) == 0 ? 0 : -EAGAIN;
 }
 
 int ns_resolve_real(int rootfd, const char *path, unsigned flags, mode_t mode,
@@ -346,7 +368,7 @@ int ns_resolve_real(int rootfd, const char *path, unsigned flags, mode_t mode,
 	if (strnlen(path, PATH_MAX) >= PATH_MAX)
 		return -ENAMETOOLONG;
 	/* Most targets exist and hold no link: one openat2 instead of one per component. */
-	if (resolve_link_free(rootfd, path, ret_path, ret_fd) == 0)
+	if (resolve_link_free(rootfd, path, false, ret_path, ret_fd) == 0)
 		return 0;
 	/* ELOOP from an open: a link appeared in a checked prefix; walk again. */
 	for (int i = 0; i < RESOLVE_WALK_MAX; i++) {

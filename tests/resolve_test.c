@@ -125,6 +125,48 @@ TEST_F(walk, link_free_target_takes_no_component_walk)
 }
 
 /*
+ * Targets the dentry cache answers (they exist, hold no link, were looked at
+ * lately: a container's own directories) are resolved in the process, with
+ * RESOLVE_CACHED, which never waits on a filesystem: no child is forked for
+ * them (issue 11: a fork per prepare). The others still go to the child,
+ * bounded by the timeout (hung_fuse_test).
+ */
+TEST_F(walk, cached_targets_are_resolved_without_a_child)
+{
+	struct ns_resolve rs[2] = {
+		{ .path = "/srv/a", .mode = 0755 },
+		{ .path = "//srv/./b/", .flags = NS_CREATE, .mode = 0755 },
+	};
+	char p[PATH_MAX];
+	struct stat a, b;
+
+	ASSERT_EQ(0, tu_mkdirs(in_root(p, self, "/srv/a"), 0755));
+	ASSERT_EQ(0, tu_mkdirs(in_root(p, self, "/srv/b"), 0755));
+	ASSERT_EQ(0, symlink("/srv/a", in_root(p, self, "/ln")));
+	/* In the cache now. */
+	ASSERT_EQ(0, stat(in_root(p, self, "/srv/a"), &a));
+	ASSERT_EQ(0, stat(in_root(p, self, "/srv/b"), &b));
+	if (tu_forbid_syscalls((const int[]){ __NR_clone, __NR_clone3, __NR_fork, __NR_vfork },
+			       4) < 0)
+		SKIP(return, "no seccomp filter on this architecture or kernel");
+	ASSERT_EQ(0, ns_resolve_real_bounded(self->rootfd, rs, 2, 5000));
+	EXPECT_EQ(0, rs[0].result);
+	EXPECT_STREQ("/srv/a", rs[0].real);
+	EXPECT_EQ(0, rs[1].result);
+	EXPECT_STREQ("/srv/b", rs[1].real);
+	ASSERT_LE(0, rs[0].fd);
+	ASSERT_LE(0, rs[1].fd);
+	EXPECT_EQ(0, fstat(rs[0].fd, &b));
+	EXPECT_EQ(a.st_ino, b.st_ino);
+	close(rs[0].fd);
+	close(rs[1].fd);
+	/* A link is the child's: here no child can be made, and nothing is left open. */
+	rs[0] = (struct ns_resolve){ .path = "/ln" };
+	EXPECT_EQ(-EPERM, ns_resolve_real_bounded(self->rootfd, rs, 1, 5000));
+	EXPECT_EQ(-EBADF, rs[0].fd);
+}
+
+/*
  * ".." after a link climbs from where the link led, inside the root: never
  * the text's own parent (the fast path takes no ".." for that reason).
  */

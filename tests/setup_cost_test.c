@@ -24,8 +24,30 @@ struct setup_counts {
 	int policy_opens; /* opens of the policy file */
 	int audit;	 /* NETLINK_AUDIT sockets */
 	int status_reads; /* opens of /proc/PID/status */
-	int cached_lookups; /* openat2(RESOLVE_CACHED): looks at a Mountpoint */
+	int cached_lookups; /* openat2(RESOLVE_CACHED) of a relative path: looks at a Mountpoint */
 };
+
+/*
+ * Lines of text with an openat2(RESOLVE_CACHED) of a relative path: ns_peek's
+ * looks at a Mountpoint, beneath the plugin's root. A target is looked up by
+ * its absolute path inside the container's root.
+ */
+static int count_mountpoint_lookups(const char *text)
+{
+	int n = 0;
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		const char *end = strchr(l, '\n'), *call = strstr(l, "openat2("), *arg;
+		const char *cached = strstr(l, "RESOLVE_CACHED}");
+
+		if (!call || !cached || (end && cached > end) || (end && call > end))
+			continue;
+		arg = strstr(call, ", \"");
+		if (arg && (!end || arg < end) && arg[3] != '/')
+			n++;
+	}
+	return n;
+}
 
 /* The trace of one dvmount run: what it set up, or -errno. */
 static int count_setup(const char *trace, const char *policy, struct setup_counts *ret)
@@ -40,7 +62,7 @@ static int count_setup(const char *trace, const char *policy, struct setup_count
 	ret->policy_opens = count_str(text, open_policy);
 	ret->audit = count_str(text, "NETLINK_AUDIT");
 	ret->status_reads = count_str(text, "/status\", O_RDONLY");
-	ret->cached_lookups = count_str(text, "RESOLVE_CACHED}");
+	ret->cached_lookups = count_mountpoint_lookups(text);
 	free(text);
 	unlink(trace);
 	return 0;
