@@ -328,7 +328,13 @@ static int resolve_link_free(int rootfd, const char *path, bool cached,
 		if (len == 2 && p[0] == '.' && p[1] == '.')
 			return 1;
 		if (!(len == 1 && p[0] == '.')) {
-			/* Never longer than path, which is shorter than PATH_MAX. */
+			/*
+			 * "/" + the component: one longer than the text when
+			 * it is relative (r11: PATH_MAX - 1 characters wrote
+			 * past real and ret_path). The walk says -ENAMETOOLONG.
+			 */
+			if (used + 1 + len >= sizeof(real))
+				return 1;
 			real[used++] = '/';
 			memcpy(real + used, p, len);
 			used += len;

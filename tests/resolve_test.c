@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -189,6 +190,73 @@ TEST_F(walk, dotdot_after_a_link_climbs_from_where_it_led)
 	ASSERT_EQ(0, ns_resolve_real(self->rootfd, "/../../x", 0, 0, real, &fd));
 	EXPECT_STREQ("/x", real);
 	close(fd);
+}
+
+/* Make rootfd/name/name/... (depth levels), by fds: the whole is longer than a host path may be. */
+static int make_deep(int rootfd, const char *name, int depth)
+{
+	int fd;
+
+	if (mkdirat(rootfd, name, 0755) < 0)
+		return -1;
+	if (depth == 1)
+		return 0;
+	fd = openat(rootfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || make_deep(fd, name, depth - 1) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static void remove_deep(int rootfd, const char *name, int depth)
+{
+	int fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0 && depth > 1)
+		remove_deep(fd, name, depth - 1);
+	if (fd >= 0)
+		close(fd);
+	unlinkat(rootfd, name, AT_REMOVEDIR);
+}
+
+/*
+ * r11: the one-lookup path writes the real path as "/" + the text's
+ * components. A relative text of PATH_MAX - 1 characters (ns.h takes one:
+ * openat2 reads it beneath the root) makes that PATH_MAX + 1 bytes, one past
+ * ret_path and the lookup's own buffer. It must be -ENAMETOOLONG (it does not
+ * fit), with nothing written past ret_path.
+ */
+TEST_F(walk, relative_target_at_the_length_limit_stays_in_its_buffer)
+{
+	struct {
+		char real[PATH_MAX];
+		char guard[64];
+	} out;
+	char name[256], rel[PATH_MAX];
+	size_t used = 0;
+	int fd = -1;
+
+	/* 16 components of 255 characters and 15 slashes: 4095 characters. */
+	memset(name, 'a', 255);
+	name[255] = '\0';
+	for (int i = 0; i < 16; i++) {
+		if (i)
+			rel[used++] = '/';
+		memcpy(rel + used, name, 255);
+		used += 255;
+	}
+	rel[used] = '\0';
+	ASSERT_EQ(PATH_MAX - 1, (int)strlen(rel));
+	ASSERT_EQ(0, make_deep(self->rootfd, name, 16));
+	memset(out.guard, 'G', sizeof(out.guard));
+	EXPECT_EQ(-ENAMETOOLONG, ns_resolve_real(self->rootfd, rel, 0, 0, out.real, &fd));
+	EXPECT_EQ('G', out.guard[0]);
+	memset(out.guard, 'G', sizeof(out.guard));
+	EXPECT_EQ(-EAGAIN, ns_resolve_real_cached(self->rootfd, rel, out.real, &fd));
+	EXPECT_EQ('G', out.guard[0]);
+	if (fd >= 0)
+		close(fd);
+	remove_deep(self->rootfd, name, 16);
 }
 
 TEST_F(walk, refusals_are_exact)
