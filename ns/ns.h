@@ -311,8 +311,9 @@ struct ns_resolve {
  * filesystem on the way, and a target inside a hung FUSE or NFS volume
  * would block them (issue 9). The paths ns_resolve_real_cached() answers
  * are resolved here first, with no child: when it answers all, none is
- * forked. Returns 0 (then see each result); -ETIMEDOUT (those not answered
- * get it; no fd is left open); -EINVAL; other -errno.
+ * forked. Returns 0 (then see each result); -ETIMEDOUT; -EINVAL; other
+ * -errno (a fork refused: -EAGAIN, -EPERM). On any failure but -EINVAL no fd
+ * is left open, and every result that was not an error is that failure.
  */
 int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigned timeout_ms);
 

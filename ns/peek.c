@@ -746,8 +746,9 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 	if (!left)
 		return 0;
 	r = spawn(&sock, &child);
+	/* r11: not made, the fds answered from the cache go too, as below. */
 	if (r < 0)
-		return r;
+		goto failed;
 	if (child == 0) {
 		int keep[] = {rootfd, sock};
 
@@ -780,6 +781,7 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 	/* Killed, it may be stuck in a FUSE request for good (issue 9): a grace only. */
 	ns_child_reap(child, r < 0, NS_CHILD_GRACE_MS, NULL);
 	debug(DEBUG_NS, "ns", "resolve of %zu targets: %d", n, r);
+failed:
 	if (r < 0)
 		for (size_t i = 0; i < n; i++) {
 			if (rs[i].fd >= 0)

@@ -168,6 +168,36 @@ TEST_F(walk, cached_targets_are_resolved_without_a_child)
 }
 
 /*
+ * r11: when the child for the rest cannot be made, the call fails, and as on
+ * its other failures no fd is left open and no target reads as resolved,
+ * the ones answered from the cache before the fork included (ns.h: "no fd
+ * is left open"; a caller that closes only on success must not leak them).
+ */
+TEST_F(walk, failed_fork_leaves_no_cached_target_open)
+{
+	struct ns_resolve rs[2] = {
+		{ .path = "/srv/a", .mode = 0755 },
+		{ .path = "/ln", .mode = 0755 },
+	};
+	char p[PATH_MAX];
+	struct stat st;
+
+	ASSERT_EQ(0, tu_mkdirs(in_root(p, self, "/srv/a"), 0755));
+	ASSERT_EQ(0, symlink("/srv/a", in_root(p, self, "/ln")));
+	ASSERT_EQ(0, stat(in_root(p, self, "/srv/a"), &st));
+	if (tu_forbid_syscalls((const int[]){ __NR_clone, __NR_clone3, __NR_fork, __NR_vfork },
+			       4) < 0)
+		SKIP(return, "no seccomp filter on this architecture or kernel");
+	EXPECT_EQ(-EPERM, ns_resolve_real_bounded(self->rootfd, rs, 2, 5000));
+	EXPECT_EQ(-EBADF, rs[0].fd);
+	EXPECT_EQ(-EPERM, rs[0].result);
+	EXPECT_EQ(-EBADF, rs[1].fd);
+	EXPECT_EQ(-EPERM, rs[1].result);
+	if (rs[0].fd >= 0)
+		close(rs[0].fd);
+}
+
+/*
  * ".." after a link climbs from where the link led, inside the root: never
  * the text's own parent (the fast path takes no ".." for that reason).
  */
