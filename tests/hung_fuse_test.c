@@ -55,6 +55,7 @@ FIXTURE(hung)
 	pthread_t daemon;
 	bool running;
 	int taken; /* LOOKUPs read and never answered */
+	int answer; /* LOOKUPs still to answer (a directory, valid 0 s) before those */
 };
 
 static void reply(int fuse, uint64_t unique, int error, const void *body, size_t len)
@@ -99,6 +100,15 @@ static void *daemon_main(void *data)
 			struct fuse_attr_out o = {.attr = {.ino = 1, .mode = S_IFDIR | 0755,
 							   .nlink = 2}};
 
+			reply(self->fuse, in->unique, 0, &o, sizeof(o));
+		} else if (in->opcode == FUSE_LOOKUP &&
+			   __atomic_load_n(&self->answer, __ATOMIC_SEQ_CST) > 0) {
+			/* In the dentry cache from now on, but stale at once. */
+			struct fuse_entry_out o = {.nodeid = 2,
+						   .attr = {.ino = 2, .mode = S_IFDIR | 0755,
+							    .nlink = 2}};
+
+			__atomic_sub_fetch(&self->answer, 1, __ATOMIC_SEQ_CST);
 			reply(self->fuse, in->unique, 0, &o, sizeof(o));
 		} else if (in->opcode == FUSE_LOOKUP) {
 			__atomic_add_fetch(&self->taken, 1, __ATOMIC_SEQ_CST);
@@ -188,6 +198,64 @@ TEST_F_TIMEOUT(hung, resolve_returns_at_its_timeout_and_leaves_no_fd_behind, 60)
 	EXPECT_LE(1, __atomic_load_n(&self->taken, __ATOMIC_SEQ_CST));
 	EXPECT_TRUE(pipe_closed_everywhere(p));
 	close(p[0]);
+	close(rootfd);
+}
+
+struct watchdog {
+	const char *mnt;
+	int done; /* set by the test: the watchdog need not abort */
+};
+
+/* A lookup that is not bounded hangs for good: abort the connection after a while. */
+static void *watchdog_main(void *data)
+{
+	struct watchdog *w = data;
+
+	for (int i = 0; i < 4 * BOUND_MS / 50; i++) {
+		if (__atomic_load_n(&w->done, __ATOMIC_SEQ_CST))
+			return NULL;
+		usleep(50 * 1000);
+	}
+	umount2(w->mnt, MNT_FORCE);
+	return NULL;
+}
+
+/*
+ * r11 review of issue 11: a target whose dentry is in the cache but stale (a
+ * FUSE entry past its timeout) is not the in-process path's (RESOLVE_CACHED:
+ * a revalidation would send a LOOKUP to a hung daemon, in the caller, with
+ * no timeout); it goes to the child, which is killed at the timeout. The
+ * watchdog aborts the connection if the call hangs, so that the test fails
+ * instead of sticking.
+ */
+TEST_F_TIMEOUT(hung, stale_cached_target_is_not_resolved_in_process, 60)
+{
+	struct ns_resolve rs = {.path = "/mnt/sub", .mode = 0755};
+	struct watchdog w = {.mnt = self->mnt};
+	char path[PATH_MAX];
+	struct stat st;
+	pthread_t dog;
+	long long t0, took;
+	int rootfd;
+
+	__atomic_store_n(&self->answer, 1, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(0, stat(tu_path(path, "%s/sub", self->mnt), &st));
+	ASSERT_TRUE(S_ISDIR(st.st_mode));
+	ASSERT_EQ(0, __atomic_load_n(&self->answer, __ATOMIC_SEQ_CST));
+	rootfd = open(self->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, rootfd);
+	ASSERT_EQ(0, pthread_create(&dog, NULL, watchdog_main, &w));
+	t0 = mono_ms();
+	EXPECT_EQ(-ETIMEDOUT, ns_resolve_real_bounded(rootfd, &rs, 1, TIMEOUT_MS));
+	took = mono_ms() - t0;
+	__atomic_store_n(&w.done, 1, __ATOMIC_SEQ_CST);
+	pthread_join(dog, NULL);
+	EXPECT_EQ(-ETIMEDOUT, rs.result);
+	EXPECT_EQ(-EBADF, rs.fd);
+	EXPECT_LT(took, BOUND_MS) TH_LOG("took %lld ms", took);
+	EXPECT_LE(1, __atomic_load_n(&self->taken, __ATOMIC_SEQ_CST));
+	if (rs.fd >= 0)
+		close(rs.fd);
 	close(rootfd);
 }
 
