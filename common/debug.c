@@ -23,7 +23,8 @@ unsigned debug_parse(const char *list)
 		size_t n = strcspn(list, ",");
 
 		for (size_t i = 0; i < ARRAY_SIZE(subsystems); i++)
-			if (strlen(subsystems[i].name) == n && !strncmp(list, subsystems[i].name, n))
+			if (strlen(subsystems[i].name) == n &&
+			    !strncmp(list, subsystems[i].name, n))
 				mask |= subsystems[i].flag;
 		list += n + (list[n] == ',');
 	}

@@ -10,11 +10,11 @@
 #include "common/macro.h"
 
 enum {
-	DEBUG_RPC = 1 << 0,	/* plugin HTTP calls */
-	DEBUG_URING = 1 << 1,	/* ring setup and completions */
-	DEBUG_NS = 1 << 2,	/* namespaces and mounts */
-	DEBUG_STATE = 1 << 3,	/* records, locks */
-	DEBUG_POLICY = 1 << 4,	/* policy decisions */
+	DEBUG_RPC = 1 << 0,    /* plugin HTTP calls */
+	DEBUG_URING = 1 << 1,  /* ring setup and completions */
+	DEBUG_NS = 1 << 2,     /* namespaces and mounts */
+	DEBUG_STATE = 1 << 3,  /* records, locks */
+	DEBUG_POLICY = 1 << 4, /* policy decisions */
 	DEBUG_ALL = 0xff,
 };
 

@@ -14,11 +14,9 @@
 
 int cmd_cleanup(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
-	static const struct option options[] = {
-		{ "container-id", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option options[] = { { "container-id", required_argument, NULL, 'c' },
+						 { "help", no_argument, NULL, 'h' },
+						 {} };
 	const char *cid = NULL;
 	struct lc lc;
 	int opt, r;

@@ -7,8 +7,8 @@
  * Same command line and output as dvdcli 0.2: mount and path print only the
  * mountpoint and a newline on stdout; errors are one line on stderr and exit 1.
  * Fixed on purpose: an option value keeps everything after its first '=',
- * commas and quotes included, an unknown flag is an error, every call has a timeout, and plugins without Get
- * (pre-Docker 1.10, which made the seed pin dvdcli 0.1) work.
+ * commas and quotes included, an unknown flag is an error, every call has a timeout, and plugins
+ * without Get (pre-Docker 1.10, which made the seed pin dvdcli 0.1) work.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -121,7 +121,7 @@ static int tracked_mount(struct lc *lc, struct plugin_mount *m)
 	 * mount as the plugin sees it (issue 9), never the directory under it.
 	 */
 	struct policy_mountpoint_facts f;
-	struct ns_peek pk = {.path = m->mountpoint};
+	struct ns_peek pk = { .path = m->mountpoint };
 	_cleanup_close_ int pidfd = -EBADF;
 	pid_t pid;
 
@@ -168,7 +168,8 @@ static int tracked_unmount(struct lc *lc, struct plugin_mount *m)
 		r = state_volume_is(entry, m->driver, m->name);
 	if (r == -ENOENT) {
 		/* Not mounted through us (say, by dvdcli itself before): as dvdcli would. */
-		struct plugin_req q = { .driver = m->driver, .method = PLUGIN_UNMOUNT,
+		struct plugin_req q = { .driver = m->driver,
+					.method = PLUGIN_UNMOUNT,
 					.name = m->name };
 
 		r = plugin_call_many(lc->pc, &q, 1);
@@ -193,14 +194,12 @@ static int tracked_unmount(struct lc *lc, struct plugin_mount *m)
 /* dvdcli's contract: every error, a usage error too, exits 1 (DV_ERROR_FAIL). */
 int cmd_dvdcli(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
-	static const struct option options[] = {
-		{ "volumedriver", required_argument, NULL, 'd' },
-		{ "volumename", required_argument, NULL, 'n' },
-		{ "volumeopts", required_argument, NULL, 'o' },
-		{ "explicitcreate", no_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option options[] = { { "volumedriver", required_argument, NULL, 'd' },
+						 { "volumename", required_argument, NULL, 'n' },
+						 { "volumeopts", required_argument, NULL, 'o' },
+						 { "explicitcreate", no_argument, NULL, 'e' },
+						 { "help", no_argument, NULL, 'h' },
+						 {} };
 	/* Freed after the client that borrows it. */
 	_cleanup_(policy_freep) struct policy *limits = NULL;
 	_cleanup_(plugin_client_freep) struct plugin_client *pc = NULL;
@@ -239,10 +238,11 @@ int cmd_dvdcli(struct globals *g, int argc, char **argv, struct dv_error *err)
 			break;
 		case 'o':
 			if (add_opt(optarg, opts, &n_opts) < 0)
-				return dv_fail(err, -EINVAL,
-					       "--volumeopts '%s': expected KEY=VALUE, one per flag "
-					       "(at most %d)",
-					       optarg, MAX_OPTS);
+				return dv_fail(
+				    err, -EINVAL,
+				    "--volumeopts '%s': expected KEY=VALUE, one per flag "
+				    "(at most %d)",
+				    optarg, MAX_OPTS);
 			break;
 		case 'e':
 			explicit_create = true;

@@ -101,12 +101,11 @@ static int load_config(struct hook *h)
 	 */
 	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
 				.resolve = h->g->caller_is_root
-						   ? 0
-						   : RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+					       ? 0
+					       : RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
 
 	dfd = (int)syscall(SYS_openat2, AT_FDCWD, h->bundle, &how, sizeof(how));
-	if (dfd < 0 || (!h->g->caller_is_root &&
-			(fstat(dfd, &st) < 0 || st.st_uid != getuid()))) {
+	if (dfd < 0 || (!h->g->caller_is_root && (fstat(dfd, &st) < 0 || st.st_uid != getuid()))) {
 		r = dfd < 0 ? negerrno() : -EPERM;
 		why = r == -EPERM ? "not the caller's" : strerror(-r);
 		/* No hint of what exists where the caller cannot look. */
@@ -315,8 +314,8 @@ static int create_runtime(struct hook *h, const char *volumes)
 		return dv_fail(h->err, r, "oci-hook: container '%s': passing the volumes on: %s",
 			       h->id, strerror(-r));
 	snprintf(pid_s, sizeof(pid_s), "%d", (int)pid);
-	char *argv[] = { "prepare", "--container-id", (char *)h->id, "--volumes", "-",
-			 "--pid", pid_s, "--rootfs", root, NULL };
+	char *argv[] = { "prepare", "--container-id", (char *)h->id, "--volumes", "-", "--pid",
+			 pid_s,	    "--rootfs",	      root,	     NULL };
 
 	debug(DEBUG_ALL, "oci", "createRuntime '%s': pid %d, rootfs '%s'", h->id, (int)pid, root);
 	h->g->oci_hook = true;
@@ -346,8 +345,8 @@ static int read_state(struct hook *h)
 	if (r == 0)
 		r = oci_parse_object(buf, len, &h->state, &why);
 	if (r < 0)
-		return dv_fail(h->err, r, "oci-hook: the container state on stdin is not usable: %s",
-			       why);
+		return dv_fail(h->err, r,
+			       "oci-hook: the container state on stdin is not usable: %s", why);
 	h->id = str_member(h->state, "id");
 	h->bundle = str_member(h->state, "bundle");
 	if (!h->id || !*h->id)
@@ -402,8 +401,8 @@ int cmd_oci_hook(struct globals *g, int argc, char **argv, struct dv_error *err)
 			       h.id);
 	/* Those are the dvdcli drop-in's users: a poststop must never release Mesos' volumes. */
 	if (!strncmp(h.id, "dvdcli:", 7))
-		return dv_fail(err, -EINVAL,
-			       "oci-hook: container id '%s': ids starting with 'dvdcli:' are reserved",
-			       h.id);
+		return dv_fail(
+		    err, -EINVAL,
+		    "oci-hook: container id '%s': ids starting with 'dvdcli:' are reserved", h.id);
 	return h.stage == OCI_POSTSTOP ? poststop(&h) : create_runtime(&h, volumes);
 }

@@ -135,17 +135,15 @@ static int parse_user(const char *s, struct args *a)
 /* 0: go on; 1: done (the help); -errno: a usage error, in err. */
 static int parse_args(int argc, char **argv, struct args *a, struct dv_error *err)
 {
-	static const struct option options[] = {
-		{ "container-id", required_argument, NULL, 'c' },
-		{ "volumes", required_argument, NULL, 'v' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "rootfs", required_argument, NULL, 'r' },
-		{ "sandbox", required_argument, NULL, 's' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option options[] = { { "container-id", required_argument, NULL, 'c' },
+						 { "volumes", required_argument, NULL, 'v' },
+						 { "pid", required_argument, NULL, 'p' },
+						 { "rootfs", required_argument, NULL, 'r' },
+						 { "sandbox", required_argument, NULL, 's' },
+						 { "user", required_argument, NULL, 'u' },
+						 { "json", no_argument, NULL, 'j' },
+						 { "help", no_argument, NULL, 'h' },
+						 {} };
 	unsigned long v;
 	int opt;
 
@@ -264,8 +262,7 @@ static void set_where(const struct args *a, struct pvol *v)
  * taken in the container's root (the rootfs if it has one, created) or on the
  * host's root (must exist); a relative one below the sandbox (created).
  */
-static int compute_target(struct lc *lc, const struct args *a, const char *sandbox,
-			  struct pvol *v)
+static int compute_target(struct lc *lc, const struct args *a, const char *sandbox, struct pvol *v)
 {
 	const char *cp = v->sv->container_path;
 	char joined[2 * PATH_MAX];
@@ -280,13 +277,15 @@ static int compute_target(struct lc *lc, const struct args *a, const char *sandb
 		 * rather than guess a base, and say what an OCI user can write.
 		 */
 		if (!sandbox && lc->g->oci_hook) {
-			lc_fail(lc, "volume %zu ('%s'): relative container_path '%s' is refused in "
+			lc_fail(lc,
+				"volume %zu ('%s'): relative container_path '%s' is refused in "
 				"an OCI hook (no sandbox there); write it absolute, e.g. '/%s'",
 				v->sv->index, v->sv->name, cp, cp);
 			return -EINVAL;
 		}
 		if (!sandbox) {
-			lc_fail(lc, "volume %zu ('%s'): relative container_path '%s' needs --sandbox",
+			lc_fail(lc,
+				"volume %zu ('%s'): relative container_path '%s' needs --sandbox",
 				v->sv->index, v->sv->name, cp);
 			return -EINVAL;
 		}
@@ -355,8 +354,9 @@ static int check_caller_owns(struct lc *lc, struct args *a)
 		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)a->pid);
 		if (stat(path, &target_ns) < 0 || stat("/proc/self/ns/mnt", &self_ns) < 0 ||
 		    (target_ns.st_ino == self_ns.st_ino && target_ns.st_dev == self_ns.st_dev)) {
-			lc_fail(lc, "--pid %d: shares dvmount's mount namespace; callers other than "
-				    "root may attach only into a container's own",
+			lc_fail(lc,
+				"--pid %d: shares dvmount's mount namespace; callers other than "
+				"root may attach only into a container's own",
 				(int)a->pid);
 			return -EPERM;
 		}
@@ -468,8 +468,8 @@ static int save_record(struct lc *lc, const struct args *a, unsigned long long s
 	if (a->pid) {
 		json_object_object_add(rec, "pid", json_object_new_int64(a->pid));
 		json_object_object_add(rec, "start_time", json_object_new_int64((int64_t)start));
-		json_object_object_add(rec, "root", json_object_new_string(a->rootfs ? a->rootfs
-										     : "/"));
+		json_object_object_add(rec, "root",
+				       json_object_new_string(a->rootfs ? a->rootfs : "/"));
 	}
 	json_object_object_add(rec, "volumes", record_volumes(v, n));
 	return state_container_save(lc->st, a->cid, rec, flags);
@@ -635,25 +635,27 @@ static int mp_look(struct lc *lc, const struct args *a, struct pvol *v, size_t n
 			/* The walk to the nearest mount root only where the policy reads it. */
 			.flags = (a->pid ? NS_PEEK_TREE : 0) | (a->chown ? NS_PEEK_CHOWN : 0) |
 				 (policy_needs_mount_root(lc->policy, v[i].sv->driver)
-					  ? 0
-					  : NS_PEEK_NO_ROOT_WALK),
-			.attrs = (v[i].attrs.readonly || v[i].sv->mode == SPEC_RO ? NS_ATTR_RDONLY
-										  : 0) |
-				 (v[i].attrs.nosuid ? NS_ATTR_NOSUID : 0) |
-				 (v[i].attrs.nodev ? NS_ATTR_NODEV : 0) |
-				 (v[i].attrs.noexec ? NS_ATTR_NOEXEC : 0),
+				      ? 0
+				      : NS_PEEK_NO_ROOT_WALK),
+			.attrs =
+			    (v[i].attrs.readonly || v[i].sv->mode == SPEC_RO ? NS_ATTR_RDONLY : 0) |
+			    (v[i].attrs.nosuid ? NS_ATTR_NOSUID : 0) |
+			    (v[i].attrs.nodev ? NS_ATTR_NODEV : 0) |
+			    (v[i].attrs.noexec ? NS_ATTR_NOEXEC : 0),
 			.uid = a->uid,
 			.gid = a->gid,
 			.tree_fd = -EBADF,
 		};
-		b->result[i] = lc_plugin_view(lc, v[i].entry, v[i].sv->driver, &b->pidfd[i],
-					      &b->pid[i]);
+		b->result[i] =
+		    lc_plugin_view(lc, v[i].entry, v[i].sv->driver, &b->pidfd[i], &b->pid[i]);
 		/* Waiting for its look. */
 		if (b->result[i] == 0)
 			b->result[i] = -EINPROGRESS;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct mp_judge j = {.lc = lc, .v = v, .idx = b->idx, .d = b->d, .denied = b->denied};
+		struct mp_judge j = {
+			.lc = lc, .v = v, .idx = b->idx, .d = b->d, .denied = b->denied
+		};
 
 		if (b->result[i] != -EINPROGRESS)
 			continue;
@@ -722,8 +724,9 @@ static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v
 		if (r == 0 && !a->pid && b.pk[i].other_view)
 			r = lc_check_own_view(lc, &b.pk[i]);
 		if (r < 0) {
-			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s", v[i].sv->name,
-				v[i].sv->driver, v[i].host_path, lc_view_strerror(lc, r, why));
+			lc_fail(lc, "volume '%s' of driver '%s': mountpoint '%s': %s",
+				v[i].sv->name, v[i].sv->driver, v[i].host_path,
+				lc_view_strerror(lc, r, why));
 			failed++;
 			continue;
 		}
@@ -821,8 +824,9 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 			m[j] = (struct ns_mount){ .tree_fd = v[idx[j]].tree_fd,
 						  .target = v[idx[j]].target,
 						  .target_fd = v[idx[j]].target_fd,
-						  .flags = NS_ALL_OR_NOTHING | NS_TARGET_FD |
-							   (lc->g->caller_is_root ? 0 : NS_OWN_USERNS) };
+						  .flags =
+						      NS_ALL_OR_NOTHING | NS_TARGET_FD |
+						      (lc->g->caller_is_root ? 0 : NS_OWN_USERNS) };
 		r = ns_attach(pidfd, a->rootfs ? a->rootfs : "/", m, k, lc->g->timeout_other_ms);
 		for (size_t j = 0; j < k; j++) {
 			const struct pvol *p = &v[idx[j]];
@@ -840,12 +844,13 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 				    p->sv->name, p->sv->driver, p->where, (int)a->pid);
 			else if (m[j].result == -EPERM && !lc->g->caller_is_root) {
 				/* NS_OWN_USERNS: the caller could undo the mount's attributes. */
-				lc_fail(lc,
-					"volume '%s' of driver '%s': attaching at '%s' in pid %d: "
-					"its mount namespace belongs to a user namespace other than "
-					"dvmount's, where the caller could make the volume writable, "
-					"dev and suid again; refused to callers other than root",
-					p->sv->name, p->sv->driver, p->where, (int)a->pid);
+				lc_fail(
+				    lc,
+				    "volume '%s' of driver '%s': attaching at '%s' in pid %d: "
+				    "its mount namespace belongs to a user namespace other than "
+				    "dvmount's, where the caller could make the volume writable, "
+				    "dev and suid again; refused to callers other than root",
+				    p->sv->name, p->sv->driver, p->where, (int)a->pid);
 				lc->denied = true;
 			} else if (m[j].result == -ETIMEDOUT)
 				/* The attach child was killed at --timeout: a hung mount there. */
@@ -1003,11 +1008,11 @@ static int resolve_targets(struct lc *lc, const struct args *a, int pidfd, struc
 	for (size_t j = 0; j < k; j++) {
 		const struct pvol *p = &v[idx ? idx[j] : j];
 
-		rs[j] = (struct ns_resolve){.path = p->target,
-					    .flags = p->create ? NS_CREATE : 0,
-					    .mode = 0755,
-					    .result = -ECANCELED,
-					    .fd = -EBADF};
+		rs[j] = (struct ns_resolve){ .path = p->target,
+					     .flags = p->create ? NS_CREATE : 0,
+					     .mode = 0755,
+					     .result = -ECANCELED,
+					     .fd = -EBADF };
 	}
 	/*
 	 * As the caller, whose container this is: it may own the mount
@@ -1047,11 +1052,11 @@ static void detach_ours(struct lc *lc, const struct args *a, int pidfd, struct p
 		size_t i = order[j];
 
 		if (v[i].mnt_id)
-			u[k++] = (struct ns_unmount){ .target = v[i].target, .mnt_id = v[i].mnt_id };
+			u[k++] =
+			    (struct ns_unmount){ .target = v[i].target, .mnt_id = v[i].mnt_id };
 	}
 	/* Recorded before attaching: "nothing of ours there" is the normal answer for some. */
-	if (k &&
-	    ns_detach(pidfd, a->rootfs ? a->rootfs : "/", u, k, lc->g->timeout_other_ms) < 0)
+	if (k && ns_detach(pidfd, a->rootfs ? a->rootfs : "/", u, k, lc->g->timeout_other_ms) < 0)
 		for (size_t j = 0; j < k; j++)
 			if (u[j].result < 0 && u[j].result != -ESRCH && u[j].result != -ENOENT &&
 			    u[j].result != -ESTALE)
@@ -1208,7 +1213,7 @@ static int run(struct lc *lc, struct args *a)
 			return -ENOMEM;
 		for (size_t j = 0; j < sv->n_opts; j++)
 			v[i].opts[v[i].n_opts++] =
-				(struct plugin_opt){ sv->opts[j].key, sv->opts[j].value };
+			    (struct plugin_opt){ sv->opts[j].key, sv->opts[j].value };
 		req = (struct policy_volume_req){
 			.driver = sv->driver,
 			.name = sv->name,
@@ -1227,7 +1232,7 @@ static int run(struct lc *lc, struct args *a)
 		}
 		for (size_t j = 0; j < n_forced; j++)
 			v[i].opts[v[i].n_opts++] =
-				(struct plugin_opt){ forced[j].key, forced[j].value };
+			    (struct plugin_opt){ forced[j].key, forced[j].value };
 	}
 	if (lc->n_failures)
 		return -EACCES;
@@ -1380,7 +1385,7 @@ int cmd_prepare(struct globals *g, int argc, char **argv, struct dv_error *err)
 		close(a.rootfs_fd);
 	audit_log("op=dvmount-prepare container=%s auid=%u pid=%d res=%s", a.cid,
 		  (unsigned)getuid(), (int)a.pid,
-		  err->kind == DV_ERROR_NONE     ? "success"
+		  err->kind == DV_ERROR_NONE	 ? "success"
 		  : err->kind == DV_ERROR_DENIED ? "denied"
 						 : "failed");
 	/* As before the carrier: a failure with nothing more to say. */

@@ -111,7 +111,7 @@ struct sweep {
 	struct todo {
 		char cid[STATE_CID_MAX + 1];
 		bool set_aside; /* its record was corrupt: quarantined when listed */
-	} *todo;
+	} * todo;
 	size_t n_todo, cap;
 	size_t current; /* the todo being cleaned up */
 	size_t corrupt;
@@ -130,8 +130,7 @@ static bool judge(json_object *record, const char *cid, const struct sweep *s)
 	if (s->known->given && !known_has(s->known, cid))
 		return true;
 	return s->gc_dead && pid > 0 &&
-	       !ns_process_alive((pid_t)pid,
-				 (unsigned long long)lc_json_int(record, "start_time"));
+	       !ns_process_alive((pid_t)pid, (unsigned long long)lc_json_int(record, "start_time"));
 }
 
 static bool still_wanted(json_object *record, void *userdata)
@@ -166,7 +165,8 @@ static int pick(const struct state_entry *e, void *userdata)
 		 * A warning, not a failure: an empty record after a hard reboot
 		 * must not fail the containerizer's recovery (MESOS-9507).
 		 */
-		log_warn(s->lc->g, "container '%s': record unreadable (%s), set aside as quarantine/%s",
+		log_warn(s->lc->g,
+			 "container '%s': record unreadable (%s), set aside as quarantine/%s",
 			 e->cid, e->error == -EBADMSG ? "empty or corrupt" : strerror(-e->error),
 			 e->qname);
 		s->corrupt++;
@@ -221,13 +221,11 @@ static void name_failures(struct lc *lc, size_t from, const char *cid)
 
 int cmd_recover(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
-	static const struct option options[] = {
-		{ "known", required_argument, NULL, 'k' },
-		{ "known-file", required_argument, NULL, 'f' },
-		{ "gc-dead", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option options[] = { { "known", required_argument, NULL, 'k' },
+						 { "known-file", required_argument, NULL, 'f' },
+						 { "gc-dead", no_argument, NULL, 'd' },
+						 { "help", no_argument, NULL, 'h' },
+						 {} };
 	struct known known = { 0 };
 	struct sweep s = { 0 };
 	struct lc lc;
@@ -273,8 +271,9 @@ int cmd_recover(struct globals *g, int argc, char **argv, struct dv_error *err)
 	if (r == 0 && (r = caps_drop("opened", CAPS(CAP_CHOWN))) < 0)
 		lc_fail(&lc, "cannot drop capabilities: %s", strerror(-r));
 	if (r == 0) {
-		s = (struct sweep){ .lc = &lc, .known = &known, .gc_dead = gc_dead,
-				    .cap = KNOWN_MAX };
+		s = (struct sweep){
+			.lc = &lc, .known = &known, .gc_dead = gc_dead, .cap = KNOWN_MAX
+		};
 		s.todo = calloc(s.cap, sizeof(*s.todo));
 		if (!s.todo)
 			lc_fail(&lc, "out of memory");
@@ -292,8 +291,9 @@ int cmd_recover(struct globals *g, int argc, char **argv, struct dv_error *err)
 			name_failures(&lc, before, s.todo[i].cid);
 		}
 		if (s.overflow)
-			lc_fail(&lc, "%zu more container(s) to clean up than one run takes (%zu): "
-				     "run recover again",
+			lc_fail(&lc,
+				"%zu more container(s) to clean up than one run takes (%zu): "
+				"run recover again",
 				s.overflow, s.cap);
 		lc.cid = NULL;
 		lc_crash_point("recover-before-retry");

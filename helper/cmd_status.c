@@ -47,8 +47,8 @@ static int add_volume(const char *key, void *userdata)
 	if (r < 0) {
 		/* Absent: a crash before the entry was written, recover tidies it. */
 		if (r != -ENOENT)
-			log_warn(s->lc->g, "volume entry '%s' unreadable (%s): not shown",
-				 key, r == -EBADMSG ? "empty or corrupt" : strerror(-r));
+			log_warn(s->lc->g, "volume entry '%s' unreadable (%s): not shown", key,
+				 r == -EBADMSG ? "empty or corrupt" : strerror(-r));
 		json_object_put(users);
 		return 0;
 	}
@@ -109,11 +109,11 @@ static void print_text(struct status *s)
 		enum state_vol st = STATE_VOL_IDLE;
 
 		printf("  %s/%s  users %lld  %s  mount id %.12s...%s\n", lc_json_str(v, "driver"),
-		       lc_json_str(v, "name"), lc_json_int(v, "refcount"), hp ? hp : "(not mounted)",
-		       lc_json_str(v, "mount_id"),
+		       lc_json_str(v, "name"), lc_json_int(v, "refcount"),
+		       hp ? hp : "(not mounted)", lc_json_str(v, "mount_id"),
 		       state_vol_get(v, &st) == 0 && st == STATE_VOL_PENDING_UNMOUNT
-			       ? "  PENDING UNMOUNT RETRY"
-			       : "");
+			   ? "  PENDING UNMOUNT RETRY"
+			   : "");
 	}
 	if (nq) {
 		printf("quarantined: %zu\n", nq);
@@ -125,12 +125,10 @@ static void print_text(struct status *s)
 
 int cmd_status(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
-	static const struct option options[] = {
-		{ "container-id", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option options[] = { { "container-id", required_argument, NULL, 'c' },
+						 { "json", no_argument, NULL, 'j' },
+						 { "help", no_argument, NULL, 'h' },
+						 {} };
 	struct status s = { 0 };
 	struct lc lc;
 	int opt, r;

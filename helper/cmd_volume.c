@@ -20,10 +20,10 @@ static const struct {
 	enum plugin_method method;
 	bool needs_name;
 } subcommands[] = {
-	{ "create", PLUGIN_CREATE, true },  { "remove", PLUGIN_REMOVE, true },
-	{ "mount", PLUGIN_MOUNT, true },    { "unmount", PLUGIN_UNMOUNT, true },
-	{ "path", PLUGIN_PATH, true },	    { "get", PLUGIN_GET, true },
-	{ "list", PLUGIN_LIST, false },	    { "capabilities", PLUGIN_CAPABILITIES, false },
+	{ "create", PLUGIN_CREATE, true }, { "remove", PLUGIN_REMOVE, true },
+	{ "mount", PLUGIN_MOUNT, true },   { "unmount", PLUGIN_UNMOUNT, true },
+	{ "path", PLUGIN_PATH, true },	   { "get", PLUGIN_GET, true },
+	{ "list", PLUGIN_LIST, false },	   { "capabilities", PLUGIN_CAPABILITIES, false },
 };
 
 static void usage(FILE *f)
@@ -61,8 +61,8 @@ static void print_result(const struct globals *g, const struct plugin_req *q)
 		break;
 	case PLUGIN_LIST:
 		v = json_get_ci(q->reply, "Volumes");
-		for (size_t i = 0; json_object_is_type(v, json_type_array) &&
-				   i < json_object_array_length(v);
+		for (size_t i = 0;
+		     json_object_is_type(v, json_type_array) && i < json_object_array_length(v);
 		     i++) {
 			json_object *vol = json_object_array_get_idx(v, i);
 			json_object *mp = json_get_ci(vol, "Mountpoint");
@@ -83,12 +83,13 @@ static void print_result(const struct globals *g, const struct plugin_req *q)
 
 int cmd_volume(struct globals *g, int argc, char **argv, struct dv_error *err)
 {
-	static const struct option options[] = {
-		{ "driver", required_argument, NULL, 'd' }, { "name", required_argument, NULL, 'n' },
-		{ "opt", required_argument, NULL, 'o' },    { "id", required_argument, NULL, 'i' },
-		{ "json", no_argument, NULL, 'j' },	    { "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option options[] = { { "driver", required_argument, NULL, 'd' },
+						 { "name", required_argument, NULL, 'n' },
+						 { "opt", required_argument, NULL, 'o' },
+						 { "id", required_argument, NULL, 'i' },
+						 { "json", no_argument, NULL, 'j' },
+						 { "help", no_argument, NULL, 'h' },
+						 {} };
 	/* Freed after the client that borrows it. */
 	_cleanup_(policy_freep) struct policy *limits = NULL;
 	_cleanup_(plugin_client_freep) struct plugin_client *pc = NULL;
@@ -125,7 +126,8 @@ int cmd_volume(struct globals *g, int argc, char **argv, struct dv_error *err)
 			break;
 		case 'o':
 			if (q.n_opts == MAX_OPTS)
-				return dv_usage(err, "volume %s: more than %d --opt", sub, MAX_OPTS);
+				return dv_usage(err, "volume %s: more than %d --opt", sub,
+						MAX_OPTS);
 			if (plugin_opt_parse(optarg, &opts[q.n_opts]) < 0)
 				return dv_usage(err, "volume %s: --opt '%s' is not KEY=VALUE", sub,
 						optarg);

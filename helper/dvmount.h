@@ -20,14 +20,14 @@ struct globals {
 	const char *policy_file;
 	const char *plugin_path; /* colon-separated directories; NULL: Docker's */
 	bool json;
-	bool no_uring;		    /* --no-uring: the plain-syscall transport */
-	bool caller_is_root;	    /* real uid 0: may change paths and policy */
-	unsigned plugin_retry_ms;   /* budget for waiting on an absent plugin */
-	unsigned timeout_mount_ms;  /* Create and Mount */
-	unsigned timeout_other_ms;  /* every other call */
-	unsigned max_in_flight;	    /* --max-in-flight: every plugin; 0: the policy's, or 1 */
-	const char *prog;	    /* "dvmount" or "dvdcli", for messages */
-	bool oci_hook;		    /* prepare runs for oci-hook: the user wrote config.json */
+	bool no_uring;		   /* --no-uring: the plain-syscall transport */
+	bool caller_is_root;	   /* real uid 0: may change paths and policy */
+	unsigned plugin_retry_ms;  /* budget for waiting on an absent plugin */
+	unsigned timeout_mount_ms; /* Create and Mount */
+	unsigned timeout_other_ms; /* every other call */
+	unsigned max_in_flight;	   /* --max-in-flight: every plugin; 0: the policy's, or 1 */
+	const char *prog;	   /* "dvmount" or "dvdcli", for messages */
+	bool oci_hook;		   /* prepare runs for oci-hook: the user wrote config.json */
 };
 
 /*

@@ -20,7 +20,7 @@ enum {
 
 int dv_error_set(struct dv_error *e, enum dv_error_kind kind, int err, const char *fmt, ...)
 {
-	int r = err < 0 ? err
+	int r = err < 0			  ? err
 		: kind == DV_ERROR_USAGE  ? -EINVAL
 		: kind == DV_ERROR_DENIED ? -EACCES
 					  : -EIO;

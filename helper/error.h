@@ -61,7 +61,7 @@ struct dv_error {
  * that `return dv_usage(err, "...");` is the whole error path of a command.
  */
 int dv_error_set(struct dv_error *e, enum dv_error_kind kind, int err, const char *fmt, ...)
-	_printf_(4, 5);
+    _printf_(4, 5);
 
 #define dv_fail(e, err, ...) dv_error_set(e, DV_ERROR_FAIL, err, __VA_ARGS__)
 #define dv_usage(e, ...) dv_error_set(e, DV_ERROR_USAGE, -EINVAL, __VA_ARGS__)

@@ -9,8 +9,9 @@
 
 static void say_waiting(const char *driver, const char *why, unsigned retry_ms, void *userdata)
 {
-	log_error(userdata, "plugin '%s' is not there yet (%s); waiting up to %.1f s for its socket",
-		  driver, why, (double)retry_ms / 1000);
+	log_error(userdata,
+		  "plugin '%s' is not there yet (%s); waiting up to %.1f s for its socket", driver,
+		  why, (double)retry_ms / 1000);
 }
 
 void globals_plugin_config(const struct globals *g, struct plugin_config *ret)

@@ -8,40 +8,39 @@ static const struct help {
 	const char *command;
 	const char *text;
 } helps[] = {
-	{ NULL,
-	  "usage: dvmount [GLOBAL OPTIONS] COMMAND [ARGS...]\n"
-	  "Docker volume plugins for any containerizer: mounts volumes through a plugin,\n"
-	  "attaches them into containers, keeps reference counts, obeys a policy file.\n"
-	  "\n"
-	  "commands:\n"
-	  "  prepare    attach a container's volumes (or print the bind mounts to do)\n"
-	  "  cleanup    release a container's volumes\n"
-	  "  recover    reconcile the state after a restart or a crash\n"
-	  "  status     show containers, volumes and users\n"
-	  "  volume     call a plugin directly (create, remove, mount, list, ...)\n"
-	  "  policy     check a policy file\n"
-	  "  oci-hook   OCI runtime hook (runc, crun, podman's hooks.d)\n"
-	  "  dvdcli     dvdcli's command line, for Mesos' docker/volume isolator\n"
-	  "  version    print the version\n"
-	  "\n"
-	  "global options:\n"
-	  "  --state-dir DIR      state directory (default /var/lib/dvmount)\n"
-	  "  --policy FILE        policy file (default /etc/dvmount/policy.conf)\n"
-	  "  --plugin-path DIRS   colon-separated plugin directories (default Docker's)\n"
-	  "  --json               print JSON on stdout\n"
-	  "  --debug              debug lines on stderr (DVMOUNT_DEBUG=rpc,ns,state too)\n"
-	  "  --no-uring           plain syscalls instead of io_uring for plugin calls\n"
-	  "  --plugin-retry SEC   how long to wait for a plugin's socket (default 15)\n"
-	  "  --timeout SEC        timeout of plugin calls other than Mount (default 60)\n"
-	  "  --timeout-mount SEC  timeout of a plugin's Mount (default 120)\n"
-	  "  --max-in-flight N    Create/Remove/Mount/Unmount in flight to one plugin\n"
-	  "                       (default: the policy's max-in-flight, else 1)\n"
-	  "  -h, --help           this help; `dvmount COMMAND --help` for a command's\n"
-	  "\n"
-	  "exit status: 0 success, 1 failure, 2 usage error, 3 denied by policy\n"
-	  "example:\n"
-	  "  dvmount prepare --container-id c1 --volumes vols.json --pid 4242\n"
-	  "See dvmount(8), dvmount-policy(5), dvmount-run(1).\n" },
+	{ NULL, "usage: dvmount [GLOBAL OPTIONS] COMMAND [ARGS...]\n"
+		"Docker volume plugins for any containerizer: mounts volumes through a plugin,\n"
+		"attaches them into containers, keeps reference counts, obeys a policy file.\n"
+		"\n"
+		"commands:\n"
+		"  prepare    attach a container's volumes (or print the bind mounts to do)\n"
+		"  cleanup    release a container's volumes\n"
+		"  recover    reconcile the state after a restart or a crash\n"
+		"  status     show containers, volumes and users\n"
+		"  volume     call a plugin directly (create, remove, mount, list, ...)\n"
+		"  policy     check a policy file\n"
+		"  oci-hook   OCI runtime hook (runc, crun, podman's hooks.d)\n"
+		"  dvdcli     dvdcli's command line, for Mesos' docker/volume isolator\n"
+		"  version    print the version\n"
+		"\n"
+		"global options:\n"
+		"  --state-dir DIR      state directory (default /var/lib/dvmount)\n"
+		"  --policy FILE        policy file (default /etc/dvmount/policy.conf)\n"
+		"  --plugin-path DIRS   colon-separated plugin directories (default Docker's)\n"
+		"  --json               print JSON on stdout\n"
+		"  --debug              debug lines on stderr (DVMOUNT_DEBUG=rpc,ns,state too)\n"
+		"  --no-uring           plain syscalls instead of io_uring for plugin calls\n"
+		"  --plugin-retry SEC   how long to wait for a plugin's socket (default 15)\n"
+		"  --timeout SEC        timeout of plugin calls other than Mount (default 60)\n"
+		"  --timeout-mount SEC  timeout of a plugin's Mount (default 120)\n"
+		"  --max-in-flight N    Create/Remove/Mount/Unmount in flight to one plugin\n"
+		"                       (default: the policy's max-in-flight, else 1)\n"
+		"  -h, --help           this help; `dvmount COMMAND --help` for a command's\n"
+		"\n"
+		"exit status: 0 success, 1 failure, 2 usage error, 3 denied by policy\n"
+		"example:\n"
+		"  dvmount prepare --container-id c1 --volumes vols.json --pid 4242\n"
+		"See dvmount(8), dvmount-policy(5), dvmount-run(1).\n" },
 	{ "prepare",
 	  "usage: dvmount prepare --container-id ID --volumes FILE|- [--pid PID]\n"
 	  "                       [--rootfs DIR] [--sandbox DIR] [--user UID[:GID]]\n"
@@ -57,7 +56,8 @@ static const struct help {
 	  "  --user UID[:GID]   chown each volume's root to this user\n"
 	  "  --json             accepted; prepare always prints JSON\n"
 	  "example:\n"
-	  "  dvmount prepare --container-id c1 --volumes vols.json --pid 4242 --rootfs /srv/c1/rootfs\n" },
+	  "  dvmount prepare --container-id c1 --volumes vols.json --pid 4242 --rootfs "
+	  "/srv/c1/rootfs\n" },
 	{ "cleanup",
 	  "usage: dvmount cleanup --container-id ID\n"
 	  "Detach and release a container's volumes; the plugin's Unmount comes with the\n"
@@ -76,14 +76,13 @@ static const struct help {
 	  "  --gc-dead           release containers whose process has exited\n"
 	  "example:\n"
 	  "  dvmount recover --gc-dead\n" },
-	{ "status",
-	  "usage: dvmount status [--container-id ID] [--json]\n"
-	  "Show the containers, the volumes they use and each volume's users.\n"
-	  "\n"
-	  "  --container-id ID  only this container\n"
-	  "  --json             one JSON document\n"
-	  "example:\n"
-	  "  dvmount status --json\n" },
+	{ "status", "usage: dvmount status [--container-id ID] [--json]\n"
+		    "Show the containers, the volumes they use and each volume's users.\n"
+		    "\n"
+		    "  --container-id ID  only this container\n"
+		    "  --json             one JSON document\n"
+		    "example:\n"
+		    "  dvmount status --json\n" },
 	{ "volume",
 	  "usage: dvmount volume create|remove|mount|unmount|path|get|list|capabilities\n"
 	  "                      --driver D [--name N] [--opt K=V]... [--id ID] [--json]\n"
@@ -95,12 +94,12 @@ static const struct help {
 	  "  --id ID      the mount ID for mount and unmount\n"
 	  "  --json       the plugin's answer as JSON\n"
 	  "example:\n"
-	  "  dvmount volume create --driver rclone --name myvolume --opt remote=:local:/srv/data\n" },
-	{ "policy",
-	  "usage: dvmount [--policy FILE] policy check [FILE]\n"
-	  "Check a policy file (default: the one in use); errors as file:line:column.\n"
-	  "example:\n"
-	  "  dvmount policy check /etc/dvmount/policy.conf\n" },
+	  "  dvmount volume create --driver rclone --name myvolume --opt "
+	  "remote=:local:/srv/data\n" },
+	{ "policy", "usage: dvmount [--policy FILE] policy check [FILE]\n"
+		    "Check a policy file (default: the one in use); errors as file:line:column.\n"
+		    "example:\n"
+		    "  dvmount policy check /etc/dvmount/policy.conf\n" },
 	{ "oci-hook",
 	  "usage: dvmount oci-hook createRuntime|poststop\n"
 	  "An OCI runtime hook: reads the container's state on stdin; its volumes come from\n"
@@ -118,7 +117,8 @@ static const struct help {
 	  "a `dvdcli` symlink). Exits 1 on any error, like dvdcli.\n"
 	  "example:\n"
 	  "  dvdcli mount --volumedriver=rclone --volumename=myvolume\n" },
-	{ "version", "usage: dvmount version\nPrint dvmount's version.\nexample:\n  dvmount version\n" },
+	{ "version",
+	  "usage: dvmount version\nPrint dvmount's version.\nexample:\n  dvmount version\n" },
 };
 
 bool help_print(FILE *f, const char *command)

@@ -187,7 +187,8 @@ int lc_report(struct lc *lc, struct dv_error *err)
 	if (more)
 		return dv_error_set(err, kind, 0, "(more failures not shown)");
 	if (lc->cid)
-		return dv_error_set(err, kind, 0, "container '%s': %s", lc->cid, lc->failures[n - 1]);
+		return dv_error_set(err, kind, 0, "container '%s': %s", lc->cid,
+				    lc->failures[n - 1]);
 	return dv_error_set(err, kind, 0, "%s", lc->failures[n - 1]);
 }
 
@@ -198,17 +199,16 @@ int lc_report(struct lc *lc, struct dv_error *err)
  */
 static const char *const crash_points[] = {
 	/* prepare */
-	"after-intent",	  /* the "preparing" record is durable, nothing else */
-	"after-users",	  /* its users and volume entries ("mounting"), not yet durable */
+	"after-intent",		/* the "preparing" record is durable, nothing else */
+	"after-users",		/* its users and volume entries ("mounting"), not yet durable */
 	"after-durable-intent", /* the record names every mount id: the one durable write */
-	"before-mount",	  /* Get/Create/Mount not yet sent */
-	"after-mount",	  /* the plugin answered, entries not yet updated */
-	"before-attach",  /* entries and the attach plan are durable */
-	"after-attach",	  /* mounts attached, record still "preparing" */
-	"after-commit",	  /* record "prepared", locks still held */
+	"before-mount",		/* Get/Create/Mount not yet sent */
+	"after-mount",		/* the plugin answered, entries not yet updated */
+	"before-attach",	/* entries and the attach plan are durable */
+	"after-attach",		/* mounts attached, record still "preparing" */
+	"after-commit",		/* record "prepared", locks still held */
 	/* cleanup, recover's cleanups, prepare's undo */
-	"cleanup-before-detach",
-	"cleanup-after-detach",
+	"cleanup-before-detach", "cleanup-after-detach",
 	"cleanup-after-users",	 /* users removed, volumes not yet released */
 	"before-unmount",	 /* "unmounting" durable, Unmount not yet sent */
 	"after-unmount",	 /* the plugin answered, entries not yet updated */
@@ -218,9 +218,9 @@ static const char *const crash_points[] = {
 	"recover-after-list",	/* records judged, nothing cleaned up yet */
 	"recover-before-retry", /* containers done, unused volumes not yet retried */
 	/* the dvdcli drop-in */
-	"dvdcli-after-sync",	/* its user and "mounting" durable, Mount not yet sent */
-	"dvdcli-after-mount",	/* the plugin answered, the entry not yet updated */
-	"dvdcli-after-unuse",	/* its user removed, the volume not yet released */
+	"dvdcli-after-sync",  /* its user and "mounting" durable, Mount not yet sent */
+	"dvdcli-after-mount", /* the plugin answered, the entry not yet updated */
+	"dvdcli-after-unuse", /* its user removed, the volume not yet released */
 };
 
 const char *const *lc_crash_points(size_t *ret_n)
@@ -427,8 +427,8 @@ static int acquire_load(struct lc *lc, struct lc_acquire *a, size_t n, json_obje
 			lc_fail(lc, "volume '%s' of driver '%s': state entry '%s': %s", a[i].name,
 				a[i].driver, a[i].key,
 				r == -EBADMSG || r == -EFBIG
-					? "unreadable (empty or corrupt), set aside in quarantine/"
-					: strerror(-r));
+				    ? "unreadable (empty or corrupt), set aside in quarantine/"
+				    : strerror(-r));
 			return r;
 		}
 		if (state_vol_held(s))
@@ -567,7 +567,7 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 	_cleanup_free_ struct plugin_req *q = calloc(n + 1, sizeof(*q));
 	_cleanup_free_ json_object **vol = calloc(n + 1, sizeof(*vol));
 	_cleanup_free_ size_t *idx = calloc(n + 1, sizeof(*idx));
-	char (*ids)[STATE_MOUNT_ID_LEN + 1] = calloc(n + 1, sizeof(*ids));
+	char(*ids)[STATE_MOUNT_ID_LEN + 1] = calloc(n + 1, sizeof(*ids));
 	size_t k = 0;
 	int r, failed = 0;
 
@@ -581,7 +581,8 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 		/* Entries without a record go here: they never keep a volume mounted. */
 		if (state_user_prune(lc->st, keys[i]) != 0)
 			continue;
-		/* Refused earlier in this run (recover's sweep after its cleanups): the next run's. */
+		/* Refused earlier in this run (recover's sweep after its cleanups): the next run's.
+		 */
 		if (unmount_refused(lc, keys[i]))
 			continue;
 		r = state_volume_load(lc->st, keys[i], &vol[k]);
@@ -617,7 +618,8 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			failed++;
 			continue;
 		}
-		/* Said before the call: a crash after it leaves an Unmount that may have happened. */
+		/* Said before the call: a crash after it leaves an Unmount that may have happened.
+		 */
 		r = state_vol_apply(vol[k], STATE_VOL_UNMOUNT_BEGIN);
 		if (r > 0)
 			r = state_volume_save(lc->st, keys[i], vol[k]);
@@ -658,10 +660,12 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 		} else if (plugin_holds_nothing(lc, vol[j], &q[j])) {
 			/* Said once: the entry is gone, later runs have nothing to retry. */
 			r = state_volume_remove(lc->st, key);
-			log_warn(lc->g, "volume '%s' of driver '%s': the plugin refused the Unmount "
-					"(%s) and its mountpoint is not mounted: it holds nothing; "
-					"entry released",
-				 lc_json_str(vol[j], "name"), lc_json_str(vol[j], "driver"), q[j].err);
+			log_warn(lc->g,
+				 "volume '%s' of driver '%s': the plugin refused the Unmount "
+				 "(%s) and its mountpoint is not mounted: it holds nothing; "
+				 "entry released",
+				 lc_json_str(vol[j], "name"), lc_json_str(vol[j], "driver"),
+				 q[j].err);
 			if (r < 0) {
 				lc_fail(lc, "volume entry '%s' not removed: %s", key, strerror(-r));
 				failed++;
@@ -673,7 +677,8 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			if (lc_mount_uncertain(q[j].result))
 				lc_mark_in_flight(vol[j], lc->g->timeout_other_ms);
 			state_vol_apply(vol[j], STATE_VOL_UNMOUNT_FAILED);
-			json_object_object_add(vol[j], "last_error", json_object_new_string(q[j].err));
+			json_object_object_add(vol[j], "last_error",
+					       json_object_new_string(q[j].err));
 			/*
 			 * Durable now, before the caller's record removal is: after
 			 * that no record names this mount id (state.h).
@@ -682,12 +687,12 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 				state_volume_sync(lc->st, key);
 			lc_crash_point("after-pending-sync");
 			if (lc->n_unmount_refused < ARRAY_SIZE(lc->unmount_refused))
-				snprintf(lc->unmount_refused[lc->n_unmount_refused++], STATE_KEY_MAX,
-					 "%s", key);
+				snprintf(lc->unmount_refused[lc->n_unmount_refused++],
+					 STATE_KEY_MAX, "%s", key);
 			lc_fail(lc, "%s (kept for retry%s)", q[j].err,
 				in_flight && q[j].result == -EREMOTEIO
-					? ": a call that timed out may still be under way in the plugin"
-					: "");
+				    ? ": a call that timed out may still be under way in the plugin"
+				    : "");
 			failed++;
 		}
 		plugin_req_clear(&q[j]);
@@ -770,7 +775,7 @@ const char *lc_view_strerror(const struct lc *lc, int r, char buf[static LC_VIEW
 
 int lc_check_own_view(struct lc *lc, const struct ns_peek *plugin_view)
 {
-	struct ns_peek pk = {.path = plugin_view->path};
+	struct ns_peek pk = { .path = plugin_view->path };
 	struct policy_mountpoint_facts f;
 	int r;
 
@@ -817,7 +822,7 @@ int lc_volumes_live(struct lc *lc, json_object *const *entries, size_t n, int *r
 			if (ret_live[k] == -EINPROGRESS && pid[k] == pid[i]) {
 				idx[m] = k;
 				/* Live or not needs no walk to the nearest mount root. */
-				pk[m] = (struct ns_peek){.flags = NS_PEEK_NO_ROOT_WALK};
+				pk[m] = (struct ns_peek){ .flags = NS_PEEK_NO_ROOT_WALK };
 				pk[m++].path = lc_json_str(entries[k], "host_path");
 				ret_live[k] = -ECANCELED;
 			}
@@ -828,8 +833,9 @@ int lc_volumes_live(struct lc *lc, json_object *const *entries, size_t n, int *r
 			if (r < 0 || pk[g].result < 0)
 				ret_live[idx[g]] = r < 0 ? r : pk[g].result;
 			else
-				ret_live[idx[g]] = f[g].is_directory &&
-						   (!lc_json_bool(e, "mount_root") || f[g].is_mount_point);
+				ret_live[idx[g]] =
+				    f[g].is_directory &&
+				    (!lc_json_bool(e, "mount_root") || f[g].is_mount_point);
 		}
 	}
 	for (size_t i = 0; i < n; i++)
@@ -870,9 +876,9 @@ static int container_keys(struct lc *lc, const char *cid, json_object *record,
 			  char (**ret)[STATE_KEY_MAX], size_t *ret_n)
 {
 	json_object *vols = json_object_object_get(record, "volumes");
-	size_t cap = json_object_is_type(vols, json_type_array) ? json_object_array_length(vols)
-								: 4096;
-	char (*keys)[STATE_KEY_MAX] = calloc(cap + 1, STATE_KEY_MAX);
+	size_t cap =
+	    json_object_is_type(vols, json_type_array) ? json_object_array_length(vols) : 4096;
+	char(*keys)[STATE_KEY_MAX] = calloc(cap + 1, STATE_KEY_MAX);
 	size_t n = 0;
 
 	if (!keys)
@@ -999,8 +1005,9 @@ static int detach_attached(struct lc *lc, json_object *record)
 		if (u[i].result == -ENOENT && listed_id[i] > 0 &&
 		    ns_mount_listed((pid_t)pid, (uint64_t)listed_id[i]) == 1) {
 			busy++;
-			lc_fail(lc, "the mount attached at '%s' in pid %lld is still there but "
-				    "no longer at that path; its volumes stay in use",
+			lc_fail(lc,
+				"the mount attached at '%s' in pid %lld is still there but "
+				"no longer at that path; its volumes stay in use",
 				u[i].target, pid);
 			continue;
 		}
@@ -1050,14 +1057,15 @@ static void sweep_copies(struct lc *lc, json_object *record)
 		return;
 	for (size_t i = 0; i < json_object_array_length(vols); i++) {
 		json_object *v = json_object_array_get_idx(vols, i);
-		long long dev = lc_json_int(v, "attached_dev"), ino = lc_json_int(v, "attached_ino");
+		long long dev = lc_json_int(v, "attached_dev"),
+			  ino = lc_json_int(v, "attached_ino");
 		const char *target = lc_json_str(v, "target");
 		const char *host_path = lc_json_str(v, "host_path");
 		uint64_t keep = 0;
 		int r;
 
-		if (ino <= 0 || !target || snprintf(path, sizeof(path), "%s/%s", root, target) >=
-						(int)sizeof(path))
+		if (ino <= 0 || !target ||
+		    snprintf(path, sizeof(path), "%s/%s", root, target) >= (int)sizeof(path))
 			continue;
 		/* root + target may name the plugin's Mountpoint itself here. */
 		if (!host_path || ns_mount_id(AT_FDCWD, host_path, &keep) < 0)
@@ -1067,7 +1075,8 @@ static void sweep_copies(struct lc *lc, json_object *record)
 			lc_fail(lc, "volume '%s': a copy of it that propagated to '%s': %s",
 				lc_json_str(v, "name"), path, strerror(-r));
 		else if (r > 0)
-			debug(DEBUG_NS, "ns", "volume '%s': %d propagated copies detached at \"%s\"",
+			debug(DEBUG_NS, "ns",
+			      "volume '%s': %d propagated copies detached at \"%s\"",
 			      lc_json_str(v, "name"), r, path);
 	}
 }
@@ -1109,7 +1118,8 @@ static void rederive_entries(struct lc *lc, json_object *record)
 		if (r < 0 && r != -ENOENT && r != -EBADMSG)
 			continue;
 		json_object_put(TAKE_PTR(entry));
-		if (state_volume_new(lc_json_str(rv, "driver"), lc_json_str(rv, "name"), &entry) < 0)
+		if (state_volume_new(lc_json_str(rv, "driver"), lc_json_str(rv, "name"), &entry) <
+		    0)
 			continue;
 		json_object_object_add(entry, "mount_id", json_object_new_string(id));
 		/* With a host path the Mount answered; without, it may be in flight. */
@@ -1117,8 +1127,9 @@ static void rederive_entries(struct lc *lc, json_object *record)
 		if (host && state_vol_apply(entry, STATE_VOL_MOUNT_DONE) > 0)
 			json_object_object_add(entry, "host_path", json_object_new_string(host));
 		if (state_volume_save(lc->st, key, entry) == 0)
-			log_warn(lc->g, "volume '%s' of driver '%s': its entry was lost (a power "
-					"cut?); derived again from container '%s' record",
+			log_warn(lc->g,
+				 "volume '%s' of driver '%s': its entry was lost (a power "
+				 "cut?); derived again from container '%s' record",
 				 lc_json_str(rv, "name"), lc_json_str(rv, "driver"),
 				 lc_json_str(record, "container_id"));
 	}
@@ -1142,8 +1153,9 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 	}
 	r = state_container_load(lc->st, cid, &record, qname);
 	if (r == -EBADMSG || r == -EFBIG) {
-		lc_fail(lc, "record was corrupt, set aside as quarantine/%s; its volumes are "
-			    "found from their user entries",
+		lc_fail(lc,
+			"record was corrupt, set aside as quarantine/%s; its volumes are "
+			"found from their user entries",
 			qname);
 		record = NULL;
 	} else if (r < 0 && r != -ENOENT) {

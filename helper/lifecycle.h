@@ -211,12 +211,12 @@ void lc_clear_in_flight(json_object *entry);
 
 /* One volume to acquire (lc_acquire): in, then out. */
 struct lc_acquire {
-	const char *key, *driver, *name; /* in: the volume and its state key */
-	json_object *entry;		 /* out: its entry, the caller's to put */
-	char mount_id[STATE_MOUNT_ID_LEN + 1]; /* out: the id to Mount or use */
+	const char *key, *driver, *name;	   /* in: the volume and its state key */
+	json_object *entry;			   /* out: its entry, the caller's to put */
+	char mount_id[STATE_MOUNT_ID_LEN + 1];	   /* out: the id to Mount or use */
 	char renewed_from[STATE_MOUNT_ID_LEN + 1]; /* out: the id it replaced, or "" */
-	char *host_path;		 /* out: a live mount reused (the caller frees) */
-	bool needs_mount;		 /* out: send a Mount under mount_id */
+	char *host_path;			   /* out: a live mount reused (the caller frees) */
+	bool needs_mount;			   /* out: send a Mount under mount_id */
 };
 /*
  * Acquire a host mount under a stable ID, for prepare and dvdcli alike: for

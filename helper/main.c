@@ -23,8 +23,8 @@ static const struct command {
 	const char *name;
 	int (*run)(struct globals *g, int argc, char **argv, struct dv_error *err);
 } commands[] = {
-	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli },	{ "prepare", cmd_prepare },
-	{ "cleanup", cmd_cleanup }, { "recover", cmd_recover }, { "status", cmd_status },
+	{ "volume", cmd_volume },   { "dvdcli", cmd_dvdcli },	  { "prepare", cmd_prepare },
+	{ "cleanup", cmd_cleanup }, { "recover", cmd_recover },	  { "status", cmd_status },
 	{ "policy", cmd_policy },   { "oci-hook", cmd_oci_hook },
 };
 
@@ -139,7 +139,6 @@ static bool option_needs_root(int opt)
 	       opt == OPT_MAX_IN_FLIGHT;
 }
 
-
 /*
  * A caller that is not root (dvmount installed setuid or with file
  * capabilities) must be one the policy names; the volume and dvdcli commands,
@@ -156,8 +155,8 @@ static int gate_caller(struct globals *g, const char *command, struct dv_error *
 	if (g->caller_is_root)
 		return 0;
 	if (!strcmp(command, "volume") || !strcmp(command, "dvdcli"))
-		return dv_denied(err, "'%s' is for root only; containers get volumes through prepare",
-				 command);
+		return dv_denied(
+		    err, "'%s' is for root only; containers get volumes through prepare", command);
 	if (policy_load(g->policy_file, NULL, &p, &perr) < 0)
 		return dv_denied(err, "%s", perr.message);
 	gids[0] = getgid();
@@ -213,7 +212,8 @@ static int run_dvmount(struct globals *g, int argc, char **argv, struct dv_error
 		}
 		case OPT_MAX_IN_FLIGHT:
 			if (parse_max_in_flight(optarg, &g->max_in_flight) < 0)
-				return dv_usage(err, "invalid --max-in-flight '%s': expected 1 to %d",
+				return dv_usage(err,
+						"invalid --max-in-flight '%s': expected 1 to %d",
 						optarg, PLUGIN_SLOT_MAX);
 			break;
 		case 'h':
@@ -221,7 +221,8 @@ static int run_dvmount(struct globals *g, int argc, char **argv, struct dv_error
 			usage(stdout);
 			return 0;
 		default:
-			return dv_usage(err, "unknown or incomplete option '%s' (see dvmount --help)",
+			return dv_usage(err,
+					"unknown or incomplete option '%s' (see dvmount --help)",
 					argv[optind - 1]);
 		}
 	}

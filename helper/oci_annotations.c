@@ -104,7 +104,8 @@ int oci_annotations_volumes(json_object *ann, char **ret_json, char *why, size_t
 		if (strncmp(key, OCI_VOLUME_PREFIX, plen) || strstr(name, OPT_INFIX))
 			continue;
 		if (n == OCI_VOLUME_ANNOTATIONS_MAX) {
-			snprintf(why, why_len, "more than %d '" OCI_VOLUME_PREFIX "NAME' annotations",
+			snprintf(why, why_len,
+				 "more than %d '" OCI_VOLUME_PREFIX "NAME' annotations",
 				 OCI_VOLUME_ANNOTATIONS_MAX);
 			return -E2BIG;
 		}
@@ -139,8 +140,8 @@ int oci_annotations_volumes(json_object *ann, char **ret_json, char *why, size_t
 		}
 		snprintf(vname, sizeof(vname), "%.*s", (int)(infix - name), name);
 		if (!json_object_object_get_ex(vols, vname, &vol)) {
-			snprintf(why, why_len, "annotation '%s': no volume annotation '" OCI_VOLUME_PREFIX
-					       "%s'",
+			snprintf(why, why_len,
+				 "annotation '%s': no volume annotation '" OCI_VOLUME_PREFIX "%s'",
 				 okey, vname);
 			return -EINVAL;
 		}
@@ -160,6 +161,7 @@ int oci_annotations_volumes(json_object *ann, char **ret_json, char *why, size_t
 		json_object_object_get_ex(vols, names[i], &vol);
 		json_object_array_add(arr, json_object_get(vol));
 	}
-	*ret_json = strdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	*ret_json = strdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	return *ret_json ? 0 : -ENOMEM;
 }

@@ -80,7 +80,7 @@ int ns_open_proc_root(int pidfd, int *ret_fd)
 
 static void send_record(int wfd, uint32_t index, int result, uint64_t mnt_id)
 {
-	struct record rec = {.index = index, .result = result, .mnt_id = mnt_id};
+	struct record rec = { .index = index, .result = result, .mnt_id = mnt_id };
 
 	/* The parent bounds its wait; a lost record reads as "not done". */
 	while (write(wfd, &rec, sizeof(rec)) < 0 && errno == EINTR)
@@ -265,8 +265,8 @@ struct dv_mnt_id_req {
  */
 static int statmount_shared(int fd)
 {
-	struct dv_mnt_id_req req = {.size = MNT_ID_REQ_SIZE_VER0, .param = STATMOUNT_MNT_BASIC};
-	struct dv_statmount sm = {0};
+	struct dv_mnt_id_req req = { .size = MNT_ID_REQ_SIZE_VER0, .param = STATMOUNT_MNT_BASIC };
+	struct dv_statmount sm = { 0 };
 	struct statx stx;
 
 	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
@@ -448,7 +448,7 @@ static int detach_child(int pidfd, int procroot, const char *root, const struct 
 			size_t n, int wfd)
 {
 	_cleanup_close_ int fddir = -EBADF, rootfd = -EBADF;
-	int keep[3] = {pidfd, procroot, wfd};
+	int keep[3] = { pidfd, procroot, wfd };
 	int r;
 
 	r = child_enter(pidfd, procroot, root, false, keep, ARRAY_SIZE(keep), &fddir, &rootfd);
@@ -484,7 +484,7 @@ static int collect(pid_t child, int rfd, size_t n, unsigned timeout_ms,
 	long long left;
 
 	for (;;) {
-		struct pollfd pfd = {.fd = rfd, .events = POLLIN};
+		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
 		ssize_t len;
 
 		left = deadline - now_ms();
@@ -521,8 +521,8 @@ static int collect(pid_t child, int rfd, size_t n, unsigned timeout_ms,
 	 * for it unbounded (issue 9), and it holds no fd of ours.
 	 */
 	left = r < 0 ? NS_CHILD_GRACE_MS : deadline - now_ms();
-	reaped = ns_child_reap(child, r < 0, left > NS_CHILD_GRACE_MS ? (unsigned)left
-								: NS_CHILD_GRACE_MS, &status);
+	reaped = ns_child_reap(
+	    child, r<0, left> NS_CHILD_GRACE_MS ? (unsigned)left : NS_CHILD_GRACE_MS, &status);
 	if (reaped == -ETIMEDOUT && r == 0) {
 		reaped = ns_child_reap(child, true, NS_CHILD_GRACE_MS, &status);
 		r = -ETIMEDOUT;
@@ -616,8 +616,7 @@ static int spawn(int *ret_rfd, int *ret_wfd, pid_t *ret_pid)
 	return 0;
 }
 
-int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n,
-	      unsigned timeout_ms)
+int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n, unsigned timeout_ms)
 {
 	_cleanup_close_ int procroot = -EBADF, rfd = -EBADF;
 	int wfd, r;

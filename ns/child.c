@@ -63,7 +63,7 @@ int ns_child_close_all_but(int *keep, size_t n)
 
 int ns_child_reap(pid_t child, bool kill_first, unsigned grace_ms, int *ret_status)
 {
-	struct timespec pause = {.tv_nsec = 5 * 1000 * 1000};
+	struct timespec pause = { .tv_nsec = 5 * 1000 * 1000 };
 	int pidfd, status;
 	pid_t r;
 
@@ -74,7 +74,7 @@ int ns_child_reap(pid_t child, bool kill_first, unsigned grace_ms, int *ret_stat
 	/* A pidfd polls readable when the child exits: no busy wait. */
 	pidfd = (int)syscall(SYS_pidfd_open, child, 0);
 	if (pidfd >= 0) {
-		struct pollfd p = {.fd = pidfd, .events = POLLIN};
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
 
 		while (poll(&p, 1, (int)grace_ms) < 0 && errno == EINTR)
 			;

@@ -51,7 +51,7 @@ int ns_mountpoint_inspect(int pidfd, struct ns_peek *pk, size_t n, unsigned time
 					void *userdata),
 			  void *userdata, struct policy_mountpoint_facts *ret_facts)
 {
-	struct judge j = {.f = ret_facts, .decide = decide, .userdata = userdata};
+	struct judge j = { .f = ret_facts, .decide = decide, .userdata = userdata };
 	int r;
 
 	for (size_t i = 0; i < n; i++)

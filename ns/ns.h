@@ -158,8 +158,7 @@ int ns_open_tree(int dirfd, const char *path, unsigned attrs, int *ret_fd);
  * mounts without a result keep mnt_id 0 or the id it reported; -EINVAL: a
  * bad argument or timeout_ms 0).
  */
-int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n,
-	      unsigned timeout_ms);
+int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n, unsigned timeout_ms);
 
 /*
  * Detach (MNT_DETACH) each target in the namespace of pidfd, only when the
@@ -264,8 +263,8 @@ struct ns_peek {
 	 * (0: path is one); the number of path's components if none is.
 	 */
 	unsigned mount_root_up;
-	dev_t dev; /* of the file reached: device and inode tell one view's */
-	ino_t ino; /* directory from another's */
+	dev_t dev;	 /* of the file reached: device and inode tell one view's */
+	ino_t ino;	 /* directory from another's */
 	bool other_view; /* the process's root or mount namespace is not ours */
 	/* NS_PEEK_TREE, a judged directory: the detached tree (caller closes); else -EBADF */
 	int tree_fd;

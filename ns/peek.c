@@ -199,9 +199,9 @@ static int mount_root_distance(int fd, size_t max, uint32_t *ret)
 
 static int send_msg(int sock, const void *m, size_t size, int fd)
 {
-	char control[CMSG_SPACE(sizeof(int))] = {0};
-	struct iovec iov = {.iov_base = (void *)m, .iov_len = size};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	char control[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)m, .iov_len = size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (fd >= 0) {
 		struct cmsghdr *c;
@@ -247,8 +247,8 @@ static void look(int rootfd, const struct ns_peek *pk, struct peek_msg *m, int *
 	if (!m->is_directory)
 		return;
 	/* NS_PEEK_NO_ROOT_WALK: only whether it is a mount root (up to 1). */
-	r = mount_root_distance(*fd, (pk->flags & NS_PEEK_NO_ROOT_WALK) ? 1
-								     : count_components(pk->path),
+	r = mount_root_distance(*fd,
+				(pk->flags & NS_PEEK_NO_ROOT_WALK) ? 1 : count_components(pk->path),
 				&m->mount_root_up);
 	if (r < 0)
 		m->result = r;
@@ -271,7 +271,7 @@ static int peek_child(int pidfd, int rootfd, bool other_ns, const struct ns_peek
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		struct peek_msg m = {.index = (uint32_t)i};
+		struct peek_msg m = { .index = (uint32_t)i };
 
 		look(rootfd, &pk[i], &m, &fds[i]);
 		two |= wants_phase_two(&pk[i], &m);
@@ -291,7 +291,7 @@ static int peek_child(int pidfd, int rootfd, bool other_ns, const struct ns_peek
 	if (len != (ssize_t)n)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		struct peek_msg m = {.index = (uint32_t)i};
+		struct peek_msg m = { .index = (uint32_t)i };
 		_cleanup_close_ int tree = -EBADF;
 
 		if (fds[i] < 0 || !go[i])
@@ -343,13 +343,12 @@ static bool has_dotdot(const char *path)
 }
 
 /* look_cached() for NS_PEEK_NO_ROOT_WALK: the whole path in one lookup. */
-static int look_cached_whole(int rootfd, const struct ns_peek *pk, struct peek_msg *m,
-			     int *ret_fd)
+static int look_cached_whole(int rootfd, const struct ns_peek *pk, struct peek_msg *m, int *ret_fd)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-			   RESOLVE_CACHED,
+		.resolve =
+		    RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_CACHED,
 	};
 	_cleanup_close_ int fd = -EBADF;
 	const char *path = pk->path;
@@ -387,13 +386,13 @@ static int look_cached(int rootfd, const struct ns_peek *pk, struct peek_msg *m,
 {
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-			   RESOLVE_CACHED,
+		.resolve =
+		    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_CACHED,
 	};
 	_cleanup_close_ int cur = -EBADF;
 	char name[NAME_MAX + 1];
 	uint32_t depth = 0, root_at = 0;
-	struct statx stx = {0};
+	struct statx stx = { 0 };
 
 	if (pk->flags & NS_PEEK_NO_ROOT_WALK)
 		return look_cached_whole(rootfd, pk, m, ret_fd);
@@ -455,7 +454,7 @@ static int peek_cached(int rootfd, bool other_root, struct ns_peek *pk, size_t n
 	for (size_t i = 0; i < n; i++)
 		fds[i] = -EBADF;
 	for (size_t i = 0; i < n && r == 0; i++) {
-		struct peek_msg m = {.index = (uint32_t)i};
+		struct peek_msg m = { .index = (uint32_t)i };
 
 		r = look_cached(rootfd, &pk[i], &m, &fds[i]);
 		if (r == 0)
@@ -476,13 +475,13 @@ static int peek_cached(int rootfd, bool other_root, struct ns_peek *pk, size_t n
 			close(fds[i]);
 	if (r < 0)
 		for (size_t i = 0; i < n; i++)
-			pk[i] = (struct ns_peek){.path = pk[i].path,
-						 .flags = pk[i].flags,
-						 .attrs = pk[i].attrs,
-						 .uid = pk[i].uid,
-						 .gid = pk[i].gid,
-						 .result = -ECANCELED,
-						 .tree_fd = -EBADF};
+			pk[i] = (struct ns_peek){ .path = pk[i].path,
+						  .flags = pk[i].flags,
+						  .attrs = pk[i].attrs,
+						  .uid = pk[i].uid,
+						  .gid = pk[i].gid,
+						  .result = -ECANCELED,
+						  .tree_fd = -EBADF };
 	return r;
 }
 
@@ -493,14 +492,14 @@ static int peek_cached(int rootfd, bool other_root, struct ns_peek *pk, size_t n
 static int receive(int sock, long long deadline, size_t n, void *ret_msg, size_t size, int *ret_fd)
 {
 	char control[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = ret_msg, .iov_len = size};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { .iov_base = ret_msg, .iov_len = size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *c;
 	ssize_t len;
 
 	*ret_fd = -EBADF;
 	for (;;) {
-		struct pollfd pfd = {.fd = sock, .events = POLLIN};
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
 		long long left = deadline - now_ms();
 
 		if (left <= 0)
@@ -662,7 +661,7 @@ int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
 	if (r < 0)
 		return r;
 	if (child == 0) {
-		int keep[] = {pidfd, rootfd, sock};
+		int keep[] = { pidfd, rootfd, sock };
 
 		/* None of our fds, stdout and locks included, stays in a stuck child. */
 		if (ns_child_close_all_but(keep, ARRAY_SIZE(keep)) < 0)
@@ -677,7 +676,10 @@ int ns_peek(int pidfd, struct ns_peek *pk, size_t n, unsigned timeout_ms,
 	 */
 	ns_child_reap(child, r < 0, NS_CHILD_GRACE_MS, NULL);
 	debug(DEBUG_NS, "ns", "peek at %zu paths (%s view): %d", n,
-	      other_ns ? "another namespace's" : other_root ? "another root's" : "our", r);
+	      other_ns	   ? "another namespace's"
+	      : other_root ? "another root's"
+			   : "our",
+	      r);
 checked:
 	/* What was opened is the plugin's only if the plugin is still there now. */
 	if (r == 0 && pidfd >= 0)
@@ -712,7 +714,8 @@ static int resolve_child(int rootfd, const struct ns_resolve *rs, size_t n, int 
 
 		m.index = (uint32_t)i;
 		m.real[0] = '\0';
-		m.result = ns_resolve_real(rootfd, rs[i].path, rs[i].flags, rs[i].mode, m.real, &fd);
+		m.result =
+		    ns_resolve_real(rootfd, rs[i].path, rs[i].flags, rs[i].mode, m.real, &fd);
 		r = send_msg(sock, &m, sizeof(m), fd);
 		if (r < 0)
 			return r;
@@ -750,7 +753,7 @@ int ns_resolve_real_bounded(int rootfd, struct ns_resolve *rs, size_t n, unsigne
 	if (r < 0)
 		goto failed;
 	if (child == 0) {
-		int keep[] = {rootfd, sock};
+		int keep[] = { rootfd, sock };
 
 		/* None of our fds, stdout and locks included, stays in a stuck child. */
 		if (ns_child_close_all_but(keep, ARRAY_SIZE(keep)) < 0)

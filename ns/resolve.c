@@ -32,8 +32,8 @@
 static int openat2_dir(int dirfd, const char *path, unsigned flags, int *ret_fd)
 {
 	struct open_how how = {
-	    .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	int fd = -1;
 
@@ -310,9 +310,9 @@ static int resolve_link_free(int rootfd, const char *path, bool cached,
 			     char ret_path[static PATH_MAX], int *ret_fd)
 {
 	struct open_how how = {
-	    .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS |
-		       (cached ? RESOLVE_CACHED : 0),
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS |
+			   (cached ? RESOLVE_CACHED : 0),
 	};
 	char real[PATH_MAX];
 	size_t used = 0;

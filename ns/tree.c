@@ -29,7 +29,7 @@
 
 int ns_open_tree(int dirfd, const char *path, unsigned attrs, int *ret_fd)
 {
-	struct mount_attr attr = {.propagation = MS_PRIVATE};
+	struct mount_attr attr = { .propagation = MS_PRIVATE };
 	_cleanup_close_ int fd = -EBADF;
 
 	if (!path || (attrs & ~(NS_ATTR_RDONLY | NS_ATTR_NOSUID | NS_ATTR_NODEV | NS_ATTR_NOEXEC)))
@@ -194,7 +194,8 @@ int ns_umount_copies(const char *path, dev_t dev, uint64_t ino, uint64_t keep_id
 
 		fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
 		if (fd < 0)
-			return errno == ENOENT || errno == ELOOP || errno == ENOTDIR ? n : negerrno();
+			return errno == ENOENT || errno == ELOOP || errno == ENOTDIR ? n
+										     : negerrno();
 		r = do_statx(fd, "", &stx);
 		if (r < 0)
 			return r;

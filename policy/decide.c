@@ -87,8 +87,10 @@ static int check_driver(const struct policy *p, const char *driver, struct polic
 		return deny(d, p, p->max_name_length_loc, "driver name longer than %lu bytes",
 			    p->max_name_length);
 	if (has_control(driver) || driver[0] == '/' || strstr(driver, ".."))
-		return deny(d, p, builtin, "driver name '%s' holds a control character, '..' or a "
-					   "leading '/'", driver);
+		return deny(d, p, builtin,
+			    "driver name '%s' holds a control character, '..' or a "
+			    "leading '/'",
+			    driver);
 	drv = policy_find_driver(p, driver);
 	if (!drv)
 		return deny(d, p, builtin, "driver '%s' has no [driver %s] section", driver,
@@ -125,10 +127,10 @@ int policy_check_caller(const struct policy *p, uid_t uid, const gid_t *gids, si
 static int check_option(const struct policy *p, const struct policy_driver *drv,
 			const struct policy_option *o, struct policy_denial *d)
 {
-	unsigned long max = drv->max_option_length_loc.line ? drv->max_option_length
-							    : p->max_option_length;
-	struct policy_loc max_loc = drv->max_option_length_loc.line ? drv->max_option_length_loc
-								    : p->max_option_length_loc;
+	unsigned long max =
+	    drv->max_option_length_loc.line ? drv->max_option_length : p->max_option_length;
+	struct policy_loc max_loc =
+	    drv->max_option_length_loc.line ? drv->max_option_length_loc : p->max_option_length_loc;
 	const char *forced = NULL;
 	bool allowed = false;
 
@@ -141,8 +143,8 @@ static int check_option(const struct policy *p, const struct policy_driver *drv,
 			continue;
 		if (!f->value || !fnmatch(f->value, o->value, 0))
 			return deny(d, p, drv->deny_options_loc,
-				    "option '%s=%s' is forbidden for driver '%s'", o->key,
-				    o->value, drv->name);
+				    "option '%s=%s' is forbidden for driver '%s'", o->key, o->value,
+				    drv->name);
 	}
 	for (size_t i = 0; i < drv->n_force_options; i++)
 		if (!strcmp(drv->force_options[i].key, o->key))
@@ -222,8 +224,9 @@ int policy_check_volume(const struct policy *p, const struct policy_volume_req *
 		return r;
 	if (!req->name || !*req->name || has_control(req->name) || !strcmp(req->name, ".") ||
 	    !strcmp(req->name, ".."))
-		return deny(ret_denial, p, builtin, "volume name '%s' is empty, '.', '..' or holds "
-						    "a control character",
+		return deny(ret_denial, p, builtin,
+			    "volume name '%s' is empty, '.', '..' or holds "
+			    "a control character",
 			    req->name ? req->name : "");
 	if (strlen(req->name) > p->max_name_length)
 		return deny(ret_denial, p, p->max_name_length_loc,

@@ -221,7 +221,8 @@ static int load_all(const char *file, const char *dropin_dir, struct policy_diag
 	if (r == -ENOENT) {
 		policy_diag(d, file, 0, 0, false,
 			    "no policy file: everything is denied; write the policy at '%s' "
-			    "(see dvmount-policy(5))", file);
+			    "(see dvmount-policy(5))",
+			    file);
 		return r;
 	}
 	if (r < 0)
@@ -296,8 +297,7 @@ int policy_parse_buffer(const char *name, const char *buf, size_t len, struct po
 	return 0;
 }
 
-int policy_lint(const char *file, const char *dropin_dir, policy_report_fn report,
-		void *userdata)
+int policy_lint(const char *file, const char *dropin_dir, policy_report_fn report, void *userdata)
 {
 	struct policy_diags d = { .report = report, .userdata = userdata };
 	_cleanup_(policy_freep) struct policy *p = NULL;

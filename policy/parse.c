@@ -34,8 +34,9 @@ struct parser {
 void policy_diag(struct policy_diags *d, const char *file, unsigned line, unsigned column,
 		 bool warning, const char *fmt, ...)
 {
-	struct policy_diag diag = { .file = file, .line = line, .column = column,
-				    .warning = warning };
+	struct policy_diag diag = {
+		.file = file, .line = line, .column = column, .warning = warning
+	};
 	char msg[512];
 	va_list ap;
 
@@ -339,7 +340,8 @@ static int parse_paths(struct parser *ps, const char *key, char *value, struct p
 		if (!policy_path_canonical(tok)) {
 			perr(ps, col_of(ps, tok),
 			     "expected an absolute path without '.', '..', '//' or a trailing '/' "
-			     "for '%s', got '%s'", key, tok);
+			     "for '%s', got '%s'",
+			     key, tok);
 			bad = true;
 			continue;
 		}
@@ -632,8 +634,8 @@ static int k_force_options(struct parser *ps, const char *key, char *value)
 {
 	struct policy_driver *drv = ps->drv;
 
-	return parse_option_pairs(ps, key, value, true, &drv->force_options,
-				  &drv->n_force_options, &drv->force_options_loc);
+	return parse_option_pairs(ps, key, value, true, &drv->force_options, &drv->n_force_options,
+				  &drv->force_options_loc);
 }
 
 static int k_modes(struct parser *ps, const char *key, char *value)
@@ -661,8 +663,7 @@ static int k_modes(struct parser *ps, const char *key, char *value)
 
 static int k_force_readonly(struct parser *ps, const char *key, char *value)
 {
-	return parse_bool(ps, key, value, &ps->drv->force_readonly,
-			  &ps->drv->force_readonly_loc);
+	return parse_bool(ps, key, value, &ps->drv->force_readonly, &ps->drv->force_readonly_loc);
 }
 
 static int k_socket_owner(struct parser *ps, const char *key, char *value)
@@ -704,8 +705,10 @@ static int k_option_glob(struct parser *ps, const char *key, char *value)
 	char *k, *g;
 
 	if (!is_option_key(okey)) {
-		perr(ps, ps->key_col, "expected option.KEY with a KEY of letters, digits, '.', '_' "
-				      "or '-', got '%s'", key);
+		perr(ps, ps->key_col,
+		     "expected option.KEY with a KEY of letters, digits, '.', '_' "
+		     "or '-', got '%s'",
+		     key);
 		return 0;
 	}
 	for (size_t i = 0; i < drv->n_globs; i++)
@@ -876,8 +879,10 @@ static int parse_key(struct parser *ps, char *s)
 	}
 	switch (ps->sec) {
 	case SEC_NONE:
-		perr(ps, ps->key_col, "key '%s' outside a section: expected [dvmount] or "
-				      "[driver NAME] first", s);
+		perr(ps, ps->key_col,
+		     "key '%s' outside a section: expected [dvmount] or "
+		     "[driver NAME] first",
+		     s);
 		return 0;
 	case SEC_SKIP:
 		return 0;
@@ -1013,21 +1018,27 @@ void policy_lint_rules(const struct policy *p, struct policy_diags *d)
 			pwarn(d, p->deny_paths.loc, 1,
 			      "deny-container-paths holds '/': every container path is denied");
 	if (!p->n_drivers && p->n_files)
-		policy_diag(d, p->files[0], 0, 0, true, "no [driver NAME] section: every volume "
-							 "is denied");
+		policy_diag(d, p->files[0], 0, 0, true,
+			    "no [driver NAME] section: every volume "
+			    "is denied");
 
 	for (size_t i = 0; i < p->n_drivers; i++) {
 		const struct policy_driver *drv = &p->drivers[i];
 
 		if (!drv->host_paths.n)
-			pwarn(d, drv->loc, 1, "driver '%s' has no host-paths: every mountpoint is "
-					      "denied", drv->name);
+			pwarn(d, drv->loc, 1,
+			      "driver '%s' has no host-paths: every mountpoint is "
+			      "denied",
+			      drv->name);
 		if (!drv->modes)
-			pwarn(d, drv->modes_loc, 1, "driver '%s' allows no mode: every volume is "
-						    "denied", drv->name);
+			pwarn(d, drv->modes_loc, 1,
+			      "driver '%s' allows no mode: every volume is "
+			      "denied",
+			      drv->name);
 		if (!drv->is_glob && (strstr(drv->name, "..") || drv->name[0] == '/'))
-			pwarn(d, drv->loc, 1, "driver name '%s' is never accepted (no '..' or "
-					      "leading '/'): this section never matches",
+			pwarn(d, drv->loc, 1,
+			      "driver name '%s' is never accepted (no '..' or "
+			      "leading '/'): this section never matches",
 			      drv->name);
 		for (size_t j = 0; j < drv->n_globs; j++)
 			if (!has_key(drv, drv->globs[j].key))
@@ -1044,9 +1055,10 @@ void policy_lint_rules(const struct policy *p, struct policy_diags *d)
 
 			/* An exact section always wins over a glob, whatever the order. */
 			if (j < i && o->is_glob && drv->is_glob && !strcmp(o->name, "*"))
-				pwarn(d, drv->loc, 1, "[driver %s] never matches: [driver *] at "
-						      "%s:%u comes first", drv->name, o->loc.file,
-				      o->loc.line);
+				pwarn(d, drv->loc, 1,
+				      "[driver %s] never matches: [driver *] at "
+				      "%s:%u comes first",
+				      drv->name, o->loc.file, o->loc.line);
 		}
 	}
 }

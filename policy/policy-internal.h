@@ -91,7 +91,7 @@ struct policy {
 	struct policy_loc callers_loc;
 	unsigned long max_volumes, max_options, max_name_length, max_option_length;
 	struct policy_loc max_volumes_loc, max_options_loc, max_name_length_loc,
-		max_option_length_loc;
+	    max_option_length_loc;
 	struct policy_list deny_paths;
 	struct policy_list allow_paths;
 	unsigned mount_flags;

@@ -108,8 +108,8 @@ struct policy_mountpoint_facts {
 	bool is_mount_point; /* ... and the root of a mount */
 	/*
 	 * Components between path and the nearest mount root at or above it:
-	 * 0 when path is one (or unknown: then only is_mount_point counts); REX-Ray answers <dir>/<name>/data, 1 below its
-	 * mount (facts/plugin-protocol.md).
+	 * 0 when path is one (or unknown: then only is_mount_point counts); REX-Ray answers
+	 * <dir>/<name>/data, 1 below its mount (facts/plugin-protocol.md).
 	 */
 	unsigned mount_root_up;
 };
@@ -146,8 +146,7 @@ int policy_parse_buffer(const char *name, const char *buf, size_t len, struct po
  * every warning (rules that can never match) through REPORT. Returns the
  * number of errors (0: the policy loads) or -ENOMEM.
  */
-int policy_lint(const char *file, const char *dropin_dir, policy_report_fn report,
-		void *userdata);
+int policy_lint(const char *file, const char *dropin_dir, policy_report_fn report, void *userdata);
 
 struct policy *policy_free(struct policy *p);
 static inline void policy_freep(struct policy **p)

@@ -218,7 +218,8 @@ static void status_ids(pid_t pid, const char *key, char *buf, size_t size)
 	while (fgets(line, sizeof(line), f))
 		if (!strncmp(line, key, strlen(key))) {
 			line[strcspn(line, "\n")] = '\0';
-			snprintf(buf, size, "%s", line + strlen(key) + strspn(line + strlen(key), "\t "));
+			snprintf(buf, size, "%s",
+				 line + strlen(key) + strspn(line + strlen(key), "\t "));
 		}
 	fclose(f);
 }
@@ -274,9 +275,9 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 		{ "done", 0, true },
 	};
 	/* Real, effective, saved, filesystem: a setuid start is 0 but for the real id. */
-	const char *root_ids = variant->start == 0 ? "0\t0\t0\t0"
-				: variant->start == 1 ? "65534\t0\t0\t0"
-						      : "65534\t65534\t65534\t65534";
+	const char *root_ids = variant->start == 0   ? "0\t0\t0\t0"
+			       : variant->start == 1 ? "65534\t0\t0\t0"
+						     : "65534\t65534\t65534\t65534";
 	const char *caller_ids = variant->start ? "65534\t65534\t65534\t65534" : "0\t0\t0\t0";
 	struct phase seen[16];
 	size_t n = 0;

@@ -26,13 +26,13 @@
 
 /* The points as of this test: a point removed or renamed must be noticed. */
 static const char *const known_points[] = {
-	"after-intent",		 "after-users",		  "after-durable-intent",
-	"before-mount",		 "after-mount",		  "before-attach",
-	"after-attach",		 "after-commit",	  "cleanup-before-detach",
-	"cleanup-after-detach",	 "cleanup-after-users",	  "before-unmount",
-	"after-unmount",	 "after-pending-sync",	  "cleanup-after-release",
-	"recover-after-list",	 "recover-before-retry",  "dvdcli-after-sync",
-	"dvdcli-after-mount",	 "dvdcli-after-unuse",
+	"after-intent",		"after-users",		"after-durable-intent",
+	"before-mount",		"after-mount",		"before-attach",
+	"after-attach",		"after-commit",		"cleanup-before-detach",
+	"cleanup-after-detach", "cleanup-after-users",	"before-unmount",
+	"after-unmount",	"after-pending-sync",	"cleanup-after-release",
+	"recover-after-list",	"recover-before-retry", "dvdcli-after-sync",
+	"dvdcli-after-mount",	"dvdcli-after-unuse",
 };
 
 FIXTURE(points)

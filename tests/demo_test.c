@@ -97,7 +97,7 @@ TEST(make_demo_twice_leaves_nothing_behind)
 					      "$(hostname):\"; ls myvolume; sleep 2'\n"))
 		TH_LOG("%s", r.out);
 		EXPECT_EQ(1, count_str(r.out, "Read-only file system") +
-				     count_str(r.err, "Read-only file system"));
+				 count_str(r.err, "Read-only file system"));
 		EXPECT_EQ(1, count_str(r.out, "rclone mounts left: 0; dvmount records left: 0"))
 		TH_LOG("%s", r.out);
 		run_result_free(&r);
@@ -120,19 +120,19 @@ TEST(make_demo_twice_leaves_nothing_behind)
  * /var/lib, /tmp) is a tmpfs there, so the host keeps none of it.
  */
 static const char readme_runner[] =
-	"set -eu\n"
-	"readme=$1 build=$2\n"
-	"for d in /etc/dvmount /run /srv /var/lib; do mount -t tmpfs tmpfs \"$d\"; done\n"
-	/* The tree may live under /tmp (CI's clone may): keep README's block and
-	 * the build reachable before /tmp is covered. */
-	"awk '/^## Try it: dvmount-run/ { s = 1 } s && b && /^```$/ { exit } b { print }\n"
-	"     s && /^```sh$/ { b = 1 }' \"$readme\" >/run/block.sh\n"
-	"mkdir /run/dvmount-build && mount --bind \"$build\" /run/dvmount-build\n"
-	"mount -t tmpfs tmpfs /tmp && mv /run/block.sh /tmp/block.sh\n"
-	"cd /tmp\n"
-	"PATH=/run/dvmount-build:$PATH bash -e /tmp/block.sh\n"
-	"echo \"backing: $(ls /srv/rclone/data); host dir entries: $(ls -A /tmp/myvolume | wc -l)\"\n"
-	"echo \"rclone mounts left: $(grep -c fuse.rclone /proc/self/mountinfo || true)\"\n";
+    "set -eu\n"
+    "readme=$1 build=$2\n"
+    "for d in /etc/dvmount /run /srv /var/lib; do mount -t tmpfs tmpfs \"$d\"; done\n"
+    /* The tree may live under /tmp (CI's clone may): keep README's block and
+     * the build reachable before /tmp is covered. */
+    "awk '/^## Try it: dvmount-run/ { s = 1 } s && b && /^```$/ { exit } b { print }\n"
+    "     s && /^```sh$/ { b = 1 }' \"$readme\" >/run/block.sh\n"
+    "mkdir /run/dvmount-build && mount --bind \"$build\" /run/dvmount-build\n"
+    "mount -t tmpfs tmpfs /tmp && mv /run/block.sh /tmp/block.sh\n"
+    "cd /tmp\n"
+    "PATH=/run/dvmount-build:$PATH bash -e /tmp/block.sh\n"
+    "echo \"backing: $(ls /srv/rclone/data); host dir entries: $(ls -A /tmp/myvolume | wc -l)\"\n"
+    "echo \"rclone mounts left: $(grep -c fuse.rclone /proc/self/mountinfo || true)\"\n";
 
 TEST(readme_try_it_block_runs)
 {
@@ -150,8 +150,10 @@ TEST(readme_try_it_block_runs)
 		ASSERT_EQ(0, mkdir("/etc/dvmount", 0755));
 		made_etc = true;
 	}
-	char *argv[] = { "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/bash", "-c",
-			 (char *)readme_runner, "readme", readme, build, NULL };
+	char *argv[] = {
+		"/usr/bin/unshare",    "--mount", "--propagation", "private", "/bin/bash", "-c",
+		(char *)readme_runner, "readme",  readme,	   build,     NULL
+	};
 
 	EXPECT_EQ(0, run_argv(&r, argv, 120000));
 	if (made_etc)
@@ -159,7 +161,8 @@ TEST(readme_try_it_block_runs)
 	EXPECT_EQ(0, r.status) TH_LOG("%s\n%s", r.out, r.err);
 	/* Task 2's ls, then its sandbox's stdout; the file is in the backing only. */
 	EXPECT_STREQ("myfile\nmyfile\nbacking: myfile; host dir entries: 0\n"
-		     "rclone mounts left: 0\n", r.out);
+		     "rclone mounts left: 0\n",
+		     r.out);
 	run_result_free(&r);
 	mi = read_file("/proc/self/mountinfo");
 	ASSERT_NE(NULL, mi);

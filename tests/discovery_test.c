@@ -93,8 +93,8 @@ TEST_F(disc, socket_nested_layout)
 
 TEST_F(disc, spec_unix_url_both_layouts)
 {
-	ASSERT_EQ(0, miniplugin_start(&self->a, fmt("%s/elsewhere.sock", self->dir, 0), "spec",
-				      NULL));
+	ASSERT_EQ(0,
+		  miniplugin_start(&self->a, fmt("%s/elsewhere.sock", self->dir, 0), "spec", NULL));
 	ASSERT_EQ(0, write_file(fmt("%s/p.spec", self->d1, 0),
 				fmt("  unix://%s/elsewhere.sock\n", self->dir, 0)));
 	expect_scope(_metadata, self, "p", "scope: spec\n");
@@ -137,7 +137,8 @@ TEST_F(disc, json_spec_with_tls_is_refused_clearly)
 				"{\"InsecureSkipVerify\":false,\"CAFile\":\"/x\"}}"));
 	caps(&r, self, "p", "5");
 	EXPECT_EQ(1, r.status);
-	EXPECT_NE(NULL, strstr(r.err, "TLS plugin addresses are not supported")) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "TLS plugin addresses are not supported"))
+	TH_LOG("%s", r.err);
 	EXPECT_EQ(1, count_str(r.err, "\n"));
 	/* A broken spec is not worth waiting for. */
 	EXPECT_GT(2.0, r.secs);
@@ -161,8 +162,8 @@ TEST_F(disc, sockets_before_specs_and_earlier_dirs_first)
 
 	/* A spec in the first dir loses to a socket in the second: sockets come first. */
 	ASSERT_EQ(0, miniplugin_start(&self->a, fmt("%s/spec.sock", self->dir, 0), "spec", NULL));
-	ASSERT_EQ(0, write_file(fmt("%s/p.spec", self->d1, 0),
-				fmt("unix://%s/spec.sock", self->dir, 0)));
+	ASSERT_EQ(
+	    0, write_file(fmt("%s/p.spec", self->d1, 0), fmt("unix://%s/spec.sock", self->dir, 0)));
 	ASSERT_EQ(0, miniplugin_start(&self->b, fmt("%s/p.sock", self->d2, 0), "sock", NULL));
 	expect_scope(_metadata, self, "p", "scope: sock\n");
 
@@ -253,7 +254,8 @@ TEST_F(disc, missing_plugin_wait_is_announced_with_debug)
 	EXPECT_EQ(1, r.status);
 	snprintf(want, sizeof(want),
 		 "dvmount: plugin 'ghost' is not there yet (not found in %s); waiting up to "
-		 "1.0 s for its socket\n", self->path);
+		 "1.0 s for its socket\n",
+		 self->path);
 	EXPECT_EQ(1, count_str(r.err, want)) TH_LOG("%s", r.err);
 	EXPECT_LT(strstr(r.err, want), strstr(r.err, "(gave up after 1.0 s)")) TH_LOG("%s", r.err);
 	run_result_free(&r);
@@ -263,8 +265,8 @@ TEST_F(disc, plugin_that_is_no_volume_driver)
 {
 	struct run_result r;
 
-	ASSERT_EQ(0, miniplugin_start(&self->a, fmt("%s/net.sock", self->d1, 0), "x",
-				      "NetworkDriver"));
+	ASSERT_EQ(
+	    0, miniplugin_start(&self->a, fmt("%s/net.sock", self->d1, 0), "x", "NetworkDriver"));
 	caps(&r, self, "net", "0");
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "does not implement VolumeDriver")) TH_LOG("%s", r.err);

@@ -89,18 +89,18 @@ TEST_F(run, seed_second_task_sees_first_tasks_file)
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "myvolume.json", v, 1, vols));
 	tu_path(file, "%s/myfile", ctpath);
 
-	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "test", "--volumes", vols, "--", "touch", file,
-			   NULL));
+	ASSERT_EQ(
+	    0, dvrun(&self->e, &r, "--name", "test", "--volumes", vols, "--", "touch", file, NULL));
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
 	/* The file went into the plugin's volume, not into the host directory. */
 	EXPECT_EQ(-1, access(file, F_OK));
-	EXPECT_EQ(0, access(tu_path(sandbox, "%s/volumes/myvolume/data/myfile", self->e.tproot),
-			    F_OK));
+	EXPECT_EQ(
+	    0, access(tu_path(sandbox, "%s/volumes/myvolume/data/myfile", self->e.tproot), F_OK));
 
 	tu_path(sandbox, "%s/task2", self->e.dir);
-	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "test", "--volumes", vols, "--sandbox",
-			   sandbox, "--", "ls", ctpath, NULL));
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "test", "--volumes", vols, "--sandbox", sandbox,
+			   "--", "ls", ctpath, NULL));
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	EXPECT_STREQ("myfile\n", r.out);
 	EXPECT_STREQ("", r.err);
@@ -141,10 +141,10 @@ TEST_F(run, rootfs_absolute_relative_and_readonly)
 	EXPECT_STREQ("2 web /mnt/mesos/sandbox\n", r.out);
 	EXPECT_NE(NULL, strstr(r.err, "Read-only file system")) OK_OR_LOG(r);
 	run_result_free(&r);
-	EXPECT_EQ(2, tu_read_file(tu_path(p, "%s/volumes/abs/data/f", self->e.tproot), buf,
-				  sizeof(buf)));
-	EXPECT_EQ(2, tu_read_file(tu_path(p, "%s/volumes/rel/data/f", self->e.tproot), buf,
-				  sizeof(buf)));
+	EXPECT_EQ(
+	    2, tu_read_file(tu_path(p, "%s/volumes/abs/data/f", self->e.tproot), buf, sizeof(buf)));
+	EXPECT_EQ(
+	    2, tu_read_file(tu_path(p, "%s/volumes/rel/data/f", self->e.tproot), buf, sizeof(buf)));
 	EXPECT_EQ(-1, access(tu_path(p, "%s/volumes/ro/data/f", self->e.tproot), F_OK));
 	/* Mount points were made where they belong; nothing is mounted there on the host. */
 	EXPECT_EQ(0, access(tu_path(p, "%s/data/abs", rootfs), F_OK));
@@ -319,7 +319,8 @@ TEST_F(run, rootfs_without_proc_is_named)
 	EXPECT_EQ(125, r.status) OK_OR_LOG(r);
 	snprintf(want, sizeof(want),
 		 "the rootfs '%s' has no /proc (a directory for the container's /proc; "
-		 "tools/mkrootfs makes one)\n", rootfs);
+		 "tools/mkrootfs makes one)\n",
+		 rootfs);
 	EXPECT_NE(NULL, strstr(r.err, want)) OK_OR_LOG(r);
 	EXPECT_EQ(1, count_str(r.err, "\n")) OK_OR_LOG(r);
 	run_result_free(&r);
@@ -342,8 +343,8 @@ TEST_F(run, sigterm_stops_command_and_cleans_up)
 	pid = dvrun_spawn(&self->e, "--name", "long", "--volumes", vols, "--rootfs", rootfs, "--",
 			  "sh", "-c", "touch /data/started; exec sleep 100", NULL);
 	ASSERT_LT(0, pid);
-	ASSERT_EQ(0, wait_file(tu_path(started, "%s/volumes/v/data/started", self->e.tproot),
-			       20000));
+	ASSERT_EQ(0,
+		  wait_file(tu_path(started, "%s/volumes/v/data/started", self->e.tproot), 20000));
 	EXPECT_EQ(0, lcenv_status_counts(&self->e, &containers, &volumes));
 	EXPECT_EQ(1, containers);
 	EXPECT_EQ(1, volumes);
@@ -402,8 +403,8 @@ TEST_F(run, timeout_bounds_a_hung_cleanup)
 	EXPECT_GT(10000, ms) TH_LOG("took %ld ms", ms);
 	run_result_free(&r);
 
-	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "t", "--volumes", vols, "--timeout", "0",
-			   "--", "true", NULL));
+	ASSERT_EQ(0, dvrun(&self->e, &r, "--name", "t", "--volumes", vols, "--timeout", "0", "--",
+			   "true", NULL));
 	EXPECT_EQ(2, r.status) OK_OR_LOG(r);
 	EXPECT_STREQ("dvmount-run: invalid --timeout '0' (seconds, above 0, at most 86400)\n",
 		     r.err);
@@ -480,8 +481,8 @@ FIXTURE_SETUP(rclone)
 		 "options = remote\nmodes = RW RO\n",
 		 base);
 	ASSERT_EQ(0, lcenv_write_policy(&self->e, policy));
-	char *argv[] = { "rclone",	"serve",    "docker", "--base-dir",  base, "--socket-addr",
-			 sock,		"--config", "/dev/null", "--cache-dir", cache, NULL };
+	char *argv[] = { "rclone", "serve",    "docker",    "--base-dir",  base,  "--socket-addr",
+			 sock,	   "--config", "/dev/null", "--cache-dir", cache, NULL };
 	self->pid = spawn(argv, NULL);
 	ASSERT_LT(0, self->pid);
 	ASSERT_EQ(0, wait_socket(sock, 15000));
@@ -602,10 +603,12 @@ TEST_F_TIMEOUT(rclone, two_volumes_sibling_and_nested, 240)
 			ASSERT_EQ(0, dvrun(&self->e, &r, "--name", name, "--volumes", vols,
 					   "--rootfs", rootfs, "--", "sh", "-c", check, NULL));
 			ms = ms_since(&t0);
-			ASSERT_EQ(0, r.status) TH_LOG("%s run %d: exit %d\nstderr: %s",
-						      layouts[l][1], run, r.status, r.err);
+			ASSERT_EQ(0, r.status)
+			TH_LOG("%s run %d: exit %d\nstderr: %s", layouts[l][1], run, r.status,
+			       r.err);
 			/* About 0.15 s here; a hung Unmount took 60 s. */
-			EXPECT_GT(10000, ms) TH_LOG("%s run %d took %ld ms", layouts[l][1], run, ms);
+			EXPECT_GT(10000, ms)
+			TH_LOG("%s run %d took %ld ms", layouts[l][1], run, ms);
 			run_result_free(&r);
 		}
 	}

@@ -314,8 +314,8 @@ TEST(exit_check_rejects_what_bypasses_the_carrier)
 			EXPECT_NE(NULL, strstr(r.err, cases[i].says)) TH_LOG("%s", r.err);
 			EXPECT_EQ(0, strncmp(r.err, path, strlen(path))) TH_LOG("%s", r.err);
 		} else {
-			EXPECT_EQ(0, r.status) TH_LOG("%s: %s: %s", cases[i].file, cases[i].code,
-						    r.err);
+			EXPECT_EQ(0, r.status)
+			TH_LOG("%s: %s: %s", cases[i].file, cases[i].code, r.err);
 		}
 		run_result_free(&r);
 		unlink(path);

@@ -14,8 +14,8 @@
 #define HELP_COLUMNS_MAX 100
 
 struct help_case {
-	const char *command;	/* NULL: the overview */
-	const char *usage;	/* how it starts */
+	const char *command;	  /* NULL: the overview */
+	const char *usage;	  /* how it starts */
 	const char *mentions[16]; /* every option (and, for the overview, command) */
 };
 
@@ -27,8 +27,7 @@ static const struct help_case cases[] = {
 	    "recover", "status", "volume", "oci-hook" } },
 	{ "prepare",
 	  "usage: dvmount prepare ",
-	  { "--container-id", "--volumes", "--pid", "--rootfs", "--sandbox", "--user",
-	    "--json" } },
+	  { "--container-id", "--volumes", "--pid", "--rootfs", "--sandbox", "--user", "--json" } },
 	{ "cleanup", "usage: dvmount cleanup ", { "--container-id" } },
 	{ "recover", "usage: dvmount recover ", { "--known ", "--known-file", "--gc-dead" } },
 	{ "status", "usage: dvmount status ", { "--container-id", "--json" } },
@@ -59,7 +58,8 @@ static void check_help(struct __test_metadata *_metadata, const char *what, cons
 		nl = strchr(p, '\n');
 		if (!nl)
 			break;
-		EXPECT_GE(HELP_COLUMNS_MAX, nl - p) TH_LOG("%s: long line '%.*s'", what, (int)(nl - p), p);
+		EXPECT_GE(HELP_COLUMNS_MAX, nl - p)
+		TH_LOG("%s: long line '%.*s'", what, (int)(nl - p), p);
 		lines++;
 	}
 	EXPECT_GE(HELP_LINES_MAX, lines) TH_LOG("%s: %d lines", what, lines);
@@ -100,11 +100,10 @@ TEST(help_after_subcommand_and_options)
 
 TEST(dvmount_run_help)
 {
-	const char *const mentions[] = { "--name",	  "--volumes", "--rootfs", "--sandbox",
-					 "--user",	  "--keep",    "--dvmount", "--state-dir",
-					 "--policy",	  "--plugin-path", "--debug", "--timeout",
-					 "125",
-					 "dvmount-run(1)", NULL };
+	const char *const mentions[] = { "--name",   "--volumes",      "--rootfs",  "--sandbox",
+					 "--user",   "--keep",	       "--dvmount", "--state-dir",
+					 "--policy", "--plugin-path",  "--debug",   "--timeout",
+					 "125",	     "dvmount-run(1)", NULL };
 	char *argv[] = { (char *)build_path("dvmount-run"), "--help", NULL };
 	struct run_result r;
 

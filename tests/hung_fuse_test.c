@@ -54,16 +54,16 @@ FIXTURE(hung)
 	bool mounted;
 	pthread_t daemon;
 	bool running;
-	int taken; /* LOOKUPs read and never answered */
+	int taken;  /* LOOKUPs read and never answered */
 	int answer; /* LOOKUPs still to answer (a directory, valid 0 s) before those */
 };
 
 static void reply(int fuse, uint64_t unique, int error, const void *body, size_t len)
 {
 	char buf[sizeof(struct fuse_out_header) + 256];
-	struct fuse_out_header h = {.len = (uint32_t)(sizeof(h) + len),
-				    .error = error,
-				    .unique = unique};
+	struct fuse_out_header h = { .len = (uint32_t)(sizeof(h) + len),
+				     .error = error,
+				     .unique = unique };
 
 	memcpy(buf, &h, sizeof(h));
 	if (len)
@@ -88,25 +88,27 @@ static void *daemon_main(void *data)
 			return NULL; /* ENODEV: aborted or unmounted */
 		if (in->opcode == FUSE_INIT) {
 			const struct fuse_init_in *ii = (const void *)(in + 1);
-			struct fuse_init_out o = {.major = FUSE_KERNEL_VERSION,
-						  .minor = ii->minor < FUSE_KERNEL_MINOR_VERSION
-							   ? ii->minor
-							   : FUSE_KERNEL_MINOR_VERSION,
-						  .max_write = 4096,
-						  .max_readahead = ii->max_readahead};
+			struct fuse_init_out o = { .major = FUSE_KERNEL_VERSION,
+						   .minor = ii->minor < FUSE_KERNEL_MINOR_VERSION
+								? ii->minor
+								: FUSE_KERNEL_MINOR_VERSION,
+						   .max_write = 4096,
+						   .max_readahead = ii->max_readahead };
 
 			reply(self->fuse, in->unique, 0, &o, sizeof(o));
 		} else if (in->opcode == FUSE_GETATTR) {
-			struct fuse_attr_out o = {.attr = {.ino = 1, .mode = S_IFDIR | 0755,
-							   .nlink = 2}};
+			struct fuse_attr_out o = {
+				.attr = { .ino = 1, .mode = S_IFDIR | 0755, .nlink = 2 }
+			};
 
 			reply(self->fuse, in->unique, 0, &o, sizeof(o));
 		} else if (in->opcode == FUSE_LOOKUP &&
 			   __atomic_load_n(&self->answer, __ATOMIC_SEQ_CST) > 0) {
 			/* In the dentry cache from now on, but stale at once. */
-			struct fuse_entry_out o = {.nodeid = 2,
-						   .attr = {.ino = 2, .mode = S_IFDIR | 0755,
-							    .nlink = 2}};
+			struct fuse_entry_out o = {
+				.nodeid = 2,
+				.attr = { .ino = 2, .mode = S_IFDIR | 0755, .nlink = 2 }
+			};
 
 			__atomic_sub_fetch(&self->answer, 1, __ATOMIC_SEQ_CST);
 			reply(self->fuse, in->unique, 0, &o, sizeof(o));
@@ -171,7 +173,7 @@ static void our_pipe(int p[2])
 /* After closing our write end: EOF at once, or a child still holds a copy. */
 static bool pipe_closed_everywhere(int p[2])
 {
-	struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+	struct pollfd pfd = { .fd = p[0], .events = POLLIN };
 
 	close(p[1]);
 	return poll(&pfd, 1, 200) == 1 && (pfd.revents & POLLHUP);
@@ -179,7 +181,7 @@ static bool pipe_closed_everywhere(int p[2])
 
 TEST_F_TIMEOUT(hung, resolve_returns_at_its_timeout_and_leaves_no_fd_behind, 60)
 {
-	struct ns_resolve rs = {.path = "mnt/sub", .flags = NS_CREATE, .mode = 0755};
+	struct ns_resolve rs = { .path = "mnt/sub", .flags = NS_CREATE, .mode = 0755 };
 	int rootfd, p[2];
 	long long t0, took;
 
@@ -230,8 +232,8 @@ static void *watchdog_main(void *data)
  */
 TEST_F_TIMEOUT(hung, stale_cached_target_is_not_resolved_in_process, 60)
 {
-	struct ns_resolve rs = {.path = "/mnt/sub", .mode = 0755};
-	struct watchdog w = {.mnt = self->mnt};
+	struct ns_resolve rs = { .path = "/mnt/sub", .mode = 0755 };
+	struct watchdog w = { .mnt = self->mnt };
 	char path[PATH_MAX];
 	struct stat st;
 	pthread_t dog;
@@ -262,8 +264,7 @@ TEST_F_TIMEOUT(hung, stale_cached_target_is_not_resolved_in_process, 60)
 TEST_F_TIMEOUT(hung, peek_returns_at_its_timeout_and_leaves_no_fd_behind, 60)
 {
 	char path[PATH_MAX];
-	struct ns_peek pk = {.path = tu_path(path, "%s/sub", self->mnt),
-			     .flags = NS_PEEK_CHOWN};
+	struct ns_peek pk = { .path = tu_path(path, "%s/sub", self->mnt), .flags = NS_PEEK_CHOWN };
 	long long t0, took;
 	int p[2];
 
@@ -283,7 +284,7 @@ TEST_F_TIMEOUT(hung, peek_returns_at_its_timeout_and_leaves_no_fd_behind, 60)
 TEST_F_TIMEOUT(hung, attach_returns_at_its_timeout, 60)
 {
 	char src[PATH_MAX], target[PATH_MAX];
-	struct ns_mount m = {.flags = NS_CREATE};
+	struct ns_mount m = { .flags = NS_CREATE };
 	long long t0, took;
 	int pidfd, tree;
 

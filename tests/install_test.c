@@ -67,23 +67,23 @@ static int make_target(const char *target, const char *destdir, struct run_resul
 TEST(install_then_uninstall_leaves_destdir_empty)
 {
 	static const char expected[] =
-		"/usr/local/bin/dvmount-run\n"
-		"/usr/local/lib/systemd/system/dvmount-recover.service\n"
-		"/usr/local/lib/systemd/system/dvmount-recover.timer\n"
-		"/usr/local/libexec/dvmount/dvmount-bench\n"
-		"/usr/local/libexec/dvmount/dvmount-bench-floor\n"
-		"/usr/local/libexec/dvmount/dvmount-testplugin\n"
-		"/usr/local/sbin/dvdcli\n"
-		"/usr/local/sbin/dvmount\n"
-		"/usr/local/share/containers/oci/hooks.d/dvmount-createruntime.json\n"
-		"/usr/local/share/containers/oci/hooks.d/dvmount-poststop.json\n"
-		"/usr/local/share/doc/dvmount/README.md\n"
-		"/usr/local/share/doc/dvmount/examples/policy.conf\n"
-		"/usr/local/share/man/man1/dvmount-bench.1\n"
-		"/usr/local/share/man/man1/dvmount-run.1\n"
-		"/usr/local/share/man/man1/dvmount-testplugin.1\n"
-		"/usr/local/share/man/man5/dvmount-policy.5\n"
-		"/usr/local/share/man/man8/dvmount.8\n";
+	    "/usr/local/bin/dvmount-run\n"
+	    "/usr/local/lib/systemd/system/dvmount-recover.service\n"
+	    "/usr/local/lib/systemd/system/dvmount-recover.timer\n"
+	    "/usr/local/libexec/dvmount/dvmount-bench\n"
+	    "/usr/local/libexec/dvmount/dvmount-bench-floor\n"
+	    "/usr/local/libexec/dvmount/dvmount-testplugin\n"
+	    "/usr/local/sbin/dvdcli\n"
+	    "/usr/local/sbin/dvmount\n"
+	    "/usr/local/share/containers/oci/hooks.d/dvmount-createruntime.json\n"
+	    "/usr/local/share/containers/oci/hooks.d/dvmount-poststop.json\n"
+	    "/usr/local/share/doc/dvmount/README.md\n"
+	    "/usr/local/share/doc/dvmount/examples/policy.conf\n"
+	    "/usr/local/share/man/man1/dvmount-bench.1\n"
+	    "/usr/local/share/man/man1/dvmount-run.1\n"
+	    "/usr/local/share/man/man1/dvmount-testplugin.1\n"
+	    "/usr/local/share/man/man5/dvmount-policy.5\n"
+	    "/usr/local/share/man/man8/dvmount.8\n";
 	char *dest = make_tmpdir("install");
 	char files[8192] = "", p[PATH_MAX], link[64] = "";
 	struct run_result r;
@@ -141,12 +141,17 @@ TEST(hooks_d_matches_dvmount_annotations)
 		const char *key;
 		bool match;
 	} keys[] = {
-		{ "org.dvmount.volumes", true },	{ "org.dvmount.volume.data", true },
-		{ "org.dvmount.volume.my-vol_1", true }, { "org.dvmount.volume.data.opt.size", true },
-		{ "org.dvmount.volumesx", false },	{ "xorg.dvmount.volumes", false },
-		{ "org.dvmount.volume.", false },	{ "io.podman.annotations.label", false },
+		{ "org.dvmount.volumes", true },
+		{ "org.dvmount.volume.data", true },
+		{ "org.dvmount.volume.my-vol_1", true },
+		{ "org.dvmount.volume.data.opt.size", true },
+		{ "org.dvmount.volumesx", false },
+		{ "xorg.dvmount.volumes", false },
+		{ "org.dvmount.volume.", false },
+		{ "io.podman.annotations.label", false },
 	};
-	static const char *const files[] = { "dvmount-createruntime.json", "dvmount-poststop.json" };
+	static const char *const files[] = { "dvmount-createruntime.json",
+					     "dvmount-poststop.json" };
 
 	for (size_t f = 0; f < 2; f++) {
 		char p[PATH_MAX];

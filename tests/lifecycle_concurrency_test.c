@@ -31,7 +31,7 @@ LC_FIXTURE(concurrency);
 /* One worker: its rounds, each a prepare and a cleanup; returns the failures. */
 static int worker(struct lcenv *e, int w)
 {
-	static const char *const names[VOLUMES] = {"s0", "s1", "s2", "s3"};
+	static const char *const names[VOLUMES] = { "s0", "s1", "s2", "s3" };
 	char sandbox[PATH_MAX], vols[PATH_MAX], cid[32], file[32], fail[PATH_MAX];
 	unsigned seed = 0x9e3779b9u * (unsigned)(w + 1);
 	int failures = 0, successes = 0;
@@ -47,8 +47,8 @@ static int worker(struct lcenv *e, int w)
 
 		for (int i = 0; i < n; i++) {
 			snprintf(paths[i], sizeof(paths[i]), "v%d", i);
-			v[i] =
-			    (struct lcvol){.name = names[(first + i) % VOLUMES], .path = paths[i]};
+			v[i] = (struct lcvol){ .name = names[(first + i) % VOLUMES],
+					       .path = paths[i] };
 		}
 		snprintf(file, sizeof(file), "w%d.json", w);
 		snprintf(cid, sizeof(cid), "w%d-r%d", w, round);
@@ -89,7 +89,7 @@ TEST_F(concurrency, recover_does_not_undo_a_prepare_under_way)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol vol[] = {{.name = "slow", .path = "data"}};
+	struct lcvol vol[] = { { .name = "slow", .path = "data" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 1500\n"));
 	child = fork();
@@ -138,7 +138,7 @@ TEST_F(concurrency, recover_counts_only_what_it_cleaned_up)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol vol[] = {{.name = "slow", .path = "data"}};
+	struct lcvol vol[] = { { .name = "slow", .path = "data" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "dead", "--volumes", vols, "--pid",
@@ -152,7 +152,8 @@ TEST_F(concurrency, recover_counts_only_what_it_cleaned_up)
 	ASSERT_LE(0, first);
 	if (first == 0) {
 		lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
-		_exit(r.status == 0 && strstr(r.out, "recovered: 1 container(s) cleaned up") ? 0 : 1);
+		_exit(r.status == 0 && strstr(r.out, "recovered: 1 container(s) cleaned up") ? 0
+											     : 1);
 	}
 	usleep(300000);
 	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
@@ -231,9 +232,9 @@ FIXTURE_SETUP(rclone)
 	tu_path(sock, "%s/rclone.sock", self->e.plugins);
 	tu_path(cache, "%s/rclone.cache", self->e.dir);
 	/* Its own cache dir: rclone keeps the plugin's state there between runs. */
-	char *argv[] = {"rclone",    "serve",	      "docker", "--base-dir",
-			self->base,  "--socket-addr", sock,	"--config",
-			"/dev/null", "--cache-dir",   cache,	NULL};
+	char *argv[] = { "rclone",    "serve",	       "docker", "--base-dir",
+			 self->base,  "--socket-addr", sock,	 "--config",
+			 "/dev/null", "--cache-dir",   cache,	 NULL };
 	self->pid = spawn(argv, NULL);
 	ASSERT_LT(0, self->pid);
 	ASSERT_EQ(0, wait_socket(sock, 15000));
@@ -355,8 +356,8 @@ TEST_F_TIMEOUT(rclone, prepare_attach_cleanup, 90)
  */
 TEST_F_TIMEOUT(rclone, plugin_mount_unseen_by_dvmount_is_attached_from_the_plugins_view, 90)
 {
-	static const char *const private_ns[] = {"/usr/bin/unshare", "-m", "--propagation", "private",
-						 NULL};
+	static const char *const private_ns[] = { "/usr/bin/unshare", "-m", "--propagation",
+						  "private", NULL };
 	char sandbox[PATH_MAX], vols[PATH_MAX];
 	struct run_result r;
 
@@ -381,8 +382,8 @@ TEST_F_TIMEOUT(rclone, plugin_mount_unseen_by_dvmount_is_attached_from_the_plugi
  */
 TEST_F_TIMEOUT(rclone, plugin_mount_unseen_without_pid_is_refused, 90)
 {
-	static const char *const private_ns[] = {"/usr/bin/unshare", "-m", "--propagation", "private",
-						 NULL};
+	static const char *const private_ns[] = { "/usr/bin/unshare", "-m", "--propagation",
+						  "private", NULL };
 	char vols[PATH_MAX];
 	struct run_result r;
 	int c, v;
@@ -422,7 +423,7 @@ static long long mono_ms(void)
 TEST_F_TIMEOUT(rclone, hung_fuse_volume_fails_prepare_within_timeout, 90)
 {
 	char sandbox[PATH_MAX], sb2[PATH_MAX], vols[PATH_MAX], pid2[16];
-	struct tu_container ct2 = {0};
+	struct tu_container ct2 = { 0 };
 	struct run_result r;
 	long long t0, took;
 
@@ -524,9 +525,9 @@ TEST_F_TIMEOUT(rclone, eight_volumes_five_rounds_never_hang, 300)
 		EXPECT_EQ(0, fuse_mounts_under(0, self->base));
 		for (int i = 0; i < N; i++) {
 			snprintf(text, sizeof(text), "r%dv%d", round, i);
-			EXPECT_EQ((ssize_t)strlen(text),
-				  tu_read_file(tu_path(p, "%s/%s", self->data, text), buf,
-					       sizeof(buf)))
+			EXPECT_EQ(
+			    (ssize_t)strlen(text),
+			    tu_read_file(tu_path(p, "%s/%s", self->data, text), buf, sizeof(buf)))
 			TH_LOG("%s did not reach the remote", text);
 		}
 	}

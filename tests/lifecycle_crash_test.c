@@ -43,24 +43,26 @@ FIXTURE_VARIANT(crash)
 	bool committed; /* the prepare got to its commit: a known c1 stays */
 };
 
-FIXTURE_VARIANT_ADD(crash, prepare_after_intent){.point = "after-intent"};
-FIXTURE_VARIANT_ADD(crash, prepare_after_users){.point = "after-users"};
-FIXTURE_VARIANT_ADD(crash, prepare_after_durable_intent){.point = "after-durable-intent"};
-FIXTURE_VARIANT_ADD(crash, prepare_before_mount){.point = "before-mount"};
-FIXTURE_VARIANT_ADD(crash, prepare_after_mount){.point = "after-mount"};
-FIXTURE_VARIANT_ADD(crash, prepare_after_attach){.point = "after-attach"};
-FIXTURE_VARIANT_ADD(crash, prepare_after_commit){.point = "after-commit", .committed = true};
-FIXTURE_VARIANT_ADD(crash, cleanup_after_detach){.point = "cleanup-after-detach",
-						 .in_cleanup = true};
-FIXTURE_VARIANT_ADD(crash, cleanup_after_users){.point = "cleanup-after-users", .in_cleanup = true};
-FIXTURE_VARIANT_ADD(crash, cleanup_before_unmount){.point = "before-unmount", .in_cleanup = true};
-FIXTURE_VARIANT_ADD(crash, cleanup_after_unmount){.point = "after-unmount", .in_cleanup = true};
+FIXTURE_VARIANT_ADD(crash, prepare_after_intent){ .point = "after-intent" };
+FIXTURE_VARIANT_ADD(crash, prepare_after_users){ .point = "after-users" };
+FIXTURE_VARIANT_ADD(crash, prepare_after_durable_intent){ .point = "after-durable-intent" };
+FIXTURE_VARIANT_ADD(crash, prepare_before_mount){ .point = "before-mount" };
+FIXTURE_VARIANT_ADD(crash, prepare_after_mount){ .point = "after-mount" };
+FIXTURE_VARIANT_ADD(crash, prepare_after_attach){ .point = "after-attach" };
+FIXTURE_VARIANT_ADD(crash, prepare_after_commit){ .point = "after-commit", .committed = true };
+FIXTURE_VARIANT_ADD(crash, cleanup_after_detach){ .point = "cleanup-after-detach",
+						  .in_cleanup = true };
+FIXTURE_VARIANT_ADD(crash, cleanup_after_users){ .point = "cleanup-after-users",
+						 .in_cleanup = true };
+FIXTURE_VARIANT_ADD(crash, cleanup_before_unmount){ .point = "before-unmount", .in_cleanup = true };
+FIXTURE_VARIANT_ADD(crash, cleanup_after_unmount){ .point = "after-unmount", .in_cleanup = true };
 
 /* c0 survives with v1; c1 (v1 shared, v2 its own) is the one interrupted. */
 FIXTURE_SETUP(crash)
 {
-	struct lcvol v0[] = {{.name = "v1", .path = "c0/v1"}};
-	struct lcvol v1[] = {{.name = "v1", .path = "c1/v1"}, {.name = "v2", .path = "c1/v2"}};
+	struct lcvol v0[] = { { .name = "v1", .path = "c0/v1" } };
+	struct lcvol v1[] = { { .name = "v1", .path = "c1/v1" },
+			      { .name = "v2", .path = "c1/v2" } };
 	struct run_result r;
 	char pid[16];
 
@@ -260,8 +262,9 @@ TEST_F(failure, failed_prepare_keeps_other_containers_volume)
 
 	tu_path(hostdir, "%s/hostdir", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol v0[] = {{.name = "v1", .path = hostdir}};
-	struct lcvol v1[] = {{.name = "v1", .path = hostdir}, {.name = "bad", .path = hostdir}};
+	struct lcvol v0[] = { { .name = "v1", .path = hostdir } };
+	struct lcvol v1[] = { { .name = "v1", .path = hostdir },
+			      { .name = "bad", .path = hostdir } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "v0.json", v0, 1, vols0));
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "v1.json", v1, 2, vols1));
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount error nope volume=bad\n"));
@@ -286,8 +289,8 @@ TEST_F(gc, dead_process_cleaned_live_one_kept)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v0[] = {{.name = "v1", .path = "a"}};
-	struct lcvol v1[] = {{.name = "v1", .path = "a"}, {.name = "v2", .path = "b"}};
+	struct lcvol v0[] = { { .name = "v1", .path = "a" } };
+	struct lcvol v1[] = { { .name = "v1", .path = "a" }, { .name = "v2", .path = "b" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "v0.json", v0, 1, vols0));
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "v1.json", v1, 2, vols1));
 	for (int i = 0; i < 2; i++) {
@@ -331,7 +334,7 @@ static void stray_entry_never_holds(struct __test_metadata *_metadata, struct lc
 
 	tu_path(sandbox, "%s/sb", e->dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {{.name = "v1", .path = "a"}};
+	struct lcvol v[] = { { .name = "v1", .path = "a" } };
 	ASSERT_EQ(0, lcenv_volumes(e, "v.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(ct, NULL, 0));
 	lcenv_run(e, &r, "prepare", "--container-id", "dead", "--volumes", vols, "--pid",
@@ -500,7 +503,7 @@ TEST_F(policy, no_policy_file_denies_before_any_plugin_call)
 
 	tu_path(hostdir, "%s/hostdir", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol v[] = {{.name = "v", .path = hostdir}};
+	struct lcvol v[] = { { .name = "v", .path = hostdir } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, unlink(self->e.policy));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
@@ -517,7 +520,7 @@ TEST_F(policy, no_policy_file_denies_before_any_plugin_call)
  */
 static pid_t listen_as(const char *path, uid_t uid, int *ret_rfd)
 {
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int p[2], fd;
 	pid_t pid;
 
@@ -531,7 +534,8 @@ static pid_t listen_as(const char *path, uid_t uid, int *ret_rfd)
 		snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-		    setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 || listen(fd, 8) < 0)
+		    setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
+		    listen(fd, 8) < 0)
 			_exit(1);
 		for (;;) {
 			int c = accept(fd, NULL, NULL);
@@ -577,7 +581,7 @@ TEST_F(policy, plugin_listening_as_another_user_is_not_trusted)
 		 "[driver nob]\nhost-paths = %s\nmodes = RW RO\n",
 		 self->e.tproot, hostdir);
 	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
-	struct lcvol v[] = {{.name = "v", .path = "/data", .driver = "nob"}};
+	struct lcvol v[] = { { .name = "v", .path = "/data", .driver = "nob" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
@@ -599,7 +603,7 @@ TEST_F(policy, plugin_socket_file_owner_does_not_count)
 
 	tu_path(hostdir, "%s/hostdir", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol v[] = {{.name = "v", .path = hostdir}};
+	struct lcvol v[] = { { .name = "v", .path = hostdir } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, chown(tu_path(sock, "%s/tp.sock", self->e.plugins), 65534, 65534));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
@@ -621,7 +625,7 @@ TEST_F(policy, driver_not_in_policy_denied_before_any_plugin_call)
 	/* Another plugin that is there and would answer, but is not allowed. */
 	pid_t other = testplugin_start(self->e.dir, "other", NULL);
 	ASSERT_LT(0, other);
-	struct lcvol v[] = {{.name = "v", .path = hostdir, .driver = "other"}};
+	struct lcvol v[] = { { .name = "v", .path = hostdir, .driver = "other" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
@@ -648,7 +652,7 @@ TEST_F(policy, mountpoint_outside_host_paths_denied_and_unmounted)
 	snprintf(text, sizeof(text), "[dvmount]\ncallers = uid:0\n\n[driver tp]\nhost-paths = %s\n",
 		 elsewhere);
 	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
-	struct lcvol vol[] = {{.name = "v", .path = hostdir}};
+	struct lcvol vol[] = { { .name = "v", .path = hostdir } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	EXPECT_EQ(3, r.status) OK_OR_LOG(r);
@@ -671,7 +675,7 @@ TEST_F(policy, container_path_proc_sys_denied_before_any_plugin_call)
 	struct run_result r;
 
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
-	struct lcvol v[] = {{.name = "v", .path = "/proc/sys"}};
+	struct lcvol v[] = { { .name = "v", .path = "/proc/sys" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
 		  lc_pidstr(pid, self->ct[0].pid), NULL);
@@ -708,7 +712,7 @@ TEST_F(policy, attached_mounts_carry_the_policy_flags)
 		 "[driver tp]\nhost-paths = %s\nmodes = RW RO\nforce-readonly = yes\n",
 		 self->e.tproot);
 	ASSERT_EQ(0, lcenv_write_policy(&self->e, text));
-	struct lcvol v[] = {{.name = "v", .path = target, .mode = "RW"}};
+	struct lcvol v[] = { { .name = "v", .path = target, .mode = "RW" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&ct, NULL, 0));
 	snprintf(pid, sizeof(pid), "%d", (int)ct.pid);

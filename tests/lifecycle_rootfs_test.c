@@ -34,8 +34,8 @@ FIXTURE_VARIANT(rootfs)
 	bool pivoted;
 };
 
-FIXTURE_VARIANT_ADD(rootfs, before_pivot){.pivoted = false};
-FIXTURE_VARIANT_ADD(rootfs, pivoted){.pivoted = true};
+FIXTURE_VARIANT_ADD(rootfs, before_pivot){ .pivoted = false };
+FIXTURE_VARIANT_ADD(rootfs, pivoted){ .pivoted = true };
 
 /*
  * Both fixtures' world: the env, a busybox rootfs at <dir>/rootfs and an
@@ -109,7 +109,7 @@ static void cleanup_balanced(struct __test_metadata *_metadata, FIXTURE_DATA(roo
 /* 6. Rootfs + absolute container_path: created inside the rootfs, mounted there. */
 TEST_F(rootfs, absolute_path_created_inside_rootfs)
 {
-	struct lcvol v[] = {{.name = "v", .path = "/data/vol"}};
+	struct lcvol v[] = { { .name = "v", .path = "/data/vol" } };
 	char p[PATH_MAX], q[PATH_MAX], buf[16];
 	struct run_result r;
 
@@ -131,7 +131,7 @@ TEST_F(rootfs, absolute_path_created_inside_rootfs)
 /* 7. Rootfs + relative container_path: in the sandbox inside the rootfs. */
 TEST_F(rootfs, relative_path_lands_in_sandbox)
 {
-	struct lcvol v[] = {{.name = "v", .path = "work"}};
+	struct lcvol v[] = { { .name = "v", .path = "work" } };
 	char p[PATH_MAX];
 	struct run_result r;
 
@@ -149,7 +149,7 @@ TEST_F(rootfs, relative_path_lands_in_sandbox)
 /* 10. RO with a rootfs: writing fails with EROFS. */
 TEST_F(rootfs, readonly_refuses_writes)
 {
-	struct lcvol v[] = {{.name = "v", .path = "/ro", .mode = "RO"}};
+	struct lcvol v[] = { { .name = "v", .path = "/ro", .mode = "RO" } };
 	char p[PATH_MAX];
 	struct run_result r;
 
@@ -227,7 +227,7 @@ TEST_F(rootfs, symlink_to_etc_stays_inside)
 	struct run_result r;
 
 	ASSERT_EQ(0, symlink("/etc", tu_path(link, "%s/hostetc", self->rootfs)));
-	struct lcvol v[] = {{.name = "v", .path = "/hostetc/dvmount-escape"}};
+	struct lcvol v[] = { { .name = "v", .path = "/hostetc/dvmount-escape" } };
 	start_and_prepare(_metadata, self, variant, v, 1, &r);
 	expect_mounted_inside(_metadata, self, variant, &r, "/etc/dvmount-escape",
 			      "/etc/dvmount-escape");
@@ -242,7 +242,7 @@ TEST_F(rootfs, symlink_to_dotdot_stays_inside)
 
 	/* rootfs/up -> ../../.. : from the rootfs, that would be the host's scratch dir. */
 	ASSERT_EQ(0, symlink("../../..", tu_path(link, "%s/up", self->rootfs)));
-	struct lcvol v[] = {{.name = "v", .path = "/up/escape"}};
+	struct lcvol v[] = { { .name = "v", .path = "/up/escape" } };
 	start_and_prepare(_metadata, self, variant, v, 1, &r);
 	expect_mounted_inside(_metadata, self, variant, &r, "/escape",
 			      tu_path(host, "%s/escape", self->e.dir));
@@ -485,10 +485,10 @@ TEST_F(nopid, the_printed_target_is_the_resolved_one)
 	 */
 	ASSERT_EQ(0, symlink(self->decoy, tu_path(link, "%s/data", self->rootfs)));
 	ASSERT_EQ(0, tu_mkdirs(tu_path(link, "%s%s", self->rootfs, self->decoy), 0755));
-	struct lcvol v[] = {{.name = "v", .path = "/data/vol"}};
+	struct lcvol v[] = { { .name = "v", .path = "/data/vol" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
-	lcenv_run(&self->e, &r, "prepare", "--container-id", "nopid", "--volumes", vols,
-		  "--rootfs", self->rootfs, NULL);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "nopid", "--volumes", vols, "--rootfs",
+		  self->rootfs, NULL);
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	snprintf(want, sizeof(want), "\"target\":\"%s%s\\/vol\"", self->rootfs, self->decoy);
 	/* json-c escapes every '/' */

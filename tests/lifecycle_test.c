@@ -43,8 +43,8 @@ TEST_F(mesos, no_rootfs_relative_with_options_and_absolute_host_dir)
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
 	struct lcvol v[] = {
-	    {.name = "v1", .path = "data/v1", .opt_key = "size", .opt_val = "10G"},
-	    {.name = "v2", .path = hostdir},
+		{ .name = "v1", .path = "data/v1", .opt_key = "size", .opt_val = "10G" },
+		{ .name = "v2", .path = hostdir },
 	};
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
@@ -91,7 +91,7 @@ TEST_F(mesos, absolute_path_without_rootfs_must_exist)
 	int c, v;
 
 	tu_path(missing, "%s/no/such/dir", self->e.dir);
-	struct lcvol vol[] = {{.name = "v1", .path = missing}};
+	struct lcvol vol[] = { { .name = "v1", .path = missing } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "t", "--volumes", vols, NULL);
 	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
@@ -110,7 +110,8 @@ TEST_F(mesos, duplicate_volume_fails)
 	char vols[PATH_MAX];
 	struct run_result r;
 	int c, v;
-	struct lcvol vol[] = {{.name = "dup", .path = "/mnt/a"}, {.name = "dup", .path = "/mnt/b"}};
+	struct lcvol vol[] = { { .name = "dup", .path = "/mnt/a" },
+			       { .name = "dup", .path = "/mnt/b" } };
 
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 2, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "t", "--volumes", vols, NULL);
@@ -131,7 +132,7 @@ TEST_F(mesos, agent_restart_recovers_without_mounting)
 
 	tu_path(sandbox, "%s/sandbox", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {{.name = "v1", .path = "a"}, {.name = "v2", .path = "b"}};
+	struct lcvol v[] = { { .name = "v1", .path = "a" }, { .name = "v2", .path = "b" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "task1", "--volumes", vols, "--pid",
@@ -200,7 +201,7 @@ TEST_F(mesos, two_containers_share_volume_unmount_after_last)
 
 	tu_path(sandbox, "%s/sandbox", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {{.name = "shared", .path = "vol"}};
+	struct lcvol v[] = { { .name = "shared", .path = "vol" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	for (int i = 0; i < 2; i++) {
 		char cid[8];
@@ -241,7 +242,7 @@ TEST_F(mesos, user_chowns_mountpoint)
 
 	tu_path(sandbox, "%s/sandbox", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {{.name = "v1", .path = "vol"}};
+	struct lcvol v[] = { { .name = "v1", .path = "vol" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	/* Before: root's, so a write as 4242 would fail with EACCES. */
@@ -268,7 +269,7 @@ TEST_F(mesos, readonly_without_rootfs_refuses_writes)
 
 	tu_path(sandbox, "%s/sandbox", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {{.name = "v1", .path = "ro", .mode = "RO"}};
+	struct lcvol v[] = { { .name = "v1", .path = "ro", .mode = "RO" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "t", "--volumes", vols, "--pid",
@@ -443,8 +444,8 @@ TEST_F(mesos, timeouts_never_drop_an_entry)
 
 	/* The Mount answers after 3 s; prepare gives up after 1 s and undoes. */
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 3000 count=1\n"));
-	lcenv_run(&self->e, &r, "--timeout-mount=1", "prepare", "--container-id", "t1",
-		  "--volumes", vols, NULL);
+	lcenv_run(&self->e, &r, "--timeout-mount=1", "prepare", "--container-id", "t1", "--volumes",
+		  vols, NULL);
 	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
 	EXPECT_NE(NULL, strstr(r.err, "timed out after 1.0 s")) OK_OR_LOG(r);
 	run_result_free(&r);
@@ -485,8 +486,8 @@ TEST_F(mesos, clock_jump_does_not_end_the_in_flight_window)
 	ASSERT_EQ(0, lcenv_hostdir_volume(&self->e, "slow", vols));
 
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 3000 count=1\n"));
-	lcenv_run(&self->e, &r, "--timeout-mount=1", "prepare", "--container-id", "t1",
-		  "--volumes", vols, NULL);
+	lcenv_run(&self->e, &r, "--timeout-mount=1", "prepare", "--container-id", "t1", "--volumes",
+		  vols, NULL);
 	ASSERT_EQ(1, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
 
@@ -494,9 +495,9 @@ TEST_F(mesos, clock_jump_does_not_end_the_in_flight_window)
 	o = json_object_from_file(entry);
 	ASSERT_NE(NULL, o);
 	json_object_object_add(
-		o, "in_flight_until",
-		json_object_new_int64(
-			json_object_get_int64(json_object_object_get(o, "in_flight_until")) - 3600));
+	    o, "in_flight_until",
+	    json_object_new_int64(
+		json_object_get_int64(json_object_object_get(o, "in_flight_until")) - 3600));
 	ASSERT_EQ(0, tu_write_file(entry, json_object_to_json_string(o)));
 	json_object_put(o);
 
@@ -556,8 +557,9 @@ TEST_F(mesos, killed_during_a_mount_an_empty_mountpoint_is_no_evidence_yet)
 
 	killed_during_slow_mount(_metadata, &self->e, vols);
 
-	ASSERT_EQ(0, tu_write_file(self->e.faults,
-				   "Get answer {\"Volume\":{\"Name\":\"slow\",\"Mountpoint\":\"\"}}\n"));
+	ASSERT_EQ(
+	    0, tu_write_file(self->e.faults,
+			     "Get answer {\"Volume\":{\"Name\":\"slow\",\"Mountpoint\":\"\"}}\n"));
 	lcenv_run(&self->e, &r, "recover", NULL);
 	expect_kept_for_retry(_metadata, &r);
 	EXPECT_EQ(0, lcenv_status_refcount(&self->e, "slow"));
@@ -588,9 +590,17 @@ TEST_F(mesos, killed_during_a_dvdcli_mount_keeps_the_entry_until_it_can_be_relea
 /* The next lcenv_run()s traced by strace into trace: unlinks and fsyncs, with paths. */
 static void trace_runs(struct lcenv *e, const char *wrap[static 11], const char *trace)
 {
-	static const char *const argv[] = { "/usr/bin/strace", "-f", "-y", "-qq", "-E",
-					    "ASAN_OPTIONS=detect_leaks=0" /* LeakSanitizer refuses ptrace */, "-e",
-					    "trace=unlinkat,fsync", "-o" };
+	static const char *const argv[] = {
+		"/usr/bin/strace",
+		"-f",
+		"-y",
+		"-qq",
+		"-E",
+		"ASAN_OPTIONS=detect_leaks=0" /* LeakSanitizer refuses ptrace */,
+		"-e",
+		"trace=unlinkat,fsync",
+		"-o"
+	};
 
 	memcpy(wrap, argv, sizeof(argv));
 	wrap[9] = trace;
@@ -624,8 +634,7 @@ TEST_F(mesos, dvdcli_unmount_forgets_mesos_durably)
 
 	tu_path(trace, "%s/unmount.trace", self->e.dir);
 	trace_runs(&self->e, wrap, trace);
-	lcenv_run(&self->e, &r, "dvdcli", "unmount", "--volumedriver=tp", "--volumename=v1",
-		  NULL);
+	lcenv_run(&self->e, &r, "dvdcli", "unmount", "--volumedriver=tp", "--volumename=v1", NULL);
 	self->e.wrap = NULL;
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
@@ -689,10 +698,17 @@ TEST_F(mesos, failed_dvdcli_mount_forgets_mesos_durably)
 /* The next lcenv_run()s traced into trace: renames, temp file opens and syncs, with paths. */
 static void trace_rewrites(struct lcenv *e, const char *wrap[static 11], const char *trace)
 {
-	static const char *const argv[] = { "/usr/bin/strace", "-f", "-y", "-qq", "-E",
-					    "ASAN_OPTIONS=detect_leaks=0" /* LeakSanitizer refuses ptrace */, "-e",
-					    "trace=openat,renameat,renameat2,fsync,fdatasync",
-					    "-o" };
+	static const char *const argv[] = {
+		"/usr/bin/strace",
+		"-f",
+		"-y",
+		"-qq",
+		"-E",
+		"ASAN_OPTIONS=detect_leaks=0" /* LeakSanitizer refuses ptrace */,
+		"-e",
+		"trace=openat,renameat,renameat2,fsync,fdatasync",
+		"-o"
+	};
 
 	memcpy(wrap, argv, sizeof(argv));
 	wrap[9] = trace;
@@ -706,8 +722,7 @@ static void trace_rewrites(struct lcenv *e, const char *wrap[static 11], const c
  * (fsync or fdatasync of its fd) before it, else the number that had not;
  * *ret_renames their number.
  */
-static int unsynced_renames(const char *text, const char *from, const char *onto,
-			    int *ret_renames)
+static int unsynced_renames(const char *text, const char *from, const char *onto, int *ret_renames)
 {
 	int bad = 0, n = 0;
 
@@ -766,7 +781,7 @@ TEST_F(mesos, prepare_rewrites_of_the_durable_record_sync_their_data)
 
 	tu_path(sandbox, "%s/sandbox", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {{.name = "v1", .path = "a"}, {.name = "v2", .path = "b"}};
+	struct lcvol v[] = { { .name = "v1", .path = "a" }, { .name = "v2", .path = "b" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	/* The state dir's layout made (and synced) once, before the count. */
@@ -831,8 +846,7 @@ TEST_F(mesos, dvdcli_rewrite_of_the_durable_entry_syncs_its_data)
 	EXPECT_EQ(1, renames) TH_LOG("%s", text);
 	free(text);
 
-	lcenv_run(&self->e, &r, "dvdcli", "unmount", "--volumedriver=tp", "--volumename=v1",
-		  NULL);
+	lcenv_run(&self->e, &r, "dvdcli", "unmount", "--volumedriver=tp", "--volumename=v1", NULL);
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
 	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v1"));
@@ -899,8 +913,8 @@ TEST_F(mesos, max_in_flight_from_the_policy_or_the_flag)
 
 	/* The flag overrides the policy, for every plugin. */
 	ASSERT_EQ(0, lcenv_log_reset(&self->e));
-	lcenv_run(&self->e, &r, "--max-in-flight=2", "prepare", "--container-id", "t3",
-		  "--volumes", vols, NULL);
+	lcenv_run(&self->e, &r, "--max-in-flight=2", "prepare", "--container-id", "t3", "--volumes",
+		  vols, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
 	EXPECT_EQ(2, max_busy(&self->e));
@@ -946,9 +960,19 @@ TEST_F(mesos, a_long_prepare_lets_another_process_take_turns)
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount latency 300\n"));
 
 	/* Ten Mounts one after another: over 3 s. */
-	char *argv[] = { (char *)build_path("dvmount"), "--state-dir", self->e.state,
-			 "--policy", self->e.policy, "--plugin-path", self->e.plugins,
-			 "prepare", "--container-id", "t1", "--volumes", vols_a, NULL };
+	char *argv[] = { (char *)build_path("dvmount"),
+			 "--state-dir",
+			 self->e.state,
+			 "--policy",
+			 self->e.policy,
+			 "--plugin-path",
+			 self->e.plugins,
+			 "prepare",
+			 "--container-id",
+			 "t1",
+			 "--volumes",
+			 vols_a,
+			 NULL };
 	a = spawn(argv, &out);
 	ASSERT_LT(0, a);
 	usleep(500 * 1000);
@@ -986,7 +1010,7 @@ TEST_F(attach, writes_reach_backing_dir)
 
 	tu_path(target, "%s/run/vol", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(target, 0755));
-	struct lcvol v[] = {{.name = "data", .path = target}};
+	struct lcvol v[] = { { .name = "data", .path = target } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
@@ -1020,7 +1044,7 @@ TEST_F(attach, a_mount_moved_by_the_container_keeps_its_volume)
 	tu_path(target, "%s/vol", parent);
 	tu_path(moved, "%s/elsewhere", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(target, 0755));
-	struct lcvol v[] = {{.name = "data", .path = target}};
+	struct lcvol v[] = { { .name = "data", .path = target } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
@@ -1058,7 +1082,8 @@ TEST_F(attach, nested_paths_parents_first_children_detached_first)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {{.name = "child", .path = "data/sub"}, {.name = "parent", .path = "data"}};
+	struct lcvol v[] = { { .name = "child", .path = "data/sub" },
+			     { .name = "parent", .path = "data" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
@@ -1066,7 +1091,8 @@ TEST_F(attach, nested_paths_parents_first_children_detached_first)
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
 	EXPECT_EQ(2, lc_mounts_under(self->ct[0].pid, sandbox));
-	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/data/sub/c", sandbox), "kid"));
+	EXPECT_EQ(0,
+		  lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/data/sub/c", sandbox), "kid"));
 	EXPECT_EQ(0, lc_ct_write(self->ct[0].pid, 0, 0, tu_path(p, "%s/data/p", sandbox), "pa"));
 	EXPECT_EQ(3, tu_read_file(tu_path(p, "%s/volumes/child/data/c", self->e.tproot), buf,
 				  sizeof(buf)));
@@ -1089,7 +1115,7 @@ TEST_F(attach, nested_paths_parents_first_children_detached_first)
 TEST_F(attach, rexray_shape_passes_require_mount_point)
 {
 	char vols[PATH_MAX], p[PATH_MAX], buf[64], pid[16], sandbox[PATH_MAX], text[3 * PATH_MAX];
-	char *rexray[] = {"--mode", "rexray", "--bind", NULL};
+	char *rexray[] = { "--mode", "rexray", "--bind", NULL };
 	char rxroot[PATH_MAX], plainroot[PATH_MAX];
 	struct run_result r;
 
@@ -1109,7 +1135,7 @@ TEST_F(attach, rexray_shape_passes_require_mount_point)
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 
-	struct lcvol v[] = {{.name = "v", .path = "data", .driver = "rx"}};
+	struct lcvol v[] = { { .name = "v", .path = "data", .driver = "rx" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
 		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
@@ -1122,7 +1148,7 @@ TEST_F(attach, rexray_shape_passes_require_mount_point)
 	run_result_free(&r);
 
 	/* A plain directory: its nearest mount root is the scratch tmpfs, above host-paths. */
-	struct lcvol w[] = {{.name = "w", .path = "data", .driver = "plain"}};
+	struct lcvol w[] = { { .name = "w", .path = "data", .driver = "plain" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols2.json", w, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "d", "--volumes", vols, "--pid",
 		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
@@ -1152,7 +1178,7 @@ TEST_F(attach, target_on_shared_mount_is_refused_nothing_propagates)
 	ASSERT_EQ(0, mount(root, root, NULL, MS_BIND, NULL));
 	ASSERT_EQ(0, mount(NULL, root, NULL, MS_SHARED, NULL));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, TU_CT_PROPAGATION_UNCHANGED));
-	struct lcvol v[] = {{.name = "v", .path = "/data"}};
+	struct lcvol v[] = { { .name = "v", .path = "/data" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
 		  lc_pidstr(pid, self->ct[0].pid), "--rootfs", root, NULL);
@@ -1202,8 +1228,8 @@ TEST_F(attach, cleanup_detaches_a_copy_that_propagated_to_the_host)
 
 	prepare_v_at_rootfs_data(_metadata, &self->e, &self->ct[0], data);
 	/* What propagation through a shared rootfs would have left on the host. */
-	ASSERT_EQ(0, mount(tu_path(hostpath, "%s/mnt/v", self->e.tproot), data, NULL, MS_BIND,
-			   NULL));
+	ASSERT_EQ(0,
+		  mount(tu_path(hostpath, "%s/mnt/v", self->e.tproot), data, NULL, MS_BIND, NULL));
 	ASSERT_EQ(1, lc_mounts_under(0, data));
 	tu_container_stop(&self->ct[0]);
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c", NULL);
@@ -1238,7 +1264,7 @@ TEST_F(attach, readonly_refuses_writes)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {{.name = "data", .path = "ro", .mode = "RO"}};
+	struct lcvol v[] = { { .name = "data", .path = "ro", .mode = "RO" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
@@ -1266,7 +1292,7 @@ TEST_F(attach, callers_namespace_gains_no_mount)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {{.name = "a", .path = "a"}, {.name = "b", .path = "b"}};
+	struct lcvol v[] = { { .name = "a", .path = "a" }, { .name = "b", .path = "b" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	before = mounts_outside(self->e.tproot);
@@ -1290,7 +1316,7 @@ TEST_F(refcount, three_containers_one_mount_one_unmount)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol v[] = {{.name = "one", .path = "one"}};
+	struct lcvol v[] = { { .name = "one", .path = "one" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	for (int i = 0; i < 3; i++) {
 		snprintf(cid, sizeof(cid), "c%d", i);
@@ -1329,7 +1355,7 @@ TEST_F(refcount, reusing_a_mounted_volume_rewrites_no_entry)
 
 	tu_path(dir, "%s/ct/one", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(dir, 0755));
-	struct lcvol v[] = {{.name = "one", .path = dir}};
+	struct lcvol v[] = { { .name = "one", .path = dir } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	tu_path(entry, "%s/volumes/tp@one/volume.json", self->e.state);
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c0", "--volumes", vols, NULL);
@@ -1383,10 +1409,10 @@ TEST_F(prepare, without_pid_bind_mounts_parents_first)
 
 	tu_path(root, "%s/rootfs", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(root, 0755));
-	struct lcvol v[] = {{.name = "deep", .path = "/data/sub/x"},
-			    {.name = "child", .path = "/data/sub"},
-			    {.name = "parent", .path = "/data"},
-			    {.name = "other", .path = "/other"}};
+	struct lcvol v[] = { { .name = "deep", .path = "/data/sub/x" },
+			     { .name = "child", .path = "/data/sub" },
+			     { .name = "parent", .path = "/data" },
+			     { .name = "other", .path = "/other" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 4, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--rootfs",
 		  root, NULL);
@@ -1396,8 +1422,8 @@ TEST_F(prepare, without_pid_bind_mounts_parents_first)
 	run_result_free(&r);
 	binds = json_object_object_get(o, "bind_mounts");
 	ASSERT_EQ(4, json_object_array_length(binds));
-	static const char *const order[] = {"parent", "other", "child", "deep"};
-	static const char *const where[] = {"/data", "/other", "/data/sub", "/data/sub/x"};
+	static const char *const order[] = { "parent", "other", "child", "deep" };
+	static const char *const where[] = { "/data", "/other", "/data/sub", "/data/sub/x" };
 
 	for (size_t i = 0; i < 4; i++) {
 		json_object *b = json_object_array_get_idx(binds, i);
@@ -1417,7 +1443,7 @@ TEST_F(prepare, without_pid_bind_mounts_parents_first)
  */
 TEST_F(prepare, plugin_process_out_of_sight_is_refused)
 {
-	static const char *const other_pidns[] = {"/usr/bin/unshare", "-p", "-f", NULL};
+	static const char *const other_pidns[] = { "/usr/bin/unshare", "-p", "-f", NULL };
 	char vols[PATH_MAX];
 	struct run_result r;
 	int c, v;
@@ -1446,7 +1472,7 @@ TEST_F(prepare, without_pid_prints_bind_mounts)
 
 	tu_path(hostdir, "%s/hostdir", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(hostdir, 0755));
-	struct lcvol v[] = {{.name = "v", .path = hostdir, .mode = "RO"}};
+	struct lcvol v[] = { { .name = "v", .path = hostdir, .mode = "RO" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
@@ -1474,8 +1500,8 @@ TEST_F(status, text_and_json_after_prepare)
 
 	tu_path(sandbox, "%s/sb", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
-	struct lcvol vol[] = {{.name = "v1", .path = "one"},
-			      {.name = "v2", .path = "two", .mode = "RO"}};
+	struct lcvol vol[] = { { .name = "v1", .path = "one" },
+			       { .name = "v2", .path = "two", .mode = "RO" } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 2, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "web-1", "--volumes", vols, "--pid",
@@ -1555,7 +1581,7 @@ TEST_F(cleanup, is_idempotent)
  */
 static int restart_plugin_behind_dead_listener(struct lcenv *e, pid_t *ret_listener)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int p[2], status;
 	pid_t l, s = 0;
 
@@ -1676,7 +1702,7 @@ TEST_F(attach, listener_pid_reused_by_another_process_is_not_the_plugins_view)
 	tu_path(target, "%s/run/vol", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(target, 0755));
 	/* The plugin answers tp.root/mnt/sub for volume "sub". */
-	struct lcvol vol[] = {{.name = "sub", .path = target}};
+	struct lcvol vol[] = { { .name = "sub", .path = target } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", vol, 1, vols));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
@@ -1713,8 +1739,8 @@ TEST_F(attach, cleanup_never_takes_the_plugins_own_mount_for_a_copy)
 	tu_path(target, "%s/run/vol", self->e.dir);
 	tu_path(mp, "%s/mnt/v", self->e.tproot);
 	ASSERT_EQ(0, tu_mkdirs(target, 0755));
-	struct lcvol v1[] = {{.name = "v", .path = target}};
-	struct lcvol v2[] = {{.name = "v", .path = mp + strlen(self->e.dir)}};
+	struct lcvol v1[] = { { .name = "v", .path = target } };
+	struct lcvol v2[] = { { .name = "v", .path = mp + strlen(self->e.dir) } };
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols1.json", v1, 1, vols1));
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols2.json", v2, 1, vols2));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));

@@ -42,7 +42,8 @@ TEST(every_page_renders_without_warnings)
 		ASSERT_EQ(0, run_argv(&r, argv, 30000));
 		EXPECT_EQ(0, r.status) TH_LOG("%s: %s", de->d_name, r.err);
 		EXPECT_STREQ("", r.err) TH_LOG("%s", de->d_name);
-		EXPECT_LT(200, (int)strlen(r.out)) TH_LOG("%s renders to almost nothing", de->d_name);
+		EXPECT_LT(200, (int)strlen(r.out))
+		TH_LOG("%s renders to almost nothing", de->d_name);
 		run_result_free(&r);
 		pages++;
 	}
@@ -91,9 +92,10 @@ TEST(readme_and_pages_name_only_files_in_the_tree)
 			if (p == b || !isupper((unsigned char)*b) || isalnum((unsigned char)p[3]) ||
 			    (b > text && (islower((unsigned char)b[-1]) || b[-1] == '.')))
 				continue;
-			snprintf(name, sizeof(name), "%s/%.*s", DVMOUNT_SRCDIR, (int)(p + 3 - b), b);
-			EXPECT_EQ(0, access(name, F_OK)) TH_LOG("%s names '%.*s'", docs[i],
-								 (int)(p + 3 - b), b);
+			snprintf(name, sizeof(name), "%s/%.*s", DVMOUNT_SRCDIR, (int)(p + 3 - b),
+				 b);
+			EXPECT_EQ(0, access(name, F_OK))
+			TH_LOG("%s names '%.*s'", docs[i], (int)(p + 3 - b), b);
 		}
 		free(text);
 	}

@@ -92,7 +92,7 @@ static int attach_host(ns_fixture_t *self, const char *root, const char *target,
 		       unsigned attrs, uint64_t *ret_id)
 {
 	_cleanup_close_ int tree = -EBADF;
-	struct ns_mount m = {.target = target, .flags = flags, .mode = 0755};
+	struct ns_mount m = { .target = target, .flags = flags, .mode = 0755 };
 	int r;
 
 	r = ns_open_tree(AT_FDCWD, self->host, attrs, &tree);
@@ -198,10 +198,10 @@ TEST_F(ns, relative_target_lands_below_base)
 	char p[PATH_MAX];
 	_cleanup_close_ int tree = -EBADF;
 	struct ns_mount m = {
-	    .target = "vol",
-	    .base = "/sandbox",
-	    .flags = NS_CREATE,
-	    .mode = 0700,
+		.target = "vol",
+		.base = "/sandbox",
+		.flags = NS_CREATE,
+		.mode = 0700,
 	};
 	struct stat st;
 
@@ -296,11 +296,11 @@ TEST_F(ns, final_symlink_stays_in_root)
 
 TEST_F(ns, all_or_nothing_undoes_the_batch)
 {
-	int trees[3] = {-EBADF, -EBADF, -EBADF};
+	int trees[3] = { -EBADF, -EBADF, -EBADF };
 	struct ns_mount m[3] = {
-	    {.target = "/m1", .flags = NS_CREATE | NS_ALL_OR_NOTHING},
-	    {.target = "/m2", .flags = NS_CREATE | NS_ALL_OR_NOTHING},
-	    {.target = "/missing/m3", .flags = NS_ALL_OR_NOTHING},
+		{ .target = "/m1", .flags = NS_CREATE | NS_ALL_OR_NOTHING },
+		{ .target = "/m2", .flags = NS_CREATE | NS_ALL_OR_NOTHING },
+		{ .target = "/missing/m3", .flags = NS_ALL_OR_NOTHING },
 	};
 	char p[PATH_MAX];
 
@@ -323,11 +323,11 @@ TEST_F(ns, all_or_nothing_undoes_the_batch)
 
 TEST_F(ns, without_all_or_nothing_the_others_stay)
 {
-	int trees[3] = {-EBADF, -EBADF, -EBADF};
+	int trees[3] = { -EBADF, -EBADF, -EBADF };
 	struct ns_mount m[3] = {
-	    {.target = "/m1", .flags = NS_CREATE},
-	    {.target = "/missing/m2"},
-	    {.target = "/m3", .flags = NS_CREATE},
+		{ .target = "/m1", .flags = NS_CREATE },
+		{ .target = "/missing/m2" },
+		{ .target = "/m3", .flags = NS_CREATE },
 	};
 
 	ASSERT_EQ(0, start(self, true));
@@ -349,15 +349,14 @@ TEST_F(ns, without_all_or_nothing_the_others_stay)
 TEST_F(ns, missing_root_fails_every_mount)
 {
 	_cleanup_close_ int tree = -EBADF;
-	struct ns_mount m = {.target = "/data", .flags = NS_CREATE};
+	struct ns_mount m = { .target = "/data", .flags = NS_CREATE };
 
 	ASSERT_EQ(0, start(self, true));
 	ASSERT_EQ(0, ns_open_tree(AT_FDCWD, self->host, 0, &tree));
 	m.tree_fd = tree;
 	/* The answer comes over the pipe, not from an exit status we may lose. */
 	ASSERT_NE(SIG_ERR, signal(SIGCHLD, SIG_IGN));
-	EXPECT_EQ(-ENOENT,
-		  ns_attach(self->pidfd, "/no/such/rootfs", &m, 1, TEST_NS_TIMEOUT_MS));
+	EXPECT_EQ(-ENOENT, ns_attach(self->pidfd, "/no/such/rootfs", &m, 1, TEST_NS_TIMEOUT_MS));
 	EXPECT_EQ(-ENOENT, m.result);
 	EXPECT_FALSE(sees_volume(self, "/data"));
 	signal(SIGCHLD, SIG_DFL);
@@ -366,7 +365,7 @@ TEST_F(ns, missing_root_fails_every_mount)
 
 TEST_F(ns, detach_removes_exactly_that_mount)
 {
-	struct ns_unmount u = {.target = "/data"};
+	struct ns_unmount u = { .target = "/data" };
 	char p[PATH_MAX];
 
 	ASSERT_EQ(0, start(self, true));
@@ -382,7 +381,7 @@ TEST_F(ns, detach_removes_exactly_that_mount)
 
 TEST_F(ns, detach_leaves_another_mount_alone)
 {
-	struct ns_unmount u = {.target = "/data"};
+	struct ns_unmount u = { .target = "/data" };
 	uint64_t other = 0;
 
 	ASSERT_EQ(0, start(self, true));
@@ -398,7 +397,7 @@ TEST_F(ns, detach_leaves_another_mount_alone)
 
 TEST_F(ns, gone_process_is_esrch)
 {
-	struct ns_unmount u = {.target = "/data"};
+	struct ns_unmount u = { .target = "/data" };
 
 	ASSERT_EQ(0, start(self, true));
 	ASSERT_EQ(0, attach_host(self, "/", "/data", NS_CREATE, 0, &u.mnt_id));
@@ -481,7 +480,7 @@ TEST_F(ns, many_mounts_in_one_call_leak_no_fd)
 	ASSERT_LT(0, before);
 	for (int i = 0; i < N; i++) {
 		snprintf(targets[i], sizeof(targets[i]), "/v/%d", i);
-		m[i] = (struct ns_mount){.target = targets[i], .flags = NS_CREATE};
+		m[i] = (struct ns_mount){ .target = targets[i], .flags = NS_CREATE };
 		ASSERT_EQ(0, ns_open_tree(AT_FDCWD, self->host, NS_ATTR_RDONLY, &m[i].tree_fd));
 	}
 	ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &t0));
@@ -497,7 +496,7 @@ TEST_F(ns, many_mounts_in_one_call_leak_no_fd)
 		EXPECT_NE(0ULL, m[i].mnt_id);
 		if (i)
 			EXPECT_NE(m[i - 1].mnt_id, m[i].mnt_id);
-		u[i] = (struct ns_unmount){.target = targets[i], .mnt_id = m[i].mnt_id};
+		u[i] = (struct ns_unmount){ .target = targets[i], .mnt_id = m[i].mnt_id };
 	}
 	EXPECT_TRUE(sees_volume(self, "/v/0"));
 	EXPECT_TRUE(sees_volume(self, "/v/63"));
@@ -580,7 +579,7 @@ static int mount_in_ns_of(pid_t pid, const char *path)
 TEST_F(ns, peek_sees_the_mount_only_the_process_namespace_has)
 {
 	char vol[PATH_MAX];
-	struct ns_peek pk = {.flags = NS_PEEK_TREE};
+	struct ns_peek pk = { .flags = NS_PEEK_TREE };
 	int fd;
 
 	ASSERT_EQ(0, mkdir(tu_path(vol, "%s/vol", self->host), 0755));
@@ -600,7 +599,7 @@ TEST_F(ns, peek_sees_the_mount_only_the_process_namespace_has)
 		close(fd);
 	close(pk.tree_fd);
 
-	pk = (struct ns_peek){.path = vol};
+	pk = (struct ns_peek){ .path = vol };
 	ASSERT_EQ(0, ns_peek(-EBADF, &pk, 1, 5000, NULL, NULL));
 	EXPECT_FALSE(pk.other_view);
 	EXPECT_TRUE(pk.is_directory);
@@ -622,10 +621,10 @@ TEST_F(ns, peek_batch_judged_before_the_clone)
 {
 	char a[PATH_MAX], b[PATH_MAX], link[PATH_MAX], gone[PATH_MAX];
 	struct ns_peek pk[4] = {
-		{.path = a, .flags = NS_PEEK_TREE},
-		{.path = b, .flags = NS_PEEK_TREE},
-		{.path = link, .flags = NS_PEEK_TREE},
-		{.path = gone, .flags = NS_PEEK_TREE},
+		{ .path = a, .flags = NS_PEEK_TREE },
+		{ .path = b, .flags = NS_PEEK_TREE },
+		{ .path = link, .flags = NS_PEEK_TREE },
+		{ .path = gone, .flags = NS_PEEK_TREE },
 	};
 
 	ASSERT_EQ(0, mkdir(tu_path(a, "%s/a", self->host), 0755));
@@ -650,7 +649,7 @@ TEST_F(ns, peek_batch_judged_before_the_clone)
 /* Was a child reaped since the last call (SIGCHLD blocked, so it stays pending)? */
 static bool child_was_forked(void)
 {
-	struct timespec zero = {0};
+	struct timespec zero = { 0 };
 	sigset_t chld;
 	bool seen = false;
 
@@ -708,7 +707,7 @@ TEST_F(ns, peek_in_our_namespace_needs_no_child_and_tells_the_same)
 
 	/* The child's answers for the same paths (a chown to the owner they have). */
 	for (size_t i = 0; i < 3; i++)
-		slow[i] = (struct ns_peek){.path = pk[i].path, .flags = NS_PEEK_CHOWN};
+		slow[i] = (struct ns_peek){ .path = pk[i].path, .flags = NS_PEEK_CHOWN };
 	ASSERT_EQ(0, ns_peek(ours, slow, 3, 5000, NULL, NULL));
 	EXPECT_TRUE(child_was_forked());
 	for (size_t i = 0; i < 3; i++) {
@@ -721,7 +720,7 @@ TEST_F(ns, peek_in_our_namespace_needs_no_child_and_tells_the_same)
 
 	/* Asked only whether each is a mount root: one lookup each, still no child. */
 	for (size_t i = 0; i < 3; i++)
-		slow[i] = (struct ns_peek){.path = pk[i].path, .flags = NS_PEEK_NO_ROOT_WALK};
+		slow[i] = (struct ns_peek){ .path = pk[i].path, .flags = NS_PEEK_NO_ROOT_WALK };
 	ASSERT_EQ(0, ns_peek(ours, slow, 3, 5000, NULL, NULL));
 	EXPECT_FALSE(child_was_forked());
 	for (size_t i = 0; i < 3; i++) {

@@ -53,19 +53,20 @@ TEST(one_annotation_per_volume_is_the_mesos_json)
 			     " \"io.podman.other\": \"x\"}",
 			     &json, why));
 	/* Sorted by volume name; RW unless ":ro"; a relative path stays relative. */
-	EXPECT_STREQ("[" VOL("/data", "RW", "tp", "data",
-			     ",\"driver_options\":{\"parameter\":[{\"key\":\"size\",\"value\":\"10G\"}]}")
-		     "," VOL("logs", "RW", "tp", "logs", "") "," VOL("/srv/www", "RO", "rclone", "web",
-								       "") "]",
-		     json);
+	EXPECT_STREQ(
+	    "[" VOL("/data", "RW", "tp", "data",
+		    ",\"driver_options\":{\"parameter\":[{\"key\":\"size\",\"value\":"
+		    "\"10G\"}]}") "," VOL("logs", "RW", "tp", "logs",
+					  "") "," VOL("/srv/www", "RO", "rclone", "web", "") "]",
+	    json);
 }
 
 TEST(no_volume_annotation_is_no_volumes)
 {
 	char *json = (char *)"unset", why[512];
 
-	ASSERT_EQ(0, convert("{\"org.dvmount.volumes\": \"[]\", \"org.other\": \"a:b\"}", &json,
-			     why));
+	ASSERT_EQ(0,
+		  convert("{\"org.dvmount.volumes\": \"[]\", \"org.other\": \"a:b\"}", &json, why));
 	EXPECT_EQ(NULL, json);
 }
 
@@ -76,11 +77,13 @@ TEST(malformed_annotations_are_refused_by_name)
 		const char *why;
 	} bad[] = {
 		{ "{\"org.dvmount.volume.v\": \"/data\"}",
-		  "annotation 'org.dvmount.volume.v': '/data' is not DRIVER:CONTAINER_PATH[:ro|:rw]" },
+		  "annotation 'org.dvmount.volume.v': '/data' is not "
+		  "DRIVER:CONTAINER_PATH[:ro|:rw]" },
 		{ "{\"org.dvmount.volume.v\": \":/data\"}", "':/data' is not DRIVER:" },
 		{ "{\"org.dvmount.volume.v\": \"tp:\"}", "'tp:' is not DRIVER:" },
 		{ "{\"org.dvmount.volume.v\": 5}", "'org.dvmount.volume.v' must name a volume" },
-		{ "{\"org.dvmount.volume.\": \"tp:/d\"}", "'org.dvmount.volume.' must name a volume" },
+		{ "{\"org.dvmount.volume.\": \"tp:/d\"}",
+		  "'org.dvmount.volume.' must name a volume" },
 		{ "{\"org.dvmount.volume.v.opt.size\": \"1\"}",
 		  "annotation 'org.dvmount.volume.v.opt.size': no volume annotation "
 		  "'org.dvmount.volume.v'" },
@@ -125,8 +128,8 @@ static int write_hooksd_file(FIXTURE_DATA(hooksd) * self, const char *name)
 		return -EINVAL;
 	json_object_object_add(hook, "path", json_object_new_string(self->dvmount));
 	nargs = json_object_new_array();
-	const char *globals[] = { "--state-dir", self->e.state, "--policy", self->e.policy,
-				  "--plugin-path", self->e.plugins };
+	const char *globals[] = { "--state-dir",  self->e.state,   "--policy",
+				  self->e.policy, "--plugin-path", self->e.plugins };
 
 	json_object_array_add(nargs, json_object_get(json_object_array_get_idx(args, 0)));
 	for (size_t i = 0; i < sizeof(globals) / sizeof(globals[0]); i++)
@@ -164,8 +167,13 @@ FIXTURE_TEARDOWN(hooksd)
 {
 	if (self->runtime) {
 		struct run_result r;
-		char *argv[] = { (char *)self->runtime, "--root", self->runtime_root, "delete",
-				 "--force", self->cid, NULL };
+		char *argv[] = { (char *)self->runtime,
+				 "--root",
+				 self->runtime_root,
+				 "delete",
+				 "--force",
+				 self->cid,
+				 NULL };
 
 		if (run_argv(&r, argv, 20000) == 0)
 			run_result_free(&r);
@@ -212,7 +220,8 @@ static int make_bundle(FIXTURE_DATA(hooksd) * self, const char *runc, const char
 		       json_object *ann)
 {
 	char p[PATH_MAX];
-	static const char *const files[] = { "dvmount-createruntime.json", "dvmount-poststop.json" };
+	static const char *const files[] = { "dvmount-createruntime.json",
+					     "dvmount-poststop.json" };
 	json_object *c, *hooks, *root;
 	int ok;
 
@@ -289,8 +298,8 @@ TEST_F(hooksd, runc_per_volume_annotation_readonly)
 
 	if (!runc)
 		SKIP(return, "runc is not installed (apt-get install runc)");
-	ASSERT_EQ(0, make_bundle(self, runc, "cat /data/hello; touch /data/x || echo refused",
-				 ann));
+	ASSERT_EQ(0,
+		  make_bundle(self, runc, "cat /data/hello; touch /data/x || echo refused", ann));
 	run_bundle(_metadata, self, runc, false, 0, "hello from the volume\nrefused\n");
 	expect_one_use_released(_metadata, &self->e);
 }
@@ -300,11 +309,14 @@ TEST_F(hooksd, crun_per_volume_annotation_with_option)
 {
 	char buf[2][PATH_MAX];
 	const char *crun = find_program("crun", buf[0]), *runc = find_program("runc", buf[1]);
-	_cleanup_json_ json_object *ann = annotations("{\"org.dvmount.volume.v2\": \"tp:/data\","
-						      " \"org.dvmount.volume.v2.opt.size\": \"7\"}");
+	_cleanup_json_ json_object *ann =
+	    annotations("{\"org.dvmount.volume.v2\": \"tp:/data\","
+			" \"org.dvmount.volume.v2.opt.size\": \"7\"}");
 
 	if (!crun || !runc)
-		SKIP(return, "crun and runc (for `runc spec`) are needed (apt-get install crun runc)");
+		SKIP(
+		    return,
+			  "crun and runc (for `runc spec`) are needed (apt-get install crun runc)");
 	/* crun 1.8 refuses cgroup hybrid mode (facts/oci-runtimes.md): not in our namespace. */
 	if (umount2("/sys/fs/cgroup/unified", MNT_DETACH) < 0)
 		ASSERT_TRUE(errno == EINVAL || errno == ENOENT);
@@ -342,8 +354,8 @@ TEST_F(hooksd, both_forms_are_refused)
 	_cleanup_json_ json_object *ann = annotations(
 	    "{\"org.dvmount.volume.v1\": \"tp:/data\", \"org.dvmount.volumes\": \"[]\"}");
 	struct run_result r;
-	char *argv[] = { (char *)runc, "--root", self->runtime_root, "run", "--bundle",
-			 self->e.dir, self->cid, NULL };
+	char *argv[] = { (char *)runc, "--root",    self->runtime_root, "run",
+			 "--bundle",   self->e.dir, self->cid,		NULL };
 
 	if (!runc)
 		SKIP(return, "runc is not installed (apt-get install runc)");
@@ -410,7 +422,8 @@ static int podman_setup(struct __test_metadata *_metadata, FIXTURE_DATA(hooksd) 
 	ASSERT_EQ(0, setenv("CONTAINERS_STORAGE_CONF", conf, 1));
 	ASSERT_EQ(0, tu_write_file(tu_path(conf, "%s/podman/registries.conf", d), ""));
 	ASSERT_EQ(0, setenv("CONTAINERS_REGISTRIES_CONF", conf, 1));
-	snprintf(cmd, sizeof(cmd), "tar -C %s -c . | podman --root %s/podman/root --runroot "
+	snprintf(cmd, sizeof(cmd),
+		 "tar -C %s -c . | podman --root %s/podman/root --runroot "
 		 "%s/podman/runroot --storage-driver vfs import - localhost/dvmount-test",
 		 self->rootfs, d, d);
 	char *argv[] = { "/bin/sh", "-c", cmd, NULL };

@@ -120,9 +120,9 @@ FIXTURE_SETUP(oci)
 	ASSERT_EQ(0, make_rootfs(self->rootfs));
 	/* The volume's content, in the plugin's backing directory beforehand. */
 	ASSERT_EQ(0, tu_mkdirs(tu_path(p, "%s/tp.root/volumes/v1/data", self->scratch.path), 0755));
-	ASSERT_EQ(0, tu_write_file(tu_path(p, "%s/tp.root/volumes/v1/data/hello",
-					   self->scratch.path),
-				   "hello from the volume\n"));
+	ASSERT_EQ(0,
+		  tu_write_file(tu_path(p, "%s/tp.root/volumes/v1/data/hello", self->scratch.path),
+				"hello from the volume\n"));
 	self->plugin = testplugin_start(self->scratch.path, "tp", NULL);
 	ASSERT_LT(0, self->plugin);
 }
@@ -131,8 +131,13 @@ FIXTURE_TEARDOWN(oci)
 {
 	if (self->runtime) {
 		struct run_result r;
-		char *argv[] = { (char *)self->runtime, "--root", self->runtime_root, "delete",
-				 "--force", self->cid, NULL };
+		char *argv[] = { (char *)self->runtime,
+				 "--root",
+				 self->runtime_root,
+				 "delete",
+				 "--force",
+				 self->cid,
+				 NULL };
 
 		/* A failed run may leave the container (and its cgroups) behind. */
 		if (access(self->runtime_root, F_OK) == 0 && run_argv(&r, argv, 20000) == 0)
@@ -199,8 +204,7 @@ static int run_hook(FIXTURE_DATA(oci) * self, struct run_result *res, const char
  * runc's createRuntime (pid) or poststop (pid 0) state: no "root";
  * annotations copied from config.json, or left out when volumes is NULL.
  */
-static char *runc_state(FIXTURE_DATA(oci) * self, const char *id, pid_t pid,
-			const char *volumes)
+static char *runc_state(FIXTURE_DATA(oci) * self, const char *id, pid_t pid, const char *volumes)
 {
 	_cleanup_json_ json_object *o = json_object_new_object();
 	json_object *ann = json_object_new_object();
@@ -398,12 +402,13 @@ TEST_F(oci, crun_state_with_root_and_json_result_on_stderr)
 	res = json_tokener_parse(r.err);
 	ASSERT_NE(NULL, res) TH_LOG("stderr: %s", r.err);
 	run_result_free(&r);
-	EXPECT_STREQ(self->cid, json_object_get_string(json_object_object_get(res, "container_id")));
+	EXPECT_STREQ(self->cid,
+		     json_object_get_string(json_object_object_get(res, "container_id")));
 	vols = json_object_object_get(res, "volumes");
 	ASSERT_EQ(1, (int)json_object_array_length(vols));
 	EXPECT_STREQ(tu_path(p, "%s/data", self->rootfs),
 		     json_object_get_string(
-			     json_object_object_get(json_object_array_get_idx(vols, 0), "target")));
+			 json_object_object_get(json_object_array_get_idx(vols, 0), "target")));
 	json_object_put(res);
 	expect_hello_in(_metadata, self);
 
@@ -502,7 +507,8 @@ TEST(parse_object_names_what_is_wrong)
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		why = NULL;
-		EXPECT_EQ(-EBADMSG, oci_parse_object(cases[i].text, strlen(cases[i].text), &o, &why));
+		EXPECT_EQ(-EBADMSG,
+			  oci_parse_object(cases[i].text, strlen(cases[i].text), &o, &why));
 		EXPECT_STREQ(cases[i].why, why) TH_LOG("%s", cases[i].text);
 		EXPECT_EQ(NULL, o);
 	}
@@ -574,8 +580,9 @@ TEST_F(oci, poststop_never_releases_the_dvdcli_users)
 	EXPECT_NE(0, r.status);
 	run_result_free(&r);
 	EXPECT_EQ(0, logged(self, "\"VolumeDriver.Unmount\""));
-	ASSERT_EQ(0, run_dvmount(&r, "--state-dir", self->state, "--plugin-path", self->plugins,
-				 "dvdcli", "unmount", "--volumedriver=tp", "--volumename=v1", NULL));
+	ASSERT_EQ(0,
+		  run_dvmount(&r, "--state-dir", self->state, "--plugin-path", self->plugins,
+			      "dvdcli", "unmount", "--volumedriver=tp", "--volumename=v1", NULL));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	run_result_free(&r);
 	EXPECT_EQ(1, logged(self, "\"VolumeDriver.Unmount\""));
@@ -624,7 +631,7 @@ TEST_F(oci, failed_prepare_fails_the_hook)
 	ASSERT_EQ(0, run_hook(self, &r, "createRuntime", state, NULL));
 	EXPECT_NE(0, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "relative container_path 'data' is refused in an OCI hook "
-				   "(no sandbox there); write it absolute, e.g. '/data'"))
+				      "(no sandbox there); write it absolute, e.g. '/data'"))
 	TH_LOG("%s", r.err);
 	EXPECT_EQ(NULL, strstr(r.err, "--sandbox")) TH_LOG("%s", r.err);
 	run_result_free(&r);
@@ -688,9 +695,9 @@ TEST_F(oci, unknown_stage_is_a_usage_error)
 static json_object *hook_entry(FIXTURE_DATA(oci) * self, const char *stage)
 {
 	json_object *h = json_object_new_object(), *args = json_object_new_array();
-	const char *a[] = { "dvmount",	      "--state-dir",  self->state,  "--policy",
-			    self->policy,     "--plugin-path", self->plugins, "--plugin-retry",
-			    "0",	      "oci-hook",     stage };
+	const char *a[] = { "dvmount",	  "--state-dir",   self->state,	  "--policy",
+			    self->policy, "--plugin-path", self->plugins, "--plugin-retry",
+			    "0",	  "oci-hook",	   stage };
 
 	for (size_t i = 0; i < ARRAY_SIZE(a); i++)
 		json_object_array_add(args, json_object_new_string(a[i]));
@@ -823,9 +830,8 @@ TEST_F_TIMEOUT(oci, crun_in_private_namespace_writes_reach_rclone_remote, 120)
 	ASSERT_EQ(0, tu_mkdirs(base, 0700));
 	ASSERT_EQ(0, tu_mkdirs(data, 0700));
 	ASSERT_EQ(0, tu_mkdirs(self->plugins, 0755));
-	char *argv[] = {"rclone",    "serve",	      "docker", "--base-dir",
-			base,	     "--socket-addr", sock,	"--config",
-			"/dev/null", "--cache-dir",   cache,	NULL};
+	char *argv[] = { "rclone", "serve",    "docker",    "--base-dir",  base,  "--socket-addr",
+			 sock,	   "--config", "/dev/null", "--cache-dir", cache, NULL };
 	rclone = spawn(argv, NULL);
 	ASSERT_LT(0, rclone);
 	ASSERT_EQ(0, wait_socket(sock, 15000));
@@ -845,11 +851,19 @@ TEST_F_TIMEOUT(oci, crun_in_private_namespace_writes_reach_rclone_remote, 120)
 		ASSERT_TRUE(errno == EINVAL || errno == ENOENT) TH_LOG("%s", strerror(errno));
 	ASSERT_EQ(0, tu_mkdirs(self->runtime_root, 0700));
 	self->runtime = crun;
-	char *run[] = {"/usr/bin/unshare", "-m",	  "--propagation",
-		       "private",	   (char *)crun,  "--root",
-		       self->runtime_root, "--cgroup-manager=disabled",
-		       "run",		   "--bundle",	  self->bundle,
-		       self->cid,	   NULL};
+	char *run[] = { "/usr/bin/unshare",
+			"-m",
+			"--propagation",
+			"private",
+			(char *)crun,
+			"--root",
+			self->runtime_root,
+			"--cgroup-manager=disabled",
+			"run",
+			"--bundle",
+			self->bundle,
+			self->cid,
+			NULL };
 	ASSERT_EQ(0, run_argv(&r, run, 90000));
 	EXPECT_EQ(0, r.status) TH_LOG("crun: %s", r.err);
 	run_result_free(&r);

@@ -35,14 +35,12 @@ FIXTURE_VARIANT(tp)
 	const char *mode;
 };
 
-FIXTURE_VARIANT_ADD(tp, uring)
-{
+FIXTURE_VARIANT_ADD(tp, uring){
 	.no_uring = false,
 	.mode = "normal",
 };
 
-FIXTURE_VARIANT_ADD(tp, plain_syscalls)
-{
+FIXTURE_VARIANT_ADD(tp, plain_syscalls){
 	.no_uring = true,
 	.mode = "normal",
 };
@@ -108,7 +106,7 @@ TEST_F(tp, every_endpoint_in_process)
 	q.method = PLUGIN_CAPABILITIES;
 	ASSERT_EQ(0, call1(self, &q));
 	EXPECT_STREQ("local", json_object_get_string(json_object_object_get(
-				      json_object_object_get(q.reply, "Capabilities"), "Scope")));
+				  json_object_object_get(q.reply, "Capabilities"), "Scope")));
 	q.method = PLUGIN_CREATE;
 	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
 	/* Options travel intact, '=' in values included. */
@@ -141,8 +139,7 @@ TEST_F(tp, every_endpoint_in_process)
 }
 
 /* dvmount volume mount --driver tp --name v --id x, with short timeouts. */
-static void cli_mount(struct run_result *r, FIXTURE_DATA(tp) * self, bool no_uring,
-		      const char *id)
+static void cli_mount(struct run_result *r, FIXTURE_DATA(tp) * self, bool no_uring, const char *id)
 {
 	run_dvmount(r, "--plugin-path", self->plugins, "--timeout-mount", "1", "--timeout", "1",
 		    no_uring ? "--no-uring" : "--plugin-retry=0", "volume", "mount", "--driver",
@@ -245,8 +242,8 @@ static double now(void)
 }
 
 /* A client of the fixture's plugin with its own limit, slot dir and timeouts. */
-static struct plugin_client *client(FIXTURE_DATA(tp) * self, bool no_uring,
-				    unsigned max_in_flight, int slot_dir, unsigned timeout_ms)
+static struct plugin_client *client(FIXTURE_DATA(tp) * self, bool no_uring, unsigned max_in_flight,
+				    int slot_dir, unsigned timeout_ms)
 {
 	struct plugin_config cfg = { .plugin_path = self->plugins,
 				     .timeout_mount_ms = timeout_ms,
@@ -281,7 +278,8 @@ static void make_volumes(struct __test_metadata *_metadata, struct plugin_client
 {
 	for (size_t i = 0; i < n; i++) {
 		snprintf(names[i], sizeof(names[i]), "v%zu", i);
-		q[i] = (struct plugin_req){ .driver = "tp", .name = names[i],
+		q[i] = (struct plugin_req){ .driver = "tp",
+					    .name = names[i],
 					    .method = PLUGIN_CREATE };
 	}
 	ASSERT_EQ(0, plugin_call_many(pc, q, n));
@@ -339,15 +337,16 @@ TEST_F(tp, the_limit_holds_across_processes)
 		pids[p] = fork();
 		ASSERT_LE(0, pids[p]);
 		if (pids[p] == 0) {
-			struct plugin_client *pc = client(self, variant->no_uring, LIMIT, dirfd,
-							  20000);
+			struct plugin_client *pc =
+			    client(self, variant->no_uring, LIMIT, dirfd, 20000);
 			struct plugin_req q[N];
 			char names[N][8];
 			int failed;
 
 			for (int i = 0; i < N; i++) {
 				snprintf(names[i], sizeof(names[i]), "p%dv%d", p, i);
-				q[i] = (struct plugin_req){ .driver = "tp", .name = names[i],
+				q[i] = (struct plugin_req){ .driver = "tp",
+							    .name = names[i],
 							    .method = PLUGIN_CREATE };
 			}
 			failed = pc ? plugin_call_many(pc, q, N) : -1;
@@ -407,7 +406,7 @@ TEST_F(tp, waiting_for_a_slot_counts_against_the_timeout)
 	EXPECT_GT(1.5, now() - t0);
 	EXPECT_EQ(-EBUSY, q.result);
 	EXPECT_NE(NULL, strstr(q.err, "timed out after 0.8 s waiting for a call slot: "
-				       "max-in-flight 1"))
+				      "max-in-flight 1"))
 	TH_LOG("%s", q.err);
 	plugin_req_clear(&q);
 	/* Never sent: nothing to undo at the plugin. */
@@ -457,7 +456,8 @@ TEST_F(tp, calls_in_flight_overlap)
 
 	for (int i = 0; i < N; i++) {
 		snprintf(names[i], sizeof(names[i]), "v%d", i);
-		q[i] = (struct plugin_req){ .driver = "tp", .name = names[i],
+		q[i] = (struct plugin_req){ .driver = "tp",
+					    .name = names[i],
 					    .method = PLUGIN_CREATE };
 	}
 	ASSERT_EQ(0, plugin_call_many(self->pc, q, N));
@@ -508,8 +508,9 @@ TEST_F(tp, get_200_without_a_volume_means_no_such_volume)
 		snprintf(faults, sizeof(faults), "%s\n", shapes[i]);
 		ASSERT_EQ(0, write_file(self->faults, faults));
 		snprintf(name, sizeof(name), "--volumename=a%zu", i);
-		run_dvmount(&r, "--plugin-path", self->plugins, variant->no_uring ? "--no-uring" :
-			    "--plugin-retry=0", "dvdcli", "mount", "--volumedriver=tp", name, NULL);
+		run_dvmount(&r, "--plugin-path", self->plugins,
+			    variant->no_uring ? "--no-uring" : "--plugin-retry=0", "dvdcli",
+			    "mount", "--volumedriver=tp", name, NULL);
 		EXPECT_EQ(0, r.status) TH_LOG("%s: %s", shapes[i], r.err);
 		snprintf(name, sizeof(name), "/volumes/a%zu/data\n", i);
 		EXPECT_NE(NULL, strstr(r.out, name)) TH_LOG("%s: %s", shapes[i], r.out);
@@ -542,8 +543,8 @@ TEST_F(tp, no_unmount_for_a_mount_never_sent)
 		ASSERT_EQ(0, write_file(self->faults, faults[i]));
 		snprintf(name, sizeof(name), "--volumename=b%zu", i);
 		run_dvmount(&r, "--plugin-path", self->plugins, "--timeout=1", "--timeout-mount=1",
-			    variant->no_uring ? "--no-uring" : "--plugin-retry=0", "dvdcli", "mount",
-			    "--volumedriver=tp", name, NULL);
+			    variant->no_uring ? "--no-uring" : "--plugin-retry=0", "dvdcli",
+			    "mount", "--volumedriver=tp", name, NULL);
 		EXPECT_EQ(1, r.status) TH_LOG("%s", faults[i]);
 		EXPECT_STREQ("", r.out);
 		run_result_free(&r);
@@ -590,8 +591,7 @@ TEST_F(tp, mount_that_timed_out_but_completed_is_released_later)
 	usleep(2500 * 1000);
 	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
 	mounts = json_object_object_get(
-		json_object_object_get(json_object_object_get(q.reply, "Volume"), "Status"),
-		"mounts");
+	    json_object_object_get(json_object_object_get(q.reply, "Volume"), "Status"), "mounts");
 	EXPECT_EQ(1, json_object_get_int(mounts));
 	plugin_req_clear(&q);
 	/* ...and recover gives it back. */
@@ -602,8 +602,7 @@ TEST_F(tp, mount_that_timed_out_but_completed_is_released_later)
 	EXPECT_EQ(1, logged(self, "VolumeDriver.Unmount", "\"status\":200"));
 	ASSERT_EQ(0, call1(self, &q)) TH_LOG("%s", q.err);
 	mounts = json_object_object_get(
-		json_object_object_get(json_object_object_get(q.reply, "Volume"), "Status"),
-		"mounts");
+	    json_object_object_get(json_object_object_get(q.reply, "Volume"), "Status"), "mounts");
 	EXPECT_EQ(0, json_object_get_int(mounts));
 	plugin_req_clear(&q);
 	run_dvmount(&r, "status", NULL);
@@ -629,9 +628,9 @@ TEST_F(tp, dvdcli_option_values_reach_the_plugin_verbatim)
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		snprintf(name, sizeof(name), "--volumename=o%zu", i);
-		run_dvmount(&r, "--plugin-path", self->plugins, variant->no_uring ? "--no-uring" :
-			    "--plugin-retry=0", "dvdcli", "mount", "--volumedriver=tp", name,
-			    cases[i].flag, NULL);
+		run_dvmount(&r, "--plugin-path", self->plugins,
+			    variant->no_uring ? "--no-uring" : "--plugin-retry=0", "dvdcli",
+			    "mount", "--volumedriver=tp", name, cases[i].flag, NULL);
 		EXPECT_EQ(0, r.status) TH_LOG("%s: %s", cases[i].flag, r.err);
 		run_result_free(&r);
 		snprintf(name, sizeof(name), "\"name\":\"o%zu\"", i);
@@ -710,8 +709,10 @@ TEST_F(tp, long_and_non_ascii_names_work)
 TEST_F(tp, sockets_at_long_paths_are_reached)
 {
 	char deep[PATH_MAX], sock[PATH_MAX], moved[PATH_MAX + 300], drv[120], drvsock[300];
-	struct plugin_config cfg = { .plugin_path = deep, .timeout_mount_ms = 2000,
-				     .timeout_other_ms = 2000, .no_uring = variant->no_uring };
+	struct plugin_config cfg = { .plugin_path = deep,
+				     .timeout_mount_ms = 2000,
+				     .timeout_other_ms = 2000,
+				     .no_uring = variant->no_uring };
 	struct plugin_req q = { .driver = "tp", .name = "v", .method = PLUGIN_CREATE };
 	struct plugin_client *pc;
 	struct run_result r;
@@ -737,8 +738,9 @@ TEST_F(tp, sockets_at_long_paths_are_reached)
 	plugin_req_clear(&q);
 	plugin_client_free(pc);
 	/* And from the command line. */
-	run_dvmount(&r, "--plugin-path", deep, variant->no_uring ? "--no-uring" :
-		    "--plugin-retry=0", "volume", "path", "--driver", "tp", "--name", "v", NULL);
+	run_dvmount(&r, "--plugin-path", deep,
+		    variant->no_uring ? "--no-uring" : "--plugin-retry=0", "volume", "path",
+		    "--driver", "tp", "--name", "v", NULL);
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_NE(NULL, strstr(r.out, "/volumes/v/data")) TH_LOG("%s", r.out);
 	run_result_free(&r);
@@ -765,9 +767,13 @@ TEST_F(tp, sockets_at_long_paths_are_reached)
 TEST_F(tp, dvdcli_as_mesos_execs_it)
 {
 	struct run_result r;
-	char *argv[] = { (char *)build_path("dvdcli"), "mount", "--volumedriver=tp",
-			 "--volumename=mesos1", "--volumeopts=size=5G",
-			 "--volumeopts=label=a=b", NULL };
+	char *argv[] = { (char *)build_path("dvdcli"),
+			 "mount",
+			 "--volumedriver=tp",
+			 "--volumename=mesos1",
+			 "--volumeopts=size=5G",
+			 "--volumeopts=label=a=b",
+			 NULL };
 	char env[PATH_MAX + 32];
 
 	/* As Mesos runs it: the dvdcli name, flags in its form, no global flags. */
@@ -819,8 +825,9 @@ TEST_F(tp, dvdcli_as_mesos_execs_it)
 	EXPECT_EQ(2, count_str(log, id));
 	free(log);
 
-	char *bad[] = { (char *)build_path("dvdcli"), "mount", "--volumedriver=tp",
-			"--volumename=x", "--volumeotps=a=b", NULL };
+	char *bad[] = { (char *)build_path("dvdcli"), "mount",
+			"--volumedriver=tp",	      "--volumename=x",
+			"--volumeotps=a=b",	      NULL };
 	run_argv(&r, bad, 30000);
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "unknown or incomplete flag '--volumeotps=a=b'"))

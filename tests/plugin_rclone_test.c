@@ -28,13 +28,11 @@ FIXTURE_VARIANT(rclone)
 	bool no_uring;
 };
 
-FIXTURE_VARIANT_ADD(rclone, uring)
-{
+FIXTURE_VARIANT_ADD(rclone, uring){
 	.no_uring = false,
 };
 
-FIXTURE_VARIANT_ADD(rclone, plain_syscalls)
-{
+FIXTURE_VARIANT_ADD(rclone, plain_syscalls){
 	.no_uring = true,
 };
 
@@ -46,9 +44,9 @@ static int start_rclone(FIXTURE_DATA(rclone) * self)
 	snprintf(sock, sizeof(sock), "%s/rclone.sock", self->plugins);
 	snprintf(cache, sizeof(cache), "%s/cache", self->dir);
 	/* Its own cache dir: rclone keeps the plugin's state there between runs. */
-	char *argv[] = { "rclone",    "serve",	     "docker", "--base-dir", self->base,
-			 "--socket-addr", sock,	     "--config", "/dev/null",  "--cache-dir",
-			 cache,	      NULL };
+	char *argv[] = { "rclone",    "serve",	       "docker", "--base-dir",
+			 self->base,  "--socket-addr", sock,	 "--config",
+			 "/dev/null", "--cache-dir",   cache,	 NULL };
 	self->pid = spawn(argv, NULL);
 	if (self->pid <= 0)
 		return -1;
@@ -84,11 +82,12 @@ FIXTURE_TEARDOWN(rclone)
 }
 
 /* dvmount [--no-uring] --plugin-path DIR volume ARGS... */
-static int vol(struct run_result *r, FIXTURE_DATA(rclone) * self, bool no_uring,
-	       const char *sub, const char *a1, const char *a2, const char *a3, const char *a4)
+static int vol(struct run_result *r, FIXTURE_DATA(rclone) * self, bool no_uring, const char *sub,
+	       const char *a1, const char *a2, const char *a3, const char *a4)
 {
-	return run_dvmount(r, "--plugin-path", self->plugins, no_uring ? "--no-uring" : "--plugin-retry=15",
-			   "volume", sub, "--driver", "rclone", a1, a2, a3, a4, NULL);
+	return run_dvmount(r, "--plugin-path", self->plugins,
+			   no_uring ? "--no-uring" : "--plugin-retry=15", "volume", sub, "--driver",
+			   "rclone", a1, a2, a3, a4, NULL);
 }
 
 TEST_F(rclone, every_endpoint)
@@ -169,9 +168,16 @@ TEST_F(rclone, every_endpoint)
 TEST_F(rclone, dvdcli_mount_as_mesos_calls_it)
 {
 	struct run_result r;
-	char *argv[] = { (char *)build_path("dvmount"), "--plugin-path", self->plugins,
-			 variant->no_uring ? "--no-uring" : "--plugin-retry=15", "dvdcli", "mount",
-			 "--volumedriver=rclone", "--volumename=mesosvol", self->remote, NULL };
+	char *argv[] = { (char *)build_path("dvmount"),
+			 "--plugin-path",
+			 self->plugins,
+			 variant->no_uring ? "--no-uring" : "--plugin-retry=15",
+			 "dvdcli",
+			 "mount",
+			 "--volumedriver=rclone",
+			 "--volumename=mesosvol",
+			 self->remote,
+			 NULL };
 	char opt[PATH_MAX + 32], file[PATH_MAX + 8];
 
 	/* Mesos: dvdcli mount --volumedriver=D --volumename=N --volumeopts=k=v */
@@ -187,8 +193,14 @@ TEST_F(rclone, dvdcli_mount_as_mesos_calls_it)
 	EXPECT_EQ(0, write_file(file, "x"));
 	run_result_free(&r);
 
-	char *un[] = { (char *)build_path("dvmount"), "--plugin-path", self->plugins, "dvdcli",
-		       "unmount", "--volumedriver=rclone", "--volumename=mesosvol", NULL };
+	char *un[] = { (char *)build_path("dvmount"),
+		       "--plugin-path",
+		       self->plugins,
+		       "dvdcli",
+		       "unmount",
+		       "--volumedriver=rclone",
+		       "--volumename=mesosvol",
+		       NULL };
 	run_argv(&r, un, 60000);
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_STREQ("", r.out);
@@ -219,16 +231,27 @@ TEST_F(rclone, dvdcli_mount_the_caller_cannot_see_is_refused)
 {
 	struct run_result r;
 	char opt[PATH_MAX + 32];
-	char *argv[] = { "/usr/bin/unshare", "-m", "--propagation", "private",
-			 (char *)build_path("dvmount"), "--plugin-path", self->plugins,
-			 variant->no_uring ? "--no-uring" : "--plugin-retry=15", "dvdcli", "mount",
-			 "--volumedriver=rclone", "--volumename=hidden", opt, NULL };
+	char *argv[] = { "/usr/bin/unshare",
+			 "-m",
+			 "--propagation",
+			 "private",
+			 (char *)build_path("dvmount"),
+			 "--plugin-path",
+			 self->plugins,
+			 variant->no_uring ? "--no-uring" : "--plugin-retry=15",
+			 "dvdcli",
+			 "mount",
+			 "--volumedriver=rclone",
+			 "--volumename=hidden",
+			 opt,
+			 NULL };
 
 	snprintf(opt, sizeof(opt), "--volumeopts=%s", self->remote);
 	run_argv(&r, argv, 60000);
 	EXPECT_EQ(1, r.status) TH_LOG("%s", r.err);
 	EXPECT_STREQ("", r.out);
-	EXPECT_NE(NULL, strstr(r.err, "not what dvmount's mount namespace shows")) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "not what dvmount's mount namespace shows"))
+	TH_LOG("%s", r.err);
 	EXPECT_NE(NULL, strstr(r.err, "'hidden'")) TH_LOG("%s", r.err);
 	run_result_free(&r);
 	EXPECT_EQ(0, fuse_mounts_under(self->base));
@@ -248,10 +271,18 @@ static void dvdcli_at_once(struct __test_metadata *_metadata, FIXTURE_DATA(rclon
 		ASSERT_LE(0, pids[i]);
 		if (pids[i] == 0) {
 			char name[64], opt[PATH_MAX + 32];
-			char *argv[] = { (char *)build_path("dvmount"), "--plugin-path", self->plugins,
+			char *argv[] = { (char *)build_path("dvmount"),
+					 "--plugin-path",
+					 self->plugins,
 					 no_uring ? "--no-uring" : "--plugin-retry=15",
-					 "--timeout-mount=20", "--timeout=20", "dvdcli", (char *)sub,
-					 "--volumedriver=rclone", name, opt, NULL };
+					 "--timeout-mount=20",
+					 "--timeout=20",
+					 "dvdcli",
+					 (char *)sub,
+					 "--volumedriver=rclone",
+					 name,
+					 opt,
+					 NULL };
 			struct run_result r;
 
 			close(fds[i][0]);
@@ -317,12 +348,25 @@ TEST_F_TIMEOUT(rclone, dvdcli_mounts_and_unmounts_at_once, 180)
  */
 TEST_F_TIMEOUT(rclone, unmount_after_a_plugin_restart_releases_on_evidence, 120)
 {
-	char *mount[] = { (char *)build_path("dvmount"), "--plugin-path", self->plugins,
-			  variant->no_uring ? "--no-uring" : "--plugin-retry=15", "dvdcli", "mount",
-			  "--volumedriver=rclone", "--volumename=restarted", NULL, NULL };
-	char *unmount[] = { (char *)build_path("dvmount"), "--plugin-path", self->plugins,
-			    "--plugin-retry=15", "dvdcli", "unmount", "--volumedriver=rclone",
-			    "--volumename=restarted", NULL };
+	char *mount[] = { (char *)build_path("dvmount"),
+			  "--plugin-path",
+			  self->plugins,
+			  variant->no_uring ? "--no-uring" : "--plugin-retry=15",
+			  "dvdcli",
+			  "mount",
+			  "--volumedriver=rclone",
+			  "--volumename=restarted",
+			  NULL,
+			  NULL };
+	char *unmount[] = { (char *)build_path("dvmount"),
+			    "--plugin-path",
+			    self->plugins,
+			    "--plugin-retry=15",
+			    "dvdcli",
+			    "unmount",
+			    "--volumedriver=rclone",
+			    "--volumename=restarted",
+			    NULL };
 	char opt[PATH_MAX + 32];
 	struct run_result r;
 

@@ -27,35 +27,34 @@
 #include "policy/policy.h"
 
 /* Line numbers matter: denials name them. */
-static const char base_conf[] =
-	"[dvmount]\n"					/* 1 */
-	"callers = uid:0 uid:1000 gid:2000\n"		/* 2 */
-	"max-volumes = 4\n"				/* 3 */
-	"max-options = 3\n"				/* 4 */
-	"max-name-length = 32\n"			/* 5 */
-	"deny-container-paths = /proc /sys /dev /etc\n" /* 6 */
-	"mount-options = nosuid nodev\n"		/* 7 */
-	"\n"						/* 8 */
-	"[driver rexray]   # the block storage one\n"	/* 9 */
-	"host-paths = /var/lib/rexray/volumes /mnt/rexray\n" /* 10 */
-	"options = size iops ro\n"			/* 11 */
-	"option.size = [0-9]*\n"			/* 12 */
-	"deny-options = iops=0\n"			/* 13 */
-	"force-options = fs=ext4\n"			/* 14 */
-	"modes = RW RO\n"				/* 15 */
-	"max-option-length = 8\n"			/* 16 */
-	"\n"						/* 17 */
-	"[driver readonly-*]\n"				/* 18 */
-	"host-paths = /srv/ro\n"			/* 19 */
-	"force-readonly = yes\n"			/* 20 */
-	"mount-options = nosuid nodev noexec\n"		/* 21 */
-	"socket-owner = uid:1000\n"			/* 22 */
-	"\n"						/* 23 */
-	"[driver readonly-exact]\n"			/* 24 */
-	"host-paths = /srv/exact\n"			/* 25 */
-	"modes = RO\n"					/* 26 */
-	"require-mount-point = yes\n"			/* 27 */
-	"socket-owner = any\n";				/* 28 */
+static const char base_conf[] = "[dvmount]\n"					     /* 1 */
+				"callers = uid:0 uid:1000 gid:2000\n"		     /* 2 */
+				"max-volumes = 4\n"				     /* 3 */
+				"max-options = 3\n"				     /* 4 */
+				"max-name-length = 32\n"			     /* 5 */
+				"deny-container-paths = /proc /sys /dev /etc\n"	     /* 6 */
+				"mount-options = nosuid nodev\n"		     /* 7 */
+				"\n"						     /* 8 */
+				"[driver rexray]   # the block storage one\n"	     /* 9 */
+				"host-paths = /var/lib/rexray/volumes /mnt/rexray\n" /* 10 */
+				"options = size iops ro\n"			     /* 11 */
+				"option.size = [0-9]*\n"			     /* 12 */
+				"deny-options = iops=0\n"			     /* 13 */
+				"force-options = fs=ext4\n"			     /* 14 */
+				"modes = RW RO\n"				     /* 15 */
+				"max-option-length = 8\n"			     /* 16 */
+				"\n"						     /* 17 */
+				"[driver readonly-*]\n"				     /* 18 */
+				"host-paths = /srv/ro\n"			     /* 19 */
+				"force-readonly = yes\n"			     /* 20 */
+				"mount-options = nosuid nodev noexec\n"		     /* 21 */
+				"socket-owner = uid:1000\n"			     /* 22 */
+				"\n"						     /* 23 */
+				"[driver readonly-exact]\n"			     /* 24 */
+				"host-paths = /srv/exact\n"			     /* 25 */
+				"modes = RO\n"					     /* 26 */
+				"require-mount-point = yes\n"			     /* 27 */
+				"socket-owner = any\n";				     /* 28 */
 
 static struct policy *parse_ok(struct __test_metadata *_metadata, const char *text)
 {
@@ -97,19 +96,19 @@ static struct policy_mountpoint_facts dir_facts(const char *path)
 TEST(skeleton_from_design_parses)
 {
 	static const char skeleton[] =
-		"# /etc/dvmount/policy.conf: '#' comments, one key = value per line\n"
-		"[dvmount]\n"
-		"callers = uid:0 gid:mesos         # who may invoke dvmount\n"
-		"max-volumes = 64                  # volumes per container\n"
-		"deny-container-paths = /proc /sys /dev\n"
-		"\n"
-		"[driver rexray]                   # one section per allowed plugin name\n"
-		"host-paths = /var/lib/rexray/volumes   # plugin Mountpoints must lie under these\n"
-		"options = size iops               # option keys a framework may pass\n"
-		"option.size = [0-9]*              # optional glob each value must match\n"
-		"modes = RW RO                     # allowed modes\n"
-		"force-readonly = no               # yes: every mount is read-only\n"
-		"socket-owner = uid:0              # the plugin socket's owner\n";
+	    "# /etc/dvmount/policy.conf: '#' comments, one key = value per line\n"
+	    "[dvmount]\n"
+	    "callers = uid:0 gid:mesos         # who may invoke dvmount\n"
+	    "max-volumes = 64                  # volumes per container\n"
+	    "deny-container-paths = /proc /sys /dev\n"
+	    "\n"
+	    "[driver rexray]                   # one section per allowed plugin name\n"
+	    "host-paths = /var/lib/rexray/volumes   # plugin Mountpoints must lie under these\n"
+	    "options = size iops               # option keys a framework may pass\n"
+	    "option.size = [0-9]*              # optional glob each value must match\n"
+	    "modes = RW RO                     # allowed modes\n"
+	    "force-readonly = no               # yes: every mount is read-only\n"
+	    "socket-owner = uid:0              # the plugin socket's owner\n";
 	_cleanup_(policy_freep) struct policy *p = parse_ok(_metadata, skeleton);
 	struct policy_volume_req req = vreq("rexray");
 	struct policy_option o[] = { { "size", "100" } };
@@ -268,7 +267,7 @@ TEST(callers_by_uid_and_gid)
 TEST(caller_names_stay_unresolved_without_load)
 {
 	_cleanup_(policy_freep) struct policy *p =
-		parse_ok(_metadata, "[dvmount]\ncallers = root gid:root\n");
+	    parse_ok(_metadata, "[dvmount]\ncallers = root gid:root\n");
 	struct policy_denial d;
 
 	/* policy_parse_buffer does no I/O: a name matches nobody, not even root. */
@@ -352,8 +351,8 @@ TEST(option_value_rules)
 		{ "size", "123456789", "base.conf:16" }, /* max-option-length = 8 */
 		{ "iops", "0", "base.conf:13" },	 /* deny-options iops=0 */
 		{ "iops", "100", NULL },
-		{ "fs", "ext4", NULL },			 /* forced, same value */
-		{ "fs", "xfs", "base.conf:14" },	 /* forced to another value */
+		{ "fs", "ext4", NULL },		 /* forced, same value */
+		{ "fs", "xfs", "base.conf:14" }, /* forced to another value */
 	};
 
 	req.options = o;
@@ -364,8 +363,8 @@ TEST(option_value_rules)
 		o[0] = (struct policy_option){ cases[i].key, cases[i].value };
 		r = policy_check_volume(p, &req, &d);
 		if (!cases[i].rule) {
-			EXPECT_EQ(0, r) TH_LOG("%s=%s: %s %s", cases[i].key, cases[i].value,
-					       d.rule, d.reason);
+			EXPECT_EQ(0, r)
+			TH_LOG("%s=%s: %s %s", cases[i].key, cases[i].value, d.rule, d.reason);
 		} else {
 			EXPECT_EQ(-EACCES, r) TH_LOG("%s=%s", cases[i].key, cases[i].value);
 			EXPECT_STREQ(cases[i].rule, d.rule);
@@ -389,7 +388,10 @@ TEST(option_limits_and_duplicates)
 	_cleanup_(policy_freep) struct policy *p = parse_ok(_metadata, base_conf);
 	struct policy_volume_req req = vreq("rexray");
 	struct policy_option o[] = {
-		{ "size", "1" }, { "iops", "2" }, { "ro", "1" }, { "fs", "ext4" },
+		{ "size", "1" },
+		{ "iops", "2" },
+		{ "ro", "1" },
+		{ "fs", "ext4" },
 	};
 	struct policy_denial d;
 
@@ -460,8 +462,8 @@ TEST(forced_readonly_with_rw_request_mounts_readonly)
 TEST(mount_attrs_defaults_and_overrides)
 {
 	_cleanup_(policy_freep) struct policy *p =
-		parse_ok(_metadata, "[driver a]\n[driver b]\nmount-options = none\n"
-				    "[driver c]\nmount-options = noexec\n");
+	    parse_ok(_metadata, "[driver a]\n[driver b]\nmount-options = none\n"
+				"[driver c]\nmount-options = noexec\n");
 	struct policy_mount_attrs a;
 
 	ASSERT_EQ(0, policy_mount_attrs(p, "a", POLICY_MODE_RW, &a));
@@ -477,9 +479,9 @@ TEST(mount_attrs_defaults_and_overrides)
 TEST(max_in_flight_is_one_unless_the_driver_raises_it)
 {
 	_cleanup_(policy_freep) struct policy *p =
-		parse_ok(_metadata, "[driver rclone]\n"
-				    "[driver fast]\nmax-in-flight = 64\n"
-				    "[driver fast-*]\nmax-in-flight = 256\n");
+	    parse_ok(_metadata, "[driver rclone]\n"
+				"[driver fast]\nmax-in-flight = 64\n"
+				"[driver fast-*]\nmax-in-flight = 256\n");
 	struct policy_error err = {};
 	struct policy *bad = NULL;
 	const char *bad_values[] = { "0", "257", "-1", "x", "" };
@@ -495,7 +497,7 @@ TEST(max_in_flight_is_one_unless_the_driver_raises_it)
 
 		snprintf(text, sizeof(text), "[driver a]\nmax-in-flight = %s\n", bad_values[i]);
 		EXPECT_EQ(-EINVAL, policy_parse_buffer("t.conf", text, strlen(text), &bad, &err))
-			TH_LOG("value '%s' was accepted", bad_values[i]);
+		TH_LOG("value '%s' was accepted", bad_values[i]);
 		EXPECT_EQ(2, err.line);
 		policy_free(bad);
 		bad = NULL;
@@ -549,7 +551,7 @@ TEST(container_paths)
 TEST(container_paths_default_deny_set_and_allow_list)
 {
 	_cleanup_(policy_freep) struct policy *p =
-		parse_ok(_metadata, "[dvmount]\nallow-container-paths = /mnt /data\n[driver x]\n");
+	    parse_ok(_metadata, "[dvmount]\nallow-container-paths = /mnt /data\n[driver x]\n");
 	_cleanup_(policy_freep) struct policy *q = parse_ok(_metadata, "[driver x]\n");
 	struct policy_volume_req req = vreq("x");
 	struct policy_denial d;
@@ -848,8 +850,8 @@ static void lint_collect(const struct policy_diag *d, void *userdata)
 		l->warnings++;
 	else
 		l->errors++;
-	snprintf(l->text + n, sizeof(l->text) - n, "%s:%u:%u:%s:%s\n", d->file, d->line,
-		 d->column, d->warning ? "warning" : "error", d->message);
+	snprintf(l->text + n, sizeof(l->text) - n, "%s:%u:%u:%s:%s\n", d->file, d->line, d->column,
+		 d->warning ? "warning" : "error", d->message);
 }
 
 TEST_F(files, lint_reports_every_error_and_never_matching_rules)
@@ -865,7 +867,8 @@ TEST_F(files, lint_reports_every_error_and_never_matching_rules)
 		   "[driver x]\n"
 		   "options = a\n"
 		   "option.b = [0-9]*\n"
-		   "modes = RO RX\n", 0644);
+		   "modes = RO RX\n",
+		   0644);
 	r = policy_lint(self->conf, NULL, lint_collect, &l);
 	TH_LOG("%s", l.text);
 	EXPECT_EQ(2, r);
@@ -940,10 +943,10 @@ TEST_F(files, policy_check_command_on_good_and_bad_files)
 	EXPECT_EQ(0, r) TH_LOG("%s", out);
 
 	write_file(_metadata, self->conf, "[dvmount]\nmax-volumes = x\n[driver y]\n", 0644);
-	r = run_dvmount(_metadata,
-			(char *const[]){ "dvmount", "--policy", self->conf, "policy", "check",
-					 NULL },
-			out, sizeof(out));
+	r = run_dvmount(
+	    _metadata,
+	    (char *const[]){ "dvmount", "--policy", self->conf, "policy", "check", NULL }, out,
+	    sizeof(out));
 	EXPECT_EQ(1, r);
 	EXPECT_NE(NULL, strstr(out, "policy.conf:2:15: error: expected a number"))
 	TH_LOG("%s", out);
@@ -985,8 +988,9 @@ FIXTURE_SETUP(mnt)
 	ASSERT_EQ(0, symlink("/", path));
 	snprintf(path, sizeof(path), "%s/file", self->vols);
 	write_file(_metadata, path, "x", 0644);
-	snprintf(text, sizeof(text), "[driver evil]\nhost-paths = %s\n[driver strict]\n"
-				     "host-paths = %s\nrequire-mount-point = yes\n",
+	snprintf(text, sizeof(text),
+		 "[driver evil]\nhost-paths = %s\n[driver strict]\n"
+		 "host-paths = %s\nrequire-mount-point = yes\n",
 		 self->vols, self->vols);
 	self->p = parse_ok(_metadata, text);
 }
@@ -1002,7 +1006,7 @@ FIXTURE_TEARDOWN(mnt)
 static int answer(struct __test_metadata *_metadata, const struct policy *p, const char *driver,
 		  const char *path, struct policy_mountpoint_facts *ret_facts)
 {
-	struct ns_peek pk = {.path = path};
+	struct ns_peek pk = { .path = path };
 	struct policy_denial d;
 	int r;
 
@@ -1021,7 +1025,7 @@ TEST_F(mnt, plugin_answering_its_own_directory_is_allowed)
 	struct policy_mountpoint_facts f;
 	char path[256];
 	struct stat a, b;
-	struct ns_peek pk = {.flags = NS_PEEK_TREE};
+	struct ns_peek pk = { .flags = NS_PEEK_TREE };
 
 	snprintf(path, sizeof(path), "%s/v1", self->vols);
 	EXPECT_EQ(0, answer(_metadata, self->p, "evil", path, &f));
@@ -1135,7 +1139,7 @@ TEST_F(mnt, mount_point_detection)
 TEST(mountpoint_inspect_refuses_relative_paths)
 {
 	struct policy_mountpoint_facts f;
-	struct ns_peek pk = {.path = "etc"};
+	struct ns_peek pk = { .path = "etc" };
 
 	EXPECT_EQ(-EINVAL, ns_mountpoint_inspect(-EBADF, &pk, 1, 5000, NULL, NULL, &f));
 	pk.path = "";

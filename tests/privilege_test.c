@@ -263,11 +263,11 @@ TEST_F(suid, a_permitted_caller_cannot_attach_into_someone_elses_process)
 
 TEST_F(suid, a_permitted_caller_cannot_pick_host_paths_or_files)
 {
-	char *rootfs[] = { "prepare", "--container-id", "evil", "--volumes", "-", "--rootfs", "/",
-			   NULL };
+	char *rootfs[] = { "prepare", "--container-id", "evil", "--volumes",
+			   "-",	      "--rootfs",	"/",	NULL };
 	char mine[PATH_MAX + 8];
-	char *file[] = { "prepare", "--container-id", "evil", "--volumes", "/etc/shadow",
-			 "--rootfs", mine, NULL };
+	char *file[] = { "prepare",	"--container-id", "evil", "--volumes",
+			 "/etc/shadow", "--rootfs",	  mine,	  NULL };
 	struct run_result r;
 
 	/* A rootfs the caller owns, so that only the file is in question. */
@@ -291,8 +291,8 @@ TEST_F(suid, a_permitted_caller_cannot_pick_host_paths_or_files)
 TEST_F(suid, a_permitted_caller_cannot_attach_into_the_host_namespace)
 {
 	char mine[PATH_MAX + 8], pid[16];
-	char *args[] = { "prepare", "--container-id", "evil", "--volumes", "-", "--pid", pid,
-			 "--rootfs", mine, NULL };
+	char *args[] = { "prepare", "--container-id", "evil", "--volumes", "-", "--pid",
+			 pid,	    "--rootfs",	      mine,   NULL };
 	struct run_result r;
 	pid_t sleeper;
 
@@ -340,8 +340,8 @@ TEST_F(suid, a_permitted_caller_cannot_clean_up_someone_elses_container)
 	ASSERT_EQ(0, write_file(vols, spec));
 	snprintf(text, sizeof(text), "%s/plugins", self->dir);
 	/* Root prepares its container (default state and policy, in this namespace). */
-	run_dvmount(&r, "--plugin-path", text, "prepare", "--container-id", "victim",
-		    "--volumes", vols, NULL);
+	run_dvmount(&r, "--plugin-path", text, "prepare", "--container-id", "victim", "--volumes",
+		    vols, NULL);
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	run_result_free(&r);
 
@@ -647,7 +647,7 @@ TEST_F(suid, targets_are_made_only_where_the_caller_could_make_them)
 	char mine[PATH_MAX + 8], roots[PATH_MAX + 8], target[PATH_MAX + 16], pid[16];
 	char spec[3 * PATH_MAX], made[PATH_MAX + 16];
 	char rootfs[PATH_MAX + 8];
-	char *args[] = { "prepare", "--container-id", "c",  "--volumes", "-", "--pid",
+	char *args[] = { "prepare", "--container-id", "c",    "--volumes", "-", "--pid",
 			 pid,	    "--rootfs",	      rootfs, NULL };
 	struct tu_container ct = { 0 };
 	struct run_result r;

@@ -109,8 +109,8 @@ TEST_F(walk, link_free_target_takes_no_component_walk)
 	/* The walk reads every component with readlinkat: here it cannot. */
 	if (tu_forbid_syscalls((const int[]){ __NR_readlinkat }, 1) < 0)
 		SKIP(return, "no seccomp filter on this architecture or kernel");
-	ASSERT_EQ(0, ns_resolve_real(self->rootfd, "//srv/./data//v1/", NS_CREATE, 0755, real,
-				     &fd));
+	ASSERT_EQ(0,
+		  ns_resolve_real(self->rootfd, "//srv/./data//v1/", NS_CREATE, 0755, real, &fd));
 	EXPECT_STREQ("/srv/data/v1", real);
 	ASSERT_EQ(0, fstat(fd, &a));
 	ASSERT_EQ(0, stat(in_root(p, self, "/srv/data/v1"), &b));
@@ -147,8 +147,8 @@ TEST_F(walk, cached_targets_are_resolved_without_a_child)
 	/* In the cache now. */
 	ASSERT_EQ(0, stat(in_root(p, self, "/srv/a"), &a));
 	ASSERT_EQ(0, stat(in_root(p, self, "/srv/b"), &b));
-	if (tu_forbid_syscalls((const int[]){ __NR_clone, __NR_clone3, __NR_fork, __NR_vfork },
-			       4) < 0)
+	if (tu_forbid_syscalls((const int[]){ __NR_clone, __NR_clone3, __NR_fork, __NR_vfork }, 4) <
+	    0)
 		SKIP(return, "no seccomp filter on this architecture or kernel");
 	ASSERT_EQ(0, ns_resolve_real_bounded(self->rootfd, rs, 2, 5000));
 	EXPECT_EQ(0, rs[0].result);
@@ -185,8 +185,8 @@ TEST_F(walk, failed_fork_leaves_no_cached_target_open)
 	ASSERT_EQ(0, tu_mkdirs(in_root(p, self, "/srv/a"), 0755));
 	ASSERT_EQ(0, symlink("/srv/a", in_root(p, self, "/ln")));
 	ASSERT_EQ(0, stat(in_root(p, self, "/srv/a"), &st));
-	if (tu_forbid_syscalls((const int[]){ __NR_clone, __NR_clone3, __NR_fork, __NR_vfork },
-			       4) < 0)
+	if (tu_forbid_syscalls((const int[]){ __NR_clone, __NR_clone3, __NR_fork, __NR_vfork }, 4) <
+	    0)
 		SKIP(return, "no seccomp filter on this architecture or kernel");
 	EXPECT_EQ(-EPERM, ns_resolve_real_bounded(self->rootfd, rs, 2, 5000));
 	EXPECT_EQ(-EBADF, rs[0].fd);

@@ -30,8 +30,8 @@
 static void serve(int lfd, const char *const *script)
 {
 	/* Connections run at once (a process each) and share the script's place. */
-	size_t *shared = mmap(NULL, sizeof(size_t), PROT_READ | PROT_WRITE,
-			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	size_t *shared =
+	    mmap(NULL, sizeof(size_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	signal(SIGCHLD, SIG_IGN);
 	for (;;) {
@@ -90,7 +90,7 @@ static void serve(int lfd, const char *const *script)
 			if (close_after)
 				break;
 		}
-next_conn:
+	next_conn:
 		_exit(0);
 	}
 }
@@ -109,13 +109,11 @@ FIXTURE_VARIANT(rpc)
 	bool no_uring;
 };
 
-FIXTURE_VARIANT_ADD(rpc, uring)
-{
+FIXTURE_VARIANT_ADD(rpc, uring){
 	.no_uring = false,
 };
 
-FIXTURE_VARIANT_ADD(rpc, plain_syscalls)
-{
+FIXTURE_VARIANT_ADD(rpc, plain_syscalls){
 	.no_uring = true,
 };
 
@@ -181,9 +179,9 @@ static int run1(FIXTURE_DATA(rpc) * self, struct rpc_call *c)
 
 TEST_F(rpc, content_length_body_in_pieces)
 {
-	static const char *const script[] = {
-		OK_HEAD "Content-Len|gth: 11\r\n\r\n{\"Err\"|:\"\"}\n", NULL
-	};
+	static const char *const script[] = { OK_HEAD
+					      "Content-Len|gth: 11\r\n\r\n{\"Err\"|:\"\"}\n",
+					      NULL };
 	struct rpc_call c = call(self, 5000);
 
 	start_server(_metadata, self, script);
@@ -197,11 +195,10 @@ TEST_F(rpc, content_length_body_in_pieces)
 
 TEST_F(rpc, chunked_body_is_decoded)
 {
-	static const char *const script[] = {
-		OK_HEAD "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"Mou\r\n|"
-			"13\r\nntpoint\":\"/mnt/v\"}\n\r\n0\r\n\r\n",
-		NULL
-	};
+	static const char *const script[] = { OK_HEAD
+					      "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"Mou\r\n|"
+					      "13\r\nntpoint\":\"/mnt/v\"}\n\r\n0\r\n\r\n",
+					      NULL };
 	struct rpc_call c = call(self, 5000);
 
 	start_server(_metadata, self, script);
@@ -292,7 +289,8 @@ TEST_F(rpc, oversized_bodies_are_refused)
 	static char big[2 << 20];
 	static const char *script[3];
 	struct rpc_call c = call(self, 10000);
-	size_t off = (size_t)snprintf(big, sizeof(big), OK_HEAD "Transfer-Encoding: chunked\r\n\r\n");
+	size_t off =
+	    (size_t)snprintf(big, sizeof(big), OK_HEAD "Transfer-Encoding: chunked\r\n\r\n");
 
 	/* Declared too large: refused before the body is read. */
 	script[0] = OK_HEAD "Content-Length: 2000000\r\n\r\n{}";

@@ -20,10 +20,10 @@
 #define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
 
 struct setup_counts {
-	int rings;	 /* io_uring_setup calls */
-	int policy_opens; /* opens of the policy file */
-	int audit;	 /* NETLINK_AUDIT sockets */
-	int status_reads; /* opens of /proc/PID/status */
+	int rings;	    /* io_uring_setup calls */
+	int policy_opens;   /* opens of the policy file */
+	int audit;	    /* NETLINK_AUDIT sockets */
+	int status_reads;   /* opens of /proc/PID/status */
 	int cached_lookups; /* openat2(RESOLVE_CACHED) of a relative path: looks at a Mountpoint */
 };
 
@@ -87,9 +87,9 @@ FIXTURE_SETUP(setup)
 	tu_path(self->trace, "%s/trace", self->e.dir);
 	/* LeakSanitizer refuses to run under ptrace (make asan): leaks are other tests' job. */
 	memcpy(self->strace,
-	       (const char *[]){ "/usr/bin/strace", "-f", "-qq", "-E", "ASAN_OPTIONS=detect_leaks=0",
-				 "-o", self->trace, "-e", "trace=io_uring_setup,openat,openat2,socket",
-				 NULL },
+	       (const char *[]){ "/usr/bin/strace", "-f", "-qq", "-E",
+				 "ASAN_OPTIONS=detect_leaks=0", "-o", self->trace, "-e",
+				 "trace=io_uring_setup,openat,openat2,socket", NULL },
 	       sizeof(self->strace));
 	tu_path(target, "%s/run/vol", self->e.dir);
 	ASSERT_EQ(0, tu_mkdirs(target, 0755));
@@ -104,15 +104,15 @@ FIXTURE_TEARDOWN(setup)
 }
 
 /* Run dvmount ARGS... under strace; its exit status must be 0. */
-#define TRACED(counts, ...)                                                                 \
-	do {                                                                                \
-		struct run_result r_;                                                       \
-		self->e.wrap = self->strace;                                                \
-		lcenv_run(&self->e, &r_, __VA_ARGS__, NULL);                                \
-		self->e.wrap = NULL;                                                        \
-		ASSERT_EQ(0, r_.status) OK_OR_LOG(r_);                                      \
-		run_result_free(&r_);                                                       \
-		ASSERT_EQ(0, count_setup(self->trace, self->e.policy, (counts)));           \
+#define TRACED(counts, ...)                                                                        \
+	do {                                                                                       \
+		struct run_result r_;                                                              \
+		self->e.wrap = self->strace;                                                       \
+		lcenv_run(&self->e, &r_, __VA_ARGS__, NULL);                                       \
+		self->e.wrap = NULL;                                                               \
+		ASSERT_EQ(0, r_.status) OK_OR_LOG(r_);                                             \
+		run_result_free(&r_);                                                              \
+		ASSERT_EQ(0, count_setup(self->trace, self->e.policy, (counts)));                  \
 	} while (0)
 
 /* status reads the state only: no ring, no policy, no audit record. */

@@ -24,8 +24,8 @@
 #include "helper/spec/spec.h"
 
 /* One DOCKER_VOLUME volume; each argument is raw JSON text, NULL leaves the member out. */
-static char *volume_json(const char *path, const char *mode, const char *driver,
-			 const char *name, const char *params)
+static char *volume_json(const char *path, const char *mode, const char *driver, const char *name,
+			 const char *params)
 {
 	char *dv = NULL, *out = NULL;
 	size_t dvlen = 0, outlen = 0;
@@ -93,7 +93,7 @@ static int parse_str(const char *json, struct spec **ret, struct spec_error *err
 }
 
 /* Parse json, expect failure rc with exactly this index, field and message, and no spec. */
-#define EXPECT_SPEC_ERROR(json, rc, idx, fld, message)                                            \
+#define EXPECT_SPEC_ERROR(json, rc, idx, fld, message)                                             \
 	do {                                                                                       \
 		struct spec *_s = (struct spec *)0x1;                                              \
 		struct spec_error _e;                                                              \
@@ -258,8 +258,9 @@ TEST(wrapper_volumes_and_container_volumes)
 	s = NULL;
 
 	/* A ContainerInfo's own "volumes" comes before a nested "container". */
-	ASSERT_EQ(0, parse_str("{\"volumes\":[],\"container\":{\"volumes\":["
-			       GOOD_VOLUME("/a", "d", "n") "]}}", &s, &e));
+	ASSERT_EQ(0, parse_str("{\"volumes\":[],\"container\":{\"volumes\":[" GOOD_VOLUME(
+				   "/a", "d", "n") "]}}",
+			       &s, &e));
 	EXPECT_EQ(0U, s->n);
 	spec_free(s);
 }
@@ -301,17 +302,16 @@ TEST(non_docker_volumes_are_skipped_unvalidated)
 {
 	struct spec *s = NULL;
 	struct spec_error e;
-	const char *json = "["
-			   "{\"container_path\":\"/h\",\"host_path\":\"/srv\",\"mode\":\"RW\"},"
-			   "{\"container_path\":\"/i\",\"mode\":\"RO\",\"source\":null},"
-			   /* Other isolators' business, even without mode or path. */
-			   "{\"source\":{\"type\":\"HOST_PATH\",\"host_path\":{\"path\":\"/x\"}}},"
-			   "{\"source\":{\"type\":\"CSI_VOLUME\"}},"
-			   /* No type: protobuf's UNKNOWN, which Mesos skips too. */
-			   "{\"mode\":\"RW\",\"source\":{\"docker_volume\":{\"name\":\"v\"}}},"
-			   "{\"source\":{\"type\":\"docker_volume\"}},"
-			   GOOD_VOLUME("/kept", "d", "kept")
-			   "]";
+	const char *json =
+	    "["
+	    "{\"container_path\":\"/h\",\"host_path\":\"/srv\",\"mode\":\"RW\"},"
+	    "{\"container_path\":\"/i\",\"mode\":\"RO\",\"source\":null},"
+	    /* Other isolators' business, even without mode or path. */
+	    "{\"source\":{\"type\":\"HOST_PATH\",\"host_path\":{\"path\":\"/x\"}}},"
+	    "{\"source\":{\"type\":\"CSI_VOLUME\"}},"
+	    /* No type: protobuf's UNKNOWN, which Mesos skips too. */
+	    "{\"mode\":\"RW\",\"source\":{\"docker_volume\":{\"name\":\"v\"}}},"
+	    "{\"source\":{\"type\":\"docker_volume\"}}," GOOD_VOLUME("/kept", "d", "kept") "]";
 
 	ASSERT_EQ(0, parse_str(json, &s, &e)) TH_LOG("%s: %s", e.field, e.msg);
 	ASSERT_EQ(1U, s->n);
@@ -322,10 +322,12 @@ TEST(non_docker_volumes_are_skipped_unvalidated)
 
 TEST(docker_volume_without_docker_volume)
 {
-	EXPECT_SPEC_ERROR("[" GOOD_VOLUME("/a", "d", "a") ",{\"container_path\":\"/b\","
-			  "\"mode\":\"RW\",\"source\":{\"type\":\"DOCKER_VOLUME\"}}]",
-			  -EINVAL, 1, "source.docker_volume",
-			  "'source.docker_volume' is not set for a DOCKER_VOLUME volume");
+	EXPECT_SPEC_ERROR(
+	    "[" GOOD_VOLUME("/a", "d",
+			    "a") ",{\"container_path\":\"/b\","
+				 "\"mode\":\"RW\",\"source\":{\"type\":\"DOCKER_VOLUME\"}}]",
+	    -EINVAL, 1, "source.docker_volume",
+	    "'source.docker_volume' is not set for a DOCKER_VOLUME volume");
 	EXPECT_SPEC_ERROR("[{\"container_path\":\"/b\",\"mode\":\"RW\",\"source\":"
 			  "{\"type\":\"DOCKER_VOLUME\",\"docker_volume\":[]}}]",
 			  -EINVAL, 0, "source.docker_volume", "expected an object, got an array");
@@ -384,8 +386,8 @@ TEST(missing_name)
 
 TEST(mode_required_rw_or_ro)
 {
-	static const char *const bad[] = { "\"rw\"", "\"ro\"", "\"RX\"", "\"RW \"", "\"\"",
-					   "\"READ_WRITE\"" };
+	static const char *const bad[] = { "\"rw\"",  "\"ro\"", "\"RX\"",
+					   "\"RW \"", "\"\"",	"\"READ_WRITE\"" };
 	struct spec *s = NULL;
 	struct spec_error e;
 	char *json = NULL;
@@ -443,8 +445,9 @@ TEST(container_path_kept_as_given)
 	struct spec_error e;
 
 	/* Normalising is prepare's job: the spec keeps "..", "//" and trailing slashes. */
-	ASSERT_EQ(0, parse_str("[" GOOD_VOLUME("a/../b//c/", "d", "n1") ","
-			       GOOD_VOLUME("//abs/./x", "d", "n2") "]", &s, &e));
+	ASSERT_EQ(0, parse_str("[" GOOD_VOLUME("a/../b//c/", "d",
+					       "n1") "," GOOD_VOLUME("//abs/./x", "d", "n2") "]",
+			       &s, &e));
 	ASSERT_EQ(2U, s->n);
 	EXPECT_STREQ("a/../b//c/", s->v[0].container_path);
 	EXPECT_STREQ("//abs/./x", s->v[1].container_path);
@@ -463,15 +466,15 @@ TEST(duplicate_driver_and_name_fails)
 	struct spec *s = NULL;
 	struct spec_error e;
 
-	EXPECT_SPEC_ERROR("[" GOOD_VOLUME("/a", "rexray", "vol") ","
-			  GOOD_VOLUME("/b", "rexray", "other") ","
-			  GOOD_VOLUME("/c", "rexray", "vol") "]",
+	EXPECT_SPEC_ERROR("[" GOOD_VOLUME("/a", "rexray", "vol") "," GOOD_VOLUME(
+			      "/b", "rexray", "other") "," GOOD_VOLUME("/c", "rexray", "vol") "]",
 			  -EINVAL, 2, "source.docker_volume",
 			  "Found duplicate docker volume with driver 'rexray' and name 'vol'");
 
 	/* The same name under two drivers is two volumes. */
-	ASSERT_EQ(0, parse_str("[" GOOD_VOLUME("/a", "rexray", "vol") ","
-			       GOOD_VOLUME("/b", "convoy", "vol") "]", &s, &e));
+	ASSERT_EQ(0, parse_str("[" GOOD_VOLUME("/a", "rexray",
+					       "vol") "," GOOD_VOLUME("/b", "convoy", "vol") "]",
+			       &s, &e));
 	EXPECT_EQ(2U, s->n);
 	spec_free(s);
 }
@@ -515,8 +518,9 @@ TEST(options_empty_or_null)
 			       "\"name\":\"b\",\"driver_options\":{\"parameter\":[]}}}},"
 			       "{\"container_path\":\"/z\",\"mode\":\"RW\",\"source\":{"
 			       "\"type\":\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"d\","
-			       "\"name\":\"c\",\"driver_options\":null}}}]", &s, &e))
-		TH_LOG("%s: %s", e.field, e.msg);
+			       "\"name\":\"c\",\"driver_options\":null}}}]",
+			       &s, &e))
+	TH_LOG("%s: %s", e.field, e.msg);
 	ASSERT_EQ(3U, s->n);
 	for (size_t i = 0; i < 3; i++)
 		EXPECT_EQ(0U, s->v[i].n_opts);
@@ -533,8 +537,9 @@ TEST(unknown_keys_ignored)
 			       "\"source\":{\"type\":\"DOCKER_VOLUME\",\"extra\":[true],"
 			       "\"docker_volume\":{\"driver\":\"d\",\"name\":\"n\",\"q\":1.5,"
 			       "\"driver_options\":{\"w\":0,\"parameter\":[{\"key\":\"k\","
-			       "\"value\":\"v\",\"u\":\"\"}]}}}}]}}", &s, &e))
-		TH_LOG("%s: %s", e.field, e.msg);
+			       "\"value\":\"v\",\"u\":\"\"}]}}}}]}}",
+			       &s, &e))
+	TH_LOG("%s: %s", e.field, e.msg);
 	ASSERT_EQ(1U, s->n);
 	ASSERT_EQ(1U, s->v[0].n_opts);
 	EXPECT_STREQ("v", s->v[0].opts[0].value);
@@ -592,10 +597,12 @@ TEST(wrong_types_name_the_field)
 
 TEST(driver_cannot_climb_out_of_plugin_dirs)
 {
-	static const char *const bad[] = { "\"../../run/evil\"", "\"/run/evil\"", "\"a/../b\"",
-					   "\"./x\"", "\"a//b\"", "\"a/\"", "\"..\"", "\".\"" };
-	static const char *const good[] = { "\"vieux/sshfs:latest\"", "\"rexray/ebs\"",
-					    "\"a..b\"", "\".hidden\"" };
+	static const char *const bad[] = {
+		"\"../../run/evil\"", "\"/run/evil\"", "\"a/../b\"", "\"./x\"",
+		"\"a//b\"",	      "\"a/\"",	       "\"..\"",     "\".\""
+	};
+	static const char *const good[] = { "\"vieux/sshfs:latest\"", "\"rexray/ebs\"", "\"a..b\"",
+					    "\".hidden\"" };
 	struct spec *s = NULL;
 	struct spec_error e;
 
@@ -1079,10 +1086,10 @@ TEST(error_format)
 TEST(canonical_json_round_trip)
 {
 	static const char *const expected =
-		"{\"container_path\":\"rel/dir\",\"mode\":\"RO\",\"source\":{\"type\":"
-		"\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"rexray\",\"name\":\"v2\","
-		"\"driver_options\":{\"parameter\":[{\"key\":\"size\",\"value\":\"2\"},"
-		"{\"key\":\"iops\",\"value\":\"1\"}]}}}}";
+	    "{\"container_path\":\"rel/dir\",\"mode\":\"RO\",\"source\":{\"type\":"
+	    "\"DOCKER_VOLUME\",\"docker_volume\":{\"driver\":\"rexray\",\"name\":\"v2\","
+	    "\"driver_options\":{\"parameter\":[{\"key\":\"size\",\"value\":\"2\"},"
+	    "{\"key\":\"iops\",\"value\":\"1\"}]}}}}";
 	struct spec *s = NULL, *again = NULL;
 	struct json_object *arr = NULL, *one = NULL;
 	struct spec_error e;
@@ -1095,8 +1102,10 @@ TEST(canonical_json_round_trip)
 	{
 		char *json = NULL;
 
-		ASSERT_NE(-1, asprintf(&json, "[{\"container_path\":\"/h\",\"mode\":\"RW\"},"
-				       GOOD_VOLUME("/abs", "convoy", "v1") ",%s]", v));
+		ASSERT_NE(-1, asprintf(&json,
+				       "[{\"container_path\":\"/h\",\"mode\":\"RW\"}," GOOD_VOLUME(
+					   "/abs", "convoy", "v1") ",%s]",
+				       v));
 		ASSERT_EQ(0, parse_str(json, &s, &e)) TH_LOG("%s", e.msg);
 		free(json);
 	}

@@ -130,8 +130,8 @@ TEST_F(state, layout_is_private)
 
 	ASSERT_EQ(0, stat(self->dir, &sb));
 	EXPECT_EQ(0700u, sb.st_mode & 07777);
-	for (const char *const *s = (const char *const[]){ "containers", "volumes", "quarantine",
-							   NULL };
+	for (const char *const *s =
+		 (const char *const[]){ "containers", "volumes", "quarantine", NULL };
 	     *s; s++) {
 		snprintf(path, sizeof(path), "%s/%s", self->dir, *s);
 		ASSERT_EQ(0, stat(path, &sb));
@@ -406,8 +406,8 @@ TEST_F(state, corrupt_records_are_quarantined_and_others_listed)
 	ASSERT_EQ(0, put_file(self->dir, "containers/.tmp.good.json.0123456789abcdef", "{", 1));
 	ASSERT_EQ(0, put_file(self->dir, "containers/other.txt", "x", 1));
 	/* A FIFO under a record name: reading it must not block the listing. */
-	ASSERT_EQ(0, mkfifoat(AT_FDCWD, strcat(strcpy(fifo, self->dir), "/containers/fifo.json"),
-			      0600));
+	ASSERT_EQ(
+	    0, mkfifoat(AT_FDCWD, strcat(strcpy(fifo, self->dir), "/containers/fifo.json"), 0600));
 	/* A lock file left by a plain close() after remove, and one still held. */
 	ASSERT_EQ(0, put_file(self->dir, "containers/gone.lock", "", 0));
 	ASSERT_EQ(0, state_lock_container(self->st, "busy", &fd));
@@ -704,7 +704,8 @@ TEST_F(state, locking_an_existing_volume_makes_no_directory)
 
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		if (tu_forbid_syscalls((const int[]){ __NR_mkdirat, __NR_mkdir, __NR_fcntl }, 3) < 0)
+		if (tu_forbid_syscalls((const int[]){ __NR_mkdirat, __NR_mkdir, __NR_fcntl }, 3) <
+		    0)
 			_exit(2);
 		if (state_lock_volumes(self->st, (const char *[]){ key }, 1, &l) < 0)
 			_exit(1);

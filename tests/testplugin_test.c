@@ -242,11 +242,11 @@ static int send_request(int fd, const char *path, const char *body, const char *
 	char *req = NULL;
 	int n, r;
 
-	n = asprintf(&req,
-		     "POST %s HTTP/1.1\r\nHost: plugin.moby.localhost\r\n"
-		     "Accept: application/vnd.docker.plugins.v1.2+json\r\n%sContent-Length: %zu\r\n\r\n%s",
-		     path, extra_headers ? extra_headers : "", body ? strlen(body) : 0,
-		     body ? body : "");
+	n = asprintf(
+	    &req,
+	    "POST %s HTTP/1.1\r\nHost: plugin.moby.localhost\r\n"
+	    "Accept: application/vnd.docker.plugins.v1.2+json\r\n%sContent-Length: %zu\r\n\r\n%s",
+	    path, extra_headers ? extra_headers : "", body ? strlen(body) : 0, body ? body : "");
 	if (n < 0)
 		return -ENOMEM;
 	r = send_all(fd, req, (size_t)n);
@@ -502,7 +502,8 @@ TEST_F(plugin, volume_lifecycle)
 	json_object_put(o);
 	resp_free(&r);
 
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"a1\"}\n", &r));
+	ASSERT_EQ(200,
+		  call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"a1\"}\n", &r));
 	o = resp_json(&r);
 	EXPECT_STREQ(data, jstr(o, "Mountpoint"));
 	json_object_put(o);
@@ -561,7 +562,8 @@ TEST_F(plugin, mount_ids_are_counted)
 		  call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c1\"}"));
 	ASSERT_EQ(200,
 		  call_status(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c2\"}"));
-	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c1\"}", &r));
+	ASSERT_EQ(500,
+		  call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"c1\"}", &r));
 	EXPECT_STREQ("{\"Err\":\"volume already mounted by this id\"}\n", r.body);
 	resp_free(&r);
 	ASSERT_EQ(
@@ -577,7 +579,8 @@ TEST_F(plugin, mount_ids_are_counted)
 	EXPECT_STRNE("", jstr(o, "Mountpoint") ?: "");
 	json_object_put(o);
 	resp_free(&r);
-	ASSERT_EQ(500, call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c1\"}", &r));
+	ASSERT_EQ(500,
+		  call(self->sock, "VolumeDriver.Unmount", "{\"Name\":\"v\",\"ID\":\"c1\"}", &r));
 	EXPECT_STREQ("{\"Err\":\"volume not mounted by this id\"}\n", r.body);
 	resp_free(&r);
 	ASSERT_EQ(
@@ -600,8 +603,8 @@ TEST_F(plugin, mount_ids_are_counted)
 TEST_F(plugin, keep_alive_and_chunked_request)
 {
 	static const char chunked[] =
-		"POST /VolumeDriver.Create HTTP/1.1\r\nHost: \r\nTransfer-Encoding: chunked\r\n\r\n"
-		"5\r\n{\"Nam\r\n9\r\ne\":\"kv\"}\n\r\n0\r\n\r\n";
+	    "POST /VolumeDriver.Create HTTP/1.1\r\nHost: \r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\n{\"Nam\r\n9\r\ne\":\"kv\"}\n\r\n0\r\n\r\n";
 	struct resp r;
 	char buf[16];
 	int fd;
@@ -619,11 +622,12 @@ TEST_F(plugin, keep_alive_and_chunked_request)
 	EXPECT_EQ(200, r.status);
 	resp_free(&r);
 	/* two pipelined requests in one write, then Connection: close */
-	ASSERT_EQ(0, send_str(fd,
-			      "POST /VolumeDriver.Get HTTP/1.1\r\nHost: \r\nContent-Length: 13\r\n\r\n"
-			      "{\"Name\":\"kv\"}"
-			      "POST /VolumeDriver.List HTTP/1.1\r\nHost: \r\nConnection: close\r\n"
-			      "Content-Length: 2\r\n\r\n{}"));
+	ASSERT_EQ(0,
+		  send_str(fd,
+			   "POST /VolumeDriver.Get HTTP/1.1\r\nHost: \r\nContent-Length: 13\r\n\r\n"
+			   "{\"Name\":\"kv\"}"
+			   "POST /VolumeDriver.List HTTP/1.1\r\nHost: \r\nConnection: close\r\n"
+			   "Content-Length: 2\r\n\r\n{}"));
 	/*
 	 * Both answers may arrive in one read: take everything up to the hang-up
 	 * that follows Connection: close, then look at both.
@@ -754,12 +758,9 @@ TEST_F(plugin, fault_error_err200_status_notfound_nobody)
 TEST_F(plugin, fault_wire_breakers)
 {
 	const char *faults[] = {
-		"--fault", "Activate hang",
-		"--fault", "Create close count=1",
-		"--fault", "List garbage",
-		"--fault", "Capabilities oversized 100000",
-		"--fault", "Get chunked",
-		NULL,
+		"--fault", "Activate hang", "--fault", "Create close count=1",
+		"--fault", "List garbage",  "--fault", "Capabilities oversized 100000",
+		"--fault", "Get chunked",   NULL,
 	};
 	struct resp r;
 	json_object *o;
@@ -871,8 +872,8 @@ TEST_F(plugin, bad_command_lines_exit_2)
 {
 	static const char *const bad[][8] = {
 		{ "--socket", "/nonexistent/s", "--root", "/nonexistent/r", "--frobnicate", NULL },
-		{ "--socket", "/nonexistent/s", "--root", "/nonexistent/r", "--fault", "Mount explode",
-		  NULL },
+		{ "--socket", "/nonexistent/s", "--root", "/nonexistent/r", "--fault",
+		  "Mount explode", NULL },
 		{ "--socket", "/nonexistent/s", "--root", "/nonexistent/r", "--fault",
 		  "Nothing error x", NULL },
 		{ "--socket", "/nonexistent/s", "--root", "/nonexistent/r", "--fault",
@@ -951,7 +952,8 @@ TEST_F(plugin, bind_mode_mounts_until_last_unmount)
 	ASSERT_LT(0, start(self, args));
 	snprintf(mnt, sizeof(mnt), "%s/mnt/v", self->root);
 	ASSERT_EQ(200, call_status(self->sock, "VolumeDriver.Create", "{\"Name\":\"v\"}"));
-	ASSERT_EQ(200, call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"b1\"}", &r));
+	ASSERT_EQ(200,
+		  call(self->sock, "VolumeDriver.Mount", "{\"Name\":\"v\",\"ID\":\"b1\"}", &r));
 	o = resp_json(&r);
 	EXPECT_STREQ(mnt, jstr(o, "Mountpoint"));
 	json_object_put(o);

@@ -25,8 +25,8 @@ struct flight {
 	struct rpc_call *call;
 	int fd;
 	enum flight_op op;
-	bool reused;  /* the connection came from the idle pool */
-	bool retried; /* already restarted once after a stale keep-alive */
+	bool reused;	 /* the connection came from the idle pool */
+	bool retried;	 /* already restarted once after a stale keep-alive */
 	bool connecting; /* poll path: a non-blocking connect is under way */
 	short revents;	 /* poll path: what poll() last reported */
 	char *req;

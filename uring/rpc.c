@@ -322,8 +322,8 @@ static void open_connection(struct rpc_engine *e, struct flight *f, bool nonbloc
 {
 	const struct rpc_addr *a = f->call->addr;
 
-	f->fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0),
-		       0);
+	f->fd =
+	    socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
 	if (f->fd < 0) {
 		flight_end(e, f, negerrno());
 		return;

@@ -122,7 +122,8 @@ static bool queue_step(struct rpc_engine *e, struct io_uring *ring, struct fligh
 				      f->call->addr->len);
 		break;
 	case OP_SEND:
-		io_uring_prep_send(sqe, f->fd, f->req + f->sent, f->req_len - f->sent, MSG_NOSIGNAL);
+		io_uring_prep_send(sqe, f->fd, f->req + f->sent, f->req_len - f->sent,
+				   MSG_NOSIGNAL);
 		break;
 	case OP_RECV:
 		io_uring_prep_recv(sqe, f->fd, f->buf, sizeof(f->buf), 0);

@@ -31,14 +31,14 @@ struct plugin {
 	char err[PLUGIN_ERR_MAX];
 	enum { GET_UNKNOWN, GET_YES, GET_NO } has_get;
 	struct plugin_client *pc;
-	pid_t peer_pid; /* the socket's listener at the last call; 0: unknown, TCP */
+	pid_t peer_pid;		   /* the socket's listener at the last call; 0: unknown, TCP */
 	int dir_fd;		   /* O_PATH: a long socket path's directory, or -EBADF */
 	struct plugin_slots slots; /* held during one wave of run_gated() */
 	size_t n_want, n_used;	   /* run_gated()'s counts for the current wave */
 	int wait_fd;		   /* our "waiting for a slot" mark, or -EBADF */
 	bool held_before;	   /* our last wave had slots: others first next time */
 	uint64_t yield_until;	   /* ms (CLOCK_MONOTONIC): letting waiters go until */
-	int peer_pidfd_1; /* its SO_PEERPIDFD + 1 (0: none), owned */
+	int peer_pidfd_1;	   /* its SO_PEERPIDFD + 1 (0: none), owned */
 };
 
 struct plugin_client {
@@ -50,10 +50,14 @@ struct plugin_client {
 };
 
 static const char *const method_names[] = {
-	[PLUGIN_CREATE] = "VolumeDriver.Create", [PLUGIN_REMOVE] = "VolumeDriver.Remove",
-	[PLUGIN_MOUNT] = "VolumeDriver.Mount",	 [PLUGIN_UNMOUNT] = "VolumeDriver.Unmount",
-	[PLUGIN_PATH] = "VolumeDriver.Path",	 [PLUGIN_GET] = "VolumeDriver.Get",
-	[PLUGIN_LIST] = "VolumeDriver.List",	 [PLUGIN_CAPABILITIES] = "VolumeDriver.Capabilities",
+	[PLUGIN_CREATE] = "VolumeDriver.Create",
+	[PLUGIN_REMOVE] = "VolumeDriver.Remove",
+	[PLUGIN_MOUNT] = "VolumeDriver.Mount",
+	[PLUGIN_UNMOUNT] = "VolumeDriver.Unmount",
+	[PLUGIN_PATH] = "VolumeDriver.Path",
+	[PLUGIN_GET] = "VolumeDriver.Get",
+	[PLUGIN_LIST] = "VolumeDriver.List",
+	[PLUGIN_CAPABILITIES] = "VolumeDriver.Capabilities",
 };
 
 const char *plugin_method_name(enum plugin_method m)
@@ -409,8 +413,8 @@ static int peer_check(const struct rpc_call *c, void *userdata)
 			 c->addr->text);
 		return -EACCES;
 	}
-	if (pc->cfg.check_owner && pc->cfg.check_owner(p->name, c->peer_uid, p->err,
-							sizeof(p->err), pc->cfg.check_userdata) < 0)
+	if (pc->cfg.check_owner && pc->cfg.check_owner(p->name, c->peer_uid, p->err, sizeof(p->err),
+						       pc->cfg.check_userdata) < 0)
 		return -EACCES;
 	/* A listener that is gone has no view to take: its pid may be another's. */
 	p->peer_pid = c->peer_pidfd == -ESRCH ? 0 : c->peer_pid;
@@ -450,8 +454,9 @@ static int addr_long_unix(struct plugin *p, const char *path)
 		p->dir_fd = open(*dir ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (p->dir_fd < 0) {
 			r = negerrno();
-			snprintf(p->err, sizeof(p->err), "cannot open the directory of socket '%s': %s",
-				 path, strerror(-r));
+			snprintf(p->err, sizeof(p->err),
+				 "cannot open the directory of socket '%s': %s", path,
+				 strerror(-r));
 			return r;
 		}
 	}
@@ -537,8 +542,8 @@ static int activate_round(struct plugin_client *pc, struct plugin **todo, size_t
 			p->error = c->result;
 			if (c->result == -ETIMEDOUT)
 				snprintf(p->err, sizeof(p->err),
-					 "Plugin.Activate: %s: timed out after %.1f s", p->addr.text,
-					 c->timeout_ms / 1000.0);
+					 "Plugin.Activate: %s: timed out after %.1f s",
+					 p->addr.text, c->timeout_ms / 1000.0);
 			else
 				snprintf(p->err, sizeof(p->err), "Plugin.Activate: %s: %s",
 					 p->addr.text, errno_words(c->result));
@@ -598,7 +603,8 @@ static int activate(struct plugin_client *pc, struct plugin **todo, size_t n)
 		if (!again)
 			return 0;
 		if (waited_ms >= pc->cfg.retry_ms) {
-			/* The error says how long was waited: "not found" alone reads as instant. */
+			/* The error says how long was waited: "not found" alone reads as instant.
+			 */
 			for (size_t i = 0; waited_ms > 0 && i < again; i++) {
 				size_t len = strlen(todo[i]->err);
 
@@ -615,8 +621,8 @@ static int activate(struct plugin_client *pc, struct plugin **todo, size_t n)
 		unsigned wait = (unsigned)MIN((uint64_t)backoff_ms, pc->cfg.retry_ms - waited_ms);
 		struct timespec ts = { .tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000L };
 
-		debug(DEBUG_RPC, "rpc", "plugin '%s' not ready (%s): retry in %u ms",
-		      todo[0]->name, todo[0]->err, wait);
+		debug(DEBUG_RPC, "rpc", "plugin '%s' not ready (%s): retry in %u ms", todo[0]->name,
+		      todo[0]->err, wait);
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 		waited_ms += wait;
@@ -893,7 +899,8 @@ static void run_gated(struct plugin_client *pc, struct plugin_req *reqs, const s
 			if (!o->pending)
 				continue;
 			if (!o->gated || (now < deadline && o->p->n_used < o->p->slots.n)) {
-				/* Read-only calls all go in the first wave, with their whole time. */
+				/* Read-only calls all go in the first wave, with their whole time.
+				 */
 				if (o->gated) {
 					o->p->n_used++;
 					o->waited_ms = (unsigned)(now - start);
@@ -1050,7 +1057,8 @@ int plugin_call_many(struct plugin_client *pc, struct plugin_req *reqs, size_t n
 			 * failure for "no such volume" and Creates; so do we.
 			 */
 			if (q->method == PLUGIN_GET && c->status == 200 && q->result == -EBADMSG &&
-			    !json_object_is_type(json_get_ci(q->reply, "Volume"), json_type_object)) {
+			    !json_object_is_type(json_get_ci(q->reply, "Volume"),
+						 json_type_object)) {
 				q->result = -EREMOTEIO;
 				snprintf(q->err, sizeof(q->err),
 					 "no such volume (answered 200 without a volume)");

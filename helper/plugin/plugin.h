@@ -58,15 +58,15 @@ struct plugin_req {
 
 	/*
 	 * out: result 0, or -errno: -EREMOTEIO when the plugin answered an error
-	 * (its text in err; for Get also a 200 without a volume: "no such volume"), -ENOENT/-ECONNREFUSED when the plugin is absent,
-	 * -ETIMEDOUT, -EBADMSG for an answer that is not the protocol, -EBUSY
-	 * when no call slot came free in time (the call was never sent).
-	 * err always says what happened, naming plugin, endpoint and volume.
+	 * (its text in err; for Get also a 200 without a volume: "no such volume"),
+	 * -ENOENT/-ECONNREFUSED when the plugin is absent, -ETIMEDOUT, -EBADMSG for an answer that
+	 * is not the protocol, -EBUSY when no call slot came free in time (the call was never
+	 * sent). err always says what happened, naming plugin, endpoint and volume.
 	 */
 	int result;
-	int status;	    /* HTTP status, 0 if none arrived */
-	bool unsupported;   /* 404: the plugin lacks this endpoint (pre-1.10 plugins) */
-	bool sent;	    /* went to the plugin (false: failed before, as a slot wait) */
+	int status;	  /* HTTP status, 0 if none arrived */
+	bool unsupported; /* 404: the plugin lacks this endpoint (pre-1.10 plugins) */
+	bool sent;	  /* went to the plugin (false: failed before, as a slot wait) */
 	char err[PLUGIN_ERR_MAX];
 	char *mountpoint;   /* Mount, Path, Get */
 	json_object *reply; /* the decoded answer */

@@ -71,7 +71,8 @@ static int parse_spec(const char *file, struct plugin_location *loc)
 
 	r = read_spec_file(file, &buf);
 	if (r < 0) {
-		snprintf(loc->error, sizeof(loc->error), "cannot read '%s': %s", file, strerror(-r));
+		snprintf(loc->error, sizeof(loc->error), "cannot read '%s': %s", file,
+			 strerror(-r));
 		return r;
 	}
 	url = trim(buf);
@@ -97,7 +98,8 @@ static int parse_json_spec(const char *file, struct plugin_location *loc)
 
 	r = read_spec_file(file, &buf);
 	if (r < 0) {
-		snprintf(loc->error, sizeof(loc->error), "cannot read '%s': %s", file, strerror(-r));
+		snprintf(loc->error, sizeof(loc->error), "cannot read '%s': %s", file,
+			 strerror(-r));
 		return r;
 	}
 	doc = json_tokener_parse(buf);

@@ -62,8 +62,8 @@ int plugin_slots_take(int dirfd, const char *driver, unsigned limit, size_t want
 		r = file_name(num, driver, name);
 		if (r < 0)
 			return r;
-		fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-			    0600);
+		fd =
+		    openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 		if (fd < 0)
 			return negerrno();
 		/*

@@ -84,8 +84,7 @@ enum {
  * *ret_str NULL when the member is not set.
  */
 static int get_string(struct json_object *obj, const char *key, size_t max, unsigned flags,
-		      size_t index, const char *field, struct spec_error *err,
-		      const char **ret_str)
+		      size_t index, const char *field, struct spec_error *err, const char **ret_str)
 {
 	struct json_object *val = member(obj, key);
 	const char *s;
@@ -280,8 +279,8 @@ static int parse_volume(struct json_object *jv, size_t index, struct spec_volume
 	if (!type || strcmp(type, "DOCKER_VOLUME") != 0)
 		return 1;
 
-	r = get_string(jv, "container_path", SPEC_MAX_PATH, STR_PRINTABLE, index,
-		       "container_path", err, &path);
+	r = get_string(jv, "container_path", SPEC_MAX_PATH, STR_PRINTABLE, index, "container_path",
+		       err, &path);
 	if (r < 0)
 		return r;
 	if (!path || !path[0])

@@ -36,7 +36,8 @@ int state_container_save(struct state *st, const char *cid, json_object *record,
 		return r;
 	if (!state_held_container(st, cid))
 		return -ENOLCK;
-	r = state_save_json(st->containers_fd, name, record, flags & (STATE_DURABLE | STATE_DATA_SYNC));
+	r = state_save_json(st->containers_fd, name, record,
+			    flags & (STATE_DURABLE | STATE_DATA_SYNC));
 	if (r == 0)
 		debug(DEBUG_STATE, "state", "saved container '%s'", cid);
 	return r;

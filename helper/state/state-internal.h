@@ -100,7 +100,6 @@ int state_save_json(int dirfd, const char *name, json_object *obj, unsigned flag
  * (noauto_da_alloc) or XFS may persist the rename before the data, and a
  * power cut leaves an empty file instead of the old durable one (state.h).
  */
-int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len,
-			  unsigned flags);
+int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len, unsigned flags);
 
 #endif

@@ -35,7 +35,7 @@ static const struct {
 	/* From mounting too: a run died around its Mount and its window is over. */
 	[STATE_VOL_RENEW] = { HELD | BIT(STATE_VOL_MOUNTING), STATE_VOL_IDLE },
 	[STATE_VOL_UNMOUNT_BEGIN] = { BIT(STATE_VOL_MOUNTING) | BIT(STATE_VOL_MOUNTED) |
-					      BIT(STATE_VOL_UNMOUNTING),
+					  BIT(STATE_VOL_UNMOUNTING),
 				      STATE_VOL_UNMOUNTING },
 	[STATE_VOL_UNMOUNT_FAILED] = { BIT(STATE_VOL_UNMOUNTING) | BIT(STATE_VOL_PENDING_UNMOUNT),
 				       STATE_VOL_PENDING_UNMOUNT },
@@ -54,8 +54,8 @@ int state_vol_get(json_object *entry, enum state_vol *ret)
 	json_object *v;
 
 	if (json_object_object_get_ex(entry, STATE_KEY, &v)) {
-		const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-									: "";
+		const char *s =
+		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 
 		for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 			if (!strcmp(s, names[i])) {

@@ -71,8 +71,7 @@ int state_volume_new(const char *driver, const char *name, json_object **ret)
 	if (r < 0)
 		return r;
 	obj = json_object_new_object();
-	if (!obj ||
-	    json_object_object_add(obj, "driver", json_object_new_string(driver)) < 0 ||
+	if (!obj || json_object_object_add(obj, "driver", json_object_new_string(driver)) < 0 ||
 	    json_object_object_add(obj, "name", json_object_new_string(name)) < 0 ||
 	    json_object_object_add(obj, "mount_id", json_object_new_string(id)) < 0 ||
 	    state_vol_init(obj) < 0)
@@ -93,7 +92,8 @@ int state_volume_load(struct state *st, const char *key, json_object **ret)
 	if (!key_valid(key))
 		return -EINVAL;
 	if (!held) {
-		dir_fd = openat(st->volumes_fd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		dir_fd =
+		    openat(st->volumes_fd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dir_fd < 0)
 			return negerrno();
 	}
@@ -117,8 +117,7 @@ int state_volume_save(struct state *st, const char *key, json_object *volume)
 	return state_volume_save_flags(st, key, volume, 0);
 }
 
-int state_volume_save_flags(struct state *st, const char *key, json_object *volume,
-			    unsigned flags)
+int state_volume_save_flags(struct state *st, const char *key, json_object *volume, unsigned flags)
 {
 	struct state_lock_entry *held;
 
@@ -337,8 +336,7 @@ static int user_one(const char *name, void *userdata)
 	struct user_scan *u = userdata;
 
 	/* Not ours: a name no user entry can have. */
-	if (u->any ? !strcmp(name, ".") || !strcmp(name, "..")
-		   : state_container_id_valid(name) < 0)
+	if (u->any ? !strcmp(name, ".") || !strcmp(name, "..") : state_container_id_valid(name) < 0)
 		return 0;
 	u->count++;
 	return u->cb ? u->cb(name, u->userdata) : 0;
@@ -358,8 +356,8 @@ static int user_scan(struct state *st, const char *key, bool any,
 	if (held && held->removed)
 		return 0;
 	if (!held) {
-		dir_fd = openat(st->volumes_fd, key,
-				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		dir_fd =
+		    openat(st->volumes_fd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dir_fd < 0)
 			return errno == ENOENT ? 0 : negerrno();
 		fd = openat(dir_fd, "users", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -371,8 +369,8 @@ static int user_scan(struct state *st, const char *key, bool any,
 	return r < 0 ? r : u.count;
 }
 
-int state_user_list(struct state *st, const char *key,
-		    int (*cb)(const char *cid, void *userdata), void *userdata)
+int state_user_list(struct state *st, const char *key, int (*cb)(const char *cid, void *userdata),
+		    void *userdata)
 {
 	return user_scan(st, key, false, cb, userdata);
 }

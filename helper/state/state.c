@@ -260,8 +260,7 @@ int state_write_atomic(int dirfd, const char *name, const void *buf, size_t len)
 	return state_write_atomic_at(dirfd, name, buf, len, STATE_DURABLE);
 }
 
-int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len,
-			  unsigned flags)
+int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len, unsigned flags)
 {
 	_cleanup_close_ int fd = -EBADF;
 	char tmp[NAME_MAX + 1];
@@ -300,8 +299,7 @@ int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t l
 	return 0;
 }
 
-int state_read_file(int dirfd, const char *name, size_t max_size, char **ret_buf,
-		    size_t *ret_len)
+int state_read_file(int dirfd, const char *name, size_t max_size, char **ret_buf, size_t *ret_len)
 {
 	_cleanup_close_ int fd = -EBADF;
 	_cleanup_free_ char *buf = NULL;

@@ -87,14 +87,14 @@
 
 #include "common/macro.h"
 
-#define STATE_KEY_MAX 256	     /* a volume key with its NUL: at most 255 characters */
-#define STATE_CID_MAX 128	     /* container id length, without the NUL */
-#define STATE_RECORD_MAX (1 << 20)   /* bytes of one record: larger is -EFBIG */
-#define STATE_MOUNT_ID_LEN 64	     /* hex digits */
-#define STATE_QNAME_MAX 256	     /* a quarantine file name with its NUL */
-#define STATE_LOCKS_MAX 4096	     /* volumes in one state_lock_volumes() call */
-#define STATE_USERS_MAX 65536	     /* users listed per volume */
-#define STATE_LIST_MAX (1 << 20)     /* directory entries looked at per listing */
+#define STATE_KEY_MAX 256	   /* a volume key with its NUL: at most 255 characters */
+#define STATE_CID_MAX 128	   /* container id length, without the NUL */
+#define STATE_RECORD_MAX (1 << 20) /* bytes of one record: larger is -EFBIG */
+#define STATE_MOUNT_ID_LEN 64	   /* hex digits */
+#define STATE_QNAME_MAX 256	   /* a quarantine file name with its NUL */
+#define STATE_LOCKS_MAX 4096	   /* volumes in one state_lock_volumes() call */
+#define STATE_USERS_MAX 65536	   /* users listed per volume */
+#define STATE_LIST_MAX (1 << 20)   /* directory entries looked at per listing */
 
 struct state;
 struct state_locks;
@@ -176,8 +176,7 @@ int state_volume_save(struct state *st, const char *key, json_object *volume);
  * must never replace (see the top). STATE_DURABLE is -EINVAL: that is
  * state_volume_sync(). Returns as state_volume_save().
  */
-int state_volume_save_flags(struct state *st, const char *key, json_object *volume,
-			    unsigned flags);
+int state_volume_save_flags(struct state *st, const char *key, json_object *volume, unsigned flags);
 /*
  * Removes the volume's entry: -EBUSY while it has users; absent is 0. Its lock
  * file and directory go at state_unlock(), so the critical section lasts until
@@ -207,12 +206,12 @@ enum state_vol {
 	STATE_VOL_PENDING_UNMOUNT, /* an Unmount failed: recover retries it */
 };
 enum state_vol_transition {
-	STATE_VOL_MOUNT_BEGIN,	  /* idle|mounting -> mounting: said before the Mount */
-	STATE_VOL_MOUNT_DONE,	  /* mounting -> mounted (the caller sets "host_path") */
-	STATE_VOL_MOUNT_REFUSED,  /* mounting -> idle: the plugin refused, nothing to undo */
-	STATE_VOL_REUSE,	  /* mounted|unmounting|pending -> mounted: still there */
-	STATE_VOL_RENEW,	  /* mounted|unmounting|pending|mounting -> idle, under a new mount id
-				     and without "host_path": its mount went away */
+	STATE_VOL_MOUNT_BEGIN,	 /* idle|mounting -> mounting: said before the Mount */
+	STATE_VOL_MOUNT_DONE,	 /* mounting -> mounted (the caller sets "host_path") */
+	STATE_VOL_MOUNT_REFUSED, /* mounting -> idle: the plugin refused, nothing to undo */
+	STATE_VOL_REUSE,	 /* mounted|unmounting|pending -> mounted: still there */
+	STATE_VOL_RENEW, /* mounted|unmounting|pending|mounting -> idle, under a new mount id
+			    and without "host_path": its mount went away */
 	STATE_VOL_UNMOUNT_BEGIN,  /* mounting|mounted|unmounting -> unmounting, said
 				     before the Unmount; pending stays pending */
 	STATE_VOL_UNMOUNT_FAILED, /* unmounting|pending -> pending */
@@ -251,8 +250,8 @@ int state_user_remove(struct state *st, const char *key, const char *cid);
 /* Number of users (0 for an unknown volume). */
 int state_user_count(struct state *st, const char *key);
 /* Calls cb for each user; a negative return from cb stops and is returned. */
-int state_user_list(struct state *st, const char *key,
-		    int (*cb)(const char *cid, void *userdata), void *userdata);
+int state_user_list(struct state *st, const char *key, int (*cb)(const char *cid, void *userdata),
+		    void *userdata);
 
 /*
  * The users that hold a volume: entries whose container has a record (or a
@@ -301,9 +300,9 @@ int state_container_remove(struct state *st, const char *cid);
 
 struct state_entry {
 	const char *cid;
-	json_object *record;	/* borrowed for the call; NULL when error != 0 */
-	int error;		/* 0, or what state_container_load() returned */
-	const char *qname;	/* quarantine name when error != 0 ("" if not moved) */
+	json_object *record; /* borrowed for the call; NULL when error != 0 */
+	int error;	     /* 0, or what state_container_load() returned */
+	const char *qname;   /* quarantine name when error != 0 ("" if not moved) */
 };
 /*
  * Calls cb for every container record, corrupt ones included (quarantined and
@@ -319,8 +318,7 @@ int state_quarantine_list(struct state *st, int (*cb)(const char *name, void *us
 			  void *userdata);
 
 /* Calls cb with the key of every volume entry; returns their number. */
-int state_volume_list(struct state *st, int (*cb)(const char *key, void *userdata),
-		      void *userdata);
+int state_volume_list(struct state *st, int (*cb)(const char *key, void *userdata), void *userdata);
 
 /*
  * A record's text, buf[0..len) NUL-terminated at len, as every reader of
@@ -335,7 +333,6 @@ int state_parse_object(const char *buf, size_t len, json_object **ret);
 /* Generic pieces, fd-first. */
 int state_write_atomic(int dirfd, const char *name, const void *buf, size_t len);
 /* Reads a regular file of at most max_size bytes (NUL-terminated buffer): else -EFBIG. */
-int state_read_file(int dirfd, const char *name, size_t max_size, char **ret_buf,
-		    size_t *ret_len);
+int state_read_file(int dirfd, const char *name, size_t max_size, char **ret_buf, size_t *ret_len);
 
 #endif

@@ -15,7 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void decide(const struct policy *p)
 {
 	static const struct policy_option opts[] = {
-		{ "size", "10" }, { "ro", "true" }, { "o", "../x" },
+		{ "size", "10" },
+		{ "ro", "true" },
+		{ "o", "../x" },
 	};
 	static const char *const drivers[] = { "rexray", "a", "vendor/x", "../x", "" };
 	struct policy_mountpoint_facts facts = {

@@ -21,7 +21,7 @@
 
 int lcenv_setup(struct lcenv *e, char *const plugin_extra[])
 {
-	char *extra[LC_ARGS_MAX] = {"--bind"};
+	char *extra[LC_ARGS_MAX] = { "--bind" };
 	int n = 1, r;
 
 	memset(e, 0, sizeof(*e));
@@ -264,7 +264,7 @@ static int count_one(json_object *o, void *userdata)
 
 int lcenv_log_count(struct lcenv *e, const char *endpoint, const char *name)
 {
-	struct log_query q = {.name = name};
+	struct log_query q = { .name = name };
 	int r;
 
 	snprintf(q.endpoint, sizeof(q.endpoint), "VolumeDriver.%s", endpoint);
@@ -274,7 +274,7 @@ int lcenv_log_count(struct lcenv *e, const char *endpoint, const char *name)
 
 int lcenv_log_all(struct lcenv *e, const char *endpoint)
 {
-	struct log_query q = {.any_status = true};
+	struct log_query q = { .any_status = true };
 	int r;
 
 	snprintf(q.endpoint, sizeof(q.endpoint), "VolumeDriver.%s", endpoint);
@@ -346,7 +346,8 @@ int lcenv_log_reset(struct lcenv *e)
 int lcenv_plugin_holds(struct lcenv *e, const char *name, const char *id)
 {
 	char path[PATH_MAX];
-	_cleanup_json_ json_object *o = json_object_from_file(tu_path(path, "%s/state.json", e->tproot));
+	_cleanup_json_ json_object *o =
+	    json_object_from_file(tu_path(path, "%s/state.json", e->tproot));
 	json_object *vols = o ? json_object_object_get(o, "volumes") : NULL;
 	int n = 0;
 
@@ -381,8 +382,8 @@ static int leftover(char *list, size_t size, const char *dir, const char *name)
 	size_t len = strlen(list);
 
 	if (len < size)
-		snprintf(list + len, size - len, "%s%s%s%s", len ? " " : "", dir,
-			 *dir ? "/" : "", name);
+		snprintf(list + len, size - len, "%s%s%s%s", len ? " " : "", dir, *dir ? "/" : "",
+			 name);
 	return 1;
 }
 
@@ -410,7 +411,7 @@ static int leftovers_in(struct lcenv *e, const char *dir, bool files_allowed, ch
 
 int lcenv_state_leftovers(struct lcenv *e, char *ret_list, size_t size)
 {
-	static const char *const dirs[] = {"containers", "volumes", "quarantine", "slots"};
+	static const char *const dirs[] = { "containers", "volumes", "quarantine", "slots" };
 	struct dirent *d;
 	int n = 0, r;
 	DIR *dd;
@@ -607,7 +608,7 @@ int lc_ct_stat(pid_t pid, const char *path, struct stat *ret)
 int lc_mkrootfs(const char *dir)
 {
 	/* The source tree's script: build dirs may sit at any depth (make asan). */
-	char *argv[] = {DVMOUNT_SRCDIR "/tools/mkrootfs", (char *)dir, NULL};
+	char *argv[] = { DVMOUNT_SRCDIR "/tools/mkrootfs", (char *)dir, NULL };
 	struct run_result r;
 	int status;
 

@@ -34,13 +34,15 @@ static void serve(int lfd, const char *tag, const char *implements)
 			char *end = strstr(req, "\r\n\r\n");
 			char *cl = strcasestr(req, "Content-Length:");
 
-			if (end && (!cl || len >= (size_t)(end - req) + 4 + strtoul(cl + 15, NULL, 10)))
+			if (end &&
+			    (!cl || len >= (size_t)(end - req) + 4 + strtoul(cl + 15, NULL, 10)))
 				break;
 		}
 		if (!strncmp(req, "POST /Plugin.Activate ", 22))
 			snprintf(body, sizeof(body), "{\"Implements\":[\"%s\"]}\n", implements);
 		else if (!strncmp(req, "POST /VolumeDriver.Capabilities ", 32))
-			snprintf(body, sizeof(body), "{\"Capabilities\":{\"Scope\":\"%s\"}}\n", tag);
+			snprintf(body, sizeof(body), "{\"Capabilities\":{\"Scope\":\"%s\"}}\n",
+				 tag);
 		else
 			snprintf(body, sizeof(body), "{\"Err\":\"miniplugin: not here\"}\n");
 		snprintf(resp, sizeof(resp),

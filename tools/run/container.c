@@ -47,7 +47,7 @@ static int read_byte(int fd, char *ret)
 /* The child's errors: one line naming the container and the path, then exit. */
 #define die(o, fmt, ...)                                                                           \
 	do {                                                                                       \
-		fprintf(stderr, "dvmount-run: container '%s': " fmt "\n", (o)->container_id,      \
+		fprintf(stderr, "dvmount-run: container '%s': " fmt "\n", (o)->container_id,       \
 			##__VA_ARGS__);                                                            \
 		_exit(RUN_EXIT_FAILED);                                                            \
 	} while (0)

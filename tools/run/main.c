@@ -37,22 +37,22 @@
 #define RUN_DVMOUNT_STOPPED 1000
 
 static const char usage_text[] =
-	"usage: dvmount-run --name NAME --volumes FILE|- [--rootfs DIR] [--sandbox DIR]\n"
-	"                   [--user UID[:GID]] [--keep] [--timeout SEC] [--dvmount PATH]\n"
-	"                   [--state-dir DIR] [--policy FILE] [--plugin-path DIRS] [--debug]\n"
-	"                   -- COMMAND [ARG...]\n"
-	"\n"
-	"Run COMMAND in new mount, PID and UTS namespaces with the Docker volumes of\n"
-	"FILE (Mesos' JSON) attached by `dvmount prepare --pid`; `dvmount cleanup`\n"
-	"releases them when it ends. Output goes to the terminal and to the sandbox's\n"
-	"stdout and stderr files. Exit status: the command's; 125 when dvmount-run,\n"
-	"prepare or cleanup failed; 126/127 when the command cannot run / is missing.\n"
-	"--timeout SEC bounds each plugin call of prepare and cleanup (dvmount's\n"
-	"--timeout and --timeout-mount); a signal during cleanup stops it at once.\n"
-	"\n"
-	"example:\n"
-	"  dvmount-run --name test --volumes myvolume.json -- touch /tmp/myvolume/myfile\n"
-	"See dvmount-run(1).\n";
+    "usage: dvmount-run --name NAME --volumes FILE|- [--rootfs DIR] [--sandbox DIR]\n"
+    "                   [--user UID[:GID]] [--keep] [--timeout SEC] [--dvmount PATH]\n"
+    "                   [--state-dir DIR] [--policy FILE] [--plugin-path DIRS] [--debug]\n"
+    "                   -- COMMAND [ARG...]\n"
+    "\n"
+    "Run COMMAND in new mount, PID and UTS namespaces with the Docker volumes of\n"
+    "FILE (Mesos' JSON) attached by `dvmount prepare --pid`; `dvmount cleanup`\n"
+    "releases them when it ends. Output goes to the terminal and to the sandbox's\n"
+    "stdout and stderr files. Exit status: the command's; 125 when dvmount-run,\n"
+    "prepare or cleanup failed; 126/127 when the command cannot run / is missing.\n"
+    "--timeout SEC bounds each plugin call of prepare and cleanup (dvmount's\n"
+    "--timeout and --timeout-mount); a signal during cleanup stops it at once.\n"
+    "\n"
+    "example:\n"
+    "  dvmount-run --name test --volumes myvolume.json -- touch /tmp/myvolume/myfile\n"
+    "See dvmount-run(1).\n";
 
 static void run_err(const struct run_opts *o, const char *fmt, ...) _printf_(2, 3);
 static void run_err(const struct run_opts *o, const char *fmt, ...)
@@ -226,8 +226,9 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_TIMEOUT:
 			if (!timeout_valid(optarg)) {
-				run_err(o, "invalid --timeout '%s' (seconds, above 0, at most %.0f)",
-				    optarg, RUN_TIMEOUT_MAX_S);
+				run_err(o,
+					"invalid --timeout '%s' (seconds, above 0, at most %.0f)",
+					optarg, RUN_TIMEOUT_MAX_S);
 				return 2;
 			}
 			if (na + 4 > RUN_DVMOUNT_ARGS_MAX) {
@@ -246,7 +247,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			return -1;
 		default:
 			run_err(o, "unknown or incomplete option '%s' (see dvmount-run --help)",
-			    argv[optind - 1]);
+				argv[optind - 1]);
 			return 2;
 		}
 	}
@@ -256,9 +257,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		return 2;
 	}
 	if (!name_valid(o->name)) {
-		run_err(o, "invalid --name '%s' ([A-Za-z0-9._-], at most %d bytes, not starting "
-		       "with '.')",
-		    o->name, RUN_NAME_MAX);
+		run_err(o,
+			"invalid --name '%s' ([A-Za-z0-9._-], at most %d bytes, not starting "
+			"with '.')",
+			o->name, RUN_NAME_MAX);
 		return 2;
 	}
 	if (o->rootfs && o->rootfs[0] != '/') {
@@ -328,7 +330,7 @@ static int setup_sandbox(struct run_opts *o)
 	if (o->have_user && chown(o->sandbox, o->uid, o->gid) < 0) {
 		r = negerrno();
 		run_err(o, "sandbox '%s': chown to %u:%u: %s", o->sandbox, (unsigned)o->uid,
-		    (unsigned)o->gid, strerror(-r));
+			(unsigned)o->gid, strerror(-r));
 		return r;
 	}
 	if (!o->rootfs)
@@ -579,8 +581,9 @@ static int signal_pending(int sigfd)
 int main(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
-	struct run_container c = { .pidfd = -EBADF, .go_fd = -EBADF, .out_fd = -EBADF,
-				   .err_fd = -EBADF };
+	struct run_container c = {
+		.pidfd = -EBADF, .go_fd = -EBADF, .out_fd = -EBADF, .err_fd = -EBADF
+	};
 	_cleanup_close_ int sigfd = -EBADF, out_file = -EBADF, err_file = -EBADF;
 	char *prepare[16], *cleanup[] = { "cleanup", "--container-id", o.container_id, NULL };
 	size_t np = 0;
@@ -607,8 +610,10 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (o.rootfs && !rootfs_has_proc(o.rootfs)) {
-		run_err(&o, "the rootfs '%s' has no /proc (a directory for the container's /proc; "
-		    "tools/mkrootfs makes one)", o.rootfs);
+		run_err(&o,
+			"the rootfs '%s' has no /proc (a directory for the container's /proc; "
+			"tools/mkrootfs makes one)",
+			o.rootfs);
 		return RUN_EXIT_FAILED;
 	}
 	if (setup_sandbox(&o) < 0)
@@ -683,9 +688,10 @@ int main(int argc, char **argv)
 	r = run_dvmount(&o, cleanup, false, sigfd);
 	if (r != 0) {
 		if (r == RUN_DVMOUNT_STOPPED)
-			run_err(&o, "cleanup stopped by a signal; the volumes stay recorded until "
-			    "'dvmount cleanup --container-id %s' or 'dvmount recover'",
-			    o.container_id);
+			run_err(&o,
+				"cleanup stopped by a signal; the volumes stay recorded until "
+				"'dvmount cleanup --container-id %s' or 'dvmount recover'",
+				o.container_id);
 		else if (r < 0)
 			run_err(&o, "running '%s cleanup': %s", o.dvmount, strerror(-r));
 		status = RUN_EXIT_FAILED;

@@ -17,7 +17,7 @@
 
 /* Exit statuses of dvmount-run itself, as podman and env(1) use them. */
 enum {
-	RUN_EXIT_FAILED = 125,	   /* dvmount-run, dvmount prepare or cleanup failed */
+	RUN_EXIT_FAILED = 125,	    /* dvmount-run, dvmount prepare or cleanup failed */
 	RUN_EXIT_CANNOT_EXEC = 126, /* the command exists but cannot run */
 	RUN_EXIT_NOT_FOUND = 127,   /* the command does not exist */
 };
@@ -30,8 +30,8 @@ enum {
 
 struct run_opts {
 	const char *name;
-	const char *volumes; /* FILE, or "-" for stdin */
-	const char *rootfs;  /* absolute host path, or NULL: the host's root */
+	const char *volumes;	/* FILE, or "-" for stdin */
+	const char *rootfs;	/* absolute host path, or NULL: the host's root */
 	char sandbox[PATH_MAX]; /* absolute host path */
 	bool sandbox_made;	/* we created it: removed at the end unless keep */
 	bool have_user;
@@ -49,11 +49,11 @@ struct run_opts {
  * and owned by this structure; run_container_close() releases them.
  */
 struct run_container {
-	pid_t pid;   /* its init, in dvmount-run's PID namespace */
-	int pidfd;   /* of the init */
-	int go_fd;   /* write one byte: start the command; close: give up */
-	int out_fd;  /* the command's stdout (a pipe), -EBADF once at EOF */
-	int err_fd;  /* the command's stderr */
+	pid_t pid;  /* its init, in dvmount-run's PID namespace */
+	int pidfd;  /* of the init */
+	int go_fd;  /* write one byte: start the command; close: give up */
+	int out_fd; /* the command's stdout (a pipe), -EBADF once at EOF */
+	int err_fd; /* the command's stderr */
 };
 
 /*

@@ -34,7 +34,7 @@ static const struct {
 	const char *path;
 	const char *method; /* as fault specs name it */
 	enum endpoint ep;
-	bool has_body;	    /* the SDK decodes a body for it */
+	bool has_body; /* the SDK decodes a body for it */
 } endpoints[] = {
 	{ "/Plugin.Activate", "Activate", EP_ACTIVATE, false },
 	{ "/VolumeDriver.Create", "Create", EP_CREATE, true },
@@ -189,7 +189,7 @@ static void set_oversized(struct api_answer *a, json_object *answer, long size)
 	if (!get_key(answer, "Err"))
 		json_object_object_add(answer, "Err", json_object_new_string(""));
 	base = json_object_to_json_string_ext(answer, JSON_C_TO_STRING_PLAIN |
-							      JSON_C_TO_STRING_NOSLASHESCAPE);
+							  JSON_C_TO_STRING_NOSLASHESCAPE);
 	blen = strlen(base);
 	/* base minus its '}', then ,"Pad":"...."}\n */
 	fixed = blen - 1 + strlen(",\"Pad\":\"\"}\n");
@@ -250,15 +250,15 @@ static void write_log(const char *endpoint, const struct decoded *d, const struc
 				       json_object_new_string(fault_kind_name(a->fault.kind)));
 	len = asprintf(&line, "%s\n",
 		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	/* One write on an O_APPEND fd: lines from many threads never interleave. */
 	if (len > 0 && write(tp_config.log_fd, line, (size_t)len) < 0)
 		return;
 }
 
 /* Runs the endpoint itself; errors become 500 {"Err"}. */
-static void run_endpoint(enum endpoint ep, const struct decoded *d, struct api_answer *a,
-			 char *err, size_t errlen, json_object **ret_answer)
+static void run_endpoint(enum endpoint ep, const struct decoded *d, struct api_answer *a, char *err,
+			 size_t errlen, json_object **ret_answer)
 {
 	_cleanup_json_ json_object *answer = NULL;
 	const char *name = d->name ? d->name : "";
@@ -375,9 +375,8 @@ void api_handle(const struct api_request *req, struct api_answer *ret)
 		break;
 	}
 
-	if (ep == EP_UNKNOWN ||
-	    (tp_config.mode == TP_MODE_OLD &&
-	     (ep == EP_GET || ep == EP_LIST || ep == EP_CAPABILITIES))) {
+	if (ep == EP_UNKNOWN || (tp_config.mode == TP_MODE_OLD &&
+				 (ep == EP_GET || ep == EP_LIST || ep == EP_CAPABILITIES))) {
 		/* what Go's ServeMux answers, as pre-1.10 plugins did */
 		set_body(ret, 404, CT_TEXT, NOT_FOUND_BODY);
 		goto out;

@@ -41,13 +41,20 @@ static atomic_int n_conns;
 static const char *reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Status";
 	}
 }
 
@@ -190,10 +197,11 @@ static int send_head(int fd, const struct api_answer *a, bool chunked, bool clos
 	int n;
 
 	if (chunked)
-		n = snprintf(head, sizeof(head),
-			     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n%s\r\n",
-			     a->status, reason(a->status), a->content_type,
-			     closing ? "Connection: close\r\n" : "");
+		n = snprintf(
+		    head, sizeof(head),
+		    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n%s\r\n",
+		    a->status, reason(a->status), a->content_type,
+		    closing ? "Connection: close\r\n" : "");
 	else
 		n = snprintf(head, sizeof(head),
 			     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
@@ -314,7 +322,8 @@ static void serve(struct conn *c)
 		if (n <= 0)
 			return;
 		while (off < (size_t)n) {
-			off += http_parser_execute(&c->parser, &settings, buf + off, (size_t)n - off);
+			off +=
+			    http_parser_execute(&c->parser, &settings, buf + off, (size_t)n - off);
 			if (c->complete) {
 				bool keep = http_should_keep_alive(&c->parser);
 

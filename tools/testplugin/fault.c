@@ -18,11 +18,11 @@
 #define MAX_FILE_BYTES (64 * 1024)
 
 struct fault_spec {
-	char method[32];	 /* "Mount", or "*" */
+	char method[32]; /* "Mount", or "*" */
 	struct fault_action action;
 	char volume[TP_MAX_NAME + 1];
 	bool has_volume;
-	long count;		 /* -1: unlimited */
+	long count; /* -1: unlimited */
 	long fired;
 };
 
@@ -45,12 +45,12 @@ static const struct {
 	enum fault_kind kind;
 	bool has_arg;
 } kinds[] = {
-	{ "latency", FAULT_LATENCY, true }, { "error", FAULT_ERROR, true },
-	{ "err200", FAULT_ERR200, true },   { "status", FAULT_STATUS, true },
-	{ "notfound", FAULT_NOTFOUND, false }, { "hang", FAULT_HANG, false },
-	{ "close", FAULT_CLOSE, false },	  { "garbage", FAULT_GARBAGE, false },
+	{ "latency", FAULT_LATENCY, true },	{ "error", FAULT_ERROR, true },
+	{ "err200", FAULT_ERR200, true },	{ "status", FAULT_STATUS, true },
+	{ "notfound", FAULT_NOTFOUND, false },	{ "hang", FAULT_HANG, false },
+	{ "close", FAULT_CLOSE, false },	{ "garbage", FAULT_GARBAGE, false },
 	{ "oversized", FAULT_OVERSIZED, true }, { "chunked", FAULT_CHUNKED, false },
-	{ "nobody", FAULT_NOBODY, false },	  { "answer", FAULT_ANSWER, true },
+	{ "nobody", FAULT_NOBODY, false },	{ "answer", FAULT_ANSWER, true },
 	{ "restart", FAULT_RESTART, false },
 };
 
@@ -169,21 +169,23 @@ static int parse_spec(const char *text, struct fault_spec *ret, char *errbuf, si
 		size_t off = 0;
 
 		for (size_t k = 2; k < n; k++)
-			off += (size_t)snprintf(s.action.msg + off,
-						off < sizeof(s.action.msg) ? sizeof(s.action.msg) - off : 0,
-						"%s%s", k > 2 ? " " : "", words[k]);
+			off += (size_t)snprintf(
+			    s.action.msg + off,
+			    off < sizeof(s.action.msg) ? sizeof(s.action.msg) - off : 0, "%s%s",
+			    k > 2 ? " " : "", words[k]);
 		break;
 	}
 	case FAULT_LATENCY:
 	case FAULT_STATUS:
 	case FAULT_OVERSIZED: {
 		long min = s.action.kind == FAULT_STATUS ? 200 : 0;
-		long max = s.action.kind == FAULT_LATENCY ? TP_MAX_LATENCY_MS :
-			   s.action.kind == FAULT_STATUS ? 599 : TP_MAX_OVERSIZED;
+		long max = s.action.kind == FAULT_LATENCY  ? TP_MAX_LATENCY_MS
+			   : s.action.kind == FAULT_STATUS ? 599
+							   : TP_MAX_OVERSIZED;
 
 		if (nargs != 1 || parse_long(words[2], min, max, &s.action.arg) < 0) {
-			snprintf(errbuf, errlen, "fault spec '%s': %s needs a number in %ld..%ld", text,
-				 words[1], min, max);
+			snprintf(errbuf, errlen, "fault spec '%s': %s needs a number in %ld..%ld",
+				 text, words[1], min, max);
 			return -EINVAL;
 		}
 		break;

@@ -29,10 +29,10 @@ static char **saved_argv;
 static int saved_argc;
 
 static const char usage[] =
-	"Usage: " PROG " --socket PATH --root DIR [--log FILE] [--faults FILE]\n"
-	"       [--fault SPEC]... [--mode normal|old|rexray] [--bind] [--ready]\n"
-	"       [--listen-fd N] [--help]\n"
-	"SPEC: ENDPOINT KIND [ARG] [volume=NAME] [count=N]; see " PROG "(1).\n";
+    "Usage: " PROG " --socket PATH --root DIR [--log FILE] [--faults FILE]\n"
+    "       [--fault SPEC]... [--mode normal|old|rexray] [--bind] [--ready]\n"
+    "       [--listen-fd N] [--help]\n"
+    "SPEC: ENDPOINT KIND [ARG] [volume=NAME] [count=N]; see " PROG "(1).\n";
 
 static _noreturn_ _printf_(2, 3) void die(int code, const char *fmt, ...)
 {
@@ -94,10 +94,14 @@ static int listen_fd = -1;
 static void parse_args(int argc, char **argv, bool *ret_ready)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' }, { "root", required_argument, NULL, 'r' },
-		{ "log", required_argument, NULL, 'l' },    { "faults", required_argument, NULL, 'F' },
-		{ "fault", required_argument, NULL, 'f' },  { "mode", required_argument, NULL, 'm' },
-		{ "bind", no_argument, NULL, 'b' },	    { "ready", no_argument, NULL, 'R' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "faults", required_argument, NULL, 'F' },
+		{ "fault", required_argument, NULL, 'f' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "bind", no_argument, NULL, 'b' },
+		{ "ready", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "listen-fd", required_argument, NULL, 'L' },
 		{ "restarted", no_argument, NULL, 'X' },
@@ -216,7 +220,8 @@ int main(int argc, char **argv)
 	}
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
+				       { .fd = sfd, .events = POLLIN } };
 
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)

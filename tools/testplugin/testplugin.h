@@ -15,15 +15,15 @@
 
 #include "common/macro.h"
 
-#define TP_MAX_BODY (1024 * 1024)   /* request bodies, as the brief bounds them */
-#define TP_MAX_HEADERS 64	    /* header lines per request */
-#define TP_MAX_HEADER_BYTES 16384   /* URL + all header names and values */
-#define TP_MAX_JSON_DEPTH 16	    /* requests are two levels deep */
-#define TP_MAX_NAME 255		    /* volume names and mount IDs */
+#define TP_MAX_BODY (1024 * 1024) /* request bodies, as the brief bounds them */
+#define TP_MAX_HEADERS 64	  /* header lines per request */
+#define TP_MAX_HEADER_BYTES 16384 /* URL + all header names and values */
+#define TP_MAX_JSON_DEPTH 16	  /* requests are two levels deep */
+#define TP_MAX_NAME 255		  /* volume names and mount IDs */
 #define TP_MAX_VOLUMES 4096
-#define TP_MAX_IDS 1024		    /* mount IDs held per volume */
-#define TP_MAX_OPTS 256		    /* option keys per volume */
-#define TP_MAX_CONNS 512	    /* connections served at once */
+#define TP_MAX_IDS 1024	 /* mount IDs held per volume */
+#define TP_MAX_OPTS 256	 /* option keys per volume */
+#define TP_MAX_CONNS 512 /* connections served at once */
 #define TP_MAX_OVERSIZED (256 * 1024 * 1024)
 #define TP_MAX_LATENCY_MS 600000
 
@@ -82,8 +82,8 @@ enum fault_kind {
 
 struct fault_action {
 	enum fault_kind kind;
-	long arg;	   /* latency ms, status code, oversized bytes */
-	char msg[1024];	   /* error and err200 messages */
+	long arg;	/* latency ms, status code, oversized bytes */
+	char msg[1024]; /* error and err200 messages */
 };
 
 /* Parse one SPEC (command line): 0 or -EINVAL with a reason in errbuf. */
@@ -95,7 +95,7 @@ const char *fault_kind_name(enum fault_kind kind);
 
 /* --- api.c: one request in, one answer out. */
 struct api_request {
-	const char *path;	/* "/VolumeDriver.Mount" */
+	const char *path; /* "/VolumeDriver.Mount" */
 	const char *body;
 	size_t body_len;
 	bool is_post;
@@ -104,7 +104,7 @@ struct api_request {
 struct api_answer {
 	int status;
 	const char *content_type;
-	char *body;		/* owned */
+	char *body; /* owned */
 	size_t body_len;
 	struct fault_action fault;
 };

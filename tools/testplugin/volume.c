@@ -227,7 +227,7 @@ static int persist_locked(char *errbuf, size_t errlen)
 		unsigned long snap = gen;
 		_cleanup_json_ json_object *o = state_to_json();
 		_cleanup_free_ char *text = strdup(json_object_to_json_string_ext(
-			o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 
 		writing = true;
 		pthread_mutex_unlock(&lock);
@@ -251,13 +251,15 @@ static int load_volume(json_object *o)
 	struct volume v = { 0 };
 	struct volume *grown;
 
-	if (!json_object_object_get_ex(o, "name", &name) || !json_object_is_type(name, json_type_string) ||
+	if (!json_object_object_get_ex(o, "name", &name) ||
+	    !json_object_is_type(name, json_type_string) ||
 	    !name_valid(json_object_get_string(name)) || find(json_object_get_string(name)))
 		return -EINVAL;
 	if (n_volumes >= TP_MAX_VOLUMES)
 		return -E2BIG;
 	v.name = strdup(json_object_get_string(name));
-	if (json_object_object_get_ex(o, "options", &opts) && json_object_is_type(opts, json_type_object))
+	if (json_object_object_get_ex(o, "options", &opts) &&
+	    json_object_is_type(opts, json_type_object))
 		v.opts = copy_json(opts);
 	else
 		v.opts = json_object_new_object();
@@ -265,7 +267,8 @@ static int load_volume(json_object *o)
 		v.created = parse_time(json_object_get_string(created));
 	if (json_object_object_get_ex(o, "anonymous", &anon))
 		v.anon = (unsigned long)MAX(json_object_get_int64(anon), 0);
-	if (json_object_object_get_ex(o, "ids", &ids) && json_object_is_type(ids, json_type_array)) {
+	if (json_object_object_get_ex(o, "ids", &ids) &&
+	    json_object_is_type(ids, json_type_array)) {
 		size_t n = MIN(json_object_array_length(ids), (size_t)TP_MAX_IDS);
 
 		v.ids = calloc(n + 1, sizeof(*v.ids));
