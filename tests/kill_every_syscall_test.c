@@ -116,37 +116,10 @@ FIXTURE_TEARDOWN(sweep)
  */
 static int run_killed_at_call(struct lcenv *e, char *const args[], int k)
 {
-	char *argv[32] = { (char *)build_path("dvmount"),
-			   "--state-dir",
-			   e->state,
-			   "--policy",
-			   e->policy,
-			   "--plugin-path",
-			   e->plugins };
-	int n = 7, st, sig = 0, calls = 0;
-	pid_t pid;
+	pid_t pid = lcenv_spawn_traced(e, args);
+	int st, sig = 0, calls = 0;
 
-	for (int i = 0; args[i] && n < 31; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	pid = fork();
 	if (pid < 0)
-		return -ECHILD;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		/* make asan: LeakSanitizer cannot ptrace a process we trace. */
-		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	/* Stopped at its exec. */
-	if (waitpid(pid, &st, __WALL) != pid || !WIFSTOPPED(st))
 		return -ECHILD;
 	ptrace(PTRACE_SETOPTIONS, pid, NULL,
 	       (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL));

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +95,41 @@ int lcenv_argv_head(struct lcenv *e, const char *program, char *argv[static LCEN
 	argv[5] = "--plugin-path";
 	argv[6] = e->plugins;
 	return LCENV_ARGV_HEAD;
+}
+
+pid_t lcenv_spawn_traced(struct lcenv *e, char *const args[])
+{
+	char *argv[LCENV_ARGV_HEAD + 25];
+	int n = lcenv_argv_head(e, "dvmount", argv), st;
+	pid_t pid;
+
+	for (int i = 0; args[i]; i++) {
+		if (n == (int)ARRAY_SIZE(argv) - 1)
+			return -E2BIG;
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, __WALL) != pid || !WIFSTOPPED(st)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, __WALL);
+		return -ECHILD;
+	}
+	return pid;
 }
 
 static int runv(struct lcenv *e, struct run_result *r, const char *point, long kill_after_us,

@@ -68,6 +68,15 @@ int lcenv_runv(struct lcenv *e, struct run_result *r, const char *point, char *c
 /* lcenv_runv() killed (SIGKILL) kill_after_us after its exec: run_argv_killed(). */
 int lcenv_run_killed(struct lcenv *e, struct run_result *r, long kill_after_us, char *const args[]);
 
+/*
+ * dvmount ARGS... (NULL-terminated, at most 24 words) started under
+ * ptrace(PTRACE_TRACEME), its stdio on /dev/null, SIGKILLed if the caller
+ * dies: returns its pid, stopped at its exec (set the ptrace options and
+ * resume it), or -errno (-ECHILD when it did not stop there). make asan: its
+ * LeakSanitizer is off, since LeakSanitizer cannot ptrace a traced process.
+ */
+pid_t lcenv_spawn_traced(struct lcenv *e, char *const args[]);
+
 /* One volume of a spec; driver NULL means "tp", mode NULL "RW". */
 struct lcvol {
 	const char *name;
