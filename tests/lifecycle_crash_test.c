@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "tests/lib/crashscene.h"
 #include "tests/lib/lcenv.h"
 
 #define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
@@ -60,22 +61,11 @@ FIXTURE_VARIANT_ADD(crash, cleanup_after_unmount){ .point = "after-unmount", .in
 /* c0 survives with v1; c1 (v1 shared, v2 its own) is the one interrupted. */
 FIXTURE_SETUP(crash)
 {
-	struct lcvol v0[] = { { .name = "v1", .path = "c0/v1" } };
-	struct lcvol v1[] = { { .name = "v1", .path = "c1/v1" },
-			      { .name = "v2", .path = "c1/v2" } };
 	struct run_result r;
-	char pid[16];
+	int ret =
+	    crash_scene_start(&self->e, self->ct, self->sandbox, self->vols0, self->vols1, &r);
 
-	ASSERT_EQ(0, lcenv_setup(&self->e, NULL));
-	tu_path(self->sandbox, "%s/sb", self->e.dir);
-	ASSERT_EQ(0, tu_mkdirs(self->sandbox, 0755));
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "c0.json", v0, 1, self->vols0));
-	ASSERT_EQ(0, lcenv_volumes(&self->e, "c1.json", v1, 2, self->vols1));
-	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
-	ASSERT_EQ(0, tu_container_start(&self->ct[1], NULL, 0));
-	lcenv_run(&self->e, &r, "prepare", "--container-id", "c0", "--volumes", self->vols0,
-		  "--pid", lc_pidstr(pid, self->ct[0].pid), "--sandbox", self->sandbox, NULL);
-	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	ASSERT_EQ(0, ret) OK_OR_LOG(r);
 	run_result_free(&r);
 }
 

@@ -5,6 +5,37 @@
 
 #include "tests/lib/crashscene.h"
 
+int crash_scene_start(struct lcenv *e, struct tu_container ct[static 2],
+		      char ret_sandbox[static PATH_MAX], char ret_vols0[static PATH_MAX],
+		      char ret_vols1[static PATH_MAX], struct run_result *r)
+{
+	struct lcvol v0[] = { { .name = "v1", .path = "c0/v1" } };
+	struct lcvol v1[] = { { .name = "v1", .path = "c1/v1" },
+			      { .name = "v2", .path = "c1/v2" } };
+	char pid[16];
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	ret = lcenv_setup(e, NULL);
+	if (ret < 0)
+		return ret;
+	tu_path(ret_sandbox, "%s/sb", e->dir);
+	ret = tu_mkdirs(ret_sandbox, 0755);
+	if (ret == 0)
+		ret = lcenv_volumes(e, "c0.json", v0, 1, ret_vols0);
+	if (ret == 0)
+		ret = lcenv_volumes(e, "c1.json", v1, 2, ret_vols1);
+	if (ret == 0)
+		ret = tu_container_start(&ct[0], NULL, 0);
+	if (ret == 0)
+		ret = tu_container_start(&ct[1], NULL, 0);
+	if (ret < 0)
+		return ret;
+	lcenv_run(e, r, "prepare", "--container-id", "c0", "--volumes", ret_vols0, "--pid",
+		  lc_pidstr(pid, ct[0].pid), "--sandbox", ret_sandbox, NULL);
+	return r->status == 0 ? 0 : -EIO;
+}
+
 int crash_points_list(struct crash_points *ret)
 {
 	struct run_result r;

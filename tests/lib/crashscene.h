@@ -32,6 +32,18 @@ struct crash_points {
 int crash_points_list(struct crash_points *ret);
 void crash_points_free(struct crash_points *p);
 
+/*
+ * The scene's start, on e (set up here: lcenv_setup(e, NULL)): <e->dir>/sb
+ * made and given in ret_sandbox; c0's spec (v1 at c0/v1) and c1's (v1 at
+ * c1/v1, v2 at c1/v2) written and given; the containers ct[0] and ct[1]
+ * started; c0 prepared into ct[0] (--pid, --sandbox). r holds that prepare's
+ * result (run_result_free() it). Returns 0; -EIO when the prepare failed (r
+ * says why); another -errno from the step that failed, r then zeroed.
+ */
+int crash_scene_start(struct lcenv *e, struct tu_container ct[static 2],
+		      char ret_sandbox[static PATH_MAX], char ret_vols0[static PATH_MAX],
+		      char ret_vols1[static PATH_MAX], struct run_result *r);
+
 /* Where c1's operations run: its spec (v1 and v2), the sandbox, its process. */
 struct crash_scene {
 	struct lcenv *e;
