@@ -587,8 +587,12 @@ TEST_F(mesos, killed_during_a_dvdcli_mount_keeps_the_entry_until_it_can_be_relea
 	expect_slow_mount_released(_metadata, &self->e);
 }
 
-/* The next lcenv_run()s traced by strace into trace: unlinks and fsyncs, with paths. */
-static void trace_runs(struct lcenv *e, const char *wrap[static 11], const char *trace)
+/*
+ * The next lcenv_run()s traced by strace into trace, with paths: the calls
+ * that filter ("trace=...", strace -e) names.
+ */
+static void trace_runs(struct lcenv *e, const char *wrap[static 11], const char *filter,
+		       const char *trace)
 {
 	static const char *const argv[] = {
 		"/usr/bin/strace",
@@ -598,11 +602,12 @@ static void trace_runs(struct lcenv *e, const char *wrap[static 11], const char 
 		"-E",
 		"ASAN_OPTIONS=detect_leaks=0" /* LeakSanitizer refuses ptrace */,
 		"-e",
-		"trace=unlinkat,fsync",
+		NULL,
 		"-o"
 	};
 
 	memcpy(wrap, argv, sizeof(argv));
+	wrap[7] = filter;
 	wrap[9] = trace;
 	wrap[10] = NULL;
 	e->wrap = wrap;
@@ -633,7 +638,7 @@ TEST_F(mesos, dvdcli_unmount_forgets_mesos_durably)
 	EXPECT_EQ(2, lcenv_status_refcount(&self->e, "v1"));
 
 	tu_path(trace, "%s/unmount.trace", self->e.dir);
-	trace_runs(&self->e, wrap, trace);
+	trace_runs(&self->e, wrap, "trace=unlinkat,fsync", trace);
 	lcenv_run(&self->e, &r, "dvdcli", "unmount", "--volumedriver=tp", "--volumename=v1", NULL);
 	self->e.wrap = NULL;
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
@@ -673,7 +678,7 @@ TEST_F(mesos, failed_dvdcli_mount_forgets_mesos_durably)
 
 	ASSERT_EQ(0, tu_write_file(self->e.faults, "Mount error nope volume=v1\n"));
 	tu_path(trace, "%s/mount.trace", self->e.dir);
-	trace_runs(&self->e, wrap, trace);
+	trace_runs(&self->e, wrap, "trace=unlinkat,fsync", trace);
 	lcenv_run(&self->e, &r, "dvdcli", "mount", "--volumedriver=tp", "--volumename=v1", NULL);
 	self->e.wrap = NULL;
 	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
@@ -693,27 +698,6 @@ TEST_F(mesos, failed_dvdcli_mount_forgets_mesos_durably)
 	free(text);
 	EXPECT_EQ(0, lc_mounts_under(0, self->e.tproot));
 	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
-}
-
-/* The next lcenv_run()s traced into trace: renames, temp file opens and syncs, with paths. */
-static void trace_rewrites(struct lcenv *e, const char *wrap[static 11], const char *trace)
-{
-	static const char *const argv[] = {
-		"/usr/bin/strace",
-		"-f",
-		"-y",
-		"-qq",
-		"-E",
-		"ASAN_OPTIONS=detect_leaks=0" /* LeakSanitizer refuses ptrace */,
-		"-e",
-		"trace=openat,renameat,renameat2,fsync,fdatasync",
-		"-o"
-	};
-
-	memcpy(wrap, argv, sizeof(argv));
-	wrap[9] = trace;
-	wrap[10] = NULL;
-	e->wrap = wrap;
 }
 
 /*
@@ -789,7 +773,7 @@ TEST_F(mesos, prepare_rewrites_of_the_durable_record_sync_their_data)
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
 	tu_path(trace, "%s/prepare.trace", self->e.dir);
-	trace_rewrites(&self->e, wrap, trace);
+	trace_runs(&self->e, wrap, "trace=openat,renameat,renameat2,fsync,fdatasync", trace);
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, "--pid",
 		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
 	self->e.wrap = NULL;
@@ -829,7 +813,7 @@ TEST_F(mesos, dvdcli_rewrite_of_the_durable_entry_syncs_its_data)
 	char *text;
 
 	tu_path(trace, "%s/mount.trace", self->e.dir);
-	trace_rewrites(&self->e, wrap, trace);
+	trace_runs(&self->e, wrap, "trace=openat,renameat,renameat2,fsync,fdatasync", trace);
 	lcenv_run(&self->e, &r, "dvdcli", "mount", "--volumedriver=tp", "--volumename=v1", NULL);
 	self->e.wrap = NULL;
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
