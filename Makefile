@@ -162,6 +162,7 @@ TEST_SRCS := \
 	tests/resolve_test.c \
 	tests/rpc_test.c \
 	tests/setup_cost_test.c \
+	tests/source_checks_test.c \
 	tests/spec_test.c \
 	tests/state_disk_test.c \
 	tests/state_test.c \
