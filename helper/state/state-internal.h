@@ -44,6 +44,7 @@ struct state_lock_entry {
 	int dir_fd;   /* volumes/<key> */
 	int users_fd; /* volumes/<key>/users */
 	bool removed; /* by state_volume_remove(): its lock file goes at unlock */
+	bool tidied;  /* its stray temp files removed (state_tidy_volume) */
 };
 
 struct state_locks {
@@ -75,6 +76,15 @@ int state_quarantine(struct state *st, int dirfd, const char *name, const char *
 
 /* Unlink leftover temp files in a small directory (the caller holds its lock). */
 int state_remove_temps(int dirfd);
+/*
+ * Before the first write to a held volume's directory under this lock:
+ * unlink the temp files a writer that crashed left there. Only a lock
+ * holder may (a temp may be a live writer's otherwise), and only a writer
+ * needs to: a stray temp is invisible to readers and listings, and the
+ * directory can be removed only after volume.json is written or removed
+ * (issue 11: a listing per locked volume cost three syscalls). 0 or -errno.
+ */
+int state_tidy_volume(struct state_lock_entry *held);
 
 /*
  * Call cb(name) for every entry of the directory open at fd ("." and ".."

@@ -91,10 +91,12 @@ static int lock_one_volume(struct state *st, struct state_lock_entry *e)
 		r = open_or_make_dir(dir_fd, "users", &users_fd);
 		if (r < 0)
 			return r;
-		/* A crash mid-write left a temp file: only a lock holder may remove it. */
-		r = state_remove_temps(dir_fd);
-		if (r < 0)
-			return r;
+		/*
+		 * No listing for temp files a crash mid-write left here: the
+		 * lock's first write of the entry removes them (state_tidy_volume),
+		 * a prepare or cleanup of a volume in use writes none (issue 11).
+		 */
+		e->tidied = false;
 		e->dir_fd = TAKE_FD(dir_fd);
 		e->lock_fd = TAKE_FD(lock_fd);
 		e->users_fd = TAKE_FD(users_fd);

@@ -120,6 +120,7 @@ int state_volume_save(struct state *st, const char *key, json_object *volume)
 int state_volume_save_flags(struct state *st, const char *key, json_object *volume, unsigned flags)
 {
 	struct state_lock_entry *held;
+	int r;
 
 	if (!key_valid(key) || (flags & ~STATE_DATA_SYNC))
 		return -EINVAL;
@@ -128,8 +129,24 @@ int state_volume_save_flags(struct state *st, const char *key, json_object *volu
 		return -ENOLCK;
 	if (held->removed)
 		return -ESTALE;
+	r = state_tidy_volume(held);
+	if (r < 0)
+		return r;
 	/* Not durable by itself: state_volume_sync(), or the records (state.h). */
 	return state_save_json(held->dir_fd, VOLUME_FILE, volume, flags);
+}
+
+int state_tidy_volume(struct state_lock_entry *held)
+{
+	int r;
+
+	if (held->tidied)
+		return 0;
+	r = state_remove_temps(held->dir_fd);
+	if (r < 0)
+		return r;
+	held->tidied = true;
+	return 0;
 }
 
 int state_volume_sync(struct state *st, const char *key)
@@ -168,6 +185,10 @@ int state_volume_remove(struct state *st, const char *key)
 		return r;
 	if (r > 0)
 		return -EBUSY;
+	/* The directory goes at unlock: only if nothing is left in it. */
+	r = state_tidy_volume(held);
+	if (r < 0)
+		return r;
 	if (unlinkat(held->dir_fd, VOLUME_FILE, 0) < 0 && errno != ENOENT)
 		return negerrno();
 	if (unlinkat(held->dir_fd, "users", AT_REMOVEDIR) < 0 && errno != ENOENT)
