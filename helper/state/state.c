@@ -334,6 +334,14 @@ int state_read_file(int dirfd, const char *name, size_t max_size, char **ret_buf
 		len += (size_t)k;
 		if (len > max_size)
 			return -EFBIG;
+		/*
+		 * Files here are replaced by rename, never rewritten in place:
+		 * all that fstat saw has been read, and a short read of a
+		 * regular file is its end. No read to see EOF (issue 11: one
+		 * syscall per volume entry and record).
+		 */
+		if (len == (size_t)sb.st_size && len < cap)
+			break;
 		if (len == cap) {
 			char *nbuf;
 
