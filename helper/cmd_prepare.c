@@ -739,13 +739,14 @@ static int check_mountpoints(struct lc *lc, const struct args *a, struct pvol *v
 			continue;
 		/* The tree of exactly the directory that was checked: no second lookup. */
 		v[i].tree_fd = TAKE_FD(b.pk[i].tree_fd);
-		/* Its id survives move_mount: recorded before attaching, so cleanup finds it. */
-		r = ns_mount_id(v[i].tree_fd, "", &v[i].mnt_id);
+		/*
+		 * Its id survives move_mount: recorded before attaching, so
+		 * cleanup finds it; with its root's identity, in the same statx.
+		 */
+		r = ns_tree_ids(v[i].tree_fd, &v[i].mnt_id, &v[i].tree_dev, &v[i].tree_ino);
 		/* And the id mountinfo shows, to see it there wherever it was moved. */
 		if (r == 0 && ns_mount_id_legacy(v[i].tree_fd, "", &v[i].mnt_legacy_id) < 0)
 			v[i].mnt_legacy_id = 0;
-		if (r == 0 && ns_tree_identity(v[i].tree_fd, &v[i].tree_dev, &v[i].tree_ino) < 0)
-			v[i].tree_ino = 0;
 		if (r < 0) {
 			lc_fail(lc, "volume '%s': open_tree '%s': %s", v[i].sv->name,
 				v[i].host_path, strerror(-r));
@@ -824,6 +825,7 @@ static int attach(struct lc *lc, const struct args *a, int pidfd, struct pvol *v
 			m[j] = (struct ns_mount){ .tree_fd = v[idx[j]].tree_fd,
 						  .target = v[idx[j]].target,
 						  .target_fd = v[idx[j]].target_fd,
+						  .tree_mnt_id = v[idx[j]].mnt_id,
 						  .flags =
 						      NS_ALL_OR_NOTHING | NS_TARGET_FD |
 						      (lc->g->caller_is_root ? 0 : NS_OWN_USERNS) };

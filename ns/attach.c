@@ -13,7 +13,10 @@
  *      RESOLVE_IN_ROOT relative to /proc/PID/root, opened by the parent,
  *   5. mounts onto the resolved fd (MOVE_MOUNT_T_EMPTY_PATH), so no path is
  *      ever looked up twice (CVE-2021-30465, CVE-2025-52881),
- *   6. reports one fixed-size record per mount over a pipe.
+ *   6. reports each mount's outcome in memory shared with the parent
+ *      (MAP_SHARED, made before the fork), as soon as it is known, so that
+ *      the parent knows what was moved even when the child dies midway; the
+ *      pipe only tells the parent that the child is done (EOF).
  * The child only makes syscalls: no stdio, no malloc (the parent may have
  * been multi-threaded when it forked).
  */
@@ -28,6 +31,7 @@
 #include <string.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -46,17 +50,54 @@ void (*ns_child_pause_hook)(const char *point);
 
 /* Child exit status for "died without telling why". */
 #define CHILD_EXIT_UNKNOWN 255
-/* Record index of the child's own failure before any mount was tried. */
-#define RECORD_SETUP UINT32_MAX
+
+/* What a record tells; its state is stored last, so a record it marks is whole. */
+enum {
+	RECORD_NONE,   /* not tried, or the child died before telling */
+	RECORD_DONE,   /* result and mnt_id are set */
+	RECORD_UNDONE, /* done, then undone (all or nothing): -ECANCELED */
+};
 
 struct record {
-	uint32_t index;
 	int32_t result;
+	uint32_t state;
 	uint64_t mnt_id;
 };
 
-/* Records are written whole: one write of less than PIPE_BUF is atomic. */
-_Static_assert(sizeof(struct record) == 16, "record layout");
+/*
+ * The child's reports: one record per mount, and one for its own failure
+ * before any mount was tried. In memory shared with the parent rather than
+ * written to a pipe: a write per mount cost the child a syscall and the
+ * parent a poll and a read (issue 11: per-volume syscalls), and a record
+ * stored before the child is killed is there all the same.
+ */
+struct reports {
+	struct record setup;
+	struct record rec[];
+};
+
+static size_t reports_size(size_t n)
+{
+	return sizeof(struct reports) + n * sizeof(struct record);
+}
+
+static int reports_new(size_t n, struct reports **ret)
+{
+	/* Zeroed: every record RECORD_NONE. */
+	void *p =
+	    mmap(NULL, reports_size(n), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return negerrno();
+	*ret = p;
+	return 0;
+}
+
+static void reports_free(struct reports *rep, size_t n)
+{
+	if (rep)
+		munmap(rep, reports_size(n));
+}
 
 /*
  * /proc/PID/root of the process behind pidfd, as an O_PATH fd. The /proc/PID
@@ -78,13 +119,12 @@ int ns_open_proc_root(int pidfd, int *ret_fd)
 	return 0;
 }
 
-static void send_record(int wfd, uint32_t index, int result, uint64_t mnt_id)
+/* In the child: the record is whole before its state says so (release). */
+static void send_record(struct record *rec, int result, uint64_t mnt_id)
 {
-	struct record rec = { .index = index, .result = result, .mnt_id = mnt_id };
-
-	/* The parent bounds its wait; a lost record reads as "not done". */
-	while (write(wfd, &rec, sizeof(rec)) < 0 && errno == EINTR)
-		;
+	rec->result = result;
+	rec->mnt_id = mnt_id;
+	__atomic_store_n(&rec->state, RECORD_DONE, __ATOMIC_RELEASE);
 }
 
 /* Join base and a relative target; an absolute target stands alone. */
@@ -125,17 +165,16 @@ static void fmt_uint(unsigned v, char buf[static 16])
 
 /*
  * Unmount exactly the mount whose root fd refers to. umount2 takes only a
- * path, so go through the magic link /proc/self/fd/<fd> of the HOST procfs
- * (fddir, opened before setns): the kernel resolves it to that very mount,
- * with no name the container could swap.
+ * path, so go through the magic link /proc/self/fd/<fd> of the HOST procfs,
+ * the child's working directory since child_enter (opened before setns):
+ * the kernel resolves it to that very mount, with no name the container
+ * could swap.
  */
-static int umount_fd(int fddir, int fd)
+static int umount_fd(int fd)
 {
 	char name[16];
 
 	fmt_uint((unsigned)fd, name);
-	if (fchdir(fddir) < 0)
-		return negerrno();
 	if (umount2(name, MNT_DETACH) < 0)
 		return negerrno();
 	return 0;
@@ -192,6 +231,13 @@ static int child_enter(int pidfd, int procroot, const char *root, bool own_usern
 	r = ns_resolve_in_root(procroot, root, 0, 0, ret_rootfd);
 	if (r < 0)
 		return r;
+	/*
+	 * umount_fd's names are relative to it: entered once, not per mount
+	 * (issue 11). setns has just moved the working directory to the
+	 * namespace's root, and nothing in the child changes it after this.
+	 */
+	if (fchdir(fddir) < 0)
+		return negerrno();
 	*ret_fddir = TAKE_FD(fddir);
 	return 0;
 }
@@ -257,29 +303,53 @@ struct dv_mnt_id_req {
 	uint64_t param;
 };
 
+/* Mounts whose propagation one child remembers (the rest are asked again). */
+#define SEEN_MAX 16
+
+/*
+ * The propagation of the mounts one attach child has asked statmount about,
+ * by unique mount id: targets mostly lie on one or a few mounts, asked once
+ * each rather than once per target (issue 11). A unique id is never reused,
+ * so an entry cannot name another mount. In the child's stack: no malloc.
+ */
+struct seen_mounts {
+	size_t n;
+	uint64_t id[SEEN_MAX];
+	bool shared[SEEN_MAX];
+};
+
 /*
  * Is fd's mount shared, asked of statmount (6.8) in this process's mount
  * namespace: one call, where reading mountinfo costs the whole table per
- * target (a prepare of 64 volumes read it 64 times). 1, 0, -EOPNOTSUPP
- * before 6.8, -errno.
+ * target (a prepare of 64 volumes read it 64 times), and none for a mount
+ * in seen. 1, 0, -EOPNOTSUPP before 6.8, -errno.
  */
-static int statmount_shared(int fd)
+static int statmount_shared(int fd, struct seen_mounts *seen)
 {
 	struct dv_mnt_id_req req = { .size = MNT_ID_REQ_SIZE_VER0, .param = STATMOUNT_MNT_BASIC };
 	struct dv_statmount sm = { 0 };
 	struct statx stx;
+	bool shared;
 
 	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
 		  STATX_MNT_ID_UNIQUE, &stx) < 0)
 		return negerrno();
 	if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE))
 		return -EOPNOTSUPP;
+	for (size_t i = 0; i < seen->n; i++)
+		if (seen->id[i] == stx.stx_mnt_id)
+			return seen->shared[i] ? 1 : 0;
 	req.mnt_id = stx.stx_mnt_id;
 	if (syscall(__NR_statmount, &req, &sm, sizeof(sm), 0) < 0)
 		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
 	if (!(sm.mask & STATMOUNT_MNT_BASIC) || sm.size < sizeof(sm))
 		return -EOPNOTSUPP;
-	return (sm.mnt_propagation & MS_SHARED) ? 1 : 0;
+	shared = !!(sm.mnt_propagation & MS_SHARED);
+	if (seen->n < SEEN_MAX) {
+		seen->id[seen->n] = stx.stx_mnt_id;
+		seen->shared[seen->n++] = shared;
+	}
+	return shared ? 1 : 0;
 }
 
 /*
@@ -291,7 +361,7 @@ static int statmount_shared(int fd)
  * /proc/self/fd, opened before setns): its contents follow the namespace
  * the reader is in when it opens the file. 1 shared, 0 not, -errno.
  */
-static int mount_is_shared(int fddir, int fd)
+static int mount_is_shared(int fddir, int fd, struct seen_mounts *seen)
 {
 	static char buf[MOUNTINFO_LINE_MAX];
 	_cleanup_close_ int mi = -EBADF;
@@ -299,7 +369,7 @@ static int mount_is_shared(int fddir, int fd)
 	uint64_t id;
 	int r;
 
-	r = statmount_shared(fd);
+	r = statmount_shared(fd, seen);
 	if (r != -EOPNOTSUPP)
 		return r;
 	r = ns_mount_id_legacy(fd, "", &id);
@@ -332,7 +402,8 @@ static int mount_is_shared(int fddir, int fd)
 	}
 }
 
-static int attach_one(int rootfd, int fddir, const struct ns_mount *m, uint64_t *ret_id)
+static int attach_one(int rootfd, int fddir, const struct ns_mount *m, struct seen_mounts *seen,
+		      uint64_t *ret_id)
 {
 	_cleanup_close_ int fd = -EBADF;
 	char path[PATH_MAX];
@@ -357,27 +428,31 @@ static int attach_one(int rootfd, int fddir, const struct ns_mount *m, uint64_t 
 	 * copy that reached the host cannot be taken back once the container
 	 * is gone. The attached tree itself is private (ns_open_tree).
 	 */
-	r = mount_is_shared(fddir, target);
+	r = mount_is_shared(fddir, target, seen);
 	if (r != 0)
 		return r > 0 ? -EXDEV : r;
 	if (move_mount(m->tree_fd, "", target, "",
 		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
 	/*
-	 * The tree fd now refers to the attached mount: its id is ours. The
+	 * The tree fd now refers to the attached mount: its id is ours, the
+	 * one the caller read before (move_mount keeps a mount's id). The
 	 * mount is there even if statx fails: report it, with id 0.
 	 */
-	if (ns_mount_id(m->tree_fd, "", ret_id) < 0)
+	if (m->tree_mnt_id)
+		*ret_id = m->tree_mnt_id;
+	else if (ns_mount_id(m->tree_fd, "", ret_id) < 0)
 		*ret_id = 0;
 	return 0;
 }
 
 static int attach_child(int pidfd, int procroot, const char *root, struct ns_mount *mounts,
-			size_t n, int wfd)
+			size_t n, int wfd, struct reports *rep)
 {
 	_cleanup_close_ int fddir = -EBADF, rootfd = -EBADF;
 	int keep[2 * NS_MOUNTS_MAX + 3];
 	bool all_or_nothing = false, failed = false, own_userns = false;
+	struct seen_mounts seen = { 0 };
 	size_t nkeep = 0;
 	int r;
 
@@ -393,7 +468,7 @@ static int attach_child(int pidfd, int procroot, const char *root, struct ns_mou
 	}
 	r = child_enter(pidfd, procroot, root, own_userns, keep, nkeep, &fddir, &rootfd);
 	if (r < 0) {
-		send_record(wfd, RECORD_SETUP, r, 0);
+		send_record(&rep->setup, r, 0);
 		return r;
 	}
 	if (ns_child_pause_hook)
@@ -403,10 +478,10 @@ static int attach_child(int pidfd, int procroot, const char *root, struct ns_mou
 	for (size_t i = 0; i < n && !(failed && all_or_nothing); i++) {
 		uint64_t id = 0;
 
-		r = attach_one(rootfd, fddir, &mounts[i], &id);
+		r = attach_one(rootfd, fddir, &mounts[i], &seen, &id);
 		mounts[i].result = r;
 		mounts[i].mnt_id = r < 0 ? 0 : id;
-		send_record(wfd, i, r, mounts[i].mnt_id);
+		send_record(&rep->rec[i], r, mounts[i].mnt_id);
 		failed |= r < 0;
 	}
 	if (!failed || !all_or_nothing)
@@ -414,14 +489,17 @@ static int attach_child(int pidfd, int procroot, const char *root, struct ns_mou
 	for (size_t i = 0; i < n; i++) {
 		if (mounts[i].result < 0 || !(mounts[i].flags & NS_ALL_OR_NOTHING))
 			continue;
-		/* If the undo fails the mount stays reported as attached. */
-		if (umount_fd(fddir, mounts[i].tree_fd) == 0)
-			send_record(wfd, i, -ECANCELED, 0);
+		/*
+		 * If the undo fails the mount stays reported as attached. One
+		 * store: killed before it, the record still says attached.
+		 */
+		if (umount_fd(mounts[i].tree_fd) == 0)
+			__atomic_store_n(&rep->rec[i].state, RECORD_UNDONE, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
 
-static int detach_one(int rootfd, int fddir, const struct ns_unmount *t)
+static int detach_one(int rootfd, const struct ns_unmount *t)
 {
 	_cleanup_close_ int fd = -EBADF;
 	char path[PATH_MAX];
@@ -441,11 +519,11 @@ static int detach_one(int rootfd, int fddir, const struct ns_unmount *t)
 		return r ? -ESTALE : -ENOENT;
 	if (!r)
 		return -ENOENT; /* a directory inside our mount, not its root */
-	return umount_fd(fddir, fd);
+	return umount_fd(fd);
 }
 
 static int detach_child(int pidfd, int procroot, const char *root, const struct ns_unmount *t,
-			size_t n, int wfd)
+			size_t n, int wfd, struct reports *rep)
 {
 	_cleanup_close_ int fddir = -EBADF, rootfd = -EBADF;
 	int keep[3] = { pidfd, procroot, wfd };
@@ -453,11 +531,11 @@ static int detach_child(int pidfd, int procroot, const char *root, const struct 
 
 	r = child_enter(pidfd, procroot, root, false, keep, ARRAY_SIZE(keep), &fddir, &rootfd);
 	if (r < 0) {
-		send_record(wfd, RECORD_SETUP, r, 0);
+		send_record(&rep->setup, r, 0);
 		return r;
 	}
 	for (size_t i = 0; i < n; i++)
-		send_record(wfd, i, detach_one(rootfd, fddir, &t[i]), t[i].mnt_id);
+		send_record(&rep->rec[i], detach_one(rootfd, &t[i]), t[i].mnt_id);
 	return 0;
 }
 
@@ -470,21 +548,21 @@ static long long now_ms(void)
 }
 
 /*
- * Read the child's records until it closes the pipe (bounded in time), then
- * reap it. apply() gets each record; the return value is the child's own
- * setup failure, if any.
+ * Wait (bounded in time) until the child closes the pipe, its one write
+ * end, by exiting; then reap it and hand apply() each record it stored.
+ * The return value is the child's own setup failure, if any.
  */
-static int collect(pid_t child, int rfd, size_t n, unsigned timeout_ms,
-		   void (*apply)(void *, const struct record *), void *data)
+static int collect(pid_t child, int rfd, const struct reports *rep, size_t n, unsigned timeout_ms,
+		   void (*apply)(void *, size_t, const struct record *), void *data)
 {
 	/* A hung FUSE mount in the container must not hang us past --timeout. */
 	long long deadline = now_ms() + timeout_ms;
-	struct record recs[64];
 	int status, setup = 0, r = 0, reaped;
 	long long left;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+		char c;
 		ssize_t len;
 
 		left = deadline - now_ms();
@@ -502,18 +580,11 @@ static int collect(pid_t child, int rfd, size_t n, unsigned timeout_ms,
 		}
 		if (!pfd.revents)
 			continue;
-		len = read(rfd, recs, sizeof(recs));
+		/* The child writes nothing: this is EOF (or an error: stop as well). */
+		len = read(rfd, &c, 1);
 		if (len < 0 && errno == EINTR)
 			continue;
-		if (len <= 0)
-			break;
-		/* Pipe contents are whole records: each came in one atomic write. */
-		for (size_t i = 0; i < (size_t)len / sizeof(recs[0]); i++) {
-			if (recs[i].index == RECORD_SETUP && recs[i].result < 0)
-				setup = recs[i].result;
-			else if (recs[i].index < n)
-				apply(data, &recs[i]);
-		}
+		break;
 	}
 	/*
 	 * After EOF it only exits: wait up to what is left of the timeout.
@@ -527,6 +598,16 @@ static int collect(pid_t child, int rfd, size_t n, unsigned timeout_ms,
 		reaped = ns_child_reap(child, true, NS_CHILD_GRACE_MS, &status);
 		r = -ETIMEDOUT;
 	}
+	/*
+	 * What it stored before it exited or was killed. A child stuck in a
+	 * syscall when killed never returns to store more.
+	 */
+	if (__atomic_load_n(&rep->setup.state, __ATOMIC_ACQUIRE) != RECORD_NONE &&
+	    rep->setup.result < 0)
+		setup = rep->setup.result;
+	for (size_t i = 0; i < n; i++)
+		if (__atomic_load_n(&rep->rec[i].state, __ATOMIC_ACQUIRE) != RECORD_NONE)
+			apply(data, i, &rep->rec[i]);
 	/*
 	 * ECHILD: SIGCHLD ignored, or a handler reaped it first: the exit
 	 * status is lost, the records still tell what was done.
@@ -550,17 +631,18 @@ _noreturn_ static void child_exit(int r)
 	_exit(r >= 0 ? 0 : (-r < CHILD_EXIT_UNKNOWN ? -r : CHILD_EXIT_UNKNOWN));
 }
 
-static void apply_attach(void *data, const struct record *rec)
+static void apply_attach(void *data, size_t i, const struct record *rec)
 {
-	struct ns_mount *m = (struct ns_mount *)data + rec->index;
+	struct ns_mount *m = (struct ns_mount *)data + i;
+	bool undone = rec->state == RECORD_UNDONE;
 
-	m->result = rec->result;
-	m->mnt_id = rec->mnt_id;
+	m->result = undone ? -ECANCELED : rec->result;
+	m->mnt_id = undone || rec->result < 0 ? 0 : rec->mnt_id;
 }
 
-static void apply_detach(void *data, const struct record *rec)
+static void apply_detach(void *data, size_t i, const struct record *rec)
 {
-	((struct ns_unmount *)data)[rec->index].result = rec->result;
+	((struct ns_unmount *)data)[i].result = rec->result;
 }
 
 /* The batch's answer: its first real failure; ECANCELED only if nothing else. */
@@ -619,6 +701,7 @@ static int spawn(int *ret_rfd, int *ret_wfd, pid_t *ret_pid)
 int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n, unsigned timeout_ms)
 {
 	_cleanup_close_ int procroot = -EBADF, rfd = -EBADF;
+	struct reports *rep = NULL;
 	int wfd, r;
 	pid_t pid;
 
@@ -636,18 +719,23 @@ int ns_attach(int pidfd, const char *root, struct ns_mount *mounts, size_t n, un
 	r = ns_open_proc_root(pidfd, &procroot);
 	if (r < 0)
 		goto fail;
+	r = reports_new(n, &rep);
+	if (r < 0)
+		goto fail;
 	r = spawn(&rfd, &wfd, &pid);
 	if (r < 0)
 		goto fail;
 	if (pid == 0)
-		child_exit(attach_child(pidfd, procroot, root ? root : "/", mounts, n, wfd));
+		child_exit(attach_child(pidfd, procroot, root ? root : "/", mounts, n, wfd, rep));
 
-	r = collect(pid, rfd, n, timeout_ms, apply_attach, mounts);
+	r = collect(pid, rfd, rep, n, timeout_ms, apply_attach, mounts);
 	debug(DEBUG_NS, "ns", "attach of %zu mounts: %d", n, r);
 	if (r < 0)
 		goto fail;
+	reports_free(rep, n);
 	return first_failure(&mounts[0].result, sizeof(mounts[0]), n);
 fail:
+	reports_free(rep, n);
 	/* Nothing was reported for a mount the child never got to. */
 	for (size_t i = 0; i < n; i++)
 		if (mounts[i].result == -ECANCELED && !mounts[i].mnt_id)
@@ -659,6 +747,7 @@ int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n,
 	      unsigned timeout_ms)
 {
 	_cleanup_close_ int procroot = -EBADF, rfd = -EBADF;
+	struct reports *rep = NULL;
 	int wfd, r;
 	pid_t pid;
 
@@ -674,18 +763,23 @@ int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n,
 	r = ns_open_proc_root(pidfd, &procroot);
 	if (r < 0)
 		goto fail;
+	r = reports_new(n, &rep);
+	if (r < 0)
+		goto fail;
 	r = spawn(&rfd, &wfd, &pid);
 	if (r < 0)
 		goto fail;
 	if (pid == 0)
-		child_exit(detach_child(pidfd, procroot, root ? root : "/", targets, n, wfd));
+		child_exit(detach_child(pidfd, procroot, root ? root : "/", targets, n, wfd, rep));
 
-	r = collect(pid, rfd, n, timeout_ms, apply_detach, targets);
+	r = collect(pid, rfd, rep, n, timeout_ms, apply_detach, targets);
 	debug(DEBUG_NS, "ns", "detach of %zu mounts: %d", n, r);
 	if (r < 0)
 		goto fail;
+	reports_free(rep, n);
 	return first_failure(&targets[0].result, sizeof(targets[0]), n);
 fail:
+	reports_free(rep, n);
 	for (size_t i = 0; i < n; i++)
 		if (targets[i].result == -ECANCELED)
 			targets[i].result = r;

@@ -73,6 +73,12 @@ struct ns_mount {
 	unsigned flags;	    /* NS_CREATE, NS_NO_SYMLINKS, NS_ALL_OR_NOTHING, NS_TARGET_FD */
 	int target_fd;	    /* with NS_TARGET_FD: O_PATH fd of the target; not closed here */
 	mode_t mode;	    /* for created directories (the umask applies) */
+	/*
+	 * The tree's ns_mount_id() when the caller read it already (0: not
+	 * known): move_mount keeps a mount's id, so the child reports it
+	 * without a statx per mount.
+	 */
+	uint64_t tree_mnt_id;
 	/* out */
 	int result;	 /* 0, -errno, or -ECANCELED (undone or not tried) */
 	uint64_t mnt_id; /* of the attached mount (ns_mount_id), 0 if none */
@@ -182,6 +188,12 @@ int ns_detach(int pidfd, const char *root, struct ns_unmount *targets, size_t n,
 int ns_umount_copies(const char *path, dev_t dev, uint64_t ino, uint64_t keep_id);
 /* The device and inode of the root of the tree fd (cached attributes only). */
 int ns_tree_identity(int fd, dev_t *ret_dev, uint64_t *ret_ino);
+/*
+ * ns_mount_id() and ns_tree_identity() of the tree fd in one statx (issue
+ * 11: three statx per volume were two too many). Returns 0 or -errno as
+ * ns_mount_id(); nothing is written on failure.
+ */
+int ns_tree_ids(int fd, uint64_t *ret_id, dev_t *ret_dev, uint64_t *ret_ino);
 
 /*
  * Resolve path beneath rootfd (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS:

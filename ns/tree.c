@@ -87,6 +87,20 @@ int ns_mount_id(int dirfd, const char *path, uint64_t *ret_id)
 	return 0;
 }
 
+int ns_tree_ids(int fd, uint64_t *ret_id, dev_t *ret_dev, uint64_t *ret_ino)
+{
+	struct statx stx;
+	int r;
+
+	r = do_statx(fd, "", &stx);
+	if (r < 0)
+		return r;
+	*ret_id = stx.stx_mnt_id;
+	*ret_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	*ret_ino = stx.stx_ino;
+	return 0;
+}
+
 int ns_mount_id_legacy(int dirfd, const char *path, uint64_t *ret_id)
 {
 	int flags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC |
