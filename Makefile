@@ -167,7 +167,8 @@ TEST_SRCS := \
 	tests/state_disk_test.c \
 	tests/state_test.c \
 	tests/stress_test.c \
-	tests/testplugin_test.c
+	tests/testplugin_test.c \
+	tests/volume_cost_test.c
 FUZZ_SRCS := \
 	tests/fuzz/http_fuzz.c \
 	tests/fuzz/oci_fuzz.c \
