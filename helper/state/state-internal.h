@@ -41,10 +41,11 @@ struct state {
 struct state_lock_entry {
 	char key[STATE_KEY_MAX];
 	int lock_fd;
-	int dir_fd;   /* volumes/<key> */
-	int users_fd; /* volumes/<key>/users */
-	bool removed; /* by state_volume_remove(): its lock file goes at unlock */
-	bool tidied;  /* its stray temp files removed (state_tidy_volume) */
+	int dir_fd;	 /* volumes/<key> */
+	int users_fd;	 /* volumes/<key>/users */
+	bool users_read; /* users_fd was listed: its offset is no longer its start */
+	bool removed;	 /* by state_volume_remove(): its lock file goes at unlock */
+	bool tidied;	 /* its stray temp files removed (state_tidy_volume) */
 };
 
 struct state_locks {
@@ -91,10 +92,12 @@ int state_tidy_volume(struct state_lock_entry *held);
  * included), from its first entry: getdents64 on fd itself, whose offset it
  * moves (fd must be used for *at() calls only), with no directory stream,
  * whose set-up costs five syscalls (issue 11: it runs once or twice per
- * volume of a prepare or cleanup). cb may unlink entries. Returns 0; -E2BIG
- * after max entries; cb's negative return, which stops it; -errno.
+ * volume of a prepare or cleanup). rewind: fd may have been read before, so
+ * go back to its start first; false only for an fd never read since it was
+ * opened (one lseek less per volume). cb may unlink entries. Returns 0;
+ * -E2BIG after max entries; cb's negative return, which stops it; -errno.
  */
-int state_dir_scan(int fd, unsigned max, int (*cb)(const char *name, void *userdata),
+int state_dir_scan(int fd, bool rewind, unsigned max, int (*cb)(const char *name, void *userdata),
 		   void *userdata);
 
 /* A directory stream on dirfd's directory, for listings (dirfd stays open). */

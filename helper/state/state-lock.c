@@ -97,6 +97,7 @@ static int lock_one_volume(struct state *st, struct state_lock_entry *e)
 		 * a prepare or cleanup of a volume in use writes none (issue 11).
 		 */
 		e->tidied = false;
+		e->users_read = false;
 		e->dir_fd = TAKE_FD(dir_fd);
 		e->lock_fd = TAKE_FD(lock_fd);
 		e->users_fd = TAKE_FD(users_fd);

@@ -385,8 +385,14 @@ static int user_scan(struct state *st, const char *key, bool any,
 		if (fd < 0)
 			return errno == ENOENT ? 0 : negerrno();
 	}
-	/* The lock holder's users dir is kept open: listed on that fd, not a reopen. */
-	r = state_dir_scan(held ? held->users_fd : fd, STATE_USERS_MAX + 2, user_one, &u);
+	/*
+	 * The lock holder's users dir is kept open: listed on that fd, not a
+	 * reopen, and rewound only when it was listed before.
+	 */
+	r = state_dir_scan(held ? held->users_fd : fd, held && held->users_read,
+			   STATE_USERS_MAX + 2, user_one, &u);
+	if (held)
+		held->users_read = true;
 	return r < 0 ? r : u.count;
 }
 

@@ -430,7 +430,7 @@ int state_quarantine(struct state *st, int dirfd, const char *name, const char *
 	return -EEXIST;
 }
 
-int state_dir_scan(int fd, unsigned max, int (*cb)(const char *name, void *userdata),
+int state_dir_scan(int fd, bool rewind, unsigned max, int (*cb)(const char *name, void *userdata),
 		   void *userdata)
 {
 	/* Aligned for struct dirent64, which getdents64 fills. */
@@ -439,7 +439,7 @@ int state_dir_scan(int fd, unsigned max, int (*cb)(const char *name, void *userd
 	ssize_t len;
 	int r;
 
-	if (lseek(fd, 0, SEEK_SET) < 0)
+	if (rewind && lseek(fd, 0, SEEK_SET) < 0)
 		return negerrno();
 	while ((len = getdents64(fd, buf, sizeof(buf))) > 0) {
 		for (ssize_t off = 0; off < len;) {
@@ -468,7 +468,7 @@ static int remove_temp(const char *name, void *userdata)
 int state_remove_temps(int dirfd)
 {
 	/* On dirfd itself: it runs for every locked volume (state_dir_scan). */
-	int r = state_dir_scan(dirfd, STATE_LIST_MAX, remove_temp, &dirfd);
+	int r = state_dir_scan(dirfd, true, STATE_LIST_MAX, remove_temp, &dirfd);
 
 	/* Past the bound the rest stays for the next lock holder, as before. */
 	return r == -E2BIG ? 0 : r;
