@@ -613,6 +613,7 @@ static void mp_batch_free(struct mp_batch *b)
 static int mp_look(struct lc *lc, const struct args *a, struct pvol *v, size_t n,
 		   struct mp_batch *b)
 {
+	json_object *with_fd = NULL;
 	size_t m = 0;
 	int r;
 
@@ -646,11 +647,19 @@ static int mp_look(struct lc *lc, const struct args *a, struct pvol *v, size_t n
 			.gid = a->gid,
 			.tree_fd = -EBADF,
 		};
+		/* Looked at with the first volume of its plugin process, through its pidfd. */
+		if (lc_same_plugin_view(v[i].entry, with_fd)) {
+			b->pid[i] = (pid_t)lc_json_int(v[i].entry, "plugin_pid");
+			b->result[i] = -EINPROGRESS;
+			continue;
+		}
 		b->result[i] =
 		    lc_plugin_view(lc, v[i].entry, v[i].sv->driver, &b->pidfd[i], &b->pid[i]);
 		/* Waiting for its look. */
 		if (b->result[i] == 0)
 			b->result[i] = -EINPROGRESS;
+		if (b->pidfd[i] >= 0)
+			with_fd = v[i].entry;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct mp_judge j = {

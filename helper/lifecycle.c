@@ -748,6 +748,18 @@ int lc_plugin_view(struct lc *lc, json_object *entry, const char *driver, int *r
 	return 0;
 }
 
+bool lc_same_plugin_view(json_object *entry, json_object *prev)
+{
+	long long pid, start;
+
+	if (!entry || !prev)
+		return false;
+	pid = lc_json_int(entry, "plugin_pid");
+	start = lc_json_int(entry, "plugin_start");
+	return pid > 0 && start > 0 && pid == lc_json_int(prev, "plugin_pid") &&
+	       start == lc_json_int(prev, "plugin_start");
+}
+
 const char *lc_view_strerror(const struct lc *lc, int r, char buf[static LC_VIEW_ERR_MAX])
 {
 	switch (r) {
@@ -796,6 +808,7 @@ int lc_volumes_live(struct lc *lc, json_object *const *entries, size_t n, int *r
 	_cleanup_free_ size_t *idx = calloc(n + 1, sizeof(*idx));
 	_cleanup_free_ int *pidfd = calloc(n + 1, sizeof(*pidfd));
 	_cleanup_free_ pid_t *pid = calloc(n + 1, sizeof(*pid));
+	json_object *with_fd = NULL;
 	int r;
 
 	if (!pk || !f || !idx || !pidfd || !pid)
@@ -808,9 +821,17 @@ int lc_volumes_live(struct lc *lc, json_object *const *entries, size_t n, int *r
 		ret_live[i] = 0;
 		if (!hp || hp[0] != '/' || !driver)
 			continue;
+		/* Looked at with the first volume of its plugin process, through its pidfd. */
+		if (lc_same_plugin_view(entries[i], with_fd)) {
+			pid[i] = (pid_t)lc_json_int(entries[i], "plugin_pid");
+			ret_live[i] = -EINPROGRESS;
+			continue;
+		}
 		ret_live[i] = lc_plugin_view(lc, entries[i], driver, &pidfd[i], &pid[i]);
 		if (ret_live[i] == 0)
 			ret_live[i] = -EINPROGRESS;
+		if (pidfd[i] >= 0)
+			with_fd = entries[i];
 	}
 	/* Every volume of the same plugin process (or of our own view) in one look. */
 	for (size_t i = 0; i < n; i++) {

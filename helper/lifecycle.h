@@ -138,6 +138,14 @@ int lc_plugin_view(struct lc *lc, json_object *entry, const char *driver, int *r
 		   pid_t *ret_pid);
 
 /*
+ * Does entry record the same plugin process (plugin_pid and plugin_start,
+ * both set) as prev, whose lc_plugin_view() gave a pidfd? Then a batch looks
+ * at both through prev's pidfd: no lc_plugin_view(), whose dup of the pidfd
+ * cost a fcntl and a close per volume (issue 11). Either may be NULL (no).
+ */
+bool lc_same_plugin_view(json_object *entry, json_object *prev);
+
+/*
  * Words for a failure of lc_plugin_view(), lc_volumes_live() or
  * ns_mountpoint_inspect(), naming the rule behind it; written to buf.
  */
