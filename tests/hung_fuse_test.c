@@ -305,4 +305,41 @@ TEST_F_TIMEOUT(hung, attach_returns_at_its_timeout, 60)
 	close(pidfd);
 }
 
+/*
+ * The child killed at the timeout midway through a batch: the parent still
+ * knows what it moved before (its reports are stored as each mount is done,
+ * in memory shared with the parent), so that the caller can record and undo
+ * it; the mount it was stuck on has the timeout for its result.
+ */
+TEST_F_TIMEOUT(hung, attach_killed_midway_reports_what_it_moved, 60)
+{
+	char src[PATH_MAX], ok[PATH_MAX], target[PATH_MAX];
+	struct ns_mount m[2] = { { .flags = NS_CREATE }, { .flags = NS_CREATE } };
+	uint64_t id = 0;
+	int pidfd, trees[2] = { -EBADF, -EBADF };
+
+	tu_path(src, "%s/src", self->dir);
+	ASSERT_EQ(0, tu_mkdirs(src, 0755));
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, ns_open_tree(AT_FDCWD, src, 0, &trees[i]));
+		m[i].tree_fd = trees[i];
+	}
+	ASSERT_EQ(0, ns_mount_id(trees[0], "", &id));
+	ASSERT_NE(0ULL, id);
+	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	ASSERT_LE(0, pidfd);
+	m[0].target = tu_path(ok, "%s/ok", self->dir);
+	m[1].target = tu_path(target, "%s/sub", self->mnt);
+	EXPECT_EQ(-ETIMEDOUT, ns_attach(pidfd, "/", m, 2, TIMEOUT_MS));
+	EXPECT_EQ(0, m[0].result);
+	EXPECT_EQ(id, m[0].mnt_id);
+	EXPECT_EQ(1, ns_is_mounted(AT_FDCWD, ok, NULL));
+	EXPECT_EQ(-ETIMEDOUT, m[1].result);
+	EXPECT_EQ(0ULL, m[1].mnt_id);
+	umount2(ok, MNT_DETACH);
+	for (int i = 0; i < 2; i++)
+		close(trees[i]);
+	close(pidfd);
+}
+
 TEST_HARNESS_MAIN
