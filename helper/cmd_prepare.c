@@ -986,7 +986,9 @@ static int resolve_one(struct lc *lc, const struct args *a, int pidfd, struct pv
 	}
 	if (r < 0)
 		return r;
-	memcpy(v->target, real, PATH_MAX);
+	/* The string only: all PATH_MAX bytes would touch a page per volume for nothing. */
+	memcpy(v->target, real, strnlen(real, PATH_MAX - 1) + 1);
+	v->target[PATH_MAX - 1] = '\0';
 	set_where(a, v);
 	if (pidfd < 0 && fd_path(fd, v->where) < 0) {
 		r = -errno;
@@ -1006,7 +1008,7 @@ static int resolve_one(struct lc *lc, const struct args *a, int pidfd, struct pv
 static int resolve_targets(struct lc *lc, const struct args *a, int pidfd, struct pvol *v,
 			   const size_t *idx, size_t k)
 {
-	_cleanup_free_ struct ns_resolve *rs = calloc(k + 1, sizeof(*rs));
+	_cleanup_free_ struct ns_resolve *rs = malloc((k + 1) * sizeof(*rs));
 	_cleanup_close_ int rootfd = -EBADF;
 	struct caller_fs cfs;
 	int failed = 0, r;
@@ -1016,14 +1018,21 @@ static int resolve_targets(struct lc *lc, const struct args *a, int pidfd, struc
 	r = open_target_root(lc, a, pidfd, &rootfd);
 	if (r < 0)
 		return r;
+	/*
+	 * Field by field, not zeroed whole (calloc, a compound literal): each
+	 * entry's real[] is PATH_MAX bytes that only need their first zeroed
+	 * (issue 11: 4 KiB of memset per volume was most of this function's
+	 * CPU at 64 volumes).
+	 */
 	for (size_t j = 0; j < k; j++) {
 		const struct pvol *p = &v[idx ? idx[j] : j];
 
-		rs[j] = (struct ns_resolve){ .path = p->target,
-					     .flags = p->create ? NS_CREATE : 0,
-					     .mode = 0755,
-					     .result = -ECANCELED,
-					     .fd = -EBADF };
+		rs[j].path = p->target;
+		rs[j].flags = p->create ? NS_CREATE : 0;
+		rs[j].mode = 0755;
+		rs[j].result = -ECANCELED;
+		rs[j].real[0] = '\0';
+		rs[j].fd = -EBADF;
 	}
 	/*
 	 * As the caller, whose container this is: it may own the mount
