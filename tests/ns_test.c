@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -319,6 +320,49 @@ TEST_F(ns, all_or_nothing_undoes_the_batch)
 	EXPECT_EQ(0, ns_is_mounted(AT_FDCWD, tu_container_path(p, &self->ct, "/m2"), NULL));
 	for (int i = 0; i < 3; i++)
 		close(trees[i]);
+}
+
+/*
+ * The attach child asks about each mount a target lies on once (issue 11:
+ * a statmount per distinct mount, not per target), and answers each target
+ * by its own mount: in one batch, targets on a private mount are attached
+ * and those on a shared one refused, in whatever order they come.
+ */
+TEST_F(ns, shared_mount_check_is_per_target_mount_in_a_batch)
+{
+	char sh[PATH_MAX], t[4][PATH_MAX];
+	int trees[4] = { -EBADF, -EBADF, -EBADF, -EBADF }, pidfd;
+	struct ns_mount m[4];
+
+	tu_path(sh, "%s/sh", self->scratch.path);
+	ASSERT_EQ(0, mkdir(sh, 0755));
+	ASSERT_EQ(0, mount(sh, sh, NULL, MS_BIND, NULL));
+	ASSERT_EQ(0, mount(NULL, sh, NULL, MS_SHARED, NULL));
+	tu_path(t[0], "%s/p1", self->scratch.path);
+	tu_path(t[1], "%s/t1", sh);
+	tu_path(t[2], "%s/p2", self->scratch.path);
+	tu_path(t[3], "%s/t2", sh);
+	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	ASSERT_LE(0, pidfd);
+	for (int i = 0; i < 4; i++) {
+		ASSERT_EQ(0, ns_open_tree(AT_FDCWD, self->host, 0, &trees[i]));
+		m[i] = (struct ns_mount){ .tree_fd = trees[i], .target = t[i], .flags = NS_CREATE };
+	}
+	EXPECT_EQ(-EXDEV, ns_attach(pidfd, "/", m, 4, TEST_NS_TIMEOUT_MS));
+	EXPECT_EQ(0, m[0].result);
+	EXPECT_EQ(-EXDEV, m[1].result);
+	EXPECT_EQ(0, m[2].result);
+	EXPECT_EQ(-EXDEV, m[3].result);
+	EXPECT_EQ(1, ns_is_mounted(AT_FDCWD, t[0], NULL));
+	EXPECT_EQ(0, ns_is_mounted(AT_FDCWD, t[1], NULL));
+	EXPECT_EQ(1, ns_is_mounted(AT_FDCWD, t[2], NULL));
+	EXPECT_EQ(0, ns_is_mounted(AT_FDCWD, t[3], NULL));
+	umount2(t[0], MNT_DETACH);
+	umount2(t[2], MNT_DETACH);
+	umount2(sh, MNT_DETACH);
+	for (int i = 0; i < 4; i++)
+		close(trees[i]);
+	close(pidfd);
 }
 
 TEST_F(ns, without_all_or_nothing_the_others_stay)
