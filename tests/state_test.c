@@ -748,6 +748,55 @@ TEST_F(state, locking_an_existing_volume_makes_no_directory)
 }
 
 /*
+ * While a volume's lock is held, a container found to have a record is not
+ * looked up again for the next volume (issue 11: one faccessat per user and
+ * volume of a cleanup); once the locks go, it is: its record may be gone by
+ * the next lock, and its entry then no longer counts.
+ */
+TEST_F(state, known_user_is_looked_up_again_under_the_next_locks)
+{
+	struct state_locks *l = NULL;
+	char key[STATE_KEY_MAX], rec[PATH_MAX + 32];
+
+	ASSERT_EQ(0, state_volume_key("d", "v", key));
+	ASSERT_EQ(0, put_file(self->dir, "containers/c1.json", "{}", 2));
+	ASSERT_EQ(0, state_lock_volumes(self->st, (const char *[]){ key }, 1, &l));
+	ASSERT_EQ(0, state_user_add(self->st, key, "c1"));
+	EXPECT_EQ(1, state_user_list_live(self->st, key, NULL, NULL));
+	EXPECT_EQ(1, state_user_prune(self->st, key));
+	state_unlock(l);
+	snprintf(rec, sizeof(rec), "%s/containers/c1.json", self->dir);
+	ASSERT_EQ(0, unlink(rec));
+	ASSERT_EQ(0, state_lock_volumes(self->st, (const char *[]){ key }, 1, &l));
+	EXPECT_EQ(0, state_user_list_live(self->st, key, NULL, NULL));
+	EXPECT_EQ(0, state_user_prune(self->st, key));
+	EXPECT_EQ(0, state_user_count(self->st, key));
+	state_unlock(l);
+}
+
+/* A record removed under the volume locks stops its entries counting at once. */
+TEST_F(state, removed_record_stops_counting_under_the_same_locks)
+{
+	struct state_locks *l = NULL;
+	char key[STATE_KEY_MAX];
+	json_object *rec = json_object_new_object();
+	int cfd = -1;
+
+	ASSERT_EQ(0, state_volume_key("d", "v", key));
+	ASSERT_EQ(0, state_lock_container(self->st, "c1", &cfd));
+	ASSERT_EQ(0, state_container_save(self->st, "c1", rec, 0));
+	json_object_put(rec);
+	ASSERT_EQ(0, state_lock_volumes(self->st, (const char *[]){ key }, 1, &l));
+	ASSERT_EQ(0, state_user_add(self->st, key, "c1"));
+	EXPECT_EQ(1, state_user_list_live(self->st, key, NULL, NULL));
+	ASSERT_EQ(0, state_container_remove(self->st, "c1"));
+	EXPECT_EQ(0, state_user_list_live(self->st, key, NULL, NULL));
+	EXPECT_EQ(0, state_user_prune(self->st, key));
+	state_unlock(l);
+	state_unlock_container(self->st, cfd);
+}
+
+/*
  * A user entry is a directory entry, not a new inode: every entry one
  * process adds is a hard link to one unnamed empty file (issue 11: an ext4
  * inode allocation cost 0.03-0.5 ms per volume of a prepare). To readers it

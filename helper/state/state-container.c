@@ -57,6 +57,9 @@ int state_container_remove(struct state *st, const char *cid)
 		return negerrno();
 	if (fsync(st->containers_fd) < 0)
 		return negerrno();
+	/* Its user entries count no more, even under the volume locks held (user_live). */
+	if (!strcmp(st->known_cid, cid))
+		st->known_cid[0] = '\0';
 	/* The lock file goes at state_unlock_container(), ending the critical section. */
 	st->cid_removed = true;
 	debug(DEBUG_STATE, "state", "removed container '%s'", cid);

@@ -36,6 +36,15 @@ struct state {
 	 * to it. -EBADF before; -EOPNOTSUPP when it cannot be (mknodat then).
 	 */
 	int user_src_fd;
+	/*
+	 * A container found to have a record while listing the users of a
+	 * volume whose lock we hold ("": none), valid until those locks go: it
+	 * cannot lose its record meanwhile, since its cleanup removes its user
+	 * entries, ours included, before its record, and a quarantined record
+	 * still counts. One look (faccessat) per user, not per user and
+	 * volume (issue 11: a cleanup of 64 volumes others use asked 64 times).
+	 */
+	char known_cid[STATE_CID_MAX + 1];
 };
 
 struct state_lock_entry {

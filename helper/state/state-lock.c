@@ -130,6 +130,8 @@ void state_release_locks(struct state_locks *l)
 	l->n = 0;
 	if (st && st->vlocks == l)
 		st->vlocks = NULL;
+	if (st)
+		st->known_cid[0] = '\0';
 	l->st = NULL;
 }
 
@@ -187,6 +189,7 @@ int state_lock_volumes(struct state *st, const char *const *keys, size_t n,
 	}
 	l->st = st;
 	st->vlocks = l;
+	st->known_cid[0] = '\0';
 	*ret = TAKE_PTR(l);
 	return 0;
 }

@@ -289,14 +289,27 @@ void state_pin_user(struct state *st, const char *name)
 	snprintf(st->pinned, sizeof(st->pinned), "%s", name ? name : "");
 }
 
-/* A user entry that holds its volume: its container is known, or it is pinned. */
-static bool user_live(struct state *st, const char *cid)
+/*
+ * A user entry that holds its volume: its container is known, or it is
+ * pinned. held: the volume's lock is ours, so a known container stays known
+ * (st->known_cid).
+ */
+static bool user_live(struct state *st, const char *cid, bool held)
 {
-	return (st->pinned[0] && !strcmp(cid, st->pinned)) || state_container_known(st, cid);
+	if (st->pinned[0] && !strcmp(cid, st->pinned))
+		return true;
+	if (held && st->known_cid[0] && !strcmp(cid, st->known_cid))
+		return true;
+	if (!state_container_known(st, cid))
+		return false;
+	if (held)
+		snprintf(st->known_cid, sizeof(st->known_cid), "%s", cid);
+	return true;
 }
 
 struct live_scan {
 	struct state *st;
+	bool held; /* the volume's lock is ours */
 	int (*cb)(const char *cid, void *userdata);
 	void *userdata;
 	int users_fd; /* prune: remove the dead entries here; else -EBADF */
@@ -307,7 +320,7 @@ static int live_one(const char *cid, void *userdata)
 {
 	struct live_scan *s = userdata;
 
-	if (!user_live(s->st, cid)) {
+	if (!user_live(s->st, cid, s->held)) {
 		if (s->users_fd >= 0 && unlinkat(s->users_fd, cid, 0) == 0)
 			debug(DEBUG_STATE, "state", "removed user entry '%s' without a record",
 			      cid);
@@ -320,7 +333,11 @@ static int live_one(const char *cid, void *userdata)
 int state_user_list_live(struct state *st, const char *key,
 			 int (*cb)(const char *cid, void *userdata), void *userdata)
 {
-	struct live_scan s = { .st = st, .cb = cb, .userdata = userdata, .users_fd = -EBADF };
+	struct live_scan s = { .st = st,
+			       .held = state_held_volume(st, key) != NULL,
+			       .cb = cb,
+			       .userdata = userdata,
+			       .users_fd = -EBADF };
 	int r = state_user_list(st, key, live_one, &s);
 
 	return r < 0 ? r : s.live;
@@ -329,7 +346,7 @@ int state_user_list_live(struct state *st, const char *key,
 int state_user_prune(struct state *st, const char *key)
 {
 	struct state_lock_entry *held = state_held_volume(st, key);
-	struct live_scan s = { .st = st };
+	struct live_scan s = { .st = st, .held = true };
 	int r;
 
 	if (!held)
