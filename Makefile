@@ -16,21 +16,31 @@ CFLAGS ?= -O2 -g
 O ?= build
 LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
 
+# Compile flags of every library; mount is headers only (see LINK_PC below).
 LIBS_PC := mount uuid liburing libcap-ng libnl-3.0 json-c
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror=format-security \
 	-Werror=implicit-function-declaration -Werror=missing-prototypes -Wshadow \
 	-Wno-format-truncation \
 	-D_GNU_SOURCE -I. $(shell pkg-config --cflags $(LIBS_PC))
-# STATIC_DEPS=1 links the libraries Debian 12 ships as .a (all but libmount:
-# libmount-dev has no libmount.a) into the programs: about 0.4 ms less per exec
-# (README: Performance), but a Debian security update of json-c, libnl,
-# http-parser, libcap-ng or liburing then needs a rebuild of dvmount. Off by default.
-STATIC_PC := uuid liburing libcap-ng libnl-3.0 json-c
-ifeq ($(STATIC_DEPS),1)
-override LDLIBS += -Wl,-Bstatic $(shell pkg-config --static --libs $(STATIC_PC)) -lhttp_parser \
-	-Wl,-Bdynamic $(shell pkg-config --libs mount) -lpthread
+# The six libraries Debian 12 ships as .a (json-c, liburing, libcap-ng,
+# libnl-3, libhttp-parser, libuuid) are linked statically into the programs;
+# libc stays shared. libmount has no .a in Debian (and would bring libblkid,
+# libselinux and pcre2): its headers come from pkg-config mount, and the one
+# function that reads a mount table dlopen()s it on first use
+# (ns/mountinfo.c), so a command that reads none never maps it. Why: the
+# dynamic loader was 22% of a prepare's CPU (issue 11; README: Performance).
+# The price: a Debian security update of one of those six libraries reaches
+# dvmount only once it is rebuilt (as with runc and crun); an update of
+# libmount or libc does not need one. DYNAMIC_DEPS=1 links the six shared
+# instead (libmount is still dlopen()ed).
+LINK_PC := uuid liburing libcap-ng libnl-3.0 json-c
+ifeq ($(DYNAMIC_DEPS),1)
+override LDLIBS += $(shell pkg-config --libs $(LINK_PC)) -lhttp_parser
+# tests/linking_test.c then expects them among the program's NEEDED libraries.
+override CPPFLAGS += -DDVMOUNT_DYNAMIC_DEPS
 else
-override LDLIBS += $(shell pkg-config --libs $(LIBS_PC)) -lhttp_parser
+override LDLIBS += -Wl,-Bstatic $(shell pkg-config --static --libs $(LINK_PC)) -lhttp_parser \
+	-Wl,-Bdynamic
 endif
 
 ifeq ($(V),1)
@@ -77,6 +87,7 @@ LIB_SRCS := \
 	helper/state/state.c \
 	ns/attach.c \
 	ns/child.c \
+	ns/mountinfo.c \
 	ns/mountpoint.c \
 	ns/peek.c \
 	ns/pidfd.c \
@@ -148,6 +159,7 @@ TEST_SRCS := \
 	tests/lifecycle_crash_test.c \
 	tests/lifecycle_rootfs_test.c \
 	tests/lifecycle_test.c \
+	tests/linking_test.c \
 	tests/man_test.c \
 	tests/ns_test.c \
 	tests/oci_annotations_test.c \

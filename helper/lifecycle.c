@@ -1022,14 +1022,29 @@ static int detach_attached(struct lc *lc, json_object *record)
 		/*
 		 * ENOENT: nothing of ours at the target (never attached, or gone
 		 * already), unless the container moved it: its mount table tells.
+		 * A table that cannot be read tells nothing: the volumes are kept
+		 * (an Unmount under a live container is never undone), as for a
+		 * moved mount; a process that is gone took its namespace along.
 		 */
-		if (u[i].result == -ENOENT && listed_id[i] > 0 &&
-		    ns_mount_listed((pid_t)pid, (uint64_t)listed_id[i]) == 1) {
+		int listed = u[i].result == -ENOENT && listed_id[i] > 0
+				 ? ns_mount_listed((pid_t)pid, (uint64_t)listed_id[i])
+				 : 0;
+
+		if (listed == 1) {
 			busy++;
 			lc_fail(lc,
 				"the mount attached at '%s' in pid %lld is still there but "
 				"no longer at that path; its volumes stay in use",
 				u[i].target, pid);
+			continue;
+		}
+		if (listed < 0 && listed != -ESRCH) {
+			busy++;
+			lc_fail(lc,
+				"cannot tell whether the mount attached at '%s' in pid %lld "
+				"is still there (reading its mount table with %s: %s); its "
+				"volumes stay in use",
+				u[i].target, pid, NS_LIBMOUNT_SONAME, strerror(-listed));
 			continue;
 		}
 		if (u[i].result == 0 || u[i].result == -ENOENT || u[i].result == -ESRCH)

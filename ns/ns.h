@@ -356,10 +356,40 @@ int ns_child_reap(pid_t child, bool kill_first, unsigned grace_ms, int *ret_stat
 
 /*
  * The mount id /proc/PID/mountinfo shows (statx STATX_MNT_ID, not the unique
- * 64-bit one), and whether a mount with that id is in PID's mount table
- * (libmount): 1 listed, 0 not, -errno (-ESRCH: the process is gone).
+ * 64-bit one) of dirfd + path (path "" for dirfd itself), into *ret_id.
+ * Returns 0, -EOPNOTSUPP (no STATX_MNT_ID: before 5.8), -EINVAL, or statx's
+ * -errno.
  */
 int ns_mount_id_legacy(int dirfd, const char *path, uint64_t *ret_id);
+
+/*
+ * The shared library ns_mount_listed() reads mount tables with: libmount's
+ * soname in Debian 12 (util-linux 2.38, whose headers the build takes from
+ * pkg-config mount). It is loaded by dlopen() on first use, not linked
+ * (ns/mountinfo.c says why), so a command that reads no mount table never
+ * maps it.
+ */
+#define NS_LIBMOUNT_SONAME "libmount.so.1"
+
+/*
+ * Whether a mount whose legacy id (ns_mount_id_legacy, 1..INT_MAX) is
+ * legacy_id is in the mount table of process pid (/proc/PID/mountinfo, read
+ * by libmount). Loads libmount first if no call did yet (ns_libmount_load).
+ * Returns 1 listed, 0 not; -ESRCH: the process is gone; -EINVAL: legacy_id
+ * out of range; -ELIBACC / -ELIBBAD: libmount could not be loaded (as
+ * ns_libmount_load); -EIO: the table could not be read; -ENOMEM; access()'s
+ * -errno for /proc/PID/mountinfo. Thread-safe.
+ */
 int ns_mount_listed(pid_t pid, uint64_t legacy_id);
+
+/*
+ * Load NS_LIBMOUNT_SONAME (dlopen RTLD_NOW | RTLD_LOCAL, then dlsym of the
+ * functions ns_mount_listed calls), once per process: later calls return the
+ * first one's result. The library stays loaded for the life of the process.
+ * Returns 0; -ELIBACC: it cannot be loaded (not installed, or not a loadable
+ * library: dlerror()'s text goes to `--debug ns`); -ELIBBAD: it lacks one of
+ * the functions. Thread-safe (pthread_once).
+ */
+int ns_libmount_load(void);
 
 #endif

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libmount.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,37 +114,6 @@ int ns_mount_id_legacy(int dirfd, const char *path, uint64_t *ret_id)
 		return -EOPNOTSUPP;
 	*ret_id = stx.stx_mnt_id;
 	return 0;
-}
-
-static void unref_tablep(struct libmnt_table **tb)
-{
-	mnt_unref_table(*tb);
-}
-
-int ns_mount_listed(pid_t pid, uint64_t legacy_id)
-{
-	_cleanup_(unref_tablep) struct libmnt_table *tb = NULL;
-	char path[64];
-
-	if (legacy_id == 0 || legacy_id > INT_MAX)
-		return -EINVAL;
-	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
-	if (access(path, R_OK) < 0)
-		return errno == ENOENT ? -ESRCH : negerrno();
-	tb = mnt_new_table_from_file(path);
-	if (!tb)
-		return -EIO;
-	/* libmount 2.38 (Debian 12) has no mnt_table_find_id(): walk the table. */
-	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
-	struct libmnt_fs *fs;
-	int found = 0;
-
-	if (!it)
-		return -ENOMEM;
-	while (!found && mnt_table_next_fs(tb, it, &fs) == 0)
-		found = mnt_fs_get_id(fs) == (int)legacy_id;
-	mnt_free_iter(it);
-	return found;
 }
 
 int ns_is_mounted(int dirfd, const char *path, uint64_t *ret_id)

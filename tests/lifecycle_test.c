@@ -7,7 +7,9 @@
  * idempotent cleanup. The plugin's call log is the witness for every
  * Mount and Unmount.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "ns/ns.h"
 #include "tests/lib/lcenv.h"
 #include "tests/lib/run.h"
 
@@ -1042,6 +1045,62 @@ TEST_F(attach, a_mount_moved_by_the_container_keeps_its_volume)
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c", NULL);
 	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
 	EXPECT_NE(NULL, strstr(r.err, "no longer at that path")) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_count(&self->e, "Unmount", NULL));
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "data"));
+
+	tu_container_stop(&self->ct[0]);
+	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(1, lcenv_log_count(&self->e, "Unmount", NULL));
+}
+
+/*
+ * The same move, with libmount not loadable (it is dlopen()ed only to read
+ * a mount table, issue 11: ns/mountinfo.c): cleanup cannot tell whether the
+ * mount is still there, says so in one line naming the target and the
+ * library, and keeps the volume, as for a mount it sees moved; once the
+ * container is gone, recover releases it.
+ */
+TEST_F(attach, a_moved_mount_without_libmount_keeps_its_volume)
+{
+	char vols[PATH_MAX], pid[16], target[PATH_MAX], parent[PATH_MAX], moved[PATH_MAX];
+	char libmount[PATH_MAX];
+	struct link_map *lm = NULL;
+	struct run_result r;
+	void *h;
+
+	/* Where the dynamic loader finds it; a /dev/null bind-mounted there hides it. */
+	h = dlopen(NS_LIBMOUNT_SONAME, RTLD_NOW | RTLD_LOCAL);
+	ASSERT_NE(NULL, h) TH_LOG("%s", dlerror());
+	ASSERT_EQ(0, dlinfo(h, RTLD_DI_LINKMAP, &lm));
+	ASSERT_NE(NULL, realpath(lm->l_name, libmount));
+	dlclose(h);
+
+	tu_path(parent, "%s/run", self->e.dir);
+	tu_path(target, "%s/vol", parent);
+	tu_path(moved, "%s/elsewhere", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(target, 0755));
+	struct lcvol v[] = { { .name = "data", .path = target } };
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, rename(parent, moved));
+	ASSERT_EQ(1, lc_mounts_under(self->ct[0].pid, moved));
+
+	/* The test's own mount namespace (lcenv_setup): nothing else sees it. */
+	ASSERT_EQ(0, mount("/dev/null", libmount, NULL, MS_BIND, NULL));
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c", NULL);
+	ASSERT_EQ(0, umount2(libmount, MNT_DETACH));
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "cannot tell whether the mount attached at")) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, target)) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "with " NS_LIBMOUNT_SONAME ": ")) OK_OR_LOG(r);
 	run_result_free(&r);
 	EXPECT_EQ(0, lcenv_log_count(&self->e, "Unmount", NULL));
 	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "data"));

@@ -7,7 +7,7 @@
  * call, the audit socket is opened only to write a record. Witnessed with
  * strace -f on dvmount run black-box: io_uring_setup calls, opens of the
  * policy file, NETLINK_AUDIT sockets, reads of /proc/PID/status (libcap-ng's
- * capability state).
+ * capability state), opens of libmount (loaded only to read a mount table).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "ns/ns.h"
 #include "tests/lib/lcenv.h"
 
 #define OK_OR_LOG(r) TH_LOG("exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
@@ -25,6 +26,7 @@ struct setup_counts {
 	int audit;	    /* NETLINK_AUDIT sockets */
 	int status_reads;   /* opens of /proc/PID/status */
 	int cached_lookups; /* openat2(RESOLVE_CACHED) of a relative path: looks at a Mountpoint */
+	int libmount_opens; /* opens of libmount.so.1, by ld.so or dlopen() */
 };
 
 /*
@@ -63,6 +65,7 @@ static int count_setup(const char *trace, const char *policy, struct setup_count
 	ret->audit = count_str(text, "NETLINK_AUDIT");
 	ret->status_reads = count_str(text, "/status\", O_RDONLY");
 	ret->cached_lookups = count_mountpoint_lookups(text);
+	ret->libmount_opens = count_str(text, "/" NS_LIBMOUNT_SONAME "\", O_RDONLY");
 	free(text);
 	unlink(trace);
 	return 0;
@@ -103,17 +106,18 @@ FIXTURE_TEARDOWN(setup)
 	lcenv_teardown(&self->e);
 }
 
-/* Run dvmount ARGS... under strace; its exit status must be 0. */
-#define TRACED(counts, ...)                                                                        \
+/* Run dvmount ARGS... under strace; its exit status must be want. */
+#define TRACED_EXIT(counts, want, ...)                                                             \
 	do {                                                                                       \
 		struct run_result r_;                                                              \
 		self->e.wrap = self->strace;                                                       \
 		lcenv_run(&self->e, &r_, __VA_ARGS__, NULL);                                       \
 		self->e.wrap = NULL;                                                               \
-		ASSERT_EQ(0, r_.status) OK_OR_LOG(r_);                                             \
+		ASSERT_EQ(want, r_.status) OK_OR_LOG(r_);                                          \
 		run_result_free(&r_);                                                              \
 		ASSERT_EQ(0, count_setup(self->trace, self->e.policy, (counts)));                  \
 	} while (0)
+#define TRACED(counts, ...) TRACED_EXIT(counts, 0, __VA_ARGS__)
 
 /* status reads the state only: no ring, no policy, no audit record. */
 TEST_F(setup, status_sets_up_nothing_it_does_not_use)
@@ -247,6 +251,36 @@ TEST_F(setup, cleanup_reads_the_policy_only_for_a_plugin_call)
 	EXPECT_EQ(0, c.rings); /* one call */
 	EXPECT_EQ(1, c.policy_opens);
 	EXPECT_EQ(1, c.audit);
+}
+
+/*
+ * libmount (with libblkid, libselinux and pcre2) is mapped only by a command
+ * that reads a mount table (issue 11: it was linked, and loaded at every
+ * exec). A prepare --pid and its cleanup read none; a cleanup that finds its
+ * mount moved away from the target reads the container's, loading libmount
+ * once (lifecycle_test's a_mount_moved_by_the_container_keeps_its_volume
+ * checks what it finds there).
+ */
+TEST_F(setup, libmount_is_loaded_only_to_read_a_mount_table)
+{
+	char pid[16], parent[PATH_MAX], moved[PATH_MAX];
+	struct setup_counts c;
+
+	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	TRACED(&c, "prepare", "--container-id", "c", "--volumes", self->vols, "--pid",
+	       lc_pidstr(pid, self->ct.pid));
+	EXPECT_EQ(0, c.libmount_opens);
+	TRACED(&c, "cleanup", "--container-id", "c");
+	EXPECT_EQ(0, c.libmount_opens);
+	TRACED(&c, "status");
+	EXPECT_EQ(0, c.libmount_opens);
+
+	TRACED(&c, "prepare", "--container-id", "m", "--volumes", self->vols, "--pid",
+	       lc_pidstr(pid, self->ct.pid));
+	ASSERT_EQ(0, rename(tu_path(parent, "%s/run", self->e.dir),
+			    tu_path(moved, "%s/moved", self->e.dir)));
+	TRACED_EXIT(&c, 1, "cleanup", "--container-id", "m");
+	EXPECT_EQ(1, c.libmount_opens);
 }
 
 TEST_HARNESS_MAIN
