@@ -117,8 +117,12 @@ int ns_pidfd_proc_dir(int pidfd, int *ret_dirfd);
 
 /*
  * pidfd_open(pid) checked against pid reuse: the start time (field 22 of
- * /proc/PID/stat) is read before and after opening and must match, and match
- * expect_start unless that is 0. A gone or reused pid: -ESRCH.
+ * /proc/PID/stat, clock ticks since boot) is read after opening, while the
+ * pidfd's process is shown alive afterwards (so that it is its own), and must
+ * match expect_start unless that is 0; it goes to *ret_start (may be NULL).
+ * Returns 0 with the pidfd (O_CLOEXEC, the caller's) in *ret_pidfd; -ESRCH:
+ * pid is gone or is another process than expect_start says; -EOPNOTSUPP: no
+ * pidfd_open (before 5.3); -EBADMSG: an unreadable stat line; -errno.
  */
 int ns_pidfd_open(pid_t pid, unsigned long long expect_start, int *ret_pidfd,
 		  unsigned long long *ret_start);

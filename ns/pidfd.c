@@ -91,30 +91,35 @@ int ns_pidfd_open(pid_t pid, unsigned long long expect_start, int *ret_pidfd,
 		  unsigned long long *ret_start)
 {
 	_cleanup_close_ int pidfd = -EBADF;
-	unsigned long long before, after;
+	unsigned long long start;
 	char state;
 	int r;
 
-	r = read_stat(pid, &state, &before);
+	if (pid <= 0)
+		return -ESRCH;
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0)
+		return errno == ENOSYS ? -EOPNOTSUPP : errno == ESRCH ? -ESRCH : negerrno();
+	r = read_stat(pid, &state, &start);
 	if (r < 0)
 		return r;
-	if (expect_start && before != expect_start) {
-		debug(DEBUG_NS, "ns", "pid %d started at %llu, not %llu", (int)pid, before,
+	/*
+	 * The start time read is the pidfd's process's if that process still
+	 * exists after the read (a zombie keeps its pid too): pid cannot have
+	 * been reused in between. One read of /proc/PID/stat, not one before
+	 * and one after pidfd_open (issue 11: fixed cost).
+	 */
+	r = ns_pidfd_alive(pidfd);
+	if (r < 0)
+		return r;
+	if (expect_start && start != expect_start) {
+		debug(DEBUG_NS, "ns", "pid %d started at %llu, not %llu", (int)pid, start,
 		      expect_start);
 		return -ESRCH;
 	}
-	pidfd = pidfd_open(pid, 0);
-	if (pidfd < 0)
-		return errno == ENOSYS ? -EOPNOTSUPP : negerrno();
-	/* The pid may have been reused between the first read and pidfd_open. */
-	r = read_stat(pid, &state, &after);
-	if (r < 0)
-		return r;
-	if (after != before)
-		return -ESRCH;
 	*ret_pidfd = TAKE_FD(pidfd);
 	if (ret_start)
-		*ret_start = after;
+		*ret_start = start;
 	return 0;
 }
 
