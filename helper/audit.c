@@ -42,6 +42,11 @@ int audit_log(const char *fmt, ...)
 	sk = nl_socket_alloc();
 	if (!sk)
 		return -ENOMEM;
+	/*
+	 * The answer is one ack of 36 bytes: read it at once, not peeked at
+	 * first for its size (libnl's default: a second recvmsg per record).
+	 */
+	nl_socket_disable_msg_peek(sk);
 	r = nl_connect(sk, NETLINK_AUDIT);
 	if (r == 0) {
 		msg = nlmsg_alloc_simple(AUDIT_TRUSTED_APP, 0);
