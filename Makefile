@@ -148,6 +148,7 @@ TEST_SRCS := \
 	tests/discovery_test.c \
 	tests/dvmount_run_test.c \
 	tests/error_test.c \
+	tests/fileio_test.c \
 	tests/help_test.c \
 	tests/hung_fuse_test.c \
 	tests/install_test.c \

@@ -5,9 +5,12 @@
 #include <stddef.h>
 
 /*
- * Read fd to its end into a NUL-terminated buffer of at most max bytes:
- * -EFBIG beyond, -errno on a read error (EINTR retried). *ret_buf is the
- * caller's to free, written only on success.
+ * Read fd (a file, a pipe, a socket) to its end into a NUL-terminated buffer
+ * of at most max bytes (the NUL not counted): 0 with the buffer in *ret_buf
+ * (the caller's to free) and its length in *ret_len, both written only on
+ * success; -EFBIG: more than max bytes; -ENOMEM; -errno of a read (EINTR
+ * retried). The buffer is sized by fstat for a regular file and grown as
+ * the data comes, so a small input costs a small buffer whatever max is.
  */
 int read_fd_bounded(int fd, size_t max, char **ret_buf, size_t *ret_len);
 

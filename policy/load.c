@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fileio.h"
 #include "policy/policy-internal.h"
 
 static void closedirp(DIR **d)
@@ -68,26 +69,14 @@ static int read_checked(int dirfd, const char *path, const char *shown, struct p
 		return r;
 	if (st.st_size > POLICY_MAX_FILE_SIZE)
 		goto too_big;
-	buf = malloc(POLICY_MAX_FILE_SIZE + 1);
-	if (!buf)
-		return -ENOMEM;
-	/* Read one byte past the limit: st_size may have changed since fstat. */
-	while (len <= POLICY_MAX_FILE_SIZE) {
-		ssize_t n = read(fd, buf + len, POLICY_MAX_FILE_SIZE + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = negerrno();
-			policy_diag(d, shown, 0, 0, false, "cannot read: %s", strerror(-r));
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > POLICY_MAX_FILE_SIZE)
+	/* To its end, not to st_size: the file may have grown since fstat. */
+	r = read_fd_bounded(fd, POLICY_MAX_FILE_SIZE, &buf, &len);
+	if (r == -EFBIG)
 		goto too_big;
+	if (r < 0) {
+		policy_diag(d, shown, 0, 0, false, "cannot read: %s", strerror(-r));
+		return r;
+	}
 	*ret_buf = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;

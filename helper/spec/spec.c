@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "common/fileio.h"
 #include "common/macro.h"
 #include "helper/spec/spec.h"
 
@@ -496,30 +497,17 @@ int spec_parse(const char *buf, size_t len, struct spec **ret_spec, struct spec_
 int spec_read_fd(int fd, struct spec **ret_spec, struct spec_error *err)
 {
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
+	size_t len;
+	int r;
 
-	/* One byte more than allowed, to tell "exactly the limit" from "over it". */
-	buf = malloc(SPEC_MAX_FILE + 1);
-	if (!buf)
-		return fail(err, -ENOMEM, SPEC_NO_INDEX, "", "out of memory");
-	for (;;) {
-		ssize_t k = read(fd, buf + len, SPEC_MAX_FILE + 1 - len);
-
-		if (k < 0) {
-			int r = negerrno();
-
-			if (r == -EINTR)
-				continue;
-			return fail(err, r, SPEC_NO_INDEX, "", "reading the volume spec: %s",
-				    strerror(-r));
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-		if (len > SPEC_MAX_FILE)
-			return fail(err, -EFBIG, SPEC_NO_INDEX, "",
-				    "volume spec larger than %d bytes", SPEC_MAX_FILE);
-	}
+	r = read_fd_bounded(fd, SPEC_MAX_FILE, &buf, &len);
+	if (r == -EFBIG)
+		return fail(err, r, SPEC_NO_INDEX, "", "volume spec larger than %d bytes",
+			    SPEC_MAX_FILE);
+	if (r == -ENOMEM)
+		return fail(err, r, SPEC_NO_INDEX, "", "out of memory");
+	if (r < 0)
+		return fail(err, r, SPEC_NO_INDEX, "", "reading the volume spec: %s", strerror(-r));
 	return spec_parse(buf, len, ret_spec, err);
 }
 
