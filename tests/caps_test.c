@@ -200,7 +200,7 @@ static pid_t spawn_prepare(FIXTURE_DATA(caps) * self, uid_t uid, const char *env
 
 struct phase {
 	char name[16];
-	uint64_t eff, prm;
+	uint64_t eff, prm, bnd;
 	char uid[64], gid[64];
 };
 
@@ -247,6 +247,7 @@ static int record_phase(pid_t child, struct phase *ret)
 	snprintf(ret->name, sizeof(ret->name), "%s", comm);
 	ret->eff = status_hex(child, "CapEff:");
 	ret->prm = status_hex(child, "CapPrm:");
+	ret->bnd = status_hex(child, "CapBnd:");
 	status_ids(child, "Uid:", ret->uid, sizeof(ret->uid));
 	status_ids(child, "Gid:", ret->gid, sizeof(ret->gid));
 	return r;
@@ -308,6 +309,15 @@ TEST_F(caps, prepare_drops_each_capability_after_its_last_use)
 		EXPECT_EQ(want[i].held, seen[i].prm)
 		TH_LOG("%s: CapPrm %#" PRIx64 ", want %#" PRIx64, seen[i].name, seen[i].prm,
 		       want[i].held);
+		/*
+		 * A root or setuid start (CAP_SETPCAP) keeps only the six in its
+		 * bounding set from the start: nothing it execs gets more. File
+		 * capabilities give no CAP_SETPCAP: the bounding set stays the
+		 * caller's.
+		 */
+		if (variant->start != 2)
+			EXPECT_EQ(all, seen[i].bnd)
+		TH_LOG("%s: CapBnd %#" PRIx64 ", want %#" PRIx64, seen[i].name, seen[i].bnd, all);
 		EXPECT_STREQ(want[i].caller_ids ? caller_ids : root_ids, seen[i].uid)
 		TH_LOG("%s: Uid %s", seen[i].name, seen[i].uid);
 		/* The copy is setuid, not setgid: the gids are the caller's throughout. */

@@ -351,4 +351,24 @@ TEST_F(setup, reading_the_policy_and_the_spec_maps_nothing)
 	EXPECT_EQ(1, c.munmaps);
 }
 
+/*
+ * The bounding set is dropped by dvmount's own prctl()s and checked with one
+ * read of CapBnd (issue 11: libcap-ng's capng_apply() of the bounding set
+ * read /proc/PID/status three times more). What is left: libcap-ng's one
+ * read of the process's state (two opens: bounding and ambient sets) and
+ * that check, for every command.
+ */
+TEST_F(setup, the_bounding_set_is_checked_with_one_read)
+{
+	struct setup_counts c;
+	char pid[16];
+
+	TRACED(&c, "status");
+	EXPECT_EQ(3, c.status_reads);
+	ASSERT_EQ(0, tu_container_start(&self->ct, NULL, 0));
+	TRACED(&c, "prepare", "--container-id", "c", "--volumes", self->vols, "--pid",
+	       lc_pidstr(pid, self->ct.pid));
+	EXPECT_EQ(3, c.status_reads);
+}
+
 TEST_HARNESS_MAIN
