@@ -456,13 +456,19 @@ static json_object *record_volumes(struct pvol *v, size_t n)
 	return arr;
 }
 
+/*
+ * durable: the record was or is now written with STATE_DURABLE, and says so
+ * ("durable": false otherwise): cleanup and recover tell from it whether it
+ * is a durable proof of its mount ids (helper/state/state.h).
+ */
 static int save_record(struct lc *lc, const struct args *a, unsigned long long start,
-		       const char *phase, struct pvol *v, size_t n, unsigned flags)
+		       const char *phase, struct pvol *v, size_t n, bool durable, unsigned flags)
 {
 	_cleanup_json_ json_object *rec = json_object_new_object();
 
 	json_object_object_add(rec, "container_id", json_object_new_string(a->cid));
 	json_object_object_add(rec, "phase", json_object_new_string(phase));
+	json_object_object_add(rec, "durable", json_object_new_boolean(durable));
 	/* Whose container: a caller other than root may clean up only its own. */
 	json_object_object_add(rec, "owner_uid", json_object_new_int64(getuid()));
 	if (a->pid) {
@@ -1137,10 +1143,14 @@ static void print_result(const struct args *a, struct pvol *v, size_t n)
 	fflush(stdout);
 }
 
-/* Undo this prepare: users removed, volumes nobody else uses Unmounted, record gone. */
-static void undo(struct lc *lc, struct pvol *v, size_t n)
+/*
+ * Undo this prepare: users removed, volumes nobody else uses Unmounted, record
+ * gone; durable is whether the record was written durably (as cleanup's).
+ */
+static void undo(struct lc *lc, struct pvol *v, size_t n, bool durable)
 {
 	_cleanup_free_ const char **keys = calloc(n + 1, sizeof(*keys));
+	unsigned sent = lc->unmounts_sent;
 
 	if (!keys)
 		return;
@@ -1154,8 +1164,11 @@ static void undo(struct lc *lc, struct pvol *v, size_t n)
 		}
 		state_user_remove(lc->st, v[i].key, lc->cid);
 	}
+	lc->release_volatile = !durable;
 	lc_release_unused(lc, keys, n);
-	state_container_remove(lc->st, lc->cid);
+	lc->release_volatile = false;
+	state_container_remove_flags(lc->st, lc->cid,
+				     durable || lc->unmounts_sent != sent ? STATE_DURABLE : 0);
 }
 
 static int run(struct lc *lc, struct args *a)
@@ -1171,6 +1184,7 @@ static int run(struct lc *lc, struct args *a)
 	const char *sandbox = a->sandbox;
 	unsigned long long start = 0;
 	int cfd = -EBADF, r, failed = 0;
+	bool durable = false;
 	size_t n;
 
 	if (check_caller(lc) < 0)
@@ -1287,7 +1301,7 @@ static int run(struct lc *lc, struct args *a)
 	 * something to undo. Not durable yet: the one durable write comes once
 	 * the mount ids are known (a power cut before it lost no Mount).
 	 */
-	r = save_record(lc, a, start, "preparing", v, n, 0);
+	r = save_record(lc, a, start, "preparing", v, n, false, 0);
 	if (r < 0) {
 		lc_fail(lc, "cannot write the record: %s", strerror(-r));
 		state_unlock_container(lc->st, cfd);
@@ -1303,14 +1317,22 @@ static int run(struct lc *lc, struct args *a)
 	if (r < 0)
 		goto fail;
 	lc_crash_point("after-users");
+	for (size_t i = 0; i < n; i++)
+		durable |= v[i].needs_mount;
 	/*
 	 * The operation's one durable write: every mount id this prepare may
-	 * make the plugin hold, before any Mount under it (state.h).
+	 * make the plugin hold, before any Mount under it (state.h). With no
+	 * Mount planned (every volume reused) there is none to write: the
+	 * mount ids reused are proven durably already, and a power cut kills
+	 * this container too. Nor a second write of the intent: a kill here
+	 * is one at "after-users".
 	 */
-	r = save_record(lc, a, start, "preparing", v, n, STATE_DURABLE);
-	if (r < 0) {
-		lc_fail(lc, "cannot write the record: %s", strerror(-r));
-		goto fail;
+	if (durable) {
+		r = save_record(lc, a, start, "preparing", v, n, true, STATE_DURABLE);
+		if (r < 0) {
+			lc_fail(lc, "cannot write the record: %s", strerror(-r));
+			goto fail;
+		}
 	}
 	lc_crash_point("after-durable-intent");
 	failed = do_mounts(lc, v, n);
@@ -1331,7 +1353,8 @@ static int run(struct lc *lc, struct args *a)
 	/* What will be attached where, before it is: a crash leaves cleanup the ids. */
 	/* It replaces the durable record: never by an empty file (state.h). */
 	if (failed == 0 && a->pid) {
-		r = save_record(lc, a, start, "preparing", v, n, STATE_DATA_SYNC);
+		r = save_record(lc, a, start, "preparing", v, n, durable,
+				durable ? STATE_DATA_SYNC : 0);
 		if (r < 0) {
 			lc_fail(lc, "cannot write the record: %s", strerror(-r));
 			failed++;
@@ -1346,9 +1369,10 @@ static int run(struct lc *lc, struct args *a)
 	/*
 	 * Not durable: a power cut kills the container, and recover undoes
 	 * "preparing". Its data is synced: an empty file must not replace the
-	 * durable "preparing" record (state.h).
+	 * durable "preparing" record (state.h); there is none to protect when
+	 * no Mount was planned.
 	 */
-	r = save_record(lc, a, start, "prepared", v, n, STATE_DATA_SYNC);
+	r = save_record(lc, a, start, "prepared", v, n, durable, durable ? STATE_DATA_SYNC : 0);
 	if (r < 0) {
 		lc_fail(lc, "cannot write the record: %s", strerror(-r));
 		goto fail;
@@ -1375,7 +1399,7 @@ fail:
 		detach_ours(lc, a, pidfd, v, n);
 	if (!locks && n)
 		state_lock_volumes(lc->st, keys, n, &locks);
-	undo(lc, v, n);
+	undo(lc, v, n, durable);
 	state_unlock(TAKE_PTR(locks));
 	state_unlock_container(lc->st, cfd);
 	return -EIO;

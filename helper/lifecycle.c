@@ -579,7 +579,27 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 		enum state_vol s;
 
 		/* Entries without a record go here: they never keep a volume mounted. */
-		if (state_user_prune(lc->st, keys[i]) != 0)
+		r = state_user_prune(lc->st, keys[i]);
+		if (r > 0 && !lc->release_volatile) {
+			/*
+			 * Still used, and the caller's durable record, whose
+			 * removal follows, may be the one durable proof of its
+			 * mount id: the users left may have none (an attach-only
+			 * prepare writes no durable record). Durable first.
+			 */
+			r = state_volume_load(lc->st, keys[i], &vol[k]);
+			if (r == 0)
+				r = state_volume_save_durable(lc->st, keys[i], vol[k]);
+			json_object_put(vol[k]);
+			vol[k] = NULL;
+			if (r < 0 && r != -ENOENT) {
+				lc_fail(lc, "volume entry '%s' not made durable: %s", keys[i],
+					strerror(-r));
+				failed++;
+			}
+			continue;
+		}
+		if (r != 0)
 			continue;
 		/* Refused earlier in this run (recover's sweep after its cleanups): the next run's.
 		 */
@@ -637,6 +657,7 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 		idx[k++] = i;
 	}
 	lc_crash_point("before-unmount");
+	lc->unmounts_sent += k;
 	r = k ? plugin_call_many(lc->pc, q, k) : 0;
 	if (r < 0) {
 		/* Kept, and maybe named by no record once the caller's goes: durable now. */
@@ -683,8 +704,7 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			 * Durable now, before the caller's record removal is: after
 			 * that no record names this mount id (state.h).
 			 */
-			if (state_volume_save(lc->st, key, vol[j]) == 0)
-				state_volume_sync(lc->st, key);
+			state_volume_save_durable(lc->st, key, vol[j]);
 			lc_crash_point("after-pending-sync");
 			if (lc->n_unmount_refused < ARRAY_SIZE(lc->unmount_refused))
 				snprintf(lc->unmount_refused[lc->n_unmount_refused++],
@@ -1171,6 +1191,14 @@ static void rederive_entries(struct lc *lc, json_object *record)
 	}
 }
 
+bool lc_record_volatile(json_object *record)
+{
+	json_object *d;
+
+	return record && json_object_object_get_ex(record, "durable", &d) &&
+	       json_object_is_type(d, json_type_boolean) && !json_object_get_boolean(d);
+}
+
 int lc_cleanup_container(struct lc *lc, const char *cid,
 			 bool (*still_wanted)(json_object *record, void *userdata), void *userdata)
 {
@@ -1180,6 +1208,7 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 	_cleanup_free_ const char **kp = NULL;
 	char qname[STATE_QNAME_MAX] = "";
 	size_t n = 0;
+	unsigned sent;
 	int cfd, r, failed_before = (int)lc->n_failures;
 
 	r = state_lock_container(lc->st, cid, &cfd);
@@ -1252,12 +1281,24 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 				strerror(-r));
 	}
 	lc_crash_point("cleanup-after-users");
+	sent = lc->unmounts_sent;
+	lc->release_volatile = lc_record_volatile(record);
 	r = lc_release_unused(lc, kp, n);
+	lc->release_volatile = false;
 	if (r < 0)
 		lc_fail(lc, "releasing volumes: %s", strerror(-r));
 	lc_crash_point("cleanup-after-release");
-	/* Forget the container whatever the Unmounts said (MESOS-10126). */
-	r = state_container_remove(lc->st, cid);
+	/*
+	 * Forget the container whatever the Unmounts said (MESOS-10126).
+	 * Durably when the record was (a lost removal would bring back its
+	 * mount ids), or when an Unmount went out (a record that came back
+	 * would have recover derive the released entry again and ask the
+	 * plugin a second time); else it proved nothing: state.h.
+	 */
+	r = state_container_remove_flags(lc->st, cid,
+					 !lc_record_volatile(record) || lc->unmounts_sent != sent
+					     ? STATE_DURABLE
+					     : 0);
 	if (r < 0 && r != -ENOENT)
 		lc_fail(lc, "cannot remove the record: %s", strerror(-r));
 	r = 0;

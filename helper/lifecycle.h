@@ -6,6 +6,8 @@
  *
  * A container record (containers/<cid>.json):
  *   {"container_id": ID, "phase": "preparing" | "prepared",
+ *    "durable": false (never written durably: it proves no mount id; a
+ *                      record without the key counts as durable),
  *    "pid": N, "start_time": N, "root": "/" or the rootfs,    (with --pid)
  *    "volumes": [{"driver", "name", "key", "mode", "container_path",
  *                 "target", "host_path", "mount_id", "attached_mnt_id"}...]}
@@ -48,6 +50,16 @@ struct lc {
 	 */
 	char unmount_refused[LC_FAILURES_MAX][STATE_KEY_MAX];
 	size_t n_unmount_refused;
+	/*
+	 * The record whose volumes lc_release_unused() releases was never
+	 * durable ("durable": false: a prepare that planned no Mount): the
+	 * entries its container leaves to other users need no sync, since it
+	 * proved no mount id (helper/state/state.h). False: durable, or it
+	 * cannot be told (no record, an older one): they are made durable.
+	 */
+	bool release_volatile;
+	/* Unmounts lc_release_unused() sent in this run. */
+	unsigned unmounts_sent;
 	/* The last plugin process opened by lc_plugin_view(), +1 (0: none). */
 	int view_pidfd_1;
 	pid_t view_pid;
@@ -105,9 +117,21 @@ int lc_report(struct lc *lc, struct dv_error *err);
  * "pending_unmount" for a later retry, and the failure is recorded; that retry
  * is a later run's: a volume refused once in this run (lc->unmount_refused) is
  * skipped. The volume locks must be held. keys[i] whose state_user_count() is 0 are the
- * candidates. Returns the number of failures, or -ENOMEM.
+ * candidates. The others, which other users still hold, are saved durably
+ * (state_volume_save_durable()) unless lc->release_volatile: the caller's
+ * durable record may have been their mount id's one durable proof, and its
+ * removal follows (helper/state/state.h). Returns the number of failures,
+ * or -ENOMEM.
  */
 int lc_release_unused(struct lc *lc, const char *const *keys, size_t n);
+
+/*
+ * Was this container record never written durably ("durable": false)? Then
+ * it proves no mount id (helper/state/state.h). False for NULL (a record
+ * set aside as corrupt) and for a record without the key (written before
+ * the key existed, durably): what cannot be told counts as durable.
+ */
+bool lc_record_volatile(json_object *record);
 
 /*
  * Clean up one container (its record may be NULL when it was corrupt: then
@@ -121,6 +145,8 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n);
  * Returns 0, or the number of failures reported, or -errno.
  * A container whose mounts cannot be detached while it lives keeps its
  * volumes (no Unmount under a running container): the failure is reported.
+ * The record's removal is durable unless the record was never durable and
+ * no Unmount was sent (helper/state/state.h).
  */
 int lc_cleanup_container(struct lc *lc, const char *cid,
 			 bool (*still_wanted)(json_object *record, void *userdata), void *userdata);

@@ -45,9 +45,16 @@ int state_container_save(struct state *st, const char *cid, json_object *record,
 
 int state_container_remove(struct state *st, const char *cid)
 {
+	return state_container_remove_flags(st, cid, STATE_DURABLE);
+}
+
+int state_container_remove_flags(struct state *st, const char *cid, unsigned flags)
+{
 	char name[STATE_CID_MAX + 8];
 	int r;
 
+	if (flags & ~STATE_DURABLE)
+		return -EINVAL;
 	r = file_name(cid, RECORD_SUFFIX, name);
 	if (r < 0)
 		return r;
@@ -55,7 +62,7 @@ int state_container_remove(struct state *st, const char *cid)
 		return -ENOLCK;
 	if (unlinkat(st->containers_fd, name, 0) < 0 && errno != ENOENT)
 		return negerrno();
-	if (fsync(st->containers_fd) < 0)
+	if ((flags & STATE_DURABLE) && fsync(st->containers_fd) < 0)
 		return negerrno();
 	/* Its user entries count no more, even under the volume locks held (user_live). */
 	if (!strcmp(st->known_cid, cid))

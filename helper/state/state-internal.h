@@ -55,6 +55,12 @@ struct state_lock_entry {
 	bool users_read; /* users_fd was listed: its offset is no longer its start */
 	bool removed;	 /* by state_volume_remove(): its lock file goes at unlock */
 	bool tidied;	 /* its stray temp files removed (state_tidy_volume) */
+	/*
+	 * Its volume.json says "durable": true (seen by a load or written by a
+	 * save through these locks): a durable version is on the disk, so every
+	 * rewrite is data-synced and the removal is durable (state.h).
+	 */
+	bool durable;
 };
 
 struct state_locks {

@@ -101,6 +101,8 @@ int state_volume_load(struct state *st, const char *key, json_object **ret)
 			    &len);
 	if (r == 0)
 		r = state_parse_object(buf, len, ret);
+	if (r == 0 && held)
+		held->durable |= state_volume_durable(*ret);
 	/*
 	 * Only a lock holder sets a corrupt entry aside: anyone else could move
 	 * a good file that a writer renamed over the bad one meanwhile.
@@ -132,7 +134,12 @@ int state_volume_save_flags(struct state *st, const char *key, json_object *volu
 	r = state_tidy_volume(held);
 	if (r < 0)
 		return r;
-	/* Not durable by itself: state_volume_sync(), or the records (state.h). */
+	/*
+	 * Not durable by itself: state_volume_save_durable(), or the records
+	 * (state.h). Replacing a durable version: never by an empty file.
+	 */
+	if (held->durable || state_volume_durable(volume))
+		flags |= STATE_DATA_SYNC;
 	return state_save_json(held->dir_fd, VOLUME_FILE, volume, flags);
 }
 
@@ -147,6 +154,44 @@ int state_tidy_volume(struct state_lock_entry *held)
 		return r;
 	held->tidied = true;
 	return 0;
+}
+
+bool state_volume_durable(json_object *volume)
+{
+	json_object *d;
+
+	return json_object_object_get_ex(volume, "durable", &d) &&
+	       json_object_is_type(d, json_type_boolean) && json_object_get_boolean(d);
+}
+
+int state_volume_save_durable(struct state *st, const char *key, json_object *volume)
+{
+	struct state_lock_entry *held;
+	bool replaces_durable;
+	int r;
+
+	if (!key_valid(key))
+		return -EINVAL;
+	held = state_held_volume(st, key);
+	if (!held)
+		return -ENOLCK;
+	if (held->removed)
+		return -ESTALE;
+	replaces_durable = held->durable || state_volume_durable(volume);
+	if (json_object_object_add(volume, "durable", json_object_new_boolean(true)) < 0)
+		return -ENOMEM;
+	/*
+	 * A durable version is replaced only by a data-synced file (state.h);
+	 * one that was never durable needs no sync before the rename: the
+	 * fsync of the file after it makes the whole of it durable.
+	 */
+	r = state_save_json(held->dir_fd, VOLUME_FILE, volume,
+			    replaces_durable ? STATE_DATA_SYNC : 0);
+	if (r == 0)
+		r = state_volume_sync(st, key);
+	if (r == 0)
+		held->durable = true;
+	return r;
 }
 
 int state_volume_sync(struct state *st, const char *key)
@@ -192,6 +237,13 @@ int state_volume_remove(struct state *st, const char *key)
 	if (unlinkat(held->dir_fd, VOLUME_FILE, 0) < 0 && errno != ENOENT)
 		return negerrno();
 	if (unlinkat(held->dir_fd, "users", AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return negerrno();
+	/*
+	 * A durable entry that a power cut brought back would name a mount id
+	 * released already, in place of the newer one of the next entry, which
+	 * is written without a sync: its removal is durable too.
+	 */
+	if (held->durable && fsync(held->dir_fd) < 0)
 		return negerrno();
 	/* The lock file and the directory go at unlock (state_release_locks). */
 	held->removed = true;

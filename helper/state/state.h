@@ -59,6 +59,40 @@
  *    (the lifecycle re-derives a missing or torn one before it releases a
  *    volume), and a lost user entry can only be that of a container the
  *    reboot killed.
+ *  - Only what adds a mount id is durable. A prepare that plans no Mount
+ *    (every volume's mount reused: attach-only) writes no durable record
+ *    and syncs nothing; its record says "durable": false, and its cleanup,
+ *    when it sends no Unmount, removes it without a sync. The invariant
+ *    that makes this safe: every mount id the plugin may hold has, on the
+ *    disk, a durable proof, either the durable record of the container
+ *    that sent its Mount, or its volume entry made durable and marked
+ *    "durable" (state_volume_save_durable()); the proof goes only after
+ *    the id is released (Unmount answered, or the plugin holds nothing),
+ *    or once another proof is durable. Each step keeps it:
+ *     . a Mount is sent only after its container's record is durable;
+ *     . an attach-only prepare reuses ids already proven, and adds none;
+ *     . a cleanup (or undo) of a durable record, or of one that cannot be
+ *       told (no "durable" key: older than it; a record set aside as
+ *       corrupt), makes every entry that other users still hold durable
+ *       before its record's durable removal: those users' records may be
+ *       attach-only ones that a power cut takes;
+ *     . an entry marked durable is rewritten data-synced only
+ *       (state_volume_save_flags(); a power cut leaves one whole version,
+ *       and a rewrite that is lost leaves the older id: so a holder's
+ *       cleanup makes the entry durable again whether marked or not), and
+ *       removed durably, so that a released id never comes back in place
+ *       of the unsynced entry of a newer Mount;
+ *     . a record that never was durable proves nothing: losing it, or
+ *       losing its removal (a record of a container the power cut killed,
+ *       which recover --gc-dead undoes), loses no proof. Its removal is
+ *       still durable when the run sent an Unmount: a record come back
+ *       would have recover derive the released entry again and send that
+ *       Unmount a second time.
+ *    After the cut, recover --gc-dead finds every proof (the records, and
+ *    the volume entries, swept for live users, state_user_prune) and
+ *    Unmounts each id once its users are gone; every container died with
+ *    the power, so none of them is in use but a pinned user's, whose
+ *    entries are synced by their writer.
  *  - A user entry counts only while its container has a record (or a
  *    quarantined one, whose volumes nobody can tell) or it is the pinned
  *    user: an entry torn or orphaned by a crash, a lost record removal or
@@ -174,13 +208,34 @@ int state_volume_save(struct state *st, const char *key, json_object *volume);
  * state_volume_save() with flags: STATE_DATA_SYNC for a rewrite of an entry
  * made durable by state_volume_sync() (a pinned user's), which an empty file
  * must never replace (see the top). STATE_DURABLE is -EINVAL: that is
- * state_volume_sync(). Returns as state_volume_save().
+ * state_volume_save_durable() or state_volume_sync(). Both add
+ * STATE_DATA_SYNC themselves for an entry marked durable (the one being
+ * saved, or the one on the disk as a load or save through these locks saw
+ * it): once durable, every rewrite keeps a whole version on the disk.
+ * Returns as state_volume_save().
  */
 int state_volume_save_flags(struct state *st, const char *key, json_object *volume, unsigned flags);
+/*
+ * Save the held volume's entry durably, marked "durable": true (added to
+ * volume): for an entry that must outlive a power cut when no durable
+ * record names its mount id any more (the releasing container's record was
+ * the proof; the users left may have none that is durable, see the top).
+ * From then on its rewrites are data-synced and its removal is durable.
+ * Four or five sync calls (state_volume_sync(), and a data sync before the
+ * rename when it replaces a durable version). -ENOLCK without the volume
+ * lock, -ESTALE after state_volume_remove(), -ENOMEM, -errno of the writes.
+ */
+int state_volume_save_durable(struct state *st, const char *key, json_object *volume);
+/* Is the entry marked durable ("durable": true, by state_volume_save_durable())? */
+bool state_volume_durable(json_object *volume);
 /*
  * Removes the volume's entry: -EBUSY while it has users; absent is 0. Its lock
  * file and directory go at state_unlock(), so the critical section lasts until
  * then; writes to the volume through the same locks then fail with -ESTALE.
+ * The removal of an entry marked durable (as a load or save through these
+ * locks saw it) is durable: one directory fsync; a durable entry that came
+ * back after a power cut would stand for a mount id released already where
+ * the next entry, written without a sync, names a newer one.
  */
 int state_volume_remove(struct state *st, const char *key);
 /*
@@ -293,10 +348,18 @@ int state_container_save(struct state *st, const char *cid, json_object *record,
 int state_container_load(struct state *st, const char *cid, json_object **ret,
 			 char ret_qname[STATE_QNAME_MAX]);
 /*
- * Removes the record; its lock file goes at state_unlock_container(), which
- * ends the critical section. Later writes need a new lock (-ENOLCK).
+ * Removes the record, durably (fsync of containers/); its lock file goes at
+ * state_unlock_container(), which ends the critical section. Later writes
+ * need a new lock (-ENOLCK).
  */
 int state_container_remove(struct state *st, const char *cid);
+/*
+ * state_container_remove(), durable only with STATE_DURABLE in flags: a
+ * record that was never durable, whose removal sent no Unmount, may come
+ * back after a power cut, as a record of a container the power cut killed,
+ * which recover undoes (see the top). Other flags: -EINVAL.
+ */
+int state_container_remove_flags(struct state *st, const char *cid, unsigned flags);
 
 struct state_entry {
 	const char *cid;
