@@ -159,7 +159,15 @@ static int pick(const struct state_entry *e, void *userdata)
 	/* A setuid dvmount's caller recovers its own containers only. */
 	if (!s->lc->g->caller_is_root && (e->error || !lc_caller_owns(s->lc, e->record)))
 		return 0;
-	if (e->error) {
+	if (e->error == -ENODATA) {
+		/*
+		 * A record written without a sync that a power cut emptied: it
+		 * proved nothing (helper/state/state.h), and its container died
+		 * with the power. Its volumes are found through their user
+		 * entries; no warning, nothing set aside.
+		 */
+		clean = true;
+	} else if (e->error) {
 		/* Quarantined: its volumes are still found through their user entries. */
 		/*
 		 * A warning, not a failure: an empty record after a hard reboot

@@ -1209,6 +1209,7 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 	char qname[STATE_QNAME_MAX] = "";
 	size_t n = 0;
 	unsigned sent;
+	bool lost = false;
 	int cfd, r, failed_before = (int)lc->n_failures;
 
 	r = state_lock_container(lc->st, cid, &cfd);
@@ -1223,6 +1224,14 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 			"found from their user entries",
 			qname);
 		record = NULL;
+	} else if (r == -ENODATA) {
+		/*
+		 * Written without a sync, and a power cut took its data: it
+		 * proved nothing (state.h), its volumes are found from their
+		 * user entries, as a corrupt one's. No failure: by design.
+		 */
+		debug(DEBUG_STATE, "state", "container '%s': record lost by a power cut", cid);
+		lost = true;
 	} else if (r < 0 && r != -ENOENT) {
 		lc_fail(lc, "cannot read the record: %s", strerror(-r));
 		state_unlock_container(lc->st, cfd);
@@ -1282,7 +1291,7 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 	}
 	lc_crash_point("cleanup-after-users");
 	sent = lc->unmounts_sent;
-	lc->release_volatile = lc_record_volatile(record);
+	lc->release_volatile = lost || lc_record_volatile(record);
 	r = lc_release_unused(lc, kp, n);
 	lc->release_volatile = false;
 	if (r < 0)
@@ -1296,7 +1305,8 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 	 * plugin a second time); else it proved nothing: state.h.
 	 */
 	r = state_container_remove_flags(lc->st, cid,
-					 !lc_record_volatile(record) || lc->unmounts_sent != sent
+					 (!lost && !lc_record_volatile(record)) ||
+						 lc->unmounts_sent != sent
 					     ? STATE_DURABLE
 					     : 0);
 	if (r < 0 && r != -ENOENT)

@@ -80,7 +80,8 @@ static void check(struct __test_metadata *_metadata, FIXTURE_DATA(points) * self
 static int run_op(FIXTURE_DATA(points) * self, struct run_result *r, const char *point,
 		  const char *op)
 {
-	const struct crash_scene scene = { &self->e, self->vols1, self->sandbox, self->ct[1].pid };
+	const struct crash_scene scene = { &self->e, self->vols1, self->sandbox, self->ct[1].pid,
+					   NULL };
 
 	return crash_scene_run(&scene, r, point, op);
 }

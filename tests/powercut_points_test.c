@@ -50,6 +50,7 @@ FIXTURE(powercut)
 	struct tu_container ct[2];
 	pid_t fs;
 	char sandbox[PATH_MAX], vols0[PATH_MAX], vols1[PATH_MAX], vols3[PATH_MAX];
+	char vols1s[PATH_MAX]; /* c1's v1 alone: attach-only while c0 holds it */
 	struct crash_points points;
 };
 
@@ -60,6 +61,7 @@ FIXTURE_SETUP(powercut)
 			      { .name = "v2", .path = "c1/v2" } };
 	struct lcvol v3[] = { { .name = "v3", .path = "c3/v3" },
 			      { .name = "v1", .path = "c3/v1" } };
+	struct lcvol v1s[] = { { .name = "v1", .path = "c1/v1" } };
 
 	const char *missing;
 
@@ -74,6 +76,7 @@ FIXTURE_SETUP(powercut)
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "c0.json", v0, 1, self->vols0));
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "c1.json", v1, 2, self->vols1));
 	ASSERT_EQ(0, lcenv_volumes(&self->e, "c3.json", v3, 2, self->vols3));
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "c1s.json", v1s, 1, self->vols1s));
 }
 
 FIXTURE_TEARDOWN(powercut)
@@ -155,7 +158,8 @@ static void check_known(struct __test_metadata *_metadata, FIXTURE_DATA(powercut
 static int run_op(FIXTURE_DATA(powercut) * self, struct run_result *r, const char *point,
 		  const char *op)
 {
-	const struct crash_scene scene = { &self->e, self->vols1, self->sandbox, self->ct[1].pid };
+	const struct crash_scene scene = { &self->e, self->vols1, self->sandbox, self->ct[1].pid,
+					   self->vols1s };
 
 	return crash_scene_run(&scene, r, point, op);
 }
@@ -257,7 +261,8 @@ static void boot_recover_cut(struct __test_metadata *_metadata, FIXTURE_DATA(pow
 
 /*
  * One trial: on the model, c0 prepared (v1), v3 pinned by dvdcli unless op is
- * a dvdcli one, then before (when given), then op killed where cut says (or
+ * a dvdcli one, then before (when given: ops separated by ','), then op
+ * killed where cut says (or
  * let finish); the power cut and the reboot; recover (and an interrupted
  * dvdcli mount again); the checks, v3 pinned but after a dvdcli unmount; the
  * volumes used again in the new boot, and the checks; then the pinned
@@ -300,8 +305,13 @@ static bool trial(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * se
 	run_result_free(&r);
 	if (!dvdcli_op)
 		run_ok(_metadata, self, "dvdcli-mount", what);
-	if (before)
-		run_ok(_metadata, self, before, what);
+	/* before: ops separated by ',', run in order. */
+	for (const char *b = before; b && *b; b += strcspn(b, ",") + (b[strcspn(b, ",")] == ',')) {
+		char one[32];
+
+		snprintf(one, sizeof(one), "%.*s", (int)strcspn(b, ","), b);
+		run_ok(_metadata, self, one, what);
+	}
 	/* A dvdcli mount cut before it finished pinned nothing in use yet. */
 	unmounts = dvdcli_op ? -1 : lcenv_log_count(&self->e, "Unmount", "v3");
 
@@ -407,6 +417,73 @@ TEST_F_TIMEOUT(powercut, dvdcli_unmount_cut_at_every_point, 300)
 	if (_metadata->skip) /* setup found no FUSE or time namespace */
 		return;
 	EXPECT_EQ(3, every_point(_metadata, self, "dvdcli-unmount", "dvdcli-mount"));
+}
+
+/*
+ * Issue 11: a prepare that plans no Mount (every volume's plugin mount
+ * reused: attach-only) writes no durable record, and its cleanup none while
+ * others still use its volumes (helper/state/state.h). c0 (the holder)
+ * Mounts v1 with its durable record; c1 attaches v1 alone, non-durably;
+ * then c0 cleans up while c1 still uses v1, and c0's record was the one
+ * durable proof of v1's Mount ID: its cleanup makes v1's entry durable
+ * before its record's removal. The power goes at every crash point and
+ * every sync of c1's prepare, of c0's cleanup, and of c1's cleanup (after
+ * c0's, or while c0 still holds v1); after the reboot and recover, the
+ * plugin's Mount IDs are all known and Unmounted exactly once (the log
+ * balances), none in use released. The kill counts are the points each
+ * operation reaches.
+ */
+TEST_F_TIMEOUT(powercut, attach_only_prepare_cut_at_every_point, 300)
+{
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	EXPECT_EQ(8, every_point(_metadata, self, "prepare-shared", NULL));
+}
+
+TEST_F_TIMEOUT(powercut, holder_cleanup_cut_at_every_point, 300)
+{
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	EXPECT_EQ(6, every_point(_metadata, self, "cleanup-holder", "prepare-shared"));
+}
+
+TEST_F_TIMEOUT(powercut, attach_only_cleanup_after_holder_cut_at_every_point, 300)
+{
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	EXPECT_EQ(6, every_point(_metadata, self, "cleanup", "prepare-shared,cleanup-holder"));
+}
+
+/* An attach-only prepare syncs nothing: no cut falls inside it. */
+TEST_F_TIMEOUT(powercut, attach_only_prepare_cut_at_every_sync, 300)
+{
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	EXPECT_EQ(0, every_sync(_metadata, self, "prepare-shared", NULL));
+}
+
+/* Nor its cleanup while the holder still holds its volume. */
+TEST_F_TIMEOUT(powercut, attach_only_cleanup_cut_at_every_sync, 300)
+{
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	EXPECT_EQ(0, every_sync(_metadata, self, "cleanup", "prepare-shared"));
+}
+
+/* The holder's cleanup: v1's entry made durable, then its record's removal. */
+TEST_F_TIMEOUT(powercut, holder_cleanup_cut_at_every_sync, 300)
+{
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	EXPECT_EQ(5, every_sync(_metadata, self, "cleanup-holder", "prepare-shared"));
+}
+
+/* The last user's cleanup, once the holder left: the Unmount, and durable removals. */
+TEST_F_TIMEOUT(powercut, attach_only_cleanup_after_holder_cut_at_every_sync, 300)
+{
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	EXPECT_LE(1, every_sync(_metadata, self, "cleanup", "prepare-shared,cleanup-holder"));
 }
 
 /*

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include "common/debug.h"
 #include "helper/state/state-internal.h"
@@ -36,8 +37,8 @@ int state_container_save(struct state *st, const char *cid, json_object *record,
 		return r;
 	if (!state_held_container(st, cid))
 		return -ENOLCK;
-	r = state_save_json(st->containers_fd, name, record,
-			    flags & (STATE_DURABLE | STATE_DATA_SYNC));
+	flags &= STATE_DURABLE | STATE_DATA_SYNC;
+	r = state_save_json(st->containers_fd, name, record, flags ? flags : STATE_UNSYNCED_MODE);
 	if (r == 0)
 		debug(DEBUG_STATE, "state", "saved container '%s'", cid);
 	return r;
@@ -99,6 +100,15 @@ bool state_container_known(struct state *st, const char *cid)
 	return found;
 }
 
+/* A regular file created by a write without a sync (STATE_UNSYNCED_MODE)? */
+static bool unsynced_file(int dirfd, const char *name)
+{
+	struct stat sb;
+
+	return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+	       (sb.st_mode & 07777) == STATE_UNSYNCED_PERM;
+}
+
 static int read_record(struct state *st, const char *name, json_object **ret)
 {
 	_cleanup_free_ char *buf = NULL;
@@ -106,9 +116,11 @@ static int read_record(struct state *st, const char *name, json_object **ret)
 	int r;
 
 	r = state_read_file(st->containers_fd, name, STATE_RECORD_MAX, &buf, &len);
-	if (r < 0)
-		return r;
-	return state_parse_object(buf, len, ret);
+	if (r == 0)
+		r = state_parse_object(buf, len, ret);
+	if (r == -EBADMSG && unsynced_file(st->containers_fd, name))
+		return -ENODATA;
+	return r;
 }
 
 int state_container_load(struct state *st, const char *cid, json_object **ret,

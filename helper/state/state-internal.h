@@ -118,6 +118,16 @@ int state_dir_scan(int fd, bool rewind, unsigned max, int (*cb)(const char *name
 /* A directory stream on dirfd's directory, for listings (dirfd stays open). */
 int state_opendir(int dirfd, DIR **ret);
 
+/*
+ * A flag of state_write_atomic_at(), for records written without a sync:
+ * the file is created STATE_UNSYNCED_PERM instead of 0600. The mode is set
+ * with the inode, which a journal commits with the file's name, so after a
+ * power cut that kept the name and not the data, the file still says that
+ * it was never durable (state_container_load(): -ENODATA, not quarantine).
+ */
+#define STATE_UNSYNCED_MODE 0x100u
+#define STATE_UNSYNCED_PERM 0400
+
 /* Serialize and write atomically; flags as state_write_atomic_at(). */
 int state_save_json(int dirfd, const char *name, json_object *obj, unsigned flags);
 /*

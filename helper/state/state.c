@@ -274,7 +274,8 @@ int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t l
 		return negerrno();
 	snprintf(tmp, sizeof(tmp), STATE_TMP_PREFIX "%s.%016llx", name, rnd);
 
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    flags & STATE_UNSYNCED_MODE ? STATE_UNSYNCED_PERM : 0600);
 	if (fd < 0)
 		return negerrno();
 	r = write_fd_all(fd, buf, len);

@@ -338,12 +338,17 @@ void state_pin_user(struct state *st, const char *name);
  * container).
  */
 int state_container_save(struct state *st, const char *cid, json_object *record, unsigned flags);
+/* (A record saved with flags 0 is created 0400, not 0600: state_container_load's -ENODATA.) */
 /*
  * -ENOENT absent; -EBADMSG empty, truncated or not a JSON object; -EFBIG too
  * large. A record that is -EBADMSG or -EFBIG is moved to quarantine/ when no
  * one else holds its container lock, and ret_qname (may be NULL) receives
  * its new name ("" when it could not be moved): the one out param written on
- * failure.
+ * failure. -ENODATA: a record saved without a sync (flags 0) that cannot be
+ * read, what a power cut leaves of one whose name reached the disk and
+ * whose data did not (the file's mode tells: it is set with the inode); it
+ * proves no mount id (see the top) and is not set aside: its container's
+ * volumes are found from their user entries, and its removal removes it.
  */
 int state_container_load(struct state *st, const char *cid, json_object **ret,
 			 char ret_qname[STATE_QNAME_MAX]);
@@ -364,7 +369,7 @@ int state_container_remove_flags(struct state *st, const char *cid, unsigned fla
 struct state_entry {
 	const char *cid;
 	json_object *record; /* borrowed for the call; NULL when error != 0 */
-	int error;	     /* 0, or what state_container_load() returned */
+	int error;	     /* 0, or what state_container_load() returned (-ENODATA too) */
 	const char *qname;   /* quarantine name when error != 0 ("" if not moved) */
 };
 /*

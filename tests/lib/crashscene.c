@@ -78,6 +78,12 @@ int crash_scene_run(const struct crash_scene *s, struct run_result *r, const cha
 		return lcenv_run_crash(s->e, r, point, "prepare", "--container-id", "c1",
 				       "--volumes", s->vols1, "--pid", lc_pidstr(pid, s->c1),
 				       "--sandbox", s->sandbox, NULL);
+	if (!strcmp(op, "prepare-shared") && s->vols1_shared)
+		return lcenv_run_crash(s->e, r, point, "prepare", "--container-id", "c1",
+				       "--volumes", s->vols1_shared, "--pid", lc_pidstr(pid, s->c1),
+				       "--sandbox", s->sandbox, NULL);
+	if (!strcmp(op, "cleanup-holder"))
+		return lcenv_run_crash(s->e, r, point, "cleanup", "--container-id", "c0", NULL);
 	if (!strcmp(op, "cleanup"))
 		return lcenv_run_crash(s->e, r, point, "cleanup", "--container-id", "c1", NULL);
 	if (!strcmp(op, "recover"))

@@ -44,22 +44,30 @@ int crash_scene_start(struct lcenv *e, struct tu_container ct[static 2],
 		      char ret_sandbox[static PATH_MAX], char ret_vols0[static PATH_MAX],
 		      char ret_vols1[static PATH_MAX], struct run_result *r);
 
-/* Where c1's operations run: its spec (v1 and v2), the sandbox, its process. */
+/*
+ * Where c1's operations run: its spec (v1 and v2), the sandbox, its process;
+ * vols1_shared (may be NULL): a spec of v1 alone, for "prepare-shared".
+ */
 struct crash_scene {
 	struct lcenv *e;
 	const char *vols1;
 	const char *sandbox;
 	pid_t c1;
+	const char *vols1_shared;
 };
 
 /*
  * Run op with DVMOUNT_CRASH_AT=point ("" none) into r (run_result_free() it):
  *   "prepare"         prepare c1 --pid c1 --sandbox;
+ *   "prepare-shared"  the same with vols1_shared (v1 alone: attach-only
+ *                     while c0 holds v1's plugin mount);
  *   "cleanup"         cleanup c1;
+ *   "cleanup-holder"  cleanup c0;
  *   "recover"         recover --known c0 (so c1 is cleaned up);
  *   "dvdcli-mount"    dvdcli mount v3;
  *   "dvdcli-unmount"  dvdcli unmount v3.
- * Returns what lcenv_run_crash() returns; -EINVAL for another op.
+ * Returns what lcenv_run_crash() returns; -EINVAL for another op (or
+ * "prepare-shared" without vols1_shared).
  */
 int crash_scene_run(const struct crash_scene *s, struct run_result *r, const char *point,
 		    const char *op);
