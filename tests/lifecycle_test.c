@@ -802,6 +802,191 @@ TEST_F(mesos, prepare_rewrites_of_the_durable_record_sync_their_data)
 	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
 }
 
+/* The next lcenv_run()s traced into trace: creates, renames, unlinks and syncs, with paths. */
+static void trace_writes(struct lcenv *e, const char *wrap[static 11], const char *trace)
+{
+	static const char *const argv[] = {
+		"/usr/bin/strace",
+		"-f",
+		"-y",
+		"-qq",
+		"-E",
+		"ASAN_OPTIONS=detect_leaks=0" /* LeakSanitizer refuses ptrace */,
+		"-e",
+		"trace=openat,renameat,renameat2,unlinkat,fsync,fdatasync",
+		"-o"
+	};
+
+	memcpy(wrap, argv, sizeof(argv));
+	wrap[9] = trace;
+	wrap[10] = NULL;
+	e->wrap = wrap;
+}
+
+/* Sync calls (fsync, fdatasync) in a trace. */
+static int syncs(const char *text)
+{
+	return count_str(text, "fsync(") + count_str(text, "fdatasync(");
+}
+
+/*
+ * Issue 11: a prepare whose volumes are all mounted by the plugin already
+ * (another container holds them) adds no mount id the plugin may hold: it
+ * writes no durable record (no sync at all: the old scheme made four), nor
+ * a second intent; its record says "durable": false and is created 0400
+ * (helper/state/state.h: what a power cut leaves of it reads as lost, not
+ * corrupt). Its cleanup, which leaves the volume to the holder and sends no
+ * Unmount, syncs nothing either (the old scheme: one, its record's removal).
+ * A first mount keeps its four (prepare_rewrites_of_the_durable_record_...).
+ */
+TEST_F(mesos, attach_only_prepare_and_its_cleanup_sync_nothing)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], trace[PATH_MAX], rec[PATH_MAX], pid[16];
+	const char *wrap[11];
+	struct run_result r;
+	json_object *o;
+	struct stat sb;
+	int renames;
+	char *text;
+
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = { { .name = "v1", .path = "a" }, { .name = "v2", .path = "b" } };
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 2, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "holder", "--volumes", vols,
+		  "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(2, lcenv_log_all(&self->e, "Mount"));
+
+	tu_path(trace, "%s/prepare.trace", self->e.dir);
+	trace_writes(&self->e, wrap, trace);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	self->e.wrap = NULL;
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(2, lcenv_log_all(&self->e, "Mount"));
+	text = read_file(trace);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(0, syncs(text)) TH_LOG("%s", text);
+	/* The intent, what is attached where, the commit: no second intent. */
+	EXPECT_EQ(3, unsynced_renames(text, text, ", \"c1.json\")", &renames)) TH_LOG("%s", text);
+	EXPECT_EQ(3, renames) TH_LOG("%s", text);
+	free(text);
+	tu_path(rec, "%s/containers/c1.json", self->e.state);
+	ASSERT_EQ(0, stat(rec, &sb));
+	EXPECT_EQ(0400, sb.st_mode & 07777);
+	o = json_object_from_file(rec);
+	ASSERT_NE(NULL, o);
+	EXPECT_TRUE(json_object_is_type(json_object_object_get(o, "durable"), json_type_boolean));
+	EXPECT_FALSE(json_object_get_boolean(json_object_object_get(o, "durable")));
+	json_object_put(o);
+
+	tu_path(trace, "%s/cleanup.trace", self->e.dir);
+	trace_writes(&self->e, wrap, trace);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c1", NULL);
+	self->e.wrap = NULL;
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	text = read_file(trace);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(0, syncs(text)) TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "\"c1.json\", 0) = 0")) TH_LOG("%s", text);
+	free(text);
+	EXPECT_NE(0, access(rec, F_OK));
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(1, lcenv_status_refcount(&self->e, "v1"));
+
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "holder", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(2, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+}
+
+/*
+ * The other half (helper/state/state.h): the holder's durable record is the
+ * one durable proof of the mount ids it Mounted. When it cleans up while an
+ * attach-only container (whose record is not durable) still uses a volume,
+ * that volume's entry is made durable (its file, then its directories) and
+ * marked before the holder's record's durable removal; from then on each
+ * rewrite of the entry is data-synced before its rename, and the last
+ * user's cleanup, which sends the Unmount, removes it durably (an fsync of
+ * its directory after the unlink) and its own record too.
+ */
+TEST_F(mesos, holder_cleanup_makes_the_entries_others_hold_durable_first)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], trace[PATH_MAX], entry[PATH_MAX], pid[16];
+	const char *wrap[11], *synced, *unlinked, *removed;
+	struct run_result r;
+	json_object *o;
+	int renames;
+	char *text;
+
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	struct lcvol v[] = { { .name = "v1", .path = "a" } };
+	ASSERT_EQ(0, lcenv_volumes(&self->e, "vols.json", v, 1, vols));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "holder", "--volumes", vols,
+		  "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	tu_path(trace, "%s/holder.trace", self->e.dir);
+	trace_writes(&self->e, wrap, trace);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "holder", NULL);
+	self->e.wrap = NULL;
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
+	text = read_file(trace);
+	ASSERT_NE(NULL, text);
+	synced = strstr(text, "/volumes/tp@v1/volume.json>)");
+	unlinked = strstr(text, "\"holder.json\", 0) = 0");
+	EXPECT_NE(NULL, synced) TH_LOG("%s", text);
+	EXPECT_NE(NULL, unlinked) TH_LOG("%s", text);
+	EXPECT_TRUE(synced && unlinked && synced < unlinked) TH_LOG("%s", text);
+	/* The entry's directories too: a new entry's name is in them. */
+	EXPECT_TRUE(synced && strstr(synced, "/volumes/tp@v1>)") < unlinked) TH_LOG("%s", text);
+	EXPECT_TRUE(synced && strstr(synced, "/volumes>)") < unlinked) TH_LOG("%s", text);
+	/* And the record's removal, durable as ever. */
+	EXPECT_NE(NULL, unlinked && strstr(unlinked, "/containers>)")) TH_LOG("%s", text);
+	free(text);
+	o = json_object_from_file(tu_path(entry, "%s/volumes/tp@v1/volume.json", self->e.state));
+	ASSERT_NE(NULL, o);
+	EXPECT_TRUE(json_object_get_boolean(json_object_object_get(o, "durable")));
+	json_object_put(o);
+
+	tu_path(trace, "%s/last.trace", self->e.dir);
+	trace_writes(&self->e, wrap, trace);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c1", NULL);
+	self->e.wrap = NULL;
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	EXPECT_EQ(1, lcenv_log_all(&self->e, "Unmount"));
+	text = read_file(trace);
+	ASSERT_NE(NULL, text);
+	/* "unmounting", said before the Unmount: a rewrite of a durable entry. */
+	EXPECT_EQ(0, unsynced_renames(text, text, ", \"volume.json\")", &renames))
+	TH_LOG("%s", text);
+	EXPECT_EQ(1, renames) TH_LOG("%s", text);
+	removed = strstr(text, "\"volume.json\", 0) = 0");
+	EXPECT_NE(NULL, removed) TH_LOG("%s", text);
+	EXPECT_NE(NULL, removed && strstr(removed, "/volumes/tp@v1>)")) TH_LOG("%s", text);
+	unlinked = strstr(text, "\"c1.json\", 0) = 0");
+	EXPECT_NE(NULL, unlinked && strstr(unlinked, "/containers>)")) TH_LOG("%s", text);
+	free(text);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "v1"));
+}
+
 /*
  * The same for dvdcli's entry: made durable before the Mount (no record
  * backs it), it is rewritten after the Mount, and that rewrite's temp file

@@ -444,6 +444,62 @@ TEST_F(state, load_reports_quarantine_name)
 	EXPECT_EQ(-ENOENT, state_container_load(self->st, "c", &o, qname));
 }
 
+/*
+ * A record saved without a sync (an attach-only prepare's: issue 11) is
+ * created 0400, a durable one 0600. What a power cut leaves of the first,
+ * its name without its data, reads -ENODATA: it proved nothing, is left in
+ * place (not quarantined) for its cleanup, and its container still counts
+ * as known (its user entries hold their volumes until then). The same
+ * damage to a durable record is corruption: -EBADMSG, set aside.
+ */
+TEST_F(state, unreadable_record_saved_without_sync_is_lost_not_corrupt)
+{
+	char qname[STATE_QNAME_MAX] = "unset";
+	json_object *o = record("v", 1), *back = NULL;
+	struct state_locks *l = NULL;
+	struct stat sb;
+	char path[PATH_MAX];
+	int fd;
+
+	ASSERT_EQ(0, state_lock_container(self->st, "lost", &fd));
+	ASSERT_EQ(0, state_container_save(self->st, "lost", o, 0));
+	state_unlock_container(self->st, fd);
+	ASSERT_EQ(0, state_lock_container(self->st, "kept", &fd));
+	ASSERT_EQ(0, state_container_save(self->st, "kept", o, STATE_DURABLE));
+	state_unlock_container(self->st, fd);
+	json_object_put(o);
+	snprintf(path, sizeof(path), "%s/containers/lost.json", self->dir);
+	ASSERT_EQ(0, stat(path, &sb));
+	EXPECT_EQ(0400, sb.st_mode & 07777);
+	/* Readable while its data is there: a kill loses nothing. */
+	ASSERT_EQ(0, state_container_load(self->st, "lost", &back, NULL));
+	EXPECT_EQ(1, record_int(back, "v"));
+	json_object_put(back);
+	/* The power cut: the name reached the disk, the data did not. */
+	ASSERT_EQ(0, truncate(path, 0));
+	EXPECT_EQ(-ENODATA, state_container_load(self->st, "lost", &back, qname));
+	EXPECT_TRUE(exists(self->dir, "containers/lost.json"));
+	EXPECT_EQ(0, state_quarantine_list(self->st, NULL, NULL));
+	/* Its cleanup, as for any record: locks in the state's order. */
+	ASSERT_EQ(0, state_lock_container(self->st, "lost", &fd));
+	ASSERT_EQ(0, state_lock_volumes(self->st, (const char *[]){ "tp@v" }, 1, &l));
+	ASSERT_EQ(0, state_user_add(self->st, "tp@v", "lost"));
+	EXPECT_EQ(1, state_user_prune(self->st, "tp@v"));
+	EXPECT_EQ(0, state_container_remove_flags(self->st, "lost", 0));
+	EXPECT_FALSE(exists(self->dir, "containers/lost.json"));
+	EXPECT_EQ(0, state_user_prune(self->st, "tp@v"));
+	state_unlock(l);
+	state_unlock_container(self->st, fd);
+
+	snprintf(path, sizeof(path), "%s/containers/kept.json", self->dir);
+	ASSERT_EQ(0, stat(path, &sb));
+	EXPECT_EQ(0600, sb.st_mode & 07777);
+	ASSERT_EQ(0, truncate(path, 0));
+	EXPECT_EQ(-EBADMSG, state_container_load(self->st, "kept", &back, qname));
+	EXPECT_EQ(0, strncmp(qname, "kept.json.", 10));
+	EXPECT_EQ(1, state_quarantine_list(self->st, NULL, NULL));
+}
+
 /* A corrupt record whose container lock another process holds stays put. */
 TEST_F(state, busy_corrupt_record_is_not_moved)
 {
