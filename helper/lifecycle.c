@@ -1209,7 +1209,7 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 	char qname[STATE_QNAME_MAX] = "";
 	size_t n = 0;
 	unsigned sent;
-	bool lost = false;
+	bool lost = false, durable;
 	int cfd, r, failed_before = (int)lc->n_failures;
 
 	r = state_lock_container(lc->st, cid, &cfd);
@@ -1304,11 +1304,8 @@ int lc_cleanup_container(struct lc *lc, const char *cid,
 	 * would have recover derive the released entry again and ask the
 	 * plugin a second time); else it proved nothing: state.h.
 	 */
-	r = state_container_remove_flags(lc->st, cid,
-					 (!lost && !lc_record_volatile(record)) ||
-						 lc->unmounts_sent != sent
-					     ? STATE_DURABLE
-					     : 0);
+	durable = (!lost && !lc_record_volatile(record)) || lc->unmounts_sent != sent;
+	r = state_container_remove_flags(lc->st, cid, durable ? STATE_DURABLE : 0);
 	if (r < 0 && r != -ENOENT)
 		lc_fail(lc, "cannot remove the record: %s", strerror(-r));
 	r = 0;

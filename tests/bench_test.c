@@ -267,9 +267,17 @@ TEST_F_TIMEOUT(bench, quick_run_writes_results_table_and_plots_for_every_scenari
 		    count(doc, "attach.script.n8.prepare", "syscalls/by_name/execve") - 1);
 		EXPECT_LE(1 + 8 * 4,
 			  count(doc, "attach.script.n8.prepare", "syscalls/by_name/execve"));
-		/* dvmount's state writes are durable (DESIGN.md: fsync, rename, fsync of the dir).
+		/*
+		 * dvmount's state writes are durable (DESIGN.md: fsync, rename, fsync
+		 * of the dir) where they add a mount id the plugin may hold: a first
+		 * mount's. Moved here from attach.dvmount.n8.prepare (issue 11): an
+		 * attach of volumes the plugin has mounted already (the holder keeps
+		 * them) adds none, and makes no durable write at all, nor its
+		 * cleanup (helper/state/state.h); its record is still written.
 		 */
-		EXPECT_LT(0, count(doc, "attach.dvmount.n8.prepare", "syscalls/fsync_type"));
+		EXPECT_LT(0, count(doc, "first-mount.dvmount.n8.prepare", "syscalls/fsync_type"));
+		EXPECT_EQ(0, count(doc, "attach.dvmount.n8.prepare", "syscalls/fsync_type"));
+		EXPECT_EQ(0, count(doc, "attach.dvmount.n8.cleanup", "syscalls/fsync_type"));
 		EXPECT_LT(0, count(doc, "attach.dvmount.n8.prepare", "syscalls/renames"));
 		EXPECT_LE(count(doc, "attach.dvmount.n8.prepare", "syscalls/opens") +
 			      count(doc, "attach.dvmount.n8.prepare", "syscalls/fsync_type"),
