@@ -802,26 +802,8 @@ TEST_F(mesos, prepare_rewrites_of_the_durable_record_sync_their_data)
 	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
 }
 
-/* The next lcenv_run()s traced into trace: creates, renames, unlinks and syncs, with paths. */
-static void trace_writes(struct lcenv *e, const char *wrap[static 11], const char *trace)
-{
-	static const char *const argv[] = {
-		"/usr/bin/strace",
-		"-f",
-		"-y",
-		"-qq",
-		"-E",
-		"ASAN_OPTIONS=detect_leaks=0" /* LeakSanitizer refuses ptrace */,
-		"-e",
-		"trace=openat,renameat,renameat2,unlinkat,fsync,fdatasync",
-		"-o"
-	};
-
-	memcpy(wrap, argv, sizeof(argv));
-	wrap[9] = trace;
-	wrap[10] = NULL;
-	e->wrap = wrap;
-}
+/* What the next traces follow: creates, renames, unlinks and syncs. */
+#define TRACE_WRITES "trace=openat,renameat,renameat2,unlinkat,fsync,fdatasync"
 
 /* Sync calls (fsync, fdatasync) in a trace. */
 static int syncs(const char *text)
@@ -861,7 +843,7 @@ TEST_F(mesos, attach_only_prepare_and_its_cleanup_sync_nothing)
 	ASSERT_EQ(2, lcenv_log_all(&self->e, "Mount"));
 
 	tu_path(trace, "%s/prepare.trace", self->e.dir);
-	trace_writes(&self->e, wrap, trace);
+	trace_runs(&self->e, wrap, TRACE_WRITES, trace);
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, "--pid",
 		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
 	self->e.wrap = NULL;
@@ -885,7 +867,7 @@ TEST_F(mesos, attach_only_prepare_and_its_cleanup_sync_nothing)
 	json_object_put(o);
 
 	tu_path(trace, "%s/cleanup.trace", self->e.dir);
-	trace_writes(&self->e, wrap, trace);
+	trace_runs(&self->e, wrap, TRACE_WRITES, trace);
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c1", NULL);
 	self->e.wrap = NULL;
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
@@ -940,7 +922,7 @@ TEST_F(mesos, holder_cleanup_makes_the_entries_others_hold_durable_first)
 	run_result_free(&r);
 
 	tu_path(trace, "%s/holder.trace", self->e.dir);
-	trace_writes(&self->e, wrap, trace);
+	trace_runs(&self->e, wrap, TRACE_WRITES, trace);
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "holder", NULL);
 	self->e.wrap = NULL;
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
@@ -965,7 +947,7 @@ TEST_F(mesos, holder_cleanup_makes_the_entries_others_hold_durable_first)
 	json_object_put(o);
 
 	tu_path(trace, "%s/last.trace", self->e.dir);
-	trace_writes(&self->e, wrap, trace);
+	trace_runs(&self->e, wrap, TRACE_WRITES, trace);
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c1", NULL);
 	self->e.wrap = NULL;
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
