@@ -568,10 +568,13 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 	_cleanup_free_ json_object **vol = calloc(n + 1, sizeof(*vol));
 	_cleanup_free_ size_t *idx = calloc(n + 1, sizeof(*idx));
 	char(*ids)[STATE_MOUNT_ID_LEN + 1] = calloc(n + 1, sizeof(*ids));
-	size_t k = 0;
+	/* Entries other users still hold, to be made durable: state.h. */
+	_cleanup_free_ json_object **kept = calloc(n + 1, sizeof(*kept));
+	_cleanup_free_ const char **kept_keys = calloc(n + 1, sizeof(*kept_keys));
+	size_t k = 0, n_kept = 0;
 	int r, failed = 0;
 
-	if (!q || !vol || !idx || !ids) {
+	if (!q || !vol || !idx || !ids || !kept || !kept_keys) {
 		free(ids);
 		return -ENOMEM;
 	}
@@ -587,13 +590,11 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			 * mount id: the users left may have none (an attach-only
 			 * prepare writes no durable record). Durable first.
 			 */
-			r = state_volume_load(lc->st, keys[i], &vol[k]);
+			r = state_volume_load(lc->st, keys[i], &kept[n_kept]);
 			if (r == 0)
-				r = state_volume_save_durable(lc->st, keys[i], vol[k]);
-			json_object_put(vol[k]);
-			vol[k] = NULL;
-			if (r < 0 && r != -ENOENT) {
-				lc_fail(lc, "volume entry '%s' not made durable: %s", keys[i],
+				kept_keys[n_kept++] = keys[i];
+			else if (r != -ENOENT) {
+				lc_fail(lc, "volume entry '%s' unreadable: %s", keys[i],
 					strerror(-r));
 				failed++;
 			}
@@ -656,6 +657,13 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 					    .id = ids[k] };
 		idx[k++] = i;
 	}
+	r = state_volume_save_durable(lc->st, kept_keys, kept, n_kept);
+	for (size_t j = 0; j < n_kept; j++)
+		json_object_put(kept[j]);
+	if (r < 0) {
+		lc_fail(lc, "volumes still in use not made durable: %s", strerror(-r));
+		failed++;
+	}
 	lc_crash_point("before-unmount");
 	lc->unmounts_sent += k;
 	r = k ? plugin_call_many(lc->pc, q, k) : 0;
@@ -704,7 +712,7 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 			 * Durable now, before the caller's record removal is: after
 			 * that no record names this mount id (state.h).
 			 */
-			state_volume_save_durable(lc->st, key, vol[j]);
+			state_volume_save_durable(lc->st, &key, &vol[j], 1);
 			lc_crash_point("after-pending-sync");
 			if (lc->n_unmount_refused < ARRAY_SIZE(lc->unmount_refused))
 				snprintf(lc->unmount_refused[lc->n_unmount_refused++],

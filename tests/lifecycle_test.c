@@ -930,12 +930,16 @@ TEST_F(mesos, holder_cleanup_makes_the_entries_others_hold_durable_first)
 	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
 	text = read_file(trace);
 	ASSERT_NE(NULL, text);
-	synced = strstr(text, "/volumes/tp@v1/volume.json>)");
+	/* The entry rewritten, its file synced before the rename... */
+	EXPECT_EQ(0, unsynced_renames(text, text, ", \"volume.json\")", &renames))
+	TH_LOG("%s", text);
+	EXPECT_EQ(1, renames) TH_LOG("%s", text);
+	synced = strstr(text, ", \"volume.json\")");
 	unlinked = strstr(text, "\"holder.json\", 0) = 0");
 	EXPECT_NE(NULL, synced) TH_LOG("%s", text);
 	EXPECT_NE(NULL, unlinked) TH_LOG("%s", text);
 	EXPECT_TRUE(synced && unlinked && synced < unlinked) TH_LOG("%s", text);
-	/* The entry's directories too: a new entry's name is in them. */
+	/* ...its directories after it (a new entry's name is in them), all before the unlink. */
 	EXPECT_TRUE(synced && strstr(synced, "/volumes/tp@v1>)") < unlinked) TH_LOG("%s", text);
 	EXPECT_TRUE(synced && strstr(synced, "/volumes>)") < unlinked) TH_LOG("%s", text);
 	/* And the record's removal, durable as ever. */

@@ -164,34 +164,40 @@ bool state_volume_durable(json_object *volume)
 	       json_object_is_type(d, json_type_boolean) && json_object_get_boolean(d);
 }
 
-int state_volume_save_durable(struct state *st, const char *key, json_object *volume)
+int state_volume_save_durable(struct state *st, const char *const *keys,
+			      json_object *const *volumes, size_t n)
 {
-	struct state_lock_entry *held;
-	bool replaces_durable;
-	int r;
+	int r, first = 0;
 
-	if (!key_valid(key))
-		return -EINVAL;
-	held = state_held_volume(st, key);
-	if (!held)
-		return -ENOLCK;
-	if (held->removed)
-		return -ESTALE;
-	replaces_durable = held->durable || state_volume_durable(volume);
-	if (json_object_object_add(volume, "durable", json_object_new_boolean(true)) < 0)
-		return -ENOMEM;
-	/*
-	 * A durable version is replaced only by a data-synced file (state.h);
-	 * one that was never durable needs no sync before the rename: the
-	 * fsync of the file after it makes the whole of it durable.
-	 */
-	r = state_save_json(held->dir_fd, VOLUME_FILE, volume,
-			    replaces_durable ? STATE_DATA_SYNC : 0);
-	if (r == 0)
-		r = state_volume_sync(st, key);
-	if (r == 0)
-		held->durable = true;
-	return r;
+	for (size_t i = 0; i < n; i++) {
+		struct state_lock_entry *held = NULL;
+
+		if (!key_valid(keys[i]))
+			r = -EINVAL;
+		else if (!(held = state_held_volume(st, keys[i])))
+			r = -ENOLCK;
+		else if (held->removed)
+			r = -ESTALE;
+		else if (json_object_object_add(volumes[i], "durable",
+						json_object_new_boolean(true)) < 0)
+			r = -ENOMEM;
+		else
+			/*
+			 * The file synced before its rename (a durable version
+			 * is never replaced by an empty one), its directory
+			 * after: its users need none (state.h: a lost user
+			 * entry is a dead container's, an orphan is pruned).
+			 */
+			r = state_save_json(held->dir_fd, VOLUME_FILE, volumes[i], STATE_DURABLE);
+		if (r == 0)
+			held->durable = true;
+		else if (first == 0)
+			first = r;
+	}
+	/* The volumes' directories in volumes/ (a new one's name is there): once for all. */
+	if (n > 0 && fsync(st->volumes_fd) < 0 && first == 0)
+		first = negerrno();
+	return first;
 }
 
 int state_volume_sync(struct state *st, const char *key)

@@ -216,16 +216,18 @@ int state_volume_save(struct state *st, const char *key, json_object *volume);
  */
 int state_volume_save_flags(struct state *st, const char *key, json_object *volume, unsigned flags);
 /*
- * Save the held volume's entry durably, marked "durable": true (added to
- * volume): for an entry that must outlive a power cut when no durable
- * record names its mount id any more (the releasing container's record was
- * the proof; the users left may have none that is durable, see the top).
- * From then on its rewrites are data-synced and its removal is durable.
- * Four or five sync calls (state_volume_sync(), and a data sync before the
- * rename when it replaces a durable version). -ENOLCK without the volume
- * lock, -ESTALE after state_volume_remove(), -ENOMEM, -errno of the writes.
+ * Save n held volumes' entries durably, each marked "durable": true (added
+ * to volumes[i]): for entries that must outlive a power cut when no durable
+ * record names their mount ids any more (the releasing container's record
+ * was the proof; the users left may have none that is durable, see the
+ * top). From then on their rewrites are data-synced and their removal is
+ * durable. 2n + 1 sync calls: each file before its rename and its
+ * directory after it, then volumes/ once. Every entry is tried; returns 0
+ * or the first -errno: -ENOLCK without the volume lock, -ESTALE after
+ * state_volume_remove(), -EINVAL a bad key, -ENOMEM, -errno of the writes.
  */
-int state_volume_save_durable(struct state *st, const char *key, json_object *volume);
+int state_volume_save_durable(struct state *st, const char *const *keys,
+			      json_object *const *volumes, size_t n);
 /* Is the entry marked durable ("durable": true, by state_volume_save_durable())? */
 bool state_volume_durable(json_object *volume);
 /*
