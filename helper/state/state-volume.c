@@ -164,34 +164,44 @@ bool state_volume_durable(json_object *volume)
 	       json_object_is_type(d, json_type_boolean) && json_object_get_boolean(d);
 }
 
+/* One entry of state_volume_save_durable(), all but volumes/'s sync. */
+static int save_one_durable(struct state *st, const char *key, json_object *volume)
+{
+	struct state_lock_entry *held;
+	int r;
+
+	if (!key_valid(key))
+		return -EINVAL;
+	held = state_held_volume(st, key);
+	if (!held)
+		return -ENOLCK;
+	if (held->removed)
+		return -ESTALE;
+	r = state_tidy_volume(held);
+	if (r < 0)
+		return r;
+	if (json_object_object_add(volume, "durable", json_object_new_boolean(true)) < 0)
+		return -ENOMEM;
+	/*
+	 * The file synced before its rename (a durable version is never
+	 * replaced by an empty one), its directory after: its users need
+	 * none (state.h: a lost user entry is a dead container's, an orphan
+	 * is pruned).
+	 */
+	r = state_save_json(held->dir_fd, VOLUME_FILE, volume, STATE_DURABLE);
+	if (r == 0)
+		held->durable = true;
+	return r;
+}
+
 int state_volume_save_durable(struct state *st, const char *const *keys,
 			      json_object *const *volumes, size_t n)
 {
 	int r, first = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct state_lock_entry *held = NULL;
-
-		if (!key_valid(keys[i]))
-			r = -EINVAL;
-		else if (!(held = state_held_volume(st, keys[i])))
-			r = -ENOLCK;
-		else if (held->removed)
-			r = -ESTALE;
-		else if (json_object_object_add(volumes[i], "durable",
-						json_object_new_boolean(true)) < 0)
-			r = -ENOMEM;
-		else
-			/*
-			 * The file synced before its rename (a durable version
-			 * is never replaced by an empty one), its directory
-			 * after: its users need none (state.h: a lost user
-			 * entry is a dead container's, an orphan is pruned).
-			 */
-			r = state_save_json(held->dir_fd, VOLUME_FILE, volumes[i], STATE_DURABLE);
-		if (r == 0)
-			held->durable = true;
-		else if (first == 0)
+		r = save_one_durable(st, keys[i], volumes[i]);
+		if (r < 0 && first == 0)
 			first = r;
 	}
 	/* The volumes' directories in volumes/ (a new one's name is there): once for all. */
