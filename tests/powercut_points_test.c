@@ -624,4 +624,38 @@ TEST_F_TIMEOUT(powercut, dvdcli_unmount_cut_at_every_sync, 300)
 	EXPECT_LE(1, every_sync(_metadata, self, "dvdcli-unmount", "dvdcli-mount"));
 }
 
+/*
+ * A volume whose entry dvdcli made durable for Mesos (state_volume_sync():
+ * no record backs the pinned user), released by Mesos' unmount, then
+ * Mounted afresh by a container under a new Mount ID, in the same boot.
+ * The Unmount released the old id, and the new entry is written without a
+ * sync: the old entry's removal must be durable, or after a power cut it
+ * comes back in place of the new one, recover Unmounts the old id a second
+ * time and the new one, which the container's durable record names, is
+ * never Unmounted (the plugin keeps it for good).
+ */
+TEST_F_TIMEOUT(powercut, remount_after_dvdcli_unmount_then_cut, 120)
+{
+	const char *what = "prepare after a dvdcli mount and unmount, cut at the end";
+	struct run_result r;
+	char pid[16];
+
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	ASSERT_EQ(0, pc_fs_start(self->e.state, &self->fs));
+	run_ok(_metadata, self, "dvdcli-mount", what);
+	run_ok(_metadata, self, "dvdcli-unmount", what);
+	ASSERT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v3"));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c3", "--volumes", self->vols3,
+		  "--pid", lc_pidstr(pid, self->ct[0].pid), "--sandbox", self->sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	power_cut(_metadata, self, what);
+	recover_at_boot(_metadata, self, what);
+	check(_metadata, self, false, -1, what);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e))
+	TH_LOG("%s: the plugin still holds a mount", what);
+}
+
 TEST_HARNESS_MAIN

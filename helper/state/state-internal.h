@@ -57,8 +57,9 @@ struct state_lock_entry {
 	bool tidied;	 /* its stray temp files removed (state_tidy_volume) */
 	/*
 	 * Its volume.json says "durable": true (seen by a load or written by a
-	 * save through these locks): a durable version is on the disk, so every
-	 * rewrite is data-synced and the removal is durable (state.h).
+	 * save through these locks), or state_volume_sync() synced it: a
+	 * durable version is on the disk, so every rewrite is data-synced and
+	 * the removal is durable (state.h).
 	 */
 	bool durable;
 };

@@ -226,6 +226,8 @@ int state_volume_sync(struct state *st, const char *key)
 	if ((fd >= 0 && fsync(fd) < 0) || fsync(held->users_fd) < 0 || fsync(held->dir_fd) < 0 ||
 	    fsync(st->volumes_fd) < 0)
 		return negerrno();
+	/* Durable now, marked or not: never replaced unsynced, never removed unsynced (state.h). */
+	held->durable = true;
 	return 0;
 }
 

@@ -243,8 +243,13 @@ int state_volume_remove(struct state *st, const char *key);
 /*
  * Make the held volume's entry, its users and its directory durable: four
  * fsyncs. For an entry that must outlive a power cut with no record naming
- * it (a pinned user's, one kept pending an Unmount). -ENOLCK without the
- * volume lock, -ESTALE after state_volume_remove().
+ * it (a pinned user's, one kept pending an Unmount). From then on, through
+ * these locks, the entry counts as durable, as one marked so: its rewrites
+ * are data-synced and its removal is durable (an entry synced here, then
+ * released, that a power cut brought back would name the released mount id
+ * in place of the newer one of the next, unsynced entry: its durable record
+ * then Unmounts the old id again and the new one never). -ENOLCK without
+ * the volume lock, -ESTALE after state_volume_remove().
  */
 int state_volume_sync(struct state *st, const char *key);
 /* A fresh {"driver", "name", "mount_id", "state": "idle"}. */
