@@ -658,4 +658,67 @@ TEST_F_TIMEOUT(powercut, remount_after_dvdcli_unmount_then_cut, 120)
 	TH_LOG("%s: the plugin still holds a mount", what);
 }
 
+/*
+ * Upgrades: an entry kept "pending_unmount" by a dvmount older than the
+ * "durable" mark was made durable by its writer (a record no longer named
+ * it) but is not marked. The next runs reuse it (an attach-only container,
+ * whose record is not durable), Unmount it when that container leaves, and
+ * a container Mounts the volume afresh under a new Mount ID; then the power
+ * goes. The old entry, synced, must not come back in place of the new one
+ * (whose entry is written without a sync): its rewrites and removal are
+ * durable, as a marked entry's, or recover Unmounts the released id again
+ * and never the new one.
+ */
+TEST_F_TIMEOUT(powercut, unmarked_pending_entry_of_an_older_version_is_durable, 120)
+{
+	const char *what = "an older version's pending entry reused, released, mounted again, cut";
+	char entry[PATH_MAX], pid[16];
+	struct run_result r;
+	json_object *o;
+
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	ASSERT_EQ(0, tu_container_start(&self->ct[1], NULL, 0));
+	/* On the disk as it is (all durable): v1 Mounted, its Unmount refused once. */
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Unmount error device busy count=1\n"));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c0", "--volumes", self->vols0,
+		  "--pid", lc_pidstr(pid, self->ct[0].pid), "--sandbox", self->sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c0", NULL);
+	ASSERT_NE(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	/* The plugin started again reads its faults afresh: none from here on. */
+	ASSERT_EQ(0, tu_write_file(self->e.faults, ""));
+	/* As the older version left it: no mark. */
+	tu_path(entry, "%s/volumes/tp@v1/volume.json", self->e.state);
+	o = json_object_from_file(entry);
+	ASSERT_NE(NULL, o);
+	ASSERT_STREQ("pending_unmount", json_object_get_string(json_object_object_get(o, "state")));
+	json_object_object_del(o, "durable");
+	ASSERT_EQ(0, json_object_to_file(entry, o));
+	json_object_put(o);
+
+	ASSERT_EQ(0, pc_fs_start(self->e.state, &self->fs));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", self->vols1s,
+		  "--pid", lc_pidstr(pid, self->ct[1].pid), "--sandbox", self->sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(1, lcenv_log_count(&self->e, "Mount", "v1"));
+	run_ok(_metadata, self, "cleanup", what);
+	/* The refused one is not counted: this is c1's, which released A. */
+	ASSERT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v1"));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c3", "--volumes", self->vols3,
+		  "--pid", lc_pidstr(pid, self->ct[0].pid), "--sandbox", self->sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(2, lcenv_log_count(&self->e, "Mount", "v1"));
+	power_cut(_metadata, self, what);
+	recover_at_boot(_metadata, self, what);
+	check(_metadata, self, false, -1, what);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e))
+	TH_LOG("%s: the plugin still holds a mount", what);
+}
+
 TEST_HARNESS_MAIN

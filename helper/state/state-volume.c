@@ -80,6 +80,18 @@ int state_volume_new(const char *driver, const char *name, json_object **ret)
 	return 0;
 }
 
+/*
+ * Kept pending an Unmount: every version that wrote this state synced it (no
+ * record names its mount id any more), those older than the "durable" mark
+ * too, which did not mark it. Durable on the disk, so it counts as marked.
+ */
+static bool entry_synced(json_object *volume)
+{
+	enum state_vol s;
+
+	return state_vol_get(volume, &s) == 0 && s == STATE_VOL_PENDING_UNMOUNT;
+}
+
 int state_volume_load(struct state *st, const char *key, json_object **ret)
 {
 	struct state_lock_entry *held = state_held_volume(st, key);
@@ -102,7 +114,7 @@ int state_volume_load(struct state *st, const char *key, json_object **ret)
 	if (r == 0)
 		r = state_parse_object(buf, len, ret);
 	if (r == 0 && held)
-		held->durable |= state_volume_durable(*ret);
+		held->durable |= state_volume_durable(*ret) || entry_synced(*ret);
 	/*
 	 * Only a lock holder sets a corrupt entry aside: anyone else could move
 	 * a good file that a writer renamed over the bad one meanwhile.
@@ -140,6 +152,13 @@ int state_volume_save_flags(struct state *st, const char *key, json_object *volu
 	 */
 	if (held->durable || state_volume_durable(volume))
 		flags |= STATE_DATA_SYNC;
+	/*
+	 * Marked from then on: the next runs must know too that a durable
+	 * version may be on the disk (one synced, then not marked: state.h).
+	 */
+	if (held->durable &&
+	    json_object_object_add(volume, "durable", json_object_new_boolean(true)) < 0)
+		return -ENOMEM;
 	return state_save_json(held->dir_fd, VOLUME_FILE, volume, flags);
 }
 

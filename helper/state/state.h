@@ -212,7 +212,11 @@ int state_volume_save(struct state *st, const char *key, json_object *volume);
  * STATE_DATA_SYNC themselves for an entry marked durable (the one being
  * saved, or the one on the disk as a load or save through these locks saw
  * it): once durable, every rewrite keeps a whole version on the disk.
- * Returns as state_volume_save().
+ * An entry counts as marked too when a load through these locks found it
+ * "pending_unmount" (every version synced that state, those older than the
+ * mark without marking it) or state_volume_sync() synced it; such a rewrite
+ * adds the mark ("durable": true, to volume), so that the next runs replace
+ * and remove it durably as well. Returns as state_volume_save(), or -ENOMEM.
  */
 int state_volume_save_flags(struct state *st, const char *key, json_object *volume, unsigned flags);
 /*
