@@ -172,6 +172,8 @@ static const char *const quick_results[] = {
 	"attach.floor.n8.cleanup",
 	"attach.script.n8.prepare",
 	"attach.script.n8.cleanup",
+	"attach.contract.n8.prepare",
+	"attach.contract.n8.cleanup",
 	"attach.dvmount.n8.prepare",
 	"attach.dvmount.n8.cleanup",
 	"first-mount.dvmount.n8.prepare",
@@ -259,6 +261,22 @@ TEST_F_TIMEOUT(bench, quick_run_writes_results_table_and_plots_for_every_scenari
 		EXPECT_EQ(1, count(doc, "attach.floor.n8.prepare", "syscalls/by_name/execve"));
 		EXPECT_EQ(8, count(doc, "attach.floor.n8.cleanup", "syscalls/by_name/umount2"));
 		EXPECT_EQ(0, count(doc, "attach.floor.n8.prepare", "syscalls/fsync_type"));
+		/*
+		 * The contract floor: the floor's own, plus per volume one lock file
+		 * opened and flock'd and one user entry linked (and unlinked), as
+		 * DESIGN.md's State section asks; the users/ dirs exist after round one.
+		 */
+		EXPECT_EQ(8,
+			  count(doc, "attach.contract.n8.prepare", "syscalls/by_name/open_tree"));
+		EXPECT_EQ(8,
+			  count(doc, "attach.contract.n8.prepare", "syscalls/by_name/move_mount"));
+		EXPECT_EQ(8, count(doc, "attach.contract.n8.prepare", "syscalls/by_name/flock"));
+		EXPECT_EQ(8, count(doc, "attach.contract.n8.prepare", "syscalls/by_name/linkat"));
+		EXPECT_EQ(0, count(doc, "attach.contract.n8.prepare", "syscalls/by_name/mkdirat"));
+		EXPECT_EQ(8, count(doc, "attach.contract.n8.cleanup", "syscalls/by_name/flock"));
+		EXPECT_EQ(8, count(doc, "attach.contract.n8.cleanup", "syscalls/by_name/unlinkat"));
+		EXPECT_EQ(8, count(doc, "attach.contract.n8.cleanup", "syscalls/by_name/umount2"));
+		EXPECT_EQ(0, count(doc, "attach.contract.n8.prepare", "syscalls/fsync_type"));
 		/* The script execs sh once, then the same programs per volume (curl, sed, nsenter,
 		 * mount).
 		 */

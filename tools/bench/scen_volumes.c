@@ -8,7 +8,10 @@
  *               never cleaned up, keeps them), against the floor program
  *               (dvmount-bench-floor: open_tree, one setns, move_mount) and the
  *               script an operator writes (per volume: curl --unix-socket to
- *               Mount, nsenter -t PID -m mount --bind; and back).
+ *               Mount, nsenter -t PID -m mount --bind; and back), and the
+ *               contract floor (the floor program with --state: plus one
+ *               flock'd lock file and one user entry per volume, the least
+ *               that ../shared/DESIGN.md's State section asks for).
  *  first-mount  the same with volumes created but not mounted: each round's
  *               prepare gets the plugin's Mount, its cleanup the Unmount.
  *  concurrency  prepare (no --pid) of N volumes on a plugin whose Mount takes
@@ -75,6 +78,7 @@ struct vol_env {
 	const char *scenario;
 	struct bench_cli cli;
 	char state_dir[PATH_MAX];
+	char contract_dir[PATH_MAX]; /* the contract floor's --state */
 	char names[VOLUMES_MAX][BENCH_NAME_MAX];
 	char src[VOLUMES_MAX][PATH_MAX]; /* the plugin's mountpoints */
 	char dst[VOLUMES_MAX][PATH_MAX];
@@ -87,7 +91,7 @@ struct vol_env {
 	unsigned seq; /* container ids are never reused */
 };
 
-enum kind { KIND_DVMOUNT, KIND_FLOOR, KIND_SCRIPT };
+enum kind { KIND_DVMOUNT, KIND_FLOOR, KIND_SCRIPT, KIND_CONTRACT };
 
 struct vol_case {
 	struct vol_env *env;
@@ -191,9 +195,13 @@ static int run_pairs(struct bench_ctx *ctx, const struct vol_case *c, unsigned p
 		argv[n++] = *prefix++;
 	argv[n++] = pids;
 	if (names) {
-		if (c->kind == KIND_FLOOR)
+		if (c->kind != KIND_SCRIPT)
 			argv[n++] = "--socket";
 		argv[n++] = (char *)c->cli->plugin.sock;
+	}
+	if (c->kind == KIND_CONTRACT) {
+		argv[n++] = "--state";
+		argv[n++] = e->contract_dir;
 	}
 	for (unsigned i = 0; i < c->n; i++) {
 		argv[n++] = names ? e->names[i] : e->src[i];
@@ -215,7 +223,7 @@ static int round_baseline(struct bench_ctx *ctx, const struct vol_case *c, doubl
 	char *floor_detach[] = { ctx->floor, "detach", NULL };
 	char *sh_attach[] = { "/bin/sh", e->attach_sh, NULL };
 	char *sh_detach[] = { "/bin/sh", e->detach_sh, NULL };
-	bool fl = c->kind == KIND_FLOOR;
+	bool fl = c->kind != KIND_SCRIPT;
 	int r;
 
 	r = bench_container_start(&ct);
@@ -275,6 +283,10 @@ static int vol_env_setup(struct bench_ctx *ctx, struct vol_env *e, const char *s
 	r = bench_state_dir(ctx, tag, e->state_dir);
 	if (r < 0)
 		return r;
+	snprintf(rel, sizeof(rel), "%s-contract", tag);
+	r = bench_state_dir(ctx, rel, e->contract_dir);
+	if (r < 0)
+		return r;
 	snprintf(rel, sizeof(rel), "%s", tag);
 	r = bench_cli_mkdirs(ctx, rel, dir);
 	if (r < 0)
@@ -326,7 +338,7 @@ static int vol_env_setup(struct bench_ctx *ctx, struct vol_env *e, const char *s
 static struct vol_case vol_case(struct vol_env *e, const struct bench_cli *cli, enum kind kind,
 				size_t size_idx, bool pid, const char *tag)
 {
-	static const char *const kinds[] = { "dvmount", "floor", "script" };
+	static const char *const kinds[] = { "dvmount", "floor", "script", "contract" };
 	struct vol_case c = { .env = e,
 			      .cli = cli,
 			      .kind = kind,
@@ -376,8 +388,8 @@ static int run_attach_like(struct bench_ctx *ctx, struct bench_report *report, c
 				  "no " CURL " or " NSENTER ": the operator's "
 				  "script is not measured");
 	for (size_t k = 0; k < e->n_sizes; k++) {
-		struct vol_case vc[3];
-		struct bench_case cases[4];
+		struct vol_case vc[4];
+		struct bench_case cases[5];
 		char dw[BENCH_NAME_MAX];
 		size_t n = 0;
 		char num[BENCH_NAME_MAX], den[BENCH_NAME_MAX], name[BENCH_NAME_MAX];
@@ -390,6 +402,11 @@ static int run_attach_like(struct bench_ctx *ctx, struct bench_report *report, c
 		n++;
 		if (script) {
 			vc[n] = vol_case(e, &e->cli, KIND_SCRIPT, k, true, "");
+			cases[n] = bench_case_of(&vc[n], true);
+			n++;
+		}
+		if (premounted) {
+			vc[n] = vol_case(e, &e->cli, KIND_CONTRACT, k, true, "");
 			cases[n] = bench_case_of(&vc[n], true);
 			n++;
 		}
@@ -406,6 +423,12 @@ static int run_attach_like(struct bench_ctx *ctx, struct bench_report *report, c
 		snprintf(den, sizeof(den), "%s.script.n%u.prepare", scenario, e->sizes[k]);
 		snprintf(name, sizeof(name), "%s.n%u.script-vs-dvmount", scenario, e->sizes[k]);
 		bench_report_ratio(report, name, den, num, 1);
+		if (!premounted)
+			continue;
+		snprintf(num, sizeof(num), "%s.contract.n%u.prepare", scenario, e->sizes[k]);
+		snprintf(den, sizeof(den), "%s.floor.n%u.prepare", scenario, e->sizes[k]);
+		snprintf(name, sizeof(name), "%s.n%u.contract-vs-floor", scenario, e->sizes[k]);
+		bench_report_ratio(report, name, num, den, 1);
 	}
 	return 0;
 }

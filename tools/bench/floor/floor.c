@@ -4,14 +4,23 @@
  * dvmount-bench's attach scenarios. Only libc, no state, no policy, no
  * checks beyond the syscalls' own:
  *
- *   attach PID [--socket SOCK] SRC DST [SRC DST]...
+ *   attach PID [--socket SOCK] [--state DIR] SRC DST [SRC DST]...
  *	open_tree(SRC) for each volume, one setns into PID's mount namespace,
  *	move_mount onto each DST. With --socket, SRC is a volume name and its
  *	path comes from the plugin's VolumeDriver.Mount (one connection each).
- *   detach PID [--socket SOCK] SRC DST [SRC DST]...
+ *   detach PID [--socket SOCK] [--state DIR] SRC DST [SRC DST]...
  *	one setns, umount2(DST, MNT_DETACH) for each; with --socket then
  *	VolumeDriver.Unmount of each name, on connections made before the setns
  *	(the socket's path may not resolve in the container).
+ *
+ * --state DIR makes it the contract floor: the least an attach can cost
+ * that keeps ../shared/DESIGN.md's State section, which asks per volume for
+ * "one lock per volume (flock)" and "one entry per (volume, container)".
+ * Before the attach, for volume i: open (creating) DIR/v<i>/lock, flock it,
+ * hard-link one unnamed file (O_TMPFILE, made once) as DIR/v<i>/users/c<PID>;
+ * the locks are held until exit. detach takes each lock and unlinks the
+ * entry. No record, no entry read, no policy: dvmount does more than this.
+ * The users/ directories are made the first time they are missing.
  *
  * Exit 0, or 1 with one line on stderr. The Mount ID is "floor".
  */
@@ -22,9 +31,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -101,23 +112,57 @@ fail:
 	return -1;
 }
 
+/* The contract floor's part for volume i (see the top); the lock stays held. */
+static int state_entry(int dirfd, int tmpfd, int i, const char *pid, bool attach)
+{
+	char lock[32], entry[64], src[32];
+	int fd;
+
+	snprintf(lock, sizeof(lock), "v%d/lock", i);
+	snprintf(entry, sizeof(entry), "v%d/users/c%s", i, pid);
+	fd = openat(dirfd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		snprintf(src, sizeof(src), "v%d", i);
+		if (mkdirat(dirfd, src, 0700) < 0 && errno != EEXIST)
+			return die("mkdir", src);
+		fd = openat(dirfd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		return die("lock", lock);
+	if (!attach)
+		return unlinkat(dirfd, entry, 0) < 0 ? die("unlink", entry) : 0;
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", tmpfd);
+	if (linkat(AT_FDCWD, src, dirfd, entry, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	snprintf(lock, sizeof(lock), "v%d/users", i);
+	if (errno != ENOENT || (mkdirat(dirfd, lock, 0700) < 0 && errno != EEXIST) ||
+	    linkat(AT_FDCWD, src, dirfd, entry, AT_SYMLINK_FOLLOW) < 0)
+		return die("link", entry);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static int fds[VOLUMES_MAX];
-	const char *sock = NULL;
+	const char *sock = NULL, *state = NULL;
 	char mp[4096];
-	int pidfd, first = 3, n;
+	int pidfd, first = 3, n, dirfd = -1, tmpfd = -1;
 	bool attach;
 
 	if (argc < 3 || (strcmp(argv[1], "attach") && strcmp(argv[1], "detach"))) {
 		fprintf(stderr, "usage: dvmount-bench-floor attach|detach PID [--socket SOCK] "
-				"SRC DST...\n");
+				"[--state DIR] SRC DST...\n");
 		return 2;
 	}
 	attach = !strcmp(argv[1], "attach");
-	if (argc > 4 && !strcmp(argv[3], "--socket")) {
-		sock = argv[4];
-		first = 5;
+	while (argc > first + 1 && !strncmp(argv[first], "--", 2)) {
+		if (!strcmp(argv[first], "--socket"))
+			sock = argv[first + 1];
+		else if (!strcmp(argv[first], "--state"))
+			state = argv[first + 1];
+		else
+			break;
+		first += 2;
 	}
 	n = (argc - first) / 2;
 	if (n < 1 || n > VOLUMES_MAX || (argc - first) % 2) {
@@ -126,9 +171,19 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (state) {
+		dirfd = open(state, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd < 0)
+			return die("open", state);
+		if (attach &&
+		    (tmpfd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)) < 0)
+			return die("O_TMPFILE in", state);
+	}
 	for (int i = 0; i < n; i++) {
 		const char *src = argv[first + 2 * i];
 
+		if (state && state_entry(dirfd, tmpfd, i, argv[2], attach))
+			return 1;
 		if (sock) {
 			int fd = plugin_connect(sock);
 
