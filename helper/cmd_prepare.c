@@ -49,10 +49,16 @@ struct args {
 struct pvol {
 	const struct spec_volume *sv;
 	char key[STATE_KEY_MAX];
-	char target[PATH_MAX]; /* absolute, inside the root */
-	char where[PATH_MAX];  /* where it lands, as seen from the process's root */
+	/*
+	 * Sized to what they hold, not PATH_MAX each: two PATH_MAX arrays made
+	 * this struct 8.5 KiB, and 64 of them one allocation that glibc mmaps,
+	 * faults in page by page and munmaps (issue 11).
+	 */
+	char *target; /* absolute, inside the root */
+	char *where;  /* where it lands, as seen from the process's root */
 	bool create;
 	json_object *entry; /* the volume entry */
+	json_object *rec;   /* its entry in the record (borrowed from pvols.rec) */
 	char mount_id[STATE_MOUNT_ID_LEN + 1];
 	char renewed_from[STATE_MOUNT_ID_LEN + 1]; /* the id mount_id replaced, or "" */
 	bool needs_mount;
@@ -72,12 +78,15 @@ struct pvol {
 struct pvols {
 	struct pvol *v;
 	size_t n;
+	json_object *rec; /* the container record, as last saved */
 };
 
 static void pvols_free(struct pvols *p)
 {
 	for (size_t i = 0; p->v && i < p->n; i++) {
 		json_object_put(p->v[i].entry);
+		free(p->v[i].target);
+		free(p->v[i].where);
 		free(p->v[i].host_path);
 		free(p->v[i].opts);
 		if (p->v[i].tree_fd >= 0)
@@ -86,6 +95,7 @@ static void pvols_free(struct pvols *p)
 			close(p->v[i].target_fd);
 	}
 	free(p->v);
+	json_object_put(p->rec);
 }
 
 static void usage(FILE *f)
@@ -239,22 +249,44 @@ static int normalize(const char *in, char out[static PATH_MAX])
 	return 0;
 }
 
-/* The target as the process sees it from its own root: rootfs + target. */
-static void set_where(const struct args *a, struct pvol *v)
+/* *dst = a copy of the len bytes at s, NUL-terminated; the old *dst is freed. */
+static int set_str(char **dst, const char *s, size_t len)
 {
-	if (a->rootfs) {
-		size_t rl = strlen(a->rootfs);
+	char *p = malloc(len + 1);
 
-		/* "/" + "/x" is "/x", not "//x". */
-		while (rl > 1 && a->rootfs[rl - 1] == '/')
-			rl--;
-		if (rl == 1)
-			rl = 0;
-		snprintf(v->where, sizeof(v->where), "%.*s%s", (int)rl, a->rootfs,
-			 strcmp(v->target, "/") || !rl ? v->target : "");
-	} else {
-		snprintf(v->where, sizeof(v->where), "%s", v->target);
-	}
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	free(*dst);
+	*dst = p;
+	return 0;
+}
+
+/* The target as the process sees it from its own root: rootfs + target. */
+static int set_where(const struct args *a, struct pvol *v)
+{
+	size_t rl = a->rootfs ? strlen(a->rootfs) : 0, tl = strlen(v->target);
+	char *p;
+
+	/* "/" + "/x" is "/x", not "//x". */
+	while (rl > 1 && a->rootfs[rl - 1] == '/')
+		rl--;
+	if (rl == 1)
+		rl = 0;
+	/* rootfs + "/" is the rootfs itself. */
+	if (rl && !strcmp(v->target, "/"))
+		tl = 0;
+	p = malloc(rl + tl + 1);
+	if (!p)
+		return -ENOMEM;
+	if (rl)
+		memcpy(p, a->rootfs, rl);
+	memcpy(p + rl, v->target, tl);
+	p[rl + tl] = '\0';
+	free(v->where);
+	v->where = p;
+	return 0;
 }
 
 /*
@@ -265,10 +297,17 @@ static void set_where(const struct args *a, struct pvol *v)
 static int compute_target(struct lc *lc, const struct args *a, const char *sandbox, struct pvol *v)
 {
 	const char *cp = v->sv->container_path;
-	char joined[2 * PATH_MAX];
+	char joined[2 * PATH_MAX + 1], norm[PATH_MAX];
+	size_t cl = strnlen(cp, PATH_MAX), sl = sandbox ? strnlen(sandbox, PATH_MAX) : 0;
 
+	if (cl == PATH_MAX || sl == PATH_MAX) {
+		lc_fail(lc, "volume %zu ('%s'): container_path too long", v->sv->index,
+			v->sv->name);
+		return -ENAMETOOLONG;
+	}
 	if (spec_path_is_absolute(cp)) {
-		snprintf(joined, sizeof(joined), "%s", cp);
+		memcpy(joined, cp, cl);
+		joined[cl] = '\0';
 		v->create = a->rootfs != NULL;
 	} else {
 		/*
@@ -289,15 +328,19 @@ static int compute_target(struct lc *lc, const struct args *a, const char *sandb
 				v->sv->index, v->sv->name, cp);
 			return -EINVAL;
 		}
-		snprintf(joined, sizeof(joined), "%s/%s", sandbox, cp);
+		memcpy(joined, sandbox, sl);
+		joined[sl] = '/';
+		memcpy(joined + sl + 1, cp, cl);
+		joined[sl + 1 + cl] = '\0';
 		v->create = true;
 	}
-	if (normalize(joined, v->target) < 0) {
+	if (normalize(joined, norm) < 0) {
 		lc_fail(lc, "volume %zu ('%s'): container_path too long", v->sv->index,
 			v->sv->name);
 		return -ENAMETOOLONG;
 	}
-	set_where(a, v);
+	if (set_str(&v->target, norm, strlen(norm)) < 0 || set_where(a, v) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -414,70 +457,113 @@ static int read_spec(struct lc *lc, const char *path, struct spec **ret)
 	return r;
 }
 
-static json_object *record_volumes(struct pvol *v, size_t n)
+/* o[key] = val, or no key when val is NULL or "": changed in place when there. */
+static int rec_set_str(json_object *o, const char *key, const char *val)
 {
-	json_object *arr = json_object_new_array();
+	json_object *cur;
 
-	for (size_t i = 0; i < n; i++) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "driver", json_object_new_string(v[i].sv->driver));
-		json_object_object_add(o, "name", json_object_new_string(v[i].sv->name));
-		json_object_object_add(o, "key", json_object_new_string(v[i].key));
-		json_object_object_add(o, "mode",
-				       json_object_new_string(spec_mode_to_string(v[i].sv->mode)));
-		json_object_object_add(o, "container_path",
-				       json_object_new_string(v[i].sv->container_path));
-		json_object_object_add(o, "target", json_object_new_string(v[i].target));
-		if (v[i].host_path)
-			json_object_object_add(o, "host_path",
-					       json_object_new_string(v[i].host_path));
-		if (v[i].mount_id[0])
-			json_object_object_add(o, "mount_id",
-					       json_object_new_string(v[i].mount_id));
-		/* Tells recover the entry is older than this record if it still has it. */
-		if (v[i].renewed_from[0])
-			json_object_object_add(o, "renewed_from",
-					       json_object_new_string(v[i].renewed_from));
-		if (v[i].mnt_id)
-			json_object_object_add(o, "attached_mnt_id",
-					       json_object_new_int64((int64_t)v[i].mnt_id));
-		if (v[i].mnt_legacy_id)
-			json_object_object_add(o, "attached_mountinfo_id",
-					       json_object_new_int64((int64_t)v[i].mnt_legacy_id));
-		if (v[i].tree_ino) {
-			json_object_object_add(o, "attached_dev",
-					       json_object_new_int64((int64_t)v[i].tree_dev));
-			json_object_object_add(o, "attached_ino",
-					       json_object_new_int64((int64_t)v[i].tree_ino));
-		}
-		json_object_array_add(arr, o);
+	if (!val || !*val) {
+		json_object_object_del(o, key);
+		return 0;
 	}
-	return arr;
+	if (json_object_object_get_ex(o, key, &cur) && json_object_is_type(cur, json_type_string))
+		return strcmp(json_object_get_string(cur), val) ? json_object_set_string(cur, val) - 1
+								 : 0;
+	cur = json_object_new_string(val);
+	return cur ? json_object_object_add(o, key, cur) : -ENOMEM;
+}
+
+/* o[key] = val, or no key when not present. */
+static int rec_set_int(json_object *o, const char *key, int64_t val, bool present)
+{
+	json_object *cur;
+
+	if (!present) {
+		json_object_object_del(o, key);
+		return 0;
+	}
+	if (json_object_object_get_ex(o, key, &cur) && json_object_is_type(cur, json_type_int))
+		return json_object_set_int64(cur, val) - 1;
+	cur = json_object_new_int64(val);
+	return cur ? json_object_object_add(o, key, cur) : -ENOMEM;
+}
+
+/*
+ * The record's entry of one volume, brought up to date in place: a prepare
+ * writes the record up to three times and only the mount ids, the host path,
+ * the attached ids and (for a nested target) the target change between them,
+ * so the objects are made once, not 15 per volume per write (issue 11).
+ */
+static int record_volume(json_object *o, const struct pvol *v)
+{
+	int r = 0;
+
+	r |= rec_set_str(o, "driver", v->sv->driver);
+	r |= rec_set_str(o, "name", v->sv->name);
+	r |= rec_set_str(o, "key", v->key);
+	r |= rec_set_str(o, "mode", spec_mode_to_string(v->sv->mode));
+	r |= rec_set_str(o, "container_path", v->sv->container_path);
+	r |= rec_set_str(o, "target", v->target);
+	r |= rec_set_str(o, "host_path", v->host_path);
+	r |= rec_set_str(o, "mount_id", v->mount_id);
+	/* Tells recover the entry is older than this record if it still has it. */
+	r |= rec_set_str(o, "renewed_from", v->renewed_from);
+	r |= rec_set_int(o, "attached_mnt_id", (int64_t)v->mnt_id, v->mnt_id);
+	r |= rec_set_int(o, "attached_mountinfo_id", (int64_t)v->mnt_legacy_id, v->mnt_legacy_id);
+	r |= rec_set_int(o, "attached_dev", (int64_t)v->tree_dev, v->tree_ino);
+	r |= rec_set_int(o, "attached_ino", (int64_t)v->tree_ino, v->tree_ino);
+	return r ? -ENOMEM : 0;
 }
 
 /*
  * durable: the record was or is now written with STATE_DURABLE, and says so
  * ("durable": false otherwise): cleanup and recover tell from it whether it
- * is a durable proof of its mount ids (helper/state/state.h).
+ * is a durable proof of its mount ids (helper/state/state.h). The record is
+ * built at the first save and kept in pv->rec for the next ones.
  */
 static int save_record(struct lc *lc, const struct args *a, unsigned long long start,
-		       const char *phase, struct pvol *v, size_t n, bool durable, unsigned flags)
+		       const char *phase, struct pvols *pv, bool durable, unsigned flags)
 {
-	_cleanup_json_ json_object *rec = json_object_new_object();
+	json_object *rec = pv->rec, *vols;
+	int r;
 
-	json_object_object_add(rec, "container_id", json_object_new_string(a->cid));
-	json_object_object_add(rec, "phase", json_object_new_string(phase));
-	json_object_object_add(rec, "durable", json_object_new_boolean(durable));
-	/* Whose container: a caller other than root may clean up only its own. */
-	json_object_object_add(rec, "owner_uid", json_object_new_int64(getuid()));
-	if (a->pid) {
-		json_object_object_add(rec, "pid", json_object_new_int64(a->pid));
-		json_object_object_add(rec, "start_time", json_object_new_int64((int64_t)start));
-		json_object_object_add(rec, "root",
-				       json_object_new_string(a->rootfs ? a->rootfs : "/"));
+	if (!rec) {
+		rec = pv->rec = json_object_new_object();
+		vols = json_object_new_array_ext((int)pv->n);
+		if (!rec || !vols) {
+			json_object_put(vols);
+			return -ENOMEM;
+		}
+		json_object_object_add(rec, "container_id", json_object_new_string(a->cid));
+		json_object_object_add(rec, "phase", json_object_new_string(phase));
+		json_object_object_add(rec, "durable", json_object_new_boolean(durable));
+		/* Whose container: a caller other than root may clean up only its own. */
+		json_object_object_add(rec, "owner_uid", json_object_new_int64(getuid()));
+		if (a->pid) {
+			json_object_object_add(rec, "pid", json_object_new_int64(a->pid));
+			json_object_object_add(rec, "start_time",
+					       json_object_new_int64((int64_t)start));
+			json_object_object_add(rec, "root",
+					       json_object_new_string(a->rootfs ? a->rootfs : "/"));
+		}
+		json_object_object_add(rec, "volumes", vols);
+		for (size_t i = 0; i < pv->n; i++) {
+			pv->v[i].rec = json_object_new_object();
+			if (!pv->v[i].rec || json_object_array_add(vols, pv->v[i].rec) < 0) {
+				json_object_put(pv->v[i].rec);
+				pv->v[i].rec = NULL;
+				return -ENOMEM;
+			}
+		}
 	}
-	json_object_object_add(rec, "volumes", record_volumes(v, n));
+	r = rec_set_str(rec, "phase", phase);
+	if (r == 0)
+		r = json_object_set_boolean(json_object_object_get(rec, "durable"), durable) ? 0
+											   : -ENOMEM;
+	for (size_t i = 0; i < pv->n && r == 0; i++)
+		r = record_volume(pv->v[i].rec, &pv->v[i]);
+	if (r < 0)
+		return r;
 	return state_container_save(lc->st, a->cid, rec, flags);
 }
 
@@ -992,14 +1078,19 @@ static int resolve_one(struct lc *lc, const struct args *a, int pidfd, struct pv
 	}
 	if (r < 0)
 		return r;
-	/* The string only: all PATH_MAX bytes would touch a page per volume for nothing. */
-	memcpy(v->target, real, strnlen(real, PATH_MAX - 1) + 1);
-	v->target[PATH_MAX - 1] = '\0';
-	set_where(a, v);
-	if (pidfd < 0 && fd_path(fd, v->where) < 0) {
-		r = -errno;
-		lc_fail(lc, "volume '%s': target '%s': %s", sv->name, v->target, strerror(-r));
-		return r;
+	if (set_str(&v->target, real, strnlen(real, PATH_MAX - 1)) < 0 || set_where(a, v) < 0)
+		return -ENOMEM;
+	if (pidfd < 0) {
+		char host[PATH_MAX];
+
+		if (fd_path(fd, host) < 0) {
+			r = -errno;
+			lc_fail(lc, "volume '%s': target '%s': %s", sv->name, v->target,
+				strerror(-r));
+			return r;
+		}
+		if (set_str(&v->where, host, strlen(host)) < 0)
+			return -ENOMEM;
 	}
 	if (v->target_fd >= 0)
 		close(v->target_fd);
@@ -1301,7 +1392,7 @@ static int run(struct lc *lc, struct args *a)
 	 * something to undo. Not durable yet: the one durable write comes once
 	 * the mount ids are known (a power cut before it lost no Mount).
 	 */
-	r = save_record(lc, a, start, "preparing", v, n, false, 0);
+	r = save_record(lc, a, start, "preparing", &pv, false, 0);
 	if (r < 0) {
 		lc_fail(lc, "cannot write the record: %s", strerror(-r));
 		state_unlock_container(lc->st, cfd);
@@ -1328,7 +1419,7 @@ static int run(struct lc *lc, struct args *a)
 	 * is one at "after-users".
 	 */
 	if (durable) {
-		r = save_record(lc, a, start, "preparing", v, n, true, STATE_DURABLE);
+		r = save_record(lc, a, start, "preparing", &pv, true, STATE_DURABLE);
 		if (r < 0) {
 			lc_fail(lc, "cannot write the record: %s", strerror(-r));
 			goto fail;
@@ -1353,7 +1444,7 @@ static int run(struct lc *lc, struct args *a)
 	/* What will be attached where, before it is: a crash leaves cleanup the ids. */
 	/* It replaces the durable record: never by an empty file (state.h). */
 	if (failed == 0 && a->pid) {
-		r = save_record(lc, a, start, "preparing", v, n, durable,
+		r = save_record(lc, a, start, "preparing", &pv, durable,
 				durable ? STATE_DATA_SYNC : 0);
 		if (r < 0) {
 			lc_fail(lc, "cannot write the record: %s", strerror(-r));
@@ -1372,7 +1463,7 @@ static int run(struct lc *lc, struct args *a)
 	 * durable "preparing" record (state.h); there is none to protect when
 	 * no Mount was planned.
 	 */
-	r = save_record(lc, a, start, "prepared", v, n, durable, durable ? STATE_DATA_SYNC : 0);
+	r = save_record(lc, a, start, "prepared", &pv, durable, durable ? STATE_DATA_SYNC : 0);
 	if (r < 0) {
 		lc_fail(lc, "cannot write the record: %s", strerror(-r));
 		goto fail;

@@ -4,6 +4,7 @@
  * command. Invoked as "dvdcli" (a symlink) it is the dvdcli drop-in.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,6 +277,18 @@ int main(int argc, char **argv)
 	struct dv_error err = {};
 	const char *base = strrchr(argv[0], '/');
 	int r;
+
+	/*
+	 * A prepare of 64 volumes allocates some hundreds of KiB at once (the
+	 * targets' ns_resolve results hold PATH_MAX each). Above glibc's default
+	 * threshold (128 KiB) each such block is an mmap faulted in page by
+	 * page, then an munmap with its TLB flush, and a trim of the heap after
+	 * the next free, all in a process that lives for milliseconds (issue 11).
+	 * From the heap, the pages freed serve the allocations that follow.
+	 * Bounded: a block of 1 MiB or more still gets its own mapping.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	mallopt(M_TRIM_THRESHOLD, 4 << 20);
 
 	r = harden_process(&g.caller_is_root);
 	if (r == 0)
