@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <linux/close_range.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -78,4 +79,31 @@ int write_fd_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+void close_many(int *fds, size_t n)
+{
+	size_t i = 0;
+
+	qsort(fds, n, sizeof(*fds), cmp_int);
+	while (i < n && fds[i] < 0)
+		fds[i++] = -EBADF;
+	while (i < n) {
+		size_t j = i;
+
+		while (j + 1 < n && fds[j + 1] == fds[j] + 1)
+			j++;
+		if (j == i || close_range((unsigned)fds[i], (unsigned)fds[j], 0) < 0)
+			for (size_t k = i; k <= j; k++)
+				close(fds[k]);
+		for (; i <= j; i++)
+			fds[i] = -EBADF;
+	}
 }

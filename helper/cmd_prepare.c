@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/jsonutil.h"
 #include "helper/audit.h"
 #include "helper/caller.h"
@@ -83,17 +84,28 @@ struct pvols {
 
 static void pvols_free(struct pvols *p)
 {
+	/* The trees and targets closed together (close_many), not 2 closes a volume. */
+	_cleanup_free_ int *fds = p->v ? malloc((2 * p->n + 1) * sizeof(*fds)) : NULL;
+	size_t k = 0;
+
 	for (size_t i = 0; p->v && i < p->n; i++) {
 		json_object_put(p->v[i].entry);
 		free(p->v[i].target);
 		free(p->v[i].where);
 		free(p->v[i].host_path);
 		free(p->v[i].opts);
+		if (fds) {
+			fds[k++] = p->v[i].tree_fd;
+			fds[k++] = p->v[i].target_fd;
+			continue;
+		}
 		if (p->v[i].tree_fd >= 0)
 			close(p->v[i].tree_fd);
 		if (p->v[i].target_fd >= 0)
 			close(p->v[i].target_fd);
 	}
+	if (fds)
+		close_many(fds, k);
 	free(p->v);
 	json_object_put(p->rec);
 }

@@ -153,4 +153,41 @@ TEST(a_small_file_takes_a_small_buffer_whatever_the_limit)
 	close(fd);
 }
 
+/*
+ * close_many closes exactly the fds listed, a run of consecutive ones in one
+ * close_range, and never an fd in a gap between them (one the caller does
+ * not own); every entry comes back -EBADF.
+ */
+TEST(close_many_closes_the_listed_fds_and_not_the_gaps)
+{
+	int fd[7], list[6];
+
+	for (int i = 0; i < 7; i++) {
+		fd[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		ASSERT_LE(0, fd[i]);
+	}
+	/* Opened in a row: fd[i] == fd[0] + i. */
+	ASSERT_EQ(fd[0] + 6, fd[6]);
+	/*
+	 * fd[3] and fd[4] are not listed: gaps inside the span closed. The list
+	 * is out of order and holds a -EBADF.
+	 */
+	list[0] = fd[5];
+	list[1] = fd[1];
+	list[2] = -EBADF;
+	list[3] = fd[0];
+	list[4] = fd[6];
+	list[5] = fd[2];
+	close_many(list, 6);
+	for (int i = 0; i < 6; i++)
+		EXPECT_EQ(-EBADF, list[i]);
+	for (int i = 0; i < 7; i++) {
+		int open_ = fcntl(fd[i], F_GETFD) >= 0, k = i;
+
+		EXPECT_EQ(i == 3 || i == 4, open_) TH_LOG("fd %d (number %d)", fd[k], k);
+	}
+	close(fd[3]);
+	close(fd[4]);
+}
+
 TEST_HARNESS_MAIN

@@ -53,6 +53,12 @@ static const char *const names[] = {
 	"close_range",
 	/* Not a syscall: the mmap calls with MAP_SHARED (the attach child's reports). */
 	"shared_mmap",
+	/*
+	 * Not a syscall: the calls that close fds in dvmount's own process,
+	 * close and close_range (close_many() closes a run of consecutive fds
+	 * in one; at 1 volume a run may be one fd, closed by close).
+	 */
+	"closing",
 };
 #define NNAMES (sizeof(names) / sizeof(names[0]))
 
@@ -97,6 +103,7 @@ static bool not_in_total(const char *name, size_t len)
 static int count_calls(const char *trace, struct calls *ret)
 {
 	char *text = read_file(trace);
+	long first_pid = -1;
 
 	if (!text)
 		return -1;
@@ -107,6 +114,11 @@ static int count_calls(const char *trace, struct calls *ret)
 
 		if (end)
 			*end = '\0';
+		/* strace -f: the first line is dvmount's own process. */
+		long pid = strtol(l, NULL, 10);
+
+		if (first_pid < 0)
+			first_pid = pid;
 		while (isdigit((unsigned char)*p))
 			p++;
 		while (*p == ' ')
@@ -117,9 +129,15 @@ static int count_calls(const char *trace, struct calls *ret)
 		if (p > name && *p == '(') {
 			size_t len = (size_t)(p - name);
 
+			bool own_close_range =
+			    pid == first_pid && len == 11 && !memcmp(name, "close_range", 11);
+
 			i = name_index(name, len);
-			if (!not_in_total(name, len))
+			/* dvmount's own close_range calls close fds it listed (close_many). */
+			if (!not_in_total(name, len) || own_close_range)
 				ret->n[0]++;
+			if (own_close_range || (len == 5 && !memcmp(name, "close", 5)))
+				ret->n[name_index("closing", 7)]++;
 			if (i > 0)
 				ret->n[i]++;
 			if (i > 0 && !strcmp(names[i], "mmap") && strstr(p, "MAP_SHARED"))
@@ -238,7 +256,10 @@ static void run_both(struct __test_metadata *_metadata, FIXTURE_DATA(vcost) * se
  *    mount, and all 8 targets here lie on one), move_mount, and no statx of
  *    the moved tree, whose id is known from before; its report goes to
  *    shared memory, not a write, poll and read per volume;
- *  - closes what it opened.
+ *  - closes what it opened: the two looks' fds and volume.json's at once;
+ *    its three lock fds, its tree and its target at the end, in runs of
+ *    consecutive fds with one close_range each (close_many): 8 closes a
+ *    volume before, 3 now (issue 11).
  */
 TEST_F(vcost, prepare_pid_costs_per_volume)
 {
@@ -261,8 +282,10 @@ TEST_F(vcost, prepare_pid_costs_per_volume)
 	EXPECT_EQ(1, PER_VOLUME(prep[0], prep[1], "mount_setattr"));
 	EXPECT_EQ(1, PER_VOLUME(prep[0], prep[1], "move_mount"));
 	EXPECT_EQ(0, PER_VOLUME(prep[0], prep[1], "fcntl"));
-	EXPECT_EQ(8, PER_VOLUME(prep[0], prep[1], "close"));
-	EXPECT_EQ(28, PER_VOLUME(prep[0], prep[1], "total"));
+	/* Was 8 closes: the lock fds, the tree and the target are closed in runs now. */
+	EXPECT_EQ(3, PER_VOLUME(prep[0], prep[1], "closing"));
+	/* Was 28: 5 closes fewer (dvmount's own close_range calls are counted in it). */
+	EXPECT_EQ(23, PER_VOLUME(prep[0], prep[1], "total"));
 	/* The reports' shared memory: one mapping for the batch of 8. */
 	EXPECT_EQ(1, count_of(&prep[1], "shared_mmap"));
 }
@@ -277,7 +300,9 @@ TEST_F(vcost, prepare_pid_costs_per_volume)
  *    of the users/ directory the lock just opened); the holder's record is
  *    looked at (faccessat2) for the first volume only: while its volumes
  *    are locked, a container found to have a record keeps it;
- *  - closes what it opened.
+ *  - closes what it opened: the target's fd in the child and volume.json's;
+ *    its three lock fds at the end in runs of consecutive fds, one
+ *    close_range each (close_many): 5 closes a volume before, 2 now.
  */
 TEST_F(vcost, cleanup_costs_per_volume)
 {
@@ -297,8 +322,10 @@ TEST_F(vcost, cleanup_costs_per_volume)
 	EXPECT_EQ(2, PER_VOLUME(clean[0], clean[1], "getdents64"));
 	EXPECT_EQ(1, PER_VOLUME(clean[0], clean[1], "unlinkat"));
 	EXPECT_EQ(0, PER_VOLUME(clean[0], clean[1], "faccessat2"));
-	EXPECT_EQ(5, PER_VOLUME(clean[0], clean[1], "close"));
-	EXPECT_EQ(19, PER_VOLUME(clean[0], clean[1], "total"));
+	/* Was 5 closes: the three lock fds are closed in runs now. */
+	EXPECT_EQ(2, PER_VOLUME(clean[0], clean[1], "closing"));
+	/* Was 19: 3 closes fewer. */
+	EXPECT_EQ(16, PER_VOLUME(clean[0], clean[1], "total"));
 	EXPECT_EQ(1, count_of(&clean[1], "shared_mmap"));
 }
 
@@ -319,6 +346,10 @@ TEST_F(vcost, a_64_volume_prepare_maps_no_more_memory_than_one)
 	struct calls one, many, clean_one, clean_many;
 	struct run_result r;
 
+#ifdef __SANITIZE_ADDRESS__
+	free(paths);
+	SKIP(return, "make asan: ASan's allocator maps memory its own way");
+#endif
 	ASSERT_NE(NULL, paths);
 	for (int i = 0; i < N; i++) {
 		snprintf(names_[i], sizeof(names_[i]), "v%d", i);

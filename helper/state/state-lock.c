@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "common/debug.h"
+#include "common/fileio.h"
 #include "helper/state/state-internal.h"
 
 /* Retries of a lock whose file was removed while we waited: each needs a remover. */
@@ -109,6 +110,9 @@ static int lock_one_volume(struct state *st, struct state_lock_entry *e)
 void state_release_locks(struct state_locks *l)
 {
 	struct state *st = l->st;
+	/* Closed together at the end (close_many): 3 fds a volume, one by one before. */
+	_cleanup_free_ int *fds = malloc((3 * l->n + 1) * sizeof(*fds));
+	size_t k = 0;
 
 	for (size_t i = l->n; i-- > 0;) {
 		struct state_lock_entry *e = &l->e[i];
@@ -123,10 +127,18 @@ void state_release_locks(struct state_locks *l)
 			/* A waiter that already opened the dir may have recreated "lock". */
 			unlinkat(st->volumes_fd, e->key, AT_REMOVEDIR);
 		}
+		if (fds) {
+			fds[k++] = TAKE_FD(e->users_fd);
+			fds[k++] = TAKE_FD(e->dir_fd);
+			fds[k++] = TAKE_FD(e->lock_fd);
+			continue;
+		}
 		closep(&e->users_fd);
 		closep(&e->dir_fd);
 		closep(&e->lock_fd);
 	}
+	if (fds)
+		close_many(fds, k);
 	l->n = 0;
 	if (st && st->vlocks == l)
 		st->vlocks = NULL;
