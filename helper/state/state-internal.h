@@ -31,11 +31,11 @@ struct state {
 	/* A user entry that counts without a container record (state_pin_user). */
 	char pinned[STATE_CID_MAX + 1];
 	/*
-	 * An unnamed empty file in volumes/ (O_TMPFILE), made at the first
-	 * state_user_add(): every user entry this process adds is a hard link
-	 * to it. -EBADF before; -EOPNOTSUPP when it cannot be (mknodat then).
+	 * The user entries' link source, volumes/.user (state-volume.c): 0 not
+	 * checked yet in this process, 1 checked, -EOPNOTSUPP when entries are
+	 * made by mknodat instead.
 	 */
-	int user_src_fd;
+	int user_src;
 	/*
 	 * A container found to have a record while listing the users of a
 	 * volume whose lock we hold ("": none), valid until those locks go: it

@@ -289,40 +289,74 @@ int state_volume_remove(struct state *st, const char *key)
 }
 
 /*
- * Make the empty file users/<cid>. Not a new inode per entry: on ext4 an
- * inode allocation searches the inode bitmap and tables (recently_deleted()
- * reads them from the disk), 0.03 to 0.5 ms per entry measured here, the
- * largest per-volume cost of a prepare (issue 11). Instead a hard link to
- * one unnamed empty file of this process (O_TMPFILE, made once): a
+ * The file every user entry is a hard link to: volumes/USER_SRC, made once
+ * per state dir and kept (a name starting with '.': state_volume_list skips
+ * it). Not a new inode per entry: on ext4 an inode allocation searches the
+ * inode bitmap and tables (recently_deleted() reads them from the disk),
+ * 0.03 to 0.5 ms per entry measured here, the largest per-volume cost of a
+ * prepare (issue 11). Not one per process either (an O_TMPFILE, as before):
+ * it was freed when the process's last entry went, and on an ext4 without a
+ * journal every inode freed in the last 60-300 s is skipped, one inode table
+ * lookup each, by every later allocation in its group (fs/ext4/ialloc.c
+ * find_inode_bit; issue 11's profile: 14% of an attach-only prepare).
+ */
+#define USER_SRC ".user"
+
+/*
+ * Is volumes/USER_SRC what every entry must be: an empty regular file 0600
+ * of ours? Made when missing; a file that is not that (damage from outside)
+ * is replaced once. 0 usable, -EOPNOTSUPP not (mknodat per entry then).
+ */
+static int user_src_check(struct state *st)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		struct stat sb;
+
+		if (fstatat(st->volumes_fd, USER_SRC, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				return -EOPNOTSUPP;
+		} else if (S_ISREG(sb.st_mode) && sb.st_size == 0 && sb.st_uid == geteuid() &&
+			   (sb.st_mode & 07777) == 0600) {
+			return 0;
+		} else if (unlinkat(st->volumes_fd, USER_SRC, 0) < 0 && errno != ENOENT) {
+			return -EOPNOTSUPP;
+		}
+		if (mknodat(st->volumes_fd, USER_SRC, S_IFREG | 0600, 0) < 0 && errno != EEXIST)
+			return -EOPNOTSUPP;
+	}
+	return -EOPNOTSUPP;
+}
+
+/*
+ * Make the empty file users/<cid>: a hard link to volumes/USER_SRC, a
  * directory entry only. The entry is what it always was to every reader:
  * an empty regular file named by the container, 0600; that it shares its
- * inode with the process's other entries is never looked at. Where that
- * cannot be done (no O_TMPFILE on the filesystem, no /proc, a link count at
- * its limit) it is one mknodat, as before. 0, -EEXIST, or -errno.
+ * inode with other entries is never looked at. At ext4's link limit
+ * (EXT4_LINK_MAX, 65000 entries in use) USER_SRC is replaced by a fresh
+ * file, whose links start from one again: the old inode lives on as long
+ * as its entries. Where linking cannot be done (a filesystem without hard
+ * links) it is one mknodat per entry, as before. 0, -EEXIST, or -errno.
  */
 static int add_entry(struct state *st, int users_fd, const char *cid)
 {
-	char src[64];
-
-	if (st->user_src_fd == -EBADF) {
-		int fd = openat(st->volumes_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-
-		st->user_src_fd = fd >= 0 ? fd : -EOPNOTSUPP;
-	}
-	if (st->user_src_fd >= 0) {
-		/*
-		 * Through /proc/self/fd: linkat(AT_EMPTY_PATH) would need
-		 * CAP_DAC_READ_SEARCH, which dvmount never keeps.
-		 */
-		snprintf(src, sizeof(src), "/proc/self/fd/%d", st->user_src_fd);
-		if (linkat(AT_FDCWD, src, users_fd, cid, AT_SYMLINK_FOLLOW) == 0)
+	if (st->user_src == 0)
+		st->user_src = user_src_check(st) == 0 ? 1 : -EOPNOTSUPP;
+	for (unsigned i = 0; st->user_src > 0 && i < 2; i++) {
+		if (linkat(st->volumes_fd, USER_SRC, users_fd, cid, 0) == 0)
 			return 0;
 		if (errno == EEXIST)
 			return -EEXIST;
-		/* It will not do better for the next entries: mknodat from here on. */
-		closep(&st->user_src_fd);
-		st->user_src_fd = -EOPNOTSUPP;
+		if (errno == EMLINK) {
+			/* A concurrent run may replace it too: either new file will do. */
+			unlinkat(st->volumes_fd, USER_SRC, 0);
+		} else if (errno != ENOENT) {
+			/* It will not do better for the next entries: mknodat from here on. */
+			break;
+		}
+		if (mknodat(st->volumes_fd, USER_SRC, S_IFREG | 0600, 0) < 0 && errno != EEXIST)
+			break;
 	}
+	st->user_src = -EOPNOTSUPP;
 	/* An empty file, made without opening it: one syscall. */
 	if (mknodat(users_fd, cid, S_IFREG | 0600, 0) == 0)
 		return 0;

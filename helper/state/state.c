@@ -67,7 +67,6 @@ void state_close(struct state *st)
 	closep(&st->containers_fd);
 	closep(&st->volumes_fd);
 	closep(&st->quarantine_fd);
-	closep(&st->user_src_fd);
 	free(st);
 }
 
@@ -110,7 +109,6 @@ int state_open(const char *dir, struct state **ret)
 		return -ENOMEM;
 	st->dir_fd = TAKE_FD(fd);
 	st->containers_fd = st->volumes_fd = st->quarantine_fd = st->cid_fd = -EBADF;
-	st->user_src_fd = -EBADF;
 	fds[0] = &st->containers_fd;
 	fds[1] = &st->volumes_fd;
 	fds[2] = &st->quarantine_fd;

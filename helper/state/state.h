@@ -19,9 +19,10 @@
  *                                 "state", ...} (state_vol_get)
  *   volumes/<key>/users/<cid>    one empty file per container using the volume,
  *                                so a count costs O(users of that volume); it
- *                                counts only while <cid> has a record (the
- *                                entries one process adds are hard links to
- *                                one inode: no inode allocation per volume)
+ *                                counts only while <cid> has a record (every
+ *                                entry is a hard link to volumes/.user: no
+ *                                inode allocated or freed per volume or run)
+ *   volumes/.user                the empty file 0600 the user entries link
  *   volumes/<key>/lock           flock of the volume
  *   slots/<i>@<driver>           flock: call slot i of a plugin (helper/plugin/plugin-internal.h)
  *   slots/wait@<driver>          flock (shared): processes waiting for a slot
