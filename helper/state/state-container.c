@@ -145,7 +145,7 @@ int state_container_load(struct state *st, const char *cid, json_object **ret,
 	held = state_held_container(st, cid);
 	if (!held) {
 		file_name(cid, LOCK_SUFFIX, lock);
-		if (state_flock_at(st->containers_fd, lock, true, true, &lock_fd) < 0)
+		if (state_flock_container_at(st->containers_fd, lock, true, true, &lock_fd, NULL) < 0)
 			goto report; /* busy: its owner will see it, or the next recover */
 		r = read_record(st, name, ret);
 		if (r != -EBADMSG && r != -EFBIG)
@@ -183,7 +183,7 @@ static void remove_temp(struct state *st, const char *tmp)
 	if (file_name(cid, LOCK_SUFFIX, lock) < 0 || state_held_container(st, cid))
 		return;
 	/* No lock file means no writer: writers create it before their temp file. */
-	r = state_flock_at(st->containers_fd, lock, false, true, &fd);
+	r = state_flock_container_at(st->containers_fd, lock, false, true, &fd, NULL);
 	if (r < 0 && r != -ENOENT)
 		return;
 	unlinkat(st->containers_fd, tmp, 0);
@@ -214,7 +214,7 @@ static void remove_lock(struct state *st, const char *lock, size_t stem)
 	if (faccessat(st->containers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return;
 	/* Unlinked while held: a waiter sees that and locks a fresh file. */
-	if (state_flock_at(st->containers_fd, lock, false, true, &fd) < 0)
+	if (state_flock_container_at(st->containers_fd, lock, false, true, &fd, NULL) < 0)
 		return;
 	if (faccessat(st->containers_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
 		unlinkat(st->containers_fd, lock, 0);

@@ -86,6 +86,20 @@ bool state_held_container(struct state *st, const char *cid);
  * otherwise hold a lock on a dead inode). nonblock: -EWOULDBLOCK when held.
  */
 int state_flock_at(int dirfd, const char *name, bool create, bool nonblock, int *ret_fd);
+/*
+ * state_flock_at() for a container lock: retried too while name was
+ * renamed away from the file we locked (a removed container's lock file
+ * becomes a spare: state-lock.c). One fstatat more. ret_sb (may be NULL)
+ * receives the locked file's fstat. Returns as state_flock_at(): 0,
+ * -EWOULDBLOCK, -EBADF not a regular file, -EAGAIN after LOCK_RETRIES
+ * (1000) renames or unlinks in a row, -errno.
+ */
+struct stat;
+int state_flock_container_at(int dirfd, const char *name, bool create, bool nonblock,
+			     int *ret_fd, struct stat *ret_sb);
+/* containers/.lock-spare.<i>: at most this many spare lock files (state-lock.c). */
+#define STATE_LOCK_SPARE_PREFIX ".lock-spare."
+#define STATE_LOCK_SPARES 4
 
 /* Move dirfd/name to quarantine/<origin>.<sec>.<nsec>, durably. */
 int state_quarantine(struct state *st, int dirfd, const char *name, const char *origin,

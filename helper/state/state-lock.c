@@ -4,6 +4,7 @@
  * in one fixed order so that concurrent processes never deadlock.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -15,11 +16,17 @@
 /* Retries of a lock whose file was removed while we waited: each needs a remover. */
 #define LOCK_RETRIES 1000
 
-int state_flock_at(int dirfd, const char *name, bool create, bool nonblock, int *ret_fd)
+/*
+ * named: the lock is the file's name, not its inode (a container lock, whose
+ * file a cleanup renames into the spares: state_unlock_container), so after
+ * flock the name must still be the file we hold; unlinked alone is not all.
+ */
+static int flock_at(int dirfd, const char *name, bool create, bool nonblock, bool named,
+		    int *ret_fd, struct stat *ret_sb)
 {
 	for (unsigned i = 0; i < LOCK_RETRIES; i++) {
 		_cleanup_close_ int fd = -EBADF;
-		struct stat sb;
+		struct stat sb, nb;
 
 		fd = openat(dirfd, name,
 			    O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | (create ? O_CREAT : 0),
@@ -34,13 +41,34 @@ int state_flock_at(int dirfd, const char *name, bool create, bool nonblock, int 
 			return negerrno();
 		if (!S_ISREG(sb.st_mode))
 			return -EBADF;
-		if (sb.st_nlink > 0) {
+		if (named) {
+			if (fstatat(dirfd, name, &nb, AT_SYMLINK_NOFOLLOW) < 0) {
+				if (errno != ENOENT)
+					return negerrno();
+			} else if (nb.st_dev == sb.st_dev && nb.st_ino == sb.st_ino) {
+				if (ret_sb)
+					*ret_sb = sb;
+				*ret_fd = TAKE_FD(fd);
+				return 0;
+			}
+		} else if (sb.st_nlink > 0) {
 			*ret_fd = TAKE_FD(fd);
 			return 0;
 		}
-		/* Unlinked by whoever held it before us: lock the new file instead. */
+		/* Unlinked or renamed by whoever held it before us: lock the new file instead. */
 	}
 	return -EAGAIN;
+}
+
+int state_flock_at(int dirfd, const char *name, bool create, bool nonblock, int *ret_fd)
+{
+	return flock_at(dirfd, name, create, nonblock, false, ret_fd, NULL);
+}
+
+int state_flock_container_at(int dirfd, const char *name, bool create, bool nonblock,
+			     int *ret_fd, struct stat *ret_sb)
+{
+	return flock_at(dirfd, name, create, nonblock, true, ret_fd, ret_sb);
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -239,6 +267,39 @@ static int lock_name(const char *cid, char name[static STATE_CID_MAX + 6])
 	return 0;
 }
 
+/*
+ * containers/.lock-spare.<i>, i < STATE_LOCK_SPARES: lock files of removed
+ * containers, kept for the next ones. A lock file made per container and
+ * unlinked at its cleanup costs an ext4 inode allocation and eviction per
+ * prepare and cleanup; without a journal, every inode freed in the last
+ * 60-300 s is then skipped, one inode table lookup each, by every later
+ * allocation in its group (fs/ext4/ialloc.c recently_deleted(); issue 11's
+ * profile). A lock file holds no data and is never synced: which inode it
+ * is does not matter, only that its name is the lock, which
+ * state_flock_container_at() checks after flock. A rename takes a spare:
+ * one winner. Bounded: a lock file finding every spare taken is unlinked.
+ */
+static void lock_spare_name(unsigned i, char name[static sizeof(STATE_LOCK_SPARE_PREFIX) + 8])
+{
+	snprintf(name, sizeof(STATE_LOCK_SPARE_PREFIX) + 8, STATE_LOCK_SPARE_PREFIX "%u", i);
+}
+
+/* The held lock file of a removed container: into a free spare, else unlinked. */
+static void retire_lock_file(struct state *st, const char *name)
+{
+	for (unsigned i = 0; i < STATE_LOCK_SPARES; i++) {
+		char spare[sizeof(STATE_LOCK_SPARE_PREFIX) + 8];
+
+		lock_spare_name(i, spare);
+		if (renameat2(st->containers_fd, name, st->containers_fd, spare,
+			      RENAME_NOREPLACE) == 0)
+			return;
+		if (errno != EEXIST)
+			break;
+	}
+	unlinkat(st->containers_fd, name, 0);
+}
+
 int state_lock_container(struct state *st, const char *cid, int *ret_fd)
 {
 	char name[STATE_CID_MAX + 6];
@@ -251,14 +312,23 @@ int state_lock_container(struct state *st, const char *cid, int *ret_fd)
 	/* The container lock comes first: after volume locks it could deadlock. */
 	if (st->vlocks || state_held_container(st, NULL))
 		return -EDEADLK;
-	r = state_flock_at(st->containers_fd, name, true, false, &fd);
+	/*
+	 * A spare lock file left by a cleanup, renamed to ours, rather than a
+	 * new one: no inode allocated per container (see lock_spare_name).
+	 * It exists already (held, or left by a crash): that one will do.
+	 */
+	for (unsigned i = 0; i < STATE_LOCK_SPARES; i++) {
+		char spare[sizeof(STATE_LOCK_SPARE_PREFIX) + 8];
+
+		lock_spare_name(i, spare);
+		if (renameat2(st->containers_fd, spare, st->containers_fd, name,
+			      RENAME_NOREPLACE) == 0 ||
+		    errno != ENOENT)
+			break;
+	}
+	r = state_flock_container_at(st->containers_fd, name, true, false, &fd, &sb);
 	if (r < 0)
 		return r;
-	if (fstat(fd, &sb) < 0) {
-		r = negerrno();
-		close(fd);
-		return r;
-	}
 	st->cid_fd = fd;
 	st->cid_dev = sb.st_dev;
 	st->cid_ino = sb.st_ino;
@@ -278,7 +348,7 @@ void state_unlock_container(struct state *st, int fd)
 
 		/* As for volumes: the lock file of a removed container goes last. */
 		if (st->cid_removed && lock_name(st->cid, name) == 0)
-			unlinkat(st->containers_fd, name, 0);
+			retire_lock_file(st, name);
 		st->cid_fd = -EBADF;
 		st->cid[0] = '\0';
 	}

@@ -15,6 +15,10 @@
  *
  *   containers/<cid>.json        the container record (JSON object, opaque here)
  *   containers/<cid>.lock        flock: prepare/cleanup/recover of one container
+ *                                (the file's name is the lock, not its inode)
+ *   containers/.lock-spare.<i>   at most 4 lock files of removed containers,
+ *                                renamed to the next containers' lock names:
+ *                                no inode allocated or freed per container
  *   volumes/<key>/volume.json    {"driver", "name", "mount_id", "host_path",
  *                                 "state", ...} (state_vol_get)
  *   volumes/<key>/users/<cid>    one empty file per container using the volume,
