@@ -11,6 +11,12 @@
  *     Nothing else does: a file whose entry is durable but whose data never
  *     was comes back empty (MESOS-9507's empty record); a rename whose
  *     directory was not fsync()ed comes back as the old file.
+ *     An unsynced write or truncate of a file whose data was once durable
+ *     may reach the disk in part: it comes back torn (the first half of its
+ *     visible data over the rest of its durable data), the worst a disk can
+ *     do to a file rewritten in place. A file never synced stays empty.
+ *     RENAME_EXCHANGE swaps two entries, durable, as a rename is, only
+ *     with its directory's fsync.
  * syncfs()/sync() never reach a FUSE server (the kernel sends FUSE_SYNCFS
  * only to virtiofs), so they make nothing durable here: a program relying on
  * them would fail this model, never pass it by accident. Modes and owners
@@ -77,6 +83,8 @@ struct pcfs_node {
 	/* regular files */
 	char *data, *ddata;
 	size_t len, dlen;
+	/* ddata came from a sync (or the load); data changed since in place */
+	bool synced, dirty;
 	/* directories */
 	struct pcfs_dir vis, dur;
 	/* every node, so that none is ever unreachable (LeakSanitizer in make asan) */
@@ -202,6 +210,8 @@ static int file_sync(struct pcfs_node *n)
 	free(n->ddata);
 	n->ddata = copy;
 	n->dlen = n->len;
+	n->synced = true;
+	n->dirty = false;
 	return 0;
 }
 
@@ -406,6 +416,7 @@ static int resize(struct pcfs_node *n, size_t len)
 		memset(grown + n->len, 0, len - n->len);
 	n->data = grown;
 	n->len = len;
+	n->dirty = n->synced;
 	clock_gettime(CLOCK_REALTIME, &n->mtime);
 	return 0;
 }
@@ -426,6 +437,7 @@ static int pc_write(const char *path, const char *buf, size_t size, off_t off,
 			return r;
 	}
 	memcpy(n->data + off, buf, size);
+	n->dirty = n->synced;
 	return (int)size;
 }
 
@@ -482,10 +494,24 @@ static int pc_rename(const char *from, const char *to, unsigned int flags)
 	char fname[NAME_MAX + 1], tname[NAME_MAX + 1];
 	int r;
 
-	if (flags & ~RENAME_NOREPLACE)
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
+	    (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
 		return -EINVAL;
 	if (!n)
 		return -ENOENT;
+	if (flags & RENAME_EXCHANGE) {
+		if (!old)
+			return -ENOENT;
+		r = parent_of(from, &fp, fname);
+		if (r == 0)
+			r = parent_of(to, &tp, tname);
+		if (r < 0)
+			return r;
+		/* Both names exist: set them, no entry added or removed. */
+		dir_find(&tp->vis, tname)->node = n;
+		dir_find(&fp->vis, fname)->node = old;
+		return 0;
+	}
 	if (old && (flags & RENAME_NOREPLACE))
 		return -EEXIST;
 	if (old && S_ISDIR(old->mode) && (!S_ISDIR(n->mode) || old->vis.n))
@@ -735,6 +761,20 @@ static int store_dir(int dirfd, const struct pcfs_node *n, bool durable, int dep
 		} else {
 			const char *data = durable ? c->ddata : c->data;
 			size_t len = durable ? c->dlen : c->len;
+			_cleanup_free_ char *torn = NULL;
+
+			/* Rewritten in place since its last sync: the disk got part of it. */
+			if (durable && c->dirty) {
+				size_t half = c->len / 2;
+
+				len = MAX(half, c->dlen);
+				torn = calloc(1, len + 1);
+				if (!torn)
+					return -ENOMEM;
+				memcpy(torn, c->ddata, c->dlen);
+				memcpy(torn, c->data, half);
+				data = torn;
+			}
 
 			fd = openat(dirfd, name,
 				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
