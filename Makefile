@@ -82,6 +82,7 @@ LIB_SRCS := \
 	helper/state/state-container.c \
 	helper/state/state-lock.c \
 	helper/state/state-scan.c \
+	helper/state/state-spare.c \
 	helper/state/state-vol.c \
 	helper/state/state-volume.c \
 	helper/state/state.c \

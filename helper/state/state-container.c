@@ -38,7 +38,23 @@ int state_container_save(struct state *st, const char *cid, json_object *record,
 	if (!state_held_container(st, cid))
 		return -ENOLCK;
 	flags &= STATE_DURABLE | STATE_DATA_SYNC;
-	r = state_save_json(st->containers_fd, name, record, flags ? flags : STATE_UNSYNCED_MODE);
+	if (flags) {
+		/* A synced version: a new file, never a spare (state.h, "Spares"). */
+		state_record_forget(st);
+		r = state_save_json(st->containers_fd, name, record, flags);
+	} else {
+		const char *text;
+		size_t len;
+
+		if (!json_object_is_type(record, json_type_object))
+			return -EINVAL;
+		text = json_object_to_json_string_length(record, JSON_C_TO_STRING_PLAIN, &len);
+		if (!text)
+			return -ENOMEM;
+		if (len > STATE_RECORD_MAX)
+			return -EFBIG;
+		r = state_record_write_unsynced(st, name, text, len);
+	}
 	if (r == 0)
 		debug(DEBUG_STATE, "state", "saved container '%s'", cid);
 	return r;
@@ -61,8 +77,16 @@ int state_container_remove_flags(struct state *st, const char *cid, unsigned fla
 		return r;
 	if (!state_held_container(st, cid))
 		return -ENOLCK;
-	if (unlinkat(st->containers_fd, name, 0) < 0 && errno != ENOENT)
-		return negerrno();
+	/*
+	 * Our own unsynced version, removed unsynced, becomes a spare for the
+	 * next container (state.h, "Spares"); anything else goes.
+	 */
+	if (flags & STATE_DURABLE)
+		state_record_forget(st);
+	if ((flags & STATE_DURABLE) || state_record_retire(st, name) < 0) {
+		if (unlinkat(st->containers_fd, name, 0) < 0 && errno != ENOENT)
+			return negerrno();
+	}
 	if ((flags & STATE_DURABLE) && fsync(st->containers_fd) < 0)
 		return negerrno();
 	/* Its user entries count no more, even under the volume locks held (user_live). */
@@ -109,17 +133,90 @@ static bool unsynced_file(int dirfd, const char *name)
 	       (sb.st_mode & 07777) == STATE_UNSYNCED_PERM;
 }
 
+/* Reads of a record that met a rewrite, retried: each one means a writer made progress. */
+#define READ_RETRIES 1000
+
+/*
+ * Read the record file name whole. A spare is rewritten in place
+ * (state-spare.c) only under LOCK_EX, taken after it stopped being the
+ * record: a reader that opened it as the record holds LOCK_SH while it
+ * reads, then checks that the name still is that file. So what it read
+ * was written before the file got the name (writers write only files no
+ * record name points to) and nothing wrote it since.
+ */
+static int read_record_file(struct state *st, const char *name, char **ret_buf, size_t *ret_len,
+			    struct stat *ret_sb)
+{
+	for (unsigned i = 0; i < READ_RETRIES; i++) {
+		_cleanup_close_ int fd = -EBADF;
+		_cleanup_free_ char *buf = NULL;
+		struct stat sb, nb;
+		size_t len;
+		int r;
+
+		fd = state_open_record(st->containers_fd, name);
+		if (fd < 0)
+			return fd;
+		if (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+			if (errno != EWOULDBLOCK)
+				return negerrno();
+			continue; /* displaced and being rewritten: the name has another file */
+		}
+		r = state_read_fd(fd, STATE_RECORD_MAX, &buf, &len, &sb);
+		if (r < 0)
+			return r;
+		if (fstatat(st->containers_fd, name, &nb, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				return negerrno();
+			continue; /* removed or displaced since: look again */
+		}
+		if (nb.st_dev != sb.st_dev || nb.st_ino != sb.st_ino)
+			continue;
+		*ret_buf = TAKE_PTR(buf);
+		*ret_len = len;
+		*ret_sb = sb;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/*
+ * A record in a file made for an unsynced version (STATE_UNSYNCED_PERM)
+ * that names another container ("container_id", when the record has one):
+ * what a power cut can leave of a spare that held another container's
+ * record (state.h, "Spares"), whose rewrite did not reach the disk.
+ */
+static bool foreign_record(json_object *record, const struct stat *sb, const char *name)
+{
+	json_object *id = json_object_object_get(record, "container_id");
+	size_t n = strlen(name) - strlen(RECORD_SUFFIX);
+	const char *s;
+
+	if ((sb->st_mode & 07777) != STATE_UNSYNCED_PERM || !json_object_is_type(id, json_type_string))
+		return false;
+	s = json_object_get_string(id);
+	return strlen(s) != n || strncmp(s, name, n);
+}
+
 static int read_record(struct state *st, const char *name, json_object **ret)
 {
 	_cleanup_free_ char *buf = NULL;
+	json_object *record = NULL;
+	struct stat sb;
 	size_t len;
 	int r;
 
-	r = state_read_file(st->containers_fd, name, STATE_RECORD_MAX, &buf, &len);
+	r = read_record_file(st, name, &buf, &len, &sb);
 	if (r == 0)
-		r = state_parse_object(buf, len, ret);
+		r = state_parse_object(buf, len, &record);
+	if (r == 0 && foreign_record(record, &sb, name)) {
+		json_object_put(record);
+		return -ENODATA;
+	}
 	if (r == -EBADMSG && unsynced_file(st->containers_fd, name))
 		return -ENODATA;
+	if (r == 0)
+		*ret = record;
 	return r;
 }
 

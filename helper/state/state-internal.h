@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <dirent.h>
+#include <limits.h>
 #include <sys/types.h>
 
 #include "helper/state/state.h"
@@ -45,6 +46,18 @@ struct state {
 	 * volume (issue 11: a cleanup of 64 volumes others use asked 64 times).
 	 */
 	char known_cid[STATE_CID_MAX + 1];
+	/*
+	 * Record rewrites without new inodes (state-spare.c), under the held
+	 * container lock: rec_fd is the record's file as we last wrote it
+	 * unsynced (-EBADF: none, or a version not ours, or one synced since),
+	 * spare_fd an unsynced file of ours named spare_tmp, written next.
+	 */
+	int rec_fd;
+	ino_t rec_ino;
+	int spare_fd;
+	ino_t spare_ino;
+	unsigned pool_next; /* the pool slot a take tries first */
+	char spare_tmp[NAME_MAX + 1];
 };
 
 struct state_lock_entry {
@@ -129,6 +142,37 @@ int state_tidy_volume(struct state_lock_entry *held);
  */
 int state_dir_scan(int fd, bool rewind, unsigned max, int (*cb)(const char *name, void *userdata),
 		   void *userdata);
+
+/*
+ * state_read_file() in two steps: open name for reading as every record is
+ * (no symlink, no FIFO hang: -EBADMSG for a symlink), then read the regular
+ * file at fd, of at most max_size bytes (-EFBIG, -EBADMSG not a regular
+ * file), NUL-terminated; ret_sb (may be NULL) gets its fstat. fd or -errno;
+ * 0 or -errno.
+ */
+int state_open_record(int dirfd, const char *name);
+struct stat;
+int state_read_fd(int fd, size_t max_size, char **ret_buf, size_t *ret_len, struct stat *ret_sb);
+
+/*
+ * Record rewrites without new inodes (state-spare.c; the argument: state.h,
+ * "Spares"). state_record_write_unsynced(): an unsynced write of
+ * containers/name (a record file name), with the container lock held:
+ * into this handle's spare (ours, or the pool's, or a new file), then
+ * exchanged with our own last version, which becomes the spare. 0 or
+ * -errno; the record is the old or the new version either way.
+ * state_record_forget(): the record is being replaced or removed some
+ * other way (a synced write, a durable removal): its file is ours no more,
+ * never to be a spare. state_record_retire(): the unsynced removal of a
+ * record never synced (our own last version, or a file made for unsynced
+ * versions only): moved into the pool (0), else -ENOENT (not such a file:
+ * unlink it), -ENOSPC (pool full: unlink it), -errno. state_spare_release():
+ * at the end of the container lock: the spare into the pool, or unlinked.
+ */
+int state_record_write_unsynced(struct state *st, const char *name, const void *buf, size_t len);
+void state_record_forget(struct state *st);
+int state_record_retire(struct state *st, const char *name);
+void state_spare_release(struct state *st);
 
 /* A directory stream on dirfd's directory, for listings (dirfd stays open). */
 int state_opendir(int dirfd, DIR **ret);

@@ -312,21 +312,25 @@ int state_lock_container(struct state *st, const char *cid, int *ret_fd)
 	/* The container lock comes first: after volume locks it could deadlock. */
 	if (st->vlocks || state_held_container(st, NULL))
 		return -EDEADLK;
-	/*
-	 * A spare lock file left by a cleanup, renamed to ours, rather than a
-	 * new one: no inode allocated per container (see lock_spare_name).
-	 * It exists already (held, or left by a crash): that one will do.
-	 */
-	for (unsigned i = 0; i < STATE_LOCK_SPARES; i++) {
-		char spare[sizeof(STATE_LOCK_SPARE_PREFIX) + 8];
+	/* The lock file of a container that has one (cleanup, recover), first. */
+	r = state_flock_container_at(st->containers_fd, name, false, false, &fd, &sb);
+	if (r == -ENOENT) {
+		/*
+		 * A spare lock file left by a cleanup, renamed to ours, rather
+		 * than a new one: no inode allocated per container (see
+		 * lock_spare_name). Made meanwhile by another: that one will do.
+		 */
+		for (unsigned i = 0; i < STATE_LOCK_SPARES; i++) {
+			char spare[sizeof(STATE_LOCK_SPARE_PREFIX) + 8];
 
-		lock_spare_name(i, spare);
-		if (renameat2(st->containers_fd, spare, st->containers_fd, name,
-			      RENAME_NOREPLACE) == 0 ||
-		    errno != ENOENT)
-			break;
+			lock_spare_name(i, spare);
+			if (renameat2(st->containers_fd, spare, st->containers_fd, name,
+				      RENAME_NOREPLACE) == 0 ||
+			    errno != ENOENT)
+				break;
+		}
+		r = state_flock_container_at(st->containers_fd, name, true, false, &fd, &sb);
 	}
-	r = state_flock_container_at(st->containers_fd, name, true, false, &fd, &sb);
 	if (r < 0)
 		return r;
 	st->cid_fd = fd;
@@ -345,6 +349,9 @@ void state_unlock_container(struct state *st, int fd)
 		return;
 	if (st && st->cid_fd == fd) {
 		char name[STATE_CID_MAX + 6];
+
+		/* The spare is ours only under the lock: back to the pool first. */
+		state_spare_release(st);
 
 		/* As for volumes: the lock file of a removed container goes last. */
 		if (st->cid_removed && lock_name(st->cid, name) == 0)

@@ -63,6 +63,7 @@ void state_close(struct state *st)
 		return;
 	if (st->vlocks)
 		state_release_locks(st->vlocks);
+	state_spare_release(st);
 	closep(&st->dir_fd);
 	closep(&st->containers_fd);
 	closep(&st->volumes_fd);
@@ -109,6 +110,7 @@ int state_open(const char *dir, struct state **ret)
 		return -ENOMEM;
 	st->dir_fd = TAKE_FD(fd);
 	st->containers_fd = st->volumes_fd = st->quarantine_fd = st->cid_fd = -EBADF;
+	st->rec_fd = st->spare_fd = -EBADF;
 	fds[0] = &st->containers_fd;
 	fds[1] = &st->volumes_fd;
 	fds[2] = &st->quarantine_fd;
@@ -301,14 +303,29 @@ int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t l
 int state_read_file(int dirfd, const char *name, size_t max_size, char **ret_buf, size_t *ret_len)
 {
 	_cleanup_close_ int fd = -EBADF;
+
+	fd = state_open_record(dirfd, name);
+	if (fd < 0)
+		return fd;
+	return state_read_fd(fd, max_size, ret_buf, ret_len, NULL);
+}
+
+int state_open_record(int dirfd, const char *name)
+{
+	/* O_NONBLOCK: a FIFO planted under a record name must not hang recovery. */
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ELOOP ? -EBADMSG : negerrno();
+	return fd;
+}
+
+int state_read_fd(int fd, size_t max_size, char **ret_buf, size_t *ret_len, struct stat *ret_sb)
+{
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0, cap;
 	struct stat sb;
 
-	/* O_NONBLOCK: a FIFO planted under a record name must not hang recovery. */
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ELOOP ? -EBADMSG : negerrno();
 	if (fstat(fd, &sb) < 0)
 		return negerrno();
 	if (!S_ISREG(sb.st_mode))
@@ -334,10 +351,11 @@ int state_read_file(int dirfd, const char *name, size_t max_size, char **ret_buf
 		if (len > max_size)
 			return -EFBIG;
 		/*
-		 * Files here are replaced by rename, never rewritten in place:
-		 * all that fstat saw has been read, and a short read of a
-		 * regular file is its end. No read to see EOF (issue 11: one
-		 * syscall per volume entry and record).
+		 * Files here are replaced by rename, and a record's spare is
+		 * rewritten only while no reader holds it (state-spare.c): all
+		 * that fstat saw has been read, and a short read of a regular
+		 * file is its end. No read to see EOF (issue 11: one syscall
+		 * per volume entry and record).
 		 */
 		if (len == (size_t)sb.st_size && len < cap)
 			break;
@@ -354,6 +372,8 @@ int state_read_file(int dirfd, const char *name, size_t max_size, char **ret_buf
 	buf[len] = '\0';
 	*ret_buf = TAKE_PTR(buf);
 	*ret_len = len;
+	if (ret_sb)
+		*ret_sb = sb;
 	return 0;
 }
 

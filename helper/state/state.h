@@ -19,6 +19,9 @@
  *   containers/.lock-spare.<i>   at most 4 lock files of removed containers,
  *                                renamed to the next containers' lock names:
  *                                no inode allocated or freed per container
+ *   containers/.rec-spare.<i>    at most 4 files of unsynced records, removed
+ *                                or displaced, for the next records (see
+ *                                "Spares" below)
  *   volumes/<key>/volume.json    {"driver", "name", "mount_id", "host_path",
  *                                 "state", ...} (state_vol_get)
  *   volumes/<key>/users/<cid>    one empty file per container using the volume,
@@ -35,7 +38,8 @@
  *                                (Mesos aborted recovery on one: never again)
  *
  * <key> is state_volume_key(driver, name). Names starting with '.' are temp
- * files of state_write_atomic(): listings ignore them, recover removes them.
+ * files of state_write_atomic() and spares: listings ignore them, recover
+ * removes the temp files (".tmp.*").
  *
  * Every write is atomic (temp file, rename). Only the writes that recovery
  * needs are durable (fsync of the file and of its directory): a constant
@@ -102,6 +106,40 @@
  *    quarantined one, whose volumes nobody can tell) or it is the pinned
  *    user: an entry torn or orphaned by a crash, a lost record removal or
  *    a bug never keeps a volume mounted (state_user_prune drops it).
+ *
+ * Spares: an unsynced record version costs no new inode (issue 11: on an
+ * ext4 without a journal, allocating and freeing them was a third of an
+ * attach-only prepare). It is written (pwrite, ftruncate) into a spare file
+ * and exchanged with the record (renameat2 RENAME_EXCHANGE); the displaced
+ * version is the next spare; an unsynced removal moves the record into
+ * containers/.rec-spare.<i> (at most 4; beyond, unlinked), where the next
+ * container's writes take it (a rename to a private temp name: one winner).
+ * Synced versions (STATE_DURABLE, STATE_DATA_SYNC) are written as before,
+ * into a new file renamed over the record. Why nothing is lost:
+ *  - A file is written in place only while no record name points to it
+ *    (a spare has a temp name), so a kill -9 at any point leaves the record
+ *    whole, old or new: the exchange is atomic.
+ *  - The in-place hazard: rewriting a file whose data may be the durable
+ *    version of a record, whose detachment (the exchange or removal that
+ *    took its name) may not be on the disk: a power cut would bring back
+ *    the name with the data half overwritten. Only files created
+ *    STATE_UNSYNCED_PERM (0400) are ever spares (checked at every take from
+ *    the pool and at every removal into it; the displaced version is one
+ *    only when it is the file this handle wrote last, checked by inode),
+ *    and such a file is never synced: no durable version is ever in it,
+ *    only versions of records that prove nothing ("durable": false: see
+ *    above). What a power cut can leave in one is what it can leave of any
+ *    unsynced record: an old version, a torn one (-ENODATA by its mode), or,
+ *    from its time in the pool, another container's record: a 0400 record
+ *    naming another "container_id" reads as -ENODATA too.
+ *  - Readers take no lock on the container: a reader holds LOCK_SH on the
+ *    record file while it reads it, then checks that the name still is that
+ *    file; a writer takes LOCK_EX|LOCK_NB on a spare before it writes it
+ *    (released before the exchange), and drops a spare a reader still
+ *    holds. So what a reader returns was written before the file got the
+ *    name (only files without one are written) and not since.
+ *  - Left by a crash: a spare's temp name, removed like any temp file
+ *    (state_container_list); the pool holds at most 4.
  *
  * Locks, in this order only (so concurrent processes never deadlock):
  *   1. at most one container lock (state_lock_container);
