@@ -53,8 +53,10 @@ struct state {
 	 * spare_fd an unsynced file of ours named spare_tmp, written next.
 	 */
 	int rec_fd;
+	size_t rec_size; /* bytes of its file, trailing spaces included */
 	ino_t rec_ino;
 	int spare_fd;
+	size_t spare_size;
 	ino_t spare_ino;
 	unsigned pool_next; /* the pool slot a take tries first */
 	char spare_tmp[NAME_MAX + 1];

@@ -17,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "common/debug.h"
 #include "helper/state/state-internal.h"
@@ -38,21 +39,40 @@ static void spare_name(unsigned i, char name[static REC_SPARE_NAME_MAX])
 	snprintf(name, REC_SPARE_NAME_MAX, REC_SPARE_PREFIX "%u", i);
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len)
+/*
+ * Spaces written after a version shorter than the spare's old content, so
+ * that no ftruncate is needed (ext4_truncate walks the extent tree even to
+ * the same size): a record may end in whitespace (state_parse_object).
+ * Beyond this, the spare is truncated instead.
+ */
+#define PAD_MAX 4096
+
+/* buf and pad spaces at offset 0: one pwritev unless the kernel writes short. */
+static int pwrite_padded(int fd, const void *buf, size_t len, size_t pad)
 {
-	const char *p = buf;
+	static const char spaces[PAD_MAX] = { [0 ... PAD_MAX - 1] = ' ' };
+	struct iovec iov[2] = { { (void *)buf, len }, { (void *)spaces, pad } };
+	unsigned i = 0;
 	off_t off = 0;
 
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, off);
+	while (i < 2) {
+		ssize_t n = pwritev(fd, iov + i, (int)(2 - i), off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return negerrno();
-		p += n;
+		if (n == 0 && iov[i].iov_len + (i == 0 ? iov[1].iov_len : 0) > 0)
+			return -EIO;
 		off += n;
-		len -= (size_t)n;
+		while (i < 2 && (size_t)n >= iov[i].iov_len) {
+			n -= (ssize_t)iov[i].iov_len;
+			i++;
+		}
+		if (i < 2) {
+			iov[i].iov_base = (char *)iov[i].iov_base + n;
+			iov[i].iov_len -= (size_t)n;
+		}
 	}
 	return 0;
 }
@@ -74,13 +94,14 @@ static bool spare_claim(int fd)
  * STATE_UNSYNCED_PERM (made for an unsynced record, so never synced: no
  * durable version of anything is in it), with one name?
  */
-static bool spare_clean(int fd, ino_t *ret_ino)
+static bool spare_clean(int fd, size_t *ret_size, ino_t *ret_ino)
 {
 	struct stat sb;
 
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
 	    sb.st_uid != geteuid() || (sb.st_mode & 07777) != STATE_UNSYNCED_PERM)
 		return false;
+	*ret_size = (size_t)sb.st_size;
 	*ret_ino = sb.st_ino;
 	return true;
 }
@@ -121,6 +142,7 @@ static int spare_from_pool(struct state *st)
 		unsigned i = (st->pool_next + k) % REC_SPARES;
 		char pooled[REC_SPARE_NAME_MAX];
 		_cleanup_close_ int fd = -EBADF;
+		size_t size;
 		ino_t ino;
 
 		spare_name(i, pooled);
@@ -133,8 +155,9 @@ static int spare_from_pool(struct state *st)
 		st->pool_next = (i + 1) % REC_SPARES;
 		fd = openat(st->containers_fd, st->spare_tmp,
 			    O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-		if (fd >= 0 && spare_clean(fd, &ino) && spare_claim(fd)) {
+		if (fd >= 0 && spare_clean(fd, &size, &ino) && spare_claim(fd)) {
 			st->spare_fd = TAKE_FD(fd);
+			st->spare_size = size;
 			st->spare_ino = ino;
 			return 0;
 		}
@@ -166,12 +189,14 @@ static int spare_new(struct state *st)
 		return -EAGAIN;
 	}
 	st->spare_fd = fd;
+	st->spare_size = 0;
 	st->spare_ino = sb.st_ino;
 	return 0;
 }
 
 int state_record_write_unsynced(struct state *st, const char *name, const void *buf, size_t len)
 {
+	size_t size;
 	int r, fd;
 
 	if (st->spare_fd >= 0 && !spare_claim(st->spare_fd))
@@ -187,10 +212,17 @@ int state_record_write_unsynced(struct state *st, const char *name, const void *
 		}
 	}
 	fd = st->spare_fd;
-	/* ftruncate even when it could be skipped: a run's calls must not depend on sizes. */
-	r = pwrite_all(fd, buf, len);
-	if (r == 0 && ftruncate(fd, (off_t)len) < 0)
-		r = negerrno();
+	if (st->spare_size <= len || st->spare_size - len <= PAD_MAX) {
+		size_t pad = st->spare_size > len ? st->spare_size - len : 0;
+
+		r = pwrite_padded(fd, buf, len, pad);
+		size = len + pad;
+	} else {
+		r = pwrite_padded(fd, buf, len, 0);
+		if (r == 0 && ftruncate(fd, (off_t)len) < 0)
+			r = negerrno();
+		size = len;
+	}
 	/* Whole now: readers may come (they check it is the record before they read). */
 	flock(fd, LOCK_UN);
 	if (r < 0) {
@@ -217,8 +249,10 @@ int state_record_write_unsynced(struct state *st, const char *name, const void *
 			 * tell us about) is never written in place: its name goes.
 			 */
 			st->spare_fd = st->rec_fd;
+			st->spare_size = st->rec_size;
 			st->spare_ino = st->rec_ino;
 			st->rec_fd = fd;
+			st->rec_size = size;
 			st->rec_ino = ino;
 			if (fstatat(st->containers_fd, st->spare_tmp, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    sb.st_ino != st->spare_ino)
@@ -237,6 +271,7 @@ int state_record_write_unsynced(struct state *st, const char *name, const void *
 		return r;
 	}
 	st->rec_fd = fd;
+	st->rec_size = size;
 	st->rec_ino = st->spare_ino;
 	st->spare_fd = -EBADF;
 	return 0;

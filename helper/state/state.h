@@ -109,8 +109,10 @@
  *
  * Spares: an unsynced record version costs no new inode (issue 11: on an
  * ext4 without a journal, allocating and freeing them was a third of an
- * attach-only prepare). It is written (pwrite, ftruncate) into a spare file
- * and exchanged with the record (renameat2 RENAME_EXCHANGE); the displaced
+ * attach-only prepare). It is written into a spare file (one pwritev, with
+ * spaces after it where the old content was longer, which every reader
+ * skips: state_parse_object; no ftruncate) and exchanged with the record
+ * (renameat2 RENAME_EXCHANGE); the displaced
  * version is the next spare; an unsynced removal moves the record into
  * containers/.rec-spare.<i> (at most 4; beyond, unlinked), where the next
  * container's writes take it (a rename to a private temp name: one winner).
