@@ -423,7 +423,30 @@ static int leftover(char *list, size_t size, const char *dir, const char *name)
 	return 1;
 }
 
-/* Entries of state/dir: every one a leftover unless files (slots/) are allowed. */
+/*
+ * A file an empty state keeps on purpose, bounded (helper/state/state.h):
+ * containers/.lock-spare.<0-3> (empty), containers/.rec-spare.<0-3> (0400:
+ * never synced), volumes/.user (empty, 0600).
+ */
+static bool kept_spare(int dirfd, const char *dir, const char *name)
+{
+	struct stat sb;
+	bool lock = !strcmp(dir, "containers") && !strncmp(name, ".lock-spare.", 12);
+	bool rec = !strcmp(dir, "containers") && !strncmp(name, ".rec-spare.", 11);
+	bool user = !strcmp(dir, "volumes") && !strcmp(name, ".user");
+	const char *slot = lock ? name + 12 : rec ? name + 11 : NULL;
+
+	if (slot && (slot[0] < '0' || slot[0] > '3' || slot[1]))
+		return false;
+	if ((!lock && !rec && !user) || fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(sb.st_mode))
+		return false;
+	if (rec)
+		return (sb.st_mode & 07777) == 0400;
+	return sb.st_size == 0 && (!user || (sb.st_mode & 07777) == 0600);
+}
+
+/* Entries of state/dir: every one a leftover unless files (slots/) are allowed, or a kept spare. */
 static int leftovers_in(struct lcenv *e, const char *dir, bool files_allowed, char *list,
 			size_t size)
 {
@@ -438,6 +461,8 @@ static int leftovers_in(struct lcenv *e, const char *dir, bool files_allowed, ch
 		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 			continue;
 		if (files_allowed && d->d_type == DT_REG)
+			continue;
+		if (kept_spare(dirfd(dd), dir, d->d_name))
 			continue;
 		n += leftover(list, size, dir, d->d_name);
 	}

@@ -118,8 +118,10 @@ int lcenv_plugin_holds(struct lcenv *e, const char *name, const char *id);
 
 /*
  * What the state dir holds beyond what an empty state holds (the
- * containers/, volumes/ and quarantine/ directories, empty, and slots/ with
- * its lock files): their paths relative to the state dir, space-separated
+ * containers/, volumes/ and quarantine/ directories, empty but for the
+ * spares kept on purpose: at most four .lock-spare.<i> and .rec-spare.<i>
+ * in containers/, and volumes/.user; and slots/ with its lock files): their
+ * paths relative to the state dir, space-separated
  * in ret_list (truncated to size), and their number.
  */
 int lcenv_state_leftovers(struct lcenv *e, char *ret_list, size_t size);
