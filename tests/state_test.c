@@ -643,6 +643,24 @@ static int read_x_records(const char *dir, int *ret_loads)
 	return 0;
 }
 
+/* An unsynced version is written as a synced one is: '/' unescaped. */
+TEST_F(state, unsynced_records_keep_slashes_too)
+{
+	json_object *o = record("step", 3);
+	char path[PATH_MAX], text[256];
+	int fd = -1;
+
+	json_object_object_add(o, "target", json_object_new_string("/srv/a b/c"));
+	ASSERT_EQ(0, state_lock_container(self->st, "c1", &fd));
+	ASSERT_EQ(0, state_container_save(self->st, "c1", o, 0));
+	ASSERT_LT(0, tu_read_file(tu_path(path, "%s/containers/c1.json", self->dir), text,
+				  sizeof(text)));
+	EXPECT_STREQ("{\"step\":3,\"target\":\"/srv/a b/c\"}", text);
+	ASSERT_EQ(0, state_container_remove_flags(self->st, "c1", 0));
+	state_unlock_container(self->st, fd);
+	json_object_put(o);
+}
+
 /*
  * Readers take no lock, and a spare is written in place: a reader must
  * never read a file that was reused since it opened it as the record. One

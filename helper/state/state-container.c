@@ -46,14 +46,9 @@ int state_container_save(struct state *st, const char *cid, json_object *record,
 		const char *text;
 		size_t len;
 
-		if (!json_object_is_type(record, json_type_object))
-			return -EINVAL;
-		text = json_object_to_json_string_length(record, JSON_C_TO_STRING_PLAIN, &len);
-		if (!text)
-			return -ENOMEM;
-		if (len > STATE_RECORD_MAX)
-			return -EFBIG;
-		r = state_record_write_unsynced(st, name, text, len);
+		r = state_json_text(record, &text, &len);
+		if (r == 0)
+			r = state_record_write_unsynced(st, name, text, len);
 	}
 	if (r == 0)
 		debug(DEBUG_STATE, "state", "saved container '%s'", cid);

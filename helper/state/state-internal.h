@@ -189,6 +189,12 @@ int state_opendir(int dirfd, DIR **ret);
 #define STATE_UNSYNCED_MODE 0x100u
 #define STATE_UNSYNCED_PERM 0400
 
+/*
+ * The text every record and entry is written as (plain, '/' unescaped):
+ * *ret_text is obj's, valid while obj is unchanged. 0, -EINVAL not an
+ * object, -ENOMEM, -EFBIG over STATE_RECORD_MAX bytes.
+ */
+int state_json_text(json_object *obj, const char **ret_text, size_t *ret_len);
 /* Serialize and write atomically; flags as state_write_atomic_at(). */
 int state_save_json(int dirfd, const char *name, json_object *obj, unsigned flags);
 /*

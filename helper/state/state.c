@@ -410,7 +410,7 @@ int state_parse_object(const char *buf, size_t len, json_object **ret)
 	return 0;
 }
 
-int state_save_json(int dirfd, const char *name, json_object *obj, unsigned flags)
+int state_json_text(json_object *obj, const char **ret_text, size_t *ret_len)
 {
 	const char *text;
 	size_t len;
@@ -429,6 +429,19 @@ int state_save_json(int dirfd, const char *name, json_object *obj, unsigned flag
 		return -ENOMEM;
 	if (len > STATE_RECORD_MAX)
 		return -EFBIG;
+	*ret_text = text;
+	*ret_len = len;
+	return 0;
+}
+
+int state_save_json(int dirfd, const char *name, json_object *obj, unsigned flags)
+{
+	const char *text;
+	size_t len;
+	int r = state_json_text(obj, &text, &len);
+
+	if (r < 0)
+		return r;
 	return state_write_atomic_at(dirfd, name, text, len, flags);
 }
 
