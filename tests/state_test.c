@@ -665,10 +665,11 @@ TEST_F(state, unsynced_records_keep_slashes_too)
  * Readers take no lock, and a spare is written in place: a reader must
  * never read a file that was reused since it opened it as the record. One
  * process takes turns preparing and cleaning up containers x and y (x's
- * removed record is y's next spare, and y's is x's); another reads x's
- * record, stopped (SIGSTOP) and continued a thousand times while it does,
- * often between its open and its read: what it gets is x's record, whole,
- * or none.
+ * removed record is y's next spare, and y's is x's; a third version is
+ * written into the file of the first, which becomes the record again);
+ * another reads x's record, stopped (SIGSTOP) and continued a thousand
+ * times while it does, often between its open and its read, or between two
+ * reads of a file that grew: what it gets is x's record, whole, or none.
  */
 TEST_F(state, reader_never_reads_a_file_reused_since_it_opened_it)
 {
@@ -688,8 +689,9 @@ TEST_F(state, reader_never_reads_a_file_reused_since_it_opened_it)
 
 			if (state_lock_container(st, cid, &fd) < 0)
 				_exit(3);
-			for (int v = 0; v < 2; v++) {
-				json_object *o = padded_record(cid, 2 * i + v);
+			/* The third version goes into the file of the first: read again as x's. */
+			for (int v = 0; v < 3; v++) {
+				json_object *o = padded_record(cid, 3 * i + v);
 
 				if (state_container_save(st, cid, o, 0) < 0)
 					_exit(4);
