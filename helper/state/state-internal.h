@@ -206,5 +206,16 @@ int state_save_json(int dirfd, const char *name, json_object *obj, unsigned flag
  * power cut leaves an empty file instead of the old durable one (state.h).
  */
 int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len, unsigned flags);
+/*
+ * The first half of state_write_atomic_at(): the new content in a temp file
+ * of dirfd (synced as flags say), whose name goes to ret_tmp; the caller
+ * renames it over name, or unlinks it. For batches whose data one syncfs()
+ * makes durable before their renames (state_volume_save_durable()).
+ */
+int state_write_temp(int dirfd, const char *name, const void *buf, size_t len, unsigned flags,
+		     char ret_tmp[static NAME_MAX + 1]);
+/* state_save_json()'s text, written unsynced by state_write_temp(). */
+int state_save_json_temp(int dirfd, const char *name, json_object *obj,
+			 char ret_tmp[static NAME_MAX + 1]);
 
 #endif

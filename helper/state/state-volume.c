@@ -7,9 +7,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/debug.h"
 #include "helper/state/state-internal.h"
@@ -183,8 +185,15 @@ bool state_volume_durable(json_object *volume)
 	       json_object_is_type(d, json_type_boolean) && json_object_get_boolean(d);
 }
 
-/* One entry of state_volume_save_durable(), all but volumes/'s sync. */
-static int save_one_durable(struct state *st, const char *key, json_object *volume)
+/*
+ * One entry of state_volume_save_durable(): marked, its new version in a
+ * temp file (ret_tmp), unsynced. ret_replaces: a durable version may be
+ * on the disk (the entry counts as marked), which the rename must never
+ * replace by an empty file.
+ */
+static int write_one_durable(struct state *st, const char *key, json_object *volume,
+			     struct state_lock_entry **ret_held, char ret_tmp[static NAME_MAX + 1],
+			     bool *ret_replaces)
 {
 	struct state_lock_entry *held;
 	int r;
@@ -201,31 +210,76 @@ static int save_one_durable(struct state *st, const char *key, json_object *volu
 		return r;
 	if (json_object_object_add(volume, "durable", json_object_new_boolean(true)) < 0)
 		return -ENOMEM;
-	/*
-	 * The file synced before its rename (a durable version is never
-	 * replaced by an empty one), its directory after: its users need
-	 * none (state.h: a lost user entry is a dead container's, an orphan
-	 * is pruned).
-	 */
-	r = state_save_json(held->dir_fd, VOLUME_FILE, volume, STATE_DURABLE);
-	if (r == 0)
-		held->durable = true;
-	return r;
+	r = state_save_json_temp(held->dir_fd, VOLUME_FILE, volume, ret_tmp);
+	if (r < 0)
+		return r;
+	*ret_held = held;
+	*ret_replaces = held->durable;
+	return 0;
+}
+
+/* syncfs(2) of the state dir's filesystem: 0 or -errno. */
+static int sync_state_fs(struct state *st)
+{
+	return syncfs(st->dir_fd) < 0 ? negerrno() : 0;
 }
 
 int state_volume_save_durable(struct state *st, const char *const *keys,
 			      json_object *const *volumes, size_t n)
 {
+	_cleanup_free_ struct state_lock_entry **held = NULL;
+	_cleanup_free_ char(*tmp)[NAME_MAX + 1] = NULL;
+	bool replaces = false;
 	int r, first = 0;
 
+	if (n == 0)
+		return 0;
+	if (n > STATE_LOCKS_MAX)
+		return -E2BIG;
+	held = calloc(n, sizeof(*held));
+	tmp = calloc(n, sizeof(*tmp));
+	if (!held || !tmp)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		r = save_one_durable(st, keys[i], volumes[i]);
+		bool rep = false;
+
+		r = write_one_durable(st, keys[i], volumes[i], &held[i], tmp[i], &rep);
 		if (r < 0 && first == 0)
 			first = r;
+		replaces |= rep;
 	}
-	/* The volumes' directories in volumes/ (a new one's name is there): once for all. */
-	if (n > 0 && fsync(st->volumes_fd) < 0 && first == 0)
-		first = negerrno();
+	/*
+	 * One syncfs for the batch, not a fsync per file and directory (2n + 1
+	 * calls: issue 11, state.h). When an entry counts as durable already,
+	 * the new versions' data first, so that no rename can put an empty file
+	 * where a durable version was (what STATE_DATA_SYNC does for one file).
+	 */
+	if (replaces) {
+		r = sync_state_fs(st);
+		if (r < 0) {
+			for (size_t i = 0; i < n; i++)
+				if (held[i])
+					unlinkat(held[i]->dir_fd, tmp[i], 0);
+			return first ? first : r;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!held[i])
+			continue;
+		if (renameat(held[i]->dir_fd, tmp[i], held[i]->dir_fd, VOLUME_FILE) < 0) {
+			if (first == 0)
+				first = negerrno();
+			unlinkat(held[i]->dir_fd, tmp[i], 0);
+			held[i] = NULL;
+		}
+	}
+	/* The data, the renames and new directories' names in volumes/, all at once. */
+	r = sync_state_fs(st);
+	if (r < 0)
+		return first ? first : r;
+	for (size_t i = 0; i < n; i++)
+		if (held[i])
+			held[i]->durable = true;
 	return first;
 }
 

@@ -260,7 +260,8 @@ int state_write_atomic(int dirfd, const char *name, const void *buf, size_t len)
 	return state_write_atomic_at(dirfd, name, buf, len, STATE_DURABLE);
 }
 
-int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len, unsigned flags)
+int state_write_temp(int dirfd, const char *name, const void *buf, size_t len, unsigned flags,
+		     char ret_tmp[static NAME_MAX + 1])
 {
 	_cleanup_close_ int fd = -EBADF;
 	char tmp[NAME_MAX + 1];
@@ -289,9 +290,24 @@ int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t l
 		r = fsync(fd) < 0 ? negerrno() : 0;
 	else if (r == 0 && (flags & STATE_DATA_SYNC))
 		r = fdatasync(fd) < 0 ? negerrno() : 0;
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = negerrno();
 	if (r < 0) {
+		unlinkat(dirfd, tmp, 0);
+		return r;
+	}
+	memcpy(ret_tmp, tmp, sizeof(tmp));
+	return 0;
+}
+
+int state_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len, unsigned flags)
+{
+	char tmp[NAME_MAX + 1];
+	int r;
+
+	r = state_write_temp(dirfd, name, buf, len, flags, tmp);
+	if (r < 0)
+		return r;
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		r = negerrno();
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
@@ -440,9 +456,17 @@ int state_save_json(int dirfd, const char *name, json_object *obj, unsigned flag
 	size_t len;
 	int r = state_json_text(obj, &text, &len);
 
-	if (r < 0)
-		return r;
-	return state_write_atomic_at(dirfd, name, text, len, flags);
+	return r < 0 ? r : state_write_atomic_at(dirfd, name, text, len, flags);
+}
+
+int state_save_json_temp(int dirfd, const char *name, json_object *obj,
+			 char ret_tmp[static NAME_MAX + 1])
+{
+	const char *text;
+	size_t len;
+	int r = state_json_text(obj, &text, &len);
+
+	return r < 0 ? r : state_write_temp(dirfd, name, text, len, 0, ret_tmp);
 }
 
 int state_quarantine(struct state *st, int dirfd, const char *name, const char *origin,

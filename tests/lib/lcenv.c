@@ -135,9 +135,16 @@ pid_t lcenv_spawn_traced(struct lcenv *e, char *const args[])
 static int runv(struct lcenv *e, struct run_result *r, const char *point, long kill_after_us,
 		char *const args[])
 {
+	const char *model = getenv(PC_SYNCFS_ENV);
 	char *argv[LC_ARGS_MAX];
 	int n = 0, ret;
 
+	/* A power-cut model serves the state dir: dvmount's syncfs() must reach it. */
+	if (model && *model) {
+		argv[n++] = (char *)build_path("tests/dvmount-pcfs");
+		argv[n++] = "--syncfs-of";
+		argv[n++] = (char *)model;
+	}
 	for (size_t i = 0; e->wrap && e->wrap[i] && n < LC_ARGS_MAX / 2; i++)
 		argv[n++] = (char *)e->wrap[i];
 	n += lcenv_argv_head(e, "dvmount", argv + n);

@@ -24,6 +24,13 @@
 #include "tests/lib/run.h"
 #include "tests/lib/testutil.h"
 
+/*
+ * Set (to the state dir) while tests/lib/powercut.h's model serves it:
+ * every dvmount run then goes through "dvmount-pcfs --syncfs-of", so that
+ * its syncfs() calls reach the model (tests/pcfs/pcfs.c).
+ */
+#define PC_SYNCFS_ENV "DVMOUNT_TEST_PCFS_DIR"
+
 struct lcenv {
 	struct tu_scratch scratch;
 	char dir[PATH_MAX];

@@ -16,7 +16,7 @@
 
 #define PC_WAIT_MS 10000
 
-static int start(char *const argv[], pid_t *ret_pid)
+static int start(char *const argv[], const char *dir, pid_t *ret_pid)
 {
 	char line[256];
 	int out = -1;
@@ -30,6 +30,7 @@ static int start(char *const argv[], pid_t *ret_pid)
 		return -EIO;
 	}
 	close(out);
+	setenv(PC_SYNCFS_ENV, dir, 1);
 	*ret_pid = pid;
 	return 0;
 }
@@ -67,7 +68,7 @@ int pc_fs_start(const char *dir, pid_t *ret_pid)
 {
 	char *argv[] = { (char *)build_path("tests/dvmount-pcfs"), (char *)dir, NULL };
 
-	return start(argv, ret_pid);
+	return start(argv, dir, ret_pid);
 }
 
 int pc_fs_start_sync_cut(const char *dir, unsigned n, bool applied, pid_t *ret_pid)
@@ -77,7 +78,7 @@ int pc_fs_start_sync_cut(const char *dir, unsigned n, bool applied, pid_t *ret_p
 			 applied ? "--cut-after-sync" : "--cut-at-sync", num, (char *)dir, NULL };
 
 	snprintf(num, sizeof(num), "%u", n);
-	return start(argv, ret_pid);
+	return start(argv, dir, ret_pid);
 }
 
 int pc_fs_arm(pid_t pid)
@@ -91,6 +92,7 @@ static int end(pid_t pid, int sig)
 
 	if (pid <= 0)
 		return -ESRCH;
+	unsetenv(PC_SYNCFS_ENV);
 	if (kill(pid, sig) < 0)
 		return negerrno();
 	for (unsigned waited = 0; waited < PC_WAIT_MS; waited += 5) {

@@ -7,7 +7,9 @@
  *     only as the conservative POSIX model allows:
  *       fsync()/fdatasync() of a file makes its data (and size) durable;
  *       fsync() of a directory makes its entries durable: creates, renames
- *       and unlinks in it, as they are at that moment.
+ *       and unlinks in it, as they are at that moment;
+ *       syncfs() of the filesystem makes all of it durable, as it is at that
+ *     moment (every file's data, every directory's entries).
  *     Nothing else does: a file whose entry is durable but whose data never
  *     was comes back empty (MESOS-9507's empty record); a rename whose
  *     directory was not fsync()ed comes back as the old file.
@@ -17,13 +19,19 @@
  *     do to a file rewritten in place. A file never synced stays empty.
  *     RENAME_EXCHANGE swaps two entries, durable, as a rename is, only
  *     with its directory's fsync.
- * syncfs()/sync() never reach a FUSE server (the kernel sends FUSE_SYNCFS
- * only to virtiofs), so they make nothing durable here: a program relying on
- * them would fail this model, never pass it by accident. Modes and owners
+ * syncfs() never reaches a FUSE server (the kernel sends FUSE_SYNCFS only to
+ * virtiofs): a program's syncfs() reaches the model only when it runs under
+ * "dvmount-pcfs --syncfs-of DIR CMD..." (below), which stops each syncfs
+ * of CMD and its children (seccomp user notification) and has the server
+ * apply it (setxattr "user.pcfs.syncfs" on DIR, the caller's pid as value)
+ * before the call goes on. Without it a syncfs makes nothing durable here:
+ * a program relying on it fails this model, never passes by accident.
+ * sync() is not modelled (dvmount never calls it). Modes and owners
  * are not modelled (chmod/chown are kept in both images at once); flock is
  * left to the kernel (no .flock operation: local locks on the mount).
  *
  * Usage: dvmount-pcfs [--cut-at-sync N | --cut-after-sync N] DIR
+ *        dvmount-pcfs --syncfs-of DIR CMD [ARG...]
  * Loads DIR's tree (regular files and directories; all of it durable, as
  * after a sync), mounts itself over DIR, prints "ready" and serves, single
  * threaded. On SIGUSR1 (a power cut) it unmounts and writes the DURABLE
@@ -34,7 +42,7 @@
  * A power cut at a sync barrier: the durable image changes only at a sync,
  * so a cut at any moment leaves the image of just after some sync, and the
  * plugin in whatever state the calls made since left it. With --cut-at-sync
- * N, the Nth sync (fsync, fdatasync or a directory's fsync) counted from a
+ * N, the Nth sync (fsync, fdatasync, a directory's fsync or a syncfs) counted from a
  * SIGUSR2 (which arms the count) is not applied: the process that asked for
  * it is killed (SIGKILL) there and nothing becomes durable any more, as if
  * the power went just before it. --cut-after-sync N applies the Nth sync
@@ -51,7 +59,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -105,15 +124,20 @@ static unsigned long syncs;
  * Should this sync become durable? Counts it once armed; at the chosen one,
  * kills the caller, and from then on nothing is durable (the power is off).
  */
-static bool sync_allowed(void)
+static bool sync_allowed_for(pid_t caller)
 {
 	if (frozen)
 		return false;
 	if (!armed || !cut_sync || ++syncs != cut_sync)
 		return true;
 	frozen = true;
-	kill(fuse_get_context()->pid, SIGKILL);
+	kill(caller, SIGKILL);
 	return cut_applied;
+}
+
+static bool sync_allowed(void)
+{
+	return sync_allowed_for(fuse_get_context()->pid);
 }
 
 static struct pcfs_node *node_new(mode_t mode, uid_t uid, gid_t gid)
@@ -591,6 +615,50 @@ static int pc_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi
 	return dir_copy(&n->dur, &n->vis);
 }
 
+/* syncfs(): every visible file's data and directory's entries become durable. */
+static int sync_tree(struct pcfs_node *n, int depth)
+{
+	int r;
+
+	if (depth > PCFS_DEPTH_MAX)
+		return -ELOOP;
+	if (!S_ISDIR(n->mode))
+		return S_ISREG(n->mode) ? file_sync(n) : 0;
+	r = dir_copy(&n->dur, &n->vis);
+	for (size_t i = 0; r == 0 && i < n->vis.n; i++)
+		r = sync_tree(n->vis.e[i].node, depth + 1);
+	return r;
+}
+
+#define SYNCFS_XATTR "user.pcfs.syncfs"
+
+/*
+ * The syncfs() of the process whose pid is value (decimal), sent by
+ * --syncfs-of: counted as a sync barrier like the others, and the process
+ * killed there when the cut falls on it.
+ */
+static int pc_setxattr(const char *path, const char *name, const char *value, size_t size,
+		       int flags)
+{
+	char num[16];
+	long pid;
+
+	(void)path;
+	(void)flags;
+	if (strcmp(name, SYNCFS_XATTR))
+		return -ENOTSUP;
+	if (size == 0 || size >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, value, size);
+	num[size] = '\0';
+	pid = strtol(num, NULL, 10);
+	if (pid <= 0)
+		return -EINVAL;
+	if (!sync_allowed_for((pid_t)pid))
+		return 0;
+	return sync_tree(root, 0);
+}
+
 static int pc_statfs(const char *path, struct statvfs *sv)
 {
 	(void)path;
@@ -633,6 +701,7 @@ static const struct fuse_operations ops = {
 	.utimens = pc_utimens,
 	.fsync = pc_fsync,
 	.fsyncdir = pc_fsyncdir,
+	.setxattr = pc_setxattr,
 	.statfs = pc_statfs,
 };
 
@@ -815,6 +884,128 @@ static void on_cut(int sig)
 		fuse_exit(fs);
 }
 
+/* --- syncfs of a command, through seccomp user notification ------------------------- */
+
+/* In the child: syncfs stops for the listener, whose fd goes to sock. */
+static int syncfs_filter(int sock)
+{
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_syncfs, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = ARRAY_SIZE(insns), .filter = insns };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte = 0;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	int fd = (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
+			      SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+
+	if (fd < 0)
+		return negerrno();
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(sock, &msg, 0) != 1) {
+		close(fd);
+		return negerrno();
+	}
+	close(fd);
+	return 0;
+}
+
+static int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -EIO;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -EIO;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * dvmount-pcfs --syncfs-of DIR CMD...: runs CMD; each syncfs of it or its
+ * children is first applied by the server of DIR (the model), then goes on.
+ * Exits as CMD did (killed by the same signal, or its exit status).
+ */
+static int syncfs_of(const char *dir, char *argv[])
+{
+	struct seccomp_notif_sizes sizes;
+	_cleanup_free_ struct seccomp_notif *req = NULL;
+	_cleanup_free_ struct seccomp_notif_resp *resp = NULL;
+	int sv[2], status, listener;
+	pid_t pid;
+
+	if (syscall(__NR_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return 125;
+	req = calloc(1, sizes.seccomp_notif > sizeof(*req) ? sizes.seccomp_notif : sizeof(*req));
+	resp = calloc(1, sizes.seccomp_notif_resp > sizeof(*resp) ? sizes.seccomp_notif_resp
+								   : sizeof(*resp));
+	if (!req || !resp)
+		return 125;
+	pid = fork();
+	if (pid < 0)
+		return 125;
+	if (pid == 0) {
+		close(sv[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (syncfs_filter(sv[1]) < 0)
+			_exit(125);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	listener = recv_fd(sv[0]);
+	close(sv[0]);
+	for (;;) {
+		struct pollfd p = { .fd = listener, .events = POLLIN };
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (listener < 0 || poll(&p, 1, 20) <= 0 || !(p.revents & POLLIN))
+			continue;
+		memset(req, 0, sizes.seccomp_notif);
+		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
+			continue;
+		if (req->data.nr == __NR_syncfs) {
+			char num[16];
+
+			snprintf(num, sizeof(num), "%d", (int)req->pid);
+			/* Applied (or the caller killed at the cut) before the call goes on. */
+			setxattr(dir, SYNCFS_XATTR, num, strlen(num), 0);
+		}
+		memset(resp, 0, sizes.seccomp_notif_resp);
+		resp->id = req->id;
+		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp);
+	}
+	if (WIFSIGNALED(status)) {
+		signal(WTERMSIG(status), SIG_DFL);
+		kill(getpid(), WTERMSIG(status));
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 125;
+}
+
 int main(int argc, char *argv[])
 {
 	char *fargv[] = { argv[0], "-o", "fsname=dvmount-pcfs,default_permissions", NULL };
@@ -825,6 +1016,8 @@ int main(int argc, char *argv[])
 	struct stat st;
 	int r;
 
+	if (argc >= 4 && !strcmp(argv[1], "--syncfs-of"))
+		return syncfs_of(argv[2], argv + 3);
 	if (argc == 4 &&
 	    (!strcmp(argv[1], "--cut-at-sync") || !strcmp(argv[1], "--cut-after-sync"))) {
 		cut_applied = !strcmp(argv[1], "--cut-after-sync");
