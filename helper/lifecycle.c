@@ -642,8 +642,9 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 		/* Said before the call: a crash after it leaves an Unmount that may have happened.
 		 */
 		r = state_vol_apply(vol[k], STATE_VOL_UNMOUNT_BEGIN);
+		/* Renamed into place at the commit below: one sync for all (state.h). */
 		if (r > 0)
-			r = state_volume_save(lc->st, keys[i], vol[k]);
+			r = state_volume_save_flags(lc->st, keys[i], vol[k], STATE_BATCH);
 		if (r < 0) {
 			lc_fail(lc, "volume entry '%s' not saved: %s", keys[i], strerror(-r));
 			json_object_put(vol[k]);
@@ -664,6 +665,15 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 		lc_fail(lc, "volumes still in use not made durable: %s", strerror(-r));
 		failed++;
 	}
+	/* "unmounting" said before the calls, of every volume at once. */
+	r = state_volume_commit(lc->st);
+	if (r < 0) {
+		lc_fail(lc, "volume entries not saved before their Unmount: %s", strerror(-r));
+		for (size_t j = 0; j < k; j++)
+			json_object_put(vol[j]);
+		free(ids);
+		return failed + 1;
+	}
 	lc_crash_point("before-unmount");
 	lc->unmounts_sent += k;
 	r = k ? plugin_call_many(lc->pc, q, k) : 0;
@@ -681,14 +691,14 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 		const char *key = keys[idx[j]];
 
 		if (q[j].result == 0) {
-			r = state_volume_remove(lc->st, key);
+			r = state_volume_remove_flags(lc->st, key, STATE_BATCH);
 			if (r < 0) {
 				lc_fail(lc, "volume entry '%s' not removed: %s", key, strerror(-r));
 				failed++;
 			}
 		} else if (plugin_holds_nothing(lc, vol[j], &q[j])) {
 			/* Said once: the entry is gone, later runs have nothing to retry. */
-			r = state_volume_remove(lc->st, key);
+			r = state_volume_remove_flags(lc->st, key, STATE_BATCH);
 			log_warn(lc->g,
 				 "volume '%s' of driver '%s': the plugin refused the Unmount "
 				 "(%s) and its mountpoint is not mounted: it holds nothing; "
@@ -725,6 +735,13 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 		}
 		plugin_req_clear(&q[j]);
 		json_object_put(vol[j]);
+	}
+	/* The removals above, durable at once, before the caller's record goes. */
+	r = state_volume_commit(lc->st);
+	if (r < 0) {
+		lc_fail(lc, "volume entries released but their removal not synced: %s",
+			strerror(-r));
+		failed++;
 	}
 	free(ids);
 	return failed;

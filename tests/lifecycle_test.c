@@ -842,12 +842,13 @@ TEST_F(mesos, prepare_rewrites_of_the_durable_record_sync_their_data)
 }
 
 /* What the next traces follow: creates, renames, unlinks and syncs. */
-#define TRACE_WRITES "trace=openat,renameat,renameat2,unlinkat,fsync,fdatasync"
+#define TRACE_WRITES "trace=openat,renameat,renameat2,unlinkat,fsync,fdatasync,syncfs"
 
-/* Sync calls (fsync, fdatasync) in a trace. */
+/* Sync calls (fsync, fdatasync, syncfs) in a trace. */
 static int syncs(const char *text)
 {
-	return count_str(text, "fsync(") + count_str(text, "fdatasync(");
+	return count_str(text, "fsync(") + count_str(text, "fdatasync(") +
+	       count_str(text, "syncfs(");
 }
 
 /*
@@ -933,16 +934,18 @@ TEST_F(mesos, attach_only_prepare_and_its_cleanup_sync_nothing)
  * The other half (helper/state/state.h): the holder's durable record is the
  * one durable proof of the mount ids it Mounted. When it cleans up while an
  * attach-only container (whose record is not durable) still uses a volume,
- * that volume's entry is made durable (its file, then its directories) and
- * marked before the holder's record's durable removal; from then on each
- * rewrite of the entry is data-synced before its rename, and the last
- * user's cleanup, which sends the Unmount, removes it durably (an fsync of
- * its directory after the unlink) and its own record too.
+ * that volume's entry is rewritten marked, and made durable with one syncfs
+ * of the state dir's filesystem (whatever the number of such entries: was
+ * a fsync of each file and directory) before the holder's record's durable
+ * removal; from then on each rewrite of the entry has its data synced
+ * before its rename (one syncfs for all of an operation's rewrites), and
+ * the last user's cleanup, which sends the Unmount, removes it durably (one
+ * syncfs after the unlinks) and its own record too.
  */
 TEST_F(mesos, holder_cleanup_makes_the_entries_others_hold_durable_first)
 {
 	char sandbox[PATH_MAX], vols[PATH_MAX], trace[PATH_MAX], entry[PATH_MAX], pid[16];
-	const char *wrap[11], *synced, *unlinked, *removed;
+	const char *wrap[11], *synced, *unlinked, *removed, *renamed;
 	struct run_result r;
 	json_object *o;
 	int renames;
@@ -971,8 +974,8 @@ TEST_F(mesos, holder_cleanup_makes_the_entries_others_hold_durable_first)
 	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
 	text = read_file(trace);
 	ASSERT_NE(NULL, text);
-	/* The entry rewritten, its file synced before the rename... */
-	EXPECT_EQ(0, unsynced_renames(text, text, ", \"volume.json\"", &renames))
+	/* The entry rewritten (its old version proved nothing: no sync before)... */
+	EXPECT_EQ(1, unsynced_renames(text, text, ", \"volume.json\")", &renames))
 	TH_LOG("%s", text);
 	EXPECT_EQ(1, renames) TH_LOG("%s", text);
 	synced = strstr(text, ", \"volume.json\")");
@@ -980,11 +983,12 @@ TEST_F(mesos, holder_cleanup_makes_the_entries_others_hold_durable_first)
 	EXPECT_NE(NULL, synced) TH_LOG("%s", text);
 	EXPECT_NE(NULL, unlinked) TH_LOG("%s", text);
 	EXPECT_TRUE(synced && unlinked && synced < unlinked) TH_LOG("%s", text);
-	/* ...its directories after it (a new entry's name is in them), all before the unlink. */
-	EXPECT_TRUE(synced && strstr(synced, "/volumes/tp@v1>)") < unlinked) TH_LOG("%s", text);
-	EXPECT_TRUE(synced && strstr(synced, "/volumes>)") < unlinked) TH_LOG("%s", text);
-	/* And the record's removal, durable as ever. */
+	/* ...then one syncfs (its data, its name, its directories), before the unlink. */
+	synced = synced ? strstr(synced, "syncfs(") : NULL;
+	EXPECT_TRUE(synced && synced < unlinked) TH_LOG("%s", text);
+	/* And the record's removal, durable as ever: two sync calls in all. */
 	EXPECT_NE(NULL, unlinked && strstr(unlinked, "/containers>)")) TH_LOG("%s", text);
+	EXPECT_EQ(2, syncs(text)) TH_LOG("%s", text);
 	free(text);
 	o = json_object_from_file(tu_path(entry, "%s/volumes/tp@v1/volume.json", self->e.state));
 	ASSERT_NE(NULL, o);
@@ -1000,18 +1004,105 @@ TEST_F(mesos, holder_cleanup_makes_the_entries_others_hold_durable_first)
 	EXPECT_EQ(1, lcenv_log_all(&self->e, "Unmount"));
 	text = read_file(trace);
 	ASSERT_NE(NULL, text);
-	/* "unmounting", said before the Unmount: a rewrite of a durable entry. */
-	EXPECT_EQ(0, unsynced_renames(text, text, ", \"volume.json\"", &renames))
-	TH_LOG("%s", text);
-	EXPECT_EQ(1, renames) TH_LOG("%s", text);
+	/*
+	 * "unmounting", said before the Unmount: a rewrite of a durable entry,
+	 * its data synced (one syncfs) before its rename.
+	 */
+	synced = strstr(text, "syncfs(");
+	renamed = strstr(text, ", \"volume.json\")");
+	EXPECT_TRUE(synced && renamed && synced < renamed) TH_LOG("%s", text);
+	EXPECT_EQ(1, count_str(text, ", \"volume.json\")")) TH_LOG("%s", text);
+	/* Its removal, durable (one more syncfs) before the record's removal. */
 	removed = strstr(text, "\"volume.json\", 0) = 0");
-	EXPECT_NE(NULL, removed) TH_LOG("%s", text);
-	EXPECT_NE(NULL, removed && strstr(removed, "/volumes/tp@v1>)")) TH_LOG("%s", text);
 	unlinked = strstr(text, "\"c1.json\", 0) = 0");
+	EXPECT_NE(NULL, removed) TH_LOG("%s", text);
+	synced = removed ? strstr(removed, "syncfs(") : NULL;
+	EXPECT_TRUE(synced && unlinked && synced < unlinked) TH_LOG("%s", text);
 	EXPECT_NE(NULL, unlinked && strstr(unlinked, "/containers>)")) TH_LOG("%s", text);
+	EXPECT_EQ(3, syncs(text)) TH_LOG("%s", text);
 	free(text);
 	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
 	EXPECT_EQ(-ENOENT, lcenv_status_refcount(&self->e, "v1"));
+}
+
+/*
+ * Issue 11, "a constant number of durable writes per operation, independent
+ * of N", in the ordering where the holder leaves first: n volumes Mounted by
+ * a holder, attached by c1 (attach-only), then the holder's cleanup (its n
+ * entries made durable: one syncfs, then its record's removal) and c1's
+ * (n durable rewrites and n durable removals: one syncfs each, then its
+ * record's removal). The old scheme made 2n + 2 and 2n + 1 sync calls.
+ * *ret_holder and *ret_last: the sync calls of the two cleanups.
+ */
+static void holder_first_syncs(struct __test_metadata *_metadata, FIXTURE_DATA(mesos) * self,
+			       size_t n, int *ret_holder, int *ret_last)
+{
+	char sandbox[PATH_MAX], vols[PATH_MAX], trace[PATH_MAX], pid[16], file[32];
+	char names[64][8], paths[64][8];
+	struct lcvol v[64];
+	const char *wrap[11];
+	struct run_result r;
+	char *text;
+
+	ASSERT_GE(64, n);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "v%zu", i);
+		snprintf(paths[i], sizeof(paths[i]), "p%zu", i);
+		v[i] = (struct lcvol){ .name = names[i], .path = paths[i] };
+	}
+	tu_path(sandbox, "%s/sandbox", self->e.dir);
+	ASSERT_EQ(0, tu_mkdirs(sandbox, 0755));
+	snprintf(file, sizeof(file), "vols%zu.json", n);
+	ASSERT_EQ(0, lcenv_volumes(&self->e, file, v, n, vols));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "holder", "--volumes", vols,
+		  "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c1", "--volumes", vols, "--pid",
+		  lc_pidstr(pid, self->ct[0].pid), "--sandbox", sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+
+	tu_path(trace, "%s/holder%zu.trace", self->e.dir, n);
+	trace_runs(&self->e, wrap, TRACE_WRITES, trace);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "holder", NULL);
+	self->e.wrap = NULL;
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	text = read_file(trace);
+	ASSERT_NE(NULL, text);
+	*ret_holder = syncs(text);
+	free(text);
+	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
+
+	tu_path(trace, "%s/last%zu.trace", self->e.dir, n);
+	trace_runs(&self->e, wrap, TRACE_WRITES, trace);
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c1", NULL);
+	self->e.wrap = NULL;
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	text = read_file(trace);
+	ASSERT_NE(NULL, text);
+	*ret_last = syncs(text);
+	free(text);
+	EXPECT_EQ((int)n, lcenv_log_all(&self->e, "Unmount"));
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e));
+	ASSERT_EQ(0, lcenv_log_reset(&self->e));
+}
+
+TEST_F_TIMEOUT(mesos, holder_leaving_first_syncs_the_same_at_1_8_and_64_volumes, 300)
+{
+	static const size_t sizes[] = { 1, 8, 64 };
+	int holder[3], last[3];
+
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		holder_first_syncs(_metadata, self, sizes[i], &holder[i], &last[i]);
+		/* One syncfs, then containers/'s fsync after the record's unlink. */
+		EXPECT_EQ(2, holder[i]) TH_LOG("holder's cleanup, %zu volumes", sizes[i]);
+		/* A syncfs before the renames, one after the removals, then containers/. */
+		EXPECT_EQ(3, last[i]) TH_LOG("last user's cleanup, %zu volumes", sizes[i]);
+	}
 }
 
 /*

@@ -77,6 +77,13 @@ struct state_lock_entry {
 	 * the removal is durable (state.h).
 	 */
 	bool durable;
+	/*
+	 * STATE_BATCH (state_volume_commit): the temp file of a save waiting
+	 * for its rename ("" none); a removal whose durability waits.
+	 */
+	char batch_tmp[NAME_MAX + 1];
+	bool batch_sync; /* batch_tmp replaces a durable version: its data synced first */
+	bool batch_removed;
 };
 
 struct state_locks {

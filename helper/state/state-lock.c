@@ -142,6 +142,9 @@ void state_release_locks(struct state_locks *l)
 	_cleanup_free_ int *fds = malloc((3 * l->n + 1) * sizeof(*fds));
 	size_t k = 0;
 
+	/* Batched saves and removals end before the critical section does. */
+	if (st && st->vlocks == l)
+		state_volume_commit(st);
 	for (size_t i = l->n; i-- > 0;) {
 		struct state_lock_entry *e = &l->e[i];
 

@@ -128,6 +128,12 @@ int state_volume_load(struct state *st, const char *key, json_object **ret)
 	return r;
 }
 
+/* syncfs(2) of the state dir's filesystem: 0 or -errno. */
+static int sync_state_fs(struct state *st)
+{
+	return syncfs(st->dir_fd) < 0 ? negerrno() : 0;
+}
+
 int state_volume_save(struct state *st, const char *key, json_object *volume)
 {
 	return state_volume_save_flags(st, key, volume, 0);
@@ -138,7 +144,7 @@ int state_volume_save_flags(struct state *st, const char *key, json_object *volu
 	struct state_lock_entry *held;
 	int r;
 
-	if (!key_valid(key) || (flags & ~STATE_DATA_SYNC))
+	if (!key_valid(key) || (flags & ~(STATE_DATA_SYNC | STATE_BATCH)))
 		return -EINVAL;
 	held = state_held_volume(st, key);
 	if (!held)
@@ -161,7 +167,55 @@ int state_volume_save_flags(struct state *st, const char *key, json_object *volu
 	if (held->durable &&
 	    json_object_object_add(volume, "durable", json_object_new_boolean(true)) < 0)
 		return -ENOMEM;
-	return state_save_json(held->dir_fd, VOLUME_FILE, volume, flags);
+	if (!(flags & STATE_BATCH))
+		return state_save_json(held->dir_fd, VOLUME_FILE, volume, flags);
+	if (held->batch_tmp[0]) {
+		unlinkat(held->dir_fd, held->batch_tmp, 0);
+		held->batch_tmp[0] = '\0';
+	}
+	r = state_save_json_temp(held->dir_fd, VOLUME_FILE, volume, held->batch_tmp);
+	if (r < 0)
+		return r;
+	held->batch_sync = flags & STATE_DATA_SYNC;
+	return 0;
+}
+
+int state_volume_commit(struct state *st)
+{
+	struct state_locks *l = st->vlocks;
+	bool data = false, removals = false;
+	int r, first = 0;
+
+	if (!l)
+		return 0;
+	for (size_t i = 0; i < l->n; i++) {
+		data |= l->e[i].batch_tmp[0] && l->e[i].batch_sync;
+		removals |= l->e[i].batch_removed;
+	}
+	/* The data of every rewrite of a durable version, at once, before any rename. */
+	r = data ? sync_state_fs(st) : 0;
+	for (size_t i = 0; i < l->n; i++) {
+		struct state_lock_entry *e = &l->e[i];
+
+		if (!e->batch_tmp[0])
+			continue;
+		if (r < 0 || renameat(e->dir_fd, e->batch_tmp, e->dir_fd, VOLUME_FILE) < 0) {
+			if (first == 0)
+				first = r < 0 ? r : negerrno();
+			unlinkat(e->dir_fd, e->batch_tmp, 0);
+		}
+		e->batch_tmp[0] = '\0';
+		e->batch_sync = false;
+	}
+	/* The removals of durable entries: once for all (state_volume_remove()). */
+	if (removals) {
+		r = sync_state_fs(st);
+		if (r < 0 && first == 0)
+			first = r;
+		for (size_t i = 0; i < l->n; i++)
+			l->e[i].batch_removed = false;
+	}
+	return first;
 }
 
 int state_tidy_volume(struct state_lock_entry *held)
@@ -216,12 +270,6 @@ static int write_one_durable(struct state *st, const char *key, json_object *vol
 	*ret_held = held;
 	*ret_replaces = held->durable;
 	return 0;
-}
-
-/* syncfs(2) of the state dir's filesystem: 0 or -errno. */
-static int sync_state_fs(struct state *st)
-{
-	return syncfs(st->dir_fd) < 0 ? negerrno() : 0;
 }
 
 int state_volume_save_durable(struct state *st, const char *const *keys,
@@ -306,10 +354,15 @@ int state_volume_sync(struct state *st, const char *key)
 
 int state_volume_remove(struct state *st, const char *key)
 {
+	return state_volume_remove_flags(st, key, 0);
+}
+
+int state_volume_remove_flags(struct state *st, const char *key, unsigned flags)
+{
 	struct state_lock_entry *held;
 	int r;
 
-	if (!key_valid(key))
+	if (!key_valid(key) || (flags & ~STATE_BATCH))
 		return -EINVAL;
 	held = state_held_volume(st, key);
 	if (!held)
@@ -334,7 +387,13 @@ int state_volume_remove(struct state *st, const char *key)
 	 * released already, in place of the newer one of the next entry, which
 	 * is written without a sync: its removal is durable too.
 	 */
-	if (held->durable && fsync(held->dir_fd) < 0)
+	if (held->batch_tmp[0]) {
+		unlinkat(held->dir_fd, held->batch_tmp, 0);
+		held->batch_tmp[0] = '\0';
+	}
+	if (held->durable && (flags & STATE_BATCH))
+		held->batch_removed = true;
+	else if (held->durable && fsync(held->dir_fd) < 0)
 		return negerrno();
 	/* The lock file and the directory go at unlock (state_release_locks). */
 	held->removed = true;

@@ -255,6 +255,12 @@ void state_unlock_container(struct state *st, int fd);
  */
 #define STATE_DURABLE 1u
 #define STATE_DATA_SYNC 2u
+/*
+ * STATE_BATCH, for a volume entry's save or removal through the held locks:
+ * its sync (if any) is left to one state_volume_commit() for all of them
+ * (issue 11: one syncfs, not one sync per entry).
+ */
+#define STATE_BATCH 4u
 
 /*
  * Volumes. volume_save/remove need the volume lock. Their writes are atomic,
@@ -277,6 +283,24 @@ int state_volume_save(struct state *st, const char *key, json_object *volume);
  * and remove it durably as well. Returns as state_volume_save(), or -ENOMEM.
  */
 int state_volume_save_flags(struct state *st, const char *key, json_object *volume, unsigned flags);
+/*
+ * With STATE_BATCH in flags (alone or with STATE_DATA_SYNC): the new
+ * version is written to a temp file now and renamed into place only at
+ * state_volume_commit(), which syncs the data of all those that need it
+ * (STATE_DATA_SYNC, given or added as above) with one syncfs first. Until
+ * then a load still reads the old version. A second batched save of the
+ * same entry replaces the first's temp file.
+ */
+/*
+ * Finish the batched saves and removals of the held volumes: one syncfs(2)
+ * of the state dir's filesystem if any batched save needs its data synced,
+ * the renames, then one more if any batched removal must be durable; each
+ * only when needed, whatever their number. Returns 0, or the first -errno
+ * (the renames are tried all the same; a failed syncfs before them leaves
+ * the old versions and removes the temp files). state_unlock() commits
+ * what is left, ignoring errors: call this to know.
+ */
+int state_volume_commit(struct state *st);
 /*
  * Save n held volumes' entries durably, each marked "durable": true (added
  * to volumes[i]): for entries that must outlive a power cut when no durable
@@ -306,6 +330,8 @@ bool state_volume_durable(json_object *volume);
  * the next entry, written without a sync, names a newer one.
  */
 int state_volume_remove(struct state *st, const char *key);
+/* state_volume_remove(); STATE_BATCH: a durable removal waits for state_volume_commit(). */
+int state_volume_remove_flags(struct state *st, const char *key, unsigned flags);
 /*
  * Make the held volume's entry, its users and its directory durable: four
  * fsyncs. For an entry that must outlive a power cut with no record naming
