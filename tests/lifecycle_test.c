@@ -934,9 +934,10 @@ TEST_F(mesos, attach_only_prepare_and_its_cleanup_sync_nothing)
  * The other half (helper/state/state.h): the holder's durable record is the
  * one durable proof of the mount ids it Mounted. When it cleans up while an
  * attach-only container (whose record is not durable) still uses a volume,
- * that volume's entry is rewritten marked, and made durable with one syncfs
- * of the state dir's filesystem (whatever the number of such entries: was
- * a fsync of each file and directory) before the holder's record's durable
+ * that volume's entry is rewritten marked, and made durable with two syncfs
+ * of the state dir's filesystem (its data before the rename, then the
+ * rename; whatever the number of such entries: was a fsync of each file
+ * and directory) before the holder's record's durable
  * removal; from then on each rewrite of the entry has its data synced
  * before its rename (one syncfs for all of an operation's rewrites), and
  * the last user's cleanup, which sends the Unmount, removes it durably (one
@@ -948,7 +949,6 @@ TEST_F(mesos, holder_cleanup_makes_the_entries_others_hold_durable_first)
 	const char *wrap[11], *synced, *unlinked, *removed, *renamed;
 	struct run_result r;
 	json_object *o;
-	int renames;
 	char *text;
 
 	tu_path(sandbox, "%s/sandbox", self->e.dir);
@@ -974,21 +974,19 @@ TEST_F(mesos, holder_cleanup_makes_the_entries_others_hold_durable_first)
 	EXPECT_EQ(0, lcenv_log_all(&self->e, "Unmount"));
 	text = read_file(trace);
 	ASSERT_NE(NULL, text);
-	/* The entry rewritten (its old version proved nothing: no sync before)... */
-	EXPECT_EQ(1, unsynced_renames(text, text, ", \"volume.json\")", &renames))
-	TH_LOG("%s", text);
-	EXPECT_EQ(1, renames) TH_LOG("%s", text);
-	synced = strstr(text, ", \"volume.json\")");
+	/* The entry rewritten, its data synced (one syncfs) before the rename... */
+	EXPECT_EQ(1, count_str(text, ", \"volume.json\")")) TH_LOG("%s", text);
+	synced = strstr(text, "syncfs(");
+	renamed = strstr(text, ", \"volume.json\")");
 	unlinked = strstr(text, "\"holder.json\", 0) = 0");
-	EXPECT_NE(NULL, synced) TH_LOG("%s", text);
 	EXPECT_NE(NULL, unlinked) TH_LOG("%s", text);
+	EXPECT_TRUE(synced && renamed && synced < renamed) TH_LOG("%s", text);
+	/* ...then one more (its name, its directories), before the record's unlink. */
+	synced = renamed ? strstr(renamed, "syncfs(") : NULL;
 	EXPECT_TRUE(synced && unlinked && synced < unlinked) TH_LOG("%s", text);
-	/* ...then one syncfs (its data, its name, its directories), before the unlink. */
-	synced = synced ? strstr(synced, "syncfs(") : NULL;
-	EXPECT_TRUE(synced && synced < unlinked) TH_LOG("%s", text);
-	/* And the record's removal, durable as ever: two sync calls in all. */
+	/* And the record's removal, durable as ever: three sync calls in all. */
 	EXPECT_NE(NULL, unlinked && strstr(unlinked, "/containers>)")) TH_LOG("%s", text);
-	EXPECT_EQ(2, syncs(text)) TH_LOG("%s", text);
+	EXPECT_EQ(3, syncs(text)) TH_LOG("%s", text);
 	free(text);
 	o = json_object_from_file(tu_path(entry, "%s/volumes/tp@v1/volume.json", self->e.state));
 	ASSERT_NE(NULL, o);
@@ -1029,7 +1027,7 @@ TEST_F(mesos, holder_cleanup_makes_the_entries_others_hold_durable_first)
  * Issue 11, "a constant number of durable writes per operation, independent
  * of N", in the ordering where the holder leaves first: n volumes Mounted by
  * a holder, attached by c1 (attach-only), then the holder's cleanup (its n
- * entries made durable: one syncfs, then its record's removal) and c1's
+ * entries made durable: two syncfs, then its record's removal) and c1's
  * (n durable rewrites and n durable removals: one syncfs each, then its
  * record's removal). The old scheme made 2n + 2 and 2n + 1 sync calls.
  * *ret_holder and *ret_last: the sync calls of the two cleanups.
@@ -1098,8 +1096,8 @@ TEST_F_TIMEOUT(mesos, holder_leaving_first_syncs_the_same_at_1_8_and_64_volumes,
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
 		holder_first_syncs(_metadata, self, sizes[i], &holder[i], &last[i]);
-		/* One syncfs, then containers/'s fsync after the record's unlink. */
-		EXPECT_EQ(2, holder[i]) TH_LOG("holder's cleanup, %zu volumes", sizes[i]);
+		/* A syncfs before the renames, one after, then containers/ after the unlink. */
+		EXPECT_EQ(3, holder[i]) TH_LOG("holder's cleanup, %zu volumes", sizes[i]);
 		/* A syncfs before the renames, one after the removals, then containers/. */
 		EXPECT_EQ(3, last[i]) TH_LOG("last user's cleanup, %zu volumes", sizes[i]);
 	}

@@ -241,13 +241,10 @@ bool state_volume_durable(json_object *volume)
 
 /*
  * One entry of state_volume_save_durable(): marked, its new version in a
- * temp file (ret_tmp), unsynced. ret_replaces: a durable version may be
- * on the disk (the entry counts as marked), which the rename must never
- * replace by an empty file.
+ * temp file (ret_tmp), unsynced.
  */
 static int write_one_durable(struct state *st, const char *key, json_object *volume,
-			     struct state_lock_entry **ret_held, char ret_tmp[static NAME_MAX + 1],
-			     bool *ret_replaces)
+			     struct state_lock_entry **ret_held, char ret_tmp[static NAME_MAX + 1])
 {
 	struct state_lock_entry *held;
 	int r;
@@ -268,7 +265,6 @@ static int write_one_durable(struct state *st, const char *key, json_object *vol
 	if (r < 0)
 		return r;
 	*ret_held = held;
-	*ret_replaces = held->durable;
 	return 0;
 }
 
@@ -277,7 +273,6 @@ int state_volume_save_durable(struct state *st, const char *const *keys,
 {
 	_cleanup_free_ struct state_lock_entry **held = NULL;
 	_cleanup_free_ char(*tmp)[NAME_MAX + 1] = NULL;
-	bool replaces = false;
 	int r, first = 0;
 
 	if (n == 0)
@@ -289,27 +284,23 @@ int state_volume_save_durable(struct state *st, const char *const *keys,
 	if (!held || !tmp)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		bool rep = false;
-
-		r = write_one_durable(st, keys[i], volumes[i], &held[i], tmp[i], &rep);
+		r = write_one_durable(st, keys[i], volumes[i], &held[i], tmp[i]);
 		if (r < 0 && first == 0)
 			first = r;
-		replaces |= rep;
 	}
 	/*
-	 * One syncfs for the batch, not a fsync per file and directory (2n + 1
-	 * calls: issue 11, state.h). When an entry counts as durable already,
-	 * the new versions' data first, so that no rename can put an empty file
-	 * where a durable version was (what STATE_DATA_SYNC does for one file).
+	 * One syncfs for the batch's data, not a fsync per file (issue 11,
+	 * state.h), before any rename: whatever the version on the disk is (a
+	 * durable one may be there unmarked: dvdcli's, synced by
+	 * state_volume_sync() in an earlier run), a rename never puts an empty
+	 * file in its place (what STATE_DURABLE's fsync before the rename did).
 	 */
-	if (replaces) {
-		r = sync_state_fs(st);
-		if (r < 0) {
-			for (size_t i = 0; i < n; i++)
-				if (held[i])
-					unlinkat(held[i]->dir_fd, tmp[i], 0);
-			return first ? first : r;
-		}
+	r = sync_state_fs(st);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			if (held[i])
+				unlinkat(held[i]->dir_fd, tmp[i], 0);
+		return first ? first : r;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!held[i])
@@ -321,7 +312,7 @@ int state_volume_save_durable(struct state *st, const char *const *keys,
 			held[i] = NULL;
 		}
 	}
-	/* The data, the renames and new directories' names in volumes/, all at once. */
+	/* The renames and new directories' names in volumes/: one more, for all of them. */
 	r = sync_state_fs(st);
 	if (r < 0)
 		return first ? first : r;

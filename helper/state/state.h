@@ -307,11 +307,11 @@ int state_volume_commit(struct state *st);
  * record names their mount ids any more (the releasing container's record
  * was the proof; the users left may have none that is durable, see the
  * top). From then on their rewrites are data-synced and their removal is
- * durable. One or two syncfs(2) calls of the state dir's filesystem,
- * whatever n (issue 11): the new versions are written, renamed, then
- * synced at once; when one of them replaces an entry that counts as
- * durable already, a first syncfs syncs their data before the renames (as
- * STATE_DATA_SYNC does for one file). Every entry is tried; returns 0 or
+ * durable. Two syncfs(2) calls of the state dir's filesystem, whatever n
+ * (issue 11): the new versions are written to temp files and synced at
+ * once, so that no rename puts an empty file where a durable version was
+ * (as STATE_DURABLE's fsync before the rename does for one file); then
+ * renamed, and the renames synced at once. Every entry is tried; returns 0 or
  * the first -errno: -ENOLCK without the volume lock, -ESTALE after
  * state_volume_remove(), -EINVAL a bad key, -E2BIG over STATE_LOCKS_MAX,
  * -ENOMEM, -errno of the writes and of syncfs.
