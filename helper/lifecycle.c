@@ -678,11 +678,16 @@ int lc_release_unused(struct lc *lc, const char *const *keys, size_t n)
 	lc->unmounts_sent += k;
 	r = k ? plugin_call_many(lc->pc, q, k) : 0;
 	if (r < 0) {
-		/* Kept, and maybe named by no record once the caller's goes: durable now. */
-		for (size_t j = 0; j < k; j++) {
-			state_volume_sync(lc->st, keys[idx[j]]);
+		/*
+		 * Kept, and maybe named by no record once the caller's goes:
+		 * durable now, and marked, so that the run that releases them
+		 * later removes them durably too (state.h); all at once.
+		 */
+		for (size_t j = 0; j < k; j++)
+			kept_keys[j] = keys[idx[j]];
+		state_volume_save_durable(lc->st, kept_keys, vol, k);
+		for (size_t j = 0; j < k; j++)
 			json_object_put(vol[j]);
-		}
 		free(ids);
 		return r;
 	}

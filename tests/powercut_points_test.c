@@ -707,6 +707,59 @@ TEST_F_TIMEOUT(powercut, remount_after_dvdcli_unmount_then_cut, 120)
 }
 
 /*
+ * An Unmount that could not be sent at all (plugin_call_many() failing
+ * before any call: here the plugin's activation, its poll(2) failing with
+ * ENOMEM, injected by strace) keeps the holder's entry, which no record
+ * names once the holder's record goes: it is synced. A later recover
+ * Unmounts it, and a container Mounts the volume afresh under a new Mount
+ * ID, in the same boot; then the power goes. The synced entry must not come
+ * back in place of the new one (written without a sync): it is marked, so
+ * that its removal is durable, or recover Unmounts the released id again
+ * and never the new one (r17's suspicion, issue 11).
+ */
+TEST_F_TIMEOUT(powercut, entry_of_an_unsent_unmount_is_durable, 120)
+{
+	static const char *const inject[] = { "/usr/bin/strace", "-f", "-qq", "-o", "/dev/null",
+					      "-e", "trace=poll,ppoll", "-e",
+					      "inject=poll,ppoll:error=ENOMEM", NULL };
+	const char *what = "prepare after an unsent Unmount and its recover, cut at the end";
+	struct run_result r;
+	char pid[16];
+
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	ASSERT_EQ(0, pc_fs_start(self->e.state, &self->fs));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c0", "--volumes", self->vols0,
+		  "--pid", lc_pidstr(pid, self->ct[0].pid), "--sandbox", self->sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	tu_container_stop(&self->ct[0]);
+	self->e.wrap = inject;
+	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c0", NULL);
+	self->e.wrap = NULL;
+	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
+	EXPECT_NE(NULL, strstr(r.err, "releasing volumes")) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(0, lcenv_log_count(&self->e, "Unmount", "v1"));
+	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
+	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v1"));
+	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
+	lcenv_run(&self->e, &r, "prepare", "--container-id", "c3", "--volumes", self->vols3,
+		  "--pid", lc_pidstr(pid, self->ct[0].pid), "--sandbox", self->sandbox, NULL);
+	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
+	run_result_free(&r);
+	ASSERT_EQ(2, lcenv_log_count(&self->e, "Mount", "v1"));
+	power_cut(_metadata, self, what);
+	recover_at_boot(_metadata, self, what);
+	check(_metadata, self, false, -1, what);
+	EXPECT_EQ(0, lcenv_log_unbalanced(&self->e))
+	TH_LOG("%s: the plugin still holds a mount", what);
+}
+
+/*
  * Upgrades: an entry kept "pending_unmount" by a dvmount older than the
  * "durable" mark was made durable by its writer (a record no longer named
  * it) but is not marked. The next runs reuse it (an attach-only container,
