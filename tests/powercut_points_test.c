@@ -724,6 +724,7 @@ TEST_F_TIMEOUT(powercut, entry_of_an_unsent_unmount_is_durable, 120)
 					      "inject=poll,ppoll:error=ENOMEM", NULL };
 	const char *what = "prepare after an unsent Unmount and its recover, cut at the end";
 	struct run_result r;
+	int unmounts, mounts;
 	char pid[16];
 
 	if (_metadata->skip) /* setup found no FUSE or time namespace */
@@ -735,23 +736,28 @@ TEST_F_TIMEOUT(powercut, entry_of_an_unsent_unmount_is_durable, 120)
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
 	tu_container_stop(&self->ct[0]);
+	/* Counted from here: a slow machine may have had the prepare retry. */
+	unmounts = lcenv_log_count(&self->e, "Unmount", "v1");
+	mounts = lcenv_log_count(&self->e, "Mount", "v1");
 	self->e.wrap = inject;
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c0", NULL);
 	self->e.wrap = NULL;
 	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
 	EXPECT_NE(NULL, strstr(r.err, "releasing volumes")) OK_OR_LOG(r);
+	EXPECT_EQ(unmounts, lcenv_log_count(&self->e, "Unmount", "v1")) OK_OR_LOG(r);
 	run_result_free(&r);
-	ASSERT_EQ(0, lcenv_log_count(&self->e, "Unmount", "v1"));
+	if (!_metadata->passed)
+		return;
 	lcenv_run(&self->e, &r, "recover", "--gc-dead", NULL);
 	EXPECT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
-	ASSERT_EQ(1, lcenv_log_count(&self->e, "Unmount", "v1"));
+	ASSERT_EQ(unmounts + 1, lcenv_log_count(&self->e, "Unmount", "v1"));
 	ASSERT_EQ(0, tu_container_start(&self->ct[0], NULL, 0));
 	lcenv_run(&self->e, &r, "prepare", "--container-id", "c3", "--volumes", self->vols3,
 		  "--pid", lc_pidstr(pid, self->ct[0].pid), "--sandbox", self->sandbox, NULL);
 	ASSERT_EQ(0, r.status) OK_OR_LOG(r);
 	run_result_free(&r);
-	ASSERT_EQ(2, lcenv_log_count(&self->e, "Mount", "v1"));
+	ASSERT_EQ(mounts + 1, lcenv_log_count(&self->e, "Mount", "v1"));
 	power_cut(_metadata, self, what);
 	recover_at_boot(_metadata, self, what);
 	check(_metadata, self, false, -1, what);
