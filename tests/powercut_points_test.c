@@ -709,7 +709,9 @@ TEST_F_TIMEOUT(powercut, remount_after_dvdcli_unmount_then_cut, 120)
 /*
  * An Unmount that could not be sent at all (plugin_call_many() failing
  * before any call: here the plugin's activation, its poll(2) failing with
- * ENOMEM, injected by strace) keeps the holder's entry, which no record
+ * ENOMEM, injected by strace; the plugin answers Activate only after 300 ms,
+ * so that the client polls for it: a fast answer is read without a poll,
+ * and the Unmount went out) keeps the holder's entry, which no record
  * names once the holder's record goes: it is synced. A later recover
  * Unmounts it, and a container Mounts the volume afresh under a new Mount
  * ID, in the same boot; then the power goes. The synced entry must not come
@@ -739,9 +741,11 @@ TEST_F_TIMEOUT(powercut, entry_of_an_unsent_unmount_is_durable, 120)
 	/* Counted from here: a slow machine may have had the prepare retry. */
 	unmounts = lcenv_log_count(&self->e, "Unmount", "v1");
 	mounts = lcenv_log_count(&self->e, "Mount", "v1");
+	ASSERT_EQ(0, tu_write_file(self->e.faults, "Activate latency 300\n"));
 	self->e.wrap = inject;
 	lcenv_run(&self->e, &r, "cleanup", "--container-id", "c0", NULL);
 	self->e.wrap = NULL;
+	ASSERT_EQ(0, tu_write_file(self->e.faults, ""));
 	EXPECT_EQ(1, r.status) OK_OR_LOG(r);
 	EXPECT_NE(NULL, strstr(r.err, "releasing volumes")) OK_OR_LOG(r);
 	EXPECT_EQ(unmounts, lcenv_log_count(&self->e, "Unmount", "v1")) OK_OR_LOG(r);
