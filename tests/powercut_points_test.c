@@ -476,29 +476,32 @@ TEST_F_TIMEOUT(powercut, holder_cleanup_cut_at_every_sync, 300)
 	if (_metadata->skip) /* setup found no FUSE or time namespace */
 		return;
 	/*
-	 * A syncfs for the data of the entries it keeps, one for their renames
-	 * (any number of them: was a fsync of v1's file, its directory and
-	 * volumes/), then containers/ after the unlink.
+	 * A syncfs barrier for the data of the entries it keeps, one for their
+	 * renames (any number of them: was a fsync of v1's file, its directory
+	 * and volumes/), then containers/ after the unlink. A barrier is two
+	 * syncfs calls (the second flushes what the first wrote: lifecycle_test
+	 * holder_first_syncfs_barriers_are_flushed_by_a_second_syncfs).
 	 */
-	EXPECT_EQ(3, every_sync(_metadata, self, "cleanup-holder", "prepare-shared"));
+	EXPECT_EQ(5, every_sync(_metadata, self, "cleanup-holder", "prepare-shared"));
 }
 
 /*
  * The last user's cleanup, once the holder left: the Unmount, and durable
- * removals: a syncfs for the data of its rewrite of the durable entry
- * before the rename, one for the removal, then containers/.
+ * removals: a syncfs barrier (two calls) for the data of its rewrite of
+ * the durable entry before the rename, one for the removal, then
+ * containers/.
  */
 TEST_F_TIMEOUT(powercut, attach_only_cleanup_after_holder_cut_at_every_sync, 300)
 {
 	if (_metadata->skip) /* setup found no FUSE or time namespace */
 		return;
-	EXPECT_EQ(3, every_sync(_metadata, self, "cleanup", "prepare-shared,cleanup-holder"));
+	EXPECT_EQ(5, every_sync(_metadata, self, "cleanup", "prepare-shared,cleanup-holder"));
 }
 
 /*
  * The same two cleanups with eight volumes, which the holder c0 Mounts and
  * c1 attaches (v1 and v11 to v17): each makes the same syncs as with one
- * (one syncfs for all the entries, not a sync per file and directory), and
+ * (one syncfs barrier for all the entries, not a sync per file and directory), and
  * a cut before or after each of them leaves no leak and nothing in use
  * released.
  */
@@ -524,7 +527,7 @@ TEST_F_TIMEOUT(powercut, holder_cleanup_of_eight_volumes_cut_at_every_sync, 300)
 	if (_metadata->skip) /* setup found no FUSE or time namespace */
 		return;
 	eight_volumes(_metadata, self);
-	EXPECT_EQ(3, every_sync(_metadata, self, "cleanup-holder", "prepare-shared"));
+	EXPECT_EQ(5, every_sync(_metadata, self, "cleanup-holder", "prepare-shared"));
 }
 
 TEST_F_TIMEOUT(powercut, last_cleanup_of_eight_volumes_after_holder_cut_at_every_sync, 300)
@@ -532,7 +535,7 @@ TEST_F_TIMEOUT(powercut, last_cleanup_of_eight_volumes_after_holder_cut_at_every
 	if (_metadata->skip) /* setup found no FUSE or time namespace */
 		return;
 	eight_volumes(_metadata, self);
-	EXPECT_EQ(3, every_sync(_metadata, self, "cleanup", "prepare-shared,cleanup-holder"));
+	EXPECT_EQ(5, every_sync(_metadata, self, "cleanup", "prepare-shared,cleanup-holder"));
 }
 
 /*

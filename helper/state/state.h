@@ -46,9 +46,14 @@
  * number per operation, whatever its number of volumes (issue 11).
  * Where one operation must make a batch of volume entries durable (each in
  * its own directory), it writes them all, then makes them durable with one
- * syncfs(2) of the state dir's filesystem, not a fsync per file and
- * directory (2n + 1 calls: 130 for 64 volumes). Why syncfs, not a bounded
- * hybrid (per-entry fsyncs up to some k) or a hand-off record: the count
+ * syncfs(2) barrier of the filesystem volumes/ is on (not necessarily the
+ * state dir's: a mount there), not a fsync per file and directory (2n + 1
+ * calls: 130 for 64 volumes). A barrier is two syncfs calls: on an ext4
+ * without a journal one syncfs issues the disk's cache flush before it
+ * writes the inode blocks its own writeback dirtied, which then wait in a
+ * volatile cache for the next flush (state-volume.c sync_state_fs()).
+ * Why syncfs, not a bounded hybrid (per-entry fsyncs up to some k) or a
+ * hand-off record: the count
  * is the same at every n, so one power-cut test cuts at every sync of
  * every n; the layout gains no file; and a hand-off record would outlive
  * its container. Its cost: one flush of all the filesystem's dirty data,
@@ -141,7 +146,9 @@
  *    STATE_UNSYNCED_PERM (0400) are ever spares (checked at every take from
  *    the pool and at every removal into it; the displaced version is one
  *    only when it is the file this handle wrote last, checked by inode),
- *    and such a file is never synced: no durable version is ever in it,
+ *    and such a file is never fsync()ed. A syncfs
+ *    (state_volume_save_durable()) or the kernel's writeback may still put
+ *    any of its versions on the disk, so what matters is what they are:
  *    only versions of records that prove nothing ("durable": false: see
  *    above). What a power cut can leave in one is what it can leave of any
  *    unsynced record: an old version, a torn one (-ENODATA by its mode), or,
@@ -287,14 +294,14 @@ int state_volume_save_flags(struct state *st, const char *key, json_object *volu
  * With STATE_BATCH in flags (alone or with STATE_DATA_SYNC): the new
  * version is written to a temp file now and renamed into place only at
  * state_volume_commit(), which syncs the data of all those that need it
- * (STATE_DATA_SYNC, given or added as above) with one syncfs first. Until
- * then a load still reads the old version. A second batched save of the
+ * (STATE_DATA_SYNC, given or added as above) with one syncfs barrier
+ * first. Until then a load still reads the old version. A second batched save of the
  * same entry replaces the first's temp file.
  */
 /*
  * Finish the batched saves and removals of the held volumes: one syncfs(2)
- * of the state dir's filesystem if any batched save needs its data synced,
- * the renames, then one more if any batched removal must be durable; each
+ * barrier (two calls) of volumes/' filesystem if any batched save needs
+ * its data synced, the renames, then one more if any batched removal must be durable; each
  * only when needed, whatever their number. Returns 0, or the first -errno
  * (the renames are tried all the same; a failed syncfs before them leaves
  * the old versions and removes the temp files). state_unlock() commits
@@ -307,7 +314,8 @@ int state_volume_commit(struct state *st);
  * record names their mount ids any more (the releasing container's record
  * was the proof; the users left may have none that is durable, see the
  * top). From then on their rewrites are data-synced and their removal is
- * durable. Two syncfs(2) calls of the state dir's filesystem, whatever n
+ * durable. Two syncfs(2) barriers (two calls each) of volumes/'
+ * filesystem, whatever n
  * (issue 11): the new versions are written to temp files and synced at
  * once, so that no rename puts an empty file where a durable version was
  * (as STATE_DURABLE's fsync before the rename does for one file); then
