@@ -17,6 +17,7 @@
 
 #include "kselftest_harness.h"
 #include "tests/lib/powercut.h"
+#include "tests/lib/run.h"
 #include "tests/lib/testutil.h"
 
 FIXTURE(pcfs)
@@ -404,6 +405,81 @@ TEST_F(pcfs, cut_at_sync_past_the_last_kills_nothing)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ASSERT_EQ(0, cut(self));
 	EXPECT_STREQ("y", text(self, "y"));
+}
+
+/*
+ * "dvmount-pcfs --syncfs-of DIR sync -f PATH": one syncfs(2) of PATH's
+ * filesystem, stopped and shown to the model first. The command's exit
+ * status, or -1.
+ */
+static int syncfs_of(FIXTURE_DATA(pcfs) * self, const char *path)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execl(build_path("tests/dvmount-pcfs"), "dvmount-pcfs", "--syncfs-of", self->dir,
+		      "sync", "-f", path, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * A syncfs writes everything but leaves the last of it in the disk's cache
+ * (an ext4 without a journal: tests/pcfs/pcfs.c): durable once the next
+ * syncfs has flushed it.
+ */
+TEST_F(pcfs, syncfs_makes_everything_durable_once_the_next_syncfs_ran)
+{
+	char p[PATH_MAX];
+
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	ASSERT_EQ(0, put(self, "sub/new", "new", false));
+	ASSERT_EQ(0, syncfs_of(self, tu_path(p, "%s/old", self->dir)));
+	ASSERT_EQ(0, put(self, "later", "later", false));
+	ASSERT_EQ(0, syncfs_of(self, p));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("new", text(self, "sub/new"));
+	/* Written between the two: the second's own writes wait for a third. */
+	EXPECT_STREQ("(absent)", text(self, "later"));
+}
+
+TEST_F(pcfs, one_syncfs_alone_leaves_its_writes_in_the_cache)
+{
+	char p[PATH_MAX];
+
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	ASSERT_EQ(0, put(self, "sub/new", "new", false));
+	ASSERT_EQ(0, syncfs_of(self, tu_path(p, "%s/old", self->dir)));
+	/* A fsync of another file flushes nothing of it (it may find nothing dirty). */
+	ASSERT_EQ(0, put(self, "other", "other", true));
+	ASSERT_EQ(0, sync_dir(self, "."));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("(absent)", text(self, "sub/new"));
+	EXPECT_STREQ("other", text(self, "other"));
+}
+
+/*
+ * A syncfs syncs the filesystem of its fd, no other: those of a file
+ * outside the model (here the directory the model is mounted in) make
+ * nothing durable in it, as on a disk.
+ */
+TEST_F(pcfs, syncfs_of_another_filesystem_makes_nothing_durable_here)
+{
+	if (_metadata->skip) /* setup found no FUSE or time namespace */
+		return;
+	ASSERT_EQ(0, put(self, "sub/new", "new", false));
+	ASSERT_EQ(0, syncfs_of(self, self->scratch.path));
+	ASSERT_EQ(0, syncfs_of(self, self->scratch.path));
+	ASSERT_EQ(0, cut(self));
+	EXPECT_STREQ("(absent)", text(self, "sub/new"));
 }
 
 TEST_HARNESS_MAIN

@@ -9,7 +9,14 @@
  *       fsync() of a directory makes its entries durable: creates, renames
  *       and unlinks in it, as they are at that moment;
  *       syncfs() of the filesystem makes all of it durable, as it is at that
- *     moment (every file's data, every directory's entries).
+ *     moment (every file's data, every directory's entries), but only once
+ *     the next syncfs() has run: on an ext4 without a journal a syncfs()
+ *     issues the disk's cache flush before it writes the inode and bitmap
+ *     blocks its own writeback dirtied (fs/sync.c sync_filesystem(), then
+ *     ext4_sync_fs() and ext4_write_inode(), Linux 6.1), so those wait in a
+ *     volatile write cache for the next flush, which the next syncfs()
+ *     always issues (a fsync() only when its file was dirty: not counted).
+ *     A syncfs() of another filesystem makes nothing durable here.
  *     Nothing else does: a file whose entry is durable but whose data never
  *     was comes back empty (MESOS-9507's empty record); a rename whose
  *     directory was not fsync()ed comes back as the old file.
@@ -106,6 +113,11 @@ struct pcfs_node {
 	bool synced, dirty;
 	/* directories */
 	struct pcfs_dir vis, dur;
+	/* what the last syncfs() wrote, durable at the next one (see the top) */
+	char *pdata;
+	size_t plen;
+	struct pcfs_dir pend;
+	bool pending;
 	/* every node, so that none is ever unreachable (LeakSanitizer in make asan) */
 	struct pcfs_node *all_next;
 };
@@ -236,7 +248,17 @@ static int file_sync(struct pcfs_node *n)
 	n->dlen = n->len;
 	n->synced = true;
 	n->dirty = false;
+	/* Newer than what a syncfs() left pending: that is not written over it. */
+	n->pending = false;
 	return 0;
+}
+
+/* The durable entries := the visible ones: a directory's fsync. */
+static int dir_sync(struct pcfs_node *n)
+{
+	/* Newer than what a syncfs() left pending: that is not written over it. */
+	n->pending = false;
+	return dir_copy(&n->dur, &n->vis);
 }
 
 /* The visible node at path, and its parent and last component when asked. */
@@ -600,7 +622,7 @@ static int pc_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 		return -ENOENT;
 	if (!sync_allowed())
 		return 0;
-	return S_ISDIR(n->mode) ? dir_copy(&n->dur, &n->vis) : file_sync(n);
+	return S_ISDIR(n->mode) ? dir_sync(n) : file_sync(n);
 }
 
 static int pc_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
@@ -612,22 +634,63 @@ static int pc_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi
 		return -ENOTDIR;
 	if (!sync_allowed())
 		return 0;
-	return dir_copy(&n->dur, &n->vis);
+	return dir_sync(n);
 }
 
-/* syncfs(): every visible file's data and directory's entries become durable. */
+/*
+ * syncfs(), first half: every visible file's data and directory's entries
+ * become pending, durable at the next syncfs() (see the top).
+ */
 static int sync_tree(struct pcfs_node *n, int depth)
 {
 	int r;
 
 	if (depth > PCFS_DEPTH_MAX)
 		return -ELOOP;
+	n->pending = true;
+	if (S_ISREG(n->mode)) {
+		char *copy = malloc(n->len + 1);
+
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, n->data ? n->data : "", n->len);
+		free(n->pdata);
+		n->pdata = copy;
+		n->plen = n->len;
+		return 0;
+	}
 	if (!S_ISDIR(n->mode))
-		return S_ISREG(n->mode) ? file_sync(n) : 0;
-	r = dir_copy(&n->dur, &n->vis);
+		return 0;
+	r = dir_copy(&n->pend, &n->vis);
 	for (size_t i = 0; r == 0 && i < n->vis.n; i++)
 		r = sync_tree(n->vis.e[i].node, depth + 1);
 	return r;
+}
+
+/* syncfs(), second half: what the one before made pending is durable now. */
+static int sync_pending(void)
+{
+	for (struct pcfs_node *n = all_nodes; n; n = n->all_next) {
+		if (!n->pending)
+			continue;
+		n->pending = false;
+		if (S_ISDIR(n->mode)) {
+			int r = dir_copy(&n->dur, &n->pend);
+
+			if (r < 0)
+				return r;
+		} else if (S_ISREG(n->mode)) {
+			/* Written in place since the syncfs: torn at a cut, as after any sync. */
+			n->dirty = n->len != n->plen ||
+				   memcmp(n->data ? n->data : "", n->pdata, n->plen) != 0;
+			n->synced = true;
+			free(n->ddata);
+			n->ddata = n->pdata;
+			n->dlen = n->plen;
+			n->pdata = NULL;
+		}
+	}
+	return 0;
 }
 
 #define SYNCFS_XATTR "user.pcfs.syncfs"
@@ -642,6 +705,7 @@ static int pc_setxattr(const char *path, const char *name, const char *value, si
 {
 	char num[16];
 	long pid;
+	int r;
 
 	(void)path;
 	(void)flags;
@@ -656,7 +720,8 @@ static int pc_setxattr(const char *path, const char *name, const char *value, si
 		return -EINVAL;
 	if (!sync_allowed_for((pid_t)pid))
 		return 0;
-	return sync_tree(root, 0);
+	r = sync_pending();
+	return r < 0 ? r : sync_tree(root, 0);
 }
 
 static int pc_statfs(const char *path, struct statvfs *sv)
@@ -942,6 +1007,28 @@ static int recv_fd(int sock)
 }
 
 /*
+ * Does the stopped syncfs(fd) reach DIR's filesystem, the model? A syncfs
+ * syncs the filesystem of its fd and no other: one of another filesystem (a
+ * state dir whose volumes/ is a mount of its own) makes nothing durable
+ * here, and a model that applied it anyway would hide that. The fd is looked
+ * at through /proc/PID/fd while the caller is still stopped in the call.
+ */
+static bool syncfs_reaches(int listener, struct seccomp_notif *req, const char *dir)
+{
+	char fdpath[64];
+	struct stat fsb, dsb;
+	__u64 id = req->id;
+
+	snprintf(fdpath, sizeof(fdpath), "/proc/%d/fd/%d", (int)req->pid, (int)req->data.args[0]);
+	if (stat(fdpath, &fsb) < 0 || stat(dir, &dsb) < 0)
+		return false;
+	/* Still the same call of the same process: its pid was not reused meanwhile. */
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0)
+		return false;
+	return fsb.st_dev == dsb.st_dev;
+}
+
+/*
  * dvmount-pcfs --syncfs-of DIR CMD...: runs CMD; each syncfs of it or its
  * children is first applied by the server of DIR (the model), then goes on.
  * Exits as CMD did (killed by the same signal, or its exit status).
@@ -987,7 +1074,7 @@ static int syncfs_of(const char *dir, char *argv[])
 		memset(req, 0, sizes.seccomp_notif);
 		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
 			continue;
-		if (req->data.nr == __NR_syncfs) {
+		if (req->data.nr == __NR_syncfs && syncfs_reaches(listener, req, dir)) {
 			char num[16];
 
 			snprintf(num, sizeof(num), "%d", (int)req->pid);
