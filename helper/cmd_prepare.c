@@ -479,8 +479,9 @@ static int rec_set_str(json_object *o, const char *key, const char *val)
 		return 0;
 	}
 	if (json_object_object_get_ex(o, key, &cur) && json_object_is_type(cur, json_type_string))
-		return strcmp(json_object_get_string(cur), val) ? json_object_set_string(cur, val) - 1
-								 : 0;
+		return strcmp(json_object_get_string(cur), val)
+			   ? json_object_set_string(cur, val) - 1
+			   : 0;
 	cur = json_object_new_string(val);
 	return cur ? json_object_object_add(o, key, cur) : -ENOMEM;
 }
@@ -570,8 +571,9 @@ static int save_record(struct lc *lc, const struct args *a, unsigned long long s
 	}
 	r = rec_set_str(rec, "phase", phase);
 	if (r == 0)
-		r = json_object_set_boolean(json_object_object_get(rec, "durable"), durable) ? 0
-											   : -ENOMEM;
+		r = json_object_set_boolean(json_object_object_get(rec, "durable"), durable)
+			? 0
+			: -ENOMEM;
 	for (size_t i = 0; i < pv->n && r == 0; i++)
 		r = record_volume(pv->v[i].rec, &pv->v[i]);
 	if (r < 0)

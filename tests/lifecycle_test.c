@@ -704,8 +704,7 @@ TEST_F(mesos, failed_dvdcli_mount_forgets_mesos_durably)
 }
 
 /* Has text a line holding a, then b, c and d in that order? */
-static bool line_with(const char *text, const char *a, const char *b, const char *c,
-		      const char *d)
+static bool line_with(const char *text, const char *a, const char *b, const char *c, const char *d)
 {
 	const char *const want[] = { a, b, c, d };
 

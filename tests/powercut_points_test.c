@@ -507,8 +507,9 @@ TEST_F_TIMEOUT(powercut, attach_only_cleanup_after_holder_cut_at_every_sync, 300
  */
 static void eight_volumes(struct __test_metadata *_metadata, FIXTURE_DATA(powercut) * self)
 {
-	static const char *const names[8] = { "v1",  "v11", "v12", "v13",
-					      "v14", "v15", "v16", "v17" };
+	static const char *const names[8] = {
+		"v1", "v11", "v12", "v13", "v14", "v15", "v16", "v17"
+	};
 	char p0[8][16], p1[8][16];
 	struct lcvol v0[8], v1[8];
 
@@ -724,9 +725,16 @@ TEST_F_TIMEOUT(powercut, remount_after_dvdcli_unmount_then_cut, 120)
  */
 TEST_F_TIMEOUT(powercut, entry_of_an_unsent_unmount_is_durable, 120)
 {
-	static const char *const inject[] = { "/usr/bin/strace", "-f", "-qq", "-o", "/dev/null",
-					      "-e", "trace=poll,ppoll", "-e",
-					      "inject=poll,ppoll:error=ENOMEM", NULL };
+	static const char *const inject[] = { "/usr/bin/strace",
+					      "-f",
+					      "-qq",
+					      "-o",
+					      "/dev/null",
+					      "-e",
+					      "trace=poll,ppoll",
+					      "-e",
+					      "inject=poll,ppoll:error=ENOMEM",
+					      NULL };
 	const char *what = "prepare after an unsent Unmount and its recover, cut at the end";
 	struct run_result r;
 	int unmounts, mounts;

@@ -377,8 +377,8 @@ TEST_F(state, records_keep_slashes_and_read_escaped_ones)
 	json_object_object_add(o, "target", json_object_new_string("/srv/a b/c"));
 	ASSERT_EQ(0, state_lock_container(self->st, "c1", &fd));
 	ASSERT_EQ(0, state_container_save(self->st, "c1", o, STATE_DURABLE));
-	ASSERT_LT(0, tu_read_file(tu_path(path, "%s/containers/c1.json", self->dir), text,
-				  sizeof(text)));
+	ASSERT_LT(
+	    0, tu_read_file(tu_path(path, "%s/containers/c1.json", self->dir), text, sizeof(text)));
 	EXPECT_STREQ("{\"step\":3,\"target\":\"/srv/a b/c\"}", text);
 	ASSERT_EQ(0, put_file(self->dir, "containers/c1.json", escaped, strlen(escaped)));
 	ASSERT_EQ(0, state_container_load(self->st, "c1", &back, NULL));
@@ -629,7 +629,8 @@ static int read_x_records(const char *dir, int *ret_loads)
 	do {
 		json_object *back = NULL;
 		int r = state_container_load(st, "x", &back, NULL);
-		const char *id = json_object_get_string(json_object_object_get(back, "container_id"));
+		const char *id =
+		    json_object_get_string(json_object_object_get(back, "container_id"));
 
 		if (r == 0 && (!id || strcmp(id, "x") || padded_n(back) < 0))
 			return 2; /* another container's record, or a torn one */
@@ -653,8 +654,8 @@ TEST_F(state, unsynced_records_keep_slashes_too)
 	json_object_object_add(o, "target", json_object_new_string("/srv/a b/c"));
 	ASSERT_EQ(0, state_lock_container(self->st, "c1", &fd));
 	ASSERT_EQ(0, state_container_save(self->st, "c1", o, 0));
-	ASSERT_LT(0, tu_read_file(tu_path(path, "%s/containers/c1.json", self->dir), text,
-				  sizeof(text)));
+	ASSERT_LT(
+	    0, tu_read_file(tu_path(path, "%s/containers/c1.json", self->dir), text, sizeof(text)));
 	EXPECT_STREQ("{\"step\":3,\"target\":\"/srv/a b/c\"}", text);
 	ASSERT_EQ(0, state_container_remove_flags(self->st, "c1", 0));
 	state_unlock_container(self->st, fd);

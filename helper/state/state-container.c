@@ -187,7 +187,8 @@ static bool foreign_record(json_object *record, const struct stat *sb, const cha
 	size_t n = strlen(name) - strlen(RECORD_SUFFIX);
 	const char *s;
 
-	if ((sb->st_mode & 07777) != STATE_UNSYNCED_PERM || !json_object_is_type(id, json_type_string))
+	if ((sb->st_mode & 07777) != STATE_UNSYNCED_PERM ||
+	    !json_object_is_type(id, json_type_string))
 		return false;
 	s = json_object_get_string(id);
 	return strlen(s) != n || strncmp(s, name, n);
@@ -237,7 +238,8 @@ int state_container_load(struct state *st, const char *cid, json_object **ret,
 	held = state_held_container(st, cid);
 	if (!held) {
 		file_name(cid, LOCK_SUFFIX, lock);
-		if (state_flock_container_at(st->containers_fd, lock, true, true, &lock_fd, NULL) < 0)
+		if (state_flock_container_at(st->containers_fd, lock, true, true, &lock_fd, NULL) <
+		    0)
 			goto report; /* busy: its owner will see it, or the next recover */
 		r = read_record(st, name, ret);
 		if (r != -EBADMSG && r != -EFBIG)

@@ -117,8 +117,8 @@ int state_flock_at(int dirfd, const char *name, bool create, bool nonblock, int 
  * (1000) renames or unlinks in a row, -errno.
  */
 struct stat;
-int state_flock_container_at(int dirfd, const char *name, bool create, bool nonblock,
-			     int *ret_fd, struct stat *ret_sb);
+int state_flock_container_at(int dirfd, const char *name, bool create, bool nonblock, int *ret_fd,
+			     struct stat *ret_sb);
 /* containers/.lock-spare.<i>: at most this many spare lock files (state-lock.c). */
 #define STATE_LOCK_SPARE_PREFIX ".lock-spare."
 #define STATE_LOCK_SPARES 4

@@ -65,8 +65,8 @@ int state_flock_at(int dirfd, const char *name, bool create, bool nonblock, int 
 	return flock_at(dirfd, name, create, nonblock, false, ret_fd, NULL);
 }
 
-int state_flock_container_at(int dirfd, const char *name, bool create, bool nonblock,
-			     int *ret_fd, struct stat *ret_sb)
+int state_flock_container_at(int dirfd, const char *name, bool create, bool nonblock, int *ret_fd,
+			     struct stat *ret_sb)
 {
 	return flock_at(dirfd, name, create, nonblock, true, ret_fd, ret_sb);
 }

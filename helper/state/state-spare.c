@@ -254,7 +254,8 @@ int state_record_write_unsynced(struct state *st, const char *name, const void *
 			st->rec_fd = fd;
 			st->rec_size = size;
 			st->rec_ino = ino;
-			if (fstatat(st->containers_fd, st->spare_tmp, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+			if (fstatat(st->containers_fd, st->spare_tmp, &sb, AT_SYMLINK_NOFOLLOW) <
+				0 ||
 			    sb.st_ino != st->spare_ino)
 				spare_drop(st);
 			return 0;
@@ -309,10 +310,9 @@ int state_record_retire(struct state *st, const char *name)
 	 * (STATE_UNSYNCED_PERM: written by a run before this one, a prepare's
 	 * for its cleanup): never synced, so no durable version is in it.
 	 */
-	if (st->rec_fd < 0 &&
-	    (fstatat(st->containers_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-	     !S_ISREG(sb.st_mode) || sb.st_nlink != 1 || sb.st_uid != geteuid() ||
-	     (sb.st_mode & 07777) != STATE_UNSYNCED_PERM))
+	if (st->rec_fd < 0 && (fstatat(st->containers_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+			       !S_ISREG(sb.st_mode) || sb.st_nlink != 1 || sb.st_uid != geteuid() ||
+			       (sb.st_mode & 07777) != STATE_UNSYNCED_PERM))
 		return -ENOENT;
 	r = pool_put(st, name, SLOT_RECORD);
 	close_reset(&st->rec_fd);

@@ -967,7 +967,9 @@ static int syncfs_filter(int sock)
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	char byte = 0;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cbuf,
 			      .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	int fd = (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
@@ -992,7 +994,9 @@ static int recv_fd(int sock)
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	char byte;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cbuf,
 			      .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c;
 	int fd;
@@ -1046,7 +1050,7 @@ static int syncfs_of(const char *dir, char *argv[])
 		return 125;
 	req = calloc(1, sizes.seccomp_notif > sizeof(*req) ? sizes.seccomp_notif : sizeof(*req));
 	resp = calloc(1, sizes.seccomp_notif_resp > sizeof(*resp) ? sizes.seccomp_notif_resp
-								   : sizeof(*resp));
+								  : sizeof(*resp));
 	if (!req || !resp)
 		return 125;
 	pid = fork();
